@@ -1,0 +1,180 @@
+// StoreShard: one etcd member as a SQLite-backed Durable Object. This file is its surface: RPC
+// methods for KV, txn, lease and compaction, WebSocket watch streams, and the alarm that expires
+// leases, compacts history and sends progress notifications.
+import { DurableObject } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/durable-sqlite";
+import { migrate } from "drizzle-orm/durable-sqlite/migrator";
+import migrations from "../../migrations/migrations.js";
+import { settle, type StoreResult } from "../../lib/etcd/errors.ts";
+import { headerIdentity } from "../../lib/etcd/gateway-json.ts";
+import type {
+  CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
+  LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse,
+  RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
+} from "../../lib/etcd/messages.ts";
+import { Mvcc, type Commit } from "./mvcc.ts";
+import * as schema from "./schema.ts";
+import { WatchHub } from "./watch.ts";
+
+export interface StoreSettings {
+  retainRevisions: number;
+  retainMs: number;
+  progressNotifyMs: number;
+}
+
+export function storeSettings(env: Env): StoreSettings {
+  const number = (text: string | undefined, fallback: number) => {
+    const n = Number(text);
+    return text !== undefined && text !== "" && Number.isFinite(n) && n >= 0 ? n : fallback;
+  };
+  return {
+    retainRevisions: number(env.COMPACTION_RETAIN_REVISIONS, 10_000),
+    retainMs: number(env.COMPACTION_RETAIN_MINUTES, 5) * 60_000,
+    progressNotifyMs: number(env.WATCH_PROGRESS_NOTIFY_SECONDS, 600) * 1000,
+  };
+}
+
+/** How long after the first write the compaction policy is next looked at. */
+const compactionCheckMs = (settings: StoreSettings) => Math.max(settings.retainMs, 60_000);
+
+export class StoreShard extends DurableObject<Env> {
+  private readonly mvcc: Mvcc;
+  private readonly watches: WatchHub;
+  private readonly settings: StoreSettings;
+  private alarmAt: number | null = null;
+  private compactionDue: number | null = null;
+  private progressDue: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const db = drizzle(ctx.storage, { schema });
+    this.settings = storeSettings(env);
+    this.mvcc = new Mvcc(db, ctx.storage);
+    this.watches = new WatchHub(ctx, this.mvcc, headerIdentity(ctx.id.toString()));
+    void ctx.blockConcurrencyWhile(async () => {
+      migrate(db, migrations);
+      this.mvcc.load();
+      this.alarmAt = await ctx.storage.getAlarm();
+      if (this.watches.hasProgressWatchers()) this.scheduleProgress();
+    });
+  }
+
+  // ---- KV ----
+
+  range(req: RangeRequest): StoreResult<RangeResponse> {
+    return settle(() => this.mvcc.range(req));
+  }
+
+  put(req: PutRequest): StoreResult<PutResponse> {
+    return settle(() => this.committed(this.mvcc.put(req)));
+  }
+
+  deleteRange(req: DeleteRangeRequest): StoreResult<DeleteRangeResponse> {
+    return settle(() => this.committed(this.mvcc.deleteRange(req)));
+  }
+
+  txn(req: TxnRequest): StoreResult<TxnResponse> {
+    return settle(() => this.committed(this.mvcc.txn(req)));
+  }
+
+  compact(req: CompactionRequest): StoreResult<CompactionResponse> {
+    return settle(() => this.mvcc.compact(req.revision));
+  }
+
+  /** The current revision and compaction floor; the apiserver's readiness check asks this. */
+  status(): { header: ResponseHeader; compactRevision: number } {
+    return { header: { revision: this.mvcc.revision }, compactRevision: this.mvcc.compactRevision };
+  }
+
+  // ---- leases ----
+
+  leaseGrant(req: LeaseGrantRequest): StoreResult<LeaseGrantResponse> {
+    return settle(() => {
+      const response = this.mvcc.leaseGrant(req);
+      this.alarmBy(Date.now() + response.TTL * 1000);
+      return response;
+    });
+  }
+
+  leaseRevoke(id: number): StoreResult<{ header: ResponseHeader }> {
+    return settle(() => this.committed(this.mvcc.leaseRevoke(id)));
+  }
+
+  leaseKeepAlive(id: number): StoreResult<LeaseKeepAliveResponse> {
+    return settle(() => this.mvcc.leaseKeepAlive(id));
+  }
+
+  leaseTimeToLive(req: LeaseTimeToLiveRequest): StoreResult<LeaseTimeToLiveResponse> {
+    return settle(() => this.mvcc.leaseTimeToLive(req));
+  }
+
+  leaseLeases(): StoreResult<LeaseLeasesResponse> {
+    return settle(() => this.mvcc.leaseLeases());
+  }
+
+  // ---- watch ----
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("the store answers watch streams over WebSocket only", { status: 426 });
+    }
+    return this.watches.accept();
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.watches.onMessage(ws, message);
+    if (this.progressDue === null && this.watches.hasProgressWatchers()) this.scheduleProgress();
+  }
+
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    this.watches.onClose(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.watches.onClose(ws);
+  }
+
+  // ---- the alarm: lease expiry, compaction, progress notifications ----
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    for (const id of this.mvcc.expiredLeases()) this.committed(this.mvcc.leaseRevoke(id));
+    if (this.compactionDue !== null && now >= this.compactionDue) {
+      this.compactionDue = null;
+      const target = this.mvcc.autoCompactionTarget(this.settings.retainRevisions, this.settings.retainMs);
+      if (target !== undefined) this.mvcc.compact(target);
+    }
+    if (this.progressDue !== null && now >= this.progressDue) {
+      this.progressDue = null;
+      this.watches.notifyProgress();
+      if (this.watches.hasProgressWatchers()) this.scheduleProgress();
+    }
+    const next = [this.mvcc.nextLeaseExpiry(), this.compactionDue, this.progressDue].filter((t) => t != null);
+    if (next.length) this.alarmBy(Math.min(...next));
+  }
+
+  /** After a write: tell watchers, and make sure the compaction policy looks at it later. */
+  private committed<R>(result: { response: R; commit: Commit }): R {
+    if (result.commit.events.length) {
+      this.watches.publish(result.commit);
+      if (this.compactionDue === null) {
+        this.compactionDue = Date.now() + compactionCheckMs(this.settings);
+        this.alarmBy(this.compactionDue);
+      }
+    }
+    return result.response;
+  }
+
+  private scheduleProgress(): void {
+    this.progressDue = Date.now() + this.settings.progressNotifyMs;
+    this.alarmBy(this.progressDue);
+  }
+
+  /** Makes sure the alarm fires no later than `at`. */
+  private alarmBy(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+}

@@ -1,0 +1,587 @@
+// etcd's MVCC semantics over the store's SQLite: the revision clock, range at any retained
+// revision, transactions with compares, the lessor and compaction. Everything here is
+// synchronous: a transaction awaits nothing but SQLite, which is what keeps the store linearizable.
+import { and, asc, count, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { errors } from "../../lib/etcd/errors.ts";
+import { bytesEqual, compareBytes, isInverted, keyRange, rangeContains, rangesOverlap, type KeyRange } from "../../lib/etcd/keys.ts";
+import type {
+  Compare, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, Event, KeyValue, LeaseGrantRequest,
+  LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+  PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, TxnRequest, TxnResponse,
+} from "../../lib/etcd/messages.ts";
+import { leases, liveKeys, revisionLog, revisionTimes, storeState } from "./schema.ts";
+import type * as schema from "./schema.ts";
+
+type Db = DrizzleSqliteDODatabase<typeof schema>;
+
+/** etcd's defaults: --max-request-bytes 1.5 MiB, --max-txn-ops 128, the lessor's minimum and maximum TTL. */
+export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
+export const MAX_TXN_OPS = 128;
+export const MIN_LEASE_TTL_SECONDS = 2;
+export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;
+/** How often a (time, revision) sample is kept for time-based compaction. */
+const REVISION_SAMPLE_EVERY_MS = 10_000;
+
+/** What a committed write produced: the new revision and its events in commit order. */
+export interface Commit {
+  revision: number;
+  events: Event[];
+}
+
+/** A write in progress inside one SQLite transaction; allocates the revision on its first change. */
+class WriteBatch {
+  readonly events: Event[] = [];
+  constructor(readonly base: number) {}
+  get revision(): number {
+    return this.events.length ? this.base + 1 : this.base;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Mvcc {
+  revision = 1;
+  compactRevision = 0;
+  private lastSampleAt = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly storage: DurableObjectStorage,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Loads the clock; a new store starts at revision 1 like etcd. */
+  load(): void {
+    const state = this.db.select().from(storeState).where(eq(storeState.id, 1)).get();
+    if (state) {
+      this.revision = state.revision;
+      this.compactRevision = state.compactRevision;
+    } else {
+      this.db.insert(storeState).values({ id: 1, revision: 1, compactRevision: 0 }).run();
+    }
+    const sample = this.db.select().from(revisionTimes).orderBy(desc(revisionTimes.revision)).limit(1).get();
+    this.lastSampleAt = sample?.at ?? 0;
+  }
+
+  // ---- reads ----
+
+  range(req: RangeRequest): RangeResponse {
+    validateKey(req.key);
+    const range = checkedRange(req.key, req.range_end);
+    const header = { revision: this.revision };
+    const rev = req.revision ?? 0;
+    if (rev > this.revision) throw errors.futureRevision();
+    if (rev > 0 && rev < this.compactRevision) throw errors.compacted();
+
+    const filtered =
+      (req.sort_order && req.sort_order !== "NONE") || (req.sort_target && req.sort_target !== "KEY") ||
+      req.min_mod_revision || req.max_mod_revision || req.min_create_revision || req.max_create_revision;
+    const limit = req.limit && req.limit > 0 ? req.limit : 0;
+    const atPast = rev > 0 && rev < this.revision;
+
+    if (!atPast && !filtered) {
+      // The common case, served by the live table alone.
+      const total = this.countLive(range);
+      if (req.count_only) return { header, kvs: [], more: false, count: total };
+      const kvs = this.readLive(range, limit);
+      if (req.keys_only) for (const kv of kvs) kv.value = EMPTY;
+      return { header, kvs, more: limit > 0 && total > kvs.length, count: total };
+    }
+
+    let kvs = atPast ? this.readAt(range, rev) : this.readLive(range, 0);
+    const total = kvs.length;
+    if (req.count_only) return { header, kvs: [], more: false, count: total };
+    if (req.max_mod_revision) kvs = kvs.filter((kv) => kv.mod_revision <= req.max_mod_revision!);
+    if (req.min_mod_revision) kvs = kvs.filter((kv) => kv.mod_revision >= req.min_mod_revision!);
+    if (req.max_create_revision) kvs = kvs.filter((kv) => kv.create_revision <= req.max_create_revision!);
+    if (req.min_create_revision) kvs = kvs.filter((kv) => kv.create_revision >= req.min_create_revision!);
+    sortKeyValues(kvs, req);
+    let more = false;
+    if (limit > 0 && kvs.length > limit) {
+      kvs = kvs.slice(0, limit);
+      more = true;
+    }
+    if (req.keys_only) for (const kv of kvs) kv.value = EMPTY;
+    return { header, kvs, more, count: total };
+  }
+
+  private liveWhere(range: KeyRange) {
+    if (range.end === undefined) return eq(liveKeys.key, range.key);
+    if (range.end === null) return gte(liveKeys.key, range.key);
+    return and(gte(liveKeys.key, range.key), lt(liveKeys.key, range.end));
+  }
+
+  private countLive(range: KeyRange): number {
+    return this.db.select({ n: count() }).from(liveKeys).where(this.liveWhere(range)).get()?.n ?? 0;
+  }
+
+  private readLive(range: KeyRange, limit: number): KeyValue[] {
+    const query = this.db.select().from(liveKeys).where(this.liveWhere(range)).orderBy(asc(liveKeys.key));
+    const rows = limit > 0 ? query.limit(limit).all() : query.all();
+    return rows.map(liveRowToKeyValue);
+  }
+
+  /** The newest log entry at or below `rev` for each key in range, tombstones dropped. */
+  private readAt(range: KeyRange, rev: number): KeyValue[] {
+    const keyFilter =
+      range.end === undefined
+        ? sql`l.key = ${range.key}`
+        : range.end === null
+          ? sql`l.key >= ${range.key}`
+          : sql`l.key >= ${range.key} AND l.key < ${range.end}`;
+    const rows = this.db.all<LogRow>(sql`
+      SELECT l.key, l.deleted, l.create_revision, l.revision, l.version, l.lease, l.value FROM revision_log l
+      WHERE ${keyFilter} AND l.revision = (
+        SELECT max(revision) FROM revision_log m WHERE m.key = l.key AND m.revision <= ${rev})
+      ORDER BY l.key`);
+    return rows.filter((r) => !r.deleted).map(logRowToKeyValue);
+  }
+
+  private liveKey(key: Uint8Array): KeyValue | undefined {
+    const row = this.db.select().from(liveKeys).where(eq(liveKeys.key, key)).get();
+    return row ? liveRowToKeyValue(row) : undefined;
+  }
+
+  // ---- writes ----
+
+  put(req: PutRequest): { response: PutResponse; commit: Commit } {
+    return this.write((batch) => {
+      validatePut(req);
+      this.checkPut(req);
+      return this.applyPut(batch, req);
+    });
+  }
+
+  deleteRange(req: DeleteRangeRequest): { response: DeleteRangeResponse; commit: Commit } {
+    return this.write((batch) => {
+      validateKey(req.key);
+      checkedRange(req.key, req.range_end);
+      return this.applyDeleteRange(batch, req);
+    });
+  }
+
+  txn(req: TxnRequest): { response: TxnResponse; commit: Commit } {
+    validateTxn(req);
+    // Every compare, nested ones included, is judged against the state before the txn, as etcd does.
+    const path = this.choosePath(req);
+    this.checkPath(req, path);
+    if (isReadOnly(req, path)) {
+      const response = this.applyTxn(new WriteBatch(this.revision), req, path);
+      return { response, commit: { revision: this.revision, events: [] } };
+    }
+    return this.write((batch) => this.applyTxn(batch, req, path));
+  }
+
+  /**
+   * Runs `apply` in one SQLite transaction. The clock moves only if it changed something and
+   * only once SQLite accepted it; a throw anywhere leaves the store as it was.
+   */
+  private write<R extends { header: { revision: number } }>(apply: (batch: WriteBatch) => R): { response: R; commit: Commit } {
+    const batch = new WriteBatch(this.revision);
+    const response = this.storage.transactionSync(() => {
+      const response = apply(batch);
+      if (batch.events.length) {
+        this.db.update(storeState).set({ revision: batch.revision }).where(eq(storeState.id, 1)).run();
+        this.sampleRevisionTime(batch.revision);
+      }
+      return response;
+    });
+    this.revision = batch.revision;
+    stampHeaders(response, batch.revision);
+    return { response, commit: { revision: batch.revision, events: batch.events } };
+  }
+
+  private sampleRevisionTime(revision: number): void {
+    const now = this.now();
+    if (now - this.lastSampleAt < REVISION_SAMPLE_EVERY_MS) return;
+    this.db.insert(revisionTimes).values({ revision, at: now }).onConflictDoNothing().run();
+    this.lastSampleAt = now;
+  }
+
+  private checkPut(req: PutRequest): void {
+    if (req.lease && !this.leaseExists(req.lease)) throw errors.leaseNotFound();
+    if ((req.ignore_value || req.ignore_lease) && !this.liveKey(req.key)) throw errors.keyNotFound();
+  }
+
+  private applyPut(batch: WriteBatch, req: PutRequest): PutResponse {
+    const prev = this.liveKey(req.key);
+    const revision = batch.base + 1;
+    const kv: KeyValue = {
+      key: req.key,
+      create_revision: prev ? prev.create_revision : revision,
+      mod_revision: revision,
+      version: prev ? prev.version + 1 : 1,
+      value: req.ignore_value ? prev!.value : (req.value ?? EMPTY),
+      lease: req.ignore_lease ? prev!.lease : (req.lease ?? 0),
+    };
+    const row = {
+      key: kv.key, createRevision: kv.create_revision, modRevision: revision, version: kv.version, lease: kv.lease, value: kv.value,
+    };
+    this.db.insert(liveKeys).values(row).onConflictDoUpdate({ target: liveKeys.key, set: row }).run();
+    this.appendLog(batch, kv, false);
+    batch.events.push({ type: "PUT", kv, prev_kv: prev });
+    return { header: { revision }, prev_kv: req.prev_kv ? prev : undefined };
+  }
+
+  private applyDeleteRange(batch: WriteBatch, req: DeleteRangeRequest): DeleteRangeResponse {
+    const range = keyRange(req.key, req.range_end);
+    const doomed = this.readLive(range, 0);
+    if (doomed.length) {
+      this.db.delete(liveKeys).where(this.liveWhere(range)).run();
+      for (const prev of doomed) this.recordDelete(batch, prev);
+    }
+    return { header: { revision: batch.base + 1 }, deleted: doomed.length, prev_kvs: req.prev_kv ? doomed : [] };
+  }
+
+  private recordDelete(batch: WriteBatch, prev: KeyValue): void {
+    const tombstone: KeyValue = { key: prev.key, create_revision: 0, mod_revision: batch.base + 1, version: 0, value: EMPTY, lease: 0 };
+    this.appendLog(batch, tombstone, true);
+    batch.events.push({ type: "DELETE", kv: tombstone, prev_kv: prev });
+  }
+
+  private appendLog(batch: WriteBatch, kv: KeyValue, deleted: boolean): void {
+    this.db.insert(revisionLog).values({
+      revision: batch.base + 1, sub: batch.events.length, key: kv.key, deleted,
+      createRevision: kv.create_revision, version: kv.version, lease: kv.lease, value: kv.value,
+    }).run();
+  }
+
+  // ---- transactions ----
+
+  /** Which branch each (nested) txn takes: true for success, in depth-first order. */
+  private choosePath(req: TxnRequest, path: boolean[] = []): boolean[] {
+    const succeeded = (req.compare ?? []).every((c) => this.compare(c));
+    path.push(succeeded);
+    for (const op of (succeeded ? req.success : req.failure) ?? []) {
+      if ("request_txn" in op) this.choosePath(op.request_txn, path);
+    }
+    return path;
+  }
+
+  private checkPath(req: TxnRequest, path: boolean[], at = { i: 0 }): void {
+    const succeeded = path[at.i++]!;
+    for (const op of (succeeded ? req.success : req.failure) ?? []) {
+      if ("request_put" in op) this.checkPut(op.request_put);
+      else if ("request_txn" in op) this.checkPath(op.request_txn, path, at);
+    }
+  }
+
+  private applyTxn(batch: WriteBatch, req: TxnRequest, path: boolean[], at = { i: 0 }): TxnResponse {
+    const succeeded = path[at.i++]!;
+    const responses: ResponseOp[] = [];
+    for (const op of (succeeded ? req.success : req.failure) ?? []) {
+      responses.push(this.applyOp(batch, op, path, at));
+    }
+    return { header: { revision: batch.base }, succeeded, responses };
+  }
+
+  private applyOp(batch: WriteBatch, op: RequestOp, path: boolean[], at: { i: number }): ResponseOp {
+    if ("request_range" in op) return { response_range: this.range(op.request_range) };
+    if ("request_put" in op) return { response_put: this.applyPut(batch, op.request_put) };
+    if ("request_delete_range" in op) return { response_delete_range: this.applyDeleteRange(batch, op.request_delete_range) };
+    return { response_txn: this.applyTxn(batch, op.request_txn, path, at) };
+  }
+
+  private compare(c: Compare): boolean {
+    const range = keyRange(c.key, c.range_end);
+    const kvs = range.end === undefined ? [this.liveKey(c.key)].filter((kv) => kv !== undefined) : this.readLive(range, 0);
+    if (kvs.length === 0) {
+      // A missing key has version, revisions and lease 0, and no value to compare: etcd fails VALUE compares.
+      if (c.target === "VALUE") return false;
+      return compareKeyValue(c, { key: c.key, create_revision: 0, mod_revision: 0, version: 0, value: EMPTY, lease: 0 });
+    }
+    return kvs.every((kv) => compareKeyValue(c, kv));
+  }
+
+  // ---- leases ----
+
+  private leaseExists(id: number): boolean {
+    return this.db.select({ id: leases.id }).from(leases).where(eq(leases.id, id)).get() !== undefined;
+  }
+
+  leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
+    if (req.TTL > MAX_LEASE_TTL_SECONDS) throw errors.leaseTTLTooLarge();
+    const id = req.ID && req.ID > 0 ? req.ID : this.newLeaseId();
+    if (this.leaseExists(id)) throw errors.leaseExists();
+    const ttl = Math.max(req.TTL, MIN_LEASE_TTL_SECONDS);
+    this.db.insert(leases).values({ id, ttl, expiresAt: this.now() + ttl * 1000 }).run();
+    return { header: { revision: this.revision }, ID: id, TTL: ttl };
+  }
+
+  private newLeaseId(): number {
+    for (;;) {
+      const id = Math.floor(Math.random() * Number.MAX_SAFE_INTEGER) + 1;
+      if (!this.leaseExists(id)) return id;
+    }
+  }
+
+  /** Revokes a lease: its keys go in one revision. */
+  leaseRevoke(id: number): { response: { header: { revision: number } }; commit: Commit } {
+    if (!this.leaseExists(id)) throw errors.leaseNotFound();
+    return this.write((batch) => {
+      const attached = this.db.select().from(liveKeys).where(eq(liveKeys.lease, id)).orderBy(asc(liveKeys.key)).all();
+      if (attached.length) {
+        this.db.delete(liveKeys).where(eq(liveKeys.lease, id)).run();
+        for (const row of attached) this.recordDelete(batch, liveRowToKeyValue(row));
+      }
+      this.db.delete(leases).where(eq(leases.id, id)).run();
+      return { header: { revision: batch.revision } };
+    });
+  }
+
+  leaseKeepAlive(id: number): LeaseKeepAliveResponse {
+    const lease = this.db.select().from(leases).where(eq(leases.id, id)).get();
+    if (!lease || lease.expiresAt <= this.now()) return { header: { revision: this.revision }, ID: id, TTL: 0 };
+    this.db.update(leases).set({ expiresAt: this.now() + lease.ttl * 1000 }).where(eq(leases.id, id)).run();
+    return { header: { revision: this.revision }, ID: id, TTL: lease.ttl };
+  }
+
+  leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
+    const header = { revision: this.revision };
+    const lease = this.db.select().from(leases).where(eq(leases.id, req.ID)).get();
+    if (!lease) return { header, ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+    const remaining = Math.max(0, Math.floor((lease.expiresAt - this.now()) / 1000));
+    const keys = req.keys
+      ? this.db.select({ key: liveKeys.key }).from(liveKeys).where(eq(liveKeys.lease, req.ID)).orderBy(asc(liveKeys.key)).all().map((r) => r.key)
+      : [];
+    return { header, ID: req.ID, TTL: remaining, grantedTTL: lease.ttl, keys };
+  }
+
+  leaseLeases(): LeaseLeasesResponse {
+    const rows = this.db.select({ ID: leases.id }).from(leases).orderBy(asc(leases.id)).all();
+    return { header: { revision: this.revision }, leases: rows };
+  }
+
+  /** Leases whose time is up, oldest first. */
+  expiredLeases(): number[] {
+    return this.db.select({ id: leases.id }).from(leases).where(lte(leases.expiresAt, this.now())).orderBy(asc(leases.expiresAt)).all().map((r) => r.id);
+  }
+
+  nextLeaseExpiry(): number | undefined {
+    return this.db.select({ at: leases.expiresAt }).from(leases).orderBy(asc(leases.expiresAt)).limit(1).get()?.at;
+  }
+
+  // ---- compaction ----
+
+  compact(revision: number): CompactionResponse {
+    if (revision > this.revision) throw errors.futureRevision();
+    if (revision <= this.compactRevision) throw errors.compacted();
+    this.storage.transactionSync(() => {
+      // Keep, for every key, its newest entry at or below `revision` unless that is a tombstone
+      // older than `revision`; keep everything from `revision` on, so watches from there replay.
+      this.db.run(sql`
+        DELETE FROM revision_log WHERE revision < ${revision} AND (deleted = 1 OR EXISTS (
+          SELECT 1 FROM revision_log n WHERE n.key = revision_log.key AND n.revision > revision_log.revision AND n.revision <= ${revision}))`);
+      this.db.delete(revisionTimes).where(lt(revisionTimes.revision, revision)).run();
+      this.db.update(storeState).set({ compactRevision: revision }).where(eq(storeState.id, 1)).run();
+    });
+    this.compactRevision = revision;
+    return { header: { revision: this.revision } };
+  }
+
+  /**
+   * The revision the automatic policy may compact to: at least `retainRevisions` revisions and
+   * at least `retainMs` of history stay. Undefined when there is nothing to do.
+   */
+  autoCompactionTarget(retainRevisions: number, retainMs: number): number | undefined {
+    const byCount = this.revision - retainRevisions;
+    const sample = this.db.select().from(revisionTimes).where(lte(revisionTimes.at, this.now() - retainMs))
+      .orderBy(desc(revisionTimes.revision)).limit(1).get();
+    if (!sample) return undefined;
+    const target = Math.min(byCount, sample.revision);
+    return target > this.compactRevision ? target : undefined;
+  }
+
+  // ---- history for watchers ----
+
+  /** Log entries from `fromRevision` on, in commit order, for keys in `range`. */
+  history(range: KeyRange, fromRevision: number, withPrevKv: boolean): Event[] {
+    const keyFilter =
+      range.end === undefined
+        ? eq(revisionLog.key, range.key)
+        : range.end === null
+          ? gte(revisionLog.key, range.key)
+          : and(gte(revisionLog.key, range.key), lt(revisionLog.key, range.end));
+    const rows = this.db.select().from(revisionLog).where(and(gte(revisionLog.revision, fromRevision), keyFilter))
+      .orderBy(asc(revisionLog.revision), asc(revisionLog.sub)).all();
+    return rows.map((row) => {
+      const kv: KeyValue = row.deleted
+        ? { key: row.key, create_revision: 0, mod_revision: row.revision, version: 0, value: EMPTY, lease: 0 }
+        : { key: row.key, create_revision: row.createRevision, mod_revision: row.revision, version: row.version, value: row.value, lease: row.lease };
+      const event: Event = { type: row.deleted ? "DELETE" : "PUT", kv };
+      if (withPrevKv) event.prev_kv = this.previousVersion(row.key, row.revision);
+      return event;
+    });
+  }
+
+  private previousVersion(key: Uint8Array, before: number): KeyValue | undefined {
+    const row = this.db.select().from(revisionLog).where(and(eq(revisionLog.key, key), lt(revisionLog.revision, before)))
+      .orderBy(desc(revisionLog.revision)).limit(1).get();
+    if (!row || row.deleted) return undefined;
+    return { key: row.key, create_revision: row.createRevision, mod_revision: row.revision, version: row.version, value: row.value, lease: row.lease };
+  }
+}
+
+// ---- validation (before anything is applied) ----
+
+function validateKey(key: Uint8Array): void {
+  if (key.length === 0) throw errors.emptyKey();
+}
+
+function checkedRange(key: Uint8Array, rangeEnd: Uint8Array | undefined): KeyRange {
+  const range = keyRange(key, rangeEnd);
+  if (isInverted(range)) throw errors.invalidRange();
+  return range;
+}
+
+function validatePut(req: PutRequest): void {
+  validateKey(req.key);
+  if (req.ignore_value && req.value && req.value.length) throw errors.valueProvided();
+  if (req.ignore_lease && req.lease) throw errors.leaseProvided();
+  if ((req.value?.length ?? 0) + req.key.length > MAX_VALUE_BYTES) throw errors.requestTooLarge();
+}
+
+function validateTxn(req: TxnRequest): void {
+  if ((req.compare?.length ?? 0) > MAX_TXN_OPS || (req.success?.length ?? 0) > MAX_TXN_OPS || (req.failure?.length ?? 0) > MAX_TXN_OPS) {
+    throw errors.tooManyOps();
+  }
+  for (const c of req.compare ?? []) {
+    validateKey(c.key);
+    checkedRange(c.key, c.range_end);
+  }
+  for (const ops of [req.success ?? [], req.failure ?? []]) {
+    for (const op of ops) {
+      if ("request_range" in op) {
+        validateKey(op.request_range.key);
+        checkedRange(op.request_range.key, op.request_range.range_end);
+      } else if ("request_put" in op) validatePut(op.request_put);
+      else if ("request_delete_range" in op) {
+        validateKey(op.request_delete_range.key);
+        checkedRange(op.request_delete_range.key, op.request_delete_range.range_end);
+      } else validateTxn(op.request_txn);
+    }
+    checkIntervals(ops);
+  }
+}
+
+/** etcd refuses a txn branch that puts one key twice, or puts a key it also deletes. */
+function checkIntervals(ops: RequestOp[]): { puts: Uint8Array[]; deletes: KeyRange[] } {
+  const puts: Uint8Array[] = [];
+  const deletes: KeyRange[] = [];
+  for (const op of ops) {
+    if ("request_delete_range" in op) deletes.push(keyRange(op.request_delete_range.key, op.request_delete_range.range_end));
+  }
+  for (const op of ops) {
+    let keys: Uint8Array[] = [];
+    let nestedDeletes: KeyRange[] = [];
+    if ("request_put" in op) keys = [op.request_put.key];
+    else if ("request_txn" in op) {
+      // A nested txn's branches are alternatives: either may clash with this level.
+      const success = checkIntervals(op.request_txn.success ?? []);
+      const failure = checkIntervals(op.request_txn.failure ?? []);
+      keys = [...success.puts, ...failure.puts];
+      nestedDeletes = [...success.deletes, ...failure.deletes];
+      for (const d of nestedDeletes) {
+        if (puts.some((k) => rangeContains(d, k))) throw errors.duplicateKey();
+      }
+    }
+    for (const key of keys) {
+      if (puts.some((k) => bytesEqual(k, key))) throw errors.duplicateKey();
+      if (deletes.some((d) => rangesOverlap(d, { key, end: undefined }))) throw errors.duplicateKey();
+    }
+    puts.push(...keys);
+    deletes.push(...nestedDeletes);
+  }
+  return { puts, deletes };
+}
+
+function isReadOnly(req: TxnRequest, path: boolean[], at = { i: 0 }): boolean {
+  const succeeded = path[at.i++]!;
+  for (const op of (succeeded ? req.success : req.failure) ?? []) {
+    if ("request_put" in op || "request_delete_range" in op) return false;
+    if ("request_txn" in op && !isReadOnly(op.request_txn, path, at)) return false;
+  }
+  return true;
+}
+
+/** Sets every (nested) response header to the revision the whole write committed at. */
+function stampHeaders(response: { header: { revision: number } }, revision: number): void {
+  response.header.revision = revision;
+  const responses = (response as Partial<TxnResponse>).responses;
+  for (const op of responses ?? []) {
+    for (const inner of Object.values(op)) stampHeaders(inner as { header: { revision: number } }, revision);
+  }
+}
+
+function compareKeyValue(c: Compare, kv: KeyValue): boolean {
+  let order: number;
+  switch (c.target) {
+    case "VALUE":
+      order = compareBytes(kv.value, c.value ?? EMPTY);
+      break;
+    case "VERSION":
+      order = kv.version - (c.version ?? 0);
+      break;
+    case "CREATE":
+      order = kv.create_revision - (c.create_revision ?? 0);
+      break;
+    case "MOD":
+      order = kv.mod_revision - (c.mod_revision ?? 0);
+      break;
+    case "LEASE":
+      order = kv.lease - (c.lease ?? 0);
+      break;
+  }
+  switch (c.result) {
+    case "EQUAL":
+      return order === 0;
+    case "NOT_EQUAL":
+      return order !== 0;
+    case "GREATER":
+      return order > 0;
+    case "LESS":
+      return order < 0;
+  }
+}
+
+function sortKeyValues(kvs: KeyValue[], req: RangeRequest): void {
+  const target = req.sort_target ?? "KEY";
+  // etcd returns keys in ascending key order; other targets sort ascending unless told otherwise.
+  const order = req.sort_order && req.sort_order !== "NONE" ? req.sort_order : target === "KEY" ? "NONE" : "ASCEND";
+  if (order === "NONE") return;
+  const by = (a: KeyValue, b: KeyValue): number => {
+    switch (target) {
+      case "KEY":
+        return compareBytes(a.key, b.key);
+      case "VERSION":
+        return a.version - b.version;
+      case "CREATE":
+        return a.create_revision - b.create_revision;
+      case "MOD":
+        return a.mod_revision - b.mod_revision;
+      case "VALUE":
+        return compareBytes(a.value, b.value);
+    }
+  };
+  kvs.sort(order === "ASCEND" ? by : (a, b) => by(b, a));
+}
+
+interface LogRow {
+  key: ArrayBuffer;
+  deleted: number;
+  create_revision: number;
+  revision: number;
+  version: number;
+  lease: number;
+  value: ArrayBuffer;
+}
+
+function logRowToKeyValue(r: LogRow): KeyValue {
+  return { key: new Uint8Array(r.key), create_revision: r.create_revision, mod_revision: r.revision, version: r.version, value: new Uint8Array(r.value), lease: r.lease };
+}
+
+function liveRowToKeyValue(r: typeof liveKeys.$inferSelect): KeyValue {
+  return { key: r.key, create_revision: r.createRevision, mod_revision: r.modRevision, version: r.version, value: r.value, lease: r.lease };
+}
+

@@ -1,0 +1,221 @@
+// Watch streams on hibernatable WebSockets: one socket is one etcd watch stream holding several
+// watchers. Each message in either direction is one line of etcd's JSON gateway (`{"result":…}`).
+// Watcher specs live in the socket's attachment, so they outlive the object's hibernation.
+import { EtcdFailure } from "../../lib/etcd/errors.ts";
+import { decodeWatchRequest, encodeEvent, encodeHeader, parseJsonBody, type HeaderIdentity } from "../../lib/etcd/gateway-json.ts";
+import { isInverted, keyRange, rangeContains, type KeyRange } from "../../lib/etcd/keys.ts";
+import type { Event, WatchCreateRequest } from "../../lib/etcd/messages.ts";
+import type { Commit, Mvcc } from "./mvcc.ts";
+
+/** etcd sends at most this many revisions of replayed history in one response. */
+const REPLAY_BATCH_REVISIONS = 1000;
+/** Replay responses are cut near this size so they stay under WebSocket message limits. */
+const REPLAY_BATCH_BYTES = 512 * 1024;
+
+interface Watcher {
+  id: number;
+  range: KeyRange;
+  /** Events below this revision are not this watcher's (it started later, or in the future). */
+  minRevision: number;
+  prevKv: boolean;
+  noPut: boolean;
+  noDelete: boolean;
+  progressNotify: boolean;
+}
+
+interface WatchStream {
+  nextId: number;
+  watchers: Watcher[];
+  /** Watchers that heard something since the last progress notification (memory only). */
+  busy: Set<number>;
+}
+
+type Attachment = Omit<WatchStream, "busy">;
+
+export class WatchHub {
+  private readonly streams = new Map<WebSocket, WatchStream>();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly mvcc: Mvcc,
+    private readonly identity: HeaderIdentity,
+  ) {
+    for (const ws of ctx.getWebSockets()) {
+      const saved = ws.deserializeAttachment() as Attachment | null;
+      this.streams.set(ws, { nextId: saved?.nextId ?? 0, watchers: saved?.watchers ?? [], busy: new Set() });
+    }
+  }
+
+  /** Answers a WebSocket upgrade with a new, empty watch stream. */
+  accept(): Response {
+    const pair = new WebSocketPair();
+    const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    const stream: WatchStream = { nextId: 0, watchers: [], busy: new Set() };
+    this.streams.set(server, stream);
+    this.save(server, stream);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  get watcherCount(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.watchers.length;
+    return n;
+  }
+
+  hasProgressWatchers(): boolean {
+    for (const s of this.streams.values()) if (s.watchers.some((w) => w.progressNotify)) return true;
+    return false;
+  }
+
+  onMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const stream = this.streams.get(ws);
+    if (!stream) return;
+    let request;
+    try {
+      request = decodeWatchRequest(parseJsonBody(typeof message === "string" ? message : new TextDecoder().decode(message)));
+    } catch (e) {
+      if (!(e instanceof EtcdFailure)) throw e;
+      this.send(ws, JSON.stringify({ error: e.message, code: e.code, message: e.message }));
+      ws.close(1008, "malformed watch request");
+      return;
+    }
+    if ("create_request" in request) this.create(ws, stream, request.create_request);
+    else if ("cancel_request" in request) this.cancel(ws, stream, request.cancel_request.watch_id);
+    else this.send(ws, this.response(this.mvcc.revision, -1, ""));
+  }
+
+  onClose(ws: WebSocket): void {
+    this.streams.delete(ws);
+  }
+
+  private create(ws: WebSocket, stream: WatchStream, req: WatchCreateRequest): void {
+    const range = keyRange(req.key, req.range_end);
+    const rejected = (reason: string) =>
+      this.send(ws, this.response(this.mvcc.revision, -1, `,"created":true,"canceled":true,"cancel_reason":${JSON.stringify(reason)}`));
+    if (isInverted(range)) return rejected("mvcc: watcher range is empty");
+    let id = req.watch_id ?? 0;
+    if (id !== 0 && stream.watchers.some((w) => w.id === id)) return rejected("mvcc: duplicate watch ID provided on the WatchStream");
+    if (id === 0) {
+      while (stream.watchers.some((w) => w.id === stream.nextId)) stream.nextId++;
+      id = stream.nextId++;
+    }
+    const filters = req.filters ?? [];
+    const current = this.mvcc.revision;
+    const start = req.start_revision && req.start_revision > 0 ? req.start_revision : current + 1;
+    const watcher: Watcher = {
+      id, range, minRevision: Math.max(start, current + 1), prevKv: !!req.prev_kv,
+      noPut: filters.includes("NOPUT"), noDelete: filters.includes("NODELETE"), progressNotify: !!req.progress_notify,
+    };
+    this.send(ws, this.response(current, id, `,"created":true`));
+    if (start < this.mvcc.compactRevision) {
+      // etcd's compacted answer carries no revision in its header, only the compact revision.
+      this.send(ws, this.response(0, id, `,"canceled":true,"compact_revision":"${this.mvcc.compactRevision}"`));
+      return;
+    }
+    stream.watchers.push(watcher);
+    if (!this.save(ws, stream)) {
+      stream.watchers.pop();
+      this.send(ws, this.response(current, id, `,"canceled":true,"cancel_reason":"too many watchers on one stream"`));
+      return;
+    }
+    if (start <= current) this.replay(ws, watcher, this.mvcc.history(range, start, watcher.prevKv));
+  }
+
+  private replay(ws: WebSocket, watcher: Watcher, history: Event[]): void {
+    let batch: string[] = [];
+    let bytes = 0;
+    let revisions = 0;
+    let lastRevision = 0;
+    const flush = () => {
+      if (batch.length) this.send(ws, this.eventsResponse(this.mvcc.revision, watcher.id, batch));
+      batch = [];
+      bytes = 0;
+      revisions = 0;
+    };
+    for (const event of history) {
+      if (!this.wants(watcher, event)) continue;
+      if (event.kv.mod_revision !== lastRevision) {
+        if (revisions >= REPLAY_BATCH_REVISIONS || bytes >= REPLAY_BATCH_BYTES) flush();
+        revisions++;
+        lastRevision = event.kv.mod_revision;
+      }
+      const encoded = JSON.stringify(encodeEvent(watcher.prevKv ? event : { type: event.type, kv: event.kv }));
+      batch.push(encoded);
+      bytes += encoded.length;
+    }
+    flush();
+  }
+
+  private cancel(ws: WebSocket, stream: WatchStream, id: number): void {
+    const at = stream.watchers.findIndex((w) => w.id === id);
+    if (at < 0) return;
+    stream.watchers.splice(at, 1);
+    this.save(ws, stream);
+    this.send(ws, this.response(this.mvcc.revision, id, `,"canceled":true`));
+  }
+
+  /** Sends a committed write's events to every watcher they concern, one response per watcher. */
+  publish(commit: Commit): void {
+    if (commit.events.length === 0 || this.streams.size === 0) return;
+    const plain: (string | undefined)[] = [];
+    const withPrev: (string | undefined)[] = [];
+    for (const [ws, stream] of this.streams) {
+      for (const watcher of stream.watchers) {
+        if (commit.revision < watcher.minRevision) continue;
+        let parts: string[] | undefined;
+        commit.events.forEach((event, i) => {
+          if (!this.wants(watcher, event)) return;
+          const cache = watcher.prevKv ? withPrev : plain;
+          const encoded = (cache[i] ??= JSON.stringify(encodeEvent(watcher.prevKv ? event : { type: event.type, kv: event.kv })));
+          (parts ??= []).push(encoded);
+        });
+        if (parts) {
+          stream.busy.add(watcher.id);
+          this.send(ws, this.eventsResponse(commit.revision, watcher.id, parts));
+        }
+      }
+    }
+  }
+
+  /** Tells idle watchers that asked for progress notifications how far the store has come. */
+  notifyProgress(): void {
+    for (const [ws, stream] of this.streams) {
+      for (const watcher of stream.watchers) {
+        if (watcher.progressNotify && !stream.busy.has(watcher.id)) this.send(ws, this.response(this.mvcc.revision, watcher.id, ""));
+      }
+      stream.busy.clear();
+    }
+  }
+
+  private wants(watcher: Watcher, event: Event): boolean {
+    if (event.type === "PUT" ? watcher.noPut : watcher.noDelete) return false;
+    return rangeContains(watcher.range, event.kv.key);
+  }
+
+  private response(revision: number, watchId: number, rest: string): string {
+    const id = watchId === 0 ? "" : `,"watch_id":"${watchId}"`;
+    return `{"result":{"header":${JSON.stringify(encodeHeader(revision, this.identity))}${id}${rest}}}`;
+  }
+
+  private eventsResponse(revision: number, watchId: number, events: string[]): string {
+    return this.response(revision, watchId, `,"events":[${events.join(",")}]`);
+  }
+
+  private send(ws: WebSocket, text: string): void {
+    try {
+      ws.send(text);
+    } catch {
+      this.streams.delete(ws); // the peer is gone; its close event may never come
+    }
+  }
+
+  private save(ws: WebSocket, stream: WatchStream): boolean {
+    try {
+      ws.serializeAttachment({ nextId: stream.nextId, watchers: stream.watchers } satisfies Attachment);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// Ambient declarations for the Worker bundle: bindings and settings from wrangler.toml, and the
+// migration files that drizzle-kit writes.
+
+declare module "*.sql" {
+  const text: string;
+  export default text;
+}
+
+declare module "*/migrations/migrations.js" {
+  const migrations: { journal: { entries: { idx: number; when: number; tag: string; breakpoints: boolean }[] }; migrations: Record<string, string> };
+  export default migrations;
+}
+
+interface Env {
+  STORE: DurableObjectNamespace<import("./durable-objects/store/index.ts").StoreShard>;
+  CLUSTER_NAME: string;
+  STORE_SHARDS: string;
+  COMPACTION_RETAIN_REVISIONS: string;
+  COMPACTION_RETAIN_MINUTES: string;
+  WATCH_PROGRESS_NOTIFY_SECONDS: string;
+  /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */
+  ADMIN_TOKEN_SHA256?: string;
+}
+
+declare namespace Cloudflare {
+  interface Env extends globalThis.Env {}
+}

@@ -1,0 +1,34 @@
+// Two test projects: Worker and Durable Object code runs in real workerd (the Cloudflare Vitest
+// integration); node-side code, e2e suites and the differential suite run in Node.
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** sha256("test-admin-token"): the admin credential the workerd tests present. */
+const TEST_ADMIN_TOKEN_SHA256 = "17d6bfe05d1b1fb7bc499f8e3f639c7b3eda4c40f321eef8887a0c04c89a99c5";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256 } },
+          }),
+        ],
+        test: {
+          name: "workerd",
+          include: ["worker/**/*.test.ts", "durable-objects/**/*.test.ts", "lib/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "node",
+          include: ["test/**/*.test.ts", "scripts/**/*.test.ts", "bench/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,43 @@
+// Authentication: a request proves who it is with a bearer token. For now the one identity is
+// the cluster admin, whose token the Worker knows only as a SHA-256 hash (ADMIN_TOKEN_SHA256).
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv, UserInfo } from "./context.ts";
+
+export const ADMIN_USER: UserInfo = { name: "kubernetes-admin", uid: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] };
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function bearerToken(c: Context): string | undefined {
+  const header = c.req.header("Authorization");
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/** Constant-time comparison of two equal-length hex digests. */
+function digestsEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+export async function authenticate(c: Context<AppEnv>): Promise<UserInfo | undefined> {
+  const token = bearerToken(c);
+  const expected = c.env.ADMIN_TOKEN_SHA256?.trim().toLowerCase();
+  if (!token || !expected) return undefined;
+  return digestsEqual(await sha256Hex(token), expected) ? ADMIN_USER : undefined;
+}
+
+/** Refuses anyone but the cluster admin, answering with `refuse` (each surface words it its own way). */
+export function requireAdmin(refuse: (c: Context<AppEnv>, status: 401 | 403) => Response): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const user = await authenticate(c);
+    if (!user) return refuse(c, 401);
+    if (!user.groups.includes("system:masters")) return refuse(c, 403);
+    c.set("user", user);
+    await next();
+  };
+}

@@ -1,0 +1,34 @@
+// The edgeplane Worker: the control plane's only door. Health endpoints are open; everything
+// else needs a bearer token. The store Durable Object class is exported from here for wrangler.
+import { Hono } from "hono";
+import { MAIN_SHARD, storeObjectName } from "../lib/shards.ts";
+import type { AppEnv } from "./context.ts";
+import { etcdGateway } from "./etcd-gateway.ts";
+
+export { StoreShard } from "../durable-objects/store/index.ts";
+
+const app = new Hono<AppEnv>();
+
+app.get("/healthz", (c) => c.text("ok"));
+app.get("/livez", (c) => c.text("ok"));
+app.get("/readyz", async (c) => {
+  const verbose = c.req.query("verbose") !== undefined;
+  let storeCheck: string;
+  let ready = true;
+  try {
+    const stub = c.env.STORE.get(c.env.STORE.idFromName(storeObjectName(c.env.CLUSTER_NAME, MAIN_SHARD)));
+    await stub.status();
+    storeCheck = "[+]store ok";
+  } catch (e) {
+    ready = false;
+    storeCheck = `[-]store failed: ${(e as Error).message}`;
+  }
+  const status = ready ? 200 : 503;
+  if (!verbose) return c.text(ready ? "ok" : `${storeCheck}\nreadyz check failed`, status);
+  return c.text(`${storeCheck}\n${ready ? "readyz check passed" : "readyz check failed"}`, status);
+});
+
+app.route("/etcd", etcdGateway);
+app.route("/etcd/shards/:shard", etcdGateway);
+
+export default app;
