@@ -1,0 +1,29 @@
+// `npm start`: the control plane on this machine under wrangler dev, state kept in .wrangler/state.
+// The admin token is made on first start and kept in .edgeplane/admin-token (mode 0600); the
+// Worker is given only its SHA-256.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { newAdminToken, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
+
+const tokenFile = join(PROJECT_ROOT, ".edgeplane/admin-token");
+if (!existsSync(tokenFile)) {
+  mkdirSync(join(PROJECT_ROOT, ".edgeplane"), { recursive: true, mode: 0o700 });
+  writeFileSync(tokenFile, newAdminToken() + "\n", { mode: 0o600 });
+}
+chmodSync(tokenFile, 0o600);
+const token = readFileSync(tokenFile, "utf8").trim();
+const port = Number(process.env.PORT ?? 8787);
+
+const plane = await startControlPlane({ port, token, inheritOutput: true });
+console.log(`
+edgeplane control plane is up at ${plane.url}
+  admin token: in ${tokenFile}
+  etcd gateway (admin only), e.g. list every key like 'etcdctl get / --prefix --keys-only':
+    curl -s -H "Authorization: Bearer $(cat ${tokenFile})" ${plane.url}/etcd/v3/kv/range \\
+      -d '{"key":"AA==","range_end":"AA==","keys_only":true}'
+Ctrl-C stops it; state stays in .wrangler/state.
+`);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => void plane.stop().then(() => process.exit(0)));
+}
+plane.process.on("exit", (code) => process.exit(code ?? 0));
