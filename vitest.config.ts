@@ -13,7 +13,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256 } },
+            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, WATCH_PROGRESS_NOTIFY_SECONDS: "1" } },
           }),
         ],
         test: {

@@ -1,0 +1,175 @@
+// Watch streams over the store's hibernatable WebSocket: etcd's create/cancel/progress protocol,
+// history replay without gaps or duplicates, and resumption across restarts.
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { b, freshStore, ok, openWatchStream } from "./testing.ts";
+
+type Stream = Awaited<ReturnType<typeof openWatchStream>>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Events as "TYPE key@revision" (with "<prev" for prev_kv) from one response. */
+function events(response: any): string[] {
+  return (response?.result?.events ?? []).map((e: any) =>
+    `${e.type ?? "PUT"} ${atob(e.kv.key)}@${e.kv.mod_revision}${e.prev_kv ? `<${atob(e.prev_kv.value ?? "")}` : ""}`);
+}
+
+/** Collects events until `count` have arrived (or the stream goes quiet). */
+async function collect(watch: Stream, count: number): Promise<string[]> {
+  const seen: string[] = [];
+  while (seen.length < count) {
+    const next = await watch.next(3000);
+    if (!next) break;
+    seen.push(...events(next));
+  }
+  return seen;
+}
+
+describe("watch", () => {
+  it("creates watchers with ids, delivers live events, honours filters and prev_kv, and cancels", async () => {
+    const store = freshStore();
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("a") } });
+    expect((await watch.next()).result).toMatchObject({ created: true, header: { revision: "1" } });
+    watch.send({ create_request: { key: btoa("a"), range_end: btoa("c"), prev_kv: true, filters: ["NODELETE"], watch_id: 5 } });
+    expect((await watch.next()).result).toMatchObject({ created: true, watch_id: "5" });
+
+    ok(await store.put({ key: b("a"), value: b("1") }));
+    ok(await store.put({ key: b("b"), value: b("2") }));
+    ok(await store.put({ key: b("a"), value: b("3") }));
+    ok(await store.deleteRange({ key: b("a") }));
+    const byWatcher: Record<string, string[]> = {};
+    for (let i = 0; i < 6; i++) {
+      const r = await watch.next();
+      (byWatcher[r.result.watch_id ?? "0"] ??= []).push(...events(r));
+    }
+    expect(byWatcher["0"]).toEqual(["PUT a@2", "PUT a@4", "DELETE a@5"]);
+    expect(byWatcher["5"]).toEqual(["PUT a@2", "PUT b@3", "PUT a@4<1"]);
+
+    watch.send({ cancel_request: { watch_id: 5 } });
+    expect((await watch.next()).result).toMatchObject({ watch_id: "5", canceled: true });
+    ok(await store.put({ key: b("b"), value: b("4") }));
+    expect(await watch.next(300)).toBeUndefined();
+
+    watch.send({ progress_request: {} });
+    expect((await watch.next()).result).toMatchObject({ watch_id: "-1", header: { revision: "6" } });
+    watch.send({ create_request: { key: btoa("x"), watch_id: 0 } });
+    expect((await watch.next()).result).toMatchObject({ watch_id: "1", created: true });
+    watch.send({ create_request: { key: btoa("x"), watch_id: 1 } });
+    expect((await watch.next()).result).toMatchObject({ watch_id: "-1", canceled: true, cancel_reason: "mvcc: duplicate watch ID provided on the WatchStream" });
+    watch.close();
+  });
+
+  it("a watcher from revision R sees exactly the events after R, in order, then live ones", async () => {
+    const store = freshStore();
+    for (let i = 0; i < 20; i++) ok(await store.put({ key: b(`k${i % 4}`), value: b(String(i)) })); // revisions 2..21
+    ok(await store.deleteRange({ key: b("k0") })); // 22
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("k"), range_end: btoa("l"), start_revision: 15 } });
+    expect((await watch.next()).result.created).toBe(true);
+    ok(await store.put({ key: b("k9"), value: b("live") })); // 23
+    const seen = await collect(watch, 9);
+    const expected = [...Array.from({ length: 7 }, (_, i) => `PUT k${(i + 13) % 4}@${i + 15}`), "DELETE k0@22", "PUT k9@23"];
+    expect(seen).toEqual(expected);
+    watch.close();
+  });
+
+  it("replays with prev_kv and the NOPUT filter", async () => {
+    const store = freshStore();
+    ok(await store.put({ key: b("p"), value: b("1") }));
+    ok(await store.put({ key: b("p"), value: b("2") }));
+    ok(await store.deleteRange({ key: b("p") }));
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("p"), start_revision: 1, prev_kv: true } });
+    await watch.next();
+    expect(events(await watch.next())).toEqual(["PUT p@2", "PUT p@3<1", "DELETE p@4<2"]);
+    watch.send({ create_request: { key: btoa("p"), start_revision: 1, filters: ["NOPUT"] } });
+    await watch.next();
+    expect(events(await watch.next())).toEqual(["DELETE p@4"]);
+    watch.close();
+  });
+
+  it("across a store restart, a client resuming from its last revision misses nothing and sees nothing twice", async () => {
+    const store = freshStore();
+    for (let i = 0; i < 5; i++) ok(await store.put({ key: b(`r${i}`), value: b("x") })); // 2..6
+    const first = await openWatchStream(store);
+    first.send({ create_request: { key: btoa("r"), range_end: btoa("s"), start_revision: 2 } });
+    await first.next();
+    const before = await collect(first, 5);
+    expect(before).toHaveLength(5);
+    // More writes, then the object restarts mid-stream: the socket drops.
+    for (let i = 5; i < 8; i++) ok(await store.put({ key: b(`r${i}`), value: b("x") })); // 7..9
+    const live = await collect(first, 3);
+    await evictDurableObject(store, { webSockets: "close" });
+    for (let i = 8; i < 10; i++) ok(await store.put({ key: b(`r${i}`), value: b("x") })); // 10..11, while nobody watches
+    const seenBeforeDrop = [...before, ...live];
+    const last = Number(seenBeforeDrop.at(-1)!.split("@")[1]);
+    expect(await first.next(1000)).toBeUndefined();
+    expect(first.closed).toBe(true);
+
+    const resumed = await openWatchStream(store);
+    resumed.send({ create_request: { key: btoa("r"), range_end: btoa("s"), start_revision: last + 1 } });
+    await resumed.next();
+    const after = await collect(resumed, 11 - last);
+    const all = [...seenBeforeDrop, ...after];
+    expect(all).toEqual(Array.from({ length: 10 }, (_, i) => `PUT r${i}@${i + 2}`));
+    resumed.close();
+  });
+
+  it("a hibernated store keeps its watchers: events after waking still arrive", async () => {
+    const store = freshStore();
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("h"), watch_id: 3, prev_kv: true } });
+    await watch.next();
+    await evictDurableObject(store, { webSockets: "hibernate" });
+    ok(await store.put({ key: b("h"), value: b("after") }));
+    const r = await watch.next();
+    expect(r.result.watch_id).toBe("3");
+    expect(events(r)).toEqual(["PUT h@2"]);
+    watch.close();
+  });
+
+  it("watching from a compacted revision answers the compacted error with the compact revision", async () => {
+    const store = freshStore();
+    for (let i = 0; i < 5; i++) ok(await store.put({ key: b("c"), value: b(String(i)) }));
+    ok(await store.compact({ revision: 4 }));
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("c"), start_revision: 2 } });
+    expect((await watch.next()).result.created).toBe(true);
+    const compacted = (await watch.next()).result;
+    expect(compacted).toMatchObject({ canceled: true, compact_revision: "4" });
+    expect(compacted.header.revision).toBeUndefined();
+    // From the compact revision itself, history is still there.
+    watch.send({ create_request: { key: btoa("c"), start_revision: 4 } });
+    await watch.next();
+    expect(events(await watch.next())).toEqual(["PUT c@4", "PUT c@5", "PUT c@6"]);
+    watch.close();
+  });
+
+  it("sends progress notifications to idle watchers that asked for them", async () => {
+    const store = freshStore(); // WATCH_PROGRESS_NOTIFY_SECONDS is 1 in the test settings
+    ok(await store.put({ key: b("q"), value: b("1") }));
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("q"), progress_notify: true, watch_id: 2 } });
+    await watch.next();
+    watch.send({ create_request: { key: btoa("q"), watch_id: 4 } });
+    await watch.next();
+    await sleep(1100);
+    await runDurableObjectAlarm(store);
+    const notice = (await watch.next()).result;
+    expect(notice).toMatchObject({ watch_id: "2", header: { revision: "2" } });
+    expect(notice.events).toBeUndefined();
+    expect(await watch.next(300)).toBeUndefined(); // watcher 4 did not ask
+    watch.close();
+  });
+
+  it("rejects malformed watch requests and empty ranges", async () => {
+    const store = freshStore();
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("b"), range_end: btoa("a") } });
+    expect((await watch.next()).result).toMatchObject({ watch_id: "-1", created: true, canceled: true, cancel_reason: "mvcc: watcher range is empty" });
+    watch.send({ create_request: { key: "!!" } });
+    expect(await watch.next()).toMatchObject({ code: 3 });
+    expect(await watch.next(1000)).toBeUndefined();
+    expect(watch.closed).toBe(true);
+  });
+});
