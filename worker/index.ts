@@ -28,7 +28,8 @@ app.get("/readyz", async (c) => {
   return c.text(`${storeCheck}\n${ready ? "readyz check passed" : "readyz check failed"}`, status);
 });
 
-app.route("/etcd", etcdGateway);
+// The named-shard mount comes first: the plain one ends in a catch-all for unknown methods.
 app.route("/etcd/shards/:shard", etcdGateway);
+app.route("/etcd", etcdGateway);
 
 export default app;
