@@ -188,7 +188,8 @@ async function watch(c: Context<AppEnv>): Promise<Response> {
         finish();
       }
     })());
-    return new Response(output.readable, { headers: { "Content-Type": "application/json" } });
+    // "identity" keeps Cloudflare from gzipping the stream, which would hold lines back in its buffer.
+    return new Response(output.readable, { headers: { "Content-Type": "application/json", "Content-Encoding": "identity" } });
   } catch (e) {
     if (e instanceof EtcdFailure) return errorResponse(c, e);
     throw e;

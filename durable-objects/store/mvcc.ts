@@ -42,7 +42,8 @@ const EMPTY = new Uint8Array(0);
 
 export class Mvcc {
   revision = 1;
-  compactRevision = 0;
+  /** Like etcd's, -1 until the first compaction, so revision 0 can be compacted once. */
+  compactRevision = -1;
   private lastSampleAt = 0;
 
   constructor(
@@ -58,7 +59,7 @@ export class Mvcc {
       this.revision = state.revision;
       this.compactRevision = state.compactRevision;
     } else {
-      this.db.insert(storeState).values({ id: 1, revision: 1, compactRevision: 0 }).run();
+      this.db.insert(storeState).values({ id: 1, revision: 1, compactRevision: -1 }).run();
     }
     const sample = this.db.select().from(revisionTimes).orderBy(desc(revisionTimes.revision)).limit(1).get();
     this.lastSampleAt = sample?.at ?? 0;
@@ -74,23 +75,27 @@ export class Mvcc {
     if (rev > this.revision) throw errors.futureRevision();
     if (rev > 0 && rev < this.compactRevision) throw errors.compacted();
 
-    const filtered =
-      (req.sort_order && req.sort_order !== "NONE") || (req.sort_target && req.sort_target !== "KEY") ||
+    // etcd reads limit+1 keys in key order (the extra one tells `more`) unless it must sort or
+    // filter them all first; a sort_target with sort_order NONE then sorts just those keys.
+    const readsAll =
+      (req.sort_order && req.sort_order !== "NONE") ||
       req.min_mod_revision || req.max_mod_revision || req.min_create_revision || req.max_create_revision;
     const limit = req.limit && req.limit > 0 ? req.limit : 0;
+    const fetch = !readsAll && limit > 0 ? limit + 1 : 0;
     const atPast = rev > 0 && rev < this.revision;
 
-    if (!atPast && !filtered) {
+    let kvs: KeyValue[];
+    let total: number;
+    if (atPast) {
+      kvs = this.readAt(range, rev);
+      total = kvs.length;
+      if (fetch) kvs = kvs.slice(0, fetch);
+    } else {
       // The common case, served by the live table alone.
-      const total = this.countLive(range);
+      total = this.countLive(range);
       if (req.count_only) return { header, kvs: [], more: false, count: total };
-      const kvs = this.readLive(range, limit);
-      if (req.keys_only) for (const kv of kvs) kv.value = EMPTY;
-      return { header, kvs, more: limit > 0 && total > kvs.length, count: total };
+      kvs = this.readLive(range, fetch);
     }
-
-    let kvs = atPast ? this.readAt(range, rev) : this.readLive(range, 0);
-    const total = kvs.length;
     if (req.count_only) return { header, kvs: [], more: false, count: total };
     if (req.max_mod_revision) kvs = kvs.filter((kv) => kv.mod_revision <= req.max_mod_revision!);
     if (req.min_mod_revision) kvs = kvs.filter((kv) => kv.mod_revision >= req.min_mod_revision!);
@@ -168,6 +173,7 @@ export class Mvcc {
     this.checkPath(req, path);
     if (isReadOnly(req, path)) {
       const response = this.applyTxn(new WriteBatch(this.revision), req, path);
+      response.header.revision = this.revision;
       return { response, commit: { revision: this.revision, events: [] } };
     }
     return this.write((batch) => this.applyTxn(batch, req, path));
@@ -188,7 +194,7 @@ export class Mvcc {
       return response;
     });
     this.revision = batch.revision;
-    stampHeaders(response, batch.revision);
+    response.header.revision = batch.revision;
     return { response, commit: { revision: batch.revision, events: batch.events } };
   }
 
@@ -199,9 +205,12 @@ export class Mvcc {
     this.lastSampleAt = now;
   }
 
-  private checkPut(req: PutRequest): void {
+  private checkPut(req: PutRequest, inTxn = false): void {
+    const missingKey = (req.ignore_value || req.ignore_lease) && !this.liveKey(req.key);
+    // etcd looks at the lease first for a plain put but at the key first inside a txn.
+    if (inTxn && missingKey) throw errors.keyNotFound();
     if (req.lease && !this.leaseExists(req.lease)) throw errors.leaseNotFound();
-    if ((req.ignore_value || req.ignore_lease) && !this.liveKey(req.key)) throw errors.keyNotFound();
+    if (missingKey) throw errors.keyNotFound();
   }
 
   private applyPut(batch: WriteBatch, req: PutRequest): PutResponse {
@@ -231,7 +240,7 @@ export class Mvcc {
       this.db.delete(liveKeys).where(this.liveWhere(range)).run();
       for (const prev of doomed) this.recordDelete(batch, prev);
     }
-    return { header: { revision: batch.base + 1 }, deleted: doomed.length, prev_kvs: req.prev_kv ? doomed : [] };
+    return { header: { revision: batch.revision }, deleted: doomed.length, prev_kvs: req.prev_kv ? doomed : [] };
   }
 
   private recordDelete(batch: WriteBatch, prev: KeyValue): void {
@@ -262,7 +271,7 @@ export class Mvcc {
   private checkPath(req: TxnRequest, path: boolean[], at = { i: 0 }): void {
     const succeeded = path[at.i++]!;
     for (const op of (succeeded ? req.success : req.failure) ?? []) {
-      if ("request_put" in op) this.checkPut(op.request_put);
+      if ("request_put" in op) this.checkPut(op.request_put, true);
       else if ("request_txn" in op) this.checkPath(op.request_txn, path, at);
     }
   }
@@ -273,11 +282,13 @@ export class Mvcc {
     for (const op of (succeeded ? req.success : req.failure) ?? []) {
       responses.push(this.applyOp(batch, op, path, at));
     }
-    return { header: { revision: batch.base }, succeeded, responses };
+    // etcd leaves a nested txn's header empty; the outermost one gets the revision at the end.
+    return { header: { revision: 0 }, succeeded, responses };
   }
 
+  /** Each answer's header holds the revision as of its operation, as etcd's do. */
   private applyOp(batch: WriteBatch, op: RequestOp, path: boolean[], at: { i: number }): ResponseOp {
-    if ("request_range" in op) return { response_range: this.range(op.request_range) };
+    if ("request_range" in op) return { response_range: { ...this.range(op.request_range), header: { revision: batch.revision } } };
     if ("request_put" in op) return { response_put: this.applyPut(batch, op.request_put) };
     if ("request_delete_range" in op) return { response_delete_range: this.applyDeleteRange(batch, op.request_delete_range) };
     return { response_txn: this.applyTxn(batch, op.request_txn, path, at) };
@@ -302,7 +313,8 @@ export class Mvcc {
 
   leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
     if (req.TTL > MAX_LEASE_TTL_SECONDS) throw errors.leaseTTLTooLarge();
-    const id = req.ID && req.ID > 0 ? req.ID : this.newLeaseId();
+    // Only ID 0 asks the server to choose; etcd takes any other, negative ones included.
+    const id = req.ID ? req.ID : this.newLeaseId();
     if (this.leaseExists(id)) throw errors.leaseExists();
     const ttl = Math.max(req.TTL, MIN_LEASE_TTL_SECONDS);
     this.db.insert(leases).values({ id, ttl, expiresAt: this.now() + ttl * 1000 }).run();
@@ -349,7 +361,8 @@ export class Mvcc {
   }
 
   leaseLeases(): LeaseLeasesResponse {
-    const rows = this.db.select({ ID: leases.id }).from(leases).orderBy(asc(leases.id)).all();
+    // etcd lists leases soonest expiry first.
+    const rows = this.db.select({ ID: leases.id }).from(leases).orderBy(asc(leases.expiresAt), asc(leases.id)).all();
     return { header: { revision: this.revision }, leases: rows };
   }
 
@@ -470,7 +483,10 @@ function checkIntervals(ops: RequestOp[]): { puts: Uint8Array[]; deletes: KeyRan
   const puts: Uint8Array[] = [];
   const deletes: KeyRange[] = [];
   for (const op of ops) {
-    if ("request_delete_range" in op) deletes.push(keyRange(op.request_delete_range.key, op.request_delete_range.range_end));
+    if (!("request_delete_range" in op)) continue;
+    const range = keyRange(op.request_delete_range.key, op.request_delete_range.range_end);
+    // etcd's interval tree reads range_end "\0" as an empty interval: such a delete clashes with nothing.
+    if (range.end !== null) deletes.push(range);
   }
   for (const op of ops) {
     let keys: Uint8Array[] = [];
@@ -503,15 +519,6 @@ function isReadOnly(req: TxnRequest, path: boolean[], at = { i: 0 }): boolean {
     if ("request_txn" in op && !isReadOnly(op.request_txn, path, at)) return false;
   }
   return true;
-}
-
-/** Sets every (nested) response header to the revision the whole write committed at. */
-function stampHeaders(response: { header: { revision: number } }, revision: number): void {
-  response.header.revision = revision;
-  const responses = (response as Partial<TxnResponse>).responses;
-  for (const op of responses ?? []) {
-    for (const inner of Object.values(op)) stampHeaders(inner as { header: { revision: number } }, revision);
-  }
 }
 
 function compareKeyValue(c: Compare, kv: KeyValue): boolean {
