@@ -37,27 +37,25 @@ export function toBase64(bytes: Bytes): string {
 
 const B64_VALUE = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64.length; i++) B64_VALUE[B64.charCodeAt(i)] = i;
-B64_VALUE["-".charCodeAt(0)] = 62; // URL-safe alphabet, accepted as Go's decoder falls back to it
-B64_VALUE["_".charCodeAt(0)] = 63;
 
+/** Standard, padded base64 only, as etcd's gateway accepts. */
 export function fromBase64(text: string, field: string): Bytes {
+  if (text.length % 4 !== 0) throw badBase64(field, text.length - (text.length % 4));
   let end = text.length;
-  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
-  if (text.length - end > 2 || (text.length % 4 !== 0 && text.length !== end)) throw badBase64(field);
+  while (end > text.length - 2 && end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
   const out = new Uint8Array(Math.floor((end * 3) / 4));
   let bits = 0, acc = 0, o = 0;
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
     const v = c < 128 ? B64_VALUE[c]! : -1;
     if (v < 0) throw badBase64(field, i);
-    acc = (acc << 6) | v;
+    acc = ((acc << 6) | v) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
       out[o++] = (acc >> bits) & 255;
     }
   }
-  if (end % 4 === 1) throw badBase64(field, end - 1);
   return out.subarray(0, o);
 }
 
