@@ -1,0 +1,162 @@
+// The load generator every benchmark shares: a fixed-duration closed loop over one async
+// operation, its latency percentiles, a small keep-alive HTTP client and the printed table.
+import { Agent, request } from "node:http";
+
+/** Latency samples in milliseconds; exact percentiles by the nearest-rank method. */
+export class LatencyRecorder {
+  private samples = new Float64Array(1024);
+  private size = 0;
+  private sorted = true;
+
+  get count(): number {
+    return this.size;
+  }
+
+  record(ms: number): void {
+    if (this.size === this.samples.length) {
+      const grown = new Float64Array(this.samples.length * 2);
+      grown.set(this.samples);
+      this.samples = grown;
+    }
+    this.samples[this.size++] = ms;
+    this.sorted = false;
+  }
+
+  /** The smallest sample that at least p% of the samples are less than or equal to (p in 0..100]; NaN when empty. */
+  percentile(p: number): number {
+    if (!(p > 0 && p <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${p}`);
+    if (this.size === 0) return NaN;
+    const view = this.samples.subarray(0, this.size);
+    if (!this.sorted) {
+      view.sort();
+      this.sorted = true;
+    }
+    return view[Math.ceil((p / 100) * this.size) - 1]!;
+  }
+
+  mean(): number {
+    if (this.size === 0) return NaN;
+    let sum = 0;
+    for (let i = 0; i < this.size; i++) sum += this.samples[i]!;
+    return sum / this.size;
+  }
+}
+
+export interface LoadOptions {
+  /** How many operations are in flight at once; each loop starts its next one when the last ends. */
+  concurrency: number;
+  /** The measured window. */
+  durationMs: number;
+  /** Run before the window and not counted: connections, JIT, caches. */
+  warmupMs: number;
+  /** One operation; `worker` is the loop's index, `seq` counts across all loops. A throw is an error. */
+  op: (worker: number, seq: number) => Promise<void>;
+}
+
+export interface LoadResult {
+  concurrency: number;
+  durationMs: number;
+  /** Operations that succeeded inside the window. */
+  ops: number;
+  /** Operations that failed inside the window. */
+  errors: number;
+  opsPerSecond: number;
+  latency: LatencyRecorder;
+  /** The first error seen anywhere, to say why a run failed. */
+  firstError?: unknown;
+}
+
+/**
+ * Runs `op` in `concurrency` closed loops for warm-up plus duration. An operation counts when
+ * it finishes inside the window; the ones still in flight at its end are awaited, not counted.
+ */
+export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
+  const { concurrency, durationMs, warmupMs, op } = options;
+  const latency = new LatencyRecorder();
+  let ops = 0;
+  let errors = 0;
+  let seq = 0;
+  let firstError: unknown;
+  const start = performance.now();
+  const windowStart = start + warmupMs;
+  const windowEnd = windowStart + durationMs;
+
+  const loop = async (worker: number) => {
+    while (performance.now() < windowEnd) {
+      const began = performance.now();
+      let failed = false;
+      try {
+        await op(worker, seq++);
+      } catch (e) {
+        failed = true;
+        firstError ??= e;
+      }
+      const ended = performance.now();
+      if (ended < windowStart || ended >= windowEnd) continue;
+      if (failed) errors++;
+      else {
+        ops++;
+        latency.record(ended - began);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
+  return { concurrency, durationMs, ops, errors, opsPerSecond: ops / (durationMs / 1000), latency, firstError };
+}
+
+/** A keep-alive HTTP/1.1 client for one server, with as many sockets as the load has loops. */
+export class HttpTarget {
+  readonly agent: Agent;
+  private readonly url: URL;
+  private readonly headers: Record<string, string>;
+
+  constructor(base: string, headers: Record<string, string>, maxSockets: number) {
+    this.url = new URL(base);
+    this.headers = headers;
+    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+
+  /** POSTs `body` to base + path; resolves with the answer's text, rejects unless it is 200. */
+  post(path: string, body: Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = request({
+        agent: this.agent,
+        host: this.url.hostname,
+        port: this.url.port,
+        method: "POST",
+        path: this.url.pathname.replace(/\/$/, "") + path,
+        headers: { ...this.headers, "Content-Type": "application/json", "Content-Length": body.length },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if (res.statusCode === 200) resolve(text);
+          else reject(new Error(`HTTP ${res.statusCode} from ${path}: ${text.slice(0, 200)}`));
+        });
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Left-aligned text columns, right-aligned numbers, one space-padded line per row. */
+export function formatTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === "number" || /^(-|-?[\d.]+x?)$/.test(String(row[i]))));
+  const line = (row: string[]) =>
+    row.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(cells[0]!), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join("\n");
+}
+
+/** A number with `digits` decimals, or "-" when it is not one. */
+export function fixed(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "-";
+}
