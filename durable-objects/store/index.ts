@@ -12,6 +12,7 @@ import type {
   LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse,
   RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 } from "../../lib/etcd/messages.ts";
+import { CommitGroup } from "./commit-group.ts";
 import { Mvcc, type Commit } from "./mvcc.ts";
 import * as schema from "./schema.ts";
 import { WatchHub } from "./watch.ts";
@@ -41,6 +42,7 @@ export class StoreShard extends DurableObject<Env> {
   private readonly mvcc: Mvcc;
   private readonly watches: WatchHub;
   private readonly settings: StoreSettings;
+  private readonly commits: CommitGroup;
   private alarmAt: number | null = null;
   private compactionDue: number | null = null;
   private progressDue: number | null = null;
@@ -50,6 +52,7 @@ export class StoreShard extends DurableObject<Env> {
     const db = drizzle(ctx.storage, { schema });
     this.settings = storeSettings(env);
     this.mvcc = new Mvcc(db, ctx.storage);
+    this.commits = new CommitGroup(ctx.storage);
     this.watches = new WatchHub(ctx, this.mvcc, headerIdentity(ctx.id.toString()));
     void ctx.blockConcurrencyWhile(async () => {
       migrate(db, migrations);
@@ -65,16 +68,16 @@ export class StoreShard extends DurableObject<Env> {
     return settle(() => this.mvcc.range(req));
   }
 
-  put(req: PutRequest): StoreResult<PutResponse> {
-    return settle(() => this.committed(this.mvcc.put(req)));
+  put(req: PutRequest): Promise<StoreResult<PutResponse>> {
+    return this.commits.run(() => settle(() => this.committed(this.mvcc.put(req))));
   }
 
-  deleteRange(req: DeleteRangeRequest): StoreResult<DeleteRangeResponse> {
-    return settle(() => this.committed(this.mvcc.deleteRange(req)));
+  deleteRange(req: DeleteRangeRequest): Promise<StoreResult<DeleteRangeResponse>> {
+    return this.commits.run(() => settle(() => this.committed(this.mvcc.deleteRange(req))));
   }
 
-  txn(req: TxnRequest): StoreResult<TxnResponse> {
-    return settle(() => this.committed(this.mvcc.txn(req)));
+  txn(req: TxnRequest): Promise<StoreResult<TxnResponse>> {
+    return this.commits.run(() => settle(() => this.committed(this.mvcc.txn(req))));
   }
 
   compact(req: CompactionRequest): StoreResult<CompactionResponse> {
@@ -96,8 +99,8 @@ export class StoreShard extends DurableObject<Env> {
     });
   }
 
-  leaseRevoke(id: number): StoreResult<{ header: ResponseHeader }> {
-    return settle(() => this.committed(this.mvcc.leaseRevoke(id)));
+  leaseRevoke(id: number): Promise<StoreResult<{ header: ResponseHeader }>> {
+    return this.commits.run(() => settle(() => this.committed(this.mvcc.leaseRevoke(id))));
   }
 
   leaseKeepAlive(id: number): StoreResult<LeaseKeepAliveResponse> {

@@ -1,8 +1,7 @@
 // etcd's MVCC semantics over the store's SQLite: the revision clock, range at any retained
 // revision, transactions with compares, the lessor and compaction. Everything here is
 // synchronous: a transaction awaits nothing but SQLite, which is what keeps the store linearizable.
-import { and, asc, count, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
-import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { and, asc, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import { errors } from "../../lib/etcd/errors.ts";
 import { bytesEqual, compareBytes, isInverted, keyRange, rangeContains, rangesOverlap, type KeyRange } from "../../lib/etcd/keys.ts";
 import type {
@@ -11,9 +10,7 @@ import type {
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, TxnRequest, TxnResponse,
 } from "../../lib/etcd/messages.ts";
 import { leases, liveKeys, revisionLog, revisionTimes, storeState } from "./schema.ts";
-import type * as schema from "./schema.ts";
-
-type Db = DrizzleSqliteDODatabase<typeof schema>;
+import { prepareStatements, type Db, type Statements } from "./statements.ts";
 
 /** etcd's defaults: --max-request-bytes 1.5 MiB, --max-txn-ops 128, the lessor's minimum and maximum TTL. */
 export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
@@ -45,12 +42,15 @@ export class Mvcc {
   /** Like etcd's, -1 until the first compaction, so revision 0 can be compacted once. */
   compactRevision = -1;
   private lastSampleAt = 0;
+  private readonly q: Statements;
 
   constructor(
     private readonly db: Db,
     private readonly storage: DurableObjectStorage,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.q = prepareStatements(db);
+  }
 
   /** Loads the clock; a new store starts at revision 1 like etcd. */
   load(): void {
@@ -111,20 +111,31 @@ export class Mvcc {
     return { header, kvs, more, count: total };
   }
 
-  private liveWhere(range: KeyRange) {
-    if (range.end === undefined) return eq(liveKeys.key, range.key);
-    if (range.end === null) return gte(liveKeys.key, range.key);
-    return and(gte(liveKeys.key, range.key), lt(liveKeys.key, range.end));
-  }
-
   private countLive(range: KeyRange): number {
-    return this.db.select({ n: count() }).from(liveKeys).where(this.liveWhere(range)).get()?.n ?? 0;
+    if (range.end === undefined) return this.liveKey(range.key) ? 1 : 0;
+    const counted = range.end === null
+      ? this.q.countFrom.get({ from: range.key })
+      : this.q.countRange.get({ from: range.key, to: range.end });
+    return counted?.n ?? 0;
   }
 
+  /** Live keys in range, in key order; `limit` 0 means all. */
   private readLive(range: KeyRange, limit: number): KeyValue[] {
-    const query = this.db.select().from(liveKeys).where(this.liveWhere(range)).orderBy(asc(liveKeys.key));
-    const rows = limit > 0 ? query.limit(limit).all() : query.all();
+    if (range.end === undefined) {
+      const kv = this.liveKey(range.key);
+      return kv ? [kv] : [];
+    }
+    const sqlLimit = limit > 0 ? limit : -1;
+    const rows = range.end === null
+      ? this.q.liveFrom.all({ from: range.key, limit: sqlLimit })
+      : this.q.liveRange.all({ from: range.key, to: range.end, limit: sqlLimit });
     return rows.map(liveRowToKeyValue);
+  }
+
+  private deleteLive(range: KeyRange): void {
+    if (range.end === undefined) this.q.deleteKey.run({ key: range.key });
+    else if (range.end === null) this.q.deleteFrom.run({ from: range.key });
+    else this.q.deleteRange.run({ from: range.key, to: range.end });
   }
 
   /** The newest log entry at or below `rev` for each key in range, tombstones dropped. */
@@ -144,7 +155,7 @@ export class Mvcc {
   }
 
   private liveKey(key: Uint8Array): KeyValue | undefined {
-    const row = this.db.select().from(liveKeys).where(eq(liveKeys.key, key)).get();
+    const row = this.q.liveKey.get({ key });
     return row ? liveRowToKeyValue(row) : undefined;
   }
 
@@ -188,7 +199,7 @@ export class Mvcc {
     const response = this.storage.transactionSync(() => {
       const response = apply(batch);
       if (batch.events.length) {
-        this.db.update(storeState).set({ revision: batch.revision }).where(eq(storeState.id, 1)).run();
+        this.q.setRevision.run({ revision: batch.revision });
         this.sampleRevisionTime(batch.revision);
       }
       return response;
@@ -224,10 +235,9 @@ export class Mvcc {
       value: req.ignore_value ? prev!.value : (req.value ?? EMPTY),
       lease: req.ignore_lease ? prev!.lease : (req.lease ?? 0),
     };
-    const row = {
+    this.q.upsertLive.run({
       key: kv.key, createRevision: kv.create_revision, modRevision: revision, version: kv.version, lease: kv.lease, value: kv.value,
-    };
-    this.db.insert(liveKeys).values(row).onConflictDoUpdate({ target: liveKeys.key, set: row }).run();
+    });
     this.appendLog(batch, kv, false);
     batch.events.push({ type: "PUT", kv, prev_kv: prev });
     return { header: { revision }, prev_kv: req.prev_kv ? prev : undefined };
@@ -237,7 +247,7 @@ export class Mvcc {
     const range = keyRange(req.key, req.range_end);
     const doomed = this.readLive(range, 0);
     if (doomed.length) {
-      this.db.delete(liveKeys).where(this.liveWhere(range)).run();
+      this.deleteLive(range);
       for (const prev of doomed) this.recordDelete(batch, prev);
     }
     return { header: { revision: batch.revision }, deleted: doomed.length, prev_kvs: req.prev_kv ? doomed : [] };
@@ -250,10 +260,10 @@ export class Mvcc {
   }
 
   private appendLog(batch: WriteBatch, kv: KeyValue, deleted: boolean): void {
-    this.db.insert(revisionLog).values({
-      revision: batch.base + 1, sub: batch.events.length, key: kv.key, deleted,
+    this.q.appendLog.run({
+      revision: batch.base + 1, sub: batch.events.length, key: kv.key, deleted: deleted ? 1 : 0,
       createRevision: kv.create_revision, version: kv.version, lease: kv.lease, value: kv.value,
-    }).run();
+    });
   }
 
   // ---- transactions ----
@@ -308,7 +318,7 @@ export class Mvcc {
   // ---- leases ----
 
   private leaseExists(id: number): boolean {
-    return this.db.select({ id: leases.id }).from(leases).where(eq(leases.id, id)).get() !== undefined;
+    return this.q.leaseExists.get({ id }) !== undefined;
   }
 
   leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {

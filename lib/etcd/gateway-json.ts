@@ -322,6 +322,12 @@ function isKeyValue(value: unknown): value is KeyValue {
 
 /** The header identity of a store shard, derived from its Durable Object id (64 hex digits). */
 export function headerIdentity(objectIdHex: string): HeaderIdentity {
-  const part = (from: number) => BigInt("0x" + (objectIdHex.slice(from, from + 16).padEnd(16, "0") || "0")).toString();
-  return { cluster_id: part(0), member_id: part(16), raft_term: "1" };
+  let identity = identities.get(objectIdHex);
+  if (!identity) {
+    const part = (from: number) => BigInt("0x" + objectIdHex.slice(from, from + 16).padEnd(16, "0")).toString();
+    identity = { cluster_id: part(0), member_id: part(16), raft_term: "1" };
+    identities.set(objectIdHex, identity);
+  }
+  return identity;
 }
+const identities = new Map<string, HeaderIdentity>();
