@@ -1,9 +1,10 @@
 // Starts the control plane locally under `wrangler dev` (workerd) on loopback and waits until it
 // answers. `npm start` uses it with the persistent state under .wrangler/state; tests and
 // benchmarks use it with a throwaway state folder and their own admin token.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,8 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 export interface ControlPlane {
   url: string;
+  /** The serving certificate (PEM) when the control plane serves HTTPS. */
+  caPem?: string;
   /** The admin bearer token; the Worker itself only knows its SHA-256. */
   token: string;
   process: ChildProcess;
@@ -27,6 +30,59 @@ export interface ControlPlaneOptions {
   vars?: Record<string, string>;
   /** Echo wrangler's own output (npm start does; tests keep it for failures). */
   inheritOutput?: boolean;
+  /**
+   * Serve HTTPS with a certificate made for 127.0.0.1 in this folder: kubectl sends bearer
+   * tokens only over TLS. Without it the control plane serves plain HTTP.
+   */
+  tlsDir?: string;
+}
+
+export interface ServingCertificate {
+  keyPath: string;
+  certPath: string;
+  /** The certificate, PEM: self-signed, so it is its own CA for kubeconfig. */
+  pem: string;
+}
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made once per folder with openssl. */
+export function servingCertificate(dir: string): ServingCertificate {
+  const keyPath = join(dir, "serving.key");
+  const certPath = join(dir, "serving.crt");
+  if (!existsSync(certPath) || !existsSync(keyPath)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-keyout", keyPath, "-out", certPath, "-days", "3650", "-subj", "/CN=edgeplane-local",
+      "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-addext", "basicConstraints=critical,CA:TRUE",
+    ], { stdio: "ignore" });
+  }
+  return { keyPath, certPath, pem: readFileSync(certPath, "utf8") };
+}
+
+/** A kubeconfig for the admin: what kubectl and client libraries read. */
+export function kubeconfig(url: string, token: string, caPem?: string, cluster = "edgeplane"): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    `- name: ${cluster}`,
+    "  cluster:",
+    `    server: ${url}`,
+    ...(caPem ? [`    certificate-authority-data: ${Buffer.from(caPem).toString("base64")}`] : []),
+    "users:",
+    `- name: ${cluster}-admin`,
+    "  user:",
+    `    token: ${token}`,
+    "contexts:",
+    `- name: ${cluster}`,
+    "  context:",
+    `    cluster: ${cluster}`,
+    `    user: ${cluster}-admin`,
+    "    namespace: default",
+    `current-context: ${cluster}`,
+    "",
+  ].join("\n");
 }
 
 export async function freePort(): Promise<number> {
@@ -52,11 +108,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const inspectorPort = await freePort();
   const token = options.token ?? newAdminToken();
   const vars = { ...options.vars, ADMIN_TOKEN_SHA256: sha256Hex(token) };
+  const tls = options.tlsDir ? servingCertificate(options.tlsDir) : undefined;
   const args = [
     join(PROJECT_ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev",
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
     "--persist-to", options.stateDir ?? join(PROJECT_ROOT, ".wrangler/state"),
     "--show-interactive-dev-session=false", "--log-level", "warn",
+    ...(tls ? ["--local-protocol", "https", "--https-key-path", tls.keyPath, "--https-cert-path", tls.certPath] : []),
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const child = spawn(process.execPath, args, {
@@ -69,7 +127,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let output = "";
   child.stdout?.on("data", (d) => (output = (output + d).slice(-20_000)));
   child.stderr?.on("data", (d) => (output = (output + d).slice(-20_000)));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, "exit");
@@ -86,8 +144,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
     try {
-      const res = await fetch(`${url}/readyz`);
-      if (res.ok) break;
+      if (await isReady(url, tls?.pem)) break;
     } catch {
       // not listening yet
     }
@@ -97,5 +154,18 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, token, process: child, stop };
+  return { url, caPem: tls?.pem, token, process: child, stop };
+}
+
+/** GET /readyz, trusting `ca` when the control plane serves HTTPS. */
+async function isReady(url: string, ca: string | undefined): Promise<boolean> {
+  const { request } = ca ? await import("node:https") : await import("node:http");
+  return new Promise((resolve) => {
+    const req = request(`${url}/readyz`, ca ? { ca } : {}, (res: import("node:http").IncomingMessage) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", () => resolve(false));
+    req.end();
+  });
 }

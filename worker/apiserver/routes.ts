@@ -1,0 +1,194 @@
+// The Kubernetes REST API: /api and /apis, discovery and every resource verb, routed to the
+// generic registry store. Handlers, errors and watch exist once here for all resources.
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { parse as parseYaml } from "yaml";
+import { authenticate } from "../auth.ts";
+import type { AppEnv } from "../context.ts";
+import { applyPatch, PATCH_TYPES } from "./patch.ts";
+import { findResource } from "../registry/index.ts";
+import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
+import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
+import { ensureBootstrapped } from "./bootstrap.ts";
+import { apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
+import { ApiError, apiErrors, statusResponse } from "./status.ts";
+import { tableFor, wantsTable } from "./tables.ts";
+import { watchResponse } from "./watch.ts";
+
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export const kubernetesApi = new Hono<AppEnv>();
+
+const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const user = await authenticate(c);
+  if (!user) return statusResponse(apiErrors.unauthorized());
+  c.set("user", user);
+  await ensureBootstrapped(c.env);
+  await next();
+};
+for (const path of ["/api", "/api/*", "/apis", "/apis/*"]) kubernetesApi.use(path, requireUser);
+
+kubernetesApi.onError((e) => {
+  if (e instanceof ApiError) return statusResponse(e);
+  console.error(JSON.stringify({ level: "error", msg: "unhandled error", error: String(e), stack: (e as Error).stack }));
+  return statusResponse(apiErrors.internal(String((e as Error).message ?? e)));
+});
+
+kubernetesApi.get("/api", (c) => c.json(apiVersions(new URL(c.req.url).host)));
+kubernetesApi.get("/apis", (c) => c.json(apiGroupList()));
+kubernetesApi.get("/api/v1", (c) => c.json(apiResourceList("", "v1")!));
+kubernetesApi.get("/apis/:group", (c) => {
+  const doc = apiGroupDocument(c.req.param("group"));
+  if (!doc) throw apiErrors.notFound("", "groups", c.req.param("group"));
+  return c.json(doc);
+});
+kubernetesApi.get("/apis/:group/:version", (c) => {
+  const list = apiResourceList(c.req.param("group"), c.req.param("version"));
+  if (!list) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  return c.json(list);
+});
+kubernetesApi.all("/api/v1/*", (c) => serveResource(c, "", "v1", segmentsAfter(c, "/api/v1/")));
+kubernetesApi.all("/apis/:group/:version/*", (c) =>
+  serveResource(c, c.req.param("group"), c.req.param("version"), segmentsAfter(c, `/apis/${c.req.param("group")}/${c.req.param("version")}/`)));
+
+function segmentsAfter(c: Context, prefix: string): string[] {
+  return new URL(c.req.url).pathname.slice(prefix.length).split("/").filter(Boolean).map(decodeURIComponent);
+}
+
+interface Target {
+  def: ResourceDefinition;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+/** Reads /namespaces/{ns}/{resource}/{name}/{sub} or /{resource}/{name}/{sub}. */
+function resolveTarget(group: string, version: string, segments: string[]): Target {
+  const notFound = () => new ApiError(404, "NotFound", "the server could not find the requested resource");
+  let namespace: string | undefined;
+  let rest = segments;
+  if (segments[0] === "namespaces" && segments.length >= 3 && !(group === "" && ["status", "finalize"].includes(segments[2]!) && segments.length === 3)) {
+    namespace = segments[1];
+    rest = segments.slice(2);
+  }
+  const [resource, name, subresource, ...extra] = rest;
+  if (!resource || extra.length) throw notFound();
+  const def = findResource(group, version, resource);
+  if (!def) throw notFound();
+  if (namespace && !def.namespaced) throw notFound();
+  return { def, namespace, name, subresource };
+}
+
+async function serveResource(c: Context<AppEnv>, group: string, version: string, segments: string[]): Promise<Response> {
+  const target = resolveTarget(group, version, segments);
+  const { def, namespace, name, subresource } = target;
+  const store = new RegistryStore(def, new ObjectStorage(c.env));
+  const method = c.req.method;
+  const query = c.req.query();
+  const dryRun = c.req.queries("dryRun")?.includes("All") ?? false;
+  if (dryRun === false && c.req.queries("dryRun")?.length) throw apiErrors.badRequest(`Invalid dryRun value: ${c.req.queries("dryRun")!.join(",")}; supported: All`);
+  if (subresource && !(subresource === "status" && def.hasStatus)) {
+    throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  }
+  const status = subresource === "status" ? ("status" as const) : undefined;
+
+  if (!name) {
+    const listQuery: ListQuery = {
+      labelSelector: query.labelSelector, fieldSelector: query.fieldSelector, limit: query.limit ? Number(query.limit) : undefined,
+      continue: query.continue, resourceVersion: query.resourceVersion, resourceVersionMatch: query.resourceVersionMatch,
+    };
+    if (method === "GET") {
+      if (query.watch === "true" || query.watch === "1") {
+        return watchResponse(store, namespace, {
+          ...listQuery, allowWatchBookmarks: query.allowWatchBookmarks === "true", sendInitialEvents: query.sendInitialEvents === "true",
+          timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined,
+        }, wantsTable(c) ? (object) => tableFor(def, [object], c, { watch: true }) : undefined);
+      }
+      const list = await store.list(namespace, listQuery);
+      return respond(c, def, list);
+    }
+    if (method === "POST") {
+      const created = await store.create(namespace, await readObject(c), { dryRun });
+      return respond(c, def, created, 201);
+    }
+    if (method === "DELETE") {
+      return respond(c, def, await store.deleteCollection(namespace, listQuery, { ...(await readDeleteOptions(c)), dryRun }));
+    }
+    throw apiErrors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+  }
+
+  switch (method) {
+    case "GET":
+      if (query.watch === "true" || query.watch === "1") {
+        return watchResponse(store, namespace, { fieldSelector: `metadata.name=${name}`, resourceVersion: query.resourceVersion, timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined });
+      }
+      return respond(c, def, await store.get(namespace, name));
+    case "PUT":
+      return respond(c, def, await store.update(namespace, name, await readObject(c), { dryRun, subresource: status }));
+    case "PATCH": {
+      const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
+      if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType(PATCH_TYPES);
+      const patch = parseBody(await readText(c), "application/json");
+      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status }, (current) =>
+        applyPatch(contentType, current, patch, def));
+      return respond(c, def, patched);
+    }
+    case "DELETE": {
+      const deleted = await store.delete(namespace, name, { ...(await readDeleteOptions(c)), dryRun });
+      return respond(c, def, deleted);
+    }
+    default:
+      throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
+  }
+}
+
+function respond(c: Context, def: ResourceDefinition, body: KubeObject, status = 200): Response {
+  if (wantsTable(c)) {
+    const items = body.kind?.endsWith("List") && Array.isArray(body.items) ? body.items : [body];
+    const table = tableFor(def, items, c);
+    if (body.metadata?.continue) (table.metadata as Record<string, unknown>).continue = body.metadata.continue;
+    if (body.metadata?.resourceVersion) (table.metadata as Record<string, unknown>).resourceVersion = body.metadata.resourceVersion;
+    return c.json(table, status as 200);
+  }
+  return c.json(body, status as 200);
+}
+
+async function readText(c: Context): Promise<string> {
+  const length = Number(c.req.header("Content-Length") ?? 0);
+  if (length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
+  const text = await c.req.text();
+  if (text.length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
+  return text;
+}
+
+function parseBody(text: string, contentType: string): any {
+  try {
+    if (contentType.includes("yaml")) return parseYaml(text);
+    return JSON.parse(text);
+  } catch (e) {
+    throw apiErrors.badRequest(`the body of the request could not be decoded: ${(e as Error).message}`);
+  }
+}
+
+async function readObject(c: Context): Promise<KubeObject> {
+  const contentType = (c.req.header("Content-Type") ?? "application/json").split(";")[0]!.trim();
+  if (!["application/json", "application/yaml", "*/*", ""].includes(contentType)) {
+    throw apiErrors.unsupportedMediaType(["application/json", "application/yaml"]);
+  }
+  const body = parseBody(await readText(c), contentType);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw apiErrors.badRequest("the body of the request must be a JSON object");
+  }
+  return body;
+}
+
+async function readDeleteOptions(c: Context): Promise<DeleteOptions> {
+  const text = await readText(c);
+  const body = text.trim() ? parseBody(text, "application/json") : {};
+  const query = c.req.query();
+  return {
+    gracePeriodSeconds: body.gracePeriodSeconds ?? (query.gracePeriodSeconds !== undefined ? Number(query.gracePeriodSeconds) : undefined),
+    propagationPolicy: body.propagationPolicy ?? query.propagationPolicy,
+    preconditions: body.preconditions,
+  };
+}

@@ -1,0 +1,76 @@
+// Kubernetes Status errors: one helper builds every error the apiserver answers, with the code,
+// reason, details and wording of kube-apiserver (kubectl prints the message verbatim).
+
+export interface StatusCause {
+  reason?: string;
+  message: string;
+  field?: string;
+}
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: StatusDetails,
+  ) {
+    super(message);
+  }
+
+  toStatus(): Record<string, unknown> {
+    const status: Record<string, unknown> = {
+      kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: this.message, reason: this.reason,
+    };
+    if (this.details) status.details = this.details;
+    status.code = this.code;
+    return status;
+  }
+}
+
+/** "pods" in the core group, "deployments.apps" elsewhere: how kube names a resource in messages. */
+export function qualifiedResource(group: string, resource: string): string {
+  return group ? `${resource}.${group}` : resource;
+}
+
+export const apiErrors = {
+  notFound: (group: string, resource: string, name: string) =>
+    new ApiError(404, "NotFound", `${qualifiedResource(group, resource)} "${name}" not found`, { name, group: group || undefined, kind: resource }),
+  alreadyExists: (group: string, resource: string, name: string) =>
+    new ApiError(409, "AlreadyExists", `${qualifiedResource(group, resource)} "${name}" already exists`, { name, group: group || undefined, kind: resource }),
+  conflict: (group: string, resource: string, name: string, why: string) =>
+    new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedResource(group, resource)} "${name}": ${why}`, { name, group: group || undefined, kind: resource }),
+  invalid: (group: string, kind: string, name: string, causes: StatusCause[]) =>
+    new ApiError(422, "Invalid",
+      `${kind}${group ? `.${group}` : ""} "${name}" is invalid: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(", ")}`,
+      { name, group: group || undefined, kind, causes }),
+  badRequest: (message: string) => new ApiError(400, "BadRequest", message),
+  methodNotAllowed: (message: string) => new ApiError(405, "MethodNotAllowed", message),
+  unsupportedMediaType: (accepted: string[]) =>
+    new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`),
+  notAcceptable: (accept: string) => new ApiError(406, "NotAcceptable", `only the following media types are accepted: application/json, application/yaml (got ${accept})`),
+  expired: (message: string) => new ApiError(410, "Expired", message),
+  gone: (message: string) => new ApiError(410, "Gone", message),
+  tooLarge: () => new ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"),
+  unauthorized: () => new ApiError(401, "Unauthorized", "Unauthorized"),
+  forbidden: (message: string) => new ApiError(403, "Forbidden", message),
+  notSupported: (message: string) => new ApiError(405, "MethodNotAllowed", message),
+  internal: (message: string) => new ApiError(500, "InternalError", `Internal error occurred: ${message}`),
+  timeout: (message: string) => new ApiError(504, "Timeout", message),
+  serviceUnavailable: (message: string) => new ApiError(503, "ServiceUnavailable", message),
+};
+
+export function statusResponse(error: ApiError): Response {
+  return new Response(JSON.stringify(error.toStatus()), {
+    status: error.code,
+    headers: { "Content-Type": "application/json" },
+  });
+}

@@ -1,0 +1,85 @@
+// Watch: a chunked stream of {"type","object"} lines. Built on the store's watch, with selectors
+// applied per event (an object entering the selection is ADDED, leaving it DELETED), initial
+// events for resourceVersion unset/"0" or sendInitialEvents, bookmarks, and timeouts. If the store
+// restarts, the stream resumes from the last revision it saw, so the client notices nothing.
+import type { ListQuery, RegistryStore } from "../registry/store.ts";
+import type { KubeObject } from "../registry/types.ts";
+import { ApiError } from "./status.ts";
+
+export interface WatchOptions extends ListQuery {
+  allowWatchBookmarks?: boolean;
+  sendInitialEvents?: boolean;
+  timeoutSeconds?: number;
+}
+
+type EventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+/** Default server-side watch timeout, like kube-apiserver's --min-request-timeout (1800 s). */
+const DEFAULT_TIMEOUT_SECONDS = 1800;
+
+export async function watchResponse(
+  store: RegistryStore,
+  namespace: string | undefined,
+  options: WatchOptions,
+  render: (object: KubeObject, type: EventType) => unknown = (o) => o,
+): Promise<Response> {
+  const selection = store.selection(options);
+  const initial = options.sendInitialEvents || !options.resourceVersion || options.resourceVersion === "0";
+  // Read the starting point before answering, so bad input is a plain error response.
+  let revision: number;
+  let initialItems: KubeObject[] = [];
+  if (initial) {
+    const list = await store.list(namespace, { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector });
+    initialItems = list.items as KubeObject[];
+    revision = Number(list.metadata!.resourceVersion);
+  } else {
+    if (!/^\d+$/.test(options.resourceVersion!)) throw new ApiError(400, "BadRequest", `invalid resource version: ${options.resourceVersion}`);
+    revision = Number(options.resourceVersion);
+  }
+
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(), (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000);
+  const encoder = new TextEncoder();
+  const prefix = store.prefix(namespace);
+
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const emit = (type: EventType, object: unknown) => controller.enqueue(encoder.encode(JSON.stringify({ type, object: type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type) }) + "\n"));
+      const bookmark = (rv: number, annotations?: Record<string, string>) =>
+        emit("BOOKMARK", { kind: store.def.kind, apiVersion: store.apiVersion, metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) } });
+      try {
+        for (const item of initialItems) emit("ADDED", item);
+        if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
+        while (!abort.signal.aborted) {
+          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks)) {
+            revision = event.revision;
+            if (event.type === "PROGRESS") {
+              if (options.allowWatchBookmarks) bookmark(event.revision);
+              continue;
+            }
+            const stamp = (object: KubeObject | undefined) =>
+              object && { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
+            const wasIn = store.matches(selection, event.prev);
+            const isIn = event.type === "PUT" && store.matches(selection, event.object);
+            if (event.type === "DELETE") {
+              if (wasIn) emit("DELETED", stamp(event.prev));
+            } else if (isIn) emit(wasIn && !event.created ? "MODIFIED" : "ADDED", stamp(event.object));
+            else if (wasIn) emit("DELETED", stamp(event.object));
+          }
+        }
+      } catch (e) {
+        if (e instanceof ApiError) emit("ERROR", e.toStatus());
+        else emit("ERROR", new ApiError(500, "InternalError", `Internal error occurred: ${(e as Error).message}`).toStatus());
+      } finally {
+        clearTimeout(timeout);
+        try { controller.close(); } catch { /* the client left */ }
+      }
+    },
+    cancel() {
+      abort.abort();
+    },
+  });
+  return new Response(stream, {
+    headers: { "Content-Type": "application/json", "Content-Encoding": "identity" },
+  });
+}

@@ -1,0 +1,99 @@
+// core/v1 resources: what each declares beyond the generic store.
+import type { ResourceDefinition } from "./types.ts";
+import { defaultPodSpec, podFields } from "./pods.ts";
+
+const core = (def: Omit<ResourceDefinition, "group" | "version">): ResourceDefinition => ({ group: "", version: "v1", ...def });
+
+export const coreResources: ResourceDefinition[] = [
+  core({
+    kind: "Namespace", resource: "namespaces", singular: "namespace", namespaced: false, shortNames: ["ns"], hasStatus: true, generation: false,
+    defaults(ns) {
+      ns.spec ??= {};
+      ns.spec.finalizers ??= ["kubernetes"];
+      ns.status ??= {};
+      ns.status.phase ??= "Active";
+      ns.metadata!.labels = { ...ns.metadata!.labels, "kubernetes.io/metadata.name": ns.metadata!.name };
+    },
+    selectableFields: (ns) => ({ "status.phase": ns.status?.phase ?? "" }),
+  }),
+  core({
+    kind: "Pod", resource: "pods", singular: "pod", namespaced: true, shortNames: ["po"], categories: ["all"], hasStatus: true, generation: false,
+    defaults(pod) {
+      pod.spec ??= {};
+      defaultPodSpec(pod.spec);
+      pod.status ??= {};
+      pod.status.phase ??= "Pending";
+      pod.status.qosClass ??= qosClass(pod.spec);
+    },
+    selectableFields: podFields,
+  }),
+  core({
+    kind: "Service", resource: "services", singular: "service", namespaced: true, shortNames: ["svc"], categories: ["all"], hasStatus: true,
+    storagePrefix: "services/specs", generation: false,
+    defaults(svc) {
+      svc.spec ??= {};
+      svc.spec.type ??= "ClusterIP";
+      svc.spec.sessionAffinity ??= "None";
+      svc.spec.ipFamilyPolicy ??= "SingleStack";
+      svc.spec.ipFamilies ??= ["IPv4"];
+      svc.spec.internalTrafficPolicy ??= "Cluster";
+      if (svc.spec.type === "NodePort" || svc.spec.type === "LoadBalancer") svc.spec.externalTrafficPolicy ??= "Cluster";
+      for (const port of svc.spec.ports ?? []) {
+        port.protocol ??= "TCP";
+        port.targetPort ??= port.port;
+      }
+      svc.status ??= { loadBalancer: {} };
+    },
+  }),
+  core({ kind: "Endpoints", resource: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], generation: false }),
+  core({ kind: "ConfigMap", resource: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], generation: false }),
+  core({
+    kind: "Secret", resource: "secrets", singular: "secret", namespaced: true, generation: false,
+    defaults(secret) {
+      secret.type ??= "Opaque";
+    },
+    selectableFields: (secret) => ({ type: secret.type ?? "" }),
+  }),
+  core({ kind: "ServiceAccount", resource: "serviceaccounts", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], generation: false }),
+  core({
+    kind: "Node", resource: "nodes", singular: "node", namespaced: false, shortNames: ["no"], hasStatus: true, storagePrefix: "minions", generation: false,
+    selectableFields: (node) => ({ "spec.unschedulable": String(!!node.spec?.unschedulable) }),
+  }),
+  core({
+    kind: "Event", resource: "events", singular: "event", namespaced: true, shortNames: ["ev"], generation: false,
+    selectableFields: (ev) => ({
+      "involvedObject.kind": ev.involvedObject?.kind ?? "", "involvedObject.namespace": ev.involvedObject?.namespace ?? "",
+      "involvedObject.name": ev.involvedObject?.name ?? "", "involvedObject.uid": ev.involvedObject?.uid ?? "",
+      "involvedObject.apiVersion": ev.involvedObject?.apiVersion ?? "", "involvedObject.resourceVersion": ev.involvedObject?.resourceVersion ?? "",
+      "involvedObject.fieldPath": ev.involvedObject?.fieldPath ?? "", reason: ev.reason ?? "", reportingComponent: ev.reportingComponent ?? "",
+      source: ev.source?.component ?? "", type: ev.type ?? "",
+    }),
+  }),
+  core({ kind: "PodTemplate", resource: "podtemplates", singular: "podtemplate", namespaced: true, generation: false }),
+  core({ kind: "LimitRange", resource: "limitranges", singular: "limitrange", namespaced: true, shortNames: ["limits"], generation: false }),
+  core({ kind: "ResourceQuota", resource: "resourcequotas", singular: "resourcequota", namespaced: true, shortNames: ["quota"], hasStatus: true, generation: false }),
+  core({
+    kind: "ReplicationController", resource: "replicationcontrollers", singular: "replicationcontroller", namespaced: true, shortNames: ["rc"],
+    categories: ["all"], hasStatus: true, storagePrefix: "controllers",
+    defaults(rc) {
+      rc.spec ??= {};
+      rc.spec.replicas ??= 1;
+      if (rc.spec.template?.spec) defaultPodSpec(rc.spec.template.spec);
+    },
+  }),
+];
+
+function qosClass(spec: Record<string, any>): string {
+  const containers = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
+  let anySet = false;
+  let guaranteed = containers.length > 0;
+  for (const c of containers) {
+    const req = c.resources?.requests ?? {};
+    const lim = c.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) anySet = true;
+    for (const r of ["cpu", "memory"]) {
+      if (!lim[r] || (req[r] !== undefined && req[r] !== lim[r])) guaranteed = false;
+    }
+  }
+  return guaranteed ? "Guaranteed" : anySet ? "Burstable" : "BestEffort";
+}

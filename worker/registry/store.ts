@@ -1,0 +1,451 @@
+// The one generic registry store: every resource is served by this code and its declaration.
+// Object semantics follow kube-apiserver's generic registry: uid, creationTimestamp,
+// generateName, generation, resourceVersion preconditions, status vs spec, finalizers.
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
+import { ApiError, apiErrors, type StatusCause } from "../apiserver/status.ts";
+import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
+import { validateObjectMeta } from "./validation.ts";
+import { groupVersion, type KubeObject, type ResourceDefinition } from "./types.ts";
+
+export interface ListQuery {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  subresource?: "status";
+}
+
+export interface DeleteOptions {
+  dryRun?: boolean;
+  gracePeriodSeconds?: number;
+  propagationPolicy?: string;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface Selection {
+  labels: LabelRequirement[];
+  fields: FieldRequirement[];
+}
+
+const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
+
+export class RegistryStore {
+  constructor(
+    readonly def: ResourceDefinition,
+    readonly storage: ObjectStorage,
+  ) {}
+
+  get apiVersion(): string {
+    return groupVersion(this.def);
+  }
+
+  /** /registry/<prefix>/ for all namespaces, /registry/<prefix>/<ns>/ for one. */
+  prefix(namespace?: string): string {
+    const base = `/registry/${this.def.storagePrefix ?? (this.def.group && !isBuiltinGroup(this.def.group) ? `${this.def.group}/${this.def.resource}` : this.def.resource)}/`;
+    return this.def.namespaced && namespace ? `${base}${namespace}/` : base;
+  }
+
+  key(namespace: string | undefined, name: string): string {
+    return `${this.prefix(this.def.namespaced ? namespace : undefined)}${name}`;
+  }
+
+  private withVersion(stored: StoredObject): KubeObject {
+    const object = stored.object;
+    object.metadata = { ...object.metadata, resourceVersion: String(stored.modRevision) };
+    return object;
+  }
+
+  async read(namespace: string | undefined, name: string): Promise<StoredObject> {
+    const stored = await this.storage.get(this.key(namespace, name));
+    if (!stored) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+    return stored;
+  }
+
+  async get(namespace: string | undefined, name: string): Promise<KubeObject> {
+    return this.withVersion(await this.read(namespace, name));
+  }
+
+  // ---- list ----
+
+  selection(query: ListQuery): Selection {
+    try {
+      return {
+        labels: parseLabelSelector(query.labelSelector ?? ""),
+        fields: parseFieldSelector(query.fieldSelector ?? ""),
+      };
+    } catch (e) {
+      if (e instanceof SelectorError) throw apiErrors.badRequest(e.message);
+      throw e;
+    }
+  }
+
+  fieldsOf(object: KubeObject): Record<string, string> {
+    const fields: Record<string, string> = { "metadata.name": object.metadata?.name ?? "" };
+    if (this.def.namespaced) fields["metadata.namespace"] = object.metadata?.namespace ?? "";
+    return { ...fields, ...this.def.selectableFields?.(object) };
+  }
+
+  matches(selection: Selection, object: KubeObject | undefined): boolean {
+    if (!object) return false;
+    return matchesLabels(selection.labels, object.metadata?.labels) && matchesFields(selection.fields, this.fieldsOf(object));
+  }
+
+  private checkSelectableFields(selection: Selection): void {
+    const known = new Set(Object.keys(this.fieldsOf({ metadata: {} })));
+    for (const f of selection.fields) {
+      if (!known.has(f.field)) {
+        throw apiErrors.badRequest(`field label not supported: ${f.field}`);
+      }
+    }
+  }
+
+  async list(namespace: string | undefined, query: ListQuery): Promise<KubeObject> {
+    const selection = this.selection(query);
+    this.checkSelectableFields(selection);
+    const prefix = this.prefix(namespace);
+    let revision = 0;
+    let startKey: string | undefined;
+    if (query.continue) {
+      const token = decodeContinue(query.continue);
+      revision = token.rv;
+      startKey = prefix + token.start;
+    } else if (query.resourceVersion && query.resourceVersion !== "0") {
+      const rv = parseResourceVersion(query.resourceVersion);
+      if (query.resourceVersionMatch === "Exact") revision = rv;
+      else {
+        const current = await this.storage.currentRevision(prefix);
+        if (rv > current) throw apiErrors.timeout(`Too large resource version: ${rv}, current: ${current}`);
+      }
+    } else if (query.resourceVersionMatch === "Exact") {
+      throw apiErrors.badRequest("resourceVersionMatch Exact requires a resourceVersion");
+    }
+    const limit = query.limit && query.limit > 0 ? query.limit : 0;
+    const items: KubeObject[] = [];
+    let more = false;
+    let remaining = 0;
+    let lastKey: string | undefined;
+    // Selectors filter after reading, so a page may need several reads to fill.
+    for (;;) {
+      const page = await this.storage.list(prefix, { startKey, limit: limit ? limit - items.length : 0, revision }).catch((e) => {
+        if (e instanceof ApiError && e.code === 410 && query.continue) {
+          throw apiErrors.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.");
+        }
+        throw e;
+      });
+      revision = page.revision;
+      for (const stored of page.items) {
+        lastKey = stored.key;
+        if (this.matches(selection, stored.object)) items.push(this.withVersion(stored));
+      }
+      more = page.more;
+      remaining = page.remaining;
+      if (!limit || !more || items.length >= limit) break;
+      startKey = lastKey + "\u0000";
+    }
+    const metadata: Record<string, unknown> = { resourceVersion: String(revision) };
+    if (limit && more && lastKey) {
+      metadata.continue = encodeContinue(revision, lastKey.slice(prefix.length) + "\u0000");
+      if (!selection.labels.length && !selection.fields.length) metadata.remainingItemCount = remaining;
+    }
+    return { kind: `${this.def.kind}List`, apiVersion: this.apiVersion, metadata, items };
+  }
+
+  // ---- create ----
+
+  async create(namespace: string | undefined, input: KubeObject, options: WriteOptions = {}): Promise<KubeObject> {
+    const object = this.prepareForCreate(namespace, input);
+    await this.checkNamespace(object.metadata!.namespace, object.metadata!.name);
+    for (let attempt = 0; ; attempt++) {
+      if (options.dryRun) {
+        if (await this.storage.get(this.key(namespace, object.metadata!.name))) throw apiErrors.alreadyExists(this.def.group, this.def.resource, object.metadata!.name);
+        return object;
+      }
+      const outcome = await this.storage.create(this.key(namespace, object.metadata!.name), object);
+      if (outcome.ok) {
+        object.metadata!.resourceVersion = String(outcome.revision);
+        return object;
+      }
+      // A generated name that collided gets another try, as kube-apiserver does.
+      if (!input.metadata?.name && input.metadata?.generateName && attempt < 5) {
+        object.metadata!.name = generateName(input.metadata.generateName);
+        continue;
+      }
+      throw apiErrors.alreadyExists(this.def.group, this.def.resource, object.metadata!.name);
+    }
+  }
+
+  private prepareForCreate(namespace: string | undefined, input: KubeObject): KubeObject {
+    this.checkKind(input);
+    const object: KubeObject = structuredClone(input);
+    const metadata: Record<string, any> = (object.metadata ??= {});
+    if (!metadata.name && metadata.generateName) metadata.name = generateName(metadata.generateName);
+    if (this.def.namespaced) {
+      if (metadata.namespace && namespace && metadata.namespace !== namespace) {
+        throw apiErrors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      }
+      metadata.namespace = namespace ?? metadata.namespace;
+    } else {
+      delete metadata.namespace;
+    }
+    if (metadata.resourceVersion) {
+      throw apiErrors.badRequest("resourceVersion should not be set on objects to be created");
+    }
+    object.apiVersion = this.apiVersion;
+    object.kind = this.def.kind;
+    metadata.uid = crypto.randomUUID();
+    metadata.creationTimestamp = now();
+    delete metadata.deletionTimestamp;
+    delete metadata.deletionGracePeriodSeconds;
+    if (this.def.generation !== false) metadata.generation = 1;
+    if (this.def.hasStatus && object.status === undefined) object.status = {};
+    this.def.defaults?.(object);
+    this.validate(object);
+    return object;
+  }
+
+  private checkKind(input: KubeObject): void {
+    if (input === null || typeof input !== "object" || Array.isArray(input)) throw apiErrors.badRequest("the body of the request must be a JSON object");
+    if (input.kind && input.kind !== this.def.kind) {
+      throw apiErrors.badRequest(`the server could not find the requested resource: ${input.kind} does not match the URL's kind ${this.def.kind}`);
+    }
+    if (input.apiVersion && input.apiVersion !== this.apiVersion) {
+      throw apiErrors.badRequest(`the API version in the data (${input.apiVersion}) does not match the expected API version (${this.apiVersion})`);
+    }
+  }
+
+  private validate(object: KubeObject, old?: KubeObject): void {
+    const causes: StatusCause[] = [...validateObjectMeta(object.metadata ?? {}, this.def), ...(this.def.validate?.(object, old) ?? [])];
+    if (causes.length) throw apiErrors.invalid(this.def.group, this.def.kind, object.metadata?.name ?? "", causes);
+  }
+
+  private async checkNamespace(namespace: string | undefined, name: string): Promise<void> {
+    if (!this.def.namespaced) return;
+    if (!namespace) throw apiErrors.badRequest("the namespace of the object must be set");
+    const ns = await this.storage.get(`/registry/namespaces/${namespace}`);
+    if (!ns) throw apiErrors.notFound("", "namespaces", namespace);
+    if (ns.object.status?.phase === "Terminating" || ns.object.metadata?.deletionTimestamp) {
+      throw apiErrors.forbidden(`${this.def.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  // ---- update and patch ----
+
+  /** Replaces an object (PUT), honouring a resourceVersion precondition in its metadata. */
+  async update(namespace: string | undefined, name: string, input: KubeObject, options: WriteOptions = {}): Promise<KubeObject> {
+    this.checkKind(input);
+    if (input.metadata?.name && input.metadata.name !== name) {
+      throw apiErrors.badRequest(`the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const wanted = input.metadata?.resourceVersion;
+    return this.guaranteedUpdate(namespace, name, options, (current) => {
+      if (wanted && wanted !== current.metadata!.resourceVersion) throw this.staleError(name);
+      return structuredClone(input);
+    });
+  }
+
+  staleError(name: string): ApiError {
+    return apiErrors.conflict(this.def.group, this.def.resource, name, "the object has been modified; please apply your changes to the latest version and try again");
+  }
+
+  /**
+   * Reads the current object, lets `change` produce the new one, and writes it if nothing else
+   * wrote in between; on a race it reads again and retries, as kube's GuaranteedUpdate does.
+   */
+  async guaranteedUpdate(namespace: string | undefined, name: string, options: WriteOptions, change: (current: KubeObject) => KubeObject): Promise<KubeObject> {
+    const key = this.key(namespace, name);
+    let stored = await this.read(namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = this.withVersion(structuredClone(stored));
+      const next = this.prepareForUpdate(current, change(structuredClone(current)), options);
+      if (isUnchanged(current, next)) return current;
+      delete next.metadata!.resourceVersion;
+      if (options.dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata!.resourceVersion } };
+      if (next.metadata!.deletionTimestamp && !next.metadata!.finalizers?.length && current.metadata!.finalizers?.length) {
+        // The last finalizer is gone from an object being deleted: now it really goes.
+        const outcome = await this.storage.delete(key, stored.modRevision);
+        if (outcome.ok) return { ...next, metadata: { ...next.metadata, resourceVersion: String(outcome.revision) } };
+        if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+        stored = outcome.current;
+        continue;
+      }
+      const outcome = await this.storage.update(key, next, stored.modRevision);
+      if (outcome.ok) {
+        next.metadata!.resourceVersion = String(outcome.revision);
+        return next;
+      }
+      if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+      stored = outcome.current;
+    }
+    throw this.staleError(name);
+  }
+
+  private prepareForUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
+    const metadata: Record<string, any> = (next.metadata ??= {});
+    const old = current.metadata!;
+    // What no update may change.
+    next.apiVersion = this.apiVersion;
+    next.kind = this.def.kind;
+    metadata.name = old.name;
+    if (this.def.namespaced) metadata.namespace = old.namespace;
+    metadata.uid = old.uid;
+    metadata.creationTimestamp = old.creationTimestamp;
+    if (old.deletionTimestamp) {
+      metadata.deletionTimestamp = old.deletionTimestamp;
+      metadata.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+    } else {
+      delete metadata.deletionTimestamp;
+      delete metadata.deletionGracePeriodSeconds;
+    }
+    if (options.subresource === "status") {
+      // Only the status moves; everything else stays as stored.
+      const status = next.status;
+      const kept = structuredClone(current);
+      kept.status = status;
+      return this.finishUpdate(current, kept);
+    }
+    if (this.def.hasStatus) next.status = current.status;
+    this.def.defaults?.(next);
+    if (this.def.generation !== false) {
+      metadata.generation = old.generation ?? 1;
+      if (specChanged(current, next)) metadata.generation += 1;
+    }
+    return this.finishUpdate(current, next);
+  }
+
+  private finishUpdate(current: KubeObject, next: KubeObject): KubeObject {
+    this.validate(next, current);
+    return next;
+  }
+
+  // ---- delete ----
+
+  async delete(namespace: string | undefined, name: string, options: DeleteOptions = {}): Promise<KubeObject> {
+    const key = this.key(namespace, name);
+    let stored = await this.read(namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = this.withVersion(structuredClone(stored));
+      const pre = options.preconditions;
+      if (pre?.uid && pre.uid !== current.metadata!.uid) {
+        throw apiErrors.conflict(this.def.group, this.def.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata!.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== current.metadata!.resourceVersion) {
+        throw apiErrors.conflict(this.def.group, this.def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata!.resourceVersion}`);
+      }
+      const finalizers: string[] = [...(current.metadata!.finalizers ?? [])];
+      if (options.propagationPolicy === "Foreground" && !finalizers.includes("foregroundDeletion")) finalizers.push("foregroundDeletion");
+      if (options.propagationPolicy === "Orphan" && !finalizers.includes("orphan")) finalizers.push("orphan");
+      const grace = this.gracePeriod(current, options);
+      if (finalizers.length || grace > 0) {
+        // Graceful: mark it; finalizers' owners (or the kubelet) finish the job.
+        if (current.metadata!.deletionTimestamp && !finalizers.some((f) => !(current.metadata!.finalizers ?? []).includes(f))) return current;
+        const marked = structuredClone(current);
+        marked.metadata!.finalizers = finalizers;
+        marked.metadata!.deletionTimestamp ??= new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+        marked.metadata!.deletionGracePeriodSeconds = grace;
+        delete marked.metadata!.resourceVersion;
+        if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
+        const outcome = await this.storage.update(key, marked, stored.modRevision);
+        if (outcome.ok) return { ...marked, metadata: { ...marked.metadata, resourceVersion: String(outcome.revision) } };
+        if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+        stored = outcome.current;
+        continue;
+      }
+      if (options.dryRun) return current;
+      const outcome = await this.storage.delete(key, stored.modRevision);
+      if (outcome.ok) return current;
+      if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+      stored = outcome.current;
+    }
+    throw this.staleError(name);
+  }
+
+  /** Pods bound to a node get their grace period so the kubelet can stop them; others go now. */
+  private gracePeriod(current: KubeObject, options: DeleteOptions): number {
+    if (this.def.group !== "" || this.def.resource !== "pods") return 0;
+    if (!current.spec?.nodeName || current.status?.phase === "Succeeded" || current.status?.phase === "Failed") return 0;
+    return options.gracePeriodSeconds ?? current.spec?.terminationGracePeriodSeconds ?? 30;
+  }
+
+  async deleteCollection(namespace: string | undefined, query: ListQuery, options: DeleteOptions): Promise<KubeObject> {
+    const list = await this.list(namespace, query);
+    const deleted: KubeObject[] = [];
+    for (const item of list.items as KubeObject[]) {
+      try {
+        deleted.push(await this.delete(item.metadata!.namespace, item.metadata!.name, options));
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+      }
+    }
+    return { ...list, items: deleted };
+  }
+}
+
+// ---- helpers ----
+
+const BUILTIN_GROUPS = new Set([
+  "apps", "batch", "autoscaling", "policy", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io",
+  "scheduling.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io", "storage.k8s.io", "node.k8s.io",
+  "certificates.k8s.io", "admissionregistration.k8s.io", "flowcontrol.apiserver.k8s.io",
+]);
+
+function isBuiltinGroup(group: string): boolean {
+  return BUILTIN_GROUPS.has(group);
+}
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+function generateName(base: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(5));
+  return base.slice(0, 58) + [...bytes].map((b) => NAME_CHARS[b % NAME_CHARS.length]).join("");
+}
+
+/** Generation moves when anything outside metadata and status changes. */
+function specChanged(a: KubeObject, b: KubeObject): boolean {
+  const strip = ({ metadata: _m, status: _s, ...rest }: KubeObject) => rest;
+  return !deepEqual(strip(a), strip(b));
+}
+
+function isUnchanged(current: KubeObject, next: KubeObject): boolean {
+  const { resourceVersion: _a, ...currentMeta } = current.metadata ?? {};
+  const { resourceVersion: _b, ...nextMeta } = next.metadata ?? {};
+  return deepEqual({ ...current, metadata: currentMeta }, { ...next, metadata: nextMeta });
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as any)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as any)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => deepEqual((a as any)[k], (b as any)[k]));
+}
+
+function parseResourceVersion(text: string): number {
+  if (!/^\d+$/.test(text)) throw apiErrors.badRequest(`Invalid value: "${text}": resourceVersion must be a decimal number`);
+  return Number(text);
+}
+
+function encodeContinue(rv: number, start: string): string {
+  return btoa(JSON.stringify({ v: "meta.k8s.io/v1", rv, start })).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeContinue(token: string): { rv: number; start: string } {
+  try {
+    const padded = token.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((token.length + 3) % 4);
+    const parsed = JSON.parse(atob(padded));
+    if (parsed.v !== "meta.k8s.io/v1" || typeof parsed.rv !== "number" || typeof parsed.start !== "string") throw new Error();
+    return parsed;
+  } catch {
+    throw apiErrors.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  }
+}
+

@@ -1,0 +1,41 @@
+// What a resource declares to be served by the one generic registry store: its names, scope,
+// storage prefix, defaulting, validation, what an update may change, and selectable fields.
+import type { StatusCause } from "../apiserver/status.ts";
+
+export type KubeObject = Record<string, any> & {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: Record<string, any>;
+};
+
+export interface ResourceDefinition {
+  group: string;
+  version: string;
+  kind: string;
+  /** Plural, lower case: the URL segment. */
+  resource: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  /** Storage key segment after /registry/ (kube keeps most built-ins without their group). */
+  storagePrefix?: string;
+  /** Its status may only be written through /status, and a main update keeps the old status. */
+  hasStatus?: boolean;
+  /** Verbs beyond the standard set's absence, e.g. read-only or create-only resources. */
+  verbs?: string[];
+  /** Fills in defaults on create and update, as kube-apiserver's defaulting does. */
+  defaults?(object: KubeObject): void;
+  /** Field errors for a new or changed object. */
+  validate?(object: KubeObject, old?: KubeObject): StatusCause[];
+  /** Field values for field selectors beyond metadata.name and metadata.namespace. */
+  selectableFields?(object: KubeObject): Record<string, string>;
+  /** Whether the object has a spec whose changes bump metadata.generation. */
+  generation?: boolean;
+}
+
+export const STANDARD_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+export function groupVersion(def: ResourceDefinition): string {
+  return def.group ? `${def.group}/${def.version}` : def.version;
+}
