@@ -18,6 +18,8 @@ interface Env {
   COMPACTION_RETAIN_REVISIONS: string;
   COMPACTION_RETAIN_MINUTES: string;
   WATCH_PROGRESS_NOTIFY_SECONDS: string;
+  /** Where Services get their ClusterIPs (default 10.96.0.0/12). */
+  SERVICE_CIDR?: string;
   /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */
   ADMIN_TOKEN_SHA256?: string;
 }

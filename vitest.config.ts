@@ -19,6 +19,8 @@ export default defineConfig({
         test: {
           name: "workerd",
           include: ["worker/**/*.test.ts", "durable-objects/**/*.test.ts", "lib/**/*.test.ts"],
+          // The first request of a file starts workerd and loads the bundle: seconds on this machine.
+          testTimeout: 30_000,
         },
       },
       {

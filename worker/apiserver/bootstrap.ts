@@ -1,11 +1,14 @@
 // What a new cluster has from the start: the namespaces kube-apiserver creates (default,
-// kube-system, kube-public, kube-node-lease). Ensured once per isolate, before the first API call.
-import { coreResources } from "../registry/core.ts";
+// kube-system, kube-public, kube-node-lease) and the kubernetes service. Ensured once per isolate,
+// before the first API call.
+import { coreResources, serviceCidr } from "../registry/core.ts";
+import { kubernetesServiceIP } from "../registry/services.ts";
 import { RegistryStore } from "../registry/store.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 
 const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const namespaces = coreResources.find((r) => r.resource === "namespaces")!;
+const services = coreResources.find((r) => r.resource === "services")!;
 
 let ensured: Promise<void> | undefined;
 
@@ -25,4 +28,14 @@ async function bootstrap(env: Env): Promise<void> {
       if (e?.code !== 409) throw e;
     });
   }));
+  // The kubernetes service in default, at the first address of the service range.
+  const svc = new RegistryStore(services, new ObjectStorage(env));
+  if (!(await svc.storage.get(svc.key("default", "kubernetes")))) {
+    await svc.create("default", {
+      metadata: { name: "kubernetes", labels: { component: "apiserver", provider: "kubernetes" } },
+      spec: { clusterIP: kubernetesServiceIP(serviceCidr(env)), ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }] },
+    }).catch((e) => {
+      if (e?.code !== 409) throw e;
+    });
+  }
 }

@@ -7,7 +7,7 @@ import { PatchError } from "./patch-error.ts";
 export function applyMergePatch(original: object, patch: unknown): JsonObject {
   // kube-apiserver's merge patch library only takes an object document as a patch.
   if (!isJsonObject(patch)) throw PatchError.badRequest("Invalid JSON Patch");
-  return mergeInto(structuredClone(original), patch) as JsonObject;
+  return mergeInto(structuredClone(original), structuredClone(patch)) as JsonObject;
 }
 
 function mergeInto(target: unknown, patch: unknown): unknown {

@@ -1,6 +1,14 @@
 // core/v1 resources: what each declares beyond the generic store.
 import type { ResourceDefinition } from "./types.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
+import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
+
+let cidrCache: { text: string; cidr: Cidr } | undefined;
+export function serviceCidr(env: Env): Cidr {
+  const text = env.SERVICE_CIDR || DEFAULT_SERVICE_CIDR;
+  if (cidrCache?.text !== text) cidrCache = { text, cidr: parseCidr(text) };
+  return cidrCache.cidr;
+}
 
 const core = (def: Omit<ResourceDefinition, "group" | "version">): ResourceDefinition => ({ group: "", version: "v1", ...def });
 
@@ -43,6 +51,23 @@ export const coreResources: ResourceDefinition[] = [
         port.targetPort ??= port.port;
       }
       svc.status ??= { loadBalancer: {} };
+    },
+    allocate: (svc, storage) => allocateServiceAddresses(storage, svc, serviceCidr(storage.env)),
+    release: (svc, storage) => releaseAll(storage, heldAddresses(svc)),
+    keepOnUpdate(next, current) {
+      next.spec ??= {};
+      next.spec.clusterIP ??= current.spec?.clusterIP;
+      next.spec.clusterIPs ??= current.spec?.clusterIPs;
+      for (const port of next.spec.ports ?? []) {
+        const before = (current.spec?.ports ?? []).find((p: any) => p.port === port.port && (p.protocol ?? "TCP") === (port.protocol ?? "TCP"));
+        if (before?.nodePort && !port.nodePort && ["NodePort", "LoadBalancer"].includes(next.spec.type ?? current.spec?.type)) port.nodePort = before.nodePort;
+      }
+    },
+    validate(svc, old) {
+      if (old && old.spec?.clusterIP && svc.spec?.clusterIP !== old.spec.clusterIP) {
+        return [{ reason: "FieldValueInvalid", field: "spec.clusterIPs[0]", message: `Invalid value: ${JSON.stringify(svc.spec?.clusterIP ?? "")}: may not change once set` }];
+      }
+      return [];
     },
   }),
   core({ kind: "Endpoints", resource: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], generation: false }),

@@ -4,6 +4,7 @@
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../apiserver/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
+import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "./types.ts";
 
@@ -166,11 +167,16 @@ export class RegistryStore {
         if (await this.storage.get(this.key(namespace, object.metadata!.name))) throw apiErrors.alreadyExists(this.def.group, this.def.resource, object.metadata!.name);
         return object;
       }
-      const outcome = await this.storage.create(this.key(namespace, object.metadata!.name), object);
+      const claimed = (await this.def.allocate?.(object, this.storage)) ?? [];
+      const outcome = await this.storage.create(this.key(namespace, object.metadata!.name), object).catch(async (e) => {
+        await releaseAll(this.storage, claimed);
+        throw e;
+      });
       if (outcome.ok) {
         object.metadata!.resourceVersion = String(outcome.revision);
         return object;
       }
+      await releaseAll(this.storage, claimed);
       // A generated name that collided gets another try, as kube-apiserver does.
       if (!input.metadata?.name && input.metadata?.generateName && attempt < 5) {
         object.metadata!.name = generateName(input.metadata.generateName);
@@ -269,7 +275,10 @@ export class RegistryStore {
       if (next.metadata!.deletionTimestamp && !next.metadata!.finalizers?.length && current.metadata!.finalizers?.length) {
         // The last finalizer is gone from an object being deleted: now it really goes.
         const outcome = await this.storage.delete(key, stored.modRevision);
-        if (outcome.ok) return { ...next, metadata: { ...next.metadata, resourceVersion: String(outcome.revision) } };
+        if (outcome.ok) {
+          await this.def.release?.(current, this.storage);
+          return { ...next, metadata: { ...next.metadata, resourceVersion: String(outcome.revision) } };
+        }
         if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
         stored = outcome.current;
         continue;
@@ -310,6 +319,7 @@ export class RegistryStore {
       return this.finishUpdate(current, kept);
     }
     if (this.def.hasStatus) next.status = current.status;
+    this.def.keepOnUpdate?.(next, current);
     this.def.defaults?.(next);
     if (this.def.generation !== false) {
       metadata.generation = old.generation ?? 1;
@@ -358,7 +368,10 @@ export class RegistryStore {
       }
       if (options.dryRun) return current;
       const outcome = await this.storage.delete(key, stored.modRevision);
-      if (outcome.ok) return current;
+      if (outcome.ok) {
+        await this.def.release?.(current, this.storage);
+        return current;
+      }
       if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
       stored = outcome.current;
     }

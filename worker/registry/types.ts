@@ -1,6 +1,7 @@
 // What a resource declares to be served by the one generic registry store: its names, scope,
 // storage prefix, defaulting, validation, what an update may change, and selectable fields.
 import type { StatusCause } from "../apiserver/status.ts";
+import type { ObjectStorage } from "../storage/object-storage.ts";
 
 export type KubeObject = Record<string, any> & {
   apiVersion?: string;
@@ -32,6 +33,12 @@ export interface ResourceDefinition {
   selectableFields?(object: KubeObject): Record<string, string>;
   /** Whether the object has a spec whose changes bump metadata.generation. */
   generation?: boolean;
+  /** Claims what a new object needs from shared pools (service IPs, node ports); returns the keys to free if its create fails. */
+  allocate?(object: KubeObject, storage: ObjectStorage): Promise<string[]>;
+  /** Frees what a deleted object held. */
+  release?(object: KubeObject, storage: ObjectStorage): Promise<void>;
+  /** Carries over what an update may not change or drop (e.g. a service's allocated addresses). */
+  keepOnUpdate?(next: KubeObject, current: KubeObject): void;
 }
 
 export const STANDARD_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];

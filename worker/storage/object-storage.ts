@@ -33,7 +33,7 @@ let cachedShards: { setting: string; map: ShardMap } | undefined;
 export class ObjectStorage {
   private readonly shards: ShardMap;
 
-  constructor(private readonly env: Env) {
+  constructor(readonly env: Env) {
     if (cachedShards?.setting !== env.STORE_SHARDS) cachedShards = { setting: env.STORE_SHARDS, map: parseShardMap(env.STORE_SHARDS) };
     this.shards = cachedShards.map;
   }

@@ -1,0 +1,150 @@
+// The Kubernetes API in workerd: object semantics, errors, selectors on watches, Services.
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+const AUTH = { Authorization: "Bearer test-admin-token" };
+
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
+    method, headers: { ...AUTH, "Content-Type": "application/json", ...headers }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+let namespaces = 0;
+async function freshNamespace(): Promise<string> {
+  const name = `t${++namespaces}-${crypto.randomUUID().slice(0, 8)}`;
+  expect((await api("POST", "/api/v1/namespaces", { metadata: { name } })).status).toBe(201);
+  return name;
+}
+
+describe("Kubernetes API", () => {
+  it("refuses requests without a token with 401 Status", async () => {
+    const res = await exports.default.fetch("https://edgeplane.test/api/v1/namespaces");
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ kind: "Status", reason: "Unauthorized", code: 401 });
+  });
+
+  it("creates with uid, timestamps, generation, defaults; updates with resourceVersion preconditions", async () => {
+    const ns = await freshNamespace();
+    const created = (await api("POST", `/apis/apps/v1/namespaces/${ns}/deployments`, {
+      metadata: { generateName: "web-" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "nginx" }] } } },
+    })).body;
+    expect(created.metadata.name).toMatch(/^web-[a-z0-9]{5}$/);
+    expect(created.metadata).toMatchObject({ namespace: ns, generation: 1 });
+    expect(created.spec).toMatchObject({ replicas: 1, revisionHistoryLimit: 10, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } } });
+    expect(created.spec.template.spec.containers[0]).toMatchObject({ imagePullPolicy: "Always", terminationMessagePath: "/dev/termination-log" });
+    const path = `/apis/apps/v1/namespaces/${ns}/deployments/${created.metadata.name}`;
+
+    const scaled = (await api("PUT", path, { ...created, spec: { ...created.spec, replicas: 3 } })).body;
+    expect(scaled.metadata.generation).toBe(2);
+    const stale = await api("PUT", path, { ...created, spec: { ...created.spec, replicas: 5 } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.message).toBe(`Operation cannot be fulfilled on deployments.apps "${created.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+    expect((await api("GET", path)).body.spec.replicas).toBe(3);
+
+    // A main update cannot touch status; /status can touch only status.
+    const withStatus = (await api("PUT", `${path}/status`, { ...scaled, spec: { ...scaled.spec, replicas: 9 }, status: { replicas: 3 } })).body;
+    expect(withStatus.status).toEqual({ replicas: 3 });
+    expect(withStatus.spec.replicas).toBe(3);
+    expect(withStatus.metadata.generation).toBe(2);
+  });
+
+  it("answers bad input with the right Status and stores nothing", async () => {
+    const ns = await freshNamespace();
+    const cases: [string, string, unknown, number, string][] = [
+      ["POST", `/api/v1/namespaces/${ns}/configmaps`, "{not json", 400, "BadRequest"],
+      ["POST", `/api/v1/namespaces/${ns}/configmaps`, { kind: "Secret", metadata: { name: "x" } }, 400, "BadRequest"],
+      ["POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "Bad_Name" } }, 422, "Invalid"],
+      ["POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "ok", labels: { a: "x".repeat(64) } } }, 422, "Invalid"],
+      ["POST", `/api/v1/namespaces/missing-ns/configmaps`, { metadata: { name: "ok" } }, 404, "NotFound"],
+      ["GET", `/api/v1/namespaces/${ns}/configmaps/none`, undefined, 404, "NotFound"],
+      ["GET", `/api/v1/namespaces/${ns}/frobs`, undefined, 404, "NotFound"],
+      ["GET", `/api/v1/namespaces/${ns}/configmaps?labelSelector=a%20in%20(`, undefined, 400, "BadRequest"],
+    ];
+    for (const [method, path, body, code, reason] of cases) {
+      const res = await api(method, path, body);
+      expect([method, path, res.status, res.body.reason]).toEqual([method, path, code, reason]);
+    }
+    const invalid = (await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "Bad_Name" } })).body;
+    expect(invalid.details.causes[0]).toMatchObject({ field: "metadata.name", reason: "FieldValueInvalid" });
+    expect((await api("GET", `/api/v1/namespaces/${ns}/configmaps`)).body.items).toEqual([]);
+  });
+
+  it("pages a list with limit and continue at one consistent revision", async () => {
+    const ns = await freshNamespace();
+    for (let i = 0; i < 5; i++) await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: `cm${i}` } });
+    const first = (await api("GET", `/api/v1/namespaces/${ns}/configmaps?limit=2`)).body;
+    expect(first.items.map((i: any) => i.metadata.name)).toEqual(["cm0", "cm1"]);
+    expect(first.metadata.remainingItemCount).toBe(3);
+    await api("DELETE", `/api/v1/namespaces/${ns}/configmaps/cm3`);
+    const second = (await api("GET", `/api/v1/namespaces/${ns}/configmaps?limit=2&continue=${first.metadata.continue}`)).body;
+    expect(second.items.map((i: any) => i.metadata.name)).toEqual(["cm2", "cm3"]); // the snapshot still has cm3
+    expect(second.metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+  });
+
+  it("watches with a label selector: objects entering the selection are ADDED, leaving it DELETED", async () => {
+    const ns = await freshNamespace();
+    const list = (await api("GET", `/api/v1/namespaces/${ns}/configmaps`)).body;
+    const res = await exports.default.fetch(`https://edgeplane.test/api/v1/namespaces/${ns}/configmaps?watch=true&labelSelector=app%3Dweb&resourceVersion=${list.metadata.resourceVersion}`, { headers: AUTH });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "a", labels: { app: "web" } } });
+    await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "b", labels: { app: "db" } } });
+    const a = (await api("GET", `/api/v1/namespaces/${ns}/configmaps/a`)).body;
+    await api("PUT", `/api/v1/namespaces/${ns}/configmaps/a`, { ...a, metadata: { ...a.metadata, labels: { app: "gone" } } });
+    const b = (await api("GET", `/api/v1/namespaces/${ns}/configmaps/b`)).body;
+    await api("PUT", `/api/v1/namespaces/${ns}/configmaps/b`, { ...b, metadata: { ...b.metadata, labels: { app: "web" } } });
+    await api("DELETE", `/api/v1/namespaces/${ns}/configmaps/b`);
+    const events: string[] = [];
+    let buffered = "";
+    while (events.length < 4) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const e = JSON.parse(buffered.slice(0, nl));
+        events.push(`${e.type} ${e.object.metadata.name}`);
+        buffered = buffered.slice(nl + 1);
+      }
+    }
+    await reader.cancel();
+    expect(events).toEqual(["ADDED a", "DELETED a", "ADDED b", "DELETED b"]);
+  });
+
+  it("allocates distinct ClusterIPs and NodePorts under concurrency, and frees them on delete", async () => {
+    const ns = await freshNamespace();
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      api("POST", `/api/v1/namespaces/${ns}/services`, { metadata: { name: `s${i}` }, spec: { type: "NodePort", ports: [{ port: 80 }] } })));
+    const ips = results.map((r) => r.body.spec.clusterIP);
+    const ports = results.map((r) => r.body.spec.ports[0].nodePort);
+    expect(new Set(ips).size).toBe(12);
+    expect(new Set(ports).size).toBe(12);
+    for (const ip of ips) expect(ip).toMatch(/^10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+$/);
+    for (const port of ports) expect(port).toBeGreaterThanOrEqual(30000);
+    const taken = await api("POST", `/api/v1/namespaces/${ns}/services`, { metadata: { name: "dup" }, spec: { clusterIP: ips[0], ports: [{ port: 80 }] } });
+    expect(taken.status).toBe(422);
+    expect(taken.body.message).toContain("provided IP is already allocated");
+    await api("DELETE", `/api/v1/namespaces/${ns}/services/s0`);
+    const reused = await api("POST", `/api/v1/namespaces/${ns}/services`, { metadata: { name: "dup" }, spec: { clusterIP: ips[0], ports: [{ port: 80 }] } });
+    expect(reused.status).toBe(201);
+    const headless = (await api("POST", `/api/v1/namespaces/${ns}/services`, { metadata: { name: "headless" }, spec: { clusterIP: "None", ports: [{ port: 80 }] } })).body;
+    expect(headless.spec.clusterIP).toBe("None");
+    const kubernetes = (await api("GET", "/api/v1/namespaces/default/services/kubernetes")).body;
+    expect(kubernetes.spec.clusterIP).toBe("10.96.0.1");
+  });
+
+  it("serves discovery and Tables", async () => {
+    expect((await api("GET", "/api")).body.versions).toEqual(["v1"]);
+    const groups = (await api("GET", "/apis")).body.groups.map((g: any) => g.name);
+    expect(groups).toEqual(expect.arrayContaining(["apps", "batch", "rbac.authorization.k8s.io", "autoscaling"]));
+    const core = (await api("GET", "/api/v1")).body.resources;
+    expect(core.find((r: any) => r.name === "pods")).toMatchObject({ namespaced: true, kind: "Pod", shortNames: ["po"], categories: ["all"] });
+    expect(core.find((r: any) => r.name === "pods/status")).toMatchObject({ verbs: ["get", "patch", "update"] });
+    const table = (await api("GET", "/api/v1/namespaces", undefined, { Accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" })).body;
+    expect(table.kind).toBe("Table");
+    expect(table.columnDefinitions.map((c: any) => c.name)).toEqual(["Name", "Status", "Age"]);
+    expect(table.rows.find((r: any) => r.cells[0] === "kube-system").cells[1]).toBe("Active");
+  });
+});
