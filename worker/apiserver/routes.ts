@@ -6,6 +6,7 @@ import { authenticate } from "../auth.ts";
 import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { findResource } from "../registry/index.ts";
+import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
 import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -87,6 +88,14 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
   const query = c.req.query();
   const dryRun = c.req.queries("dryRun")?.includes("All") ?? false;
   if (dryRun === false && c.req.queries("dryRun")?.length) throw apiErrors.badRequest(`Invalid dryRun value: ${c.req.queries("dryRun")!.join(",")}; supported: All`);
+  const isNamespace = def.group === "" && def.resource === "namespaces";
+  if (isNamespace && name && subresource === "finalize" && method === "PUT") {
+    const body = await readObject(c);
+    return respond(c, def, await finalizeNamespace(c.env, name, body.spec?.finalizers ?? []));
+  }
+  if (isNamespace && name && !subresource && method === "DELETE") {
+    return respond(c, def, await deleteNamespace(c.env, name, dryRun, (p) => c.executionCtx.waitUntil(p)));
+  }
   if (subresource && !(subresource === "status" && def.hasStatus)) {
     throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   }
