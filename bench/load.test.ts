@@ -1,5 +1,11 @@
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LatencyRecorder, formatTable, runClosedLoop } from "./load.ts";
+import { servingCertificate } from "../scripts/dev-server.ts";
+import { HttpTarget, LatencyRecorder, formatTable, lineSplitter, runBatch, runClosedLoop } from "./load.ts";
 
 function recorder(samples: number[]): LatencyRecorder {
   const r = new LatencyRecorder();
@@ -68,6 +74,92 @@ describe("runClosedLoop", () => {
     expect(result.latency.percentile(50)).toBeGreaterThanOrEqual(4);
     expect(result.opsPerSecond).toBe(result.ops / 0.2);
     expect((result.firstError as Error).message).toBe("every tenth fails");
+  });
+});
+
+describe("runBatch", () => {
+  it("runs each index once, `concurrency` at a time", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const seen: number[] = [];
+    const result = await runBatch({
+      concurrency: 8, count: 50,
+      op: async (index) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        inFlight--;
+        seen.push(index);
+        if (index === 7) throw new Error("number seven fails");
+      },
+    });
+    expect(peak).toBe(8);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(result.ops).toBe(49);
+    expect(result.errors).toBe(1);
+    expect(result.latency.count).toBe(49);
+    expect((result.firstError as Error).message).toBe("number seven fails");
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(2 * Math.ceil(50 / 8));
+  });
+});
+
+describe("lineSplitter", () => {
+  it("hands over whole lines however the chunks fall, multi-byte characters included", () => {
+    const lines: string[] = [];
+    const feed = lineSplitter((line) => lines.push(line));
+    const text = Buffer.from('{"a":1}\n{"b":"é€"}\n\n{"c":3}\n{"d"');
+    // Cut inside the two-byte é and the three-byte €.
+    const cuts = [3, 7, 8, 15, 16, 18, text.length];
+    let from = 0;
+    for (const cut of cuts) {
+      feed(text.subarray(from, cut));
+      from = cut;
+    }
+    expect(lines).toEqual(['{"a":1}', '{"b":"é€"}', '{"c":3}']);
+    feed(Buffer.from(":4}\n"));
+    expect(lines.at(-1)).toBe('{"d":4}');
+  });
+});
+
+describe("HttpTarget", () => {
+  it("talks HTTPS to a server whose self-signed certificate it is given", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-load-test-"));
+    try {
+      const cert = servingCertificate(dir);
+      const server = createServer({ key: readFileSync(cert.keyPath), cert: cert.pem }, (req, res) => {
+        if (req.url === "/base/watch") {
+          res.writeHead(200, { "Content-Type": "application/json" });
+          res.write('{"type":"ADDED"}\n');
+          res.end();
+        } else if (req.method === "POST") {
+          req.resume();
+          req.on("end", () => res.writeHead(201).end(`${req.headers.authorization} ${req.headers["content-length"]}`));
+        } else res.writeHead(404).end("missing");
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as { port: number };
+      const target = new HttpTarget(`https://127.0.0.1:${port}/base`, { Authorization: "Bearer t" }, 2, cert.pem);
+      try {
+        const created = await target.send("POST", "/things", Buffer.from("{}"));
+        expect(created.status).toBe(201);
+        expect(created.body.toString()).toBe("Bearer t 2");
+        expect((await target.send("GET", "/nothing")).status).toBe(404);
+        await expect(target.post("/things", Buffer.from("{}"))).rejects.toThrow(/HTTP 201 from \/things/);
+        await expect(target.stream("/nothing")).rejects.toThrow(/HTTP 404 from \/nothing: missing/);
+        const lines: string[] = [];
+        const res = await target.stream("/watch");
+        res.on("data", lineSplitter((line) => lines.push(line)));
+        await once(res, "end");
+        expect(lines).toEqual(['{"type":"ADDED"}']);
+        await expect(new HttpTarget(`https://127.0.0.1:${port}/base`, {}, 1).send("GET", "/x")).rejects.toThrow(/self-signed/);
+      } finally {
+        target.close();
+        server.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

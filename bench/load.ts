@@ -1,6 +1,7 @@
 // The load generator every benchmark shares: a fixed-duration closed loop over one async
-// operation, its latency percentiles, a small keep-alive HTTP client and the printed table.
-import { Agent, request } from "node:http";
+// operation, its latency percentiles, a small keep-alive HTTP(S) client and the printed table.
+import { Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 /** Latency samples in milliseconds; exact percentiles by the nearest-rank method. */
 export class LatencyRecorder {
@@ -104,46 +105,152 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
   return { concurrency, durationMs, ops, errors, opsPerSecond: ops / (durationMs / 1000), latency, firstError };
 }
 
-/** A keep-alive HTTP/1.1 client for one server, with as many sockets as the load has loops. */
+export interface BatchOptions {
+  /** How many operations are in flight at once. */
+  concurrency: number;
+  /** How many operations to run in all. */
+  count: number;
+  /** Operation number `index` (0..count-1). A throw is an error. */
+  op: (index: number) => Promise<void>;
+}
+
+export interface BatchResult {
+  /** From the first operation's start to the last one's end. */
+  elapsedMs: number;
+  ops: number;
+  errors: number;
+  latency: LatencyRecorder;
+  firstError?: unknown;
+}
+
+/** Runs operations 0..count-1, each exactly once, `concurrency` at a time, as fast as they go. */
+export async function runBatch(options: BatchOptions): Promise<BatchResult> {
+  const { concurrency, count, op } = options;
+  const latency = new LatencyRecorder();
+  let next = 0;
+  let ops = 0;
+  let errors = 0;
+  let firstError: unknown;
+  const start = performance.now();
+  const loop = async () => {
+    while (next < count) {
+      const index = next++;
+      const began = performance.now();
+      try {
+        await op(index);
+        ops++;
+        latency.record(performance.now() - began);
+      } catch (e) {
+        errors++;
+        firstError ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, loop));
+  return { elapsedMs: performance.now() - start, ops, errors, latency, firstError };
+}
+
+/** A whole answer: its status code and body. */
+export interface HttpAnswer {
+  status: number;
+  body: Buffer;
+}
+
+/**
+ * A keep-alive HTTP/1.1 client for one server, with as many sockets as the load has loops. An
+ * https base is trusted through `ca` (PEM), e.g. the control plane's self-signed certificate.
+ */
 export class HttpTarget {
   readonly agent: Agent;
   private readonly url: URL;
   private readonly headers: Record<string, string>;
+  private readonly request: typeof httpRequest;
 
-  constructor(base: string, headers: Record<string, string>, maxSockets: number) {
+  constructor(base: string, headers: Record<string, string>, maxSockets: number, ca?: string) {
     this.url = new URL(base);
     this.headers = headers;
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
+    if (this.url.protocol === "https:") {
+      this.agent = new HttpsAgent({ ...agentOptions, ca });
+      this.request = httpsRequest as typeof httpRequest;
+    } else {
+      this.agent = new Agent(agentOptions);
+      this.request = httpRequest;
+    }
   }
 
-  /** POSTs `body` to base + path; resolves with the answer's text, rejects unless it is 200. */
-  post(path: string, body: Buffer): Promise<string> {
+  /** Sends one request to base + path; resolves with the whole answer, whatever its status. */
+  send(method: string, path: string, body?: Buffer): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
-      const req = request({
-        agent: this.agent,
-        host: this.url.hostname,
-        port: this.url.port,
-        method: "POST",
-        path: this.url.pathname.replace(/\/$/, "") + path,
-        headers: { ...this.headers, "Content-Type": "application/json", "Content-Length": body.length },
-      }, (res) => {
+      const req = this.open(method, path, body, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          if (res.statusCode === 200) resolve(text);
-          else reject(new Error(`HTTP ${res.statusCode} from ${path}: ${text.slice(0, 200)}`));
-        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
       });
       req.on("error", reject);
-      req.end(body);
+    });
+  }
+
+  /** POSTs `body` to base + path; resolves with the answer's text, rejects unless it is 200. */
+  async post(path: string, body: Buffer): Promise<string> {
+    const answer = await this.send("POST", path, body);
+    const text = answer.body.toString("utf8");
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status} from ${path}: ${text.slice(0, 200)}`);
+    return text;
+  }
+
+  /**
+   * GETs a streamed answer (a watch): resolves with the response once its headers are in, for the
+   * caller to read; rejects unless it is 200. Destroying the response closes its socket.
+   */
+  stream(path: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.open("GET", path, undefined, (res) => {
+        if (res.statusCode === 200) return resolve(res);
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => reject(new Error(`HTTP ${res.statusCode} from ${path}: ${Buffer.concat(chunks).toString("utf8").slice(0, 200)}`)));
+      });
+      req.on("error", reject);
     });
   }
 
   close(): void {
     this.agent.destroy();
   }
+
+  private open(method: string, path: string, body: Buffer | undefined, onResponse: (res: IncomingMessage) => void) {
+    const headers: OutgoingHttpHeaders = { ...this.headers };
+    if (body) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": body.length });
+    const req = this.request({
+      agent: this.agent,
+      host: this.url.hostname,
+      port: this.url.port,
+      method,
+      path: this.url.pathname.replace(/\/$/, "") + path,
+      headers,
+    }, onResponse);
+    req.end(body);
+    return req;
+  }
+}
+
+/**
+ * Cuts a byte stream into lines (without the newline) as chunks arrive, for JSON-lines streams
+ * such as watches. A line may span chunks; a newline byte never occurs inside a UTF-8 character.
+ */
+export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let pending = Buffer.alloc(0);
+  return (chunk) => {
+    const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let start = 0;
+    for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+      if (nl > start) onLine(data.toString("utf8", start, nl));
+      start = nl + 1;
+    }
+    pending = start < data.length ? Buffer.from(data.subarray(start)) : Buffer.alloc(0);
+  };
 }
 
 /** Left-aligned text columns, right-aligned numbers, one space-padded line per row. */

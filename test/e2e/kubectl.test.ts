@@ -99,6 +99,71 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(await ok(binary, "get", "cm", "-n", ns, "-o", "name")).toBe("configmap/beta\n");
   });
 
+  it("applies, patches with every type, labels, annotates, replaces, edits and deletes", async () => {
+    await kubectl(binary, "create", "namespace", ns); // exists already for most versions
+    const manifest = join(dir, `${ns}-deploy.json`);
+    const deployment = (image: string) => ({
+      apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: ns },
+      spec: {
+        replicas: 2, selector: { matchLabels: { app: "web" } },
+        template: { metadata: { labels: { app: "web" } }, spec: { containers: [
+          { name: "a", image, env: [{ name: "FOO", value: "1" }, { name: "BAR", value: "2" }] }, { name: "b", image: "redis:7" },
+        ] } },
+      },
+    });
+    writeFileSync(manifest, JSON.stringify(deployment("nginx:1.25")));
+    expect(await ok(binary, "apply", "--validate=false", "-f", manifest)).toBe("deployment.apps/web created\n");
+    writeFileSync(manifest, JSON.stringify(deployment("nginx:1.26")));
+    expect(await ok(binary, "apply", "--validate=false", "-f", manifest)).toBe("deployment.apps/web configured\n");
+    expect(await ok(binary, "apply", "--validate=false", "-f", manifest)).toBe("deployment.apps/web unchanged\n");
+    const get = (path: string) => ok(binary, "get", "deploy", "web", "-n", ns, "-o", `jsonpath=${path}`);
+    expect(await get("{.spec.template.spec.containers[*].image} {.metadata.generation}")).toBe("nginx:1.26 redis:7 2");
+
+    expect(await ok(binary, "label", "deploy", "web", "-n", ns, "tier=front")).toContain("labeled");
+    expect(await ok(binary, "annotate", "deploy", "web", "-n", ns, "note=hi")).toMatch(/^deployment.apps\/web annotated?\n$/); // 1.27 prints "annotate"
+    await ok(binary, "patch", "deploy", "web", "-n", ns, "--type=json", "-p", '[{"op":"replace","path":"/spec/replicas","value":3}]');
+    await ok(binary, "patch", "deploy", "web", "-n", ns, "--type=merge", "-p", '{"metadata":{"annotations":{"note":null}}}');
+    await ok(binary, "patch", "deploy", "web", "-n", ns, "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"b","image":"redis:8"}]}}}}');
+    expect(await get("{.spec.template.spec.containers[*].image} {.spec.replicas} {.metadata.labels.tier} {.metadata.annotations.note}")).toBe("nginx:1.26 redis:8 3 front ");
+    const failed = await kubectl(binary, "patch", "deploy", "web", "-n", ns, "--type=json", "-p", '[{"op":"test","path":"/spec/replicas","value":7}]');
+    expect(failed.code).not.toBe(0);
+    expect(await get("{.spec.replicas}")).toBe("3");
+
+    const current = JSON.parse(await ok(binary, "get", "deploy", "web", "-n", ns, "-o", "json"));
+    current.spec.replicas = 4;
+    writeFileSync(manifest, JSON.stringify(current));
+    expect(await ok(binary, "replace", "--validate=false", "-f", manifest)).toBe("deployment.apps/web replaced\n");
+    const editor = join(dir, "editor.sh");
+    writeFileSync(editor, `#!/bin/sh\nsed -i 's/replicas: 4/replicas: 5/' "$1"\n`, { mode: 0o755 });
+    const edited = await run(binary, ["edit", "--validate=false", "deploy", "web", "-n", ns], { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir, EDITOR: editor, KUBE_EDITOR: editor } });
+    expect(edited.stdout).toBe("deployment.apps/web edited\n");
+    expect(await get("{.spec.replicas}")).toBe("5");
+    expect(await ok(binary, "describe", "deploy", "web", "-n", ns)).toMatch(/Replicas:\s+5 desired/);
+
+    expect(await ok(binary, "delete", "deploy", "web", "-n", ns, "--wait", "--cascade=background", "--grace-period=0")).toBe(`deployment.apps "web" deleted\n`);
+    expect((await kubectl(binary, "get", "deploy", "web", "-n", ns)).stderr).toContain("NotFound");
+  });
+
+  it("watches: get -w sees a create, an update and a delete made by another client", async () => {
+    const watcher = execFile(binary, ["get", "configmaps", "-n", ns, "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.metadata.name}{\"\\n\"}"], { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir } });
+    let output = "";
+    watcher.stdout!.on("data", (d) => (output += d));
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const cm = join(dir, `${ns}-watched.json`);
+      writeFileSync(cm, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "watched", namespace: ns }, data: { a: "1" } }));
+      await ok(binary, "create", "--validate=false", "-f", cm);
+      await ok(binary, "label", "cm", "watched", "-n", ns, "x=y");
+      await ok(binary, "delete", "cm", "watched", "-n", ns);
+      for (let i = 0; i < 50 && !output.includes("DELETED"); i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      watcher.kill();
+    }
+    expect(output).toContain("ADDED watched\n");
+    expect(output).toContain("MODIFIED watched\n");
+    expect(output).toContain("DELETED watched\n");
+  });
+
   it("refuses objects in a missing namespace and bad names with the Kubernetes message", async () => {
     const manifest = join(dir, `${ns}-bad.json`);
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "no-such-ns" } }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PatchError } from "./patch-error.ts";
-import { applyStrategicMergePatch, supportsStrategicMerge } from "./strategic-merge-patch.ts";
+import { applyStrategicMergePatch, supportsStrategicMerge, typeNameForKind } from "./strategic-merge-patch.ts";
 
 const POD = "io.k8s.api.core.v1.Pod";
 const DEPLOYMENT = "io.k8s.api.apps.v1.Deployment";
@@ -23,7 +23,7 @@ const deployment = (podSpec: Json, spec: Json = {}): Json => ({
 });
 const templatePatch = (podSpec: Json, spec: Json = {}): Json => ({ spec: { ...spec, template: { spec: podSpec } } });
 
-const twoContainers = () => [
+const twoContainers = (): [Json, Json] => [
   { name: "a", image: "nginx:1.25", env: [{ name: "MODE", value: "prod" }, { name: "OLD", value: "1" }, { name: "LOG", value: "info" }] },
   { name: "b", image: "envoy:1.29", ports: [{ containerPort: 9901, protocol: "TCP" }] },
 ];
@@ -51,7 +51,7 @@ function runCases(cases: Case[]): void {
 }
 
 describe("real kubectl patches", () => {
-  const [a, b] = twoContainers() as [Json, Json];
+  const [a, b] = twoContainers();
   runCases([
     ["kubectl patch -p '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}]}}}}' changes one container in place",
       DEPLOYMENT, deployment({ containers: twoContainers() }),
@@ -143,7 +143,7 @@ describe("lists merged by the key Kubernetes declares", () => {
     ["$patch: delete of a container",
       POD, pod({ containers: twoContainers() }),
       { spec: { containers: [{ name: "a", $patch: "delete" }] } },
-      pod({ containers: [twoContainers()[1]!] })],
+      pod({ containers: [twoContainers()[1]] })],
     ["$patch: replace as a list item replaces the whole list",
       POD, pod({ containers: twoContainers() }),
       { spec: { containers: [{ name: "c", image: "c:1" }, { $patch: "replace" }] } },
@@ -226,6 +226,12 @@ describe("types without patch metadata", () => {
     expect(supportsStrategicMerge("toString")).toBe(false);
   });
 
+  it("names the definition of each built-in kind", () => {
+    expect([typeNameForKind("v1", "Pod"), typeNameForKind("apps/v1", "Deployment"), typeNameForKind("rbac.authorization.k8s.io/v1", "Role"),
+      typeNameForKind("apiextensions.k8s.io/v1", "CustomResourceDefinition")]).toEqual([POD, DEPLOYMENT, "io.k8s.api.rbac.v1.Role", CRD]);
+    expect([typeNameForKind("example.com/v1", "Widget"), typeNameForKind("v1", "PodList"), typeNameForKind("v1", "constructor")]).toEqual([undefined, undefined, undefined]);
+  });
+
   runCases([
     ["a custom resource gets merge patch semantics: lists are replaced",
       CUSTOM, { spec: { items: [{ name: "a", v: 1 }, { name: "b" }], size: 1 } },
@@ -235,7 +241,7 @@ describe("types without patch metadata", () => {
       CUSTOM, { spec: { a: { x: 1 }, b: 2, c: 3 } },
       { spec: { $retainKeys: ["a", "b"], a: { $patch: "replace", y: 1 } } },
       { spec: { a: { y: 1 }, b: 2 } }],
-    ["the metadata of a custom resource still merges finalizers only as a list replace",
+    ["a custom resource's finalizers are replaced, not merged",
       CUSTOM, { metadata: { finalizers: ["a"] } }, { metadata: { finalizers: ["b"] } }, { metadata: { finalizers: ["b"] } }],
     ["a CRD's versions list has no merge key and is replaced whole",
       CRD, { spec: { group: "example.com", versions: [{ name: "v1", served: true }, { name: "v2", served: true }] } },

@@ -17,6 +17,7 @@ interface FieldMeta {
 }
 
 const TYPES: Record<string, Record<string, FieldMeta>> = patchMeta.types;
+const KINDS: Record<string, string> = patchMeta.kinds;
 
 /** Where a value sits: in a named type, in a map whose values are of a named type, or nowhere known. */
 type Schema = { type: string } | { mapValues: string } | undefined;
@@ -28,6 +29,12 @@ const DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList";
 
 /** Marks a patch value that does not survive into the object (a map carrying $patch). */
 const DROPPED = Symbol("dropped");
+
+/** The OpenAPI definition name of a built-in kind: ("apps/v1", "Deployment") → "io.k8s.api.apps.v1.Deployment". */
+export function typeNameForKind(apiVersion: string, kind: string): string | undefined {
+  const key = `${apiVersion}/${kind}`;
+  return Object.hasOwn(KINDS, key) ? KINDS[key] : undefined;
+}
 
 /**
  * Whether kube knows the type's patch strategies: built-in kinds do, custom resources do not
@@ -169,7 +176,8 @@ function checkPatchFollowsOrder(patchList: unknown[], order: unknown[], mergeKey
 
 function mergeListField(current: unknown[], patchList: unknown[], meta: FieldMeta | undefined, deleteList: boolean): unknown[] {
   if (hasStrategy(meta, "merge")) return mergeList(current, patchList, meta?.patchMergeKey ?? "", schemaOf(meta), deleteList);
-  // A list without the merge strategy is replaced; a deletion list still only deletes.
+  // A list without the merge strategy is replaced. kube-apiserver would also store a deletion
+  // list sent for such a list in its place; here the directive keeps its meaning and deletes.
   if (deleteList) return current.filter((item) => !patchList.includes(item));
   return literal(patchList) as unknown[];
 }

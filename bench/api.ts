@@ -1,0 +1,449 @@
+// The apiserver benchmark: pod creates, LISTs of 10,000 pods whole and paged, and watch delivery
+// to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
+//
+//   npm run bench:api [-- --json]
+//
+// Environment: BENCH_SECONDS (measured seconds per create run, default 10), BENCH_WARMUP_SECONDS
+// (default 2), BENCH_LIST_PODS (10000), BENCH_LIST_RUNS (timed LISTs of each kind, 10),
+// BENCH_WATCHERS (100), BENCH_WATCH_EVENTS (configmap creates the watchers must see, 200).
+// Kubernetes' API call latency SLOs are printed beside the figures: p99 ≤ 1 s for a mutating
+// call, ≤ 5 s for a LIST within one namespace.
+import type { IncomingMessage } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
+import { startControlPlane } from "../scripts/dev-server.ts";
+import {
+  HttpTarget, LatencyRecorder, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
+  type BatchResult, type LoadResult,
+} from "./load.ts";
+
+/** The namespace of the create runs and the watched configmaps. */
+const NAMESPACE = "bench";
+/** The LIST's own namespace, so it holds exactly the seeded pods and none from the create runs. */
+const LIST_NAMESPACE = "bench-list";
+const CREATE_CONCURRENCIES = [1, 32];
+const SEED_CONCURRENCY = 32;
+const PAGE_LIMIT = 500;
+/** How long the watchers may take to see every event after the last write. */
+const DELIVERY_TIMEOUT_MS = 30_000;
+const SLO_MUTATING_P99_MS = 1000;
+const SLO_NAMESPACE_LIST_P99_MS = 5000;
+
+function envNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** A small pod as a Deployment would stamp it out: one container with a port, requests and labels. */
+function podBody(name: string): Buffer {
+  const pod: Pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { app: "bench-web", tier: "frontend", "pod-template-hash": "5d9c8b7f4" } },
+    spec: {
+      containers: [{
+        name: "web",
+        image: "nginx:1.27",
+        ports: [{ name: "http", containerPort: 80 }],
+        resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "128Mi" } },
+      }],
+    },
+  };
+  return Buffer.from(JSON.stringify(pod));
+}
+
+function configMapBody(name: string): Buffer {
+  const configMap: ConfigMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name, labels: { app: "bench" } }, data: { key: name } };
+  return Buffer.from(JSON.stringify(configMap));
+}
+
+function namespaceBody(name: string): Buffer {
+  const namespace: Namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name } };
+  return Buffer.from(JSON.stringify(namespace));
+}
+
+interface Answer<T> {
+  value: T;
+  bytes: number;
+  /** When the whole answer was in (performance.now()), before it was parsed. */
+  receivedAt: number;
+  /** From sending the request to `receivedAt`. */
+  ms: number;
+}
+
+/** The answer's body parsed, or an error naming the status and message when it is not `status`. */
+async function expectStatus<T>(client: HttpTarget, status: number, method: string, path: string, body?: Buffer): Promise<Answer<T>> {
+  const began = performance.now();
+  const answer = await client.send(method, path, body);
+  const receivedAt = performance.now();
+  const text = answer.body.toString("utf8");
+  if (answer.status !== status) throw new Error(`${method} ${path}: HTTP ${answer.status} (want ${status}): ${text.slice(0, 300)}`);
+  return { value: JSON.parse(text) as T, bytes: answer.body.length, receivedAt, ms: receivedAt - began };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+interface CreateRun {
+  concurrency: number;
+  result: LoadResult;
+}
+
+async function measureCreates(client: HttpTarget, seconds: number, warmupSeconds: number): Promise<CreateRun[]> {
+  const runs: CreateRun[] = [];
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    const result = await runClosedLoop({
+      concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
+      op: async (_worker, seq) => {
+        await expectStatus(client, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/pods`, podBody(`web-c${concurrency}-${seq}`));
+      },
+    });
+    runs.push({ concurrency, result });
+  }
+  return runs;
+}
+
+interface ListFigures {
+  pods: number;
+  seed: BatchResult;
+  whole: { latency: LatencyRecorder; bytes: number; items: number };
+  paged: { walks: LatencyRecorder; pages: LatencyRecorder; pagesPerWalk: number; items: number; walkBytes: number };
+}
+
+async function measureList(client: HttpTarget, pods: number, runs: number, problems: string[]): Promise<ListFigures> {
+  await expectStatus(client, 201, "POST", "/api/v1/namespaces", namespaceBody(LIST_NAMESPACE));
+  const podsPath = `/api/v1/namespaces/${LIST_NAMESPACE}/pods`;
+  const seed = await runBatch({
+    concurrency: SEED_CONCURRENCY, count: pods,
+    op: async (index) => {
+      await expectStatus(client, 201, "POST", podsPath, podBody(`web-${String(index).padStart(5, "0")}`));
+    },
+  });
+  if (seed.errors) problems.push(`seeding: ${seed.errors} of ${pods} creates failed; first: ${message(seed.firstError)}`);
+  const expected = seed.ops;
+
+  // Times run to the last byte received, leaving out the client's own JSON.parse; a paged walk
+  // is the sum of its pages' round trips.
+  const wholeList = async () => {
+    const { value, bytes, ms } = await expectStatus<PodList>(client, 200, "GET", podsPath);
+    return { ms, bytes, items: value.items.length };
+  };
+  const pagedWalk = async (pages: LatencyRecorder | undefined) => {
+    let ms = 0;
+    let items = 0;
+    let count = 0;
+    let bytes = 0;
+    let token: string | undefined;
+    do {
+      const query = `?limit=${PAGE_LIMIT}${token ? `&continue=${encodeURIComponent(token)}` : ""}`;
+      const page = await expectStatus<PodList>(client, 200, "GET", podsPath + query);
+      pages?.record(page.ms);
+      ms += page.ms;
+      if (page.value.items.length > PAGE_LIMIT) throw new Error(`a page of limit=${PAGE_LIMIT} held ${page.value.items.length} items`);
+      items += page.value.items.length;
+      bytes += page.bytes;
+      count++;
+      token = page.value.metadata?.continue || undefined;
+    } while (token);
+    return { ms, items, pages: count, bytes };
+  };
+
+  // One untimed LIST of each kind first: the store's first full read of the range warms its caches.
+  await wholeList();
+  const whole = { latency: new LatencyRecorder(), bytes: 0, items: 0 };
+  for (let i = 0; i < runs; i++) {
+    const run = await wholeList();
+    whole.latency.record(run.ms);
+    whole.bytes = run.bytes;
+    whole.items = run.items;
+    if (run.items !== expected) problems.push(`whole LIST ${i + 1}: ${run.items} items, want ${expected}`);
+  }
+
+  await pagedWalk(undefined);
+  const paged = { walks: new LatencyRecorder(), pages: new LatencyRecorder(), pagesPerWalk: 0, items: 0, walkBytes: 0 };
+  for (let i = 0; i < runs; i++) {
+    const walk = await pagedWalk(paged.pages);
+    paged.walks.record(walk.ms);
+    paged.pagesPerWalk = walk.pages;
+    paged.items = walk.items;
+    paged.walkBytes = walk.bytes;
+    if (walk.items !== expected) problems.push(`paged LIST walk ${i + 1}: ${walk.items} items, want ${expected}`);
+  }
+  if (expected !== pods) problems.push(`the LIST namespace holds ${expected} pods, not ${pods}: seeding failed`);
+  return { pods: expected, seed, whole, paged };
+}
+
+interface WatchFigures {
+  watchers: number;
+  events: number;
+  writes: LatencyRecorder;
+  writeErrors: number;
+  fromAck: LatencyRecorder;
+  fromSend: LatencyRecorder;
+  /** Deliveries that arrived before the client had read the write's own answer. */
+  beforeAck: number;
+  perWatcher: { min: number; max: number; complete: number };
+}
+
+/** One watch stream: when each measured configmap's ADDED event arrived, by write index. */
+interface Watcher {
+  response: IncomingMessage;
+  received: Float64Array;
+  count: number;
+  sawWarmup: boolean;
+  ended: boolean;
+}
+
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+async function measureWatch(client: HttpTarget, watchClient: HttpTarget, watchers: number, events: number, problems: string[]): Promise<WatchFigures> {
+  const configMapsPath = `/api/v1/namespaces/${NAMESPACE}/configmaps`;
+  const list = await expectStatus<{ metadata: { resourceVersion: string } }>(client, 200, "GET", configMapsPath);
+  const rv = list.value.metadata.resourceVersion;
+  const prefix = "watched-";
+  const warmupName = "watch-warmup";
+
+  const open = async (index: number): Promise<Watcher> => {
+    const response = await watchClient.stream(`${configMapsPath}?watch=true&resourceVersion=${rv}`);
+    const watcher: Watcher = { response, received: new Float64Array(events).fill(NaN), count: 0, sawWarmup: false, ended: false };
+    let arrived = 0;
+    const split = lineSplitter((line) => {
+      const event = JSON.parse(line) as { type: string; object: { metadata?: { name?: string }; message?: string } };
+      const name = event.object.metadata?.name ?? "";
+      if (event.type === "ERROR") problems.push(`watcher ${index}: ERROR event: ${event.object.message ?? line.slice(0, 300)}`);
+      else if (event.type !== "ADDED") problems.push(`watcher ${index}: unexpected ${event.type} of ${name}`);
+      else if (name === warmupName) watcher.sawWarmup = true;
+      else if (name.startsWith(prefix)) {
+        const i = Number(name.slice(prefix.length));
+        if (Number.isNaN(watcher.received[i]!)) watcher.count++;
+        else problems.push(`watcher ${index}: ${name} delivered twice`);
+        watcher.received[i] = arrived;
+      }
+    });
+    // The arrival time is taken before any parsing, for every line of the chunk.
+    response.on("data", (chunk: Buffer) => {
+      arrived = performance.now();
+      split(chunk);
+    });
+    response.on("error", (e) => problems.push(`watcher ${index}: stream failed: ${e.message}`));
+    response.on("end", () => {
+      watcher.ended = true;
+    });
+    return watcher;
+  };
+
+  const streams = await Promise.all(Array.from({ length: watchers }, (_, i) => open(i)));
+  try {
+    // One unmeasured write that every watcher must see: proof each stream is live end to end.
+    await expectStatus(client, 201, "POST", configMapsPath, configMapBody(warmupName));
+    if (!(await waitUntil(() => streams.every((w) => w.sawWarmup), DELIVERY_TIMEOUT_MS))) {
+      problems.push(`only ${streams.filter((w) => w.sawWarmup).length} of ${watchers} watchers saw the warm-up configmap within ${DELIVERY_TIMEOUT_MS / 1000} s`);
+    }
+
+    const sent = new Float64Array(events);
+    const acked = new Float64Array(events).fill(NaN);
+    const writes = new LatencyRecorder();
+    let writeErrors = 0;
+    for (let i = 0; i < events; i++) {
+      sent[i] = performance.now();
+      try {
+        acked[i] = (await expectStatus(client, 201, "POST", configMapsPath, configMapBody(`${prefix}${i}`))).receivedAt;
+        writes.record(acked[i]! - sent[i]!);
+      } catch (e) {
+        if (writeErrors++ === 0) problems.push(`configmap create ${i}: ${message(e)}`);
+      }
+    }
+    const acknowledged = events - writeErrors;
+    if (!(await waitUntil(() => streams.every((w) => w.count >= acknowledged || w.ended), DELIVERY_TIMEOUT_MS))) {
+      problems.push(`not every watcher saw all ${acknowledged} events within ${DELIVERY_TIMEOUT_MS / 1000} s of the last write`);
+    }
+    const ended = streams.filter((w) => w.ended).length;
+    if (ended) problems.push(`${ended} of ${watchers} watch streams ended early`);
+
+    const fromAck = new LatencyRecorder();
+    const fromSend = new LatencyRecorder();
+    let beforeAck = 0;
+    for (const watcher of streams) {
+      for (let i = 0; i < events; i++) {
+        const at = watcher.received[i]!;
+        if (Number.isNaN(at) || Number.isNaN(acked[i]!)) continue;
+        fromAck.record(at - acked[i]!);
+        fromSend.record(at - sent[i]!);
+        if (at < acked[i]!) beforeAck++;
+      }
+    }
+    const counts = streams.map((w) => w.count);
+    const complete = counts.filter((c) => c === events).length;
+    if (complete < watchers) problems.push(`${watchers - complete} of ${watchers} watchers missed events: received counts ${[...new Set(counts)].sort((a, b) => a - b).join(", ")} of ${events}`);
+    return {
+      watchers, events, writes, writeErrors, fromAck, fromSend, beforeAck,
+      perWatcher: { min: Math.min(...counts), max: Math.max(...counts), complete },
+    };
+  } finally {
+    for (const watcher of streams) watcher.response.destroy();
+  }
+}
+
+const ms = (n: number) => fixed(n, 1);
+
+function percentiles(latency: LatencyRecorder) {
+  return { p50Ms: latency.percentile(50), p99Ms: latency.percentile(99), maxMs: latency.percentile(100) };
+}
+
+function reportCreates(runs: CreateRun[], seconds: number, warmupSeconds: number): void {
+  console.log(`\npod creates: POST /api/v1/namespaces/${NAMESPACE}/pods, ${seconds} s per run after ${warmupSeconds} s warm-up, every answer must be 201`);
+  console.log(formatTable(
+    ["concurrency", "ops/s", "p50 ms", "p99 ms", "errors", "SLO p99 ms"],
+    runs.map(({ concurrency, result }) => [
+      concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)),
+      result.errors, `≤ ${SLO_MUTATING_P99_MS}`,
+    ]),
+  ));
+  for (const { concurrency, result } of runs) {
+    if (result.firstError) console.log(`c=${concurrency}: first error: ${message(result.firstError)}`);
+  }
+}
+
+function reportList(list: ListFigures, runs: number): void {
+  const { seed, whole, paged } = list;
+  console.log(`\nLIST of ${list.pods} pods: GET /api/v1/namespaces/${LIST_NAMESPACE}/pods, ${runs} timed runs of each after one untimed`);
+  console.log(`seeding: ${seed.ops} creates at concurrency ${SEED_CONCURRENCY} in ${fixed(seed.elapsedMs / 1000, 1)} s ` +
+    `(${fixed(seed.ops / (seed.elapsedMs / 1000), 0)}/s, p50 ${ms(seed.latency.percentile(50))} ms, p99 ${ms(seed.latency.percentile(99))} ms, ${seed.errors} errors)`);
+  console.log(formatTable(
+    ["request", "runs", "p50 ms", "p99 ms", "items", "bytes", "SLO p99 ms"],
+    [
+      ["whole", whole.latency.count, ms(whole.latency.percentile(50)), ms(whole.latency.percentile(99)), whole.items, whole.bytes, `≤ ${SLO_NAMESPACE_LIST_P99_MS}`],
+      [`paged walk (${paged.pagesPerWalk} pages)`, paged.walks.count, ms(paged.walks.percentile(50)), ms(paged.walks.percentile(99)), paged.items, paged.walkBytes, "-"],
+      [`page (limit=${PAGE_LIMIT})`, paged.pages.count, ms(paged.pages.percentile(50)), ms(paged.pages.percentile(99)),
+        fixed(paged.items / paged.pagesPerWalk, 0), fixed(paged.walkBytes / paged.pagesPerWalk, 0), `≤ ${SLO_NAMESPACE_LIST_P99_MS}`],
+    ],
+  ));
+}
+
+function reportWatch(watch: WatchFigures): void {
+  console.log(`\nwatch delivery: ${watch.watchers} watches of /api/v1/namespaces/${NAMESPACE}/configmaps, ${watch.events} sequential configmap creates; ` +
+    "delivery is one (watcher, event) pair");
+  console.log(formatTable(
+    ["measure", "samples", "p50 ms", "p99 ms", "max ms", "SLO p99 ms"],
+    [
+      ["configmap create", watch.writes.count, ms(watch.writes.percentile(50)), ms(watch.writes.percentile(99)), ms(watch.writes.percentile(100)), `≤ ${SLO_MUTATING_P99_MS}`],
+      ["delivery after ack", watch.fromAck.count, ms(watch.fromAck.percentile(50)), ms(watch.fromAck.percentile(99)), ms(watch.fromAck.percentile(100)), "-"],
+      ["delivery after send", watch.fromSend.count, ms(watch.fromSend.percentile(50)), ms(watch.fromSend.percentile(99)), ms(watch.fromSend.percentile(100)), "-"],
+    ],
+  ));
+  console.log(`events per watcher: min ${watch.perWatcher.min}, max ${watch.perWatcher.max} of ${watch.events}; ` +
+    `${watch.perWatcher.complete}/${watch.watchers} watchers got all; ${watch.beforeAck} deliveries arrived before the client read the write's answer; ` +
+    `${watch.writeErrors} write errors`);
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes("--json");
+  const seconds = envNumber("BENCH_SECONDS", 10);
+  const warmupSeconds = envNumber("BENCH_WARMUP_SECONDS", 2);
+  const count = (name: string, fallback: number) => Math.max(1, Math.floor(envNumber(name, fallback)));
+  const listPods = count("BENCH_LIST_PODS", 10_000);
+  const listRuns = count("BENCH_LIST_RUNS", 10);
+  const watchers = count("BENCH_WATCHERS", 100);
+  const watchEvents = count("BENCH_WATCH_EVENTS", 200);
+
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        console.error(`stopping: ${message(e)}`);
+      }
+    }
+  };
+  // The control plane runs in its own process group, so an interrupt must stop it by hand.
+  const onSignal = () => void stopAll().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const problems: string[] = [];
+  try {
+    const root = mkdtempSync(join(tmpdir(), "edgeplane-bench-api-"));
+    stops.push(() => rmSync(root, { recursive: true, force: true }));
+    const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: join(root, "tls") });
+    stops.push(plane.stop);
+    const headers = { Authorization: `Bearer ${plane.token}` };
+    const client = new HttpTarget(plane.url, headers, Math.max(SEED_CONCURRENCY, ...CREATE_CONCURRENCIES), plane.caPem);
+    stops.push(() => client.close());
+    const watchClient = new HttpTarget(plane.url, headers, watchers, plane.caPem);
+    stops.push(() => watchClient.close());
+
+    console.log(`apiserver benchmark against ${plane.url} (wrangler dev, fresh state); load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+    await expectStatus(client, 201, "POST", "/api/v1/namespaces", namespaceBody(NAMESPACE));
+
+    const creates = await measureCreates(client, seconds, warmupSeconds);
+    reportCreates(creates, seconds, warmupSeconds);
+    for (const { concurrency, result } of creates) if (result.errors) problems.push(`pod creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+
+    let list: ListFigures | undefined;
+    try {
+      list = await measureList(client, listPods, listRuns, problems);
+      reportList(list, listRuns);
+    } catch (e) {
+      problems.push(`LIST: ${message(e)}`);
+    }
+
+    let watch: WatchFigures | undefined;
+    try {
+      watch = await measureWatch(client, watchClient, watchers, watchEvents, problems);
+      reportWatch(watch);
+    } catch (e) {
+      problems.push(`watch: ${message(e)}`);
+    }
+
+    console.log(`\nload average after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+    if (problems.length) {
+      console.log(`\nproblems (${problems.length}):`);
+      for (const p of problems.slice(0, 50)) console.log(`- ${p}`);
+      if (problems.length > 50) console.log(`- … and ${problems.length - 50} more`);
+      process.exitCode = 1;
+    }
+    if (json) {
+      console.log(JSON.stringify({
+        benchmark: "api", seconds, warmupSeconds, loadavg: loadavg(),
+        slo: { mutatingP99Ms: SLO_MUTATING_P99_MS, namespaceListP99Ms: SLO_NAMESPACE_LIST_P99_MS },
+        creates: creates.map(({ concurrency, result }) => ({
+          concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50),
+          p99Ms: result.latency.percentile(99), errors: result.errors,
+        })),
+        list: list && {
+          pods: list.pods,
+          seed: { concurrency: SEED_CONCURRENCY, ms: list.seed.elapsedMs, opsPerSecond: list.seed.ops / (list.seed.elapsedMs / 1000), ...percentiles(list.seed.latency), errors: list.seed.errors },
+          whole: { runs: list.whole.latency.count, ...percentiles(list.whole.latency), bytes: list.whole.bytes, items: list.whole.items },
+          paged: {
+            runs: list.paged.walks.count, limit: PAGE_LIMIT, pages: list.paged.pagesPerWalk, items: list.paged.items, walkBytes: list.paged.walkBytes,
+            walk: percentiles(list.paged.walks), page: percentiles(list.paged.pages),
+          },
+        },
+        watch: watch && {
+          watchers: watch.watchers, events: watch.events, writeErrors: watch.writeErrors,
+          create: percentiles(watch.writes), deliveryAfterAck: percentiles(watch.fromAck), deliveryAfterSend: percentiles(watch.fromSend),
+          deliveries: watch.fromAck.count, beforeAck: watch.beforeAck, perWatcher: watch.perWatcher,
+        },
+        problems,
+      }));
+    }
+  } finally {
+    await stopAll();
+  }
+}
+
+await main();
