@@ -154,6 +154,43 @@ describe("Kubernetes API", () => {
     expect((await api("DELETE", "/api/v1/namespaces/kube-system")).status).toBe(403);
   });
 
+  it("serves scale, binding and eviction subresources", async () => {
+    const ns = await freshNamespace();
+    const rs = `/apis/apps/v1/namespaces/${ns}/replicasets`;
+    await api("POST", rs, { metadata: { name: "r" }, spec: { selector: { matchLabels: { app: "r" } }, template: { metadata: { labels: { app: "r" } }, spec: { containers: [{ name: "c", image: "x" }] } } } });
+    const scale = (await api("GET", `${rs}/r/scale`)).body;
+    expect(scale).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 1 }, status: { replicas: 0, selector: "app=r" } });
+    expect((await api("PUT", `${rs}/r/scale`, { ...scale, spec: { replicas: 3 } })).body.spec.replicas).toBe(3);
+    expect((await api("PUT", `${rs}/r/scale`, { ...scale, spec: { replicas: 4 } })).status).toBe(409); // stale resourceVersion
+    expect((await api("PATCH", `${rs}/r/scale`, { spec: { replicas: 5 } }, { "Content-Type": "application/merge-patch+json" })).body.spec.replicas).toBe(5);
+    expect((await api("PATCH", `${rs}/r/scale`, { spec: { replicas: -1 } }, { "Content-Type": "application/merge-patch+json" })).status).toBe(422);
+    expect((await api("GET", `${rs}/r`)).body.spec.replicas).toBe(5);
+
+    const pods = `/api/v1/namespaces/${ns}/pods`;
+    await api("POST", pods, { metadata: { name: "p", labels: { app: "guarded" } }, spec: { containers: [{ name: "c", image: "x" }] } });
+    const bound = await api("POST", `${pods}/p/binding`, { apiVersion: "v1", kind: "Binding", metadata: { name: "p" }, target: { kind: "Node", name: "node-1" } });
+    expect(bound.status).toBe(201);
+    expect((await api("GET", `${pods}/p`)).body.spec.nodeName).toBe("node-1");
+    const again = await api("POST", `${pods}/p/binding`, { target: { kind: "Node", name: "node-2" } });
+    expect(again.status).toBe(409);
+    expect(again.body.message).toContain(`is already assigned to node "node-1"`);
+
+    // A running pod guarded by a budget that allows no disruption cannot be evicted.
+    const running = (await api("GET", `${pods}/p`)).body;
+    await api("PUT", `${pods}/p/status`, { ...running, status: { phase: "Running" } });
+    await api("POST", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, { metadata: { name: "pdb" }, spec: { minAvailable: 1, selector: { matchLabels: { app: "guarded" } } } });
+    const pdb = (await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body;
+    await api("PUT", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb/status`, { ...pdb, status: { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 } });
+    const refused = await api("POST", `${pods}/p/eviction`, { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: "p" } });
+    expect(refused.status).toBe(429);
+    expect(refused.body.details.causes[0]).toEqual({ reason: "DisruptionBudget", message: "The disruption budget pdb needs 1 healthy pods and has 1 currently" });
+    const pdbNow = (await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body;
+    await api("PUT", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb/status`, { ...pdbNow, status: { ...pdbNow.status, disruptionsAllowed: 1 } });
+    expect((await api("POST", `${pods}/p/eviction`, { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: "p" }, deleteOptions: { gracePeriodSeconds: 0 } })).status).toBe(201);
+    expect((await api("GET", `${pods}/p`)).status).toBe(404);
+    expect((await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body.status.disruptionsAllowed).toBe(0);
+  });
+
   it("serves discovery and Tables", async () => {
     expect((await api("GET", "/api")).body.versions).toEqual(["v1"]);
     const groups = (await api("GET", "/apis")).body.groups.map((g: any) => g.name);

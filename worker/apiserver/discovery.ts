@@ -43,7 +43,15 @@ function resourceEntries(def: ResourceDefinition) {
   if (def.shortNames) main.shortNames = def.shortNames;
   if (def.categories) main.categories = def.categories;
   const entries = [main];
-  if (def.hasStatus) entries.push({ name: `${def.resource}/status`, singularName: "", namespaced: def.namespaced, kind: def.kind, verbs: ["get", "patch", "update"] });
+  const sub = (name: string, kind: string, verbs: string[], gv?: { group: string; version: string }) =>
+    entries.push({ name: `${def.resource}/${name}`, singularName: "", namespaced: def.namespaced, ...gv, kind, verbs });
+  if (def.hasStatus) sub("status", def.kind, ["get", "patch", "update"]);
+  if (def.scalable) sub("scale", "Scale", ["get", "patch", "update"], { group: "autoscaling", version: "v1" });
+  if (def.group === "" && def.resource === "pods") {
+    sub("binding", "Binding", ["create"]);
+    sub("eviction", "Eviction", ["create"], { group: "policy", version: "v1" });
+  }
+  if (def.group === "" && def.resource === "namespaces") sub("finalize", "Namespace", ["update"]);
   return entries;
 }
 

@@ -7,6 +7,7 @@ import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { findResource } from "../registry/index.ts";
 import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
+import { bindPod, evictPod, scaleOf, updateScale } from "../registry/subresources.ts";
 import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -17,6 +18,9 @@ import { tableFor, wantsTable } from "./tables.ts";
 import { watchResponse } from "./watch.ts";
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+/** The Scale kind, for patching a /scale subresource. */
+const SCALE: ResourceDefinition = { group: "autoscaling", version: "v1", kind: "Scale", resource: "scale", singular: "scale", namespaced: true };
 
 export const kubernetesApi = new Hono<AppEnv>();
 
@@ -95,6 +99,25 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
   }
   if (isNamespace && name && !subresource && method === "DELETE") {
     return respond(c, def, await deleteNamespace(c.env, name, dryRun, (p) => c.executionCtx.waitUntil(p)));
+  }
+  if (name && subresource === "scale" && def.scalable) {
+    if (method === "GET") return c.json(scaleOf(await store.get(namespace, name)));
+    if (method === "PUT") {
+      const body = await readObject(c);
+      return c.json(await updateScale(store, namespace, name, () => body, dryRun));
+    }
+    if (method === "PATCH") {
+      const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
+      if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType(PATCH_TYPES);
+      const patch = parseBody(await readText(c), "application/json");
+      return c.json(await updateScale(store, namespace, name, (scale) => applyPatch(contentType, scale, patch, SCALE), dryRun));
+    }
+    throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
+  }
+  if (name && namespace && def.group === "" && def.resource === "pods" && (subresource === "binding" || subresource === "eviction") && method === "POST") {
+    const body = await readObject(c);
+    const result = subresource === "binding" ? await bindPod(store, namespace, name, body, dryRun) : await evictPod(store, namespace, name, body, dryRun);
+    return c.json(result, 201);
   }
   if (subresource && !(subresource === "status" && def.hasStatus)) {
     throw new ApiError(404, "NotFound", "the server could not find the requested resource");

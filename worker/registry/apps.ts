@@ -10,7 +10,7 @@ function defaultTemplate(spec: Obj): void {
 
 export const appsResources: ResourceDefinition[] = [
   {
-    group: "apps", version: "v1", kind: "Deployment", resource: "deployments", singular: "deployment", namespaced: true,
+    group: "apps", version: "v1", kind: "Deployment", resource: "deployments", singular: "deployment", namespaced: true, scalable: true,
     shortNames: ["deploy"], categories: ["all"], hasStatus: true,
     defaults(d) {
       d.spec ??= {};
@@ -27,7 +27,7 @@ export const appsResources: ResourceDefinition[] = [
     },
   },
   {
-    group: "apps", version: "v1", kind: "ReplicaSet", resource: "replicasets", singular: "replicaset", namespaced: true,
+    group: "apps", version: "v1", kind: "ReplicaSet", resource: "replicasets", singular: "replicaset", namespaced: true, scalable: true,
     shortNames: ["rs"], categories: ["all"], hasStatus: true,
     defaults(rs) {
       rs.spec ??= {};
@@ -46,7 +46,7 @@ export const appsResources: ResourceDefinition[] = [
     },
   },
   {
-    group: "apps", version: "v1", kind: "StatefulSet", resource: "statefulsets", singular: "statefulset", namespaced: true,
+    group: "apps", version: "v1", kind: "StatefulSet", resource: "statefulsets", singular: "statefulset", namespaced: true, scalable: true,
     shortNames: ["sts"], categories: ["all"], hasStatus: true,
     defaults(sts) {
       sts.spec ??= {};

@@ -99,7 +99,7 @@ export const coreResources: ResourceDefinition[] = [
   core({ kind: "ResourceQuota", resource: "resourcequotas", singular: "resourcequota", namespaced: true, shortNames: ["quota"], hasStatus: true, generation: false }),
   core({
     kind: "ReplicationController", resource: "replicationcontrollers", singular: "replicationcontroller", namespaced: true, shortNames: ["rc"],
-    categories: ["all"], hasStatus: true, storagePrefix: "controllers",
+    categories: ["all"], hasStatus: true, storagePrefix: "controllers", scalable: true,
     defaults(rc) {
       rc.spec ??= {};
       rc.spec.replicas ??= 1;

@@ -23,6 +23,8 @@ export interface ResourceDefinition {
   storagePrefix?: string;
   /** Its status may only be written through /status, and a main update keeps the old status. */
   hasStatus?: boolean;
+  /** Serves /scale: an autoscaling/v1 Scale over spec.replicas, status.replicas and spec.selector. */
+  scalable?: boolean;
   /** Verbs beyond the standard set's absence, e.g. read-only or create-only resources. */
   verbs?: string[];
   /** Fills in defaults on create and update, as kube-apiserver's defaulting does. */

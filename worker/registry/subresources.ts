@@ -1,0 +1,106 @@
+// Subresources beyond status: scale (autoscaling/v1 Scale over spec.replicas), pods/binding
+// (the scheduler's write) and pods/eviction (a delete that honours PodDisruptionBudgets).
+import { formatLabelSelector, labelSelectorFromObject, matchesLabels } from "../../lib/k8s/selectors.ts";
+import { ApiError, apiErrors } from "../apiserver/status.ts";
+import { appsResources } from "./apps.ts";
+import { RegistryStore, type DeleteOptions } from "./store.ts";
+import type { KubeObject } from "./types.ts";
+
+// ---- scale ----
+
+function selectorString(object: KubeObject): string {
+  const selector = object.spec?.selector;
+  if (!selector) return "";
+  // ReplicationControllers select with a plain map; the apps kinds with a LabelSelector.
+  const requirements = selector.matchLabels || selector.matchExpressions ? labelSelectorFromObject(selector) : labelSelectorFromObject({ matchLabels: selector });
+  return requirements === "nothing" ? "" : formatLabelSelector(requirements);
+}
+
+export function scaleOf(object: KubeObject): KubeObject {
+  const m = object.metadata ?? {};
+  return {
+    kind: "Scale", apiVersion: "autoscaling/v1",
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    spec: { replicas: object.spec?.replicas ?? 0 },
+    status: { replicas: object.status?.replicas ?? 0, selector: selectorString(object) },
+  };
+}
+
+/** Writes a Scale's replicas into its object; a resourceVersion in the Scale is a precondition. */
+export async function updateScale(store: RegistryStore, namespace: string | undefined, name: string, change: (scale: KubeObject) => KubeObject, dryRun: boolean): Promise<KubeObject> {
+  const updated = await store.guaranteedUpdate(namespace, name, { dryRun }, (current) => {
+    const scale = change(scaleOf(current));
+    if (scale.kind && scale.kind !== "Scale") throw apiErrors.badRequest(`expected a Scale, got ${scale.kind}`);
+    const wanted = scale.metadata?.resourceVersion;
+    if (wanted && wanted !== current.metadata!.resourceVersion) throw store.staleError(name);
+    const replicas = scale.spec?.replicas;
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw apiErrors.invalid("autoscaling", "Scale", name, [{ reason: "FieldValueInvalid", field: "spec.replicas", message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
+    }
+    return { ...current, spec: { ...current.spec, replicas } };
+  });
+  return scaleOf(updated);
+}
+
+// ---- pods/binding ----
+
+export async function bindPod(pods: RegistryStore, namespace: string, name: string, binding: KubeObject, dryRun: boolean): Promise<KubeObject> {
+  const node = binding?.target?.name;
+  if (binding?.target?.kind && binding.target.kind !== "Node") throw apiErrors.badRequest(`binding target must be a Node, got ${binding.target.kind}`);
+  if (!node) throw apiErrors.invalid("", "Binding", name, [{ reason: "FieldValueRequired", field: "target.name", message: "Required value" }]);
+  await pods.guaranteedUpdate(namespace, name, { dryRun }, (pod) => {
+    if (pod.metadata!.deletionTimestamp) throw apiErrors.conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host");
+    if (pod.spec?.nodeName) throw apiErrors.conflict("", "pods", name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    pod.spec = { ...pod.spec, nodeName: node };
+    pod.metadata!.annotations = { ...pod.metadata!.annotations, ...binding.metadata?.annotations };
+    return pod;
+  });
+  return success(201);
+}
+
+// ---- pods/eviction ----
+
+const pdbDef = appsResources.find((r) => r.resource === "poddisruptionbudgets")!;
+
+export async function evictPod(pods: RegistryStore, namespace: string, name: string, eviction: KubeObject, dryRun: boolean): Promise<KubeObject> {
+  if (eviction?.kind && eviction.kind !== "Eviction") throw apiErrors.badRequest(`expected an Eviction, got ${eviction.kind}`);
+  const pod = await pods.get(namespace, name);
+  const deleteOptions: DeleteOptions = { ...eviction?.deleteOptions, dryRun };
+  // Pods that are done, or not yet running anything, are not protected by budgets.
+  if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed" || pod.status?.phase === "Pending" || pod.metadata!.deletionTimestamp) {
+    await pods.delete(namespace, name, deleteOptions);
+    return success(201);
+  }
+  const budgets = new RegistryStore(pdbDef, pods.storage);
+  const matching = ((await budgets.list(namespace, {})).items as KubeObject[]).filter((pdb) => {
+    const selector = labelSelectorFromObject(pdb.spec?.selector);
+    return selector !== "nothing" && matchesLabels(selector, pod.metadata!.labels);
+  });
+  if (matching.length > 1) {
+    throw new ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
+  }
+  const pdb = matching[0];
+  if (pdb) {
+    await budgets.guaranteedUpdate(namespace, pdb.metadata!.name, { dryRun, subresource: "status" }, (current) => {
+      const status = current.status ?? {};
+      if ((status.observedGeneration ?? 0) < (current.metadata!.generation ?? 1)) {
+        throw tooManyRequests(`Cannot evict pod as it would violate the pod's disruption budget.`, "SyncFailed", `The disruption budget ${current.metadata!.name} is still being processed by the server.`);
+      }
+      if ((status.disruptionsAllowed ?? 0) < 1) {
+        throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", "DisruptionBudget",
+          `The disruption budget ${current.metadata!.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
+      }
+      return { ...current, status: { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [name]: new Date().toISOString().replace(/\.\d+Z$/, "Z") } } };
+    });
+  }
+  await pods.delete(namespace, name, deleteOptions);
+  return success(201);
+}
+
+function tooManyRequests(message: string, causeReason: string, causeMessage: string): ApiError {
+  return new ApiError(429, "TooManyRequests", message, { causes: [{ reason: causeReason, message: causeMessage }] });
+}
+
+function success(code: number): KubeObject {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code };
+}
