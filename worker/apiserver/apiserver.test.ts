@@ -191,6 +191,23 @@ describe("Kubernetes API", () => {
     expect((await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body.status.disruptionsAllowed).toBe(0);
   });
 
+  it("serves aggregated discovery when asked for it", async () => {
+    for (const version of ["v2", "v2beta1"]) {
+      const accept = `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList,application/json`;
+      const res = await exports.default.fetch("https://edgeplane.test/apis", { headers: { ...AUTH, Accept: accept } });
+      expect(res.headers.get("Content-Type")).toBe(`application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList`);
+      const body = await res.json() as any;
+      expect(body.kind).toBe("APIGroupDiscoveryList");
+      const apps = body.items.find((g: any) => g.metadata.name === "apps");
+      const deployments = apps.versions[0].resources.find((r: any) => r.resource === "deployments");
+      expect(deployments).toMatchObject({ scope: "Namespaced", singularResource: "deployment", shortNames: ["deploy"], responseKind: { group: "apps", version: "v1", kind: "Deployment" } });
+      expect(deployments.subresources.map((s: any) => s.subresource)).toEqual(["status", "scale"]);
+    }
+    const core = await (await exports.default.fetch("https://edgeplane.test/api", { headers: { ...AUTH, Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" } })).json() as any;
+    expect(core.items).toHaveLength(1);
+    expect(core.items[0].versions[0].resources.find((r: any) => r.resource === "pods").subresources.map((s: any) => s.subresource)).toEqual(["status", "binding", "eviction"]);
+  });
+
   it("serves discovery and Tables", async () => {
     expect((await api("GET", "/api")).body.versions).toEqual(["v1"]);
     const groups = (await api("GET", "/apis")).body.groups.map((g: any) => g.name);

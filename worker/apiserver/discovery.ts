@@ -65,3 +65,52 @@ export function apiResourceList(group: string, version: string) {
 }
 
 export { findResource };
+
+// ---- aggregated discovery (apidiscovery.k8s.io v2 and v2beta1) ----
+
+/** The aggregated-discovery version the client asks for first, if any. */
+export function aggregatedDiscoveryVersion(accept: string | undefined): "v2" | "v2beta1" | undefined {
+  for (const part of (accept ?? "").split(",")) {
+    if (!part.includes("as=APIGroupDiscoveryList") || !part.includes("g=apidiscovery.k8s.io")) continue;
+    if (/;\s*v=v2beta1\b/.test(part)) return "v2beta1";
+    if (/;\s*v=v2\b/.test(part)) return "v2";
+  }
+  return undefined;
+}
+
+function discoveryResource(def: ResourceDefinition) {
+  const responseKind = (group: string, version: string, kind: string) => ({ group, version, kind });
+  const subresources: Record<string, unknown>[] = [];
+  const sub = (subresource: string, kind: ReturnType<typeof responseKind>, verbs: string[]) => subresources.push({ subresource, responseKind: kind, verbs });
+  if (def.hasStatus) sub("status", responseKind(def.group, def.version, def.kind), ["get", "patch", "update"]);
+  if (def.scalable) sub("scale", responseKind("autoscaling", "v1", "Scale"), ["get", "patch", "update"]);
+  if (def.group === "" && def.resource === "pods") {
+    sub("binding", responseKind("", "v1", "Binding"), ["create"]);
+    sub("eviction", responseKind("policy", "v1", "Eviction"), ["create"]);
+  }
+  if (def.group === "" && def.resource === "namespaces") sub("finalize", responseKind("", "v1", "Namespace"), ["update"]);
+  const entry: Record<string, unknown> = {
+    resource: def.resource, responseKind: responseKind(def.group, def.version, def.kind), scope: def.namespaced ? "Namespaced" : "Cluster",
+    singularResource: def.singular, verbs: def.verbs ?? STANDARD_VERBS,
+  };
+  if (def.shortNames) entry.shortNames = def.shortNames;
+  if (def.categories) entry.categories = def.categories;
+  if (subresources.length) entry.subresources = subresources;
+  return entry;
+}
+
+/** /api (the core group only) or /apis (every other group) as one APIGroupDiscoveryList. */
+export function aggregatedDiscovery(scope: "api" | "apis", version: "v2" | "v2beta1") {
+  const groups = [...groupVersions()].filter(([name]) => (scope === "api" ? name === "" : name !== ""));
+  return {
+    kind: "APIGroupDiscoveryList", apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {},
+    items: groups.map(([name, versions]) => ({
+      metadata: name ? { name, creationTimestamp: null } : { creationTimestamp: null },
+      versions: versions.map((v) => ({
+        version: v,
+        resources: resources.filter((def) => def.group === name && def.version === v).map(discoveryResource),
+        freshness: "Current",
+      })),
+    })),
+  };
+}

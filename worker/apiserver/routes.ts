@@ -12,7 +12,7 @@ import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/s
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { ensureBootstrapped } from "./bootstrap.ts";
-import { apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
+import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
 import { ApiError, apiErrors, statusResponse } from "./status.ts";
 import { tableFor, wantsTable } from "./tables.ts";
 import { watchResponse } from "./watch.ts";
@@ -39,8 +39,18 @@ kubernetesApi.onError((e) => {
   return statusResponse(apiErrors.internal(String((e as Error).message ?? e)));
 });
 
-kubernetesApi.get("/api", (c) => c.json(apiVersions(new URL(c.req.url).host)));
-kubernetesApi.get("/apis", (c) => c.json(apiGroupList()));
+/** /api and /apis answer aggregated discovery when the client asks for it, else the legacy lists. */
+function discovery(c: Context, scope: "api" | "apis", legacy: () => object): Response {
+  const version = aggregatedDiscoveryVersion(c.req.header("Accept"));
+  c.header("Vary", "Accept");
+  if (!version) return c.json(legacy());
+  return c.body(JSON.stringify(aggregatedDiscovery(scope, version)), 200, {
+    "Content-Type": `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList`,
+  });
+}
+
+kubernetesApi.get("/api", (c) => discovery(c, "api", () => apiVersions(new URL(c.req.url).host)));
+kubernetesApi.get("/apis", (c) => discovery(c, "apis", apiGroupList));
 kubernetesApi.get("/api/v1", (c) => c.json(apiResourceList("", "v1")!));
 kubernetesApi.get("/apis/:group", (c) => {
   const doc = apiGroupDocument(c.req.param("group"));
