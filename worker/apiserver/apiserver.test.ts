@@ -191,6 +191,22 @@ describe("Kubernetes API", () => {
     expect((await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body.status.disruptionsAllowed).toBe(0);
   });
 
+  it("records managedFields per field manager", async () => {
+    const ns = await freshNamespace();
+    const path = `/api/v1/namespaces/${ns}/configmaps`;
+    const created = (await api("POST", `${path}?fieldManager=creator`, { metadata: { name: "m", labels: { a: "1" } }, data: { x: "1" } })).body;
+    expect(created.metadata.managedFields).toEqual([expect.objectContaining({
+      manager: "creator", operation: "Update", apiVersion: "v1", fieldsType: "FieldsV1",
+      fieldsV1: { "f:metadata": { "f:labels": { "f:a": {} } }, "f:data": { "f:x": {} } },
+    })]);
+    const patched = (await api("PATCH", `${path}/m`, { data: { x: "2", y: "3" } }, { "Content-Type": "application/merge-patch+json", "User-Agent": "kubectl-edit/v1.30.0 (linux/amd64)" })).body;
+    const byManager = Object.fromEntries(patched.metadata.managedFields.map((e: any) => [e.manager, e.fieldsV1]));
+    expect(byManager).toEqual({
+      creator: { "f:metadata": { "f:labels": { "f:a": {} } } },
+      "kubectl-edit": { "f:data": { "f:x": {}, "f:y": {} } },
+    });
+  });
+
   it("serves aggregated discovery when asked for it", async () => {
     for (const version of ["v2", "v2beta1"]) {
       const accept = `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList,application/json`;

@@ -7,6 +7,7 @@ import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { findResource } from "../registry/index.ts";
 import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
+import { managerFromUserAgent } from "../registry/managed-fields.ts";
 import { bindPod, evictPod, scaleOf, updateScale } from "../registry/subresources.ts";
 import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
@@ -102,6 +103,8 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
   const query = c.req.query();
   const dryRun = c.req.queries("dryRun")?.includes("All") ?? false;
   if (dryRun === false && c.req.queries("dryRun")?.length) throw apiErrors.badRequest(`Invalid dryRun value: ${c.req.queries("dryRun")!.join(",")}; supported: All`);
+  const manager = query.fieldManager ?? managerFromUserAgent(c.req.header("User-Agent"));
+  if (manager.length > 128) throw apiErrors.badRequest(`fieldManager: Too long: may not be more than 128 bytes`);
   const isNamespace = def.group === "" && def.resource === "namespaces";
   if (isNamespace && name && subresource === "finalize" && method === "PUT") {
     const body = await readObject(c);
@@ -114,19 +117,19 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
     if (method === "GET") return c.json(scaleOf(await store.get(namespace, name)));
     if (method === "PUT") {
       const body = await readObject(c);
-      return c.json(await updateScale(store, namespace, name, () => body, dryRun));
+      return c.json(await updateScale(store, namespace, name, () => body, dryRun, manager));
     }
     if (method === "PATCH") {
       const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
       if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType(PATCH_TYPES);
       const patch = parseBody(await readText(c), "application/json");
-      return c.json(await updateScale(store, namespace, name, (scale) => applyPatch(contentType, scale, patch, SCALE), dryRun));
+      return c.json(await updateScale(store, namespace, name, (scale) => applyPatch(contentType, scale, patch, SCALE), dryRun, manager));
     }
     throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
   }
   if (name && namespace && def.group === "" && def.resource === "pods" && (subresource === "binding" || subresource === "eviction") && method === "POST") {
     const body = await readObject(c);
-    const result = subresource === "binding" ? await bindPod(store, namespace, name, body, dryRun) : await evictPod(store, namespace, name, body, dryRun);
+    const result = subresource === "binding" ? await bindPod(store, namespace, name, body, dryRun, manager) : await evictPod(store, namespace, name, body, dryRun);
     return c.json(result, 201);
   }
   if (subresource && !(subresource === "status" && def.hasStatus)) {
@@ -150,7 +153,7 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
       return respond(c, def, list);
     }
     if (method === "POST") {
-      const created = await store.create(namespace, await readObject(c), { dryRun });
+      const created = await store.create(namespace, await readObject(c), { dryRun, manager });
       return respond(c, def, created, 201);
     }
     if (method === "DELETE") {
@@ -166,12 +169,12 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
       }
       return respond(c, def, await store.get(namespace, name));
     case "PUT":
-      return respond(c, def, await store.update(namespace, name, await readObject(c), { dryRun, subresource: status }));
+      return respond(c, def, await store.update(namespace, name, await readObject(c), { dryRun, subresource: status, manager }));
     case "PATCH": {
       const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
       if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType(PATCH_TYPES);
       const patch = parseBody(await readText(c), "application/json");
-      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status }, (current) =>
+      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager }, (current) =>
         applyPatch(contentType, current, patch, def));
       return respond(c, def, patched);
     }

@@ -4,6 +4,7 @@
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../apiserver/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
+import { recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "./types.ts";
@@ -20,6 +21,8 @@ export interface ListQuery {
 export interface WriteOptions {
   dryRun?: boolean;
   subresource?: "status";
+  /** Who is writing, for metadata.managedFields. */
+  manager?: string;
 }
 
 export interface DeleteOptions {
@@ -161,6 +164,7 @@ export class RegistryStore {
 
   async create(namespace: string | undefined, input: KubeObject, options: WriteOptions = {}): Promise<KubeObject> {
     const object = this.prepareForCreate(namespace, input);
+    recordUpdate(object, undefined, options.manager ?? "unknown");
     await this.checkNamespace(object.metadata!.namespace, object.metadata!.name);
     for (let attempt = 0; ; attempt++) {
       if (options.dryRun) {
@@ -204,6 +208,7 @@ export class RegistryStore {
     }
     object.apiVersion = this.apiVersion;
     object.kind = this.def.kind;
+    delete metadata.managedFields;
     metadata.uid = crypto.randomUUID();
     metadata.creationTimestamp = now();
     delete metadata.deletionTimestamp;
@@ -316,7 +321,7 @@ export class RegistryStore {
       const status = next.status;
       const kept = structuredClone(current);
       kept.status = status;
-      return this.finishUpdate(current, kept);
+      return this.finishUpdate(current, kept, options);
     }
     if (this.def.hasStatus) next.status = current.status;
     this.def.keepOnUpdate?.(next, current);
@@ -325,11 +330,13 @@ export class RegistryStore {
       metadata.generation = old.generation ?? 1;
       if (specChanged(current, next)) metadata.generation += 1;
     }
-    return this.finishUpdate(current, next);
+    return this.finishUpdate(current, next, options);
   }
 
-  private finishUpdate(current: KubeObject, next: KubeObject): KubeObject {
+  private finishUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
     this.validate(next, current);
+    next.metadata!.managedFields = current.metadata?.managedFields;
+    recordUpdate(next, current, options.manager ?? "unknown", options.subresource);
     return next;
   }
 

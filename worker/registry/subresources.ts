@@ -27,8 +27,8 @@ export function scaleOf(object: KubeObject): KubeObject {
 }
 
 /** Writes a Scale's replicas into its object; a resourceVersion in the Scale is a precondition. */
-export async function updateScale(store: RegistryStore, namespace: string | undefined, name: string, change: (scale: KubeObject) => KubeObject, dryRun: boolean): Promise<KubeObject> {
-  const updated = await store.guaranteedUpdate(namespace, name, { dryRun }, (current) => {
+export async function updateScale(store: RegistryStore, namespace: string | undefined, name: string, change: (scale: KubeObject) => KubeObject, dryRun: boolean, manager?: string): Promise<KubeObject> {
+  const updated = await store.guaranteedUpdate(namespace, name, { dryRun, manager }, (current) => {
     const scale = change(scaleOf(current));
     if (scale.kind && scale.kind !== "Scale") throw apiErrors.badRequest(`expected a Scale, got ${scale.kind}`);
     const wanted = scale.metadata?.resourceVersion;
@@ -44,11 +44,11 @@ export async function updateScale(store: RegistryStore, namespace: string | unde
 
 // ---- pods/binding ----
 
-export async function bindPod(pods: RegistryStore, namespace: string, name: string, binding: KubeObject, dryRun: boolean): Promise<KubeObject> {
+export async function bindPod(pods: RegistryStore, namespace: string, name: string, binding: KubeObject, dryRun: boolean, manager?: string): Promise<KubeObject> {
   const node = binding?.target?.name;
   if (binding?.target?.kind && binding.target.kind !== "Node") throw apiErrors.badRequest(`binding target must be a Node, got ${binding.target.kind}`);
   if (!node) throw apiErrors.invalid("", "Binding", name, [{ reason: "FieldValueRequired", field: "target.name", message: "Required value" }]);
-  await pods.guaranteedUpdate(namespace, name, { dryRun }, (pod) => {
+  await pods.guaranteedUpdate(namespace, name, { dryRun, manager }, (pod) => {
     if (pod.metadata!.deletionTimestamp) throw apiErrors.conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host");
     if (pod.spec?.nodeName) throw apiErrors.conflict("", "pods", name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
     pod.spec = { ...pod.spec, nodeName: node };
