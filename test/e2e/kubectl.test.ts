@@ -149,13 +149,14 @@ describe.each(KUBECTLS)("%s", (binary) => {
     let output = "";
     watcher.stdout!.on("data", (d) => (output += d));
     try {
-      await new Promise((r) => setTimeout(r, 1500));
+      // The watch is live once kubectl has printed the namespace's existing configmap.
+      for (let i = 0; i < 200 && !output.includes("ADDED beta"); i++) await new Promise((r) => setTimeout(r, 100));
       const cm = join(dir, `${ns}-watched.json`);
       writeFileSync(cm, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "watched", namespace: ns }, data: { a: "1" } }));
       await ok(binary, "create", "--validate=false", "-f", cm);
       await ok(binary, "label", "cm", "watched", "-n", ns, "x=y");
       await ok(binary, "delete", "cm", "watched", "-n", ns);
-      for (let i = 0; i < 50 && !output.includes("DELETED"); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 200 && !output.includes("DELETED"); i++) await new Promise((r) => setTimeout(r, 100));
     } finally {
       watcher.kill();
     }
