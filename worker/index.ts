@@ -6,6 +6,7 @@ import type { AppEnv } from "./context.ts";
 import { versionInfo } from "./apiserver/discovery.ts";
 import { kubernetesApi } from "./apiserver/routes.ts";
 import { etcdGateway } from "./etcd-gateway.ts";
+import { openapiRoutes } from "./openapi/index.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 
@@ -35,6 +36,7 @@ app.get("/version", (c) => c.json(versionInfo()));
 // The named-shard mount comes first: the plain one ends in a catch-all for unknown methods.
 app.route("/etcd/shards/:shard", etcdGateway);
 app.route("/etcd", etcdGateway);
+app.route("/", openapiRoutes);
 app.route("/", kubernetesApi);
 
 export default app;

@@ -235,5 +235,12 @@ describe("Kubernetes API", () => {
     expect(table.kind).toBe("Table");
     expect(table.columnDefinitions.map((c: any) => c.name)).toEqual(["Name", "Status", "Age"]);
     expect(table.rows.find((r: any) => r.cells[0] === "kube-system").cells[1]).toBe("Active");
+    const partial = (await api("GET", "/api/v1/namespaces", undefined, { Accept: "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io" })).body;
+    expect(partial.kind).toBe("PartialObjectMetadataList");
+    expect(partial.items[0]).toEqual({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: expect.objectContaining({ name: expect.any(String) }) });
+    const yaml = await exports.default.fetch("https://edgeplane.test/api/v1/namespaces/default", { headers: { ...AUTH, Accept: "application/yaml" } });
+    expect(yaml.headers.get("Content-Type")).toBe("application/yaml");
+    expect(await yaml.text()).toContain("kind: Namespace\n");
+    expect((await api("GET", "/api/v1/namespaces", undefined, { Accept: "text/html" })).status).toBe(406);
   });
 });

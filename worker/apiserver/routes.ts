@@ -1,7 +1,7 @@
 // The Kubernetes REST API: /api and /apis, discovery and every resource verb, routed to the
 // generic registry store. Handlers, errors and watch exist once here for all resources.
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { authenticate } from "../auth.ts";
 import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
@@ -15,7 +15,7 @@ import { ObjectStorage } from "../storage/object-storage.ts";
 import { ensureBootstrapped } from "./bootstrap.ts";
 import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
 import { ApiError, apiErrors, statusResponse } from "./status.ts";
-import { tableFor, wantsTable } from "./tables.ts";
+import { tableFor } from "./tables.ts";
 import { watchResponse } from "./watch.ts";
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -147,7 +147,7 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
         return watchResponse(store, namespace, {
           ...listQuery, allowWatchBookmarks: query.allowWatchBookmarks === "true", sendInitialEvents: query.sendInitialEvents === "true",
           timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined,
-        }, wantsTable(c) ? (object) => tableFor(def, [object], c, { watch: true }) : undefined);
+        }, watchRenderer(c, def));
       }
       const list = await store.list(namespace, listQuery);
       return respond(c, def, list);
@@ -187,15 +187,54 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
   }
 }
 
-function respond(c: Context, def: ResourceDefinition, body: KubeObject, status = 200): Response {
-  if (wantsTable(c)) {
-    const items = body.kind?.endsWith("List") && Array.isArray(body.items) ? body.items : [body];
-    const table = tableFor(def, items, c);
-    if (body.metadata?.continue) (table.metadata as Record<string, unknown>).continue = body.metadata.continue;
-    if (body.metadata?.resourceVersion) (table.metadata as Record<string, unknown>).resourceVersion = body.metadata.resourceVersion;
-    return c.json(table, status as 200);
+/** What the client accepts, in kube-apiserver's terms: a Table, partial metadata, YAML or JSON. */
+type Rendering = "Table" | "PartialObjectMetadata" | "yaml" | "json";
+
+function rendering(c: Context): Rendering {
+  const accept = c.req.header("Accept");
+  if (!accept) return "json";
+  for (const raw of accept.split(",")) {
+    const part = raw.trim();
+    if (part.includes("as=Table") && part.includes("g=meta.k8s.io")) return "Table";
+    if (/as=PartialObjectMetadata(List)?\b/.test(part) && part.includes("g=meta.k8s.io")) return "PartialObjectMetadata";
+    const type = part.split(";")[0]!.trim();
+    if (part.includes("as=")) continue;
+    if (type === "application/yaml") return "yaml";
+    if (["application/json", "application/*", "*/*", "application/json-patch+json", "application/merge-patch+json"].includes(type)) return "json";
   }
-  return c.json(body, status as 200);
+  throw apiErrors.notAcceptable(accept);
+}
+
+function partialMetadata(object: KubeObject): KubeObject {
+  return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: object.metadata };
+}
+
+/** How a watch event's object is written, by the same negotiation. */
+function watchRenderer(c: Context, def: ResourceDefinition): ((object: KubeObject) => unknown) | undefined {
+  const as = rendering(c);
+  if (as === "Table") return (object) => tableFor(def, [object], c, { watch: true });
+  if (as === "PartialObjectMetadata") return partialMetadata;
+  return undefined;
+}
+
+function respond(c: Context, def: ResourceDefinition, body: KubeObject, status = 200): Response {
+  const isList = body.kind?.endsWith("List") && Array.isArray(body.items);
+  switch (rendering(c)) {
+    case "Table": {
+      const table = tableFor(def, isList ? body.items : [body], c);
+      if (body.metadata?.continue) (table.metadata as Record<string, unknown>).continue = body.metadata.continue;
+      if (body.metadata?.resourceVersion) (table.metadata as Record<string, unknown>).resourceVersion = body.metadata.resourceVersion;
+      return c.json(table, status as 200);
+    }
+    case "PartialObjectMetadata":
+      return c.json(isList
+        ? { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: body.metadata, items: body.items.map(partialMetadata) }
+        : partialMetadata(body), status as 200);
+    case "yaml":
+      return c.body(stringifyYaml(body), status as 200, { "Content-Type": "application/yaml" });
+    case "json":
+      return c.json(body, status as 200);
+  }
 }
 
 async function readText(c: Context): Promise<string> {

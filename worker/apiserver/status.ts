@@ -56,7 +56,7 @@ export const apiErrors = {
   methodNotAllowed: (message: string) => new ApiError(405, "MethodNotAllowed", message),
   unsupportedMediaType: (accepted: string[]) =>
     new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`),
-  notAcceptable: (accept: string) => new ApiError(406, "NotAcceptable", `only the following media types are accepted: application/json, application/yaml (got ${accept})`),
+  notAcceptable: (accept: string) => new ApiError(406, "NotAcceptable", `the server was unable to respond with a content type that the client supports (got ${accept}); only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io`),
   expired: (message: string) => new ApiError(410, "Expired", message),
   gone: (message: string) => new ApiError(410, "Gone", message),
   tooLarge: () => new ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"),

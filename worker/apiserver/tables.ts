@@ -4,11 +4,6 @@ import type { Context } from "hono";
 import { defaultPrinter, printers } from "../printers/index.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 
-export function wantsTable(c: Context): boolean {
-  const accept = c.req.header("Accept") ?? "";
-  return accept.split(",").some((part) => part.includes("as=Table") && part.includes("g=meta.k8s.io"));
-}
-
 /** Watch streams send the column definitions with their first event only, as kube-apiserver does. */
 const watchedBefore = new WeakSet<Context>();
 
