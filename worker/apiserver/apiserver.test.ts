@@ -207,6 +207,21 @@ describe("Kubernetes API", () => {
     });
   });
 
+  it("serves HorizontalPodAutoscalers in autoscaling/v1 and v2 over one stored object", async () => {
+    const ns = await freshNamespace();
+    const v1 = (await api("POST", `/apis/autoscaling/v1/namespaces/${ns}/horizontalpodautoscalers`, {
+      metadata: { name: "h" }, spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, minReplicas: 1, maxReplicas: 5, targetCPUUtilizationPercentage: 70 },
+    })).body;
+    expect(v1).toMatchObject({ apiVersion: "autoscaling/v1", spec: { targetCPUUtilizationPercentage: 70, maxReplicas: 5 } });
+    const v2 = (await api("GET", `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/h`)).body;
+    expect(v2.apiVersion).toBe("autoscaling/v2");
+    expect(v2.spec.metrics).toEqual([{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }]);
+    expect(v2.metadata.resourceVersion).toBe(v1.metadata.resourceVersion);
+    await api("PUT", `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/h`, { ...v2, spec: { ...v2.spec, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 40 } } }] } });
+    const list = (await api("GET", `/apis/autoscaling/v1/namespaces/${ns}/horizontalpodautoscalers`)).body;
+    expect(list.items[0]).toMatchObject({ apiVersion: "autoscaling/v1", spec: { targetCPUUtilizationPercentage: 40 } });
+  });
+
   it("serves aggregated discovery when asked for it", async () => {
     for (const version of ["v2", "v2beta1"]) {
       const accept = `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList,application/json`;

@@ -59,6 +59,8 @@ export async function watchResponse(
             }
             const stamp = (object: KubeObject | undefined) =>
               object && { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
+            event.prev = store.decode(event.prev);
+            event.object = store.decode(event.object);
             const wasIn = store.matches(selection, event.prev);
             const isIn = event.type === "PUT" && store.matches(selection, event.object);
             if (event.type === "DELETE") {

@@ -1,4 +1,5 @@
 // apps/v1, batch/v1 and the other groups' resources: declarations only.
+import { hpaV1ToV2, hpaV2ToV1 } from "./autoscaling.ts";
 import { defaultPodSpec } from "./pods.ts";
 import type { ResourceDefinition } from "./types.ts";
 
@@ -97,8 +98,10 @@ export const appsResources: ResourceDefinition[] = [
     group: "rbac.authorization.k8s.io", version: "v1", kind, resource: `${kind.toLowerCase()}s`, singular: kind.toLowerCase(),
     namespaced: !kind.startsWith("Cluster"), generation: false,
   })),
-  ...(["v1", "v2"] as const).map((version): ResourceDefinition => ({
+  ...(["v2", "v1"] as const).map((version): ResourceDefinition => ({
     group: "autoscaling", version, kind: "HorizontalPodAutoscaler", resource: "horizontalpodautoscalers", singular: "horizontalpodautoscaler",
     namespaced: true, shortNames: ["hpa"], categories: ["all"], hasStatus: true,
+    // Stored as v2, like kube-apiserver.
+    conversion: version === "v1" ? { toStorage: hpaV1ToV2, fromStorage: hpaV2ToV1 } : undefined,
   })),
 ];

@@ -59,8 +59,19 @@ export class RegistryStore {
     return `${this.prefix(this.def.namespaced ? namespace : undefined)}${name}`;
   }
 
+  /** A stored object in this resource's served version. */
+  decode(object: KubeObject): KubeObject;
+  decode(object: KubeObject | undefined): KubeObject | undefined;
+  decode(object: KubeObject | undefined): KubeObject | undefined {
+    return object && this.def.conversion ? this.def.conversion.fromStorage(object) : object;
+  }
+
+  private encode(object: KubeObject): KubeObject {
+    return this.def.conversion ? this.def.conversion.toStorage(object) : object;
+  }
+
   private withVersion(stored: StoredObject): KubeObject {
-    const object = stored.object;
+    const object = this.decode(stored.object);
     object.metadata = { ...object.metadata, resourceVersion: String(stored.modRevision) };
     return object;
   }
@@ -145,7 +156,7 @@ export class RegistryStore {
       revision = page.revision;
       for (const stored of page.items) {
         lastKey = stored.key;
-        if (this.matches(selection, stored.object)) items.push(this.withVersion(stored));
+        if (this.matches(selection, this.decode(stored.object))) items.push(this.withVersion(stored));
       }
       more = page.more;
       remaining = page.remaining;
@@ -172,7 +183,7 @@ export class RegistryStore {
         return object;
       }
       const claimed = (await this.def.allocate?.(object, this.storage)) ?? [];
-      const outcome = await this.storage.create(this.key(namespace, object.metadata!.name), object).catch(async (e) => {
+      const outcome = await this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object)).catch(async (e) => {
         await releaseAll(this.storage, claimed);
         throw e;
       });
@@ -288,7 +299,7 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
-      const outcome = await this.storage.update(key, next, stored.modRevision);
+      const outcome = await this.storage.update(key, this.encode(next), stored.modRevision);
       if (outcome.ok) {
         next.metadata!.resourceVersion = String(outcome.revision);
         return next;
@@ -367,7 +378,7 @@ export class RegistryStore {
         marked.metadata!.deletionGracePeriodSeconds = grace;
         delete marked.metadata!.resourceVersion;
         if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
-        const outcome = await this.storage.update(key, marked, stored.modRevision);
+        const outcome = await this.storage.update(key, this.encode(marked), stored.modRevision);
         if (outcome.ok) return { ...marked, metadata: { ...marked.metadata, resourceVersion: String(outcome.revision) } };
         if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
         stored = outcome.current;

@@ -23,6 +23,8 @@ export interface ResourceDefinition {
   storagePrefix?: string;
   /** Its status may only be written through /status, and a main update keeps the old status. */
   hasStatus?: boolean;
+  /** Served in this version but stored in another (kept under the same storagePrefix). */
+  conversion?: { toStorage(object: KubeObject): KubeObject; fromStorage(object: KubeObject): KubeObject };
   /** Serves /scale: an autoscaling/v1 Scale over spec.replicas, status.replicas and spec.selector. */
   scalable?: boolean;
   /** Verbs beyond the standard set's absence, e.g. read-only or create-only resources. */
