@@ -7,9 +7,8 @@
 // (default 2), BENCH_CONCURRENCY ("1,32"), BENCH_TARGETS ("etcd,edgeplane"). BENCH_EDGEPLANE_URL
 // and BENCH_EDGEPLANE_TOKEN aim at a control plane that is already running instead of starting
 // one, e.g. at the user workerd's own socket behind `wrangler dev`'s proxy (the second
-// `workerd serve` that `ss -ltnp` lists; its entry socket answers /readyz). wrangler dev's local
-// trace collection costs the Worker about as much CPU as our put itself; X_LOCAL_OBSERVABILITY=false
-// turns it off.
+// `workerd serve` that `ss -ltnp` lists; its entry socket answers /readyz). startControlPlane turns
+// wrangler dev's local trace collection off: it costs the Worker about as much CPU as a put.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -159,7 +158,7 @@ async function main(): Promise<void> {
       if (!url) {
         const stateDir = mkdtempSync(join(tmpdir(), "edgeplane-bench-"));
         stops.push(async () => rmSync(stateDir, { recursive: true, force: true }));
-        console.log(`starting the control plane under wrangler dev; its local trace collection is ${process.env.X_LOCAL_OBSERVABILITY === "false" ? "off" : "on (X_LOCAL_OBSERVABILITY=false turns it off)"}`);
+        console.log("starting the control plane under wrangler dev");
         const plane = await startControlPlane({ stateDir });
         stops.push(plane.stop);
         ({ url, token } = plane);
