@@ -222,6 +222,19 @@ describe("Kubernetes API", () => {
     expect(list.items[0]).toMatchObject({ apiVersion: "autoscaling/v1", spec: { targetCPUUtilizationPercentage: 40 } });
   });
 
+  it("serves events.k8s.io/v1 and core/v1 Events over the same objects", async () => {
+    const ns = await freshNamespace();
+    const created = (await api("POST", `/apis/events.k8s.io/v1/namespaces/${ns}/events`, {
+      metadata: { name: "e1" }, eventTime: "2026-11-21T10:00:00.000000Z", reportingController: "default-scheduler", reportingInstance: "s1",
+      action: "Binding", reason: "Scheduled", note: "Successfully assigned", type: "Normal", regarding: { kind: "Pod", name: "p", namespace: ns },
+    })).body;
+    expect(created).toMatchObject({ apiVersion: "events.k8s.io/v1", note: "Successfully assigned", regarding: { name: "p" } });
+    const core = (await api("GET", `/api/v1/namespaces/${ns}/events/e1`)).body;
+    expect(core).toMatchObject({ apiVersion: "v1", message: "Successfully assigned", involvedObject: { kind: "Pod", name: "p" }, reportingComponent: "default-scheduler" });
+    const byReason = (await api("GET", `/apis/events.k8s.io/v1/namespaces/${ns}/events?fieldSelector=reason%3DScheduled`)).body;
+    expect(byReason.items.map((e: any) => e.metadata.name)).toEqual(["e1"]);
+  });
+
   it("serves aggregated discovery when asked for it", async () => {
     for (const version of ["v2", "v2beta1"]) {
       const accept = `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList,application/json`;

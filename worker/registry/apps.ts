@@ -1,5 +1,6 @@
 // apps/v1, batch/v1 and the other groups' resources: declarations only.
 import { hpaV1ToV2, hpaV2ToV1 } from "./autoscaling.ts";
+import { coreToEventsV1, eventsV1ToCore } from "./events.ts";
 import { defaultPodSpec } from "./pods.ts";
 import type { ResourceDefinition } from "./types.ts";
 
@@ -90,8 +91,15 @@ export const appsResources: ResourceDefinition[] = [
   },
   { group: "coordination.k8s.io", version: "v1", kind: "Lease", resource: "leases", singular: "lease", namespaced: true, generation: false },
   { group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", resource: "endpointslices", singular: "endpointslice", namespaced: true, generation: false },
-  // Kept apart from core events until conversion between the two shapes exists.
-  { group: "events.k8s.io", version: "v1", kind: "Event", resource: "events", singular: "event", namespaced: true, shortNames: ["ev"], generation: false, storagePrefix: "events.k8s.io/events" },
+  {
+    group: "events.k8s.io", version: "v1", kind: "Event", resource: "events", singular: "event", namespaced: true, shortNames: ["ev"], generation: false,
+    // The same stored objects as core/v1 events.
+    storagePrefix: "events", conversion: { toStorage: eventsV1ToCore, fromStorage: coreToEventsV1 },
+    selectableFields: (ev) => ({
+      "regarding.kind": ev.regarding?.kind ?? "", "regarding.namespace": ev.regarding?.namespace ?? "", "regarding.name": ev.regarding?.name ?? "",
+      "regarding.uid": ev.regarding?.uid ?? "", reason: ev.reason ?? "", reportingController: ev.reportingController ?? "", type: ev.type ?? "",
+    }),
+  },
   { group: "policy", version: "v1", kind: "PodDisruptionBudget", resource: "poddisruptionbudgets", singular: "poddisruptionbudget", namespaced: true, shortNames: ["pdb"], hasStatus: true },
   { group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", resource: "priorityclasses", singular: "priorityclass", namespaced: false, shortNames: ["pc"], generation: false },
   ...(["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"] as const).map((kind): ResourceDefinition => ({
