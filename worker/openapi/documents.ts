@@ -39,14 +39,13 @@ async function served(document: JsonObject): Promise<ServedDocument> {
 }
 
 /** Index keys: "api", "api/v1", "apis", "apis/apps", "apis/apps/v1", "version". */
-export async function groupVersionNames(): Promise<string[]> {
+async function groupVersionNames(): Promise<string[]> {
   return Object.keys((await loadSpec()).groupVersions).sort();
 }
 
-export async function openAPIv3Document(groupVersion: string): Promise<JsonObject | undefined> {
+async function openAPIv3Document(groupVersion: string): Promise<JsonObject> {
   const data = await loadSpec();
-  const entry = data.groupVersions[groupVersion];
-  if (!entry) return undefined;
+  const entry = data.groupVersions[groupVersion]!;
   return {
     openapi: "3.0.0",
     info: info(),
@@ -59,13 +58,15 @@ export async function openAPIv3Document(groupVersion: string): Promise<JsonObjec
   };
 }
 
-const v3Documents = new Map<string, Promise<ServedDocument | undefined>>();
+const v3Documents = new Map<string, Promise<ServedDocument>>();
 
 /** The group-version's document, or undefined when we serve no such group-version. */
-export function servedOpenAPIv3(groupVersion: string): Promise<ServedDocument | undefined> {
+export async function servedOpenAPIv3(groupVersion: string): Promise<ServedDocument | undefined> {
+  // Only names we serve are cached: a request path must not grow the map.
+  if (!Object.hasOwn((await loadSpec()).groupVersions, groupVersion)) return undefined;
   let document = v3Documents.get(groupVersion);
   if (!document) {
-    document = openAPIv3Document(groupVersion).then((built) => (built ? served(built) : undefined));
+    document = openAPIv3Document(groupVersion).then(served);
     v3Documents.set(groupVersion, document);
   }
   return document;
@@ -167,7 +168,7 @@ function swaggerPathItem(item: JsonObject): JsonObject {
 }
 
 /** The whole API as one swagger 2.0 document, as kube-apiserver serves /openapi/v2. */
-export async function swaggerDocument(): Promise<JsonObject> {
+async function swaggerDocument(): Promise<JsonObject> {
   const data = await loadSpec();
   const paths: JsonObject = {};
   for (const groupVersion of await groupVersionNames()) {
