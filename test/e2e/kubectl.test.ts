@@ -73,7 +73,7 @@ describe.each(KUBECTLS)("%s", (binary) => {
         { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: ns, labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "busybox" }] } },
       ],
     }));
-    expect(await ok(binary, "create", "--validate=false", "-f", manifest)).toContain(`configmap/beta created`);
+    expect(await ok(binary, "create", "-f", manifest)).toContain(`configmap/beta created`);
 
     const table = await ok(binary, "get", "configmaps", "-n", ns);
     expect(table).toMatch(/^NAME\s+DATA\s+AGE$/m);
@@ -112,10 +112,10 @@ describe.each(KUBECTLS)("%s", (binary) => {
       },
     });
     writeFileSync(manifest, JSON.stringify(deployment("nginx:1.25")));
-    expect(await ok(binary, "apply", "--validate=false", "-f", manifest)).toBe("deployment.apps/web created\n");
+    expect(await ok(binary, "apply", "-f", manifest)).toBe("deployment.apps/web created\n");
     writeFileSync(manifest, JSON.stringify(deployment("nginx:1.26")));
-    expect(await ok(binary, "apply", "--validate=false", "-f", manifest)).toBe("deployment.apps/web configured\n");
-    expect(await ok(binary, "apply", "--validate=false", "-f", manifest)).toBe("deployment.apps/web unchanged\n");
+    expect(await ok(binary, "apply", "-f", manifest)).toBe("deployment.apps/web configured\n");
+    expect(await ok(binary, "apply", "-f", manifest)).toBe("deployment.apps/web unchanged\n");
     const get = (path: string) => ok(binary, "get", "deploy", "web", "-n", ns, "-o", `jsonpath=${path}`);
     expect(await get("{.spec.template.spec.containers[*].image} {.metadata.generation}")).toBe("nginx:1.26 redis:7 2");
 
@@ -132,10 +132,10 @@ describe.each(KUBECTLS)("%s", (binary) => {
     const current = JSON.parse(await ok(binary, "get", "deploy", "web", "-n", ns, "-o", "json"));
     current.spec.replicas = 4;
     writeFileSync(manifest, JSON.stringify(current));
-    expect(await ok(binary, "replace", "--validate=false", "-f", manifest)).toBe("deployment.apps/web replaced\n");
+    expect(await ok(binary, "replace", "-f", manifest)).toBe("deployment.apps/web replaced\n");
     const editor = join(dir, "editor.sh");
     writeFileSync(editor, `#!/bin/sh\nsed -i 's/replicas: 4/replicas: 5/' "$1"\n`, { mode: 0o755 });
-    const edited = await run(binary, ["edit", "--validate=false", "deploy", "web", "-n", ns], { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir, EDITOR: editor, KUBE_EDITOR: editor } });
+    const edited = await run(binary, ["edit", "deploy", "web", "-n", ns], { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir, EDITOR: editor, KUBE_EDITOR: editor } });
     expect(edited.stdout).toBe("deployment.apps/web edited\n");
     expect(await get("{.spec.replicas}")).toBe("5");
     expect(await ok(binary, "describe", "deploy", "web", "-n", ns)).toMatch(/Replicas:\s+5 desired/);
@@ -153,7 +153,7 @@ describe.each(KUBECTLS)("%s", (binary) => {
       for (let i = 0; i < 200 && !output.includes("ADDED beta"); i++) await new Promise((r) => setTimeout(r, 100));
       const cm = join(dir, `${ns}-watched.json`);
       writeFileSync(cm, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "watched", namespace: ns }, data: { a: "1" } }));
-      await ok(binary, "create", "--validate=false", "-f", cm);
+      await ok(binary, "create", "-f", cm);
       await ok(binary, "label", "cm", "watched", "-n", ns, "x=y");
       await ok(binary, "delete", "cm", "watched", "-n", ns);
       for (let i = 0; i < 200 && !output.includes("DELETED"); i++) await new Promise((r) => setTimeout(r, 100));
@@ -183,7 +183,7 @@ describe.each(KUBECTLS)("%s", (binary) => {
   it("describes a pod with its events", async () => {
     const manifest = join(dir, `${ns}-events.json`);
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "described", namespace: ns }, spec: { containers: [{ name: "c", image: "busybox:1.36" }] } }));
-    await ok(binary, "create", "--validate=false", "-f", manifest);
+    await ok(binary, "create", "-f", manifest);
     // kubectl describe finds a pod's events by the pod's uid, as the kubelet records them.
     const uid = await ok(binary, "get", "pod", "described", "-n", ns, "-o", "jsonpath={.metadata.uid}");
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "List", items: [
@@ -191,20 +191,37 @@ describe.each(KUBECTLS)("%s", (binary) => {
         involvedObject: { apiVersion: "v1", kind: "Pod", name: "described", namespace: ns, uid }, source: { component: "kubelet" }, count: 1,
         firstTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z"), lastTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z") },
     ] }));
-    await ok(binary, "create", "--validate=false", "-f", manifest);
+    await ok(binary, "create", "-f", manifest);
     const described = await ok(binary, "describe", "pod", "described", "-n", ns);
     expect(described).toMatch(/^Name:\s+described$/m);
     expect(described).toMatch(/Image:\s+busybox:1.36/);
     expect(described).toMatch(/Warning\s+BackOff\s+.*kubelet\s+Back-off pulling image/);
   });
 
+  it("validates manifests against the served OpenAPI and explains fields", async () => {
+    const manifest = join(dir, `${ns}-invalid.json`);
+    writeFileSync(manifest, JSON.stringify({
+      apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "invalid", namespace: ns },
+      spec: { replicaz: 2, selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "x", ports: [{ containerPort: "eighty" }] }] } } },
+    }));
+    const refused = await kubectl(binary, "create", "-f", manifest);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`unknown field "replicaz" in io.k8s.api.apps.v1.DeploymentSpec`);
+    expect(refused.stderr).toContain(`invalid type for io.k8s.api.core.v1.ContainerPort.containerPort: got "string", expected "integer"`);
+    expect((await kubectl(binary, "get", "deploy", "invalid", "-n", ns)).stderr).toContain("NotFound");
+    const probe = await ok(binary, "explain", "pod.spec.containers.livenessProbe");
+    expect(probe).toMatch(/FIELD:\s+livenessProbe <Probe>/);
+    expect(probe).toMatch(/^\s+failureThreshold\s+<integer>/m);
+    expect(await ok(binary, "explain", "deployment.spec", "--recursive")).toMatch(/^\s+template\s+<PodTemplateSpec> -required-/m);
+  });
+
   it("refuses objects in a missing namespace and bad names with the Kubernetes message", async () => {
     const manifest = join(dir, `${ns}-bad.json`);
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "no-such-ns" } }));
-    const res = await kubectl(binary, "create", "--validate=false", "-f", manifest);
+    const res = await kubectl(binary, "create", "-f", manifest);
     expect(res.stderr).toContain(`namespaces "no-such-ns" not found`);
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "Bad_Name", namespace: ns } }));
-    const bad = await kubectl(binary, "create", "--validate=false", "-f", manifest);
+    const bad = await kubectl(binary, "create", "-f", manifest);
     expect(bad.stderr).toContain(`The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`);
   });
 });
