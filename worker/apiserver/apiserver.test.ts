@@ -235,6 +235,25 @@ describe("Kubernetes API", () => {
     expect(byReason.items.map((e: any) => e.metadata.name)).toEqual(["e1"]);
   });
 
+  it("validates fields: unknown and duplicate fields warn by default, fail with Strict, pass with Ignore", async () => {
+    const ns = await freshNamespace();
+    const path = `/api/v1/namespaces/${ns}/configmaps`;
+    const body = '{"metadata":{"name":"fv","labels":{"a":"1"},"labels":{"a":"2"}},"data":{"k":"v"},"bogus":1}';
+    const strict = await api("POST", `${path}?fieldValidation=Strict`, body);
+    expect(strict.status).toBe(400);
+    expect(strict.body.message).toBe('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "metadata.labels", unknown field "bogus"');
+    expect((await api("GET", `${path}/fv`)).status).toBe(404);
+    const warned = await exports.default.fetch(`https://edgeplane.test${path}`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body });
+    expect(warned.status).toBe(201);
+    expect(warned.headers.get("Warning")).toBe('299 - "duplicate field \\"metadata.labels\\"", 299 - "unknown field \\"bogus\\""');
+    const ignored = await exports.default.fetch(`https://edgeplane.test${path}/fv?fieldValidation=Ignore`, { method: "PATCH", headers: { ...AUTH, "Content-Type": "application/merge-patch+json" }, body: '{"spec":{"nope":true}}' });
+    expect(ignored.status).toBe(200);
+    expect(ignored.headers.get("Warning")).toBeNull();
+    expect((await api("PATCH", `${path}/fv?fieldValidation=Strict`, '{"spec":{"nope":true}}', { "Content-Type": "application/merge-patch+json" })).status).toBe(400);
+    expect((await api("GET", `${path}?fieldValidation=Bogus`, undefined)).status).toBe(200); // only writes read it
+    expect((await api("POST", `${path}?fieldValidation=Bogus`, { metadata: { name: "x" } })).status).toBe(400);
+  });
+
   it("serves aggregated discovery when asked for it", async () => {
     for (const version of ["v2", "v2beta1"]) {
       const accept = `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList,application/json`;

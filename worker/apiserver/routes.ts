@@ -13,6 +13,7 @@ import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/s
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { ensureBootstrapped } from "./bootstrap.ts";
+import { parseFieldValidation, validateFields, warningHeaders } from "./field-validation.ts";
 import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
 import { ApiError, apiErrors, statusResponse } from "./status.ts";
 import { tableFor } from "./tables.ts";
@@ -105,6 +106,7 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
   if (dryRun === false && c.req.queries("dryRun")?.length) throw apiErrors.badRequest(`Invalid dryRun value: ${c.req.queries("dryRun")!.join(",")}; supported: All`);
   const manager = query.fieldManager ?? managerFromUserAgent(c.req.header("User-Agent"));
   if (manager.length > 128) throw apiErrors.badRequest(`fieldManager: Too long: may not be more than 128 bytes`);
+  const fieldValidation = ["POST", "PUT", "PATCH"].includes(method) ? parseFieldValidation(query.fieldValidation) : "Ignore";
   const isNamespace = def.group === "" && def.resource === "namespaces";
   if (isNamespace && name && subresource === "finalize" && method === "PUT") {
     const body = await readObject(c);
@@ -153,7 +155,9 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
       return respond(c, def, list);
     }
     if (method === "POST") {
-      const created = await store.create(namespace, await readObject(c), { dryRun, manager });
+      const { object, text } = await readObjectAndText(c);
+      warningHeaders(c, await validateFields(def, object, fieldValidation, text));
+      const created = await store.create(namespace, object, { dryRun, manager });
       return respond(c, def, created, 201);
     }
     if (method === "DELETE") {
@@ -168,14 +172,22 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
         return watchResponse(store, namespace, { fieldSelector: `metadata.name=${name}`, resourceVersion: query.resourceVersion, timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined });
       }
       return respond(c, def, await store.get(namespace, name));
-    case "PUT":
-      return respond(c, def, await store.update(namespace, name, await readObject(c), { dryRun, subresource: status, manager }));
+    case "PUT": {
+      const { object, text } = await readObjectAndText(c);
+      warningHeaders(c, await validateFields(def, object, fieldValidation, text));
+      return respond(c, def, await store.update(namespace, name, object, { dryRun, subresource: status, manager }));
+    }
     case "PATCH": {
       const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
       if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType(PATCH_TYPES);
       const patch = parseBody(await readText(c), "application/json");
-      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager }, (current) =>
-        applyPatch(contentType, current, patch, def));
+      let warnings: string[] = [];
+      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager }, async (current) => {
+        const next = applyPatch(contentType, current, patch, def);
+        warnings = await validateFields(def, next, fieldValidation);
+        return next;
+      });
+      warningHeaders(c, warnings);
       return respond(c, def, patched);
     }
     case "DELETE": {
@@ -255,15 +267,21 @@ function parseBody(text: string, contentType: string): any {
 }
 
 async function readObject(c: Context): Promise<KubeObject> {
+  return (await readObjectAndText(c)).object;
+}
+
+/** The request's object, and its JSON text (for the duplicate-field check) when it was JSON. */
+async function readObjectAndText(c: Context): Promise<{ object: KubeObject; text?: string }> {
   const contentType = (c.req.header("Content-Type") ?? "application/json").split(";")[0]!.trim();
   if (!["application/json", "application/yaml", "*/*", ""].includes(contentType)) {
     throw apiErrors.unsupportedMediaType(["application/json", "application/yaml"]);
   }
-  const body = parseBody(await readText(c), contentType);
+  const text = await readText(c);
+  const body = parseBody(text, contentType);
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw apiErrors.badRequest("the body of the request must be a JSON object");
   }
-  return body;
+  return { object: body, text: contentType.includes("yaml") ? undefined : text };
 }
 
 async function readDeleteOptions(c: Context): Promise<DeleteOptions> {

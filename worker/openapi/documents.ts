@@ -23,6 +23,11 @@ function loadSpec(): Promise<SpecData> {
   return spec;
 }
 
+/** Every schema we serve, by definition name; the apiserver's field validation walks these. */
+export async function openAPISchemas(): Promise<Record<string, JsonObject>> {
+  return (await loadSpec()).schemas as Record<string, JsonObject>;
+}
+
 /** A document as served: its JSON text and kube-openapi's ETag for it (SHA-512, upper-case hex). */
 export interface ServedDocument {
   json: string;

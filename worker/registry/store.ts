@@ -279,12 +279,12 @@ export class RegistryStore {
    * Reads the current object, lets `change` produce the new one, and writes it if nothing else
    * wrote in between; on a race it reads again and retries, as kube's GuaranteedUpdate does.
    */
-  async guaranteedUpdate(namespace: string | undefined, name: string, options: WriteOptions, change: (current: KubeObject) => KubeObject): Promise<KubeObject> {
+  async guaranteedUpdate(namespace: string | undefined, name: string, options: WriteOptions, change: (current: KubeObject) => KubeObject | Promise<KubeObject>): Promise<KubeObject> {
     const key = this.key(namespace, name);
     let stored = await this.read(namespace, name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = this.withVersion(structuredClone(stored));
-      const next = this.prepareForUpdate(current, change(structuredClone(current)), options);
+      const next = this.prepareForUpdate(current, await change(structuredClone(current)), options);
       if (isUnchanged(current, next)) return current;
       delete next.metadata!.resourceVersion;
       if (options.dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata!.resourceVersion } };
