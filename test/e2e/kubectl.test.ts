@@ -139,6 +139,9 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(edited.stdout).toBe("deployment.apps/web edited\n");
     expect(await get("{.spec.replicas}")).toBe("5");
     expect(await ok(binary, "describe", "deploy", "web", "-n", ns)).toMatch(/Replicas:\s+5 desired/);
+    const all = await ok(binary, "get", "all", "-n", ns);
+    expect(all).toMatch(/^deployment\.apps\/web\s+0\/5\s+0\s+0\s+\S+$/m);
+    expect(all).toMatch(/^pod\/web\s+0\/1\s+Pending/m);
 
     expect(await ok(binary, "delete", "deploy", "web", "-n", ns, "--wait", "--cascade=background", "--grace-period=0")).toBe(`deployment.apps "web" deleted\n`);
     expect((await kubectl(binary, "get", "deploy", "web", "-n", ns)).stderr).toContain("NotFound");
