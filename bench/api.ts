@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
 import { PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import {
-  HttpTarget, LatencyRecorder, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
+  HttpTarget, LatencyRecorder, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
   type BatchResult, type LoadResult,
 } from "./load.ts";
 
@@ -32,14 +32,6 @@ const SLO_MUTATING_P99_MS = 1000;
 const SLO_NAMESPACE_LIST_P99_MS = 5000;
 /** What wrangler dev bundles: a change under these mid-run reloads the Worker being measured. */
 const SOURCE_DIRS = ["worker", "durable-objects", "lib", "migrations"];
-
-function envNumber(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === "") return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
-  return n;
-}
 
 /** A small pod as a Deployment would stamp it out: one container with a port, requests and labels. */
 function podBody(name: string): Buffer {

@@ -267,3 +267,12 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
 export function fixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
+
+/** A benchmark setting from the environment: a non-negative number, or the fallback when unset. */
+export function envNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
+  return n;
+}

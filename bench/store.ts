@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlane } from "../scripts/dev-server.ts";
 import { startEtcd } from "../test/support/etcd.ts";
-import { HttpTarget, fixed, formatTable, runClosedLoop, type LoadResult } from "./load.ts";
+import { HttpTarget, envNumber, fixed, formatTable, runClosedLoop, type LoadResult } from "./load.ts";
 
 const KEYS = 1000;
 const VALUE_BYTES = 1024;
@@ -31,14 +31,6 @@ interface Row {
   target: string;
   concurrency: number;
   result: LoadResult;
-}
-
-function envNumber(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === "") return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
-  return n;
 }
 
 function envList(name: string, fallback: string): string[] {
