@@ -120,8 +120,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     stdio: ["ignore", options.inheritOutput ? "inherit" : "pipe", options.inheritOutput ? "inherit" : "pipe"],
-    // Local request tracing (on by default since wrangler 4.15x) doubles the Worker's CPU per request.
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false", CI: process.env.CI ?? "1" },
+    // Local request tracing (on by default since wrangler 4.15x) doubles the Worker's CPU per request;
+    // the Request.cf lookup needs the internet, which local clusters may not have.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: process.env.CI ?? "1" },
     detached: true,
   });
   let output = "";
