@@ -1,5 +1,6 @@
 // The Kubernetes API in workerd: object semantics, errors, selectors on watches, Services.
-import { exports } from "cloudflare:workers";
+import { evictDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
@@ -111,6 +112,33 @@ describe("Kubernetes API", () => {
     }
     await reader.cancel();
     expect(events).toEqual(["ADDED a", "DELETED a", "ADDED b", "DELETED b"]);
+  });
+
+  it("keeps a watch going across a store restart: the client sees every event once", async () => {
+    const ns = await freshNamespace();
+    const path = `/api/v1/namespaces/${ns}/configmaps`;
+    const rv = (await api("GET", path)).body.metadata.resourceVersion;
+    const res = await exports.default.fetch(`https://edgeplane.test${path}?watch=true&resourceVersion=${rv}`, { headers: AUTH });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await api("POST", path, { metadata: { name: "before" } });
+    const store = env.STORE.get(env.STORE.idFromName(`${env.CLUSTER_NAME}/main`));
+    await evictDurableObject(store, { webSockets: "close" });
+    await api("POST", path, { metadata: { name: "after" } });
+    const seen: string[] = [];
+    let buffered = "";
+    while (seen.length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const e = JSON.parse(buffered.slice(0, nl));
+        seen.push(`${e.type} ${e.object.metadata?.name}`);
+        buffered = buffered.slice(nl + 1);
+      }
+    }
+    await reader.cancel();
+    expect(seen).toEqual(["ADDED before", "ADDED after"]);
   });
 
   it("allocates distinct ClusterIPs and NodePorts under concurrency, and frees them on delete", async () => {
