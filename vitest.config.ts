@@ -10,6 +10,8 @@ export default defineConfig({
   test: {
     projects: [
       {
+        // Binary test fixtures (protobuf bodies kubectl sent), imported as `?inline` data URLs.
+        assetsInclude: ["**/*.pb"],
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },

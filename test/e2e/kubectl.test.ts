@@ -168,18 +168,18 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(output).toContain("DELETED watched\n");
   });
 
-  it("creates configmaps, secrets, namespaces and service accounts with kubectl create subcommands", async () => {
-    const minor = Number(binary.match(/1\.(\d+)$/)?.[1] ?? 30);
+  it("creates configmaps, secrets, namespaces, service accounts and deployments with kubectl create subcommands", async () => {
+    // kubectl 1.32+ sends these typed creates with protobuf bodies.
     const args = [["create", "configmap", "sub-cm", "-n", ns, "--from-literal=a=b"], ["create", "secret", "generic", "sub-secret", "-n", ns, "--from-literal=p=q"],
-      ["create", "serviceaccount", "sub-sa", "-n", ns], ["create", "namespace", `${ns}-sub`]];
+      ["create", "serviceaccount", "sub-sa", "-n", ns], ["create", "namespace", `${ns}-sub`],
+      ["create", "deployment", "sub-deploy", "-n", ns, "--image=nginx:1.25", "--replicas=2"]];
     for (const command of args) {
       const res = await kubectl(binary, ...command);
-      // kubectl 1.32+ sends these typed creates as protobuf, which the protobuf milestone (issue 4) brings.
-      if (minor >= 32) expect(res.stderr).toContain("unknown format");
-      else expect(res.code, res.stderr).toBe(0);
+      expect(res.code, res.stderr).toBe(0);
     }
-    if (minor >= 32) return;
     expect(await ok(binary, "get", "secret", "sub-secret", "-n", ns, "-o", "jsonpath={.data.p} {.type}")).toBe(`${btoa("q")} Opaque`);
+    expect(await ok(binary, "get", "cm", "sub-cm", "-n", ns, "-o", "jsonpath={.data.a}")).toBe("b");
+    expect(await ok(binary, "get", "deploy", "sub-deploy", "-n", ns, "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}")).toBe("2 nginx:1.25");
     expect(await ok(binary, "get", "ns", `${ns}-sub`, "-o", "name")).toBe(`namespace/${ns}-sub\n`);
   });
 

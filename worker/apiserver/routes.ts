@@ -10,7 +10,8 @@ import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
 import { managerFromUserAgent } from "../registry/managed-fields.ts";
 import { bindPod, evictPod, scaleOf, updateScale } from "../registry/subresources.ts";
 import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
-import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import { groupVersion, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
+import { decodeDeleteOptions, decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE, ProtobufError } from "../protobuf/decode.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { ensureBootstrapped } from "./bootstrap.ts";
 import { parseFieldValidation, validateFields, warningHeaders } from "./field-validation.ts";
@@ -155,7 +156,7 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
       return respond(c, def, list);
     }
     if (method === "POST") {
-      const { object, text } = await readObjectAndText(c);
+      const { object, text } = await readObjectAndText(c, def);
       warningHeaders(c, await validateFields(def, object, fieldValidation, text));
       const created = await store.create(namespace, object, { dryRun, manager });
       return respond(c, def, created, 201);
@@ -173,7 +174,7 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
       }
       return respond(c, def, await store.get(namespace, name));
     case "PUT": {
-      const { object, text } = await readObjectAndText(c);
+      const { object, text } = await readObjectAndText(c, def);
       warningHeaders(c, await validateFields(def, object, fieldValidation, text));
       return respond(c, def, await store.update(namespace, name, object, { dryRun, subresource: status, manager }));
     }
@@ -270,11 +271,40 @@ async function readObject(c: Context): Promise<KubeObject> {
   return (await readObjectAndText(c)).object;
 }
 
-/** The request's object, and its JSON text (for the duplicate-field check) when it was JSON. */
-async function readObjectAndText(c: Context): Promise<{ object: KubeObject; text?: string }> {
+/** The request's body as bytes, within the size limit. */
+async function readBytes(c: Context): Promise<Uint8Array> {
+  const length = Number(c.req.header("Content-Length") ?? 0);
+  if (length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
+  return bytes;
+}
+
+function decodeProtobuf<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof ProtobufError) throw apiErrors.badRequest(`the body of the request could not be decoded: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * The request's object, and its JSON text (for the duplicate-field check) when it was JSON. A
+ * protobuf body (kubectl 1.32+) must be of the URL's kind when `expected` is given.
+ */
+async function readObjectAndText(c: Context, expected?: ResourceDefinition): Promise<{ object: KubeObject; text?: string }> {
   const contentType = (c.req.header("Content-Type") ?? "application/json").split(";")[0]!.trim();
+  if (contentType === PROTOBUF_MEDIA_TYPE) {
+    const bytes = await readBytes(c);
+    const { apiVersion, kind, object } = decodeProtobuf(() => decodeKubernetesProtobuf(bytes));
+    if (expected && (apiVersion !== groupVersion(expected) || kind !== expected.kind)) {
+      throw apiErrors.badRequest(`the body's ${kind} in ${apiVersion} does not match the URL's ${expected.kind} in ${groupVersion(expected)}`);
+    }
+    return { object };
+  }
   if (!["application/json", "application/yaml", "*/*", ""].includes(contentType)) {
-    throw apiErrors.unsupportedMediaType(["application/json", "application/yaml"]);
+    throw apiErrors.unsupportedMediaType(["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE]);
   }
   const text = await readText(c);
   const body = parseBody(text, contentType);
@@ -285,8 +315,15 @@ async function readObjectAndText(c: Context): Promise<{ object: KubeObject; text
 }
 
 async function readDeleteOptions(c: Context): Promise<DeleteOptions> {
-  const text = await readText(c);
-  const body = text.trim() ? parseBody(text, "application/json") : {};
+  const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
+  let body: any;
+  if (contentType === PROTOBUF_MEDIA_TYPE) {
+    const bytes = await readBytes(c);
+    body = bytes.length ? decodeProtobuf(() => decodeDeleteOptions(bytes)) : {};
+  } else {
+    const text = await readText(c);
+    body = text.trim() ? parseBody(text, "application/json") : {};
+  }
   const query = c.req.query();
   return {
     gracePeriodSeconds: body.gracePeriodSeconds ?? (query.gracePeriodSeconds !== undefined ? Number(query.gracePeriodSeconds) : undefined),
