@@ -141,6 +141,28 @@ describe("Kubernetes API", () => {
     expect(seen).toEqual(["ADDED before", "ADDED after"]);
   });
 
+  it("honours dryRun=All, refuses bodies over 3 MiB, and answers 410 for compacted lists and watches", async () => {
+    const ns = await freshNamespace();
+    const path = `/api/v1/namespaces/${ns}/configmaps`;
+    const dry = await api("POST", `${path}?dryRun=All`, { metadata: { name: "dry" } });
+    expect(dry.status).toBe(201);
+    expect(dry.body.metadata.uid).toBeDefined();
+    expect((await api("GET", `${path}/dry`)).status).toBe(404);
+    const big = await api("POST", path, { metadata: { name: "big" }, data: { x: "y".repeat(3 * 1024 * 1024) } });
+    expect([big.status, big.body.reason]).toEqual([413, "RequestEntityTooLarge"]);
+
+    const old = (await api("GET", path)).body.metadata.resourceVersion;
+    await api("POST", path, { metadata: { name: "a" } });
+    const now = (await api("POST", path, { metadata: { name: "b" } })).body.metadata.resourceVersion;
+    const compacted = await exports.default.fetch("https://edgeplane.test/etcd/v3/kv/compaction", { method: "POST", headers: AUTH, body: JSON.stringify({ revision: now }) });
+    expect(compacted.status).toBe(200);
+    const list = await api("GET", `${path}?resourceVersion=${old}&resourceVersionMatch=Exact`);
+    expect([list.status, list.body.reason]).toEqual([410, "Expired"]);
+    const res = await exports.default.fetch(`https://edgeplane.test${path}?watch=true&resourceVersion=${old}`, { headers: AUTH });
+    const line = JSON.parse((await res.text()).split("\n")[0]!);
+    expect(line).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+  });
+
   it("allocates distinct ClusterIPs and NodePorts under concurrency, and frees them on delete", async () => {
     const ns = await freshNamespace();
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
