@@ -26,10 +26,6 @@ const V1BETA1_CRDS = {
  * that. Each is asserted to still fail, so an entry goes when the work that fixes it lands.
  */
 const EXPECTED_FAILURES: Record<string, { because: string; failsWith: RegExp }> = {
-  "test_client.py::TestDynamicClient::test_server_side_apply_api": {
-    because: `server-side apply (PATCH application/apply-patch+yaml, managedFields per manager): ${ISSUE_4}`,
-    failsWith: /"reason":"UnsupportedMediaType","code":415/,
-  },
   "test_client.py::TestDynamicClient::test_cluster_custom_resources": V1BETA1_CRDS,
   "test_client.py::TestDynamicClient::test_namespaced_custom_resources": V1BETA1_CRDS,
   "test_client.py::TestDynamicClient::test_async_namespaced_custom_resources": V1BETA1_CRDS,

@@ -7,6 +7,8 @@ import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { findResource } from "../registry/index.ts";
 import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
+import { serverSideApply } from "../apply/server-side-apply.ts";
+import { typeNameForKind } from "../patch/strategic-merge-patch.ts";
 import { managerFromUserAgent } from "../registry/managed-fields.ts";
 import { bindPod, evictPod, scaleOf, updateScale } from "../registry/subresources.ts";
 import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
@@ -180,7 +182,8 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
     }
     case "PATCH": {
       const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
-      if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType(PATCH_TYPES);
+      if (contentType === APPLY_PATCH_TYPE) return serverSideApplyRequest(c, store, namespace, name, { dryRun, status, force: query.force === "true" });
+      if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType([...PATCH_TYPES, APPLY_PATCH_TYPE]);
       const patch = parseBody(await readText(c), "application/json");
       let warnings: string[] = [];
       const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager }, async (current) => {
@@ -228,6 +231,34 @@ function watchRenderer(c: Context, def: ResourceDefinition): ((object: KubeObjec
   if (as === "Table") return (object) => tableFor(def, [object], c, { watch: true });
   if (as === "PartialObjectMetadata") return partialMetadata;
   return undefined;
+}
+
+const APPLY_PATCH_TYPE = "application/apply-patch+yaml";
+
+/** PATCH application/apply-patch+yaml: server-side apply, creating the object if it is missing. */
+async function serverSideApplyRequest(
+  c: Context, store: RegistryStore, namespace: string | undefined, name: string,
+  options: { dryRun: boolean; status?: "status"; force: boolean },
+): Promise<Response> {
+  const def = store.def;
+  const manager = c.req.query("fieldManager");
+  if (!manager) throw apiErrors.badRequest("PATCH, application/apply-patch+yaml requires fieldManager to be set");
+  const applied = parseBody(await readText(c), "application/yaml");
+  if (applied === null || typeof applied !== "object" || Array.isArray(applied)) throw apiErrors.badRequest("the applied configuration must be an object");
+  if (applied.apiVersion !== store.apiVersion || applied.kind !== def.kind) {
+    throw apiErrors.badRequest(`the applied configuration's apiVersion and kind (${applied.apiVersion}, ${applied.kind}) must be ${store.apiVersion}, ${def.kind}`);
+  }
+  if (applied.metadata?.name !== name) throw apiErrors.badRequest(`the name of the applied configuration (${applied.metadata?.name}) does not match the name on the URL (${name})`);
+  const typeName = typeNameForKind(store.apiVersion, def.kind);
+  const existing = await store.storage.get(store.key(namespace, name));
+  if (!existing) {
+    const created = await store.create(namespace, serverSideApply(undefined, applied, manager, options.force, typeName, store.apiVersion),
+      { dryRun: options.dryRun, manager, keepManagedFields: true });
+    return respond(c, def, created, 201);
+  }
+  const updated = await store.guaranteedUpdate(namespace, name, { dryRun: options.dryRun, subresource: options.status, manager, keepManagedFields: true },
+    (current) => serverSideApply(current, applied, manager, options.force, typeName, store.apiVersion));
+  return respond(c, def, updated);
 }
 
 function respond(c: Context, def: ResourceDefinition, body: KubeObject, status = 200): Response {

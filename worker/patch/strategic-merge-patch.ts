@@ -362,3 +362,15 @@ function goValue(value: unknown): string {
   if (isJsonObject(value)) return `map[${Object.keys(value).sort().map((key) => `${key}:${goValue(value[key])}`).join(" ")}]`;
   return String(value);
 }
+
+/**
+ * What the patch metadata says of `field` in type `typeName`: the type of its value (or list
+ * element), and the key its list items are merged by. Server-side apply walks objects with it.
+ */
+export function patchFieldMeta(typeName: string | undefined, field: string): { type?: string; mergeKey?: string } {
+  const meta = fieldMeta(typeName ? { type: typeName } : undefined, field);
+  return {
+    type: meta?.type ?? meta?.mapValues,
+    mergeKey: hasStrategy(meta, "merge") && meta?.patchMergeKey ? meta.patchMergeKey : undefined,
+  };
+}

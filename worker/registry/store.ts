@@ -23,6 +23,8 @@ export interface WriteOptions {
   subresource?: "status";
   /** Who is writing, for metadata.managedFields. */
   manager?: string;
+  /** The object carries managedFields already worked out (server-side apply). */
+  keepManagedFields?: boolean;
 }
 
 export interface DeleteOptions {
@@ -175,7 +177,8 @@ export class RegistryStore {
 
   async create(namespace: string | undefined, input: KubeObject, options: WriteOptions = {}): Promise<KubeObject> {
     const object = this.prepareForCreate(namespace, input);
-    recordUpdate(object, undefined, options.manager ?? "unknown");
+    if (options.keepManagedFields) object.metadata!.managedFields = input.metadata?.managedFields;
+    else recordUpdate(object, undefined, options.manager ?? "unknown");
     await this.checkNamespace(object.metadata!.namespace, object.metadata!.name);
     for (let attempt = 0; ; attempt++) {
       if (options.dryRun) {
@@ -346,6 +349,7 @@ export class RegistryStore {
 
   private finishUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
     this.validate(next, current);
+    if (options.keepManagedFields) return next;
     next.metadata!.managedFields = current.metadata?.managedFields;
     recordUpdate(next, current, options.manager ?? "unknown", options.subresource);
     return next;
