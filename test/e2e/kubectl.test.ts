@@ -218,6 +218,25 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(await ok(binary, "explain", "deployment.spec", "--recursive")).toMatch(/^\s+template\s+<PodTemplateSpec> -required-/m);
   });
 
+  it("applies server-side (create, conflict, --force-conflicts) and diffs", async () => {
+    const manifest = join(dir, `${ns}-ssa.json`);
+    const cm = (value: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ssa", namespace: ns }, data: { owned: value, other: "x" } });
+    writeFileSync(manifest, JSON.stringify(cm("1")));
+    expect(await ok(binary, "apply", "--server-side", "-f", manifest)).toBe("configmap/ssa serverside-applied\n");
+    await ok(binary, "patch", "cm", "ssa", "-n", ns, "--type=merge", "-p", '{"data":{"owned":"2"}}', "--field-manager=someone-else");
+    writeFileSync(manifest, JSON.stringify(cm("3")));
+    const diff = await kubectl(binary, "diff", "-f", manifest);
+    expect(diff.code).toBe(1); // kubectl diff exits 1 when there are differences
+    expect(diff.stdout).toMatch(/^-\s+owned: "2"$/m);
+    expect(diff.stdout).toMatch(/^\+\s+owned: "3"$/m);
+    const conflict = await kubectl(binary, "apply", "--server-side", "-f", manifest);
+    expect(conflict.code).not.toBe(0);
+    expect(conflict.stderr).toContain(`Apply failed with 1 conflict: conflict with "someone-else" using v1: .data.owned`);
+    expect(await ok(binary, "get", "cm", "ssa", "-n", ns, "-o", "jsonpath={.data.owned}")).toBe("2");
+    expect(await ok(binary, "apply", "--server-side", "--force-conflicts", "-f", manifest)).toBe("configmap/ssa serverside-applied\n");
+    expect(await ok(binary, "get", "cm", "ssa", "-n", ns, "-o", "jsonpath={.data.owned}")).toBe("3");
+  });
+
   it("refuses objects in a missing namespace and bad names with the Kubernetes message", async () => {
     const manifest = join(dir, `${ns}-bad.json`);
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "no-such-ns" } }));
