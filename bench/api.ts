@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
 import { PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
+import { configMapProtobuf } from "./protobuf-body.ts";
 import {
   HttpTarget, LatencyRecorder, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
   type BatchResult, type LoadResult,
@@ -101,6 +102,50 @@ async function measureCreates(client: HttpTarget, seconds: number, warmupSeconds
     runs.push({ concurrency, result });
   }
   return runs;
+}
+
+interface BodyRun {
+  body: "json" | "protobuf";
+  concurrency: number;
+  result: LoadResult;
+}
+
+/** ConfigMap creates with JSON bodies against the same with protobuf bodies (kubectl 1.32+). */
+async function measureBodies(client: HttpTarget, seconds: number, warmupSeconds: number): Promise<BodyRun[]> {
+  const runs: BodyRun[] = [];
+  const path = `/api/v1/namespaces/${NAMESPACE}/configmaps`;
+  const data = { "app.properties": "mode=fast\nlevel=3\n", owner: "bench" };
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    for (const body of ["json", "protobuf"] as const) {
+      const result = await runClosedLoop({
+        concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
+        op: async (_worker, seq) => {
+          const name = `cm-${body}-c${concurrency}-${seq}`;
+          const payload = body === "json"
+            ? Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: NAMESPACE }, data }))
+            : configMapProtobuf(name, NAMESPACE, data);
+          const answer = await client.send("POST", path, payload, body === "json" ? "application/json" : "application/vnd.kubernetes.protobuf");
+          if (answer.status !== 201) throw new Error(`POST ${path} (${body}): HTTP ${answer.status}: ${answer.body.toString("utf8").slice(0, 200)}`);
+        },
+      });
+      runs.push({ body, concurrency, result });
+    }
+  }
+  return runs;
+}
+
+function reportBodies(runs: BodyRun[]): void {
+  console.log(`
+create bodies: POST /api/v1/namespaces/${NAMESPACE}/configmaps as JSON and as protobuf (what kubectl 1.32+ sends)`);
+  console.log(formatTable(
+    ["body", "concurrency", "ops/s", "p50 ms", "p99 ms", "errors"],
+    runs.map(({ body, concurrency, result }) => [body, concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors]),
+  ));
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    const json = runs.find((r) => r.body === "json" && r.concurrency === concurrency)?.result;
+    const proto = runs.find((r) => r.body === "protobuf" && r.concurrency === concurrency)?.result;
+    if (json && proto && json.opsPerSecond) console.log(`c=${concurrency}: protobuf/json throughput ${fixed(proto.opsPerSecond / json.opsPerSecond, 2)}x`);
+  }
 }
 
 interface ListFigures {
@@ -416,6 +461,10 @@ async function main(): Promise<void> {
     reportCreates(creates, seconds, warmupSeconds);
     for (const { concurrency, result } of creates) if (result.errors) problems.push(`pod creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
 
+    const bodies = await measureBodies(client, seconds, warmupSeconds);
+    reportBodies(bodies);
+    for (const { body, concurrency, result } of bodies) if (result.errors) problems.push(`${body} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+
     let list: ListFigures | undefined;
     try {
       list = await measureList(client, listPods, listRuns, problems);
@@ -452,6 +501,9 @@ async function main(): Promise<void> {
         creates: creates.map(({ concurrency, result }) => ({
           concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50),
           p99Ms: result.latency.percentile(99), errors: result.errors,
+        })),
+        bodies: bodies.map(({ body, concurrency, result }) => ({
+          body, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
         })),
         list: list && {
           pods: list.pods,

@@ -180,9 +180,9 @@ export class HttpTarget {
   }
 
   /** Sends one request to base + path; resolves with the whole answer, whatever its status. */
-  send(method: string, path: string, body?: Buffer): Promise<HttpAnswer> {
+  send(method: string, path: string, body?: Buffer, contentType = "application/json"): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
-      const req = this.open(method, path, body, (res) => {
+      const req = this.open(method, path, body, contentType, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
@@ -206,7 +206,7 @@ export class HttpTarget {
    */
   stream(path: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = this.open("GET", path, undefined, (res) => {
+      const req = this.open("GET", path, undefined, "application/json", (res) => {
         if (res.statusCode === 200) return resolve(res);
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -220,9 +220,9 @@ export class HttpTarget {
     this.agent.destroy();
   }
 
-  private open(method: string, path: string, body: Buffer | undefined, onResponse: (res: IncomingMessage) => void) {
+  private open(method: string, path: string, body: Buffer | undefined, contentType: string, onResponse: (res: IncomingMessage) => void) {
     const headers: OutgoingHttpHeaders = { ...this.headers };
-    if (body) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": body.length });
+    if (body) Object.assign(headers, { "Content-Type": contentType, "Content-Length": body.length });
     const req = this.request({
       agent: this.agent,
       host: this.url.hostname,
