@@ -13,6 +13,25 @@ async function api(method: string, path: string, body?: unknown, headers: Record
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/** Reads `count` watch events (or until the stream ends) as "TYPE name", then stops watching. */
+async function watchEvents(reader: ReadableStreamDefaultReader<string>, count: number): Promise<string[]> {
+  const events: string[] = [];
+  let buffered = "";
+  while (events.length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += value;
+    let nl;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const e = JSON.parse(buffered.slice(0, nl));
+      events.push(`${e.type} ${e.object.metadata?.name}`);
+      buffered = buffered.slice(nl + 1);
+    }
+  }
+  await reader.cancel();
+  return events;
+}
+
 let namespaces = 0;
 async function freshNamespace(): Promise<string> {
   const name = `t${++namespaces}-${crypto.randomUUID().slice(0, 8)}`;
@@ -97,21 +116,7 @@ describe("Kubernetes API", () => {
     const b = (await api("GET", `/api/v1/namespaces/${ns}/configmaps/b`)).body;
     await api("PUT", `/api/v1/namespaces/${ns}/configmaps/b`, { ...b, metadata: { ...b.metadata, labels: { app: "web" } } });
     await api("DELETE", `/api/v1/namespaces/${ns}/configmaps/b`);
-    const events: string[] = [];
-    let buffered = "";
-    while (events.length < 4) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const e = JSON.parse(buffered.slice(0, nl));
-        events.push(`${e.type} ${e.object.metadata.name}`);
-        buffered = buffered.slice(nl + 1);
-      }
-    }
-    await reader.cancel();
-    expect(events).toEqual(["ADDED a", "DELETED a", "ADDED b", "DELETED b"]);
+    expect(await watchEvents(reader, 4)).toEqual(["ADDED a", "DELETED a", "ADDED b", "DELETED b"]);
   });
 
   it("keeps a watch going across a store restart: the client sees every event once", async () => {
@@ -124,21 +129,7 @@ describe("Kubernetes API", () => {
     const store = env.STORE.get(env.STORE.idFromName(`${env.CLUSTER_NAME}/main`));
     await evictDurableObject(store, { webSockets: "close" });
     await api("POST", path, { metadata: { name: "after" } });
-    const seen: string[] = [];
-    let buffered = "";
-    while (seen.length < 2) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const e = JSON.parse(buffered.slice(0, nl));
-        seen.push(`${e.type} ${e.object.metadata?.name}`);
-        buffered = buffered.slice(nl + 1);
-      }
-    }
-    await reader.cancel();
-    expect(seen).toEqual(["ADDED before", "ADDED after"]);
+    expect(await watchEvents(reader, 2)).toEqual(["ADDED before", "ADDED after"]);
   });
 
   it("honours dryRun=All, refuses bodies over 3 MiB, and answers 410 for compacted lists and watches", async () => {
