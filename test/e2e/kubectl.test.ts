@@ -80,6 +80,7 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(table).toMatch(/^alpha\s+1\s+\d+s$/m);
     expect(table).toMatch(/^beta\s+2\s+\d+s$/m);
     expect(await ok(binary, "get", "cm", "-n", ns, "-l", "tier=b", "-o", "name")).toBe("configmap/beta\n");
+    expect(await ok(binary, "get", "cm", "-A", "-l", "tier")).toMatch(new RegExp(`^NAMESPACE\\s+NAME\\s+DATA\\s+AGE\\n(.*\\n)*${ns}\\s+alpha\\s+1\\s`, "m"));
     expect(await ok(binary, "get", "cm", "-n", ns, "--field-selector", "metadata.name=alpha", "-o", "jsonpath={.items[*].data.k}")).toBe("1");
     expect(await ok(binary, "get", "cm", "-n", ns, "--show-labels")).toMatch(/^alpha\s+1\s+\S+\s+tier=a$/m);
     expect(await ok(binary, "get", "cm", "-n", ns, "-L", "tier", "--sort-by", "{.metadata.name}")).toMatch(/alpha.*a\n.*beta.*b\n/);
