@@ -7,13 +7,13 @@ import {
   column,
   containerCells,
   containersColumn,
-  formatLabelSelector,
   formatLabels,
   imagesColumn,
   labelSelectorString,
   nameColumn,
   nameOf,
-  selectorColumn,
+  podTemplateCells,
+  podTemplateColumns,
   type TablePrinter,
 } from "./table.ts";
 
@@ -26,9 +26,7 @@ const deployment: TablePrinter<Deployment> = {
     column("Up-to-date", "string", "Pods running the latest pod template."),
     column("Available", "string", "Pods ready for at least minReadySeconds."),
     ageColumn,
-    containersColumn,
-    imagesColumn,
-    selectorColumn,
+    ...podTemplateColumns,
   ],
   cells(deployment, now) {
     const status = deployment.status ?? {};
@@ -52,9 +50,7 @@ const replicaSet: TablePrinter<ReplicaSet> = {
     column("Current", "integer", "How many pods the replica set runs."),
     column("Ready", "integer", "How many of its pods are ready."),
     ageColumn,
-    containersColumn,
-    imagesColumn,
-    selectorColumn,
+    ...podTemplateColumns,
   ],
   cells(rs, now) {
     return [
@@ -63,8 +59,7 @@ const replicaSet: TablePrinter<ReplicaSet> = {
       rs.status?.replicas ?? 0,
       rs.status?.readyReplicas ?? 0,
       age(rs, now),
-      ...containerCells(rs.spec?.template?.spec?.containers),
-      formatLabelSelector(rs.spec?.selector),
+      ...podTemplateCells(rs.spec?.template, rs.spec?.selector),
     ];
   },
 };
@@ -79,9 +74,7 @@ const daemonSet: TablePrinter<DaemonSet> = {
     column("Available", "integer", "Nodes whose daemon pod is available."),
     column("Node Selector", "string", "The labels a node needs to run the daemon pod."),
     ageColumn,
-    containersColumn,
-    imagesColumn,
-    selectorColumn,
+    ...podTemplateColumns,
   ],
   cells(ds, now) {
     const status = ds.status;
@@ -94,8 +87,7 @@ const daemonSet: TablePrinter<DaemonSet> = {
       status?.numberAvailable ?? 0,
       formatLabels(ds.spec?.template?.spec?.nodeSelector),
       age(ds, now),
-      ...containerCells(ds.spec?.template?.spec?.containers),
-      formatLabelSelector(ds.spec?.selector),
+      ...podTemplateCells(ds.spec?.template, ds.spec?.selector),
     ];
   },
 };

@@ -4,15 +4,12 @@ import {
   age,
   ageColumn,
   column,
-  containerCells,
-  containersColumn,
-  formatLabelSelector,
   humanDuration,
-  imagesColumn,
   nameColumn,
   nameOf,
   parseTime,
-  selectorColumn,
+  podTemplateCells,
+  podTemplateColumns,
   since,
   type TablePrinter,
 } from "./table.ts";
@@ -57,9 +54,7 @@ const job: TablePrinter<Job> = {
     column("Completions", "string", "Succeeded pods out of the completions the job needs."),
     column("Duration", "string", "How long the job ran, or has been running."),
     ageColumn,
-    containersColumn,
-    imagesColumn,
-    selectorColumn,
+    ...podTemplateColumns,
   ],
   cells(job, now) {
     return [
@@ -68,8 +63,7 @@ const job: TablePrinter<Job> = {
       jobCompletions(job),
       jobDuration(job, now),
       age(job, now),
-      ...containerCells(job.spec?.template?.spec?.containers),
-      formatLabelSelector(job.spec?.selector),
+      ...podTemplateCells(job.spec?.template, job.spec?.selector),
     ];
   },
 };
@@ -83,9 +77,7 @@ const cronJob: TablePrinter<CronJob> = {
     column("Active", "integer", "How many of its jobs are running."),
     column("Last Schedule", "string", "How long ago a job was last scheduled."),
     ageColumn,
-    containersColumn,
-    imagesColumn,
-    selectorColumn,
+    ...podTemplateColumns,
   ],
   cells(cronJob, now) {
     const spec = cronJob.spec;
@@ -100,8 +92,7 @@ const cronJob: TablePrinter<CronJob> = {
       cronJob.status?.active?.length ?? 0,
       lastSchedule ? since(lastSchedule, now) : "<none>",
       age(cronJob, now),
-      ...containerCells(jobSpec?.template?.spec?.containers),
-      formatLabelSelector(jobSpec?.selector),
+      ...podTemplateCells(jobSpec?.template, jobSpec?.selector),
     ];
   },
 };

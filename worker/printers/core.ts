@@ -31,7 +31,7 @@ import {
   nameColumn,
   nameOf,
   parseTime,
-  selectorColumn,
+  podTemplateColumns,
   since,
   type TablePrinter,
 } from "./table.ts";
@@ -439,9 +439,7 @@ const replicationController: TablePrinter<ReplicationController> = {
     column("Current", "integer", "How many pods the controller runs."),
     column("Ready", "integer", "How many of its pods are ready."),
     ageColumn,
-    containersColumn,
-    imagesColumn,
-    selectorColumn,
+    ...podTemplateColumns,
   ],
   cells(rc, now) {
     return [

@@ -1,6 +1,6 @@
 // The pieces every printer shares: the Table shapes, kube's human durations, and how labels,
 // selectors, containers and timestamps are written into cells.
-import type { Container } from "kubernetes-types/core/v1";
+import type { Container, PodTemplateSpec } from "kubernetes-types/core/v1";
 import type { LabelSelector, ObjectMeta } from "kubernetes-types/meta/v1";
 
 export interface TableColumnDefinition {
@@ -46,6 +46,8 @@ export const ageColumn = column("Age", "string", "How long ago the object was cr
 export const containersColumn = column("Containers", "string", "Names of the containers in the pod template.", { priority: 1 });
 export const imagesColumn = column("Images", "string", "Images of the containers in the pod template.", { priority: 1 });
 export const selectorColumn = column("Selector", "string", "The label selector that picks the pods.", { priority: 1 });
+/** The wide columns every owner of a pod template ends with. */
+export const podTemplateColumns = [containersColumn, imagesColumn, selectorColumn];
 
 /**
  * kube's HumanDuration (k8s.io/apimachinery/pkg/util/duration): two or three significant figures,
@@ -144,6 +146,11 @@ export function formatLabelSelector(selector: LabelSelector | undefined): string
 export function containerCells(containers: Container[] | undefined): [string, string] {
   const list = containers ?? [];
   return [list.map((c) => c.name).join(","), list.map((c) => c.image ?? "").join(",")];
+}
+
+/** The cells of podTemplateColumns: the template's containers and images, and the selector. */
+export function podTemplateCells(template: PodTemplateSpec | undefined, selector: LabelSelector | undefined): unknown[] {
+  return [...containerCells(template?.spec?.containers), formatLabelSelector(selector)];
 }
 
 /** Code-unit order, as Go sorts label keys and names (localeCompare would not). */
