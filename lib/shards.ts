@@ -27,6 +27,14 @@ export function parseShardMap(setting: string | undefined): ShardMap {
   return { prefixes };
 }
 
+let memo: { setting: string | undefined; map: ShardMap } | undefined;
+
+/** parseShardMap, remembered per isolate: the setting is read on every request. */
+export function shardMapOf(setting: string | undefined): ShardMap {
+  if (!memo || memo.setting !== setting) memo = { setting, map: parseShardMap(setting) };
+  return memo.map;
+}
+
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
   if (key.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;

@@ -9,7 +9,7 @@ import {
 } from "../lib/etcd/gateway-json.ts";
 import { JsonObjectSplitter } from "../lib/etcd/json-stream.ts";
 import type { Bytes, RequestOp, TxnRequest } from "../lib/etcd/messages.ts";
-import { MAIN_SHARD, parseShardMap, shardForRange, storeObjectName, type ShardMap } from "../lib/shards.ts";
+import { MAIN_SHARD, shardForRange, shardMapOf, storeObjectName } from "../lib/shards.ts";
 import { requireAdmin } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
 
@@ -28,19 +28,12 @@ function errorResponse(c: Context, error: EtcdError): Response {
   return c.json(errorBody(error), httpStatusOf(error.code) as 400);
 }
 
-let cachedShardMap: { setting: string; map: ShardMap } | undefined;
-function shardMap(env: Env): ShardMap {
-  if (cachedShardMap?.setting !== env.STORE_SHARDS) {
-    cachedShardMap = { setting: env.STORE_SHARDS, map: parseShardMap(env.STORE_SHARDS) };
-  }
-  return cachedShardMap.map;
-}
 
 /** The shard a request goes to: named in the path, else the one holding all of its keys. */
 function chooseShard(c: Context<AppEnv>, spans: KeySpan[]): string {
   const named = c.req.param("shard");
   if (named) return named;
-  const map = shardMap(c.env);
+  const map = shardMapOf(c.env.STORE_SHARDS);
   const shards = new Set(spans.map(([key, end]) => shardForRange(map, key, end)));
   if (shards.size === 0) return MAIN_SHARD;
   const [only] = shards;

@@ -3,6 +3,7 @@
 // another manager owns with a different value is a conflict unless forced; fields a manager stops
 // applying are removed when no one else owns them. Lists whose items the API merges by a key
 // (containers by name, ports by containerPort, …) are owned item by item; other lists whole.
+import { kubeTime } from "../../lib/k8s/time.ts";
 import { ApiError } from "../apiserver/status.ts";
 import { patchFieldMeta } from "../patch/strategic-merge-patch.ts";
 import type { KubeObject } from "../registry/types.ts";
@@ -206,7 +207,7 @@ export function serverSideApply(current: KubeObject | undefined, applied: KubeOb
   result = { ...result, metadata: { ...result.metadata } };
   // An apply that changes nothing of what its manager owns keeps the entry's time, so it is a no-op.
   const sameFields = mine && JSON.stringify(mine.fieldsV1) === JSON.stringify(appliedSet);
-  const now = sameFields && mine.time ? mine.time : new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = sameFields && mine.time ? mine.time : kubeTime();
   const kept = others.filter((e) => Object.keys(e.fieldsV1 ?? {}).length);
   result.metadata!.managedFields = [...kept, { manager, operation: "Apply", apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: appliedSet }];
   return result;

@@ -1,5 +1,6 @@
 // Server-side printing: which Table columns each kind gets, keyed "<group>/<Kind>" ("/Pod" for
 // the core group), and the Name/Created At table kube serves for kinds without a printer.
+import { kubeTime } from "../../lib/k8s/time.ts";
 import { appsPrinters } from "./apps.ts";
 import { batchPrinters } from "./batch.ts";
 import { corePrinters } from "./core.ts";
@@ -19,7 +20,7 @@ export const printers: Record<string, TablePrinter> = {
 function createdAt(object: Metadata): string {
   const ms = parseTime(object.metadata?.creationTimestamp);
   if (ms === undefined) return "0001-01-01T00:00:00Z";
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return kubeTime(ms);
 }
 
 export const defaultPrinter: TablePrinter<Metadata> = {

@@ -2,6 +2,7 @@
 // parameter, else the User-Agent's product) becomes the owner of the fields it set or changed, in
 // kube's FieldsV1 form ("f:<field>"); the others lose them. Lists are owned whole until server-side
 // apply brings their merge keys.
+import { kubeTime } from "../../lib/k8s/time.ts";
 import type { KubeObject } from "./types.ts";
 
 type FieldSet = Record<string, any>;
@@ -76,9 +77,6 @@ function subtract(owned: FieldSet, taken: FieldSet): FieldSet {
   return out;
 }
 
-function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, "Z");
-}
 
 /** Records a write by `manager` on `next` (previous undefined for a create). */
 export function recordUpdate(next: KubeObject, previous: KubeObject | undefined, manager: string, subresource?: string): void {
@@ -96,7 +94,7 @@ export function recordUpdate(next: KubeObject, previous: KubeObject | undefined,
     .filter((e) => Object.keys(e.fieldsV1).length);
   const mine = entries.find((e) => e.manager === manager && e.operation === "Update" && e.apiVersion === apiVersion && (e.subresource ?? undefined) === subresource);
   const entry: Record<string, unknown> = {
-    manager, operation: "Update", apiVersion, time: now(), fieldsType: "FieldsV1", fieldsV1: merge(mine?.fieldsV1 ?? {}, changed),
+    manager, operation: "Update", apiVersion, time: kubeTime(), fieldsType: "FieldsV1", fieldsV1: merge(mine?.fieldsV1 ?? {}, changed),
   };
   if (subresource) entry.subresource = subresource;
   next.metadata!.managedFields = [...kept, entry];

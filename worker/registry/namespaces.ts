@@ -1,6 +1,7 @@
 // Namespace lifecycle: deleting a namespace marks it Terminating, removes everything in it, then
 // removes the "kubernetes" finalizer (namespaces/finalize) and with it the namespace. Until the
 // controllers exist, the apiserver does the namespace controller's part itself, after answering.
+import { kubeTime } from "../../lib/k8s/time.ts";
 import { apiErrors } from "../apiserver/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { coreResources } from "./core.ts";
@@ -20,7 +21,7 @@ export async function deleteNamespace(env: Env, name: string, dryRun: boolean, w
     if (["default", "kube-system", "kube-public"].includes(name)) {
       throw apiErrors.forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
     }
-    ns.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    ns.metadata.deletionTimestamp = kubeTime();
     ns.status = { ...ns.status, phase: "Terminating" };
     if (dryRun) return ns;
     const outcome = await store.storage.update(key, ns, stored.modRevision);

@@ -1,6 +1,7 @@
 // The one generic registry store: every resource is served by this code and its declaration.
 // Object semantics follow kube-apiserver's generic registry: uid, creationTimestamp,
 // generateName, generation, resourceVersion preconditions, status vs spec, finalizers.
+import { kubeTime } from "../../lib/k8s/time.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../apiserver/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
@@ -224,7 +225,7 @@ export class RegistryStore {
     object.kind = this.def.kind;
     delete metadata.managedFields;
     metadata.uid = crypto.randomUUID();
-    metadata.creationTimestamp = now();
+    metadata.creationTimestamp = kubeTime();
     delete metadata.deletionTimestamp;
     delete metadata.deletionGracePeriodSeconds;
     if (this.def.generation !== false) metadata.generation = 1;
@@ -378,7 +379,7 @@ export class RegistryStore {
         if (current.metadata!.deletionTimestamp && !finalizers.some((f) => !(current.metadata!.finalizers ?? []).includes(f))) return current;
         const marked = structuredClone(current);
         marked.metadata!.finalizers = finalizers;
-        marked.metadata!.deletionTimestamp ??= new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+        marked.metadata!.deletionTimestamp ??= kubeTime(Date.now() + grace * 1000);
         marked.metadata!.deletionGracePeriodSeconds = grace;
         delete marked.metadata!.resourceVersion;
         if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
@@ -433,9 +434,6 @@ function isBuiltinGroup(group: string): boolean {
   return BUILTIN_GROUPS.has(group);
 }
 
-function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, "Z");
-}
 
 function generateName(base: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(5));

@@ -1,5 +1,6 @@
 // Subresources beyond status: scale (autoscaling/v1 Scale over spec.replicas), pods/binding
 // (the scheduler's write) and pods/eviction (a delete that honours PodDisruptionBudgets).
+import { kubeTime } from "../../lib/k8s/time.ts";
 import { formatLabelSelector, labelSelectorFromObject, matchesLabels } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors } from "../apiserver/status.ts";
 import { appsResources } from "./apps.ts";
@@ -90,7 +91,7 @@ export async function evictPod(pods: RegistryStore, namespace: string, name: str
         throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", "DisruptionBudget",
           `The disruption budget ${current.metadata!.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
       }
-      return { ...current, status: { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [name]: new Date().toISOString().replace(/\.\d+Z$/, "Z") } } };
+      return { ...current, status: { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [name]: kubeTime() } } };
     });
   }
   await pods.delete(namespace, name, deleteOptions);

@@ -2,14 +2,12 @@
 // kube-apiserver's /registry/... keys, optimistic concurrency on mod_revision, resourceVersion =
 // store revision, watches over the store shard's WebSocket.
 import type { EtcdError, StoreResult } from "../../lib/etcd/errors.ts";
+import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-json.ts";
 import { prefixEnd } from "../../lib/etcd/keys.ts";
 import type { KeyValue } from "../../lib/etcd/messages.ts";
-import { parseShardMap, shardForKey, storeObjectName, type ShardMap } from "../../lib/shards.ts";
+import { shardForKey, shardMapOf, storeObjectName, type ShardMap } from "../../lib/shards.ts";
 import { apiErrors } from "../apiserver/status.ts";
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const enc = (s: string) => encoder.encode(s);
 
 export interface StoredObject {
   key: string;
@@ -28,36 +26,33 @@ export interface StorageEvent {
   created: boolean;
 }
 
-let cachedShards: { setting: string; map: ShardMap } | undefined;
-
 export class ObjectStorage {
   private readonly shards: ShardMap;
 
   constructor(readonly env: Env) {
-    if (cachedShards?.setting !== env.STORE_SHARDS) cachedShards = { setting: env.STORE_SHARDS, map: parseShardMap(env.STORE_SHARDS) };
-    this.shards = cachedShards.map;
+    this.shards = shardMapOf(env.STORE_SHARDS);
   }
 
   /** Every key under one resource prefix lives in one shard, so a prefix picks the shard. */
   stub(key: string) {
-    const shard = shardForKey(this.shards, enc(key));
+    const shard = shardForKey(this.shards, utf8(key));
     return this.env.STORE.get(this.env.STORE.idFromName(storeObjectName(this.env.CLUSTER_NAME, shard)));
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
-    const res = unwrap(await this.stub(key).range({ key: enc(key) }));
+    const res = unwrap(await this.stub(key).range({ key: utf8(key) }));
     const kv = res.kvs[0];
     return kv ? decode(kv) : undefined;
   }
 
   async currentRevision(key: string): Promise<number> {
-    return unwrap(await this.stub(key).range({ key: enc(key), count_only: true })).header.revision;
+    return unwrap(await this.stub(key).range({ key: utf8(key), count_only: true })).header.revision;
   }
 
   /** Objects under `prefix` from `startKey` on, at `revision` (0: now), up to `limit` (0: all). */
   async list(prefix: string, options: { startKey?: string; limit?: number; revision?: number }) {
     const res = unwrap(await this.stub(prefix).range({
-      key: enc(options.startKey ?? prefix), range_end: prefixEnd(enc(prefix)),
+      key: utf8(options.startKey ?? prefix), range_end: prefixEnd(utf8(prefix)),
       limit: options.limit ?? 0, revision: options.revision ?? 0,
     }));
     const items = res.kvs.map(decode);
@@ -66,8 +61,8 @@ export class ObjectStorage {
 
   async create(key: string, object: object): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
-      compare: [{ key: enc(key), target: "CREATE", result: "EQUAL", create_revision: 0 }],
-      success: [{ request_put: { key: enc(key), value: enc(JSON.stringify(object)) } }],
+      compare: [{ key: utf8(key), target: "CREATE", result: "EQUAL", create_revision: 0 }],
+      success: [{ request_put: { key: utf8(key), value: utf8(JSON.stringify(object)) } }],
     }));
     return res.succeeded ? { ok: true, revision: res.header.revision } : { ok: false };
   }
@@ -75,9 +70,9 @@ export class ObjectStorage {
   /** Writes `object` if the key still has `modRevision`; otherwise answers what is there now. */
   async update(key: string, object: object, modRevision: number): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
-      compare: [{ key: enc(key), target: "MOD", result: "EQUAL", mod_revision: modRevision }],
-      success: [{ request_put: { key: enc(key), value: enc(JSON.stringify(object)) } }],
-      failure: [{ request_range: { key: enc(key) } }],
+      compare: [{ key: utf8(key), target: "MOD", result: "EQUAL", mod_revision: modRevision }],
+      success: [{ request_put: { key: utf8(key), value: utf8(JSON.stringify(object)) } }],
+      failure: [{ request_range: { key: utf8(key) } }],
     }));
     if (res.succeeded) return { ok: true, revision: res.header.revision };
     const range = res.responses[0] as { response_range: { kvs: KeyValue[] } } | undefined;
@@ -87,9 +82,9 @@ export class ObjectStorage {
 
   async delete(key: string, modRevision: number): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
-      compare: [{ key: enc(key), target: "MOD", result: "EQUAL", mod_revision: modRevision }],
-      success: [{ request_delete_range: { key: enc(key) } }],
-      failure: [{ request_range: { key: enc(key) } }],
+      compare: [{ key: utf8(key), target: "MOD", result: "EQUAL", mod_revision: modRevision }],
+      success: [{ request_delete_range: { key: utf8(key) } }],
+      failure: [{ request_range: { key: utf8(key) } }],
     }));
     if (res.succeeded) return { ok: true, revision: res.header.revision };
     const range = res.responses[0] as { response_range: { kvs: KeyValue[] } } | undefined;
@@ -116,7 +111,7 @@ export class ObjectStorage {
     const onAbort = () => { closed = true; try { ws.close(1000, "watch ended"); } catch { /* closed */ } notify(); };
     signal.addEventListener("abort", onAbort);
     ws.send(JSON.stringify({ create_request: {
-      key: btoa(prefix), range_end: btoa(String.fromCharCode(...prefixEnd(enc(prefix)))),
+      key: toBase64(utf8(prefix)), range_end: toBase64(prefixEnd(utf8(prefix))),
       start_revision: String(afterRevision + 1), prev_kv: true, progress_notify: progressNotify,
     } }));
     try {
@@ -147,10 +142,10 @@ export class ObjectStorage {
 }
 
 function decode(kv: KeyValue): StoredObject {
-  return { key: decoder.decode(kv.key), object: JSON.parse(decoder.decode(kv.value)), modRevision: kv.mod_revision };
+  return { key: fromUtf8(kv.key), object: JSON.parse(fromUtf8(kv.value)), modRevision: kv.mod_revision };
 }
 
-const fromB64 = (s: string | undefined) => (s ? decoder.decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0))) : "");
+const fromB64 = (s: string | undefined) => (s ? fromUtf8(fromBase64(s, "key")) : "");
 
 function decodeEvent(e: any): StorageEvent {
   const revision = Number(e.kv.mod_revision);
