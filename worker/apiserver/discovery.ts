@@ -1,5 +1,5 @@
 // Discovery documents: /version, /api, /apis and each group-version's resource list.
-import { findResource, groupVersions, resources } from "../registry/index.ts";
+import { groupVersions } from "../registry/index.ts";
 import { STANDARD_VERBS, type ResourceDefinition } from "../registry/types.ts";
 
 /** The Kubernetes release whose API we serve (the type data we build on is 1.30's). */
@@ -26,13 +26,13 @@ function apiGroup(name: string, versions: string[]) {
   return { name, versions: versions.map(gv), preferredVersion: gv(versions[0]!) };
 }
 
-export function apiGroupList() {
-  const groups = [...groupVersions()].filter(([name]) => name !== "").map(([name, versions]) => apiGroup(name, versions));
+export function apiGroupList(defs: ResourceDefinition[]) {
+  const groups = [...groupVersions(defs)].filter(([name]) => name !== "").map(([name, versions]) => apiGroup(name, versions));
   return { kind: "APIGroupList", apiVersion: "v1", groups };
 }
 
-export function apiGroupDocument(group: string) {
-  const versions = groupVersions().get(group);
+export function apiGroupDocument(defs: ResourceDefinition[], group: string) {
+  const versions = groupVersions(defs).get(group);
   return versions && group ? { kind: "APIGroup", apiVersion: "v1", ...apiGroup(group, versions) } : undefined;
 }
 
@@ -55,16 +55,14 @@ function resourceEntries(def: ResourceDefinition) {
   return entries;
 }
 
-export function apiResourceList(group: string, version: string) {
-  const defs = resources.filter((def) => def.group === group && def.version === version);
+export function apiResourceList(all: ResourceDefinition[], group: string, version: string) {
+  const defs = all.filter((def) => def.group === group && def.version === version);
   if (!defs.length) return undefined;
   return {
     kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version,
     resources: defs.flatMap(resourceEntries),
   };
 }
-
-export { findResource };
 
 // ---- aggregated discovery (apidiscovery.k8s.io v2 and v2beta1) ----
 
@@ -100,15 +98,15 @@ function discoveryResource(def: ResourceDefinition) {
 }
 
 /** /api (the core group only) or /apis (every other group) as one APIGroupDiscoveryList. */
-export function aggregatedDiscovery(scope: "api" | "apis", version: "v2" | "v2beta1") {
-  const groups = [...groupVersions()].filter(([name]) => (scope === "api" ? name === "" : name !== ""));
+export function aggregatedDiscovery(defs: ResourceDefinition[], scope: "api" | "apis", version: "v2" | "v2beta1") {
+  const groups = [...groupVersions(defs)].filter(([name]) => (scope === "api" ? name === "" : name !== ""));
   return {
     kind: "APIGroupDiscoveryList", apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {},
     items: groups.map(([name, versions]) => ({
       metadata: name ? { name, creationTimestamp: null } : { creationTimestamp: null },
       versions: versions.map((v) => ({
         version: v,
-        resources: resources.filter((def) => def.group === name && def.version === v).map(discoveryResource),
+        resources: defs.filter((def) => def.group === name && def.version === v).map(discoveryResource),
         freshness: "Current",
       })),
     })),

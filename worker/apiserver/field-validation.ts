@@ -1,7 +1,7 @@
 // fieldValidation=Strict|Warn|Ignore: fields the kind's schema does not know, and keys given twice
 // in the JSON body, are an error (Strict), a Warning header (Warn, the default) or nothing
-// (Ignore). Unlike kube we keep unknown fields: our schemas are Kubernetes 1.27's, and a field a
-// newer release added must not be lost.
+// (Ignore). Unlike kube we keep unknown fields of built-in kinds: our schemas are Kubernetes 1.27's,
+// and a field a newer release added must not be lost. Custom resources prune theirs, as in kube.
 import type { Context } from "hono";
 import { openAPISchemas } from "../openapi/documents.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
@@ -98,9 +98,12 @@ export function duplicateFields(text: string): string[] {
  * `mode`; returns the warnings to send. Strict throws a 400 listing every problem.
  */
 export async function validateFields(def: ResourceDefinition, object: KubeObject, mode: FieldValidation, text?: string): Promise<string[]> {
-  const root = await rootSchema(def);
   const unknown: string[] = [];
-  if (root) findUnknown(object, root.root, root.schemas, "", unknown);
+  if (def.unknownFields) unknown.push(...def.unknownFields(object));
+  else {
+    const root = await rootSchema(def);
+    if (root) findUnknown(object, root.root, root.schemas, "", unknown);
+  }
   if (mode === "Ignore") return [];
   const problems = [
     ...(text ? duplicateFields(text).map((path) => `duplicate field "${path}"`) : []),

@@ -5,7 +5,8 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { authenticate } from "../auth.ts";
 import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
-import { findResource } from "../registry/index.ts";
+import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources, resolveResource, servedResources } from "../crd/custom-resources.ts";
+import { crdResource } from "../crd/definition.ts";
 import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
 import { serverSideApply } from "../apply/server-side-apply.ts";
 import { typeNameForKind } from "../patch/strategic-merge-patch.ts";
@@ -45,25 +46,26 @@ kubernetesApi.onError((e) => {
 });
 
 /** /api and /apis answer aggregated discovery when the client asks for it, else the legacy lists. */
-function discovery(c: Context, scope: "api" | "apis", legacy: () => object): Response {
+async function discovery(c: Context<AppEnv>, scope: "api" | "apis", legacy: (defs: ResourceDefinition[]) => object): Promise<Response> {
   const version = aggregatedDiscoveryVersion(c.req.header("Accept"));
+  const defs = await servedResources(c.env);
   c.header("Vary", "Accept");
-  if (!version) return c.json(legacy());
-  return c.body(JSON.stringify(aggregatedDiscovery(scope, version)), 200, {
+  if (!version) return c.json(legacy(defs));
+  return c.body(JSON.stringify(aggregatedDiscovery(defs, scope, version)), 200, {
     "Content-Type": `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList`,
   });
 }
 
 kubernetesApi.get("/api", (c) => discovery(c, "api", () => apiVersions(new URL(c.req.url).host)));
 kubernetesApi.get("/apis", (c) => discovery(c, "apis", apiGroupList));
-kubernetesApi.get("/api/v1", (c) => c.json(apiResourceList("", "v1")!));
-kubernetesApi.get("/apis/:group", (c) => {
-  const doc = apiGroupDocument(c.req.param("group"));
+kubernetesApi.get("/api/v1", async (c) => c.json(apiResourceList(await servedResources(c.env), "", "v1")!));
+kubernetesApi.get("/apis/:group", async (c) => {
+  const doc = apiGroupDocument(await servedResources(c.env), c.req.param("group"));
   if (!doc) throw apiErrors.notFound("", "groups", c.req.param("group"));
   return c.json(doc);
 });
-kubernetesApi.get("/apis/:group/:version", (c) => {
-  const list = apiResourceList(c.req.param("group"), c.req.param("version"));
+kubernetesApi.get("/apis/:group/:version", async (c) => {
+  const list = apiResourceList(await servedResources(c.env), c.req.param("group"), c.req.param("version"));
   if (!list) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   return c.json(list);
 });
@@ -83,7 +85,7 @@ interface Target {
 }
 
 /** Reads /namespaces/{ns}/{resource}/{name}/{sub} or /{resource}/{name}/{sub}. */
-function resolveTarget(group: string, version: string, segments: string[]): Target {
+async function resolveTarget(env: Env, group: string, version: string, segments: string[]): Promise<Target> {
   const notFound = () => new ApiError(404, "NotFound", "the server could not find the requested resource");
   let namespace: string | undefined;
   let rest = segments;
@@ -93,14 +95,30 @@ function resolveTarget(group: string, version: string, segments: string[]): Targ
   }
   const [resource, name, subresource, ...extra] = rest;
   if (!resource || extra.length) throw notFound();
-  const def = findResource(group, version, resource);
+  const def = await resolveResource(env, group, version, resource);
   if (!def) throw notFound();
   if (namespace && !def.namespaced) throw notFound();
   return { def, namespace, name, subresource };
 }
 
 async function serveResource(c: Context<AppEnv>, group: string, version: string, segments: string[]): Promise<Response> {
-  const target = resolveTarget(group, version, segments);
+  const target = await resolveTarget(c.env, group, version, segments);
+  if (target.def !== crdResource || c.req.method === "GET") return serveTarget(c, target);
+  // A CRD changed: this isolate serves the new set at once; a deleted one gets its finalizer's work.
+  try {
+    return await serveTarget(c, target);
+  } finally {
+    invalidateCustomResources();
+    if (c.req.method === "DELETE") c.executionCtx.waitUntil(finalizeDeletedCustomResourceDefinitions(c.env));
+  }
+}
+
+async function finalizeDeletedCustomResourceDefinitions(env: Env): Promise<void> {
+  const { crds } = await customResources(env, 0);
+  for (const crd of crds.filter((c) => c.metadata?.deletionTimestamp)) await finalizeCustomResourceDefinition(env, crd.metadata!.name);
+}
+
+async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response> {
   const { def, namespace, name, subresource } = target;
   const store = new RegistryStore(def, new ObjectStorage(c.env));
   const method = c.req.method;
@@ -119,7 +137,7 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
     return respond(c, def, await deleteNamespace(c.env, name, dryRun, (p) => c.executionCtx.waitUntil(p)));
   }
   if (name && subresource === "scale" && def.scalable) {
-    if (method === "GET") return c.json(scaleOf(await store.get(namespace, name)));
+    if (method === "GET") return c.json(scaleOf(await store.get(namespace, name), def));
     if (method === "PUT") {
       const body = await readObject(c);
       return c.json(await updateScale(store, namespace, name, () => body, dryRun, manager));

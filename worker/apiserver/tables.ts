@@ -8,7 +8,7 @@ import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 const watchedBefore = new WeakSet<Context>();
 
 export function tableFor(def: ResourceDefinition, items: KubeObject[], c: Context, options: { watch?: boolean } = {}) {
-  const printer = printers[`${def.group}/${def.kind}`] ?? defaultPrinter;
+  const printer = def.printer ?? printers[`${def.group}/${def.kind}`] ?? defaultPrinter;
   const include = c.req.query("includeObject") ?? "Metadata";
   const now = new Date();
   const rows = items.map((object) => {

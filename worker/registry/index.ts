@@ -1,9 +1,10 @@
 // The catalogue of served resources, looked up by group, version and resource.
+import { crdResource } from "../crd/definition.ts";
 import { appsResources } from "./apps.ts";
 import { coreResources } from "./core.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [...coreResources, ...appsResources];
+export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, crdResource];
 
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 
@@ -12,14 +13,29 @@ export function findResource(group: string, version: string, resource: string): 
 }
 
 /** Group → versions, in the order discovery lists them (core first, then by name). */
-export function groupVersions(): Map<string, string[]> {
+export function groupVersions(defs: ResourceDefinition[] = resources): Map<string, string[]> {
   const groups = new Map<string, string[]>();
-  for (const def of resources) {
+  for (const def of defs) {
     const versions = groups.get(def.group) ?? [];
     if (!versions.includes(def.version)) versions.push(def.version);
     groups.set(def.group, versions);
   }
-  // Preferred version first: the newest GA version.
-  for (const versions of groups.values()) versions.sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)));
+  for (const versions of groups.values()) versions.sort(compareVersions);
   return groups;
+}
+
+/**
+ * Kubernetes' version priority, highest first: GA before beta before alpha, higher numbers first
+ * within each, then versions that are not Kubernetes-like, by name.
+ */
+export function compareVersions(a: string, b: string): number {
+  const rank = (v: string): [number, number, number] | undefined => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return undefined;
+    return [m[2] === undefined ? 3 : m[2] === "beta" ? 2 : 1, Number(m[1]), Number(m[3] ?? 0)];
+  };
+  const ra = rank(a);
+  const rb = rank(b);
+  if (!ra || !rb) return ra ? -1 : rb ? 1 : a.localeCompare(b);
+  return rb[0] - ra[0] || rb[1] - ra[1] || rb[2] - ra[2];
 }

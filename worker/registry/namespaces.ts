@@ -5,7 +5,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { apiErrors } from "../apiserver/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { coreResources } from "./core.ts";
-import { resources } from "./index.ts";
+import { servedResources } from "../crd/custom-resources.ts";
 import { RegistryStore } from "./store.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -37,7 +37,7 @@ export async function deleteNamespace(env: Env, name: string, dryRun: boolean, w
 export async function purgeNamespace(env: Env, name: string): Promise<void> {
   const storage = new ObjectStorage(env);
   let left = 0;
-  for (const def of resources.filter((r) => r.namespaced)) {
+  for (const def of (await servedResources(env)).filter((r) => r.namespaced)) {
     const store = new RegistryStore(def, storage);
     const gone = await store.deleteCollection(name, {}, { gracePeriodSeconds: 0 });
     left += gone.items.filter((o: KubeObject) => o.metadata?.finalizers?.length).length;

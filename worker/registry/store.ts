@@ -229,7 +229,9 @@ export class RegistryStore {
     delete metadata.deletionTimestamp;
     delete metadata.deletionGracePeriodSeconds;
     if (this.def.generation !== false) metadata.generation = 1;
-    if (this.def.hasStatus && object.status === undefined) object.status = {};
+    // A custom resource's status is the status subresource's alone: a create drops it, as in kube.
+    if (this.def.hasStatus && this.def.custom) delete object.status;
+    else if (this.def.hasStatus && object.status === undefined) object.status = {};
     this.def.defaults?.(object);
     this.validate(object);
     return object;
@@ -336,9 +338,10 @@ export class RegistryStore {
       const status = next.status;
       const kept = structuredClone(current);
       kept.status = status;
+      this.def.defaults?.(kept);
       return this.finishUpdate(current, kept, options);
     }
-    if (this.def.hasStatus) next.status = current.status;
+    if (this.def.hasStatus) next.status = structuredClone(current.status);
     this.def.keepOnUpdate?.(next, current);
     this.def.defaults?.(next);
     if (this.def.generation !== false) {

@@ -5,7 +5,7 @@ import { formatLabelSelector, labelSelectorFromObject, matchesLabels } from "../
 import { ApiError, apiErrors } from "../apiserver/status.ts";
 import { appsResources } from "./apps.ts";
 import { RegistryStore, type DeleteOptions } from "./store.ts";
-import type { KubeObject } from "./types.ts";
+import type { KubeObject, ResourceDefinition } from "./types.ts";
 
 // ---- scale ----
 
@@ -17,20 +17,37 @@ function selectorString(object: KubeObject): string {
   return requirements === "nothing" ? "" : formatLabelSelector(requirements);
 }
 
-export function scaleOf(object: KubeObject): KubeObject {
+/** Reads a JSON path such as ".spec.replicas" (dots only, as scale paths are). */
+function readPath(object: KubeObject, path: string): unknown {
+  let value: any = object;
+  for (const key of path.replace(/^\./, "").split(".")) value = value?.[key];
+  return value;
+}
+
+function writePath(object: KubeObject, path: string, value: unknown): void {
+  const keys = path.replace(/^\./, "").split(".");
+  let node: any = object;
+  for (const key of keys.slice(0, -1)) node = node[key] ??= {};
+  node[keys.at(-1)!] = value;
+}
+
+/** The Scale of an object: built-in kinds keep it at fixed places, custom resources where their CRD says. */
+export function scaleOf(object: KubeObject, def?: ResourceDefinition): KubeObject {
   const m = object.metadata ?? {};
+  const paths = def?.scalePaths;
+  const selector = paths ? (paths.labelSelectorPath ? readPath(object, paths.labelSelectorPath) : undefined) : selectorString(object);
   return {
     kind: "Scale", apiVersion: "autoscaling/v1",
     metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
-    spec: { replicas: object.spec?.replicas ?? 0 },
-    status: { replicas: object.status?.replicas ?? 0, selector: selectorString(object) },
+    spec: { replicas: (paths ? readPath(object, paths.specReplicasPath) : object.spec?.replicas) ?? 0 },
+    status: { replicas: (paths ? readPath(object, paths.statusReplicasPath) : object.status?.replicas) ?? 0, ...(typeof selector === "string" && selector ? { selector } : paths ? {} : { selector: "" }) },
   };
 }
 
 /** Writes a Scale's replicas into its object; a resourceVersion in the Scale is a precondition. */
 export async function updateScale(store: RegistryStore, namespace: string | undefined, name: string, change: (scale: KubeObject) => KubeObject, dryRun: boolean, manager?: string): Promise<KubeObject> {
   const updated = await store.guaranteedUpdate(namespace, name, { dryRun, manager }, (current) => {
-    const scale = change(scaleOf(current));
+    const scale = change(scaleOf(current, store.def));
     if (scale.kind && scale.kind !== "Scale") throw apiErrors.badRequest(`expected a Scale, got ${scale.kind}`);
     const wanted = scale.metadata?.resourceVersion;
     if (wanted && wanted !== current.metadata!.resourceVersion) throw store.staleError(name);
@@ -38,9 +55,14 @@ export async function updateScale(store: RegistryStore, namespace: string | unde
     if (!Number.isInteger(replicas) || replicas < 0) {
       throw apiErrors.invalid("autoscaling", "Scale", name, [{ reason: "FieldValueInvalid", field: "spec.replicas", message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
     }
+    const paths = store.def.scalePaths;
+    if (paths) {
+      writePath(current, paths.specReplicasPath, replicas);
+      return current;
+    }
     return { ...current, spec: { ...current.spec, replicas } };
   });
-  return scaleOf(updated);
+  return scaleOf(updated, store.def);
 }
 
 // ---- pods/binding ----

@@ -1,6 +1,7 @@
 // What a resource declares to be served by the one generic registry store: its names, scope,
 // storage prefix, defaulting, validation, what an update may change, and selectable fields.
 import type { StatusCause } from "../apiserver/status.ts";
+import type { TablePrinter } from "../printers/table.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
 
 export type KubeObject = Record<string, any> & {
@@ -27,6 +28,14 @@ export interface ResourceDefinition {
   conversion?: { toStorage(object: KubeObject): KubeObject; fromStorage(object: KubeObject): KubeObject };
   /** Serves /scale: an autoscaling/v1 Scale over spec.replicas, status.replicas and spec.selector. */
   scalable?: boolean;
+  /** Where a custom resource keeps what /scale reads and writes (JSON paths such as ".spec.replicas"). */
+  scalePaths?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
+  /** Table columns, for kinds without a printer of their own (custom resources). */
+  printer?: TablePrinter;
+  /** The paths of fields its schema does not know (custom resources prune these on write). */
+  unknownFields?(object: KubeObject): string[];
+  /** A custom resource: the CRD that declares it, and its version's schema. */
+  custom?: { crd: string; schema: Record<string, any> };
   /** Verbs beyond the standard set's absence, e.g. read-only or create-only resources. */
   verbs?: string[];
   /** Fills in defaults on create and update, as kube-apiserver's defaulting does. */
