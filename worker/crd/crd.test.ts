@@ -221,6 +221,26 @@ describe("CustomResourceDefinitions", () => {
     expect(text.split("\n").filter(Boolean).map((l) => JSON.parse(l).type)).toEqual(["MODIFIED", "MODIFIED"]);
   });
 
+  it("publishes each served version in /openapi/v3 and /openapi/v2, and drops it with the CRD", async () => {
+    const { group } = await installWidgets();
+    const reversed = group.split(".").reverse().join(".");
+    const index = (await api("GET", "/openapi/v3")).body;
+    const url = index.paths[`apis/${group}/v1`].serverRelativeURL;
+    expect(url).toMatch(new RegExp(`^/openapi/v3/apis/${group.replace(/\./g, "\\.")}/v1\\?hash=[0-9A-F]{128}$`));
+    const document = (await api("GET", url)).body;
+    const widget = document.components.schemas[`${reversed}.v1.Widget`];
+    expect(widget["x-kubernetes-group-version-kind"]).toEqual([{ group, kind: "Widget", version: "v1" }]);
+    expect(widget.properties.spec.properties.size.enum).toEqual(["small", "large"]);
+    expect(document.components.schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]).toBeDefined();
+    expect(Object.keys(document.paths)).toContain(`/apis/${group}/v1/namespaces/{namespace}/widgets/{name}`);
+    const swagger = (await api("GET", "/openapi/v2")).body;
+    expect(swagger.definitions[`${reversed}.v1beta1.Widget`]).toBeDefined();
+    expect(swagger.paths[`/apis/${group}/v1/namespaces/{namespace}/widgets`].post.parameters[0].schema.$ref).toBe(`#/definitions/${reversed}.v1.Widget`);
+    expect((await api("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${group}`)).status).toBe(200);
+    for (let i = 0; i < 50 && (await api("GET", "/openapi/v3")).body.paths[`apis/${group}/v1`]; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await api("GET", "/openapi/v3")).body.paths[`apis/${group}/v1`]).toBeUndefined();
+  });
+
   it("serves cluster-scoped custom resources", async () => {
     const { group } = await installWidgets({ scope: "Cluster" });
     const created = await api("POST", `/apis/${group}/v1/widgets`, { apiVersion: `${group}/v1`, kind: "Widget", metadata: { name: "global" }, spec: { size: "large" } });

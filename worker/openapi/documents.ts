@@ -1,7 +1,9 @@
 // The OpenAPI documents of what we serve, assembled from spec.generated.json (scripts/gen-openapi.ts):
 // one OpenAPI 3.0 document per group-version with its index, and the whole API as swagger 2.0.
-// Each is built and hashed once per isolate; the data never changes while the Worker runs.
+// Each is built and hashed once per isolate; the data never changes while the Worker runs. Custom
+// resources' documents (worker/crd/openapi.ts) join them, rebuilt whenever the CRDs change.
 import { KUBERNETES_VERSION } from "../apiserver/discovery.ts";
+import type { CustomOpenAPI } from "../crd/openapi.ts";
 
 type Json = null | boolean | number | string | Json[] | JsonObject;
 export type JsonObject = { [key: string]: Json };
@@ -28,6 +30,11 @@ export async function openAPISchemas(): Promise<Record<string, JsonObject>> {
   return (await loadSpec()).schemas as Record<string, JsonObject>;
 }
 
+/** A built-in group-version's published paths (the pattern custom resources' paths are made from). */
+export async function openAPIPaths(groupVersion: string): Promise<Record<string, JsonObject>> {
+  return (await loadSpec()).groupVersions[groupVersion]?.paths ?? {};
+}
+
 /** A document as served: its JSON text and kube-openapi's ETag for it (SHA-512, upper-case hex). */
 export interface ServedDocument {
   json: string;
@@ -51,22 +58,30 @@ async function groupVersionNames(): Promise<string[]> {
 async function openAPIv3Document(groupVersion: string): Promise<JsonObject> {
   const data = await loadSpec();
   const entry = data.groupVersions[groupVersion]!;
-  return {
-    openapi: "3.0.0",
-    info: info(),
-    paths: entry.paths,
-    components: {
-      schemas: Object.fromEntries(entry.schemas.map((name) => [name, data.schemas[name]!])),
-      securitySchemes: data.securitySchemes,
-    },
-    security: data.security,
-  };
+  return document3(entry.paths, Object.fromEntries(entry.schemas.map((name) => [name, data.schemas[name]!])), data);
+}
+
+function document3(paths: Record<string, JsonObject>, schemas: Record<string, JsonObject>, data: SpecData): JsonObject {
+  return { openapi: "3.0.0", info: info(), paths, components: { schemas, securitySchemes: data.securitySchemes }, security: data.security };
 }
 
 const v3Documents = new Map<string, Promise<ServedDocument>>();
+/** Custom resources' documents, for one set of CRDs (the fingerprint) at a time. */
+let customDocuments: { fingerprint: string; documents: Map<string, Promise<ServedDocument>> } | undefined;
 
 /** The group-version's document, or undefined when we serve no such group-version. */
-export async function servedOpenAPIv3(groupVersion: string): Promise<ServedDocument | undefined> {
+export async function servedOpenAPIv3(groupVersion: string, custom?: CustomOpenAPI): Promise<ServedDocument | undefined> {
+  const entry = custom && Object.hasOwn(custom.groupVersions, groupVersion) ? custom.groupVersions[groupVersion] : undefined;
+  if (custom && entry && !Object.hasOwn((await loadSpec()).groupVersions, groupVersion)) {
+    if (customDocuments?.fingerprint !== custom.fingerprint) customDocuments = { fingerprint: custom.fingerprint, documents: new Map() };
+    let document = customDocuments.documents.get(groupVersion);
+    if (!document) {
+      const data = await loadSpec();
+      document = served(document3(entry.paths, entry.schemas, data));
+      customDocuments.documents.set(groupVersion, document);
+    }
+    return document;
+  }
   // Only names we serve are cached: a request path must not grow the map.
   if (!Object.hasOwn((await loadSpec()).groupVersions, groupVersion)) return undefined;
   let document = v3Documents.get(groupVersion);
@@ -82,18 +97,22 @@ export function openAPIv3IndexURL(groupVersion: string, etag: string): string {
   return `/openapi/v3/${groupVersion}?hash=${etag}`;
 }
 
-let v3Index: Promise<ServedDocument> | undefined;
+let v3Index: { fingerprint: string; value: Promise<ServedDocument> } | undefined;
 
-export function servedOpenAPIv3Index(): Promise<ServedDocument> {
-  v3Index ??= (async () => {
-    const paths: JsonObject = {};
-    for (const groupVersion of await groupVersionNames()) {
-      const { etag } = (await servedOpenAPIv3(groupVersion))!;
-      paths[groupVersion] = { serverRelativeURL: openAPIv3IndexURL(groupVersion, etag) };
-    }
-    return served({ paths });
-  })();
-  return v3Index;
+export function servedOpenAPIv3Index(custom?: CustomOpenAPI): Promise<ServedDocument> {
+  const fingerprint = custom?.fingerprint ?? "";
+  if (v3Index?.fingerprint !== fingerprint) {
+    v3Index = { fingerprint, value: (async () => {
+      const paths: JsonObject = {};
+      const names = [...new Set([...(await groupVersionNames()), ...Object.keys(custom?.groupVersions ?? {})])].sort();
+      for (const groupVersion of names) {
+        const { etag } = (await servedOpenAPIv3(groupVersion, custom))!;
+        paths[groupVersion] = { serverRelativeURL: openAPIv3IndexURL(groupVersion, etag) };
+      }
+      return served({ paths });
+    })() };
+  }
+  return v3Index.value;
 }
 
 const V3_SCHEMA_REF = "#/components/schemas/";
@@ -173,13 +192,18 @@ function swaggerPathItem(item: JsonObject): JsonObject {
 }
 
 /** The whole API as one swagger 2.0 document, as kube-apiserver serves /openapi/v2. */
-async function swaggerDocument(): Promise<JsonObject> {
+async function swaggerDocument(custom?: CustomOpenAPI): Promise<JsonObject> {
   const data = await loadSpec();
   const paths: JsonObject = {};
+  const schemas = { ...data.schemas };
   for (const groupVersion of await groupVersionNames()) {
     for (const [path, item] of Object.entries(data.groupVersions[groupVersion]!.paths)) paths[path] = swaggerPathItem(item);
   }
-  const definitions = Object.fromEntries(Object.entries(data.schemas).map(([name, schema]) => [name, swaggerSchema(schema)]));
+  for (const entry of Object.values(custom?.groupVersions ?? {})) {
+    for (const [path, item] of Object.entries(entry.paths)) paths[path] = swaggerPathItem(item);
+    Object.assign(schemas, entry.schemas);
+  }
+  const definitions = Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, swaggerSchema(schema)]));
   return {
     swagger: "2.0",
     info: info(),
@@ -190,12 +214,15 @@ async function swaggerDocument(): Promise<JsonObject> {
   };
 }
 
-let swagger: Promise<ServedDocument & { document: JsonObject }> | undefined;
+let swagger: { fingerprint: string; value: Promise<ServedDocument & { document: JsonObject }> } | undefined;
 
-export function servedSwagger(): Promise<ServedDocument & { document: JsonObject }> {
-  swagger ??= (async () => {
-    const document = await swaggerDocument();
-    return { ...(await served(document)), document };
-  })();
-  return swagger;
+export function servedSwagger(custom?: CustomOpenAPI): Promise<ServedDocument & { document: JsonObject }> {
+  const fingerprint = custom?.fingerprint ?? "";
+  if (swagger?.fingerprint !== fingerprint) {
+    swagger = { fingerprint, value: (async () => {
+      const document = await swaggerDocument(custom);
+      return { ...(await served(document)), document };
+    })() };
+  }
+  return swagger.value;
 }

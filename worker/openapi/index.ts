@@ -8,6 +8,8 @@ import type { AppEnv } from "../context.ts";
 import { ApiError, apiErrors, statusResponse } from "../apiserver/status.ts";
 import { openAPIv3IndexURL, servedOpenAPIv3, servedOpenAPIv3Index, servedSwagger } from "./documents.ts";
 import { swaggerProtobuf } from "./swagger-protobuf.ts";
+import { customResources } from "../crd/custom-resources.ts";
+import { customOpenAPI, type CustomOpenAPI } from "../crd/openapi.ts";
 
 const JSON_TYPE = "application/json";
 /** The swagger protobuf media type kube-openapi answers with; it also accepts the older "@v1.0" spelling. */
@@ -70,24 +72,29 @@ const notAcceptable = () => new Response(null, { status: 406, headers: { Vary: "
 openapiRoutes.get("/openapi/v2", async (c) => {
   const type = negotiate(c, [JSON_TYPE, ...SWAGGER_PROTOBUF_TYPES]);
   if (!type) return notAcceptable();
-  const swagger = await servedSwagger();
+  const swagger = await servedSwagger(await custom(c));
   if (type === JSON_TYPE) return respond(c, swagger.json, JSON_TYPE, swagger.etag);
   // The protobuf shares the JSON's ETag, as in kube-openapi: Vary: Accept keeps caches from mixing them up.
-  swaggerProtobufBody ??= swaggerProtobuf(swagger.document);
-  return respond(c, swaggerProtobufBody, SWAGGER_PROTOBUF_TYPE, swagger.etag);
+  if (swaggerProtobufBody?.etag !== swagger.etag) swaggerProtobufBody = { etag: swagger.etag, body: swaggerProtobuf(swagger.document) };
+  return respond(c, swaggerProtobufBody.body, SWAGGER_PROTOBUF_TYPE, swagger.etag);
 });
 
-/** Encoded on first request, once per isolate. */
-let swaggerProtobufBody: Uint8Array | undefined;
+/** Encoded on first request, once per isolate and set of CRDs. */
+let swaggerProtobufBody: { etag: string; body: Uint8Array } | undefined;
+
+/** The custom resources' part of the documents. */
+async function custom(c: Context<AppEnv>): Promise<CustomOpenAPI> {
+  return customOpenAPI(await customResources(c.env));
+}
 
 openapiRoutes.get("/openapi/v3", async (c) => {
-  const index = await servedOpenAPIv3Index();
+  const index = await servedOpenAPIv3Index(await custom(c));
   return respond(c, index.json, JSON_TYPE, index.etag);
 });
 
 openapiRoutes.get("/openapi/v3/*", async (c) => {
   const groupVersion = new URL(c.req.url).pathname.slice("/openapi/v3/".length).replace(/\/+$/, "");
-  const document = await servedOpenAPIv3(groupVersion);
+  const document = await servedOpenAPIv3(groupVersion, await custom(c));
   if (!document) return statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource"));
   if (!negotiate(c, [JSON_TYPE])) return notAcceptable();
   const hash = c.req.query("hash");

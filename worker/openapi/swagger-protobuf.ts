@@ -124,11 +124,15 @@ function vendorExtensions(w: ProtoWriter, field: number, object: JsonObject): vo
   }
 }
 
-/** A map as Named* entries: name (1) and value (2); `x-` keys are vendor extensions, not entries. */
-function named(w: ProtoWriter, field: number, map: Json | undefined, write: (writer: ProtoWriter, item: Json) => void): void {
+/**
+ * A map as Named* entries: name (1) and value (2). In paths and responses `x-` keys are vendor
+ * extensions, not entries; in properties and definitions every key is a name (JSONSchemaProps has
+ * properties called x-kubernetes-…).
+ */
+function named(w: ProtoWriter, field: number, map: Json | undefined, write: (writer: ProtoWriter, item: Json) => void, extensionsAside = false): void {
   if (!isObject(map)) return;
   for (const name in map) {
-    if (!isExtension(name)) w.message(field, (m) => m.string(1, name).message(2, (v) => write(v, map[name]!)));
+    if (!extensionsAside || !isExtension(name)) w.message(field, (m) => m.string(1, name).message(2, (v) => write(v, map[name]!)));
   }
 }
 
@@ -220,7 +224,7 @@ function operation(w: ProtoWriter, field: number, value: Json | undefined): void
     if (isObject(o.responses)) {
       const responses = o.responses;
       m.message(9, (n) => {
-        named(n, 1, responses, responseValue);
+        named(n, 1, responses, responseValue, true);
         vendorExtensions(n, 2, responses);
       });
     }
@@ -265,7 +269,7 @@ export function swaggerProtobuf(document: JsonObject): Uint8Array {
   const paths = isObject(d.paths) ? d.paths : {};
   w.message(8, (m) => {
     vendorExtensions(m, 1, paths);
-    named(m, 2, paths, pathItem);
+    named(m, 2, paths, pathItem, true);
   });
   w.message(9, (m) => named(m, 1, d.definitions, schema));
   // SecurityRequirement: NamedStringArray entries whose StringArray holds the scopes.
