@@ -60,8 +60,8 @@ describe("decodeKubernetesProtobuf", () => {
     expect(names.filter((name) => !exact.includes(name))).toEqual(["autoscale", "poddisruptionbudget"]);
   });
 
-  it("has a message for every served kind", () => {
-    for (const def of resources) {
+  it("has a message for every served built-in kind", () => {
+    for (const def of resources.filter((d) => d.group !== "apiextensions.k8s.io")) {
       const raw = delimited(1, delimited(1, text("x")));
       expect(decodeKubernetesProtobuf(envelope(groupVersion(def), def.kind, raw)).object).toMatchObject({ metadata: { name: "x" } });
     }
@@ -85,6 +85,21 @@ describe("decodeKubernetesProtobuf", () => {
     expect(secret.data).toEqual({ k: "AP8Q" });
     // A pointer field at zero is kept: DeploymentSpec.replicas (1) = 0.
     expect(decodeKubernetesProtobuf(envelope("apps/v1", "Deployment", delimited(2, [8, 0]))).object.spec).toEqual({ replicas: 0 });
+  });
+
+  it("reads an inline field into its parent and a Go slice type as its items, under the Go JSON names", () => {
+    // Pod.spec (2) → PodSpec.containers (2) → Container{name (1), livenessProbe (10) → Probe.handler
+    // (1, inline) → ProbeHandler.exec (1) → ExecAction.command (1), Probe.periodSeconds (4)}.
+    const probe = [...delimited(1, delimited(1, delimited(1, text("true")))), 32, 5];
+    const pod = decodeKubernetesProtobuf(envelope("v1", "Pod", delimited(2, delimited(2, [...delimited(1, text("c")), ...delimited(10, probe)])))).object;
+    expect(pod.spec).toEqual({ containers: [{ name: "c", livenessProbe: { exec: { command: ["true"] }, periodSeconds: 5 } }] });
+    // CertificateSigningRequest.spec (2) → extra (6): map<string, ExtraValue{items (1)}>.
+    const extra = delimited(6, [...delimited(1, text("groups")), ...delimited(2, [...delimited(1, text("a")), ...delimited(1, text("b"))])]);
+    const csr = decodeKubernetesProtobuf(envelope("certificates.k8s.io/v1", "CertificateSigningRequest", delimited(2, extra))).object;
+    expect(csr.spec).toEqual({ extra: { groups: ["a", "b"] } });
+    // ValidatingWebhookConfiguration's proto name "Webhooks" is "webhooks" in JSON.
+    const webhooks = decodeKubernetesProtobuf(envelope("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", delimited(2, delimited(1, text("w"))))).object;
+    expect(webhooks.webhooks).toEqual([{ name: "w" }]);
   });
 
   it("decodes DeleteOptions", () => {

@@ -1,34 +1,11 @@
 // Kubernetes' protobuf request bodies (kubectl 1.32+ typed-client writes) decoded to the JSON object
 // the same client would have sent as JSON, walking the message table of schema.generated.json.
-import schema from "./schema.generated.json" with { type: "json" };
+import { FIELDS_V1, INT_OR_STRING, MAGIC, messageForKind, messageOf, MICRO_TIME, QUANTITY, RAW_EXTENSION, TIME } from "./schema.ts";
 import { ProtobufError, ProtoReader, WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT } from "./wire.ts";
 
 export { ProtobufError } from "./wire.ts";
 
 export const PROTOBUF_MEDIA_TYPE = "application/vnd.kubernetes.protobuf";
-
-/** "k8s\0": the envelope's magic prefix before the runtime.Unknown message. */
-const MAGIC = [0x6b, 0x38, 0x73, 0x00];
-const META_V1 = "k8s.io.apimachinery.pkg.apis.meta.v1";
-const DELETE_OPTIONS = `${META_V1}.DeleteOptions`;
-
-type FieldRow = [number: number, name: string, type: string, flags: number, typeName?: string];
-interface MessageRow { mapEntry?: boolean; fields: FieldRow[] }
-interface Field { name: string; type: string; repeated: boolean; goValue: boolean; typeName?: string }
-
-const messages = schema.messages as unknown as Record<string, MessageRow>;
-const fieldTables = new Map<string, Map<number, Field>>();
-
-function fieldsOf(message: string): Map<number, Field> {
-  let table = fieldTables.get(message);
-  if (!table) {
-    const row = messages[message];
-    if (!row) throw new ProtobufError(`no protobuf schema for message ${message}`);
-    table = new Map(row.fields.map(([number, name, type, flags, typeName]) => [number, { name, type, repeated: (flags & 1) !== 0, goValue: (flags & 2) !== 0, typeName }]));
-    fieldTables.set(message, table);
-  }
-  return table;
-}
 
 /** The wire type each scalar type is written with (repeated numbers may also come packed). */
 function wireTypeOf(type: string): number {
@@ -97,25 +74,25 @@ function parseRawJson(bytes: Uint8Array, what: string): unknown {
 /** The JSON form kube's types give themselves, for messages whose Go type marshals specially. */
 function wellKnown(message: string, bytes: Uint8Array): { value: unknown } | undefined {
   switch (message) {
-    case `${META_V1}.Time`: {
+    case TIME: {
       const { seconds = 0, nanos = 0 } = rawFields(bytes, message) as { seconds?: number; nanos?: number };
       // A zero Time marshals to no bytes and to JSON null.
       return { value: bytes.length === 0 ? null : rfc3339(seconds, nanos, 0) };
     }
-    case `${META_V1}.MicroTime`: {
+    case MICRO_TIME: {
       const { seconds = 0, nanos = 0 } = rawFields(bytes, message) as { seconds?: number; nanos?: number };
       return { value: bytes.length === 0 ? null : rfc3339(seconds, nanos, 6) };
     }
-    case "k8s.io.apimachinery.pkg.api.resource.Quantity": {
+    case QUANTITY: {
       const { string = "" } = rawFields(bytes, message) as { string?: string };
       return { value: string === "" ? "0" : string };
     }
-    case "k8s.io.apimachinery.pkg.util.intstr.IntOrString": {
+    case INT_OR_STRING: {
       const { type = 0, intVal = 0, strVal = "" } = rawFields(bytes, message) as { type?: number; intVal?: number; strVal?: string };
       return { value: type === 1 ? strVal : intVal };
     }
-    case "k8s.io.apimachinery.pkg.runtime.RawExtension":
-    case `${META_V1}.FieldsV1`: {
+    case RAW_EXTENSION:
+    case FIELDS_V1: {
       const reader = new ProtoReader(bytes);
       let raw: Uint8Array = new Uint8Array();
       while (!reader.done) {
@@ -126,7 +103,8 @@ function wellKnown(message: string, bytes: Uint8Array): { value: unknown } | und
       return { value: parseRawJson(raw, message.slice(message.lastIndexOf(".") + 1)) };
     }
     default:
-      return undefined;
+      // A Go slice type is its items.
+      return messageOf(message).slice ? { value: rawFields(bytes, message).items ?? [] } : undefined;
   }
 }
 
@@ -138,7 +116,7 @@ function messageValue(reader: ProtoReader, message: string): unknown {
 
 /** A map entry's key and value; a missing value is its type's zero value. */
 function mapEntry(reader: ProtoReader, message: string): [string, unknown] {
-  const fields = fieldsOf(message);
+  const fields = messageOf(message).byNumber;
   const keyField = fields.get(1)!;
   const valueField = fields.get(2)!;
   const entry = new ProtoReader(reader.bytesField());
@@ -164,13 +142,12 @@ function mapEntry(reader: ProtoReader, message: string): [string, unknown] {
 }
 
 /**
- * A message's fields under their JSON names. Scalars of Go value fields at their zero value are
- * left out, as `omitempty` does; pointer fields appear whenever written. With `keepZero` (the
- * well-known types' own fields) nothing is left out.
+ * A message's fields under their JSON names, an inline field's among them. Scalars of Go value
+ * fields at their zero value are left out, as `omitempty` does; pointer fields appear whenever
+ * written. With `keepZero` (the well-known types' own fields) nothing is left out.
  */
-function decodeMessage(reader: ProtoReader, message: string, keepZero = false): Record<string, unknown> {
-  const fields = fieldsOf(message);
-  const object: Record<string, unknown> = {};
+function decodeMessage(reader: ProtoReader, message: string, keepZero = false, object: Record<string, unknown> = {}): Record<string, unknown> {
+  const fields = messageOf(message).byNumber;
   while (!reader.done) {
     const { field: number, wire } = reader.tag();
     const field = fields.get(number);
@@ -181,7 +158,10 @@ function decodeMessage(reader: ProtoReader, message: string, keepZero = false): 
     const expected = wireTypeOf(field.type);
     const packed = field.repeated && wire === WIRE_BYTES && expected !== WIRE_BYTES;
     if (wire !== expected && !packed) throw new ProtobufError(`${message}.${field.name}: wire type ${wire}, expected ${expected}`);
-    if (field.type === "message" && messages[field.typeName!]?.mapEntry) {
+    if (field.inline) {
+      const { start, end } = reader.delimited();
+      decodeMessage(new ProtoReader(reader.bytes, start, end), field.typeName!, false, object);
+    } else if (field.type === "message" && messageOf(field.typeName!).mapEntry) {
       const map = (object[field.name] ??= {}) as Record<string, unknown>;
       const [key, value] = mapEntry(reader, field.typeName!);
       map[key] = value;
@@ -202,15 +182,6 @@ function decodeMessage(reader: ProtoReader, message: string, keepZero = false): 
     }
   }
   return object;
-}
-
-/** The message of a kind: "apps/v1" Deployment → k8s.io.api.apps.v1.Deployment (a group's package is its first label). */
-function messageForKind(apiVersion: string, kind: string): string {
-  if (kind === "DeleteOptions") return DELETE_OPTIONS;
-  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") as [string, string] : ["", apiVersion];
-  const name = `k8s.io.api.${group ? group.split(".")[0] : "core"}.${version}.${kind}`;
-  if (!/^[A-Za-z0-9.]+$/.test(name) || !messages[name]) throw new ProtobufError(`no protobuf schema for kind ${kind} in ${apiVersion || "no version"}`);
-  return name;
 }
 
 interface Envelope { apiVersion: string; kind: string; raw: Uint8Array }
@@ -246,7 +217,9 @@ function unwrap(bytes: Uint8Array): Envelope {
 /** A typed object from a protobuf body: its apiVersion and kind (from the envelope) and its JSON form. */
 export function decodeKubernetesProtobuf(bytes: Uint8Array): { apiVersion: string; kind: string; object: Record<string, unknown> } {
   const { apiVersion, kind, raw } = unwrap(bytes);
-  const fields = decodeMessage(new ProtoReader(raw), messageForKind(apiVersion, kind));
+  const message = messageForKind(apiVersion, kind);
+  if (!message) throw new ProtobufError(`no protobuf schema for kind ${kind} in ${apiVersion || "no version"}`);
+  const fields = decodeMessage(new ProtoReader(raw), message);
   return { apiVersion, kind, object: { kind, apiVersion, ...fields } };
 }
 
