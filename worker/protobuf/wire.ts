@@ -1,5 +1,5 @@
-// The protobuf wire format, read: varints, fixed-width numbers and length-delimited fields over one
-// byte array, each malformed input a ProtobufError (shared by the decoder and its schema generator).
+// The protobuf wire format: varints, fixed-width numbers and length-delimited fields, read over one
+// byte array (each malformed input a ProtobufError) and written into one growing buffer.
 
 export class ProtobufError extends Error {
   override name = "ProtobufError";
@@ -101,5 +101,107 @@ export class ProtoReader {
       case WIRE_FIXED32: this.fixed(4); return;
       default: throw new ProtobufError(`unsupported wire type ${wire}`);
     }
+  }
+}
+
+const utf8Encoder = new TextEncoder();
+
+/**
+ * Writes the wire format into one growing buffer. A length-delimited field is opened with `fork`
+ * (tag and a one-byte length placeholder) and closed with `join`, which widens the length in place
+ * when the payload reached 128 bytes.
+ */
+export class ProtoWriter {
+  private buffer = new Uint8Array(1024);
+  private pos = 0;
+
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.pos + bytes) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buffer.subarray(0, this.pos));
+    this.buffer = grown;
+  }
+
+  /** A non-negative integer below 2^53 as a varint. */
+  varint(value: number): void {
+    this.reserve(10);
+    while (value >= 0x80) {
+      this.buffer[this.pos++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buffer[this.pos++] = value;
+  }
+
+  /** An integer as a 64-bit varint: negative numbers in two's complement, ten bytes. */
+  int64(value: number): void {
+    if (value >= 0) return this.varint(value);
+    let big = BigInt.asUintN(64, BigInt(value));
+    this.reserve(10);
+    while (big >= 0x80n) {
+      this.buffer[this.pos++] = Number(big & 0x7fn) | 0x80;
+      big >>= 7n;
+    }
+    this.buffer[this.pos++] = Number(big);
+  }
+
+  tag(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
+
+  fixed(width: 4 | 8, write: (view: DataView) => void): void {
+    this.reserve(width);
+    write(new DataView(this.buffer.buffer, this.buffer.byteOffset + this.pos, width));
+    this.pos += width;
+  }
+
+  bytes(field: number, value: Uint8Array): void {
+    this.tag(field, WIRE_BYTES);
+    this.varint(value.length);
+    this.reserve(value.length);
+    this.buffer.set(value, this.pos);
+    this.pos += value.length;
+  }
+
+  string(field: number, value: string): void {
+    const start = this.fork(field);
+    this.reserve(value.length * 3);
+    this.pos += utf8Encoder.encodeInto(value, this.buffer.subarray(this.pos)).written;
+    this.join(start);
+  }
+
+  /** Opens a length-delimited field; returns where its length goes. */
+  fork(field: number): number {
+    this.tag(field, WIRE_BYTES);
+    this.reserve(1);
+    return this.pos++;
+  }
+
+  join(lengthAt: number): void {
+    const length = this.pos - lengthAt - 1;
+    if (length < 0x80) {
+      this.buffer[lengthAt] = length;
+      return;
+    }
+    let width = 1;
+    for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 0x80)) width++;
+    this.reserve(width - 1);
+    this.buffer.copyWithin(lengthAt + width, lengthAt + 1, this.pos);
+    this.pos += width - 1;
+    let at = lengthAt;
+    let rest = length;
+    for (; rest >= 0x80; rest = Math.floor(rest / 0x80)) this.buffer[at++] = (rest % 0x80) | 0x80;
+    this.buffer[at] = rest;
+  }
+
+  raw(bytes: ArrayLike<number>): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.pos);
   }
 }
