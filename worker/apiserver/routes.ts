@@ -15,13 +15,14 @@ import { bindPod, evictPod, scaleOf, updateScale } from "../registry/subresource
 import { RegistryStore, type DeleteOptions, type ListQuery } from "../registry/store.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import { decodeDeleteOptions, decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE, ProtobufError } from "../protobuf/decode.ts";
+import { encodeKubernetesProtobuf, hasProtobufMessage } from "../protobuf/encode.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { ensureBootstrapped } from "./bootstrap.ts";
 import { parseFieldValidation, validateFields, warningHeaders } from "./field-validation.ts";
 import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
 import { ApiError, apiErrors, statusResponse } from "./status.ts";
 import { tableFor } from "./tables.ts";
-import { watchResponse } from "./watch.ts";
+import { protobufFrames, watchResponse, type WatchFormat } from "./watch.ts";
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -39,11 +40,19 @@ const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 for (const path of ["/api", "/api/*", "/apis", "/apis/*"]) kubernetesApi.use(path, requireUser);
 
-kubernetesApi.onError((e) => {
-  if (e instanceof ApiError) return statusResponse(e);
+kubernetesApi.onError((e, c) => {
+  if (e instanceof ApiError) return errorResponse(c, e);
   console.error(JSON.stringify({ level: "error", msg: "unhandled error", error: String(e), stack: (e as Error).stack }));
-  return statusResponse(apiErrors.internal(String((e as Error).message ?? e)));
+  return errorResponse(c, apiErrors.internal(String((e as Error).message ?? e)));
 });
+
+/** A Status error: JSON, or protobuf for a client that accepts nothing else. */
+function errorResponse(c: Context, error: ApiError): Response {
+  const accept = c.req.header("Accept");
+  const protobufOnly = !!accept && accept.split(",").every((part) => part.split(";")[0]!.trim() === PROTOBUF_MEDIA_TYPE);
+  if (!protobufOnly) return statusResponse(error);
+  return new Response(encodeKubernetesProtobuf(error.toStatus()), { status: error.code, headers: { "Content-Type": PROTOBUF_MEDIA_TYPE } });
+}
 
 /** /api and /apis answer aggregated discovery when the client asks for it, else the legacy lists. */
 async function discovery(c: Context<AppEnv>, scope: "api" | "apis", legacy: (defs: ResourceDefinition[]) => object): Promise<Response> {
@@ -170,7 +179,7 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
         return watchResponse(store, namespace, {
           ...listQuery, allowWatchBookmarks: query.allowWatchBookmarks === "true", sendInitialEvents: query.sendInitialEvents === "true",
           timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined,
-        }, watchRenderer(c, def));
+        }, watchFormat(c, def));
       }
       const list = await store.list(namespace, listQuery);
       return respond(c, def, list);
@@ -190,7 +199,7 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
   switch (method) {
     case "GET":
       if (query.watch === "true" || query.watch === "1") {
-        return watchResponse(store, namespace, { fieldSelector: `metadata.name=${name}`, resourceVersion: query.resourceVersion, timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined });
+        return watchResponse(store, namespace, { fieldSelector: `metadata.name=${name}`, resourceVersion: query.resourceVersion, timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined }, watchFormat(c, def));
       }
       return respond(c, def, await store.get(namespace, name));
     case "PUT": {
@@ -221,20 +230,27 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
   }
 }
 
-/** What the client accepts, in kube-apiserver's terms: a Table, partial metadata, YAML or JSON. */
-type Rendering = "Table" | "PartialObjectMetadata" | "yaml" | "json";
+/**
+ * What the client accepts, in kube-apiserver's terms: the object, a Table or partial metadata, as
+ * JSON, YAML or protobuf. Protobuf only for built-in kinds (custom resources have no message, so
+ * the next acceptable type is taken) and never for Tables.
+ */
+interface Rendering { as: "object" | "Table" | "PartialObjectMetadata"; encoding: "json" | "yaml" | "protobuf" }
 
-function rendering(c: Context): Rendering {
+function rendering(c: Context, def: ResourceDefinition): Rendering {
   const accept = c.req.header("Accept");
-  if (!accept) return "json";
+  if (!accept) return { as: "object", encoding: "json" };
   for (const raw of accept.split(",")) {
     const part = raw.trim();
-    if (part.includes("as=Table") && part.includes("g=meta.k8s.io")) return "Table";
-    if (/as=PartialObjectMetadata(List)?\b/.test(part) && part.includes("g=meta.k8s.io")) return "PartialObjectMetadata";
     const type = part.split(";")[0]!.trim();
+    const protobuf = type === PROTOBUF_MEDIA_TYPE;
+    if (protobuf && !hasProtobufMessage(groupVersion(def), def.kind)) continue;
+    if (part.includes("as=Table") && part.includes("g=meta.k8s.io") && !protobuf) return { as: "Table", encoding: "json" };
+    if (/as=PartialObjectMetadata(List)?\b/.test(part) && part.includes("g=meta.k8s.io")) return { as: "PartialObjectMetadata", encoding: protobuf ? "protobuf" : "json" };
     if (part.includes("as=")) continue;
-    if (type === "application/yaml") return "yaml";
-    if (["application/json", "application/*", "*/*", "application/json-patch+json", "application/merge-patch+json"].includes(type)) return "json";
+    if (protobuf) return { as: "object", encoding: "protobuf" };
+    if (type === "application/yaml") return { as: "object", encoding: "yaml" };
+    if (["application/json", "application/*", "*/*", "application/json-patch+json", "application/merge-patch+json"].includes(type)) return { as: "object", encoding: "json" };
   }
   throw apiErrors.notAcceptable(accept);
 }
@@ -243,12 +259,13 @@ function partialMetadata(object: KubeObject): KubeObject {
   return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: object.metadata };
 }
 
-/** How a watch event's object is written, by the same negotiation. */
-function watchRenderer(c: Context, def: ResourceDefinition): ((object: KubeObject) => unknown) | undefined {
-  const as = rendering(c);
-  if (as === "Table") return (object) => tableFor(def, [object], c, { watch: true });
-  if (as === "PartialObjectMetadata") return partialMetadata;
-  return undefined;
+/** How watch events are written, by the same negotiation: JSON lines (for YAML too) or protobuf frames. */
+function watchFormat(c: Context, def: ResourceDefinition): WatchFormat {
+  const { as, encoding } = rendering(c, def);
+  const framing = encoding === "protobuf" ? protobufFrames : undefined;
+  if (as === "Table") return { render: (object) => tableFor(def, [object], c, { watch: true }), framing };
+  if (as === "PartialObjectMetadata") return { render: partialMetadata, framing };
+  return { framing };
 }
 
 const APPLY_PATCH_TYPE = "application/apply-patch+yaml";
@@ -281,21 +298,24 @@ async function serverSideApplyRequest(
 
 function respond(c: Context, def: ResourceDefinition, body: KubeObject, status = 200): Response {
   const isList = body.kind?.endsWith("List") && Array.isArray(body.items);
-  switch (rendering(c)) {
-    case "Table": {
-      const table = tableFor(def, isList ? body.items : [body], c);
-      if (body.metadata?.continue) (table.metadata as Record<string, unknown>).continue = body.metadata.continue;
-      if (body.metadata?.resourceVersion) (table.metadata as Record<string, unknown>).resourceVersion = body.metadata.resourceVersion;
-      return c.json(table, status as 200);
-    }
-    case "PartialObjectMetadata":
-      return c.json(isList
-        ? { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: body.metadata, items: body.items.map(partialMetadata) }
-        : partialMetadata(body), status as 200);
+  const { as, encoding } = rendering(c, def);
+  let answer: Record<string, unknown> = body;
+  if (as === "Table") {
+    answer = tableFor(def, isList ? body.items : [body], c);
+    if (body.metadata?.continue) (answer.metadata as Record<string, unknown>).continue = body.metadata.continue;
+    if (body.metadata?.resourceVersion) (answer.metadata as Record<string, unknown>).resourceVersion = body.metadata.resourceVersion;
+  } else if (as === "PartialObjectMetadata") {
+    answer = isList
+      ? { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: body.metadata, items: body.items.map(partialMetadata) }
+      : partialMetadata(body);
+  }
+  switch (encoding) {
+    case "protobuf":
+      return c.body(encodeKubernetesProtobuf(answer), status as 200, { "Content-Type": PROTOBUF_MEDIA_TYPE });
     case "yaml":
-      return c.body(stringifyYaml(body), status as 200, { "Content-Type": "application/yaml" });
+      return c.body(stringifyYaml(answer), status as 200, { "Content-Type": "application/yaml" });
     case "json":
-      return c.json(body, status as 200);
+      return c.json(answer, status as 200);
   }
 }
 

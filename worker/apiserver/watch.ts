@@ -1,7 +1,9 @@
-// Watch: a chunked stream of {"type","object"} lines. Built on the store's watch, with selectors
-// applied per event (an object entering the selection is ADDED, leaving it DELETED), initial
-// events for resourceVersion unset/"0" or sendInitialEvents, bookmarks, and timeouts. If the store
-// restarts, the stream resumes from the last revision it saw, so the client notices nothing.
+// Watch: a chunked stream of {"type","object"} lines, or of length-framed protobuf WatchEvents. Built
+// on the store's watch, with selectors applied per event (an object entering the selection is ADDED,
+// leaving it DELETED), initial events for resourceVersion unset/"0" or sendInitialEvents, bookmarks,
+// and timeouts. If the store restarts, the stream resumes from the last revision it saw, so the
+// client notices nothing.
+import { encodeWatchEvent, PROTOBUF_WATCH_MEDIA_TYPE } from "../protobuf/encode.ts";
 import type { ListQuery, RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
 import { ApiError } from "./status.ts";
@@ -14,6 +16,26 @@ export interface WatchOptions extends ListQuery {
 
 type EventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
 
+/** How events go on the wire: the stream's media type and one event's bytes. */
+export interface WatchFraming {
+  contentType: string;
+  frame(type: EventType, object: Record<string, unknown>): Uint8Array;
+}
+
+const textEncoder = new TextEncoder();
+const jsonLines: WatchFraming = {
+  contentType: "application/json",
+  frame: (type, object) => textEncoder.encode(JSON.stringify({ type, object }) + "\n"),
+};
+
+export const protobufFrames: WatchFraming = { contentType: PROTOBUF_WATCH_MEDIA_TYPE, frame: encodeWatchEvent };
+
+/** What the client negotiated: each event's object as it is written (a Table row, metadata), and the framing. */
+export interface WatchFormat {
+  render?: (object: KubeObject, type: EventType) => unknown;
+  framing?: WatchFraming;
+}
+
 /** Default server-side watch timeout, like kube-apiserver's --min-request-timeout (1800 s). */
 const DEFAULT_TIMEOUT_SECONDS = 1800;
 
@@ -21,7 +43,7 @@ export async function watchResponse(
   store: RegistryStore,
   namespace: string | undefined,
   options: WatchOptions,
-  render: (object: KubeObject, type: EventType) => unknown = (o) => o,
+  { render = (o) => o, framing = jsonLines }: WatchFormat = {},
 ): Promise<Response> {
   const selection = store.selection(options);
   const initial = options.sendInitialEvents || !options.resourceVersion || options.resourceVersion === "0";
@@ -39,12 +61,12 @@ export async function watchResponse(
 
   const abort = new AbortController();
   const timeout = setTimeout(() => abort.abort(), (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000);
-  const encoder = new TextEncoder();
   const prefix = store.prefix(namespace);
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const emit = (type: EventType, object: unknown) => controller.enqueue(encoder.encode(JSON.stringify({ type, object: type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type) }) + "\n"));
+      const emit = (type: EventType, object: unknown) =>
+        controller.enqueue(framing.frame(type, (type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type)) as Record<string, unknown>));
       const bookmark = (rv: number, annotations?: Record<string, string>) =>
         emit("BOOKMARK", { kind: store.def.kind, apiVersion: store.apiVersion, metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) } });
       try {
@@ -82,6 +104,6 @@ export async function watchResponse(
     },
   });
   return new Response(stream, {
-    headers: { "Content-Type": "application/json", "Content-Encoding": "identity" },
+    headers: { "Content-Type": framing.contentType, "Content-Encoding": "identity" },
   });
 }

@@ -149,7 +149,7 @@ function fieldsOf(writer: ProtoWriter, message: string, object: Record<string, u
 }
 
 /** The `k8s\0` prefix and runtime.Unknown{typeMeta, raw, contentEncoding "", contentType ""}. */
-function envelope(apiVersion: string, kind: string, write: (writer: ProtoWriter) => void): Uint8Array {
+function envelope(apiVersion: string, kind: string, write: (writer: ProtoWriter) => void): Uint8Array<ArrayBuffer> {
   const writer = new ProtoWriter();
   writer.raw(MAGIC);
   const typeMeta = writer.fork(1);
@@ -165,7 +165,7 @@ function envelope(apiVersion: string, kind: string, write: (writer: ProtoWriter)
 }
 
 /** An object of a built-in kind (a List, a Status) as the protobuf kube-apiserver answers with. */
-export function encodeKubernetesProtobuf(object: Record<string, unknown>): Uint8Array {
+export function encodeKubernetesProtobuf(object: Record<string, unknown>): Uint8Array<ArrayBuffer> {
   const apiVersion = typeof object.apiVersion === "string" ? object.apiVersion : "";
   const kind = typeof object.kind === "string" ? object.kind : "";
   const message = messageForKind(apiVersion, kind);
@@ -178,7 +178,7 @@ export function encodeKubernetesProtobuf(object: Record<string, unknown>): Uint8
  * without an envelope (client-go's stream serializer is the raw one) whose object holds the
  * object's own enveloped bytes.
  */
-export function encodeWatchEvent(type: string, object: Record<string, unknown>): Uint8Array {
+export function encodeWatchEvent(type: string, object: Record<string, unknown>): Uint8Array<ArrayBuffer> {
   const writer = new ProtoWriter();
   writer.raw([0, 0, 0, 0]);
   writer.string(1, type);

@@ -112,7 +112,7 @@ const utf8Encoder = new TextEncoder();
  * when the payload reached 128 bytes.
  */
 export class ProtoWriter {
-  private buffer = new Uint8Array(1024);
+  private buffer: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
   private pos = 0;
 
   private reserve(bytes: number): void {
@@ -201,7 +201,7 @@ export class ProtoWriter {
     this.pos += bytes.length;
   }
 
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     return this.buffer.slice(0, this.pos);
   }
 }
