@@ -62,6 +62,10 @@ describe("protobuf request bodies", () => {
     const conflict = await api("DELETE", "/api/v1/namespaces/default/serviceaccounts/robot", options("not-the-uid"));
     expect(conflict.status).toBe(409);
     expect((await api("DELETE", "/api/v1/namespaces/default/serviceaccounts/robot", options(uid))).status).toBe(200);
+    // kubectl drain's DeleteOptions: gracePeriodSeconds 0.
+    await api("POST", "/api/v1/namespaces/default/serviceaccounts", fixture("serviceaccount"));
+    expect((await api("DELETE", "/api/v1/namespaces/default/serviceaccounts/robot", fixture("drain"))).status).toBe(200);
+    expect((await api("GET", "/api/v1/namespaces/default/serviceaccounts/robot")).status).toBe(404);
   });
 });
 

@@ -1,13 +1,13 @@
-// The protobuf decoder against bodies kubectl 1.33 sent (fixtures/<name>.pb) and the JSON the same
-// command prints with --dry-run=client -o json (fixtures/<name>.json), plus malformed input.
+// The protobuf decoder against bodies kubectl 1.33 and 1.32 sent (fixtures/<name>.pb, fixtures/1.32/)
+// and the JSON the same command prints with --dry-run=client -o json (<name>.json), plus malformed input.
 /// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
 import { resources } from "../registry/index.ts";
 import { groupVersion } from "../registry/types.ts";
 import { decodeDeleteOptions, decodeKubernetesProtobuf, ProtobufError } from "./decode.ts";
 
-const bodies = import.meta.glob<string>("./fixtures/*.pb", { query: "?inline", import: "default", eager: true });
-const expected = import.meta.glob<Record<string, unknown>>("./fixtures/*.json", { import: "default", eager: true });
+const bodies = import.meta.glob<string>("./fixtures/**/*.pb", { query: "?inline", import: "default", eager: true });
+const expected = import.meta.glob<Record<string, unknown>>("./fixtures/**/*.json", { import: "default", eager: true });
 
 /**
  * The JSON kubectl prints, less what protobuf cannot carry: a Go value field at its zero value is
@@ -42,8 +42,9 @@ function envelope(apiVersion: string, kind: string, raw: number[]): Uint8Array {
 describe("decodeKubernetesProtobuf", () => {
   const names = Object.keys(bodies).map((path) => path.slice("./fixtures/".length, -".pb".length));
 
-  it("has the kubectl fixtures", () => {
-    expect(names.length).toBeGreaterThanOrEqual(16);
+  it("has the kubectl fixtures of both versions", () => {
+    expect(names.filter((name) => !name.includes("/")).length).toBeGreaterThanOrEqual(22);
+    expect(names.filter((name) => name.startsWith("1.32/")).length).toBeGreaterThanOrEqual(22);
   });
 
   for (const name of names) {
@@ -56,8 +57,10 @@ describe("decodeKubernetesProtobuf", () => {
   }
 
   it("matches most fixtures without any normalisation", () => {
-    const exact = names.filter((name) => JSON.stringify(decodeKubernetesProtobuf(bytesOf(bodies[`./fixtures/${name}.pb`]!)).object) === JSON.stringify(expected[`./fixtures/${name}.json`]));
-    expect(names.filter((name) => !exact.includes(name))).toEqual(["autoscale", "poddisruptionbudget"]);
+    // Keys in one order: the decoder writes them in field-number order, Go in struct order.
+    const canonical = (value: unknown): string => JSON.stringify(value, (_, v) => v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v);
+    const exact = names.filter((name) => canonical(decodeKubernetesProtobuf(bytesOf(bodies[`./fixtures/${name}.pb`]!)).object) === canonical(expected[`./fixtures/${name}.json`]));
+    expect(names.filter((name) => !exact.includes(name))).toEqual(["1.32/autoscale", "1.32/poddisruptionbudget", "autoscale", "poddisruptionbudget"]);
   });
 
   it("has a message for every served built-in kind", () => {
