@@ -238,6 +238,82 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(await ok(binary, "get", "cm", "ssa", "-n", ns, "-o", "jsonpath={.data.owned}")).toBe("3");
   });
 
+  it("installs a CRD, then creates, lists, explains, patches, scales, applies, watches and deletes its custom resources", async () => {
+    await kubectl(binary, "create", "namespace", ns);
+    const minor = binary.match(/(\d+)$/)?.[1] ?? "x";
+    const group = `v${minor}.e2e.example.com`;
+    const [kind, plural] = [`Tab${minor}`, `tab${minor}s`];
+    const crd = join(dir, `${ns}-crd.json`);
+    writeFileSync(crd, JSON.stringify({
+      apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: `${plural}.${group}` },
+      spec: {
+        group, scope: "Namespaced", names: { plural, singular: kind.toLowerCase(), kind, shortNames: [`t${minor}`] },
+        versions: [{
+          name: "v1", served: true, storage: true,
+          subresources: { status: {}, scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas" } },
+          additionalPrinterColumns: [{ name: "Schedule", type: "string", jsonPath: ".spec.schedule" }, { name: "Replicas", type: "integer", jsonPath: ".spec.replicas" }, { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }],
+          schema: { openAPIV3Schema: { type: "object", properties: {
+            spec: { type: "object", description: "What the tab should do.", required: ["schedule"], "x-kubernetes-validations": [{ rule: "self.replicas <= 5", message: "at most 5 replicas" }], properties: {
+              schedule: { type: "string", pattern: "^[0-9*/ ]+$", description: "When, in cron format." },
+              image: { type: "string" }, replicas: { type: "integer", minimum: 1, default: 1 },
+            } },
+            status: { type: "object", properties: { replicas: { type: "integer" } } },
+          } } },
+        }],
+      },
+    }));
+    expect(await ok(binary, "apply", "-f", crd)).toBe(`customresourcedefinition.apiextensions.k8s.io/${plural}.${group} created\n`);
+    await ok(binary, "wait", "--for", "condition=established", `crd/${plural}.${group}`);
+
+    const manifest = join(dir, `${ns}-cr.json`);
+    const tab = (image: string, extra: Record<string, unknown> = {}) => ({ apiVersion: `${group}/v1`, kind, metadata: { name: "nightly", namespace: ns }, spec: { schedule: "0 3 * * *", image, ...extra } });
+    writeFileSync(manifest, JSON.stringify(tab("busybox")));
+    expect(await ok(binary, "apply", "-f", manifest)).toBe(`${kind.toLowerCase()}.${group}/nightly created\n`);
+    writeFileSync(manifest, JSON.stringify(tab("busybox:2")));
+    expect(await ok(binary, "apply", "-f", manifest)).toBe(`${kind.toLowerCase()}.${group}/nightly configured\n`);
+    const table = await ok(binary, "get", `t${minor}`, "-n", ns);
+    expect(table).toMatch(/^NAME\s+SCHEDULE\s+REPLICAS\s+AGE$/m);
+    expect(table).toMatch(/^nightly\s+0 3 \* \* \*\s+1\s+\d+s$/m);
+    expect(await ok(binary, "explain", `${plural}.spec`, "--recursive")).toMatch(/What the tab should do\.[\s\S]*schedule\s+<string>/);
+
+    writeFileSync(manifest, JSON.stringify(tab("busybox", { replicas: 9, schedule: "soon" })));
+    const invalid = await kubectl(binary, "apply", "-f", manifest);
+    expect(invalid.stderr).toContain(`The ${kind} "nightly" is invalid`);
+    expect(invalid.stderr).toContain(`spec.schedule: Invalid value: "soon": spec.schedule in body should match '^[0-9*/ ]+$'`);
+    expect(await ok(binary, "patch", plural, "nightly", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":7}}').catch((e: Error) => e.message)).toContain("at most 5 replicas");
+    expect(await ok(binary, "patch", plural, "nightly", "-n", ns, "--type=json", "-p", '[{"op":"replace","path":"/spec/replicas","value":2}]')).toContain("patched");
+    expect(await ok(binary, "scale", plural, "nightly", "-n", ns, "--replicas=3")).toContain("scaled");
+    expect(await ok(binary, "get", plural, "nightly", "-n", ns, "-o", "jsonpath={.spec.replicas} {.spec.image}")).toBe("3 busybox:2");
+
+    const ssa = join(dir, `${ns}-cr-ssa.json`);
+    const applied = (image: string) => ({ apiVersion: `${group}/v1`, kind, metadata: { name: "applied", namespace: ns }, spec: { schedule: "*/5 * * * *", image } });
+    writeFileSync(ssa, JSON.stringify(applied("a")));
+    expect(await ok(binary, "apply", "--server-side", "-f", ssa)).toBe(`${kind.toLowerCase()}.${group}/applied serverside-applied\n`);
+    writeFileSync(ssa, JSON.stringify(applied("b")));
+    const conflict = await kubectl(binary, "apply", "--server-side", "--field-manager=other", "-f", ssa);
+    expect(conflict.stderr).toContain(`conflict with "kubectl" using ${group}/v1: .spec.image`);
+    expect(await ok(binary, "apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", ssa)).toContain("serverside-applied");
+    expect(await ok(binary, "get", plural, "applied", "-n", ns, "-o", "jsonpath={.spec.image}")).toBe("b");
+
+    const watcher = execFile(binary, ["get", plural, "-n", ns, "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.metadata.name}{\"\\n\"}"], { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir } });
+    let output = "";
+    watcher.stdout!.on("data", (d) => (output += d));
+    try {
+      for (let i = 0; i < 200 && !output.includes("ADDED nightly"); i++) await new Promise((r) => setTimeout(r, 100));
+      await ok(binary, "delete", plural, "applied", "-n", ns);
+      for (let i = 0; i < 200 && !output.includes("DELETED"); i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      watcher.kill();
+    }
+    expect(output).toContain("DELETED applied\n");
+
+    expect(await ok(binary, "delete", "crd", `${plural}.${group}`)).toBe(`customresourcedefinition.apiextensions.k8s.io "${plural}.${group}" deleted\n`);
+    const gone = await kubectl(binary, "get", plural, "-n", ns);
+    expect(gone.code).not.toBe(0);
+    // With discovery cached (as kubectl keeps it), the list itself answers 404.
+    expect(gone.stderr).toMatch(/the server doesn't have a resource type|the server could not find the requested resource/);
+  });
+
   it("refuses objects in a missing namespace and bad names with the Kubernetes message", async () => {
     const manifest = join(dir, `${ns}-bad.json`);
     writeFileSync(manifest, JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "no-such-ns" } }));

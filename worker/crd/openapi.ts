@@ -76,7 +76,11 @@ async function resourcePaths(def: ResourceDefinition, name: string): Promise<Rec
   const paths: Record<string, JsonObject> = {};
   for (const [path, item] of Object.entries(published)) {
     if (!path.includes(`/${template.plural}`) || /\/(status|scale)$/.test(path)) continue;
-    paths[replaceAll(path, pairs)] = JSON.parse(replaceAll(JSON.stringify(item), pairs)) as JsonObject;
+    const served = JSON.parse(replaceAll(JSON.stringify(item), pairs)) as JsonObject;
+    // Custom resources take no strategic merge patch (kube answers 415), and kubectl reads this to choose.
+    const content = ((served.patch as JsonObject | undefined)?.requestBody as JsonObject | undefined)?.content as JsonObject | undefined;
+    if (content) delete content["application/strategic-merge-patch+json"];
+    paths[replaceAll(path, pairs)] = served;
   }
   return paths;
 }
