@@ -127,7 +127,7 @@ describe("protobuf answers", () => {
     const json = (await api("GET", "/apis/apps/v1/namespaces/default/deployments/web-pb")).body;
     const got = await protobufApi("GET", "/apis/apps/v1/namespaces/default/deployments/web-pb");
     expect(got.contentType).toBe(PROTOBUF);
-    expect(got.object).toMatchObject(withoutZeros(json));
+    expect(got.object).toMatchObject(withoutZeros(json) as object);
     expect(got.object).toEqual(decodeKubernetesProtobuf(encodeKubernetesProtobuf(json)).object);
     expect(created.object).toEqual(got.object);
 
