@@ -1,5 +1,5 @@
-// The apiserver benchmark: pod creates, LISTs of 10,000 pods whole and paged, and watch delivery
-// to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
+// The apiserver benchmark: pod creates, JSON vs protobuf bodies, custom resource vs built-in
+// creates, LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
 //
 //   npm run bench:api [-- --json]
 //
@@ -145,6 +145,69 @@ create bodies: POST /api/v1/namespaces/${NAMESPACE}/configmaps as JSON and as pr
     const json = runs.find((r) => r.body === "json" && r.concurrency === concurrency)?.result;
     const proto = runs.find((r) => r.body === "protobuf" && r.concurrency === concurrency)?.result;
     if (json && proto && json.opsPerSecond) console.log(`c=${concurrency}: protobuf/json throughput ${fixed(proto.opsPerSecond / json.opsPerSecond, 2)}x`);
+  }
+}
+
+/** The custom resource the benchmark creates: a schema with defaults, a pattern and a CEL rule, as operators' CRDs have. */
+const BENCH_GROUP = "bench.edgeplane.dev";
+const benchCrd = {
+  apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: `widgets.${BENCH_GROUP}` },
+  spec: {
+    group: BENCH_GROUP, scope: "Namespaced", names: { plural: "widgets", singular: "widget", kind: "Widget" },
+    versions: [{
+      name: "v1", served: true, storage: true, subresources: { status: {} },
+      schema: { openAPIV3Schema: { type: "object", properties: {
+        spec: { type: "object", required: ["size"], "x-kubernetes-validations": [{ rule: "self.replicas <= self.maxReplicas" }], properties: {
+          size: { type: "string", enum: ["small", "large"] }, image: { type: "string", pattern: "^[a-z0-9./:-]+$" },
+          replicas: { type: "integer", minimum: 0, default: 1 }, maxReplicas: { type: "integer", default: 10 },
+          settings: { type: "object", additionalProperties: { type: "string" } },
+        } },
+        status: { type: "object", properties: { ready: { type: "boolean" } } },
+      } } },
+    }],
+  },
+};
+
+interface KindRun {
+  kind: "ConfigMap" | "Widget";
+  concurrency: number;
+  result: LoadResult;
+}
+
+/** Creates of a custom resource against creates of a built-in kind of about the same size, each concurrency in turn. */
+async function measureCustomResources(client: HttpTarget, seconds: number, warmupSeconds: number): Promise<KindRun[]> {
+  await expectStatus(client, 201, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Buffer.from(JSON.stringify(benchCrd)));
+  const runs: KindRun[] = [];
+  const settings = { "app.properties": "mode=fast", owner: "bench" };
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    for (const kind of ["ConfigMap", "Widget"] as const) {
+      const path = kind === "ConfigMap" ? `/api/v1/namespaces/${NAMESPACE}/configmaps` : `/apis/${BENCH_GROUP}/v1/namespaces/${NAMESPACE}/widgets`;
+      const result = await runClosedLoop({
+        concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
+        op: async (_worker, seq) => {
+          const name = `${kind.toLowerCase()}-c${concurrency}-${seq}`;
+          const object = kind === "ConfigMap"
+            ? { apiVersion: "v1", kind, metadata: { name, labels: { app: "bench" } }, data: { size: "small", image: "nginx:1.27", ...settings } }
+            : { apiVersion: `${BENCH_GROUP}/v1`, kind, metadata: { name, labels: { app: "bench" } }, spec: { size: "small", image: "nginx:1.27", settings } };
+          await expectStatus(client, 201, "POST", path, Buffer.from(JSON.stringify(object)));
+        },
+      });
+      runs.push({ kind, concurrency, result });
+    }
+  }
+  return runs;
+}
+
+function reportCustomResources(runs: KindRun[]): void {
+  console.log(`\ncustom resource creates (a CRD schema with defaults, enum, pattern and a CEL rule) beside ConfigMap creates of the same data`);
+  console.log(formatTable(
+    ["kind", "concurrency", "ops/s", "p50 ms", "p99 ms", "errors"],
+    runs.map(({ kind, concurrency, result }) => [kind, concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors]),
+  ));
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    const builtin = runs.find((r) => r.kind === "ConfigMap" && r.concurrency === concurrency)?.result;
+    const custom = runs.find((r) => r.kind === "Widget" && r.concurrency === concurrency)?.result;
+    if (builtin && custom && builtin.opsPerSecond) console.log(`c=${concurrency}: custom/built-in throughput ${fixed(custom.opsPerSecond / builtin.opsPerSecond, 2)}x`);
   }
 }
 
@@ -465,6 +528,10 @@ async function main(): Promise<void> {
     reportBodies(bodies);
     for (const { body, concurrency, result } of bodies) if (result.errors) problems.push(`${body} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
 
+    const kinds = await measureCustomResources(client, seconds, warmupSeconds);
+    reportCustomResources(kinds);
+    for (const { kind, concurrency, result } of kinds) if (result.errors) problems.push(`${kind} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+
     let list: ListFigures | undefined;
     try {
       list = await measureList(client, listPods, listRuns, problems);
@@ -504,6 +571,9 @@ async function main(): Promise<void> {
         })),
         bodies: bodies.map(({ body, concurrency, result }) => ({
           body, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
+        })),
+        customResources: kinds.map(({ kind, concurrency, result }) => ({
+          kind, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
         })),
         list: list && {
           pods: list.pods,

@@ -238,6 +238,23 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(await ok(binary, "get", "cm", "ssa", "-n", ns, "-o", "jsonpath={.data.owned}")).toBe("3");
   });
 
+  it("moves a client-side apply to server-side apply as kubectl expects", async () => {
+    await kubectl(binary, "create", "namespace", ns);
+    const manifest = join(dir, `${ns}-csa.json`);
+    const cm = (data: Record<string, string>) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "csa", namespace: ns }, data });
+    writeFileSync(manifest, JSON.stringify(cm({ a: "1", b: "2" })));
+    expect(await ok(binary, "apply", "-f", manifest)).toBe("configmap/csa created\n");
+    // The first server-side apply of the same configuration moves the client-side manager's fields to kubectl's.
+    expect(await ok(binary, "apply", "--server-side", "-f", manifest)).toBe("configmap/csa serverside-applied\n");
+    const managers = JSON.parse(await ok(binary, "get", "cm", "csa", "-n", ns, "-o", "json", "--show-managed-fields")).metadata.managedFields.map((e: { manager: string; operation: string }) => `${e.manager}/${e.operation}`);
+    expect(managers).toContain("kubectl/Apply");
+    expect(managers).not.toContain("kubectl-client-side-apply/Update");
+    // So a changed value applies without a conflict, and a field no longer applied goes.
+    writeFileSync(manifest, JSON.stringify(cm({ a: "changed" })));
+    expect(await ok(binary, "apply", "--server-side", "-f", manifest)).toBe("configmap/csa serverside-applied\n");
+    expect(await ok(binary, "get", "cm", "csa", "-n", ns, "-o", "jsonpath={.data}")).toBe('{"a":"changed"}');
+  });
+
   it("installs a CRD, then creates, lists, explains, patches, scales, applies, watches and deletes its custom resources", async () => {
     await kubectl(binary, "create", "namespace", ns);
     const minor = binary.match(/(\d+)$/)?.[1] ?? "x";

@@ -78,6 +78,20 @@ function subtract(owned: FieldSet, taken: FieldSet): FieldSet {
 }
 
 
+/**
+ * The managedFields an update starts from, as kube decides: `[{}]` in the request resets them,
+ * well-formed entries in the request replace them, and anything else (none, or malformed, as from
+ * clients that know nothing of managedFields) keeps the live object's.
+ */
+export function managedFieldsFromRequest(requested: unknown, live: any[] | undefined): any[] | undefined {
+  if (!Array.isArray(requested) || !requested.length) return live;
+  if (requested.length === 1 && requested[0] && typeof requested[0] === "object" && !Object.keys(requested[0]).length) return [];
+  const wellFormed = requested.every((e) => e && typeof e === "object" && typeof e.manager === "string"
+    && (e.operation === "Apply" || e.operation === "Update") && (e.fieldsType === undefined || e.fieldsType === "FieldsV1")
+    && (e.fieldsV1 === undefined || (typeof e.fieldsV1 === "object" && e.fieldsV1 !== null && !Array.isArray(e.fieldsV1))));
+  return wellFormed ? structuredClone(requested) : live;
+}
+
 /** Records a write by `manager` on `next` (previous undefined for a create). */
 export function recordUpdate(next: KubeObject, previous: KubeObject | undefined, manager: string, subresource?: string): void {
   const changed = changedFields(previous, next, true);

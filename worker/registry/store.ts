@@ -5,7 +5,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../apiserver/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
-import { recordUpdate } from "./managed-fields.ts";
+import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "./types.ts";
@@ -354,8 +354,12 @@ export class RegistryStore {
   private finishUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
     this.validate(next, current);
     if (options.keepManagedFields) return next;
-    next.metadata!.managedFields = current.metadata?.managedFields;
-    recordUpdate(next, current, options.manager ?? "unknown", options.subresource);
+    // A write may set managedFields itself (kubectl does, moving client-side apply's fields to its
+    // server-side apply manager); subresource writes may not.
+    const live = current.metadata?.managedFields;
+    const base = options.subresource ? live : managedFieldsFromRequest(next.metadata!.managedFields, live);
+    next.metadata!.managedFields = base;
+    recordUpdate(next, { ...current, metadata: { ...current.metadata, managedFields: base } }, options.manager ?? "unknown", options.subresource);
     return next;
   }
 
