@@ -167,7 +167,14 @@ export class ProtoWriter {
   string(field: number, value: string): void {
     const start = this.fork(field);
     this.reserve(value.length * 3);
-    this.pos += utf8Encoder.encodeInto(value, this.buffer.subarray(this.pos)).written;
+    // ASCII byte by byte: cheaper than the encoder for the short strings objects are made of.
+    let i = 0;
+    for (; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) break;
+      this.buffer[this.pos++] = code;
+    }
+    if (i < value.length) this.pos += utf8Encoder.encodeInto(value.slice(i), this.buffer.subarray(this.pos)).written;
     this.join(start);
   }
 
