@@ -4,6 +4,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { appsPrinters } from "./apps.ts";
 import { batchPrinters } from "./batch.ts";
 import { corePrinters } from "./core.ts";
+import { networkingPrinters } from "./networking.ts";
 import { otherPrinters } from "./other.ts";
 import { column, nameColumn, nameOf, parseTime, type Metadata, type TablePrinter } from "./table.ts";
 
@@ -13,6 +14,7 @@ export const printers: Record<string, TablePrinter> = {
   ...corePrinters,
   ...appsPrinters,
   ...batchPrinters,
+  ...networkingPrinters,
   ...otherPrinters,
 };
 

@@ -2,9 +2,10 @@
 import { crdResource } from "../crd/definition.ts";
 import { appsResources } from "./apps.ts";
 import { coreResources } from "./core.ts";
+import { networkingResources } from "./networking.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, crdResource];
+export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, crdResource];
 
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 
