@@ -22,6 +22,14 @@ interface Env {
   SERVICE_CIDR?: string;
   /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */
   ADMIN_TOKEN_SHA256?: string;
+  /** The private JWK (EC P-256) that signs service account tokens: a secret. */
+  SERVICE_ACCOUNT_KEY?: string;
+  /** The `iss` of service account tokens (default https://kubernetes.default.svc.cluster.local). */
+  SERVICE_ACCOUNT_ISSUER?: string;
+  /** Comma-separated audiences the API accepts (default: the issuer). */
+  SERVICE_ACCOUNT_AUDIENCES?: string;
+  /** Where /.well-known/openid-configuration says the JWKS is (default: this server). */
+  SERVICE_ACCOUNT_JWKS_URI?: string;
 }
 
 declare namespace Cloudflare {

@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 
 /** sha256("test-admin-token"): the admin credential the workerd tests present. */
 const TEST_ADMIN_TOKEN_SHA256 = "17d6bfe05d1b1fb7bc499f8e3f639c7b3eda4c40f321eef8887a0c04c89a99c5";
+/** A P-256 private JWK made for the tests only: it signs the service account tokens they issue. */
+const TEST_SERVICE_ACCOUNT_KEY = '{"kty":"EC","x":"B4RM9mtp-idNcnH_zgjOcj6wgA43omZjybDzJgkcbnk","y":"AKtCyTJEW80hQrpymzg8OqxEa1fAFz-ks_kHn8Nh3do","crv":"P-256","d":"kZKyxOqir2vzv7e_tKXa3zbC750R9t1Ud6JbA8eq4WA"}';
 
 export default defineConfig({
   test: {
@@ -15,7 +17,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, WATCH_PROGRESS_NOTIFY_SECONDS: "1" } },
+            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, SERVICE_ACCOUNT_KEY: TEST_SERVICE_ACCOUNT_KEY, WATCH_PROGRESS_NOTIFY_SECONDS: "1" } },
           }),
         ],
         test: {

@@ -2,7 +2,7 @@
 // answers. `npm start` uses it with the persistent state under .wrangler/state; tests and
 // benchmarks use it with a throwaway state folder and their own admin token.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -35,6 +35,8 @@ export interface ControlPlaneOptions {
    * tokens only over TLS. Without it the control plane serves plain HTTP.
    */
   tlsDir?: string;
+  /** The private JWK that signs service account tokens; a new one each start unless given. */
+  serviceAccountKey?: string;
 }
 
 export interface ServingCertificate {
@@ -99,6 +101,11 @@ export function newAdminToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
+/** A new P-256 private key as a JWK: what signs a cluster's service account tokens. */
+export function newServiceAccountKey(): string {
+  return JSON.stringify(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }));
+}
+
 export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -107,7 +114,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
   const token = options.token ?? newAdminToken();
-  const vars = { ...options.vars, ADMIN_TOKEN_SHA256: sha256Hex(token) };
+  const vars = { ...options.vars, ADMIN_TOKEN_SHA256: sha256Hex(token), SERVICE_ACCOUNT_KEY: options.serviceAccountKey ?? newServiceAccountKey() };
   const tls = options.tlsDir ? servingCertificate(options.tlsDir) : undefined;
   const args = [
     join(PROJECT_ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev",

@@ -1,6 +1,7 @@
-// Authentication: a request proves who it is with a bearer token. For now the one identity is
-// the cluster admin, whose token the Worker knows only as a SHA-256 hash (ADMIN_TOKEN_SHA256).
+// Authentication: a request proves who it is with a bearer token: the cluster admin's (which the
+// Worker knows only as a SHA-256 hash, ADMIN_TOKEN_SHA256) or a service account token (a JWT).
 import type { Context, MiddlewareHandler } from "hono";
+import { authenticateServiceAccountToken } from "./authn/service-account-tokens.ts";
 import type { AppEnv, UserInfo } from "./context.ts";
 
 export const ADMIN_USER: UserInfo = { name: "kubernetes-admin", uid: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] };
@@ -29,12 +30,20 @@ let verified: { digest: string; token: string } | undefined;
 
 export async function authenticate(c: Context<AppEnv>): Promise<UserInfo | undefined> {
   const token = bearerToken(c);
-  const expected = c.env.ADMIN_TOKEN_SHA256?.trim().toLowerCase();
-  if (!token || !expected) return undefined;
-  if (verified?.digest === expected && digestsEqual(verified.token, token)) return ADMIN_USER;
-  if (!digestsEqual(await sha256Hex(token), expected)) return undefined;
-  verified = { digest: expected, token };
-  return ADMIN_USER;
+  return token ? authenticateToken(c.env, token) : undefined;
+}
+
+/** Who a bearer token proves to be, if anyone (also for TokenReview). */
+export async function authenticateToken(env: Env, token: string): Promise<UserInfo | undefined> {
+  const expected = env.ADMIN_TOKEN_SHA256?.trim().toLowerCase();
+  if (expected) {
+    if (verified?.digest === expected && digestsEqual(verified.token, token)) return ADMIN_USER;
+    if (digestsEqual(await sha256Hex(token), expected)) {
+      verified = { digest: expected, token };
+      return ADMIN_USER;
+    }
+  }
+  return authenticateServiceAccountToken(env, token);
 }
 
 /** Refuses anyone but the cluster admin, answering with `refuse` (each surface words it its own way). */

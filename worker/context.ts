@@ -5,6 +5,8 @@ export interface UserInfo {
   name: string;
   uid: string;
   groups: string[];
+  /** Further facts about the user (e.g. the pod a service account token is bound to). */
+  extra?: Record<string, string[]>;
 }
 
 export interface AppEnv {

@@ -52,6 +52,7 @@ function resourceEntries(def: ResourceDefinition) {
     sub("eviction", "Eviction", ["create"], { group: "policy", version: "v1" });
   }
   if (def.group === "" && def.resource === "namespaces") sub("finalize", "Namespace", ["update"]);
+  if (def.group === "" && def.resource === "serviceaccounts") sub("token", "TokenRequest", ["create"], { group: "authentication.k8s.io", version: "v1" });
   return entries;
 }
 
@@ -87,6 +88,7 @@ function discoveryResource(def: ResourceDefinition) {
     sub("eviction", responseKind("policy", "v1", "Eviction"), ["create"]);
   }
   if (def.group === "" && def.resource === "namespaces") sub("finalize", responseKind("", "v1", "Namespace"), ["update"]);
+  if (def.group === "" && def.resource === "serviceaccounts") sub("token", responseKind("authentication.k8s.io", "v1", "TokenRequest"), ["create"]);
   const entry: Record<string, unknown> = {
     resource: def.resource, responseKind: responseKind(def.group, def.version, def.kind), scope: def.namespaced ? "Namespaced" : "Cluster",
     singularResource: def.singular, verbs: def.verbs ?? STANDARD_VERBS,

@@ -7,6 +7,7 @@ import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources, resolveResource, servedResources } from "../crd/custom-resources.ts";
 import { crdResource } from "../crd/definition.ts";
+import { forgetCheckedTokens, issueToken } from "../authn/service-account-tokens.ts";
 import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
 import { serverSideApply } from "../apply/server-side-apply.ts";
 import { typeNameForKind } from "../patch/strategic-merge-patch.ts";
@@ -25,6 +26,9 @@ import { tableFor } from "./tables.ts";
 import { protobufFrames, watchResponse, type WatchFormat } from "./watch.ts";
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+/** serviceaccounts/token answers a TokenRequest. */
+const TOKEN_REQUEST: ResourceDefinition = { group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", resource: "token", singular: "", namespaced: true };
 
 /** The Scale kind, for patching a /scale subresource. */
 const SCALE: ResourceDefinition = { group: "autoscaling", version: "v1", kind: "Scale", resource: "scale", singular: "scale", namespaced: true };
@@ -129,6 +133,15 @@ async function finalizeDeletedCustomResourceDefinitions(env: Env): Promise<void>
 
 async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response> {
   const { def, namespace, name, subresource } = target;
+  if (def.review) {
+    if (c.req.method !== "POST" || name) throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
+    return respond(c, def, await def.review(c.env, c.get("user"), await readObject(c)), 201);
+  }
+  if (def.group === "" && def.resource === "serviceaccounts" && name && namespace && subresource === "token") {
+    if (c.req.method !== "POST") throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
+    const serviceAccount = await new RegistryStore(def, new ObjectStorage(c.env)).get(namespace, name);
+    return respond(c, TOKEN_REQUEST, await issueToken(c.env, serviceAccount, await readObject(c)), 201);
+  }
   const store = new RegistryStore(def, new ObjectStorage(c.env));
   const method = c.req.method;
   const query = c.req.query();
@@ -223,6 +236,8 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
     }
     case "DELETE": {
       const deleted = await store.delete(namespace, name, { ...(await readDeleteOptions(c)), dryRun });
+      // Tokens bound to what is gone stop working at once here (elsewhere within the token cache's 10 s).
+      if (def.group === "" && ["serviceaccounts", "pods", "secrets", "nodes"].includes(def.resource)) forgetCheckedTokens();
       return respond(c, def, deleted);
     }
     default:

@@ -1,11 +1,12 @@
 // The catalogue of served resources, looked up by group, version and resource.
+import { authenticationResources } from "../authn/reviews.ts";
 import { crdResource } from "../crd/definition.ts";
 import { appsResources } from "./apps.ts";
 import { coreResources } from "./core.ts";
 import { networkingResources } from "./networking.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, crdResource];
+export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, crdResource, ...authenticationResources];
 
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 

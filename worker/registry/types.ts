@@ -1,6 +1,7 @@
 // What a resource declares to be served by the one generic registry store: its names, scope,
 // storage prefix, defaulting, validation, what an update may change, and selectable fields.
 import type { StatusCause } from "../apiserver/status.ts";
+import type { UserInfo } from "../context.ts";
 import type { TablePrinter } from "../printers/table.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
 
@@ -34,6 +35,8 @@ export interface ResourceDefinition {
   printer?: TablePrinter;
   /** The paths of fields its schema does not know (custom resources prune these on write). */
   unknownFields?(object: KubeObject): string[];
+  /** A review kind (create-only, nothing stored): answers a POST for the requesting user. */
+  review?(env: Env, user: UserInfo, body: KubeObject): Promise<KubeObject>;
   /** A custom resource: the CRD that declares it, and its version's schema. */
   custom?: { crd: string; schema: Record<string, any> };
   /** Verbs beyond the standard set's absence, e.g. read-only or create-only resources. */

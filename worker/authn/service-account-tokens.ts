@@ -1,0 +1,184 @@
+// ServiceAccount tokens: JWTs signed with the cluster's key (ES256, a JWK held as the worker secret
+// SERVICE_ACCOUNT_KEY), issued by the TokenRequest API (serviceaccounts/token, `kubectl create
+// token`) and checked on every request as kube-apiserver checks them: signature, issuer, audience,
+// expiry, and that the service account (and the pod the token is bound to) still exist.
+import { calculateJwkThumbprint, exportJWK, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { kubeTime } from "../../lib/k8s/time.ts";
+import { apiErrors, type StatusCause } from "../apiserver/status.ts";
+import type { UserInfo } from "../context.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
+
+export const DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local";
+/** kube-apiserver's bounds for a requested token lifetime. */
+const MIN_EXPIRATION_SECONDS = 600;
+const MAX_EXPIRATION_SECONDS = 2 ** 32;
+const DEFAULT_EXPIRATION_SECONDS = 3600;
+/** How long a checked token's identity is remembered (kube's token authenticator cache: 10 s). */
+const CACHE_MS = 10_000;
+
+export function issuer(env: Env): string {
+  return env.SERVICE_ACCOUNT_ISSUER || DEFAULT_ISSUER;
+}
+
+/** Tokens name the audiences they are for; the API server accepts its own (the issuer by default). */
+export function apiAudiences(env: Env): string[] {
+  return env.SERVICE_ACCOUNT_AUDIENCES ? env.SERVICE_ACCOUNT_AUDIENCES.split(",").map((a) => a.trim()).filter(Boolean) : [issuer(env)];
+}
+
+interface SigningKeys {
+  source: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: JWK & { kid: string };
+}
+
+let keys: Promise<SigningKeys> | undefined;
+
+/** The signing key from SERVICE_ACCOUNT_KEY, imported once per isolate; undefined when none is set. */
+export function signingKeys(env: Env): Promise<SigningKeys> | undefined {
+  const source = env.SERVICE_ACCOUNT_KEY;
+  if (!source) return undefined;
+  if (!keys) {
+    keys = (async () => {
+      const jwk = JSON.parse(source) as JWK;
+      const privateKey = (await importJWK({ ...jwk, alg: "ES256" }, "ES256", { extractable: true })) as CryptoKey;
+      const { d: _private, ...pub } = await exportJWK(privateKey);
+      const kid = await calculateJwkThumbprint(pub);
+      const publicKey = (await importJWK({ ...pub, alg: "ES256" }, "ES256")) as CryptoKey;
+      return { source, privateKey, publicKey, publicJwk: { ...pub, kid, alg: "ES256", use: "sig" } };
+    })();
+    keys.catch(() => (keys = undefined));
+  }
+  return keys;
+}
+
+/** The JWKS workloads and other parties verify our tokens with (/openid/v1/jwks). */
+export async function jwks(env: Env): Promise<{ keys: JWK[] }> {
+  const k = await signingKeys(env);
+  return { keys: k ? [(await k).publicJwk] : [] };
+}
+
+export function openIDConfiguration(env: Env, origin: string) {
+  return {
+    issuer: issuer(env),
+    jwks_uri: `${env.SERVICE_ACCOUNT_JWKS_URI || origin}/openid/v1/jwks`,
+    response_types_supported: ["id_token"],
+    subject_types_supported: ["public"],
+    id_token_signing_alg_values_supported: ["ES256"],
+  };
+}
+
+export interface BoundObject {
+  kind: "Pod" | "Secret" | "Node";
+  name: string;
+  uid: string;
+}
+
+interface KubernetesClaims {
+  namespace: string;
+  serviceaccount: { name: string; uid: string };
+  pod?: { name: string; uid: string };
+  secret?: { name: string; uid: string };
+  node?: { name: string; uid: string };
+}
+
+/**
+ * Answers a TokenRequest for a service account: validates it as kube-apiserver does, signs the
+ * token and returns the TokenRequest with its status.
+ */
+export async function issueToken(env: Env, serviceAccount: Record<string, any>, request: Record<string, any>): Promise<Record<string, any>> {
+  const k = signingKeys(env);
+  if (!k) throw apiErrors.serviceUnavailable("service account token issuance is not configured (SERVICE_ACCOUNT_KEY is not set)");
+  const { privateKey, publicJwk } = await k;
+  const spec = request?.spec ?? {};
+  const name = serviceAccount.metadata.name as string;
+  const namespace = serviceAccount.metadata.namespace as string;
+  const causes: StatusCause[] = [];
+  const expirationSeconds = spec.expirationSeconds ?? DEFAULT_EXPIRATION_SECONDS;
+  if (!Number.isInteger(expirationSeconds) || expirationSeconds < MIN_EXPIRATION_SECONDS) {
+    causes.push({ reason: "FieldValueInvalid", field: "spec.expirationSeconds", message: `Invalid value: ${JSON.stringify(expirationSeconds)}: may not specify a duration less than 10 minutes` });
+  } else if (expirationSeconds > MAX_EXPIRATION_SECONDS) {
+    causes.push({ reason: "FieldValueTooLong", field: "spec.expirationSeconds", message: `Invalid value: ${expirationSeconds}: may not specify a duration larger than 2^32 seconds` });
+  }
+  const audiences: string[] = Array.isArray(spec.audiences) && spec.audiences.length ? spec.audiences : apiAudiences(env);
+  if (audiences.some((a) => typeof a !== "string" || !a)) causes.push({ reason: "FieldValueInvalid", field: "spec.audiences", message: "Invalid value: audiences must be non-empty strings" });
+  const bound: BoundObject | undefined = spec.boundObjectRef ? await boundObject(env, namespace, spec.boundObjectRef, causes) : undefined;
+  if (causes.length) throw apiErrors.invalid("authentication.k8s.io", "TokenRequest", name, causes);
+
+  const now = Math.floor(Date.now() / 1000);
+  const claims: KubernetesClaims = { namespace, serviceaccount: { name, uid: serviceAccount.metadata.uid } };
+  if (bound) claims[bound.kind.toLowerCase() as "pod" | "secret" | "node"] = { name: bound.name, uid: bound.uid };
+  const exp = now + expirationSeconds;
+  const token = await new SignJWT({ "kubernetes.io": claims } as JWTPayload)
+    .setProtectedHeader({ alg: "ES256", kid: publicJwk.kid })
+    .setIssuer(issuer(env)).setSubject(`system:serviceaccount:${namespace}:${name}`).setAudience(audiences)
+    .setIssuedAt(now).setNotBefore(now).setExpirationTime(exp).setJti(crypto.randomUUID())
+    .sign(privateKey);
+  return {
+    kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1",
+    metadata: { name, namespace, creationTimestamp: null },
+    spec: { audiences, expirationSeconds, boundObjectRef: spec.boundObjectRef ?? null },
+    status: { token, expirationTimestamp: kubeTime(exp * 1000) },
+  };
+}
+
+async function boundObject(env: Env, namespace: string, ref: Record<string, any>, causes: StatusCause[]): Promise<BoundObject | undefined> {
+  const kinds: Record<string, string> = { Pod: `/registry/pods/${namespace}/`, Secret: `/registry/secrets/${namespace}/`, Node: "/registry/minions/" };
+  const prefix = kinds[ref.kind];
+  if (!prefix || (ref.apiVersion && ref.apiVersion !== "v1")) {
+    causes.push({ reason: "FieldValueNotSupported", field: "spec.boundObjectRef.kind", message: `Unsupported value: ${JSON.stringify(ref.kind)}: supported values: "Pod", "Secret", "Node"` });
+    return undefined;
+  }
+  const stored = await new ObjectStorage(env).get(`${prefix}${ref.name}`);
+  if (!stored) throw apiErrors.notFound("", `${ref.kind.toLowerCase()}s`, ref.name);
+  if (ref.uid && ref.uid !== stored.object.metadata?.uid) {
+    throw apiErrors.conflict("", `${ref.kind.toLowerCase()}s`, ref.name, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
+  }
+  return { kind: ref.kind, name: ref.name, uid: stored.object.metadata.uid };
+}
+
+const checked = new Map<string, { user: UserInfo | undefined; until: number; exp: number }>();
+
+/** Forgets checked tokens, after this isolate deleted a service account, pod, secret or node. */
+export function forgetCheckedTokens(): void {
+  checked.clear();
+}
+
+/**
+ * The identity a token proves, or undefined when it is not a valid service account token of this
+ * cluster. Service accounts and bound pods are read from the store, so a token stops working
+ * once either is deleted (within the cache's 10 s).
+ */
+export async function authenticateServiceAccountToken(env: Env, token: string): Promise<UserInfo | undefined> {
+  if (!token.startsWith("eyJ") || token.split(".").length !== 3) return undefined;
+  const k = signingKeys(env);
+  if (!k) return undefined;
+  const now = Date.now();
+  const hit = checked.get(token);
+  if (hit && hit.until > now && hit.exp > now) return hit.user;
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, (await k).publicKey, { issuer: issuer(env), audience: apiAudiences(env), algorithms: ["ES256"] }));
+  } catch {
+    return undefined;
+  }
+  const claims = payload["kubernetes.io"] as KubernetesClaims | undefined;
+  let user: UserInfo | undefined;
+  if (claims?.namespace && claims.serviceaccount?.name) {
+    const storage = new ObjectStorage(env);
+    const sa = await storage.get(`/registry/serviceaccounts/${claims.namespace}/${claims.serviceaccount.name}`);
+    const pod = claims.pod ? await storage.get(`/registry/pods/${claims.namespace}/${claims.pod.name}`) : undefined;
+    const alive = sa?.object.metadata?.uid === claims.serviceaccount.uid && !sa.object.metadata?.deletionTimestamp
+      && (!claims.pod || (pod?.object.metadata?.uid === claims.pod.uid && !pod.object.metadata?.deletionTimestamp));
+    if (alive) {
+      user = {
+        name: `system:serviceaccount:${claims.namespace}:${claims.serviceaccount.name}`, uid: claims.serviceaccount.uid,
+        groups: ["system:serviceaccounts", `system:serviceaccounts:${claims.namespace}`, "system:authenticated"],
+        ...(claims.pod ? { extra: { "authentication.kubernetes.io/pod-name": [claims.pod.name], "authentication.kubernetes.io/pod-uid": [claims.pod.uid] } } : {}),
+      };
+    }
+  }
+  if (checked.size > 10_000) checked.clear();
+  checked.set(token, { user, until: now + CACHE_MS, exp: (payload.exp ?? 0) * 1000 });
+  return user;
+}
