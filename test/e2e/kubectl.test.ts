@@ -169,19 +169,61 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(output).toContain("DELETED watched\n");
   });
 
-  it("creates configmaps, secrets, namespaces, service accounts and deployments with kubectl create subcommands", async () => {
+  it("creates configmaps, secrets, namespaces, workloads, RBAC, quotas, services, ingresses and autoscalers with kubectl create subcommands", async () => {
+    await kubectl(binary, "create", "namespace", ns); // exists already when the earlier tests ran
+    // Cluster-scoped objects are named per kubectl: every version shares the control plane.
+    const own = (name: string) => `${ns}-${name}`;
     // kubectl 1.32+ sends these typed creates with protobuf bodies.
     const args = [["create", "configmap", "sub-cm", "-n", ns, "--from-literal=a=b"], ["create", "secret", "generic", "sub-secret", "-n", ns, "--from-literal=p=q"],
       ["create", "serviceaccount", "sub-sa", "-n", ns], ["create", "namespace", `${ns}-sub`],
-      ["create", "deployment", "sub-deploy", "-n", ns, "--image=nginx:1.25", "--replicas=2"]];
+      ["create", "deployment", "sub-deploy", "-n", ns, "--image=nginx:1.25", "--replicas=2"],
+      ["create", "job", "sub-job", "-n", ns, "--image=busybox:1.36", "--", "echo", "done"],
+      ["create", "cronjob", "sub-cron", "-n", ns, "--image=busybox:1.36", "--schedule=*/5 * * * *"],
+      ["create", "quota", "sub-quota", "-n", ns, "--hard=pods=10,cpu=2"],
+      ["create", "priorityclass", own("pc"), "--value=1000", "--description=e2e"],
+      ["create", "role", "sub-role", "-n", ns, "--verb=get,list", "--resource=pods"],
+      ["create", "rolebinding", "sub-rb", "-n", ns, "--role=sub-role", `--serviceaccount=${ns}:sub-sa`],
+      ["create", "clusterrole", own("cr"), "--verb=get", "--resource=nodes"],
+      ["create", "clusterrolebinding", own("crb"), `--clusterrole=${own("cr")}`, "--user=alice"],
+      ["create", "poddisruptionbudget", "sub-pdb", "-n", ns, "--selector=app=web", "--min-available=1"],
+      ["create", "service", "clusterip", "sub-svc", "-n", ns, "--tcp=80:8080"],
+      ["create", "service", "nodeport", "sub-np", "-n", ns, "--tcp=80:8080"],
+      ["create", "ingress", "sub-ing", "-n", ns, "--rule=example.com/app*=sub-svc:80"],
+      ["autoscale", "deployment", "sub-deploy", "-n", ns, "--min=2", "--max=5", "--cpu-percent=80"]];
     for (const command of args) {
       const res = await kubectl(binary, ...command);
-      expect(res.code, res.stderr).toBe(0);
+      expect(res.code, `${command.join(" ")}: ${res.stderr}`).toBe(0);
     }
-    expect(await ok(binary, "get", "secret", "sub-secret", "-n", ns, "-o", "jsonpath={.data.p} {.type}")).toBe(`${btoa("q")} Opaque`);
-    expect(await ok(binary, "get", "cm", "sub-cm", "-n", ns, "-o", "jsonpath={.data.a}")).toBe("b");
-    expect(await ok(binary, "get", "deploy", "sub-deploy", "-n", ns, "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}")).toBe("2 nginx:1.25");
-    expect(await ok(binary, "get", "ns", `${ns}-sub`, "-o", "name")).toBe(`namespace/${ns}-sub\n`);
+    const get = (...args: string[]) => ok(binary, "get", ...args);
+    expect(await get("secret", "sub-secret", "-n", ns, "-o", "jsonpath={.data.p} {.type}")).toBe(`${btoa("q")} Opaque`);
+    expect(await get("cm", "sub-cm", "-n", ns, "-o", "jsonpath={.data.a}")).toBe("b");
+    expect(await get("deploy", "sub-deploy", "-n", ns, "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}")).toBe("2 nginx:1.25");
+    expect(await get("ns", `${ns}-sub`, "-o", "name")).toBe(`namespace/${ns}-sub\n`);
+    expect(await get("job", "sub-job", "-n", ns, "-o", "jsonpath={.spec.template.spec.containers[0].command} {.spec.template.spec.restartPolicy} {.spec.backoffLimit}"))
+      .toBe('["echo","done"] Never 6');
+    expect(await get("cronjob", "sub-cron", "-n", ns, "-o", "jsonpath={.spec.schedule}|{.spec.jobTemplate.spec.template.spec.containers[0].image}|{.spec.concurrencyPolicy}"))
+      .toBe("*/5 * * * *|busybox:1.36|Allow");
+    expect(await get("quota", "sub-quota", "-n", ns, "-o", "jsonpath={.spec.hard.pods} {.spec.hard.cpu}")).toBe("10 2");
+    expect(await get("priorityclass", own("pc"), "-o", "jsonpath={.value} {.description} {.preemptionPolicy}")).toBe("1000 e2e PreemptLowerPriority");
+    expect(await get("role", "sub-role", "-n", ns, "-o", "jsonpath={.rules[0].verbs} {.rules[0].resources}")).toBe('["get","list"] ["pods"]');
+    expect(await get("rolebinding", "sub-rb", "-n", ns, "-o", "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects[0].kind}/{.subjects[0].namespace}/{.subjects[0].name}"))
+      .toBe(`Role/sub-role ServiceAccount/${ns}/sub-sa`);
+    expect(await get("clusterrole", own("cr"), "-o", "jsonpath={.rules[0].verbs} {.rules[0].resources}")).toBe('["get"] ["nodes"]');
+    expect(await get("clusterrolebinding", own("crb"), "-o", "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects[0].kind}/{.subjects[0].name}"))
+      .toBe(`ClusterRole/${own("cr")} User/alice`);
+    expect(await get("pdb", "sub-pdb", "-n", ns, "-o", "jsonpath={.spec.minAvailable} {.spec.selector.matchLabels.app}")).toBe("1 web");
+    expect(await get("svc", "sub-svc", "-n", ns, "-o", "jsonpath={.spec.type} {.spec.ports[0].port}:{.spec.ports[0].targetPort} {.spec.selector.app}"))
+      .toBe("ClusterIP 80:8080 sub-svc");
+    expect(await get("svc", "sub-svc", "-n", ns, "-o", "jsonpath={.spec.clusterIP}")).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const [type, nodePort] = (await get("svc", "sub-np", "-n", ns, "-o", "jsonpath={.spec.type} {.spec.ports[0].nodePort}")).split(" ");
+    expect(type).toBe("NodePort");
+    expect(Number(nodePort)).toBeGreaterThanOrEqual(30000);
+    expect(await get("ingress", "sub-ing", "-n", ns, "-o", "jsonpath={.spec.rules[0].host}{.spec.rules[0].http.paths[0].path} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service.name}:{.spec.rules[0].http.paths[0].backend.service.port.number}"))
+      .toBe("example.com/app Prefix sub-svc:80");
+    expect(await get("ing", "-n", ns)).toMatch(/^sub-ing\s+<none>\s+example\.com\s+80\s+\S+$/m);
+    // autoscale writes autoscaling/v1 or v2 by kubectl version; either reads back as v2.
+    expect(await get("hpa", "sub-deploy", "-n", ns, "-o", "jsonpath={.spec.scaleTargetRef.kind}/{.spec.scaleTargetRef.name} {.spec.minReplicas}-{.spec.maxReplicas} {.spec.metrics[0].resource.target.averageUtilization}"))
+      .toBe("Deployment/sub-deploy 2-5 80");
   });
 
   it("describes a pod with its events", async () => {
