@@ -1,0 +1,225 @@
+// The ClusterRoles and ClusterRoleBindings kube-apiserver 1.30 creates at startup (its
+// bootstrappolicy), as data. admin, edit and view carry only an aggregationRule: their rules are
+// gathered from the system:aggregate-to-* roles (see aggregateClusterRoles).
+import type { ClusterRole, ClusterRoleBinding, PolicyRule, Subject } from "kubernetes-types/rbac/v1";
+
+const BOOTSTRAP_LABELS = { "kubernetes.io/bootstrapping": "rbac-defaults" };
+const AUTOUPDATE = { "rbac.authorization.kubernetes.io/autoupdate": "true" };
+
+const READ = ["get", "list", "watch"];
+const WRITE = ["create", "delete", "deletecollection", "patch", "update"];
+const READ_WRITE = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const EVENT_WRITE = ["create", "patch", "update"];
+
+function rule(apiGroups: string[], resources: string[], verbs: string[], resourceNames?: string[]): PolicyRule {
+  return resourceNames ? { apiGroups, resources, resourceNames, verbs } : { apiGroups, resources, verbs };
+}
+
+function urls(nonResourceURLs: string[], verbs: string[]): PolicyRule {
+  return { nonResourceURLs, verbs };
+}
+
+function clusterRole(name: string, rules: PolicyRule[], extra: { labels?: Record<string, string>; aggregateFrom?: string } = {}): ClusterRole {
+  const role: ClusterRole = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name, labels: { ...BOOTSTRAP_LABELS, ...extra.labels }, annotations: { ...AUTOUPDATE } },
+  };
+  if (extra.aggregateFrom) role.aggregationRule = { clusterRoleSelectors: [{ matchLabels: { [extra.aggregateFrom]: "true" } }] };
+  else role.rules = rules;
+  return role;
+}
+
+const AGGREGATE_TO_ADMIN = "rbac.authorization.k8s.io/aggregate-to-admin";
+const AGGREGATE_TO_EDIT = "rbac.authorization.k8s.io/aggregate-to-edit";
+const AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view";
+
+/** Lease, event and review rules the control-plane components share. */
+const eventsRule = rule(["", "events.k8s.io"], ["events"], EVENT_WRITE);
+const tokenReviews = rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]);
+const subjectAccessReviews = rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]);
+const leaderLease = (name: string) => [
+  rule(["coordination.k8s.io"], ["leases"], ["create"]),
+  rule(["coordination.k8s.io"], ["leases"], ["get", "update"], [name]),
+];
+const signerApprover = (signer: string) => [rule(["certificates.k8s.io"], ["signers"], ["approve"], [signer])];
+
+export const bootstrapClusterRoles: readonly ClusterRole[] = [
+  clusterRole("admin", [], { aggregateFrom: AGGREGATE_TO_ADMIN }),
+  clusterRole("cluster-admin", [rule(["*"], ["*"], ["*"]), urls(["*"], ["*"])]),
+  clusterRole("edit", [], { aggregateFrom: AGGREGATE_TO_EDIT, labels: { [AGGREGATE_TO_ADMIN]: "true" } }),
+  clusterRole("system:aggregate-to-admin", [
+    rule(["authorization.k8s.io"], ["localsubjectaccessreviews"], ["create"]),
+    rule(["rbac.authorization.k8s.io"], ["rolebindings", "roles"], READ_WRITE),
+  ], { labels: { [AGGREGATE_TO_ADMIN]: "true" } }),
+  clusterRole("system:aggregate-to-edit", [
+    rule([""], ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"], READ),
+    rule([""], ["serviceaccounts"], ["impersonate"]),
+    rule([""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"], WRITE),
+    rule([""], ["pods/eviction"], ["create"]),
+    rule([""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers", "replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"], WRITE),
+    rule([""], ["serviceaccounts/token"], ["create"]),
+    rule(["apps"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"], WRITE),
+    rule(["autoscaling"], ["horizontalpodautoscalers"], WRITE),
+    rule(["batch"], ["cronjobs", "jobs"], WRITE),
+    rule(["extensions"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses", "networkpolicies", "replicasets", "replicasets/scale", "replicationcontrollers/scale"], WRITE),
+    rule(["policy"], ["poddisruptionbudgets"], WRITE),
+    rule(["networking.k8s.io"], ["ingresses", "networkpolicies"], WRITE),
+    rule(["coordination.k8s.io"], ["leases"], READ_WRITE),
+  ], { labels: { [AGGREGATE_TO_EDIT]: "true" } }),
+  clusterRole("system:aggregate-to-view", [
+    rule([""], ["configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services", "services/status"], READ),
+    rule([""], ["bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status", "replicationcontrollers/status", "resourcequotas", "resourcequotas/status"], READ),
+    // Read access to namespaces at namespace scope reads *this* namespace: it tells a user which namespaces it can use.
+    rule([""], ["namespaces"], READ),
+    rule(["discovery.k8s.io"], ["endpointslices"], READ),
+    rule(["apps"], ["controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"], READ),
+    rule(["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], READ),
+    rule(["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"], READ),
+    rule(["extensions"], ["daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "ingresses", "ingresses/status", "networkpolicies", "replicasets", "replicasets/scale", "replicasets/status", "replicationcontrollers/scale"], READ),
+    rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
+    rule(["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"], READ),
+  ], { labels: { [AGGREGATE_TO_VIEW]: "true" } }),
+  clusterRole("system:auth-delegator", [tokenReviews, subjectAccessReviews]),
+  clusterRole("system:basic-user", [
+    rule(["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], ["create"]),
+    rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"]),
+  ]),
+  clusterRole("system:certificates.k8s.io:certificatesigningrequests:nodeclient", [rule(["certificates.k8s.io"], ["certificatesigningrequests/nodeclient"], ["create"])]),
+  clusterRole("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", [rule(["certificates.k8s.io"], ["certificatesigningrequests/selfnodeclient"], ["create"])]),
+  clusterRole("system:certificates.k8s.io:kube-apiserver-client-approver", signerApprover("kubernetes.io/kube-apiserver-client")),
+  clusterRole("system:certificates.k8s.io:kube-apiserver-client-kubelet-approver", signerApprover("kubernetes.io/kube-apiserver-client-kubelet")),
+  clusterRole("system:certificates.k8s.io:kubelet-serving-approver", signerApprover("kubernetes.io/kubelet-serving")),
+  clusterRole("system:certificates.k8s.io:legacy-unknown-approver", signerApprover("kubernetes.io/legacy-unknown")),
+  clusterRole("system:discovery", [
+    urls(["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], ["get"]),
+  ]),
+  clusterRole("system:heapster", [
+    rule([""], ["events", "namespaces", "nodes", "pods"], READ),
+    rule(["extensions"], ["deployments"], READ),
+  ]),
+  clusterRole("system:kube-aggregator", [rule([""], ["endpoints", "services"], READ)]),
+  clusterRole("system:kube-controller-manager", [
+    eventsRule,
+    ...leaderLease("kube-controller-manager"),
+    // The controller manager mints each controller's own service account and token from these.
+    rule([""], ["secrets", "serviceaccounts"], ["create"]),
+    rule([""], ["secrets"], ["delete"]),
+    rule([""], ["configmaps", "namespaces", "secrets", "serviceaccounts"], ["get"]),
+    rule([""], ["secrets", "serviceaccounts"], ["update"]),
+    tokenReviews,
+    subjectAccessReviews,
+    rule(["*"], ["*"], ["list", "watch"]),
+    rule([""], ["serviceaccounts/token"], ["create"]),
+  ]),
+  clusterRole("system:kube-dns", [rule([""], ["endpoints", "services"], ["list", "watch"])]),
+  clusterRole("system:kube-scheduler", [
+    eventsRule,
+    ...leaderLease("kube-scheduler"),
+    rule([""], ["nodes"], READ),
+    rule([""], ["pods"], ["delete", "get", "list", "watch"]),
+    rule([""], ["bindings", "pods/binding"], ["create"]),
+    rule([""], ["pods/status"], ["patch", "update"]),
+    rule([""], ["replicationcontrollers", "services"], READ),
+    rule(["apps", "extensions"], ["replicasets"], READ),
+    rule(["apps"], ["statefulsets"], READ),
+    rule(["policy"], ["poddisruptionbudgets"], READ),
+    rule([""], ["persistentvolumeclaims", "persistentvolumes"], READ),
+    tokenReviews,
+    subjectAccessReviews,
+    rule(["storage.k8s.io"], ["csinodes"], READ),
+    rule([""], ["namespaces"], READ),
+    rule(["storage.k8s.io"], ["csidrivers"], READ),
+    rule(["storage.k8s.io"], ["csistoragecapacities"], READ),
+  ]),
+  clusterRole("system:kubelet-api-admin", [
+    rule([""], ["nodes"], READ),
+    rule([""], ["nodes"], ["proxy"]),
+    rule([""], ["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], ["*"]),
+  ]),
+  clusterRole("system:monitoring", [
+    urls(["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*"], ["get"]),
+  ]),
+  // Bound to no one: the Node authorizer grants each node its own objects instead.
+  clusterRole("system:node", [
+    tokenReviews,
+    rule(["authorization.k8s.io"], ["localsubjectaccessreviews", "subjectaccessreviews"], ["create"]),
+    rule([""], ["services"], READ),
+    rule([""], ["nodes"], ["create", "get", "list", "watch"]),
+    rule([""], ["nodes/status"], ["patch", "update"]),
+    rule([""], ["nodes"], ["patch", "update"]),
+    rule([""], ["events"], EVENT_WRITE),
+    rule([""], ["pods"], READ),
+    rule([""], ["pods"], ["create", "delete"]),
+    rule([""], ["pods/status"], ["patch", "update"]),
+    rule([""], ["pods/eviction"], ["create"]),
+    rule([""], ["configmaps", "secrets"], READ),
+    rule([""], ["persistentvolumeclaims", "persistentvolumes"], ["get"]),
+    rule([""], ["endpoints"], ["get"]),
+    rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"]),
+    rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "patch", "update"]),
+    rule(["storage.k8s.io"], ["volumeattachments"], ["get"]),
+    rule([""], ["serviceaccounts/token"], ["create"]),
+    rule([""], ["persistentvolumeclaims/status"], ["get", "patch", "update"]),
+    rule(["storage.k8s.io"], ["csidrivers"], READ),
+    rule(["storage.k8s.io"], ["csinodes"], ["create", "delete", "get", "patch", "update"]),
+    rule(["node.k8s.io"], ["runtimeclasses"], READ),
+  ]),
+  clusterRole("system:node-bootstrapper", [rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"])]),
+  clusterRole("system:node-problem-detector", [
+    rule([""], ["nodes"], ["get"]),
+    rule([""], ["nodes/status"], ["patch"]),
+    eventsRule,
+  ]),
+  clusterRole("system:node-proxier", [
+    rule([""], ["endpoints", "services"], ["list", "watch"]),
+    rule([""], ["nodes"], READ),
+    eventsRule,
+    rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+  ]),
+  clusterRole("system:persistent-volume-provisioner", [
+    rule([""], ["persistentvolumes"], ["create", "delete", "get", "list", "watch"]),
+    rule([""], ["persistentvolumeclaims"], ["get", "list", "update", "watch"]),
+    rule(["storage.k8s.io"], ["storageclasses"], READ),
+    rule([""], ["events"], ["watch"]),
+    eventsRule,
+  ]),
+  clusterRole("system:public-info-viewer", [urls(["/healthz", "/livez", "/readyz", "/version", "/version/"], ["get"])]),
+  clusterRole("system:service-account-issuer-discovery", [urls(["/.well-known/openid-configuration", "/openid/v1/jwks"], ["get"])]),
+  clusterRole("system:volume-scheduler", [
+    rule([""], ["persistentvolumes"], ["get", "list", "patch", "update", "watch"]),
+    rule(["storage.k8s.io"], ["storageclasses"], READ),
+    rule([""], ["persistentvolumeclaims"], ["get", "list", "patch", "update", "watch"]),
+  ]),
+  clusterRole("view", [], { aggregateFrom: AGGREGATE_TO_VIEW, labels: { [AGGREGATE_TO_EDIT]: "true" } }),
+];
+
+const group = (name: string): Subject => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name });
+const user = (name: string): Subject => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name });
+
+function clusterRoleBinding(name: string, subjects: Subject[]): ClusterRoleBinding {
+  const binding: ClusterRoleBinding = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name, labels: { ...BOOTSTRAP_LABELS }, annotations: { ...AUTOUPDATE } },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+  };
+  if (subjects.length > 0) binding.subjects = subjects;
+  return binding;
+}
+
+export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
+  clusterRoleBinding("cluster-admin", [group("system:masters")]),
+  clusterRoleBinding("system:basic-user", [group("system:authenticated")]),
+  clusterRoleBinding("system:discovery", [group("system:authenticated")]),
+  clusterRoleBinding("system:kube-controller-manager", [user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:kube-dns", [{ kind: "ServiceAccount", name: "kube-dns", namespace: "kube-system" }]),
+  clusterRoleBinding("system:kube-scheduler", [user("system:kube-scheduler")]),
+  clusterRoleBinding("system:monitoring", [group("system:monitoring")]),
+  // Kept without subjects, as kube keeps it: nodes are authorized by the Node authorizer.
+  clusterRoleBinding("system:node", []),
+  clusterRoleBinding("system:node-proxier", [user("system:kube-proxy")]),
+  clusterRoleBinding("system:public-info-viewer", [group("system:authenticated"), group("system:unauthenticated")]),
+  clusterRoleBinding("system:service-account-issuer-discovery", [group("system:serviceaccounts")]),
+  clusterRoleBinding("system:volume-scheduler", [user("system:kube-scheduler")]),
+];
