@@ -1,9 +1,8 @@
 // The edgeplane Worker: the control plane's only door. Health endpoints are open; everything
 // else needs a bearer token. The store Durable Object class is exported from here for wrangler.
-import { Hono, type MiddlewareHandler } from "hono";
-import { authenticate } from "./auth.ts";
+import { Hono } from "hono";
 import { jwks, openIDConfiguration } from "./authn/service-account-tokens.ts";
-import { apiErrors, statusResponse } from "./apiserver/status.ts";
+import { requireAuthorizedUser } from "./authz/authorizer.ts";
 import { MAIN_SHARD, storeObjectName } from "../lib/shards.ts";
 import type { AppEnv } from "./context.ts";
 import { versionInfo } from "./apiserver/discovery.ts";
@@ -36,15 +35,9 @@ app.get("/readyz", async (c) => {
 
 app.get("/version", (c) => c.json(versionInfo()));
 
-// Service account token discovery, for anyone who must verify our tokens (authenticated, as kube's default).
-const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const user = await authenticate(c);
-  if (!user) return statusResponse(apiErrors.unauthorized());
-  c.set("user", user);
-  await next();
-};
-app.get("/.well-known/openid-configuration", requireUser, (c) => c.json(openIDConfiguration(c.env, new URL(c.req.url).origin)));
-app.get("/openid/v1/jwks", requireUser, async (c) => c.body(JSON.stringify(await jwks(c.env)), 200, { "Content-Type": "application/jwk-set+json" }));
+// Service account token discovery, for those RBAC lets read it (service accounts, by kube's default).
+app.get("/.well-known/openid-configuration", requireAuthorizedUser, (c) => c.json(openIDConfiguration(c.env, new URL(c.req.url).origin)));
+app.get("/openid/v1/jwks", requireAuthorizedUser, async (c) => c.body(JSON.stringify(await jwks(c.env)), 200, { "Content-Type": "application/jwk-set+json" }));
 
 // The named-shard mount comes first: the plain one ends in a catch-all for unknown methods.
 app.route("/etcd/shards/:shard", etcdGateway);

@@ -1,6 +1,8 @@
 // What a new cluster has from the start: the namespaces kube-apiserver creates (default,
-// kube-system, kube-public, kube-node-lease) and the kubernetes service. Ensured once per isolate,
-// before the first API call.
+// kube-system, kube-public, kube-node-lease), the kubernetes service, and the default RBAC policy
+// (cluster roles and their bindings). Ensured once per isolate, before the first API call.
+import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
+import { appsResources } from "../registry/apps.ts";
 import { coreResources, serviceCidr } from "../registry/core.ts";
 import { kubernetesServiceIP } from "../registry/services.ts";
 import { RegistryStore } from "../registry/store.ts";
@@ -37,5 +39,15 @@ async function bootstrap(env: Env): Promise<void> {
     }).catch((e) => {
       if (e?.code !== 409) throw e;
     });
+  }
+  // The default RBAC policy: what is missing is created (kube also reconciles changed defaults).
+  const rbac = (kind: string) => new RegistryStore(appsResources.find((r) => r.group === "rbac.authorization.k8s.io" && r.kind === kind)!, new ObjectStorage(env));
+  for (const [store, objects] of [[rbac("ClusterRole"), bootstrapClusterRoles], [rbac("ClusterRoleBinding"), bootstrapClusterRoleBindings]] as const) {
+    const { items } = await store.storage.list(store.prefix(), {});
+    const present = new Set(items.map((stored) => stored.object.metadata?.name));
+    await Promise.all(objects.filter((o) => !present.has(o.metadata!.name)).map((o) =>
+      store.create(undefined, structuredClone(o) as Record<string, any>, { manager: "kube-apiserver" }).catch((e) => {
+        if (e?.code !== 409) throw e;
+      })));
   }
 }

@@ -1,8 +1,11 @@
 // The Kubernetes REST API: /api and /apis, discovery and every resource verb, routed to the
 // generic registry store. Handlers, errors and watch exist once here for all resources.
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { Hono, type Context } from "hono";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { authenticate } from "../auth.ts";
+import { requireAuthorizedUser } from "../authz/authorizer.ts";
+import { requestAttributes } from "../authz/attributes.ts";
+import { invalidatePolicy, loadPolicy } from "../authz/policy.ts";
+import { checkBinding, checkRoleEscalation, SYSTEM_MASTERS } from "../authz/rbac.ts";
 import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources, resolveResource, servedResources } from "../crd/custom-resources.ts";
@@ -18,7 +21,6 @@ import { groupVersion, type KubeObject, type ResourceDefinition } from "../regis
 import { decodeDeleteOptions, decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE, ProtobufError } from "../protobuf/decode.ts";
 import { encodeKubernetesProtobuf, hasProtobufMessage } from "../protobuf/encode.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
-import { ensureBootstrapped } from "./bootstrap.ts";
 import { parseFieldValidation, validateFields, warningHeaders } from "./field-validation.ts";
 import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
 import { ApiError, apiErrors, statusResponse } from "./status.ts";
@@ -35,14 +37,7 @@ const SCALE: ResourceDefinition = { group: "autoscaling", version: "v1", kind: "
 
 export const kubernetesApi = new Hono<AppEnv>();
 
-const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const user = await authenticate(c);
-  if (!user) return statusResponse(apiErrors.unauthorized());
-  c.set("user", user);
-  await ensureBootstrapped(c.env);
-  await next();
-};
-for (const path of ["/api", "/api/*", "/apis", "/apis/*"]) kubernetesApi.use(path, requireUser);
+for (const path of ["/api", "/api/*", "/apis", "/apis/*"]) kubernetesApi.use(path, requireAuthorizedUser);
 
 kubernetesApi.onError((e, c) => {
   if (e instanceof ApiError) return errorResponse(c, e);
@@ -86,8 +81,16 @@ kubernetesApi.all("/api/v1/*", (c) => serveResource(c, "", "v1", segmentsAfter(c
 kubernetesApi.all("/apis/:group/:version/*", (c) =>
   serveResource(c, c.req.param("group"), c.req.param("version"), segmentsAfter(c, `/apis/${c.req.param("group")}/${c.req.param("version")}/`)));
 
+/** The path's segments after `prefix`; an empty one inside the path (/namespaces//pods) is a 404, as in kube. */
 function segmentsAfter(c: Context, prefix: string): string[] {
-  return new URL(c.req.url).pathname.slice(prefix.length).split("/").filter(Boolean).map(decodeURIComponent);
+  const segments = new URL(c.req.url).pathname.slice(prefix.length).split("/");
+  if (segments.at(-1) === "") segments.pop();
+  if (segments.some((s) => s === "")) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  try {
+    return segments.map(decodeURIComponent);
+  } catch {
+    throw apiErrors.badRequest("the request path is not valid percent-encoding");
+  }
 }
 
 interface Target {
@@ -116,6 +119,14 @@ async function resolveTarget(env: Env, group: string, version: string, segments:
 
 async function serveResource(c: Context<AppEnv>, group: string, version: string, segments: string[]): Promise<Response> {
   const target = await resolveTarget(c.env, group, version, segments);
+  if (target.def.group === RBAC_GROUP && c.req.method !== "GET") {
+    // The policy changed: this isolate decides by the new one at once.
+    try {
+      return await serveTarget(c, target);
+    } finally {
+      invalidatePolicy();
+    }
+  }
   if (target.def !== crdResource || c.req.method === "GET") return serveTarget(c, target);
   // A CRD changed: this isolate serves the new set at once; a deleted one gets its finalizer's work.
   try {
@@ -129,6 +140,23 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
 async function finalizeDeletedCustomResourceDefinitions(env: Env): Promise<void> {
   const { crds } = await customResources(env, 0);
   for (const crd of crds.filter((c) => c.metadata?.deletionTimestamp)) await finalizeCustomResourceDefinition(env, crd.metadata!.name);
+}
+
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
+/**
+ * No one grants what they do not hold: a Role or ClusterRole written by someone without its rules
+ * (or the escalate verb), or a binding to a role whose rules they lack (without the bind verb), is
+ * refused with kube's 403, as kube's RBAC storages refuse it.
+ */
+async function checkRbacWrite(c: Context<AppEnv>, def: ResourceDefinition, object: KubeObject, old?: KubeObject): Promise<void> {
+  if (def.group !== RBAC_GROUP) return;
+  const user = c.get("user");
+  if (user.groups.includes(SYSTEM_MASTERS)) return;
+  const attrs = requestAttributes(c.req.method, new URL(c.req.url), user);
+  const policy = await loadPolicy(c.env);
+  const error = def.kind.endsWith("Binding") ? checkBinding(attrs, object as any, policy) : checkRoleEscalation(attrs, object as any, policy, old as any);
+  if (error) throw error;
 }
 
 async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response> {
@@ -200,6 +228,7 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
     if (method === "POST") {
       const { object, text } = await readObjectAndText(c, def);
       warningHeaders(c, await validateFields(def, object, fieldValidation, text));
+      await checkRbacWrite(c, def, object);
       const created = await store.create(namespace, object, { dryRun, manager });
       return respond(c, def, created, 201);
     }
@@ -218,6 +247,7 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
     case "PUT": {
       const { object, text } = await readObjectAndText(c, def);
       warningHeaders(c, await validateFields(def, object, fieldValidation, text));
+      if (def.group === RBAC_GROUP) await checkRbacWrite(c, def, object, await store.get(namespace, name).catch(() => undefined));
       return respond(c, def, await store.update(namespace, name, object, { dryRun, subresource: status, manager }));
     }
     case "PATCH": {
@@ -228,6 +258,7 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
       let warnings: string[] = [];
       const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager }, async (current) => {
         const next = applyPatch(contentType, current, patch, def);
+        await checkRbacWrite(c, def, next, current);
         warnings = await validateFields(def, next, fieldValidation);
         return next;
       });
@@ -302,12 +333,17 @@ async function serverSideApplyRequest(
   const typeName = typeNameForKind(store.apiVersion, def.kind);
   const existing = await store.storage.get(store.key(namespace, name));
   if (!existing) {
-    const created = await store.create(namespace, serverSideApply(undefined, applied, manager, options.force, typeName, store.apiVersion),
-      { dryRun: options.dryRun, manager, keepManagedFields: true });
+    const object = serverSideApply(undefined, applied, manager, options.force, typeName, store.apiVersion);
+    await checkRbacWrite(c as Context<AppEnv>, def, object);
+    const created = await store.create(namespace, object, { dryRun: options.dryRun, manager, keepManagedFields: true });
     return respond(c, def, created, 201);
   }
   const updated = await store.guaranteedUpdate(namespace, name, { dryRun: options.dryRun, subresource: options.status, manager, keepManagedFields: true },
-    (current) => serverSideApply(current, applied, manager, options.force, typeName, store.apiVersion));
+    async (current) => {
+      const next = serverSideApply(current, applied, manager, options.force, typeName, store.apiVersion);
+      await checkRbacWrite(c as Context<AppEnv>, def, next, current);
+      return next;
+    });
   return respond(c, def, updated);
 }
 

@@ -3,7 +3,7 @@
 // Served as kube-openapi does: ETags, hashed v3 URLs that may be cached for good, and v2 in
 // protobuf for clients that ask for it (client-go's OpenAPISchema asks for nothing else).
 import { Hono, type Context } from "hono";
-import { authenticate } from "../auth.ts";
+import { requireAuthorizedUser } from "../authz/authorizer.ts";
 import type { AppEnv } from "../context.ts";
 import { ApiError, apiErrors, statusResponse } from "../apiserver/status.ts";
 import { openAPIv3IndexURL, servedOpenAPIv3, servedOpenAPIv3Index, servedSwagger } from "./documents.ts";
@@ -18,12 +18,7 @@ const SWAGGER_PROTOBUF_TYPES = [SWAGGER_PROTOBUF_TYPE, "application/com.github.p
 
 export const openapiRoutes = new Hono<AppEnv>();
 
-openapiRoutes.use("/openapi/*", async (c, next) => {
-  const user = await authenticate(c);
-  if (!user) return statusResponse(apiErrors.unauthorized());
-  c.set("user", user);
-  await next();
-});
+openapiRoutes.use("/openapi/*", requireAuthorizedUser);
 
 /** Accept's media ranges, most preferred first (by q, then as listed), without the refused ones. */
 function acceptedMediaRanges(c: Context): string[] {

@@ -1,12 +1,13 @@
 // The catalogue of served resources, looked up by group, version and resource.
 import { authenticationResources } from "../authn/reviews.ts";
+import { authorizationResources } from "../authz/reviews.ts";
 import { crdResource } from "../crd/definition.ts";
 import { appsResources } from "./apps.ts";
 import { coreResources } from "./core.ts";
 import { networkingResources } from "./networking.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, crdResource, ...authenticationResources];
+export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, crdResource, ...authenticationResources, ...authorizationResources];
 
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 

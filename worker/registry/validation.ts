@@ -35,11 +35,19 @@ export function validateDnsSubdomain(field: string, value: string): StatusCause[
   return causes;
 }
 
+/** RBAC objects' names need only be usable as a URL path segment ("system:node" is one), as kube checks. */
+function validatePathSegmentName(field: string, value: string): StatusCause[] {
+  if (value === "." || value === "..") return [invalid(field, value, `may not be '${value}'`)];
+  for (const bad of ["/", "%"]) if (value.includes(bad)) return [invalid(field, value, `may not contain '${bad}'`)];
+  return [];
+}
+
 export function validateObjectMeta(metadata: Record<string, any>, def: ResourceDefinition): StatusCause[] {
   const causes: StatusCause[] = [];
   const name = metadata.name;
   if (!name) causes.push(required("metadata.name", "name or generateName is required"));
   else if (typeof name !== "string") causes.push(invalid("metadata.name", name, "must be a string"));
+  else if (def.group === "rbac.authorization.k8s.io") causes.push(...validatePathSegmentName("metadata.name", name));
   else causes.push(...(LABEL_NAMED.has(def.resource) && !def.group ? validateDnsLabel("metadata.name", name) : validateDnsSubdomain("metadata.name", name)));
   if (def.namespaced && metadata.namespace) causes.push(...validateDnsLabel("metadata.namespace", metadata.namespace));
   causes.push(...validateLabels(metadata.labels, "metadata.labels").map(toCause));
