@@ -1,0 +1,112 @@
+// RBAC with the real kubectl, every version installed here: an admin makes a namespace, a Role and
+// a RoleBinding for a service account; that account's token (kubectl create token) can do exactly
+// what the Role allows, is refused the rest in kube-apiserver's words, cannot escalate, and loses
+// access when its binding goes.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kubeconfig, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
+
+const run = promisify(execFile);
+const KUBECTLS = [
+  ...[27, 28, 29, 30, 31, 32, 33].map((minor) => `/usr/lib/google-cloud-sdk/bin/kubectl.1.${minor}`),
+  "/usr/bin/kubectl",
+].filter((path) => existsSync(path));
+
+let plane: ControlPlane;
+let dir: string;
+let kubeconfigPath: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "edgeplane-rbac-"));
+  plane = await startControlPlane({ stateDir: join(dir, "state"), tlsDir: join(dir, "tls") });
+  kubeconfigPath = join(dir, "kubeconfig");
+  writeFileSync(kubeconfigPath, kubeconfig(plane.url, plane.token, plane.caPem));
+});
+
+afterAll(async () => {
+  await plane?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function kubectl(binary: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(binary, args, { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir }, timeout: 60_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; code?: number };
+    return { stdout: err.stdout ?? "", stderr: err.stderr ?? "", code: err.code ?? 1 };
+  }
+}
+
+async function ok(binary: string, ...args: string[]): Promise<string> {
+  const res = await kubectl(binary, ...args);
+  if (res.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
+  return res.stdout;
+}
+
+describe.each(KUBECTLS)("%s", (binary) => {
+  const ns = `rbac-${binary.match(/(\d+)$/)?.[1] ?? "default"}`;
+  const user = `system:serviceaccount:${ns}:robot`;
+
+  it("a service account token can do what its Role allows and nothing else", async () => {
+    await ok(binary, "create", "namespace", ns);
+    await ok(binary, "create", "serviceaccount", "robot", "-n", ns);
+    await ok(binary, "create", "configmap", "settings", "-n", ns, "--from-literal=a=b");
+    const role = join(dir, `${ns}-role.json`);
+    writeFileSync(role, JSON.stringify({
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "reader", namespace: ns },
+      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }, { apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: ["create"] }],
+    }));
+    await ok(binary, "create", "-f", role);
+    await ok(binary, "create", "rolebinding", "robot-reads", "-n", ns, "--role=reader", `--serviceaccount=${ns}:robot`);
+    const token = (await ok(binary, "create", "token", "robot", "-n", ns, "--duration=15m")).trim();
+    const as = (...args: string[]) => kubectl(binary, `--token=${token}`, ...args);
+
+    expect((await as("get", "configmaps", "-n", ns, "-o", "name")).stdout).toBe("configmap/settings\n");
+    expect((await as("get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.a}")).stdout).toBe("b");
+    const pods = await as("get", "pods", "-n", ns);
+    expect(pods.code).not.toBe(0);
+    expect(pods.stderr).toContain(`Error from server (Forbidden): pods is forbidden: User "${user}" cannot list resource "pods" in API group "" in the namespace "${ns}"`);
+    const other = await as("get", "configmaps", "-n", "default");
+    expect(other.stderr).toContain(`configmaps is forbidden: User "${user}" cannot list resource "configmaps" in API group "" in the namespace "default"`);
+    const write = await as("delete", "configmap", "settings", "-n", ns);
+    expect(write.stderr).toContain(`configmaps "settings" is forbidden: User "${user}" cannot delete resource "configmaps" in API group "" in the namespace "${ns}"`);
+
+    // What the account may do, as kubectl auth can-i reports it.
+    expect((await as("auth", "can-i", "list", "configmaps", "-n", ns)).stdout.trim()).toBe("yes");
+    expect((await as("auth", "can-i", "create", "pods", "-n", ns)).stdout.trim()).toBe("no");
+    const list = (await as("auth", "can-i", "--list", "-n", ns)).stdout;
+    expect(list).toMatch(/^configmaps\s+\[\]\s+\[\]\s+\[get list watch\]$/m);
+    expect(list).toMatch(/^rolebindings\.rbac\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/m);
+    expect(list).not.toMatch(/^pods/m);
+    // The admin may ask on its behalf.
+    expect((await ok(binary, "auth", "can-i", "get", "configmaps", "-n", ns, `--as=${user}`)).trim()).toBe("yes");
+    expect((await kubectl(binary, "auth", "can-i", "get", "secrets", "-n", ns, `--as=${user}`)).stdout.trim()).toBe("no");
+
+    // Creating bindings is allowed, but not to a role with rights the account does not hold.
+    const escalate = await as("create", "rolebinding", "grab", "-n", ns, "--clusterrole=cluster-admin", `--serviceaccount=${ns}:robot`);
+    expect(escalate.code).not.toBe(0);
+    expect(escalate.stderr).toContain(`rolebindings.rbac.authorization.k8s.io "grab" is forbidden: user "${user}"`);
+    expect(escalate.stderr).toContain("is attempting to grant RBAC permissions not currently held");
+    expect((await kubectl(binary, "get", "rolebinding", "grab", "-n", ns)).stderr).toContain("NotFound");
+
+    // Without its binding the token is worth nothing more than discovery.
+    await ok(binary, "delete", "rolebinding", "robot-reads", "-n", ns);
+    expect((await as("get", "configmaps", "-n", ns)).stderr).toContain(`configmaps is forbidden: User "${user}"`);
+  });
+
+  it("kubectl auth whoami names the token's identity; a bad token is refused", async () => {
+    await kubectl(binary, "create", "namespace", ns);
+    await kubectl(binary, "create", "serviceaccount", "robot", "-n", ns);
+    const token = (await ok(binary, "create", "token", "robot", "-n", ns)).trim();
+    const whoami = await kubectl(binary, `--token=${token}`, "auth", "whoami");
+    expect(whoami.stdout).toMatch(new RegExp(`^Username\\s+${user}$`, "m"));
+    expect(whoami.stdout).toMatch(new RegExp(`^Groups\\s+\\[system:serviceaccounts system:serviceaccounts:${ns} system:authenticated\\]$`, "m"));
+    const bad = await kubectl(binary, `--token=${token.slice(0, -2)}xx`, "get", "configmaps", "-n", ns);
+    expect(bad.stderr).toContain("Unauthorized");
+  });
+});
