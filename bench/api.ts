@@ -1,5 +1,5 @@
 // The apiserver benchmark: pod creates, JSON vs protobuf bodies, custom resource vs built-in
-// creates, LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
+// creates, reads by the admin vs a service account (authn + RBAC), LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
 //
 //   npm run bench:api [-- --json]
 //
@@ -208,6 +208,58 @@ function reportCustomResources(runs: KindRun[]): void {
     const builtin = runs.find((r) => r.kind === "ConfigMap" && r.concurrency === concurrency)?.result;
     const custom = runs.find((r) => r.kind === "Widget" && r.concurrency === concurrency)?.result;
     if (builtin && custom && builtin.opsPerSecond) console.log(`c=${concurrency}: custom/built-in throughput ${fixed(custom.opsPerSecond / builtin.opsPerSecond, 2)}x`);
+  }
+}
+
+interface IdentityRun {
+  identity: "admin" | "service account";
+  concurrency: number;
+  result: LoadResult;
+}
+
+/**
+ * The cost of authentication and authorization: ConfigMap reads by the admin (system:masters,
+ * which skips RBAC) against the same reads by a service account whose token is verified (ES256)
+ * and whose rights come from a RoleBinding to the "edit" ClusterRole.
+ */
+async function measureIdentities(plane: { url: string; caPem?: string }, admin: HttpTarget, seconds: number, warmupSeconds: number): Promise<IdentityRun[]> {
+  await expectStatus(admin, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, Buffer.from(JSON.stringify({ metadata: { name: "bench-reader" } })));
+  await expectStatus(admin, 201, "POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${NAMESPACE}/rolebindings`, Buffer.from(JSON.stringify({
+    metadata: { name: "bench-reader-edit" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
+    subjects: [{ kind: "ServiceAccount", name: "bench-reader", namespace: NAMESPACE }],
+  })));
+  const issued = await expectStatus<{ status: { token: string } }>(admin, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/bench-reader/token`, Buffer.from(JSON.stringify({ spec: {} })));
+  const account = new HttpTarget(plane.url, { Authorization: `Bearer ${issued.value.status.token}` }, Math.max(...CREATE_CONCURRENCIES), plane.caPem);
+  await expectStatus(admin, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/configmaps`, configMapBody("bench-read"));
+  const runs: IdentityRun[] = [];
+  try {
+    for (const concurrency of CREATE_CONCURRENCIES) {
+      for (const [identity, client] of [["admin", admin], ["service account", account]] as const) {
+        const result = await runClosedLoop({
+          concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
+          op: async () => {
+            await expectStatus(client, 200, "GET", `/api/v1/namespaces/${NAMESPACE}/configmaps/bench-read`);
+          },
+        });
+        runs.push({ identity, concurrency, result });
+      }
+    }
+  } finally {
+    account.close();
+  }
+  return runs;
+}
+
+function reportIdentities(runs: IdentityRun[]): void {
+  console.log(`\nauthentication + authorization: GET of one ConfigMap by the admin (no RBAC) and by a service account (JWT + RBAC via a RoleBinding to "edit")`);
+  console.log(formatTable(
+    ["identity", "concurrency", "ops/s", "p50 ms", "p99 ms", "errors"],
+    runs.map(({ identity, concurrency, result }) => [identity, concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors]),
+  ));
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    const admin = runs.find((r) => r.identity === "admin" && r.concurrency === concurrency)?.result;
+    const account = runs.find((r) => r.identity === "service account" && r.concurrency === concurrency)?.result;
+    if (admin && account && admin.opsPerSecond) console.log(`c=${concurrency}: service account/admin throughput ${fixed(account.opsPerSecond / admin.opsPerSecond, 2)}x`);
   }
 }
 
@@ -532,6 +584,10 @@ async function main(): Promise<void> {
     reportCustomResources(kinds);
     for (const { kind, concurrency, result } of kinds) if (result.errors) problems.push(`${kind} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
 
+    const identities = await measureIdentities(plane, client, seconds, warmupSeconds);
+    reportIdentities(identities);
+    for (const { identity, concurrency, result } of identities) if (result.errors) problems.push(`${identity} reads c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+
     let list: ListFigures | undefined;
     try {
       list = await measureList(client, listPods, listRuns, problems);
@@ -574,6 +630,9 @@ async function main(): Promise<void> {
         })),
         customResources: kinds.map(({ kind, concurrency, result }) => ({
           kind, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
+        })),
+        identities: identities.map(({ identity, concurrency, result }) => ({
+          identity, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
         })),
         list: list && {
           pods: list.pods,

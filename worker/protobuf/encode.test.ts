@@ -44,6 +44,8 @@ describe("encodeKubernetesProtobuf", () => {
       const apiVersion = groupVersion(def);
       const object = { kind: def.kind, apiVersion, metadata: { name: "x", uid: "u-1", resourceVersion: "7", labels: { b: "2", a: "1" }, creationTimestamp: "2026-11-22T01:02:03Z" } };
       expect(roundTrip(object)).toMatchObject(object);
+      // Review kinds (create-only, never listed) have no List message.
+      if (def.review) continue;
       const list = { kind: `${def.kind}List`, apiVersion, metadata: { resourceVersion: "9", continue: "c", remainingItemCount: 3 }, items: [object, object] };
       const { kind: _kind, apiVersion: _apiVersion, ...item } = object;
       expect(roundTrip(list)).toMatchObject({ ...list, items: [item, item] });
