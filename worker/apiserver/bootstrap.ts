@@ -1,6 +1,7 @@
 // What a new cluster has from the start: the namespaces kube-apiserver creates (default,
 // kube-system, kube-public, kube-node-lease), the kubernetes service, and the default RBAC policy
 // (cluster roles and their bindings). Ensured once per isolate, before the first API call.
+import { SYSTEM_PRIORITY_CLASSES } from "../admission/pod-defaults.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
 import { appsResources } from "../registry/apps.ts";
 import { coreResources, serviceCidr } from "../registry/core.ts";
@@ -9,6 +10,17 @@ import { RegistryStore } from "../registry/store.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 
 const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const serviceAccounts = coreResources.find((r) => r.resource === "serviceaccounts")!;
+const priorityClasses = appsResources.find((r) => r.resource === "priorityclasses")!;
+
+/** Every namespace has a "default" service account (kube's serviceaccounts controller makes it). */
+export async function createDefaultServiceAccount(env: Env, namespace: string): Promise<void> {
+  const store = new RegistryStore(serviceAccounts, new ObjectStorage(env));
+  if (await store.storage.get(store.key(namespace, "default"))) return;
+  await store.create(namespace, { metadata: { name: "default" } }, { manager: "kube-controller-manager" }).catch((e) => {
+    if (e?.code !== 409) throw e;
+  });
+}
 const namespaces = coreResources.find((r) => r.resource === "namespaces")!;
 const services = coreResources.find((r) => r.resource === "services")!;
 
@@ -27,6 +39,14 @@ async function bootstrap(env: Env): Promise<void> {
   await Promise.all(SYSTEM_NAMESPACES.map(async (name) => {
     if (await store.storage.get(store.key(undefined, name))) return;
     await store.create(undefined, { metadata: { name } }).catch((e) => {
+      if (e?.code !== 409) throw e;
+    });
+  }));
+  await Promise.all(SYSTEM_NAMESPACES.map((name) => createDefaultServiceAccount(env, name)));
+  const classes = new RegistryStore(priorityClasses, new ObjectStorage(env));
+  await Promise.all(SYSTEM_PRIORITY_CLASSES.map(async ({ name, value, description }) => {
+    if (await classes.storage.get(classes.key(undefined, name))) return;
+    await classes.create(undefined, { metadata: { name }, value, description, preemptionPolicy: "PreemptLowerPriority" }, { manager: "kube-apiserver" }).catch((e) => {
       if (e?.code !== 409) throw e;
     });
   }));

@@ -2,6 +2,8 @@
 // generic registry store. Handlers, errors and watch exist once here for all resources.
 import { Hono, type Context } from "hono";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { Admission } from "../admission/index.ts";
+import { createDefaultServiceAccount } from "./bootstrap.ts";
 import { requireAuthorizedUser } from "../authz/authorizer.ts";
 import { requestAttributes } from "../authz/attributes.ts";
 import { invalidatePolicy, loadPolicy } from "../authz/policy.ts";
@@ -178,6 +180,29 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
   const manager = query.fieldManager ?? managerFromUserAgent(c.req.header("User-Agent"));
   if (manager.length > 128) throw apiErrors.badRequest(`fieldManager: Too long: may not be more than 128 bytes`);
   const fieldValidation = ["POST", "PUT", "PATCH"].includes(method) ? parseFieldValidation(query.fieldValidation) : "Ignore";
+  if (method !== "GET") {
+    // Writes pass admission; what it charged is given back if the write fails, and its warnings go out.
+    const admission = new Admission({ env: c.env, user: c.get("user"), def, namespace, subresource, dryRun });
+    try {
+      const response = await serveWrite(c, target, store, admission, { dryRun, manager, fieldValidation });
+      for (const warning of admission.warnings) response.headers.append("Warning", `299 - ${JSON.stringify(warning)}`);
+      return response;
+    } catch (e) {
+      await admission.rollback();
+      throw e;
+    }
+  }
+  return serveWrite(c, target, store, undefined, { dryRun, manager, fieldValidation });
+}
+
+/** The rest of a request once admission is set up (reads pass undefined). */
+async function serveWrite(
+  c: Context<AppEnv>, target: Target, store: RegistryStore, admission: Admission | undefined,
+  { dryRun, manager, fieldValidation }: { dryRun: boolean; manager: string; fieldValidation: ReturnType<typeof parseFieldValidation> },
+): Promise<Response> {
+  const { def, namespace, name, subresource } = target;
+  const method = c.req.method;
+  const query = c.req.query();
   const isNamespace = def.group === "" && def.resource === "namespaces";
   if (isNamespace && name && subresource === "finalize" && method === "PUT") {
     const body = await readObject(c);
@@ -229,11 +254,12 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
       const { object, text } = await readObjectAndText(c, def);
       warningHeaders(c, await validateFields(def, object, fieldValidation, text));
       await checkRbacWrite(c, def, object);
-      const created = await store.create(namespace, object, { dryRun, manager });
+      const created = await store.create(namespace, object, { dryRun, manager, admission });
+      if (isNamespace && !dryRun) await createDefaultServiceAccount(c.env, created.metadata!.name);
       return respond(c, def, created, 201);
     }
     if (method === "DELETE") {
-      return respond(c, def, await store.deleteCollection(namespace, listQuery, { ...(await readDeleteOptions(c)), dryRun }));
+      return respond(c, def, await store.deleteCollection(namespace, listQuery, { ...(await readDeleteOptions(c)), dryRun, admission }));
     }
     throw apiErrors.methodNotAllowed(`the server does not allow this method on the requested resource`);
   }
@@ -248,15 +274,15 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
       const { object, text } = await readObjectAndText(c, def);
       warningHeaders(c, await validateFields(def, object, fieldValidation, text));
       if (def.group === RBAC_GROUP) await checkRbacWrite(c, def, object, await store.get(namespace, name).catch(() => undefined));
-      return respond(c, def, await store.update(namespace, name, object, { dryRun, subresource: status, manager }));
+      return respond(c, def, await store.update(namespace, name, object, { dryRun, subresource: status, manager, admission }));
     }
     case "PATCH": {
       const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
-      if (contentType === APPLY_PATCH_TYPE) return serverSideApplyRequest(c, store, namespace, name, { dryRun, status, force: query.force === "true" });
+      if (contentType === APPLY_PATCH_TYPE) return serverSideApplyRequest(c, store, namespace, name, { dryRun, status, force: query.force === "true", admission });
       if (!PATCH_TYPES.includes(contentType)) throw apiErrors.unsupportedMediaType([...PATCH_TYPES, APPLY_PATCH_TYPE]);
       const patch = parseBody(await readText(c), "application/json");
       let warnings: string[] = [];
-      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager }, async (current) => {
+      const patched = await store.guaranteedUpdate(namespace, name, { dryRun, subresource: status, manager, admission }, async (current) => {
         const next = applyPatch(contentType, current, patch, def);
         await checkRbacWrite(c, def, next, current);
         warnings = await validateFields(def, next, fieldValidation);
@@ -266,7 +292,7 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
       return respond(c, def, patched);
     }
     case "DELETE": {
-      const deleted = await store.delete(namespace, name, { ...(await readDeleteOptions(c)), dryRun });
+      const deleted = await store.delete(namespace, name, { ...(await readDeleteOptions(c)), dryRun, admission });
       // Tokens bound to what is gone stop working at once here (elsewhere within the token cache's 10 s).
       if (def.group === "" && ["serviceaccounts", "pods", "secrets", "nodes"].includes(def.resource)) forgetCheckedTokens();
       return respond(c, def, deleted);
@@ -319,7 +345,7 @@ const APPLY_PATCH_TYPE = "application/apply-patch+yaml";
 /** PATCH application/apply-patch+yaml: server-side apply, creating the object if it is missing. */
 async function serverSideApplyRequest(
   c: Context, store: RegistryStore, namespace: string | undefined, name: string,
-  options: { dryRun: boolean; status?: "status"; force: boolean },
+  options: { dryRun: boolean; status?: "status"; force: boolean; admission?: Admission },
 ): Promise<Response> {
   const def = store.def;
   const manager = c.req.query("fieldManager");
@@ -335,10 +361,10 @@ async function serverSideApplyRequest(
   if (!existing) {
     const object = serverSideApply(undefined, applied, manager, options.force, typeName, store.apiVersion);
     await checkRbacWrite(c as Context<AppEnv>, def, object);
-    const created = await store.create(namespace, object, { dryRun: options.dryRun, manager, keepManagedFields: true });
+    const created = await store.create(namespace, object, { dryRun: options.dryRun, manager, keepManagedFields: true, admission: options.admission });
     return respond(c, def, created, 201);
   }
-  const updated = await store.guaranteedUpdate(namespace, name, { dryRun: options.dryRun, subresource: options.status, manager, keepManagedFields: true },
+  const updated = await store.guaranteedUpdate(namespace, name, { dryRun: options.dryRun, subresource: options.status, manager, keepManagedFields: true, admission: options.admission },
     async (current) => {
       const next = serverSideApply(current, applied, manager, options.force, typeName, store.apiVersion);
       await checkRbacWrite(c as Context<AppEnv>, def, next, current);

@@ -9,6 +9,7 @@ import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "./types.ts";
+import type { AdmissionHooks } from "../admission/index.ts";
 
 export interface ListQuery {
   labelSelector?: string;
@@ -26,6 +27,8 @@ export interface WriteOptions {
   manager?: string;
   /** The object carries managedFields already worked out (server-side apply). */
   keepManagedFields?: boolean;
+  /** The admission chain this write passes (requests through the API have one). */
+  admission?: AdmissionHooks;
 }
 
 export interface DeleteOptions {
@@ -33,6 +36,7 @@ export interface DeleteOptions {
   gracePeriodSeconds?: number;
   propagationPolicy?: string;
   preconditions?: { uid?: string; resourceVersion?: string };
+  admission?: AdmissionHooks;
 }
 
 export interface Selection {
@@ -181,6 +185,11 @@ export class RegistryStore {
     if (options.keepManagedFields) object.metadata!.managedFields = input.metadata?.managedFields;
     else recordUpdate(object, undefined, options.manager ?? "unknown");
     await this.checkNamespace(object.metadata!.namespace, object.metadata!.name);
+    if (options.admission) {
+      await options.admission.mutate("CREATE", object, undefined);
+      this.validate(object);
+      await options.admission.validate("CREATE", object, undefined);
+    }
     for (let attempt = 0; ; attempt++) {
       if (options.dryRun) {
         if (await this.storage.get(this.key(namespace, object.metadata!.name))) throw apiErrors.alreadyExists(this.def.group, this.def.resource, object.metadata!.name);
@@ -292,6 +301,11 @@ export class RegistryStore {
       const current = this.withVersion(structuredClone(stored));
       const next = this.prepareForUpdate(current, await change(structuredClone(current)), options);
       if (isUnchanged(current, next)) return current;
+      if (options.admission) {
+        await options.admission.mutate("UPDATE", next, current);
+        this.validate(next, current);
+        await options.admission.validate("UPDATE", next, current);
+      }
       delete next.metadata!.resourceVersion;
       if (options.dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata!.resourceVersion } };
       if (next.metadata!.deletionTimestamp && !next.metadata!.finalizers?.length && current.metadata!.finalizers?.length) {
@@ -299,6 +313,7 @@ export class RegistryStore {
         const outcome = await this.storage.delete(key, stored.modRevision);
         if (outcome.ok) {
           await this.def.release?.(current, this.storage);
+          await options.admission?.deleted(current);
           return { ...next, metadata: { ...next.metadata, resourceVersion: String(outcome.revision) } };
         }
         if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
@@ -396,10 +411,12 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
+      await options.admission?.validate("DELETE", undefined, current);
       if (options.dryRun) return current;
       const outcome = await this.storage.delete(key, stored.modRevision);
       if (outcome.ok) {
         await this.def.release?.(current, this.storage);
+        await options.admission?.deleted(current);
         return current;
       }
       if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);

@@ -1,0 +1,48 @@
+// The ServiceAccount admission plugin: a pod runs as its namespace's "default" service account
+// unless it names one, the account must exist, and (unless automounting is off) each container
+// gets the projected token volume at /var/run/secrets/kubernetes.io/serviceaccount.
+import { apiErrors } from "../apiserver/status.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
+import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
+
+const MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
+
+function tokenVolumeName(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(5));
+  return `kube-api-access-${[...bytes].map((b) => NAME_CHARS[b % NAME_CHARS.length]).join("")}`;
+}
+
+export const serviceAccount: AdmissionPlugin = {
+  name: "ServiceAccount",
+  async mutate(a) {
+    if (a.operation !== "CREATE" || !isPodWrite(a) || !a.object) return;
+    const pod = a.object;
+    const spec = (pod.spec ??= {});
+    // Mirror pods (made by a kubelet from files) keep no service account.
+    if (pod.metadata?.annotations?.["kubernetes.io/config.mirror"]) return;
+    spec.serviceAccountName ||= "default";
+    spec.serviceAccount = spec.serviceAccountName;
+    const stored = await new ObjectStorage(a.env).get(`/registry/serviceaccounts/${a.namespace}/${spec.serviceAccountName}`);
+    if (!stored) {
+      throw apiErrors.forbidden(`pods "${pod.metadata?.name ?? ""}" is forbidden: error looking up service account ${a.namespace}/${spec.serviceAccountName}: serviceaccount "${spec.serviceAccountName}" not found`);
+    }
+    const automount = spec.automountServiceAccountToken ?? stored.object.automountServiceAccountToken ?? true;
+    if (!automount) return;
+    const containers: Record<string, any>[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+    if (containers.some((c) => (c.volumeMounts ?? []).some((m: any) => m.mountPath === MOUNT_PATH))) return;
+    const name = tokenVolumeName();
+    spec.volumes = [...(spec.volumes ?? []), {
+      name,
+      projected: {
+        defaultMode: 420,
+        sources: [
+          { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
+          { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+          { downwardAPI: { items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }] } },
+        ],
+      },
+    }];
+    for (const container of containers) container.volumeMounts = [...(container.volumeMounts ?? []), { name, readOnly: true, mountPath: MOUNT_PATH }];
+  },
+};
