@@ -30,6 +30,10 @@ interface Env {
   SERVICE_ACCOUNT_AUDIENCES?: string;
   /** Where /.well-known/openid-configuration says the JWKS is (default: this server). */
   SERVICE_ACCOUNT_JWKS_URI?: string;
+  /** Encryption at rest, a secret: comma-separated `name:base64key` AES-256 keys; the first encrypts, all decrypt. */
+  ENCRYPTION_KEYS?: string;
+  /** Comma-separated resources sealed at rest when ENCRYPTION_KEYS is set, e.g. "secrets,configmaps" (default "secrets"). */
+  ENCRYPTED_RESOURCES?: string;
 }
 
 declare namespace Cloudflare {
