@@ -1,13 +1,19 @@
 // The apiserver's storage layer, the only code that calls the store: objects as JSON under
-// kube-apiserver's /registry/... keys, optimistic concurrency on mod_revision, resourceVersion =
-// store revision, watches over the store shard's WebSocket.
+// kube-apiserver's /registry/... keys (sealed with AES-GCM for the resources encrypted at rest),
+// optimistic concurrency on mod_revision, resourceVersion = store revision, watches over the
+// store shard's WebSocket.
 import type { EtcdError, StoreResult } from "../../lib/etcd/errors.ts";
 import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-json.ts";
 import { prefixEnd } from "../../lib/etcd/keys.ts";
-import type { KeyValue } from "../../lib/etcd/messages.ts";
+import type { KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
 import { shardForKey, shardMapOf, storeObjectName, type ShardMap } from "../../lib/shards.ts";
-import { apiErrors } from "../apiserver/status.ts";
+import { ApiError, apiErrors } from "../apiserver/status.ts";
+import { resources } from "../registry/index.ts";
+import { RegistryStore } from "../registry/store.ts";
+import { valueTransformer, type ValueTransformer } from "./encryption.ts";
 
+/** How many keys a rewrite reads from the store at a time. */
+const REWRITE_PAGE = 256;
 
 export interface StoredObject {
   key: string;
@@ -39,10 +45,52 @@ export class ObjectStorage {
     return this.env.STORE.get(this.env.STORE.idFromName(storeObjectName(this.env.CLUSTER_NAME, shard)));
   }
 
+  /**
+   * Where a resource's objects are stored: "secrets", "deployments.apps", or a custom resource's
+   * "widgets.example.com"; undefined for a name that is no stored resource.
+   */
+  prefixOf(resource: string): string | undefined {
+    const dot = resource.indexOf(".");
+    const [name, group] = dot < 0 ? [resource, ""] : [resource.slice(0, dot), resource.slice(dot + 1)];
+    if (!name) return undefined;
+    const def = resources.find((d) => d.resource === name && d.group === group && !d.review);
+    if (def) return new RegistryStore(def, this).prefix();
+    // Custom resources keep their group in the key (their storagePrefix is group/plural).
+    if (group.includes(".") && !resources.some((d) => d.group === group)) return `/registry/${group}/${name}/`;
+    return undefined;
+  }
+
+  private transformer(): Promise<ValueTransformer> {
+    return valueTransformer(this.env, (resource) => {
+      const prefix = this.prefixOf(resource);
+      if (!prefix) throw apiErrors.internal(`encryption at rest is misconfigured: ENCRYPTED_RESOURCES names "${resource}", which is no stored resource`);
+      return prefix;
+    });
+  }
+
+  private async encode(key: string, object: object): Promise<Uint8Array> {
+    return (await this.transformer()).toStorage(key, utf8(JSON.stringify(object)));
+  }
+
+  private async parse(key: string, value: Uint8Array): Promise<Record<string, any>> {
+    const { plaintext } = await (await this.transformer()).fromStorage(key, value);
+    try {
+      return JSON.parse(fromUtf8(plaintext));
+    } catch {
+      // JSON.parse quotes the text it choked on, and that text may be a secret's.
+      throw apiErrors.internal(`the value stored at "${key}" is not JSON`);
+    }
+  }
+
+  private async decode(kv: KeyValue): Promise<StoredObject> {
+    const key = fromUtf8(kv.key);
+    return { key, object: await this.parse(key, kv.value), modRevision: kv.mod_revision };
+  }
+
   async get(key: string): Promise<StoredObject | undefined> {
     const res = unwrap(await this.stub(key).range({ key: utf8(key) }));
     const kv = res.kvs[0];
-    return kv ? decode(kv) : undefined;
+    return kv ? this.decode(kv) : undefined;
   }
 
   async currentRevision(key: string): Promise<number> {
@@ -55,14 +103,14 @@ export class ObjectStorage {
       key: utf8(options.startKey ?? prefix), range_end: prefixEnd(utf8(prefix)),
       limit: options.limit ?? 0, revision: options.revision ?? 0,
     }));
-    const items = res.kvs.map(decode);
+    const items = await Promise.all(res.kvs.map((kv) => this.decode(kv)));
     return { items, revision: options.revision || res.header.revision, more: res.more, remaining: res.count - items.length };
   }
 
   async create(key: string, object: object): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
       compare: [{ key: utf8(key), target: "CREATE", result: "EQUAL", create_revision: 0 }],
-      success: [{ request_put: { key: utf8(key), value: utf8(JSON.stringify(object)) } }],
+      success: [{ request_put: { key: utf8(key), value: await this.encode(key, object) } }],
     }));
     return res.succeeded ? { ok: true, revision: res.header.revision } : { ok: false };
   }
@@ -71,13 +119,13 @@ export class ObjectStorage {
   async update(key: string, object: object, modRevision: number): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
       compare: [{ key: utf8(key), target: "MOD", result: "EQUAL", mod_revision: modRevision }],
-      success: [{ request_put: { key: utf8(key), value: utf8(JSON.stringify(object)) } }],
+      success: [{ request_put: { key: utf8(key), value: await this.encode(key, object) } }],
       failure: [{ request_range: { key: utf8(key) } }],
     }));
     if (res.succeeded) return { ok: true, revision: res.header.revision };
     const range = res.responses[0] as { response_range: { kvs: KeyValue[] } } | undefined;
     const kv = range?.response_range.kvs[0];
-    return { ok: false, current: kv ? decode(kv) : undefined };
+    return { ok: false, current: kv ? await this.decode(kv) : undefined };
   }
 
   async delete(key: string, modRevision: number): Promise<WriteOutcome> {
@@ -89,7 +137,7 @@ export class ObjectStorage {
     if (res.succeeded) return { ok: true, revision: res.header.revision };
     const range = res.responses[0] as { response_range: { kvs: KeyValue[] } } | undefined;
     const kv = range?.response_range.kvs[0];
-    return { ok: false, current: kv ? decode(kv) : undefined };
+    return { ok: false, current: kv ? await this.decode(kv) : undefined };
   }
 
   /**
@@ -129,7 +177,7 @@ export class ObjectStorage {
             yield { type: "PROGRESS", revision: Number(result.header.revision) };
             continue;
           }
-          for (const e of result.events) yield decodeEvent(e);
+          for (const e of result.events) yield await this.decodeEvent(e);
         }
         if (closed) return;
         await new Promise<void>((resolve) => (wake = resolve));
@@ -139,19 +187,71 @@ export class ObjectStorage {
       try { ws.close(1000, "watch ended"); } catch { /* closed */ }
     }
   }
-}
 
-function decode(kv: KeyValue): StoredObject {
-  return { key: fromUtf8(kv.key), object: JSON.parse(fromUtf8(kv.value)), modRevision: kv.mod_revision };
-}
+  /** A watch event as the store sends it (etcd's gateway JSON), its values opened. */
+  private async decodeEvent(e: any): Promise<StorageEvent> {
+    const key = fromUtf8(fromBase64(e.kv.key, "key"));
+    const revision = Number(e.kv.mod_revision);
+    const prev = e.prev_kv?.value ? await this.parse(key, fromBase64(e.prev_kv.value, "value")) : undefined;
+    if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, created: false };
+    return { type: "PUT", key, revision, object: await this.parse(key, fromBase64(e.kv.value ?? "", "value")), prev, created: e.kv.version === "1" };
+  }
 
-const fromB64 = (s: string | undefined) => (s ? fromUtf8(fromBase64(s, "key")) : "");
+  /**
+   * Rewrites every value under `prefix` that is not in the form a write gives it now (sealed with
+   * the first key where encrypted, plaintext elsewhere), each only if its mod_revision still holds;
+   * values are opened and sealed as bytes, never parsed. A value that cannot be opened is left as
+   * it is and reported, so one damaged value does not hold up a key rotation.
+   */
+  async rewrite(prefix: string): Promise<{ objects: number; rewritten: number; failed: { key: string; message: string }[] }> {
+    const transformer = await this.transformer();
+    const stub = this.stub(prefix);
+    const end = prefixEnd(utf8(prefix));
+    let start = utf8(prefix);
+    let objects = 0;
+    let rewritten = 0;
+    const failed: { key: string; message: string }[] = [];
+    for (;;) {
+      const page = unwrap(await stub.range({ key: start, range_end: end, limit: REWRITE_PAGE }));
+      for (const kv of page.kvs) {
+        objects++;
+        const outcome = await this.rewriteValue(transformer, kv);
+        if (outcome instanceof ApiError) failed.push({ key: fromUtf8(kv.key), message: outcome.message });
+        else if (outcome) rewritten++;
+      }
+      const last = page.kvs.at(-1);
+      if (!page.more || !last) break;
+      start = new Uint8Array([...last.key, 0]);
+    }
+    return { objects, rewritten, failed };
+  }
 
-function decodeEvent(e: any): StorageEvent {
-  const revision = Number(e.kv.mod_revision);
-  const prev = e.prev_kv?.value ? JSON.parse(fromB64(e.prev_kv.value)) : undefined;
-  if (e.type === "DELETE") return { type: "DELETE", key: fromB64(e.kv.key), revision, prev, created: false };
-  return { type: "PUT", key: fromB64(e.kv.key), revision, object: JSON.parse(fromB64(e.kv.value)), prev, created: e.kv.version === "1" };
+  /**
+   * Seals one value anew (true) or finds it current (false); a write that wins the race leaves it as
+   * that write made it. A value that cannot be opened answers why.
+   */
+  private async rewriteValue(transformer: ValueTransformer, kv: KeyValue): Promise<boolean | ApiError> {
+    const key = fromUtf8(kv.key);
+    let current: KeyValue | undefined = kv;
+    for (let attempt = 0; current && attempt < 10; attempt++) {
+      const opened = await transformer.fromStorage(key, current.value).catch((e: unknown) => {
+        if (e instanceof ApiError) return e;
+        throw e;
+      });
+      if (opened instanceof ApiError) return opened;
+      const { plaintext, stale } = opened;
+      if (!stale) return false;
+      const res: TxnResponse = unwrap(await this.stub(key).txn({
+        compare: [{ key: current.key, target: "MOD", result: "EQUAL", mod_revision: current.mod_revision }],
+        success: [{ request_put: { key: current.key, value: await transformer.toStorage(key, plaintext), lease: current.lease } }],
+        failure: [{ request_range: { key: current.key } }],
+      }));
+      if (res.succeeded) return true;
+      current = (res.responses[0] as { response_range: { kvs: KeyValue[] } } | undefined)?.response_range.kvs[0];
+    }
+    if (current) throw apiErrors.serviceUnavailable(`"${key}" kept changing while it was being rewritten; run the rewrite again`);
+    return false;
+  }
 }
 
 function unwrap<T>(result: StoreResult<T>): T {
