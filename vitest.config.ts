@@ -7,6 +7,8 @@ import { defineConfig } from "vitest/config";
 const TEST_ADMIN_TOKEN_SHA256 = "17d6bfe05d1b1fb7bc499f8e3f639c7b3eda4c40f321eef8887a0c04c89a99c5";
 /** A P-256 private JWK made for the tests only: it signs the service account tokens they issue. */
 const TEST_SERVICE_ACCOUNT_KEY = '{"kty":"EC","x":"B4RM9mtp-idNcnH_zgjOcj6wgA43omZjybDzJgkcbnk","y":"AKtCyTJEW80hQrpymzg8OqxEa1fAFz-ks_kHn8Nh3do","crv":"P-256","d":"kZKyxOqir2vzv7e_tKXa3zbC750R9t1Ud6JbA8eq4WA"}';
+/** An AES-256 key made for the tests only: encryption at rest seals secrets with it. */
+const TEST_ENCRYPTION_KEYS = "test-key:OGlX8zuKsmkCp0grd7Sd+X1cLsbEaVmgnHTgp5UILEM=";
 
 export default defineConfig({
   test: {
@@ -17,7 +19,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, SERVICE_ACCOUNT_KEY: TEST_SERVICE_ACCOUNT_KEY, WATCH_PROGRESS_NOTIFY_SECONDS: "1" } },
+            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, SERVICE_ACCOUNT_KEY: TEST_SERVICE_ACCOUNT_KEY, WATCH_PROGRESS_NOTIFY_SECONDS: "1", ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS } },
           }),
         ],
         test: {
