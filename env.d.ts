@@ -30,6 +30,13 @@ interface Env {
   SERVICE_ACCOUNT_AUDIENCES?: string;
   /** Where /.well-known/openid-configuration says the JWKS is (default: this server). */
   SERVICE_ACCOUNT_JWKS_URI?: string;
+  /** "true": requests without a token are system:anonymous (RBAC allows kube's public subset). Off by default. */
+  ANONYMOUS_AUTH?: string;
+  /** Requests per second per user (default 100; burst RATE_LIMIT_BURST, default twice that). */
+  RATE_LIMIT_QPS?: string;
+  RATE_LIMIT_BURST?: string;
+  /** Requests per second for each system component (nodes, controllers; default 500). */
+  SYSTEM_RATE_LIMIT_QPS?: string;
   /** Encryption at rest, a secret: comma-separated `name:base64key` AES-256 keys; the first encrypts, all decrypt. */
   ENCRYPTION_KEYS?: string;
   /** Comma-separated resources sealed at rest when ENCRYPTION_KEYS is set, e.g. "secrets,configmaps" (default "secrets"). */

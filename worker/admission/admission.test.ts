@@ -105,3 +105,29 @@ describe("admission", () => {
     expect((await api("GET", `/api/v1/namespaces/${ns}/resourcequotas/compute`)).body.status.used).toEqual({ "requests.cpu": "600m", "requests.memory": "256Mi" });
   });
 });
+
+describe("PodSecurity admission", () => {
+  it("refuses pods that break the namespace's enforced level and warns for the warned level", async () => {
+    const name = `pss-${crypto.randomUUID().slice(0, 6)}`;
+    const labels = { "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted" };
+    expect((await api("POST", "/api/v1/namespaces", { metadata: { name, labels } })).status).toBe(201);
+    const privileged = await api("POST", `/api/v1/namespaces/${name}/pods`, pod("root", {}, { securityContext: { privileged: true } }));
+    expect(privileged.status).toBe(403);
+    expect(privileged.body.message).toBe(`pods "root" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`);
+    expect((await api("GET", `/api/v1/namespaces/${name}/pods/root`)).status).toBe(404);
+    const plain = await api("POST", `/api/v1/namespaces/${name}/pods`, pod("plain"));
+    expect(plain.status).toBe(201);
+    expect(plain.headers.get("Warning")).toContain(`would violate PodSecurity \\"restricted:latest\\": allowPrivilegeEscalation != false`);
+    const deployment = await api("POST", `/apis/apps/v1/namespaces/${name}/deployments`, {
+      metadata: { name: "d" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "busybox", securityContext: { privileged: true } }] } } },
+    });
+    expect(deployment.status).toBe(201);
+    expect(deployment.headers.get("Warning")).toContain("would violate PodSecurity");
+  });
+
+  it("refuses a namespace with an unknown level", async () => {
+    const res = await api("POST", "/api/v1/namespaces", { metadata: { name: `pss-bad-${crypto.randomUUID().slice(0, 6)}`, labels: { "pod-security.kubernetes.io/enforce": "strict" } } });
+    expect(res.status).toBe(422);
+    expect(res.body.message).toContain(`Invalid value: "strict": must be one of privileged, baseline, restricted`);
+  });
+});

@@ -7,6 +7,7 @@ import { authenticate } from "../auth.ts";
 import type { AppEnv, UserInfo } from "../context.ts";
 import { requestAttributes, type RequestAttributes } from "./attributes.ts";
 import { loadPolicy } from "./policy.ts";
+import { takeRequest } from "./rate-limit.ts";
 import { authorize, forbidden, SYSTEM_MASTERS } from "./rbac.ts";
 
 async function allowed(env: Env, attrs: RequestAttributes): Promise<boolean> {
@@ -19,19 +20,37 @@ async function allowed(env: Env, attrs: RequestAttributes): Promise<boolean> {
  * first decision.
  */
 export const requireAuthorizedUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const authenticated = await authenticate(c);
+  const url = new URL(c.req.url);
+  // Bearer tokens only over TLS, except to a local control plane on loopback.
+  if (url.protocol !== "https:" && !LOOPBACK.has(url.hostname) && c.req.header("Authorization")) {
+    return statusResponse(new ApiError(401, "Unauthorized", "bearer tokens are accepted only over TLS"));
+  }
+  const authenticated = await authenticate(c) ?? (anonymousAllowed(c) ? ANONYMOUS : undefined);
   if (!authenticated) return statusResponse(apiErrors.unauthorized());
   try {
     await ensureBootstrapped(c.env);
     const user = await impersonation(c, authenticated);
-    await authorizeRequest(c.env, c.req.method, new URL(c.req.url), user);
+    takeRequest(c.env, user);
+    await authorizeRequest(c.env, c.req.method, url, user);
     c.set("user", user);
   } catch (e) {
-    if (e instanceof ApiError) return statusResponse(e);
+    if (e instanceof ApiError) {
+      const response = statusResponse(e);
+      if (e.details?.retryAfterSeconds) response.headers.set("Retry-After", String(e.details.retryAfterSeconds));
+      return response;
+    }
     throw e;
   }
   await next();
 };
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+const ANONYMOUS: UserInfo = { name: "system:anonymous", uid: "", groups: ["system:unauthenticated"] };
+
+/** With ANONYMOUS_AUTH=true a request with no token at all is system:anonymous (RBAC then allows the public subset). */
+function anonymousAllowed(c: Context<AppEnv>): boolean {
+  return c.env.ANONYMOUS_AUTH === "true" && !c.req.header("Authorization");
+}
 
 /** Throws kube's 403 unless `user` may make this request. */
 export async function authorizeRequest(env: Env, method: string, url: URL, user: UserInfo): Promise<void> {
