@@ -1,6 +1,7 @@
 // Authentication: a request proves who it is with a bearer token: the cluster admin's (which the
 // Worker knows only as a SHA-256 hash, ADMIN_TOKEN_SHA256) or a service account token (a JWT).
 import type { Context, MiddlewareHandler } from "hono";
+import { authenticateBootstrapToken, BOOTSTRAP_TOKEN } from "./authn/bootstrap-tokens.ts";
 import { authenticateServiceAccountToken } from "./authn/service-account-tokens.ts";
 import type { AppEnv, UserInfo } from "./context.ts";
 
@@ -43,6 +44,7 @@ export async function authenticateToken(env: Env, token: string): Promise<UserIn
       return ADMIN_USER;
     }
   }
+  if (BOOTSTRAP_TOKEN.test(token)) return authenticateBootstrapToken(env, token);
   return authenticateServiceAccountToken(env, token);
 }
 

@@ -5,6 +5,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { Admission } from "../admission/index.ts";
 import { createDefaultServiceAccount } from "./bootstrap.ts";
 import { requireAuthorizedUser } from "../authz/authorizer.ts";
+import { nodeName, podsOnNode } from "../authz/node.ts";
 import { requestAttributes } from "../authz/attributes.ts";
 import { invalidatePolicy, loadPolicy } from "../authz/policy.ts";
 import { checkBinding, checkRoleEscalation, SYSTEM_MASTERS } from "../authz/rbac.ts";
@@ -12,7 +13,7 @@ import type { AppEnv } from "../context.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources, resolveResource, servedResources } from "../crd/custom-resources.ts";
 import { crdResource } from "../crd/definition.ts";
-import { forgetCheckedTokens, issueToken } from "../authn/service-account-tokens.ts";
+import { forgetCheckedTokens, issueNodeCredential, issueToken } from "../authn/service-account-tokens.ts";
 import { deleteNamespace, finalizeNamespace } from "../registry/namespaces.ts";
 import { serverSideApply } from "../apply/server-side-apply.ts";
 import { typeNameForKind } from "../patch/strategic-merge-patch.ts";
@@ -167,10 +168,24 @@ async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response
     if (c.req.method !== "POST" || name) throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
     return respond(c, def, await def.review(c.env, c.get("user"), await readObject(c)), 201);
   }
+  if (def.group === "" && def.resource === "nodes" && name && subresource === "token") {
+    if (c.req.method !== "POST") throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
+    return respond(c, TOKEN_REQUEST, await issueNodeCredential(c.env, name, await readObject(c)), 201);
+  }
   if (def.group === "" && def.resource === "serviceaccounts" && name && namespace && subresource === "token") {
     if (c.req.method !== "POST") throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
     const serviceAccount = await new RegistryStore(def, new ObjectStorage(c.env)).get(namespace, name);
-    return respond(c, TOKEN_REQUEST, await issueToken(c.env, serviceAccount, await readObject(c)), 201);
+    const request = await readObject(c);
+    const node = nodeName(c.get("user"));
+    if (node) {
+      // NodeRestriction: a node asks only for tokens bound to a pod of its own that runs as this account.
+      const ref = request?.spec?.boundObjectRef;
+      const pod = ref?.kind === "Pod" ? (await podsOnNode(c.env, namespace, node)).find((p) => p.metadata?.name === ref.name) : undefined;
+      if (!pod || (pod.spec?.serviceAccountName ?? "default") !== name) {
+        throw apiErrors.forbidden(`serviceaccounts "${name}" is forbidden: node requested token not bound to a pod scheduled on the node`);
+      }
+    }
+    return respond(c, TOKEN_REQUEST, await issueToken(c.env, serviceAccount, request), 201);
   }
   const store = new RegistryStore(def, new ObjectStorage(c.env));
   const method = c.req.method;

@@ -75,8 +75,8 @@ export interface BoundObject {
 }
 
 interface KubernetesClaims {
-  namespace: string;
-  serviceaccount: { name: string; uid: string };
+  namespace?: string;
+  serviceaccount?: { name: string; uid: string };
   pod?: { name: string; uid: string };
   secret?: { name: string; uid: string };
   node?: { name: string; uid: string };
@@ -137,6 +137,36 @@ async function boundObject(env: Env, namespace: string, ref: Record<string, any>
   return { kind: ref.kind, name: ref.name, uid: stored.object.metadata.uid };
 }
 
+/** A node's credential lasts a year by default (kubelet client certificates do too). */
+const NODE_CREDENTIAL_SECONDS = 365 * 24 * 3600;
+
+/**
+ * nodes/{name}/token: a joining node's own long-lived credential, user system:node:<name> in
+ * system:nodes, answered as a TokenRequest. RBAC lets bootstrap tokens ask for it and nothing more.
+ */
+export async function issueNodeCredential(env: Env, node: string, request: Record<string, any>): Promise<Record<string, any>> {
+  const k = signingKeys(env);
+  if (!k) throw apiErrors.serviceUnavailable("node credential issuance is not configured (SERVICE_ACCOUNT_KEY is not set)");
+  const { privateKey, publicJwk } = await k;
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(node) || node.length > 253) {
+    throw apiErrors.invalid("", "Node", node, [{ reason: "FieldValueInvalid", field: "metadata.name", message: `Invalid value: ${JSON.stringify(node)}: a lowercase RFC 1123 subdomain` }]);
+  }
+  const expirationSeconds = Number.isInteger(request?.spec?.expirationSeconds) && request.spec.expirationSeconds >= MIN_EXPIRATION_SECONDS
+    ? Math.min(request.spec.expirationSeconds, NODE_CREDENTIAL_SECONDS) : NODE_CREDENTIAL_SECONDS;
+  const now = Math.floor(Date.now() / 1000);
+  const claims: KubernetesClaims = { node: { name: node, uid: "" } };
+  const token = await new SignJWT({ "kubernetes.io": claims } as JWTPayload)
+    .setProtectedHeader({ alg: "ES256", kid: publicJwk.kid })
+    .setIssuer(issuer(env)).setSubject(`system:node:${node}`).setAudience(apiAudiences(env))
+    .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + expirationSeconds).setJti(crypto.randomUUID())
+    .sign(privateKey);
+  return {
+    kind: "TokenRequest", apiVersion: "authentication.k8s.io/v1", metadata: { name: node, creationTimestamp: null },
+    spec: { audiences: apiAudiences(env), expirationSeconds, boundObjectRef: null },
+    status: { token, expirationTimestamp: kubeTime((now + expirationSeconds) * 1000) },
+  };
+}
+
 const checked = new Map<string, { user: UserInfo | undefined; until: number; exp: number }>();
 
 /** Forgets checked tokens, after this isolate deleted a service account, pod, secret or node. */
@@ -164,7 +194,11 @@ export async function authenticateServiceAccountToken(env: Env, token: string): 
   }
   const claims = payload["kubernetes.io"] as KubernetesClaims | undefined;
   let user: UserInfo | undefined;
-  if (claims?.namespace && claims.serviceaccount?.name) {
+  const nodeName = claims?.node?.name;
+  if (!claims?.namespace && nodeName && payload.sub === `system:node:${nodeName}`) {
+    // A node credential (issued to a node that joined with a bootstrap token).
+    user = { name: `system:node:${nodeName}`, uid: "", groups: ["system:nodes", "system:authenticated"] };
+  } else if (claims?.namespace && claims.serviceaccount?.name) {
     const storage = new ObjectStorage(env);
     const sa = await storage.get(`/registry/serviceaccounts/${claims.namespace}/${claims.serviceaccount.name}`);
     const pod = claims.pod ? await storage.get(`/registry/pods/${claims.namespace}/${claims.pod.name}`) : undefined;

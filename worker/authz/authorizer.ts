@@ -6,6 +6,7 @@ import { ApiError, apiErrors, statusResponse } from "../apiserver/status.ts";
 import { authenticate } from "../auth.ts";
 import type { AppEnv, UserInfo } from "../context.ts";
 import { requestAttributes, type RequestAttributes } from "./attributes.ts";
+import { authorizeNode } from "./node.ts";
 import { loadPolicy } from "./policy.ts";
 import { takeRequest } from "./rate-limit.ts";
 import { authorize, forbidden, SYSTEM_MASTERS } from "./rbac.ts";
@@ -56,8 +57,11 @@ function anonymousAllowed(c: Context<AppEnv>): boolean {
 export async function authorizeRequest(env: Env, method: string, url: URL, user: UserInfo): Promise<void> {
   if (user.groups.includes(SYSTEM_MASTERS)) return;
   const attrs = requestAttributes(method, url, user);
+  // The Node authorizer first, then RBAC, as kube-apiserver chains them.
+  const node = await authorizeNode(env, attrs);
+  if (node?.allowed) return;
   const decision = authorize(attrs, await loadPolicy(env));
-  if (!decision.allowed) throw forbidden(attrs, decision.reason);
+  if (!decision.allowed) throw forbidden(attrs, node?.reason ? `${node.reason}` : decision.reason);
 }
 
 const SERVICE_ACCOUNT = /^system:serviceaccount:([^:]+):([^:]+)$/;

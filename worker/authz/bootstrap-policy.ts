@@ -166,6 +166,8 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule(["node.k8s.io"], ["runtimeclasses"], READ),
   ]),
   clusterRole("system:node-bootstrapper", [rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"])]),
+  // edgeplane's join: a bootstrap token may ask for a node's own credential (nodes/token) and nothing else.
+  clusterRole("edgeplane:node-bootstrapper", [rule([""], ["nodes/token"], ["create"])]),
   clusterRole("system:node-problem-detector", [
     rule([""], ["nodes"], ["get"]),
     rule([""], ["nodes/status"], ["patch"]),
@@ -218,6 +220,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:monitoring", [group("system:monitoring")]),
   // Kept without subjects, as kube keeps it: nodes are authorized by the Node authorizer.
   clusterRoleBinding("system:node", []),
+  clusterRoleBinding("edgeplane:node-bootstrapper", [group("system:bootstrappers")]),
   clusterRoleBinding("system:node-proxier", [user("system:kube-proxy")]),
   clusterRoleBinding("system:public-info-viewer", [group("system:authenticated"), group("system:unauthenticated")]),
   clusterRoleBinding("system:service-account-issuer-discovery", [group("system:serviceaccounts")]),

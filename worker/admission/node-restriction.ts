@@ -1,0 +1,52 @@
+// NodeRestriction: a node may write only its own Node and Lease, create only mirror pods bound to
+// itself, write the status of and delete only pods bound to itself, and may not set the labels
+// reserved for administrators (node-restriction.kubernetes.io/*), as kube's plugin allows.
+import { apiErrors } from "../apiserver/status.ts";
+import { nodeName } from "../authz/node.ts";
+import type { AdmissionPlugin } from "./plugin.ts";
+
+const MIRROR = "kubernetes.io/config.mirror";
+const RESTRICTED_LABEL = /^(?:[^/]*\.)?node-restriction\.kubernetes\.io\//;
+
+function forbidden(message: string) {
+  return apiErrors.forbidden(message);
+}
+
+export const nodeRestriction: AdmissionPlugin = {
+  name: "NodeRestriction",
+  validate(a) {
+    const node = nodeName(a.user);
+    if (!node) return;
+    const { def } = a;
+    const object = a.object ?? a.oldObject;
+    if (def.group === "" && def.resource === "nodes") {
+      const name = object?.metadata?.name;
+      if (name !== node) throw forbidden(`nodes "${name}" is forbidden: node "${node}" is not allowed to modify node "${name}"`);
+      const before: Record<string, string> = a.oldObject?.metadata?.labels ?? {};
+      const after: Record<string, string> = a.object?.metadata?.labels ?? {};
+      const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => before[k] !== after[k] && RESTRICTED_LABEL.test(k));
+      if (changed.length) throw forbidden(`nodes "${name}" is forbidden: is not allowed to modify labels: ${changed.sort().join(", ")}`);
+      return;
+    }
+    if (def.group === "" && def.resource === "pods") {
+      const name = object?.metadata?.name ?? "";
+      const bound = object?.spec?.nodeName === node;
+      if (a.operation === "CREATE" && !a.subresource) {
+        if (!a.object?.metadata?.annotations?.[MIRROR]) throw forbidden(`pods "${name}" is forbidden: pod does not have "${MIRROR}" annotation, node "${node}" can only create mirror pods`);
+        if (!bound) throw forbidden(`pods "${name}" is forbidden: node "${node}" can only create pods with spec.nodeName set to itself`);
+        return;
+      }
+      if (a.operation === "DELETE" && !bound) throw forbidden(`pods "${name}" is forbidden: node "${node}" can only delete pods with spec.nodeName set to itself`);
+      if (a.operation === "UPDATE") {
+        if (a.subresource !== "status") throw forbidden(`pods "${name}" is forbidden: node "${node}" can only update pod status`);
+        if (a.oldObject?.spec?.nodeName !== node) throw forbidden(`pods "${name}" is forbidden: node "${node}" can only update pod status for pods with spec.nodeName set to itself`);
+      }
+      return;
+    }
+    if (def.group === "coordination.k8s.io" && def.resource === "leases") {
+      if (a.namespace !== "kube-node-lease" || object?.metadata?.name !== node) {
+        throw forbidden(`leases.coordination.k8s.io "${object?.metadata?.name ?? ""}" is forbidden: can only access node lease with the same name as the requesting node`);
+      }
+    }
+  },
+};

@@ -1,0 +1,99 @@
+// Joining nodes: a bootstrap token gets a node its own credential and can do nothing else; the node
+// then reaches only what its pods need (Node authorizer) and writes only its own things (NodeRestriction).
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+async function api(method: string, path: string, body?: unknown, token = "test-admin-token") {
+  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
+    method, headers: { Authorization: `Bearer ${token}`, "Content-Type": method === "PATCH" ? "application/merge-patch+json" : "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const b64 = (s: string) => btoa(s);
+let counter = 0;
+
+/** A bootstrap token as kubeadm keeps it; returns "id.secret". */
+async function bootstrapToken(extra: Record<string, string> = {}): Promise<string> {
+  const id = `t${String(++counter).padStart(2, "0")}${crypto.randomUUID().replace(/-/g, "").slice(0, 3)}`.slice(0, 6);
+  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
+  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true", ...extra };
+  const created = await api("POST", "/api/v1/namespaces/kube-system/secrets", {
+    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  });
+  expect(created.status).toBe(201);
+  return `${id}.${secret}`;
+}
+
+async function joinAs(node: string): Promise<string> {
+  const token = await bootstrapToken();
+  const issued = await api("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, token);
+  expect(issued.status).toBe(201);
+  return issued.body.status.token;
+}
+
+async function whoami(token: string) {
+  return api("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }, token);
+}
+
+describe("bootstrap tokens and node credentials", () => {
+  it("a bootstrap token authenticates as system:bootstrap:<id> and may only ask for a node credential", async () => {
+    const token = await bootstrapToken({ "auth-extra-groups": "system:bootstrappers:edgeplane:default" });
+    const id = token.split(".")[0];
+    expect((await whoami(token)).body.status.userInfo).toMatchObject({ username: `system:bootstrap:${id}`, groups: ["system:bootstrappers", "system:bootstrappers:edgeplane:default", "system:authenticated"] });
+    const pods = await api("GET", "/api/v1/pods", undefined, token);
+    expect(pods.status).toBe(403);
+    expect(pods.body.message).toBe(`pods is forbidden: User "system:bootstrap:${id}" cannot list resource "pods" in API group "" at the cluster scope`);
+    const issued = await api("POST", "/api/v1/nodes/worker-1/token", { spec: {} }, token);
+    expect(issued.status).toBe(201);
+    expect((await whoami(issued.body.status.token)).body.status.userInfo).toMatchObject({ username: "system:node:worker-1", groups: ["system:nodes", "system:authenticated"] });
+    expect(Date.parse(issued.body.status.expirationTimestamp) - Date.now()).toBeGreaterThan(364 * 24 * 3600 * 1000);
+  });
+
+  it("refuses expired, unusable, wrong-secret and deleted bootstrap tokens", async () => {
+    const expired = await bootstrapToken({ expiration: "2020-01-01T00:00:00Z" });
+    const unusable = await bootstrapToken({ "usage-bootstrap-authentication": "false" });
+    const good = await bootstrapToken();
+    for (const token of [expired, unusable, `${good.split(".")[0]}.0000000000000000`]) expect((await whoami(token)).status).toBe(401);
+    expect((await whoami(good)).status).toBe(201);
+    expect((await api("DELETE", `/api/v1/namespaces/kube-system/secrets/bootstrap-token-${good.split(".")[0]}`)).status).toBe(200);
+    expect((await whoami(good)).status).toBe(401);
+  });
+
+  it("a node reads only what pods bound to it reference, and writes only its own objects", async () => {
+    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+    const credential = await joinAs(node);
+    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
+    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+    for (const name of ["mine", "other"]) expect((await api("POST", `/api/v1/namespaces/${ns}/secrets`, { metadata: { name }, stringData: { k: "v" } })).status).toBe(201);
+    expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, {
+      metadata: { name: "p" }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox", envFrom: [{ secretRef: { name: "mine" } }] }] },
+    })).status).toBe(201);
+
+    expect((await api("GET", `/api/v1/namespaces/${ns}/secrets/mine`, undefined, credential)).status).toBe(200);
+    const other = await api("GET", `/api/v1/namespaces/${ns}/secrets/other`, undefined, credential);
+    expect(other.status).toBe(403);
+    expect(other.body.message).toBe(`secrets "other" is forbidden: User "system:node:${node}" cannot get resource "secrets" in API group "" in the namespace "${ns}": no relationship found between node '${node}' and this object`);
+    expect((await api("GET", `/api/v1/namespaces/${ns}/secrets`, undefined, credential)).status).toBe(403);
+    expect((await api("GET", `/api/v1/pods?fieldSelector=spec.nodeName=${node}`, undefined, credential)).status).toBe(200);
+
+    expect((await api("POST", "/api/v1/nodes", { metadata: { name: node } }, credential)).status).toBe(201);
+    const notMine = await api("POST", "/api/v1/nodes", { metadata: { name: `${node}-x` } }, credential);
+    expect(notMine.status).toBe(403);
+    expect(notMine.body.message).toBe(`nodes "${node}-x" is forbidden: node "${node}" is not allowed to modify node "${node}-x"`);
+    const label = await api("PATCH", `/api/v1/nodes/${node}`, { metadata: { labels: { "node-restriction.kubernetes.io/pool": "gold" } } }, credential);
+    expect(label.status).toBe(403);
+
+    const lease = (name: string) => ({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name }, spec: { holderIdentity: node } });
+    expect((await api("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease(node), credential)).status).toBe(201);
+    expect((await api("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease("someone"), credential)).status).toBe(403);
+
+    const pod = await api("POST", `/api/v1/namespaces/${ns}/pods`, { metadata: { name: "q" }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox" }] } }, credential);
+    expect(pod.status).toBe(403);
+    expect(pod.body.message).toContain(`node "${node}" can only create mirror pods`);
+    const status = await api("PATCH", `/api/v1/namespaces/${ns}/pods/p/status`, { status: { phase: "Running" } }, credential);
+    expect(status.status).toBe(200);
+    expect(status.body.status.phase).toBe("Running");
+  });
+});

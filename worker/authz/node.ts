@@ -1,0 +1,79 @@
+// The Node authorizer: a node (user system:node:<name> in system:nodes) may read the secrets,
+// configmaps, persistent volume claims and service account tokens only of pods bound to it, and
+// otherwise what kube's system:node rules allow (its writes are narrowed further by the
+// NodeRestriction admission plugin). Anyone else gets no opinion here.
+import type { PolicyRule } from "kubernetes-types/rbac/v1";
+import { ObjectStorage } from "../storage/object-storage.ts";
+import type { RequestAttributes } from "./attributes.ts";
+import { bootstrapClusterRoles } from "./bootstrap-policy.ts";
+import { ruleAllows, type Decision } from "./rbac.ts";
+
+const NODE_USER = /^system:node:(.+)$/;
+/** Resources a node reaches only through the pods bound to it. */
+const GRAPH_RESOURCES = new Set(["secrets", "configmaps", "persistentvolumeclaims", "serviceaccounts"]);
+
+const nodeRules: PolicyRule[] = (bootstrapClusterRoles.find((r) => r.metadata?.name === "system:node")?.rules ?? [])
+  // Secrets, configmaps and claims are the graph's to grant, not the role's.
+  .filter((rule) => !(rule.resources ?? []).some((r) => ["secrets", "configmaps", "persistentvolumeclaims"].includes(r)));
+
+export function nodeName(user: { name: string; groups: string[] }): string | undefined {
+  if (!user.groups.includes("system:nodes")) return undefined;
+  return NODE_USER.exec(user.name)?.[1];
+}
+
+/** What a pod refers to, by resource: volumes, env, envFrom, image pull secrets, its service account. */
+function references(pod: Record<string, any>): Record<string, Set<string>> {
+  const refs: Record<string, Set<string>> = { secrets: new Set(), configmaps: new Set(), persistentvolumeclaims: new Set(), serviceaccounts: new Set() };
+  const spec = pod.spec ?? {};
+  if (spec.serviceAccountName) refs.serviceaccounts!.add(spec.serviceAccountName);
+  for (const s of spec.imagePullSecrets ?? []) if (s.name) refs.secrets!.add(s.name);
+  for (const v of spec.volumes ?? []) {
+    if (v.secret?.secretName) refs.secrets!.add(v.secret.secretName);
+    if (v.configMap?.name) refs.configmaps!.add(v.configMap.name);
+    if (v.persistentVolumeClaim?.claimName) refs.persistentvolumeclaims!.add(v.persistentVolumeClaim.claimName);
+    for (const source of v.projected?.sources ?? []) {
+      if (source.secret?.name) refs.secrets!.add(source.secret.name);
+      if (source.configMap?.name) refs.configmaps!.add(source.configMap.name);
+    }
+    for (const key of ["cephfs", "cinder", "flexVolume", "rbd", "scaleIO", "storageos", "iscsi", "azureFile", "csi"]) {
+      const ref = v[key]?.secretRef?.name ?? v[key]?.nodePublishSecretRef?.name ?? v[key]?.secretName;
+      if (ref) refs.secrets!.add(ref);
+    }
+  }
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? []), ...(spec.ephemeralContainers ?? [])]) {
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.secretKeyRef?.name) refs.secrets!.add(e.valueFrom.secretKeyRef.name);
+      if (e.valueFrom?.configMapKeyRef?.name) refs.configmaps!.add(e.valueFrom.configMapKeyRef.name);
+    }
+    for (const e of c.envFrom ?? []) {
+      if (e.secretRef?.name) refs.secrets!.add(e.secretRef.name);
+      if (e.configMapRef?.name) refs.configmaps!.add(e.configMapRef.name);
+    }
+  }
+  return refs;
+}
+
+/** The pods of a namespace bound to a node. */
+export async function podsOnNode(env: Env, namespace: string, node: string): Promise<Record<string, any>[]> {
+  const { items } = await new ObjectStorage(env).list(`/registry/pods/${namespace}/`, {});
+  return items.map((s) => s.object).filter((p) => p.spec?.nodeName === node);
+}
+
+/** The node's decision, or undefined when the user is not a node. */
+export async function authorizeNode(env: Env, attrs: RequestAttributes): Promise<Decision | undefined> {
+  const node = nodeName(attrs.user);
+  if (!node) return undefined;
+  const resource = attrs.resource ?? "";
+  if (attrs.resourceRequest && !attrs.apiGroup && GRAPH_RESOURCES.has(resource)) {
+    const isToken = resource === "serviceaccounts" && attrs.subresource === "token" && attrs.verb === "create";
+    const isRead = !attrs.subresource && ["get", "list", "watch"].includes(attrs.verb) && resource !== "serviceaccounts";
+    if (!(isToken || isRead) || !attrs.name || !attrs.namespace) {
+      return { allowed: false, reason: `can only ${resource === "serviceaccounts" ? "create tokens for individual service accounts" : `read individual ${resource}`} referenced by pods bound to the node` };
+    }
+    const pods = await podsOnNode(env, attrs.namespace, node);
+    if (pods.some((pod) => references(pod)[resource]!.has(attrs.name!))) return { allowed: true, reason: "" };
+    return { allowed: false, reason: `no relationship found between node '${node}' and this object` };
+  }
+  if (nodeRules.some((rule) => ruleAllows(attrs, rule))) return { allowed: true, reason: "" };
+  return { allowed: false, reason: "" };
+}
