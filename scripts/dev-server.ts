@@ -37,6 +37,8 @@ export interface ControlPlaneOptions {
   tlsDir?: string;
   /** The private JWK that signs service account tokens; a new one each start unless given. */
   serviceAccountKey?: string;
+  /** ENCRYPTION_KEYS (name:base64key,...) sealing Secrets at rest; a new key each start unless given. */
+  encryptionKeys?: string;
 }
 
 export interface ServingCertificate {
@@ -101,6 +103,11 @@ export function newAdminToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
+/** ENCRYPTION_KEYS with one new AES-256 key: what seals Secrets at rest. */
+export function newEncryptionKeys(): string {
+  return `key1:${randomBytes(32).toString("base64")}`;
+}
+
 /** A new P-256 private key as a JWK: what signs a cluster's service account tokens. */
 export function newServiceAccountKey(): string {
   return JSON.stringify(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }));
@@ -114,7 +121,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
   const token = options.token ?? newAdminToken();
-  const vars = { ...options.vars, ADMIN_TOKEN_SHA256: sha256Hex(token), SERVICE_ACCOUNT_KEY: options.serviceAccountKey ?? newServiceAccountKey() };
+  const vars = {
+    ENCRYPTION_KEYS: options.encryptionKeys ?? newEncryptionKeys(), ...options.vars,
+    ADMIN_TOKEN_SHA256: sha256Hex(token), SERVICE_ACCOUNT_KEY: options.serviceAccountKey ?? newServiceAccountKey(),
+  };
   const tls = options.tlsDir ? servingCertificate(options.tlsDir) : undefined;
   const args = [
     join(PROJECT_ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev",

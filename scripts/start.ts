@@ -1,10 +1,11 @@
 // `npm start`: the control plane on this machine under wrangler dev, state kept in .wrangler/state.
 // The admin token is made on first start and kept in .edgeplane/admin-token (mode 0600); the
 // Worker is given only its SHA-256. The key that signs service account tokens is made on first
-// start too and kept in .edgeplane/service-account-key.jwk (mode 0600), so tokens outlive restarts.
+// start too and kept in .edgeplane/service-account-key.jwk (mode 0600), so tokens outlive restarts,
+// and so is the key that seals Secrets at rest (.edgeplane/encryption-keys).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { kubeconfig, newAdminToken, newServiceAccountKey, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
+import { kubeconfig, newAdminToken, newEncryptionKeys, newServiceAccountKey, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
 
 const tokenFile = join(PROJECT_ROOT, ".edgeplane/admin-token");
 if (!existsSync(tokenFile)) {
@@ -17,9 +18,13 @@ const keyFile = join(PROJECT_ROOT, ".edgeplane/service-account-key.jwk");
 if (!existsSync(keyFile)) writeFileSync(keyFile, newServiceAccountKey() + "\n", { mode: 0o600 });
 chmodSync(keyFile, 0o600);
 const serviceAccountKey = readFileSync(keyFile, "utf8").trim();
+const encryptionFile = join(PROJECT_ROOT, ".edgeplane/encryption-keys");
+if (!existsSync(encryptionFile)) writeFileSync(encryptionFile, newEncryptionKeys() + "\n", { mode: 0o600 });
+chmodSync(encryptionFile, 0o600);
+const encryptionKeys = readFileSync(encryptionFile, "utf8").trim();
 const port = Number(process.env.PORT ?? 8787);
 
-const plane = await startControlPlane({ port, token, serviceAccountKey, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls") });
+const plane = await startControlPlane({ port, token, serviceAccountKey, encryptionKeys, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls") });
 const kubeconfigFile = join(PROJECT_ROOT, ".edgeplane/kubeconfig");
 writeFileSync(kubeconfigFile, kubeconfig(plane.url, token, plane.caPem), { mode: 0o600 });
 console.log(`

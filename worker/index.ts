@@ -9,6 +9,7 @@ import { versionInfo } from "./apiserver/discovery.ts";
 import { kubernetesApi } from "./apiserver/routes.ts";
 import { etcdGateway } from "./etcd-gateway.ts";
 import { openapiRoutes } from "./openapi/index.ts";
+import { rewriteRoutes } from "./storage/rewrite.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 
@@ -42,6 +43,7 @@ app.get("/openid/v1/jwks", requireAuthorizedUser, async (c) => c.body(JSON.strin
 // The named-shard mount comes first: the plain one ends in a catch-all for unknown methods.
 app.route("/etcd/shards/:shard", etcdGateway);
 app.route("/etcd", etcdGateway);
+app.route("/admin/storage", rewriteRoutes);
 app.route("/", openapiRoutes);
 app.route("/", kubernetesApi);
 

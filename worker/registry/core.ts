@@ -2,6 +2,7 @@
 import type { ResourceDefinition } from "./types.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
+import { toBase64 } from "../../lib/etcd/gateway-json.ts";
 
 let cidrCache: { text: string; cidr: Cidr } | undefined;
 export function serviceCidr(env: Env): Cidr {
@@ -76,6 +77,12 @@ export const coreResources: ResourceDefinition[] = [
     kind: "Secret", resource: "secrets", singular: "secret", namespaced: true, generation: false,
     defaults(secret) {
       secret.type ??= "Opaque";
+      // stringData is write-only: merged into data (base64), over data's keys, as kube does.
+      if (secret.stringData && typeof secret.stringData === "object") {
+        const encoded = Object.entries(secret.stringData as Record<string, unknown>).map(([k, v]) => [k, toBase64(new TextEncoder().encode(String(v)))]);
+        secret.data = { ...secret.data, ...Object.fromEntries(encoded) };
+      }
+      delete secret.stringData;
     },
     selectableFields: (secret) => ({ type: secret.type ?? "" }),
   }),
