@@ -30,6 +30,14 @@ interface Env {
   SERVICE_ACCOUNT_AUDIENCES?: string;
   /** Where /.well-known/openid-configuration says the JWKS is (default: this server). */
   SERVICE_ACCOUNT_JWKS_URI?: string;
+  /** OpenID Connect for people (off unless both are set), as kube-apiserver's --oidc-* flags. */
+  OIDC_ISSUER_URL?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_USERNAME_CLAIM?: string;
+  /** "-" for none; default "<issuer>#" unless the username claim is "email". */
+  OIDC_USERNAME_PREFIX?: string;
+  OIDC_GROUPS_CLAIM?: string;
+  OIDC_GROUPS_PREFIX?: string;
   /** "true": requests without a token are system:anonymous (RBAC allows kube's public subset). Off by default. */
   ANONYMOUS_AUTH?: string;
   /** Requests per second per user (default 100; burst RATE_LIMIT_BURST, default twice that). */

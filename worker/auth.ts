@@ -2,6 +2,7 @@
 // Worker knows only as a SHA-256 hash, ADMIN_TOKEN_SHA256) or a service account token (a JWT).
 import type { Context, MiddlewareHandler } from "hono";
 import { authenticateBootstrapToken, BOOTSTRAP_TOKEN } from "./authn/bootstrap-tokens.ts";
+import { authenticateOIDC } from "./authn/oidc.ts";
 import { authenticateServiceAccountToken } from "./authn/service-account-tokens.ts";
 import type { AppEnv, UserInfo } from "./context.ts";
 
@@ -45,7 +46,7 @@ export async function authenticateToken(env: Env, token: string): Promise<UserIn
     }
   }
   if (BOOTSTRAP_TOKEN.test(token)) return authenticateBootstrapToken(env, token);
-  return authenticateServiceAccountToken(env, token);
+  return (await authenticateServiceAccountToken(env, token)) ?? authenticateOIDC(env, token);
 }
 
 /** Refuses anyone but the cluster admin, answering with `refuse` (each surface words it its own way). */
