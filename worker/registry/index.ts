@@ -2,12 +2,13 @@
 import { authenticationResources } from "../authn/reviews.ts";
 import { authorizationResources } from "../authz/reviews.ts";
 import { crdResource } from "../crd/definition.ts";
+import { admissionregistrationResources } from "./admissionregistration.ts";
 import { appsResources } from "./apps.ts";
 import { coreResources } from "./core.ts";
 import { networkingResources } from "./networking.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, crdResource, ...authenticationResources, ...authorizationResources];
+export const resources: ResourceDefinition[] = [...coreResources, ...appsResources, ...networkingResources, ...admissionregistrationResources, crdResource, ...authenticationResources, ...authorizationResources];
 
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 
