@@ -1,0 +1,311 @@
+// The audit log: audit.k8s.io/v1 Events built from what a request did, kept in the store under
+// /audit/<received micros>-<auditID> (their own shard when STORE_SHARDS names one), each attached
+// to a lease of its hour so it expires after AUDIT_RETENTION_HOURS by itself.
+import type { Status } from "kubernetes-types/meta/v1";
+import { GrpcCode, type StoreResult } from "../../lib/etcd/errors.ts";
+import { fromUtf8, utf8 } from "../../lib/etcd/gateway-json.ts";
+import { prefixEnd } from "../../lib/etcd/keys.ts";
+import { shardForKey, shardMapOf, storeObjectName } from "../../lib/shards.ts";
+import type { RequestAttributes } from "../authz/attributes.ts";
+import type { UserInfo } from "../context.ts";
+import type { AuditLevel } from "./policy.ts";
+
+// kubernetes-types has no audit.k8s.io types (kube serves no audit API), so they are declared here.
+
+export interface AuditUser {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+export interface AuditObjectReference {
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  subresource?: string;
+}
+
+export interface AuditEvent {
+  kind: "Event";
+  apiVersion: "audit.k8s.io/v1";
+  level: AuditLevel;
+  auditID: string;
+  stage: "ResponseComplete";
+  requestURI: string;
+  verb: string;
+  user: AuditUser;
+  impersonatedUser?: AuditUser;
+  sourceIPs?: string[];
+  userAgent?: string;
+  objectRef?: AuditObjectReference;
+  responseStatus: Status;
+  requestObject?: unknown;
+  responseObject?: unknown;
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+  annotations?: Record<string, string>;
+}
+
+export interface AuditEventList {
+  kind: "EventList";
+  apiVersion: "audit.k8s.io/v1";
+  metadata: { continue?: string };
+  items: AuditEvent[];
+}
+
+/** What one request did, as the audit middleware saw it. */
+export interface AuditedRequest {
+  level: AuditLevel;
+  /** The request's verb and object; their user is whom the request acted as. */
+  attributes: RequestAttributes;
+  requestURI: string;
+  /** Who authenticated; undefined when nobody did. */
+  user: UserInfo | undefined;
+  /** Whom the request acted as, when it impersonated someone. */
+  impersonatedUser?: UserInfo;
+  sourceIPs: string[];
+  userAgent?: string;
+  code: number;
+  /** The Status a failed request answered. */
+  failure?: Pick<Status, "status" | "reason" | "message">;
+  requestObject?: unknown;
+  responseObject?: unknown;
+  receivedAt: number;
+  completedAt: number;
+  omitManagedFields?: boolean;
+  /** Strings that must not appear anywhere in the event: the request's bearer token. */
+  redact?: string[];
+}
+
+export const AUDIT_PREFIX = "/audit/";
+/** Events larger than this lose their request and response objects, as kube's truncating backend does. */
+const MAX_EVENT_BYTES = 1024 * 1024;
+const TRUNCATED_ANNOTATION = "audit.k8s.io/truncated";
+const HOUR_MS = 3_600_000;
+const DEFAULT_RETENTION_HOURS = 168;
+/** The width of an int64 in decimal: keys sort by time as text. */
+const MICROS_DIGITS = 19;
+
+/** kube's audit timestamps: RFC 3339 with microseconds ("2006-01-02T15:04:05.000000Z"). */
+export function microTime(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const fraction = String(micros % 1_000_000).padStart(6, "0");
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, `.${fraction}Z`);
+}
+
+/** Microseconds since the epoch of an RFC 3339 time, or undefined if it is not one. */
+export function parseMicroTime(text: string): number | undefined {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
+  if (!match) return undefined;
+  const seconds = Date.parse(`${match[1]}${match[3]!.toUpperCase()}`);
+  if (Number.isNaN(seconds)) return undefined;
+  return seconds * 1000 + Number((match[2] ?? "").padEnd(6, "0").slice(0, 6));
+}
+
+function auditUser(user: UserInfo): AuditUser {
+  return {
+    username: user.name,
+    ...(user.uid ? { uid: user.uid } : {}),
+    groups: [...user.groups],
+    ...(user.extra && Object.keys(user.extra).length ? { extra: user.extra } : {}),
+  };
+}
+
+/** The request's client: Cloudflare's CF-Connecting-IP, else the X-Forwarded-For chain. */
+export function sourceIPs(headers: Headers): string[] {
+  const connecting = headers.get("CF-Connecting-IP")?.trim();
+  if (connecting) return [connecting];
+  return (headers.get("X-Forwarded-For") ?? "").split(",").map((ip) => ip.trim()).filter(Boolean);
+}
+
+/** Builds the ResponseComplete event of a request; bodies only at the levels that keep them. */
+export function buildAuditEvent(request: AuditedRequest, auditID: string = crypto.randomUUID()): AuditEvent {
+  const attrs = request.attributes;
+  const responseStatus: Status = { metadata: {}, code: request.code };
+  if (request.code >= 400) {
+    responseStatus.status = request.failure?.status ?? "Failure";
+    if (request.failure?.reason) responseStatus.reason = request.failure.reason;
+    if (request.failure?.message) responseStatus.message = request.failure.message;
+  }
+  const event: AuditEvent = {
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    level: request.level,
+    auditID,
+    stage: "ResponseComplete",
+    requestURI: request.requestURI,
+    verb: attrs.verb,
+    user: request.user ? auditUser(request.user) : { username: "" },
+    ...(request.impersonatedUser ? { impersonatedUser: auditUser(request.impersonatedUser) } : {}),
+    ...(request.sourceIPs.length ? { sourceIPs: request.sourceIPs } : {}),
+    ...(request.userAgent ? { userAgent: request.userAgent } : {}),
+    responseStatus,
+    requestReceivedTimestamp: microTime(request.receivedAt * 1000),
+    stageTimestamp: microTime(request.completedAt * 1000),
+  };
+  if (attrs.resourceRequest) {
+    event.objectRef = {
+      ...(attrs.resource ? { resource: attrs.resource } : {}),
+      ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+      ...(attrs.name ? { name: attrs.name } : {}),
+      apiGroup: attrs.apiGroup ?? "",
+      ...(attrs.apiVersion ? { apiVersion: attrs.apiVersion } : {}),
+      ...(attrs.subresource ? { subresource: attrs.subresource } : {}),
+    };
+  }
+  const keep = (object: unknown) => withoutCredentials(object, request.omitManagedFields ?? false);
+  if ((request.level === "Request" || request.level === "RequestResponse") && request.requestObject !== undefined) {
+    event.requestObject = keep(request.requestObject);
+  }
+  if (request.level === "RequestResponse" && request.responseObject !== undefined) {
+    event.responseObject = keep(request.responseObject);
+  }
+  return redacted(event, request.redact ?? []);
+}
+
+/**
+ * A copy of an object with every credential a Kubernetes object can carry removed: Secret data,
+ * a TokenRequest's token, a TokenReview's token (also inside Lists); managedFields too if asked.
+ */
+function withoutCredentials(value: unknown, omitManagedFields: boolean): unknown {
+  if (Array.isArray(value)) return value.map((v) => withoutCredentials(v, omitManagedFields));
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = withoutCredentials(v, omitManagedFields);
+  if (out.kind === "Secret") {
+    delete out.data;
+    delete out.stringData;
+  }
+  if (out.kind === "TokenRequest" && isRecord(out.status)) delete out.status.token;
+  if (out.kind === "TokenReview" && isRecord(out.spec)) delete out.spec.token;
+  if (omitManagedFields && isRecord(out.metadata)) delete out.metadata.managedFields;
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The event with each of `secrets` blanked wherever it occurs, and without bodies if too large. */
+function redacted(event: AuditEvent, secrets: string[]): AuditEvent {
+  let text = JSON.stringify(event);
+  let changed = false;
+  for (const secret of secrets) {
+    if (secret && text.includes(secret)) {
+      text = text.split(secret).join("[redacted]");
+      changed = true;
+    }
+  }
+  const result: AuditEvent = changed ? JSON.parse(text) : event;
+  if (text.length > MAX_EVENT_BYTES && (result.requestObject !== undefined || result.responseObject !== undefined)) {
+    delete result.requestObject;
+    delete result.responseObject;
+    result.annotations = { ...result.annotations, [TRUNCATED_ANNOTATION]: "true" };
+  }
+  return result;
+}
+
+// ---- storage ----
+
+export function auditKey(event: AuditEvent): string {
+  const micros = parseMicroTime(event.requestReceivedTimestamp) ?? 0;
+  return `${AUDIT_PREFIX}${String(micros).padStart(MICROS_DIGITS, "0")}-${event.auditID}`;
+}
+
+function auditStoreName(env: Env): string {
+  return storeObjectName(env.CLUSTER_NAME, shardForKey(shardMapOf(env.STORE_SHARDS), utf8(AUDIT_PREFIX)));
+}
+
+function auditStore(env: Env) {
+  return env.STORE.get(env.STORE.idFromName(auditStoreName(env)));
+}
+
+type AuditSettings = Env & { AUDIT_RETENTION_HOURS?: string };
+
+function retentionMs(env: AuditSettings): number {
+  const hours = Number(env.AUDIT_RETENTION_HOURS);
+  return (env.AUDIT_RETENTION_HOURS && Number.isFinite(hours) && hours > 0 ? hours : DEFAULT_RETENTION_HOURS) * HOUR_MS;
+}
+
+/** The lease of the current time bucket, per audit store: granted once per bucket per isolate. */
+const bucketLeases = new Map<string, number>();
+
+/**
+ * The lease for an event received at `receivedAt`: one per hour (or per retention period, when
+ * that is shorter), living until the bucket's end plus the retention, so every event is kept at
+ * least the retention and at most one bucket longer. Its ID is the bucket's start in seconds, so
+ * isolates writing in the same hour share it.
+ */
+async function bucketLease(env: AuditSettings, store: ReturnType<typeof auditStore>, receivedAt: number): Promise<number> {
+  const retention = retentionMs(env);
+  const bucket = Math.min(HOUR_MS, Math.max(1000, retention));
+  const start = receivedAt - (receivedAt % bucket);
+  const id = Math.floor(start / 1000);
+  const name = auditStoreName(env);
+  if (bucketLeases.get(name) === id) return id;
+  const ttl = Math.ceil((start + bucket + retention - Date.now()) / 1000);
+  const granted = await store.leaseGrant({ TTL: Math.max(1, ttl), ID: id });
+  if (!granted.ok && granted.error.code !== GrpcCode.FailedPrecondition) throw new Error(`audit lease: ${granted.error.message}`);
+  bucketLeases.set(name, id);
+  return id;
+}
+
+/** Stores one event under its lease (granted again if it expired since this isolate cached it). */
+export async function writeAuditEvent(env: Env, event: AuditEvent): Promise<void> {
+  const store = auditStore(env);
+  const receivedAt = Math.floor((parseMicroTime(event.requestReceivedTimestamp) ?? 0) / 1000);
+  const put = async () => store.put({ key: utf8(auditKey(event)), value: utf8(JSON.stringify(event)), lease: await bucketLease(env, store, receivedAt) });
+  let result: StoreResult<unknown> = await put();
+  if (!result.ok && result.error.code === GrpcCode.NotFound) {
+    bucketLeases.delete(auditStoreName(env));
+    result = await put();
+  }
+  if (!result.ok) throw new Error(`audit write: ${result.error.message}`);
+}
+
+/**
+ * Writes an event (or the event a promise settles to) after the response: `waitUntil` is the
+ * request's ExecutionContext.waitUntil. A failure is logged, never thrown into the request.
+ */
+export function recordAuditEvent(env: Env, event: AuditEvent | Promise<AuditEvent | undefined>, waitUntil: (promise: Promise<unknown>) => void): void {
+  waitUntil((async () => {
+    try {
+      const built = await event;
+      if (built) await writeAuditEvent(env, built);
+    } catch (e) {
+      console.error(JSON.stringify({ level: "error", msg: "audit event not recorded", error: (e as Error).message }));
+    }
+  })());
+}
+
+const CONTINUE_KEY = /^\d{19}-[0-9a-f-]{36}$/;
+
+/** Why a read of the log was refused: a `continue` token this log did not give out. */
+export class AuditQueryError extends Error {}
+
+/**
+ * Events received at `sinceMicros` or later, oldest first, at most `limit`; `continueToken` (from a
+ * previous answer) resumes after its last event.
+ */
+export async function listAuditEvents(env: Env, query: { sinceMicros?: number; limit: number; continueToken?: string }): Promise<AuditEventList> {
+  let start = `${AUDIT_PREFIX}${String(query.sinceMicros ?? 0).padStart(MICROS_DIGITS, "0")}`;
+  if (query.continueToken) {
+    let last: string;
+    try {
+      last = atob(query.continueToken);
+    } catch {
+      throw new AuditQueryError("continue token is not valid");
+    }
+    if (!CONTINUE_KEY.test(last)) throw new AuditQueryError("continue token is not valid");
+    start = `${AUDIT_PREFIX}${last}\0`;
+  }
+  const result = await auditStore(env).range({ key: utf8(start), range_end: prefixEnd(utf8(AUDIT_PREFIX)), limit: query.limit });
+  if (!result.ok) throw new Error(`audit read: ${result.error.message}`);
+  const kvs = result.value.kvs;
+  const list: AuditEventList = { kind: "EventList", apiVersion: "audit.k8s.io/v1", metadata: {}, items: kvs.map((kv) => JSON.parse(fromUtf8(kv.value))) };
+  if (result.value.more && kvs.length) list.metadata.continue = btoa(fromUtf8(kvs[kvs.length - 1]!.key).slice(AUDIT_PREFIX.length));
+  return list;
+}
