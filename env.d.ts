@@ -38,6 +38,10 @@ interface Env {
   OIDC_USERNAME_PREFIX?: string;
   OIDC_GROUPS_CLAIM?: string;
   OIDC_GROUPS_PREFIX?: string;
+  /** An audit.k8s.io/v1 Policy as JSON (default: Metadata for all but event reads and health checks). */
+  AUDIT_POLICY?: string;
+  /** How long audit events are kept (default 168). */
+  AUDIT_RETENTION_HOURS?: string;
   /** "true": requests without a token are system:anonymous (RBAC allows kube's public subset). Off by default. */
   ANONYMOUS_AUTH?: string;
   /** Requests per second per user (default 100; burst RATE_LIMIT_BURST, default twice that). */

@@ -21,6 +21,7 @@ interface ServedResource {
   hasStatus?: boolean;
   scalable?: boolean;
   verbs?: string[];
+  kind: string;
   /** Review kinds (create-only): the 1.27 data lacks some of their newer versions. */
   review?: unknown;
 }
@@ -48,8 +49,8 @@ async function servedResources(): Promise<ServedResource[]> {
 }
 
 /** The document (index key) each served path belongs to, e.g. "/apis/apps/v1/deployments" → "apis/apps/v1". */
-function servedPaths(resources: ServedResource[]): Map<string, { groupVersion: string; resource?: ServedResource }> {
-  const paths = new Map<string, { groupVersion: string; resource?: ServedResource }>();
+function servedPaths(resources: ServedResource[]): Map<string, { groupVersion: string; resource?: ServedResource; subresourceOf?: ServedResource }> {
+  const paths = new Map<string, { groupVersion: string; resource?: ServedResource; subresourceOf?: ServedResource }>();
   paths.set("/api/", { groupVersion: "api" });
   paths.set("/apis/", { groupVersion: "apis" });
   paths.set("/version/", { groupVersion: "version" });
@@ -68,7 +69,7 @@ function servedPaths(resources: ServedResource[]): Map<string, { groupVersion: s
       ...(!def.group && def.resource === "pods" ? ["binding", "eviction"] : []),
       ...(!def.group && def.resource === "namespaces" ? ["finalize"] : []),
     ];
-    for (const sub of subresources) paths.set(`${collection}/{name}/${sub}`, { groupVersion });
+    for (const sub of subresources) paths.set(`${collection}/{name}/${sub}`, { groupVersion, subresourceOf: def });
   }
   return paths;
 }
@@ -167,10 +168,16 @@ try {
   const resources = await servedResources();
 
   const groupVersions = new Map<string, JsonObject>();
-  for (const [path, { groupVersion, resource }] of servedPaths(resources)) {
+  // Kinds newer than the published data (e.g. 1.30's ValidatingAdmissionPolicy v1, SelfSubjectReview v1) are served without OpenAPI.
+  const unpublished = new Set<string>();
+  for (const [path, { groupVersion, resource, subresourceOf }] of servedPaths(resources)) {
     const item = document.paths[path];
-    if (!item && resource?.review) {
+    const owner = resource ?? subresourceOf;
+    if (!item && owner) {
+      // Review kinds are create-only: kube publishes no /{name} path for them.
+      if (owner.review && (path.endsWith("/{name}") || (owner.namespaced && !path.includes("{namespace}")))) continue;
       console.warn(`${KUBERNETES_MASTER_1_27.file} has no path ${path}: left out`);
+      unpublished.add(`${owner.group}/${owner.version}/${owner.kind}`);
       continue;
     }
     if (!item) throw new Error(`${KUBERNETES_MASTER_1_27.file} has no path ${path}`);
@@ -196,6 +203,7 @@ try {
     `  "sources": ${JSON.stringify(sources)},`,
     `  "securitySchemes": ${JSON.stringify(canonical(document.components.securitySchemes))},`,
     `  "security": ${JSON.stringify(document.security)},`,
+    `  "unpublished": ${JSON.stringify([...unpublished].sort())},`,
     `  "groupVersions": {\n${entries.join(",\n")}\n  },`,
     `  "schemas": {\n${schemaLines}\n  }`,
     "}",

@@ -33,8 +33,8 @@ edgeplane control plane is up at ${plane.url}
     export KUBECONFIG=${kubeconfigFile}
     kubectl get namespaces
   admin token: in ${tokenFile}
-  etcd gateway (admin only), e.g. list every key like 'etcdctl get / --prefix --keys-only':
-    curl -s --cacert .edgeplane/tls/serving.crt -H "Authorization: Bearer $(cat ${tokenFile})" ${plane.url}/etcd/v3/kv/range \\
+  etcd gateway (admin only), e.g. list every key of the main shard like 'etcdctl get / --prefix --keys-only':
+    curl -s --cacert .edgeplane/tls/serving.crt -H "Authorization: Bearer $(cat ${tokenFile})" ${plane.url}/etcd/shards/main/v3/kv/range \\
       -d '{"key":"AA==","range_end":"AA==","keys_only":true}'
 Ctrl-C stops it; state stays in .wrangler/state.
 `);

@@ -10,6 +10,8 @@ import { kubernetesApi } from "./apiserver/routes.ts";
 import { etcdGateway } from "./etcd-gateway.ts";
 import { openapiRoutes } from "./openapi/index.ts";
 import { rewriteRoutes } from "./storage/rewrite.ts";
+import { auditMiddleware } from "./audit/middleware.ts";
+import { auditRoutes } from "./audit/routes.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 
@@ -43,6 +45,9 @@ app.get("/openid/v1/jwks", requireAuthorizedUser, async (c) => c.body(JSON.strin
 // The named-shard mount comes first: the plain one ends in a catch-all for unknown methods.
 app.route("/etcd/shards/:shard", etcdGateway);
 app.route("/etcd", etcdGateway);
+// The audit log, for cluster-admins; reading it is audited like any request.
+app.use("/audit/*", auditMiddleware, requireAuthorizedUser);
+app.route("/", auditRoutes);
 app.route("/admin/storage", rewriteRoutes);
 app.route("/", openapiRoutes);
 app.route("/", kubernetesApi);

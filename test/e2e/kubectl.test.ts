@@ -179,7 +179,8 @@ describe.each(KUBECTLS)("%s", (binary) => {
       ["create", "deployment", "sub-deploy", "-n", ns, "--image=nginx:1.25", "--replicas=2"],
       ["create", "job", "sub-job", "-n", ns, "--image=busybox:1.36", "--", "echo", "done"],
       ["create", "cronjob", "sub-cron", "-n", ns, "--image=busybox:1.36", "--schedule=*/5 * * * *"],
-      ["create", "quota", "sub-quota", "-n", ns, "--hard=pods=10,cpu=2"],
+      // A cpu quota makes every later pod of its namespace state a cpu request (as kube's does), so it gets its own namespace.
+      ["create", "quota", "sub-quota", "-n", `${ns}-sub`, "--hard=pods=10,cpu=2"],
       ["create", "priorityclass", own("pc"), "--value=1000", "--description=e2e"],
       ["create", "role", "sub-role", "-n", ns, "--verb=get,list", "--resource=pods"],
       ["create", "rolebinding", "sub-rb", "-n", ns, "--role=sub-role", `--serviceaccount=${ns}:sub-sa`],
@@ -203,7 +204,7 @@ describe.each(KUBECTLS)("%s", (binary) => {
       .toBe('["echo","done"] Never 6');
     expect(await get("cronjob", "sub-cron", "-n", ns, "-o", "jsonpath={.spec.schedule}|{.spec.jobTemplate.spec.template.spec.containers[0].image}|{.spec.concurrencyPolicy}"))
       .toBe("*/5 * * * *|busybox:1.36|Allow");
-    expect(await get("quota", "sub-quota", "-n", ns, "-o", "jsonpath={.spec.hard.pods} {.spec.hard.cpu}")).toBe("10 2");
+    expect(await get("quota", "sub-quota", "-n", `${ns}-sub`, "-o", "jsonpath={.spec.hard.pods} {.spec.hard.cpu}")).toBe("10 2");
     expect(await get("priorityclass", own("pc"), "-o", "jsonpath={.value} {.description} {.preemptionPolicy}")).toBe("1000 e2e PreemptLowerPriority");
     expect(await get("role", "sub-role", "-n", ns, "-o", "jsonpath={.rules[0].verbs} {.rules[0].resources}")).toBe('["get","list"] ["pods"]');
     expect(await get("rolebinding", "sub-rb", "-n", ns, "-o", "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects[0].kind}/{.subjects[0].namespace}/{.subjects[0].name}"))

@@ -6,14 +6,15 @@ import type { UserInfo } from "../context.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import type { AdmissionAttributes, AdmissionPlugin, Operation } from "./plugin.ts";
 import { limitRanger } from "./limit-ranger.ts";
+import { validatingAdmissionPolicy } from "./validating-admission-policy.ts";
 import { nodeRestriction } from "./node-restriction.ts";
 import { defaultTolerationSeconds, priority } from "./pod-defaults.ts";
 import { podSecurity } from "./pod-security-admission.ts";
 import { resourceQuota } from "./resource-quota.ts";
 import { serviceAccount } from "./service-account.ts";
 
-/** Kubernetes' order: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, ResourceQuota. */
-const PLUGINS: AdmissionPlugin[] = [limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity, resourceQuota];
+/** Kubernetes' order: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, ValidatingAdmissionPolicy, ResourceQuota. */
+const PLUGINS: AdmissionPlugin[] = [limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity, validatingAdmissionPolicy, resourceQuota];
 
 /** What the registry store calls around a write. */
 export interface AdmissionHooks {

@@ -3,6 +3,8 @@
 import { Hono, type Context } from "hono";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { Admission } from "../admission/index.ts";
+import { invalidateValidatingAdmissionPolicies } from "../admission/validating-admission-policy.ts";
+import { auditMiddleware } from "../audit/middleware.ts";
 import { createDefaultServiceAccount } from "./bootstrap.ts";
 import { requireAuthorizedUser } from "../authz/authorizer.ts";
 import { nodeName, podsOnNode } from "../authz/node.ts";
@@ -40,6 +42,8 @@ const SCALE: ResourceDefinition = { group: "autoscaling", version: "v1", kind: "
 
 export const kubernetesApi = new Hono<AppEnv>();
 
+// Audit wraps authentication and authorization, so 401s, 403s and impersonation are recorded as kube records them.
+for (const path of ["/api/*", "/apis/*"]) kubernetesApi.use(path, auditMiddleware);
 for (const path of ["/api", "/api/*", "/apis", "/apis/*"]) kubernetesApi.use(path, requireAuthorizedUser);
 
 kubernetesApi.onError((e, c) => {
@@ -122,12 +126,13 @@ async function resolveTarget(env: Env, group: string, version: string, segments:
 
 async function serveResource(c: Context<AppEnv>, group: string, version: string, segments: string[]): Promise<Response> {
   const target = await resolveTarget(c.env, group, version, segments);
-  if (target.def.group === RBAC_GROUP && c.req.method !== "GET") {
+  if ((target.def.group === RBAC_GROUP || target.def.group === "admissionregistration.k8s.io") && c.req.method !== "GET") {
     // The policy changed: this isolate decides by the new one at once.
     try {
       return await serveTarget(c, target);
     } finally {
       invalidatePolicy();
+      invalidateValidatingAdmissionPolicies();
     }
   }
   if (target.def !== crdResource || c.req.method === "GET") return serveTarget(c, target);

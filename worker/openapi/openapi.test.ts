@@ -2,7 +2,11 @@
 // headers, one document per served group-version with every kind's schema and extensions.
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { resources } from "../registry/index.ts";
+import { resources as served } from "../registry/index.ts";
+import spec from "./spec.generated.json" with { type: "json" };
+
+/** What the published OpenAPI data covers: kinds newer than it (listed by the generator) are served without schemas. */
+const resources = served.filter((d) => !(spec.unpublished as string[]).includes(`${d.group}/${d.version}/${d.kind}`));
 import { SWAGGER_PROTOBUF_TYPE } from "./index.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
@@ -57,7 +61,8 @@ describe("/openapi/v3", () => {
     const text = await res.text();
     expect(res.headers.get("ETag")).toBe(`"${await sha512Hex(text)}"`);
     const urls = await index();
-    const expected = new Set(["api", "apis", "version", ...resources.map(gvOf), ...resources.filter((d) => d.group).map((d) => `apis/${d.group}`)]);
+    // Every served group-version has its document, if only for its discovery path.
+    const expected = new Set(["api", "apis", "version", ...served.map(gvOf), ...served.filter((d) => d.group).map((d) => `apis/${d.group}`)]);
     expect(Object.keys(urls).sort()).toEqual([...expected].sort());
     for (const [gv, url] of Object.entries(urls)) {
       const [path, hash] = url.split("?hash=");
