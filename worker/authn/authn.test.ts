@@ -1,8 +1,9 @@
 // Authentication in workerd: service account tokens from the TokenRequest API, their discovery
 // documents, SelfSubjectReview and TokenReview, and tokens that must not work.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
+import { authenticateServiceAccountToken } from "./service-account-tokens.ts";
 
 const ADMIN = "test-admin-token";
 
@@ -88,6 +89,14 @@ describe("service account tokens", () => {
     expect((await whoami(token)).body.status.userInfo.extra).toEqual({ "authentication.kubernetes.io/pod-name": ["p"], "authentication.kubernetes.io/pod-uid": [pod.metadata.uid] });
     expect((await api("DELETE", `/api/v1/namespaces/${ns}/pods/p`)).status).toBe(200);
     expect((await whoami(token)).status).toBe(401);
+  });
+
+  it("stop working once they expire", async () => {
+    const { ns, name } = await serviceAccount();
+    const token: string = (await tokenFor(ns, name, { expirationSeconds: 600 })).body.status.token;
+    const exp = decodeJwt(token).exp! * 1000;
+    expect(await authenticateServiceAccountToken(env, token, exp - 1000)).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
+    expect(await authenticateServiceAccountToken(env, token, exp + 1000)).toBeUndefined();
   });
 
   it("refuses bad TokenRequests with kube's causes", async () => {

@@ -179,16 +179,15 @@ export function forgetCheckedTokens(): void {
  * cluster. Service accounts and bound pods are read from the store, so a token stops working
  * once either is deleted (within the cache's 10 s).
  */
-export async function authenticateServiceAccountToken(env: Env, token: string): Promise<UserInfo | undefined> {
+export async function authenticateServiceAccountToken(env: Env, token: string, now = Date.now()): Promise<UserInfo | undefined> {
   if (!token.startsWith("eyJ") || token.split(".").length !== 3) return undefined;
   const k = signingKeys(env);
   if (!k) return undefined;
-  const now = Date.now();
   const hit = checked.get(token);
   if (hit && hit.until > now && hit.exp > now) return hit.user;
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, (await k).publicKey, { issuer: issuer(env), audience: apiAudiences(env), algorithms: ["ES256"] }));
+    ({ payload } = await jwtVerify(token, (await k).publicKey, { issuer: issuer(env), audience: apiAudiences(env), algorithms: ["ES256"], currentDate: new Date(now) }));
   } catch {
     return undefined;
   }
