@@ -16,6 +16,7 @@ import { RegistryStore } from "../registry/store.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import type { AdmissionAttributes, AdmissionPlugin } from "./plugin.ts";
+import { invalidateWebhookConfigurations } from "./webhooks.ts";
 
 const FRESH_MS = 1000;
 const GROUP = "admissionregistration.k8s.io";
@@ -44,9 +45,10 @@ let current: { value: Promise<CompiledPolicy[]>; at: number } | undefined;
 /** Compiled policies by uid and revision: a policy compiles once per change. */
 const compiled = new Map<string, Omit<CompiledPolicy, "bindings">>();
 
-/** Forgets what this isolate read, after it wrote a policy or binding itself. */
+/** Forgets what this isolate read (webhook configurations too), after it wrote admission configuration itself. */
 export function invalidateValidatingAdmissionPolicies(): void {
   current = undefined;
+  invalidateWebhookConfigurations();
 }
 
 function loadPolicies(env: Env): Promise<CompiledPolicy[]> {
@@ -115,7 +117,7 @@ function compilePolicy(policy: ValidatingAdmissionPolicy): Omit<CompiledPolicy, 
 // ---- matching ----
 
 /** What a request offers the matchers and the CEL expressions; the namespace is read once, when needed. */
-class AdmissionRequest {
+export class AdmissionRequest {
   private namespace?: Promise<KubeObject | undefined>;
 
   constructor(readonly a: AdmissionAttributes) {}
@@ -168,7 +170,7 @@ function ruleMatches(rule: ResourceRule, request: AdmissionRequest): boolean {
 }
 
 /** Whether match constraints (a policy's) or match resources (a binding's) select the request. */
-async function matches(match: MatchResources, request: AdmissionRequest): Promise<boolean> {
+export async function matches(match: MatchResources, request: AdmissionRequest): Promise<boolean> {
   const { a } = request;
   if ((match.excludeResourceRules ?? []).some((rule) => ruleMatches(rule, request))) return false;
   if (match.resourceRules?.length && !match.resourceRules.some((rule) => ruleMatches(rule, request))) return false;
@@ -231,7 +233,7 @@ interface Decision {
 }
 
 /** A JSON value as CEL sees it: whole numbers are CEL ints (BigInt here), others doubles. */
-function celValue(value: unknown): unknown {
+export function celValue(value: unknown): unknown {
   if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : value;
   if (Array.isArray(value)) return value.map(celValue);
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, celValue(v)]));
@@ -239,13 +241,13 @@ function celValue(value: unknown): unknown {
 }
 
 /** kube's cel.CreateNamespaceObject: the namespace without its managed fields, owners and finalizers. */
-function namespaceForCel(namespace: KubeObject | undefined): KubeObject | null {
+export function namespaceForCel(namespace: KubeObject | undefined): KubeObject | null {
   if (!namespace) return null;
   const { managedFields: _m, ownerReferences: _o, finalizers: _f, ...metadata } = namespace.metadata ?? {};
   return { apiVersion: "v1", kind: "Namespace", metadata, spec: namespace.spec, status: namespace.status };
 }
 
-function requestForCel(a: AdmissionAttributes, request: AdmissionRequest): Record<string, unknown> {
+export function requestForCel(a: AdmissionAttributes, request: AdmissionRequest): Record<string, unknown> {
   const kind = { group: a.def.group, version: a.def.version, kind: a.def.kind };
   const resource = { group: a.def.group, version: a.def.version, resource: a.def.resource };
   return {

@@ -1,10 +1,11 @@
-// admissionregistration.k8s.io/v1 resources: ValidatingAdmissionPolicy and its bindings, with kube's
-// defaults and validation, and the CEL environment a policy's expressions compile in (the
-// ValidatingAdmissionPolicy admission plugin evaluates what compiles here).
+// admissionregistration.k8s.io/v1 resources: ValidatingAdmissionPolicy and its bindings, and the
+// Mutating/ValidatingWebhookConfigurations, with kube's defaults and validation, and the CEL
+// environment their expressions compile in (the admission plugins evaluate what compiles here).
 import { Environment } from "@marcbachmann/cel-js";
 import type {
-  AuditAnnotation, MatchCondition, MatchResources, NamedRuleWithOperations, ParamKind, ParamRef,
-  ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicySpec, Validation, Variable,
+  AuditAnnotation, MatchCondition, MatchResources, MutatingWebhook, MutatingWebhookConfiguration, NamedRuleWithOperations, ParamKind, ParamRef,
+  ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicySpec, ValidatingWebhook, ValidatingWebhookConfiguration,
+  Validation, Variable, WebhookClientConfig,
 } from "kubernetes-types/admissionregistration/v1";
 import type { LabelSelector } from "kubernetes-types/meta/v1";
 import { labelSelectorFromObject, qualifiedNameErrors, SelectorError, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
@@ -335,6 +336,107 @@ function validateBinding(binding: ValidatingAdmissionPolicyBinding): StatusCause
   return causes;
 }
 
+// ---- webhook configurations ----
+
+const SIDE_EFFECTS = ["None", "NoneOnDryRun"];
+const REINVOCATION_POLICIES = ["IfNeeded", "Never"];
+const REVIEW_VERSIONS = ["v1"];
+const URL_FORM = "; desired format: https://host[/path]";
+/** Hosts a webhook may be called on over plain http: a local-dev deviation from kube's https-only rule. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** A webhook of either kind, as stored. */
+export type Webhook = (MutatingWebhook | ValidatingWebhook) & { reinvocationPolicy?: string; rules?: ResourceRule[] };
+
+/** IsFullyQualifiedName: a DNS subdomain of at least three segments. */
+function fullyQualifiedNameErrors(field: string, name: string | undefined): StatusCause[] {
+  if (!name) return [required(field)];
+  const causes = validateDnsSubdomain(field, name);
+  if (causes.length) return causes;
+  return name.split(".").length < 3 ? [invalid(field, name, "should be a domain with at least three segments separated by dots")] : [];
+}
+
+/** ValidateWebhookURL with forceHttps, but loopback hosts may be plain http. */
+function validateWebhookUrl(url: string, field: string): StatusCause[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [required(field, `url must be a valid URL: parse ${JSON.stringify(url)}: invalid URL${URL_FORM}`)];
+  }
+  const causes: StatusCause[] = [];
+  const scheme = parsed.protocol.replace(/:$/, "");
+  if (scheme !== "https" && !(scheme === "http" && LOOPBACK_HOSTS.has(parsed.hostname))) {
+    causes.push(invalid(field, scheme, `'https' is the only allowed URL scheme (http only for 127.0.0.1, localhost or [::1])${URL_FORM}`));
+  }
+  if (!parsed.host) causes.push(invalid(field, parsed.host, `host must be specified${URL_FORM}`));
+  if (parsed.username || parsed.password) causes.push(invalid(field, "", "user information is not permitted in the URL"));
+  if (parsed.hash) causes.push(invalid(field, parsed.hash.slice(1), "fragments are not permitted in the URL"));
+  if (parsed.search) causes.push(invalid(field, parsed.search.slice(1), "query parameters are not permitted in the URL"));
+  return causes;
+}
+
+function validateClientConfig(config: WebhookClientConfig | undefined, field: string): StatusCause[] {
+  const { url, service } = config ?? {};
+  if ((url === undefined) === (service === undefined)) return [required(field, "Required value: exactly one of url or service is required")];
+  // The Worker reaches the internet, never a Service's cluster IP.
+  if (service) return [forbidden(`${field}.service`, "service references are not supported: this control plane has no cluster network; use url")];
+  return validateWebhookUrl(url!, `${field}.url`);
+}
+
+function validateWebhook(hook: Webhook, field: string, mutating: boolean): StatusCause[] {
+  const causes = fullyQualifiedNameErrors(`${field}.name`, hook.name);
+  const versions = hook.admissionReviewVersions ?? [];
+  if (!versions.length) causes.push(required(`${field}.admissionReviewVersions`, `Required value: must specify one of ${REVIEW_VERSIONS.join(", ")}`));
+  else {
+    const seen = new Set<string>();
+    versions.forEach((version, i) => {
+      if (!DNS1035_LABEL.test(version)) causes.push(invalid(`${field}.admissionReviewVersions[${i}]`, version, "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"));
+      if (seen.has(version)) causes.push(duplicate(`${field}.admissionReviewVersions[${i}]`, version));
+      seen.add(version);
+    });
+    // This apiserver speaks AdmissionReview v1 only.
+    if (!versions.some((v) => REVIEW_VERSIONS.includes(v))) causes.push(invalid(`${field}.admissionReviewVersions`, versions, `must include at least one of ${REVIEW_VERSIONS.join(", ")}`));
+  }
+  (hook.rules ?? []).forEach((rule, i) => causes.push(...validateRule(rule, `${field}.rules[${i}]`)));
+  if (hook.failurePolicy !== undefined && !FAILURE_POLICIES.includes(hook.failurePolicy)) causes.push(notSupported(`${field}.failurePolicy`, hook.failurePolicy, FAILURE_POLICIES));
+  if (hook.matchPolicy !== undefined && !MATCH_POLICIES.includes(hook.matchPolicy)) causes.push(notSupported(`${field}.matchPolicy`, hook.matchPolicy, MATCH_POLICIES));
+  if (!hook.sideEffects) causes.push(required(`${field}.sideEffects`, `Required value: must specify one of ${SIDE_EFFECTS.join(", ")}`));
+  else if (!SIDE_EFFECTS.includes(hook.sideEffects)) causes.push(notSupported(`${field}.sideEffects`, hook.sideEffects, SIDE_EFFECTS));
+  if (hook.timeoutSeconds !== undefined && (hook.timeoutSeconds < 1 || hook.timeoutSeconds > 30)) {
+    causes.push(invalid(`${field}.timeoutSeconds`, hook.timeoutSeconds, "the timeout value must be between 1 and 30 seconds"));
+  }
+  if (hook.namespaceSelector) causes.push(...validateSelector(hook.namespaceSelector, `${field}.namespaceSelector`));
+  if (hook.objectSelector) causes.push(...validateSelector(hook.objectSelector, `${field}.objectSelector`));
+  if (mutating && hook.reinvocationPolicy !== undefined && !REINVOCATION_POLICIES.includes(hook.reinvocationPolicy)) {
+    causes.push(notSupported(`${field}.reinvocationPolicy`, hook.reinvocationPolicy, REINVOCATION_POLICIES));
+  }
+  causes.push(...validateClientConfig(hook.clientConfig, `${field}.clientConfig`));
+  causes.push(...validateMatchConditions(hook.matchConditions ?? [], `${field}.matchConditions`, { params: false, variables: false }));
+  return causes;
+}
+
+function validateWebhookConfiguration(configuration: MutatingWebhookConfiguration | ValidatingWebhookConfiguration, mutating: boolean): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const names = new Set<string>();
+  (configuration.webhooks ?? []).forEach((hook, i) => {
+    causes.push(...validateWebhook(hook, `webhooks[${i}]`, mutating));
+    if (hook.name && names.has(hook.name)) causes.push(duplicate(`webhooks[${i}].name`, hook.name));
+    names.add(hook.name);
+  });
+  return causes;
+}
+
+function defaultWebhook(hook: Webhook, mutating: boolean): void {
+  hook.failurePolicy ??= "Fail";
+  hook.matchPolicy ??= "Equivalent";
+  hook.namespaceSelector ??= {};
+  hook.objectSelector ??= {};
+  hook.timeoutSeconds ??= 10;
+  if (mutating) hook.reinvocationPolicy ??= "Never";
+  for (const rule of hook.rules ?? []) rule.scope ??= "*";
+}
+
 // ---- defaults ----
 
 function defaultMatchResources(match: MatchResources): void {
@@ -363,5 +465,21 @@ export const admissionregistrationResources: ResourceDefinition[] = [
       if (binding.spec.matchResources) defaultMatchResources(binding.spec.matchResources);
     },
     validate: (binding) => validateBinding(binding as ValidatingAdmissionPolicyBinding),
+  },
+  {
+    group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", resource: "mutatingwebhookconfigurations",
+    singular: "mutatingwebhookconfiguration", namespaced: false, categories: ["api-extensions"], generation: true,
+    defaults(configuration) {
+      for (const hook of (configuration.webhooks ?? []) as Webhook[]) defaultWebhook(hook, true);
+    },
+    validate: (configuration) => validateWebhookConfiguration(configuration as MutatingWebhookConfiguration, true),
+  },
+  {
+    group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", resource: "validatingwebhookconfigurations",
+    singular: "validatingwebhookconfiguration", namespaced: false, categories: ["api-extensions"], generation: true,
+    defaults(configuration) {
+      for (const hook of (configuration.webhooks ?? []) as Webhook[]) defaultWebhook(hook, false);
+    },
+    validate: (configuration) => validateWebhookConfiguration(configuration as ValidatingWebhookConfiguration, false),
   },
 ];
