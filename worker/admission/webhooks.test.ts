@@ -118,10 +118,10 @@ describe("dry runs", () => {
     created.push(`${VALIDATING}/${name}`);
     invalidateWebhookConfigurations();
     const configmaps = findResource("", "v1", "configmaps")!;
-    const attempt = validatingAdmissionWebhook.validate!({
+    const attempt = Promise.resolve(validatingAdmissionWebhook.validate!({
       env, user: { name: "alice", uid: "u-1", groups: ["system:authenticated"] }, operation: "CREATE", def: configmaps, namespace: "default",
       object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace: "default" } }, dryRun: true, warnings: [],
-    });
+    }));
     const error = await attempt.then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe(400);
