@@ -7,14 +7,18 @@ import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import type { AdmissionAttributes, AdmissionPlugin, Operation } from "./plugin.ts";
 import { limitRanger } from "./limit-ranger.ts";
 import { validatingAdmissionPolicy } from "./validating-admission-policy.ts";
+import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks.ts";
 import { nodeRestriction } from "./node-restriction.ts";
 import { defaultTolerationSeconds, priority } from "./pod-defaults.ts";
 import { podSecurity } from "./pod-security-admission.ts";
 import { resourceQuota } from "./resource-quota.ts";
 import { serviceAccount } from "./service-account.ts";
 
-/** Kubernetes' order: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, ValidatingAdmissionPolicy, ResourceQuota. */
-const PLUGINS: AdmissionPlugin[] = [limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity, validatingAdmissionPolicy, resourceQuota];
+/** Kubernetes' order: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook, ResourceQuota. */
+const PLUGINS: AdmissionPlugin[] = [
+  limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity,
+  mutatingAdmissionWebhook, validatingAdmissionPolicy, validatingAdmissionWebhook, resourceQuota,
+];
 
 /** What the registry store calls around a write. */
 export interface AdmissionHooks {
