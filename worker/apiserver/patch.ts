@@ -27,7 +27,12 @@ export function applyPatch(contentType: string, current: KubeObject, patch: unkn
     }
   } catch (e) {
     if (e instanceof ApiError) throw e;
-    if (e instanceof PatchError) throw new ApiError(e.code, e.reason || "InternalError", e.detail ? `${e.message}: ${e.detail}` : e.message);
+    if (e instanceof PatchError) {
+      // A patch that cannot apply is the client's to fix: kube's 500s for malformed directives become 400s here.
+      const message = (e.detail ? `${e.message}: ${e.detail}` : e.message).slice(0, 300);
+      if (e.code >= 500) throw apiErrors.badRequest(`the patch could not be applied: ${message}`);
+      throw new ApiError(e.code, e.reason || "BadRequest", message);
+    }
     throw e;
   }
 }

@@ -28,7 +28,7 @@ import { encodeKubernetesProtobuf, hasProtobufMessage } from "../protobuf/encode
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { parseFieldValidation, validateFields, warningHeaders } from "./field-validation.ts";
 import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
-import { ApiError, apiErrors, statusResponse } from "./status.ts";
+import { ApiError, apiErrors, statusResponse, type StatusCause } from "./status.ts";
 import { tableFor } from "./tables.ts";
 import { protobufFrames, watchResponse, type WatchFormat } from "./watch.ts";
 
@@ -48,8 +48,14 @@ for (const path of ["/api", "/api/*", "/apis", "/apis/*"]) kubernetesApi.use(pat
 
 kubernetesApi.onError((e, c) => {
   if (e instanceof ApiError) return errorResponse(c, e);
-  console.error(JSON.stringify({ level: "error", msg: "unhandled error", error: String(e), stack: (e as Error).stack }));
-  return errorResponse(c, apiErrors.internal(String((e as Error).message ?? e)));
+  // Error messages can quote what a request carried (a Secret's value): logs and answers name the error only.
+  const name = (e as Error)?.name ?? "Error";
+  console.error(JSON.stringify({ level: "error", msg: "unhandled error", error: name, stack: String((e as Error)?.stack ?? "").split("\n").slice(1, 6).join("\n") }));
+  if (e instanceof TypeError || e instanceof RangeError) {
+    // Code walking an object of the wrong shape (a string where kube's types have an object or list).
+    return errorResponse(c, apiErrors.badRequest(`the object in the request does not have the shape its kind requires (${name})`));
+  }
+  return errorResponse(c, apiErrors.internal(`an internal error occurred (${name})`));
 });
 
 /** A Status error: JSON, or protobuf for a client that accepts nothing else. */
@@ -226,7 +232,10 @@ async function serveWrite(
   const isNamespace = def.group === "" && def.resource === "namespaces";
   if (isNamespace && name && subresource === "finalize" && method === "PUT") {
     const body = await readObject(c);
-    return respond(c, def, await finalizeNamespace(c.env, name, body.spec?.finalizers ?? []));
+    if (body.metadata?.name !== name) throw apiErrors.badRequest(`the name of the object (${body.metadata?.name ?? ""}) does not match the name on the URL (${name})`);
+    const finalizers = body.spec?.finalizers ?? [];
+    if (!Array.isArray(finalizers) || finalizers.some((f: unknown) => typeof f !== "string")) throw apiErrors.badRequest("spec.finalizers must be a list of strings");
+    return respond(c, def, await finalizeNamespace(c.env, name, finalizers));
   }
   if (isNamespace && name && !subresource && method === "DELETE") {
     return respond(c, def, await deleteNamespace(c.env, name, dryRun, (p) => c.executionCtx.waitUntil(p)));
@@ -253,11 +262,14 @@ async function serveWrite(
   if (subresource && !(subresource === "status" && def.hasStatus)) {
     throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   }
+  if (subresource === "status" && !["GET", "PUT", "PATCH"].includes(method)) {
+    throw apiErrors.methodNotAllowed("the server does not allow this method on the requested resource");
+  }
   const status = subresource === "status" ? ("status" as const) : undefined;
 
   if (!name) {
     const listQuery: ListQuery = {
-      labelSelector: query.labelSelector, fieldSelector: query.fieldSelector, limit: query.limit ? Number(query.limit) : undefined,
+      labelSelector: query.labelSelector, fieldSelector: query.fieldSelector, limit: parseLimit(query.limit),
       continue: query.continue, resourceVersion: query.resourceVersion, resourceVersionMatch: query.resourceVersionMatch,
     };
     if (method === "GET") {
@@ -279,7 +291,7 @@ async function serveWrite(
       return respond(c, def, created, 201);
     }
     if (method === "DELETE") {
-      return respond(c, def, await store.deleteCollection(namespace, listQuery, { ...(await readDeleteOptions(c)), dryRun, admission }));
+      return respond(c, def, await store.deleteCollection(namespace, listQuery, { ...(await withBodyDryRun(c, dryRun)), admission }));
     }
     throw apiErrors.methodNotAllowed(`the server does not allow this method on the requested resource`);
   }
@@ -312,7 +324,7 @@ async function serveWrite(
       return respond(c, def, patched);
     }
     case "DELETE": {
-      const deleted = await store.delete(namespace, name, { ...(await readDeleteOptions(c)), dryRun, admission });
+      const deleted = await store.delete(namespace, name, { ...(await withBodyDryRun(c, dryRun)), admission });
       // Tokens bound to what is gone stop working at once here (elsewhere within the token cache's 10 s).
       if (def.group === "" && ["serviceaccounts", "pods", "secrets", "nodes"].includes(def.resource)) forgetCheckedTokens();
       return respond(c, def, deleted);
@@ -417,20 +429,52 @@ function respond(c: Context, def: ResourceDefinition, body: KubeObject, status =
 }
 
 async function readText(c: Context): Promise<string> {
-  const length = Number(c.req.header("Content-Length") ?? 0);
-  if (length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
-  const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
-  return text;
+  const bytes = await readBytes(c);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw apiErrors.badRequest("the body of the request is not valid UTF-8");
+  }
+}
+
+/** How deep a body may nest: far beyond any Kubernetes object, well within what recursion here can walk. */
+const MAX_DEPTH = 500;
+
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) deepest = Math.max(deepest, ++depth);
+    else if (ch === 125 || ch === 93) depth--;
+  }
+  return deepest;
 }
 
 function parseBody(text: string, contentType: string): any {
+  if (nestingDepth(text) > MAX_DEPTH) throw apiErrors.badRequest(`the body of the request could not be decoded: nesting deeper than ${MAX_DEPTH} levels`);
   try {
-    if (contentType.includes("yaml")) return parseYaml(text);
+    // YAML errors quote the offending source line, which may be a secret: answer with the error's code and place only.
+    if (contentType.includes("yaml")) return parseYaml(text, { prettyErrors: false, logLevel: "silent" });
     return JSON.parse(text);
   } catch (e) {
-    throw apiErrors.badRequest(`the body of the request could not be decoded: ${(e as Error).message}`);
+    const err = e as { name?: string; code?: string; linePos?: { line: number; col: number }[]; message?: string };
+    const where = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "";
+    const what = err.code ? `${err.code}${where}` : e instanceof SyntaxError ? "invalid JSON" : (err.name ?? "error");
+    throw apiErrors.badRequest(`the body of the request could not be decoded: ${what}`);
   }
+}
+
+/** ?limit=: a non-negative integer (kube's int64); anything else is a 400. */
+function parseLimit(text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d{1,18}$/.test(text)) throw apiErrors.badRequest(`limit: Invalid value: "${text}": must be a non-negative integer`);
+  return Math.min(Number(text), 1_000_000_000);
 }
 
 async function readObject(c: Context): Promise<KubeObject> {
@@ -480,6 +524,12 @@ async function readObjectAndText(c: Context, expected?: ResourceDefinition): Pro
   return { object: body, text: contentType.includes("yaml") ? undefined : text };
 }
 
+/** DeleteOptions from the body, dry run if either the query or the body asks for it. */
+async function withBodyDryRun(c: Context, dryRun: boolean): Promise<DeleteOptions> {
+  const options = await readDeleteOptions(c);
+  return { ...options, dryRun: dryRun || !!options.dryRun };
+}
+
 async function readDeleteOptions(c: Context): Promise<DeleteOptions> {
   const contentType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
   let body: any;
@@ -490,10 +540,33 @@ async function readDeleteOptions(c: Context): Promise<DeleteOptions> {
     const text = await readText(c);
     body = text.trim() ? parseBody(text, "application/json") : {};
   }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw apiErrors.badRequest("the body of the request must be a DeleteOptions object");
+  if (body.kind !== undefined && body.kind !== "DeleteOptions") throw apiErrors.badRequest(`expected a DeleteOptions, got ${JSON.stringify(body.kind)}`);
   const query = c.req.query();
+  const causes: StatusCause[] = [];
+  let grace: unknown = body.gracePeriodSeconds;
+  if (grace === undefined && query.gracePeriodSeconds !== undefined) grace = /^-?\d{1,12}$/.test(query.gracePeriodSeconds) ? Number(query.gracePeriodSeconds) : query.gracePeriodSeconds;
+  if (grace !== undefined && grace !== null && !(Number.isInteger(grace) && Math.abs(grace as number) < 1e12)) {
+    causes.push({ reason: "FieldValueInvalid", field: "gracePeriodSeconds", message: `Invalid value: ${JSON.stringify(grace)}: must be an integer` });
+  }
+  const policy = body.propagationPolicy ?? query.propagationPolicy;
+  if (policy !== undefined && policy !== null && !["Orphan", "Background", "Foreground"].includes(policy)) {
+    causes.push({ reason: "FieldValueNotSupported", field: "propagationPolicy", message: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"` });
+  }
+  if (body.orphanDependents !== undefined && body.orphanDependents !== null && policy) {
+    causes.push({ reason: "FieldValueInvalid", field: "propagationPolicy", message: `Invalid value: ${JSON.stringify(policy)}: orphanDependents and deletionPropagation cannot be both set` });
+  }
+  const dryRun = body.dryRun;
+  if (dryRun !== undefined && dryRun !== null && !(Array.isArray(dryRun) && dryRun.every((d: unknown) => d === "All"))) {
+    causes.push({ reason: "FieldValueNotSupported", field: "dryRun", message: `Unsupported value: ${JSON.stringify(dryRun)}: supported values: "All"` });
+  }
+  const pre = body.preconditions;
+  if (pre !== undefined && pre !== null && (typeof pre !== "object" || Array.isArray(pre))) causes.push({ reason: "FieldValueInvalid", field: "preconditions", message: "Invalid value: must be an object" });
+  if (causes.length) throw apiErrors.invalid("meta.k8s.io", "DeleteOptions", "", causes);
   return {
-    gracePeriodSeconds: body.gracePeriodSeconds ?? (query.gracePeriodSeconds !== undefined ? Number(query.gracePeriodSeconds) : undefined),
-    propagationPolicy: body.propagationPolicy ?? query.propagationPolicy,
-    preconditions: body.preconditions,
+    gracePeriodSeconds: grace === null ? undefined : (grace as number | undefined),
+    propagationPolicy: policy ?? (body.orphanDependents === true ? "Orphan" : undefined),
+    preconditions: pre ?? undefined,
+    ...(Array.isArray(dryRun) && dryRun.includes("All") ? { dryRun: true } : {}),
   };
 }

@@ -75,7 +75,7 @@ export async function impersonation(c: Context<AppEnv>, user: UserInfo): Promise
   const groups = c.req.raw.headers.get("Impersonate-Group")?.split(",").map((g) => g.trim()).filter(Boolean) ?? [];
   const uid = c.req.header("Impersonate-Uid");
   if (!name) {
-    if (groups.length || uid) throw apiErrors.internal("requested impersonation of groups or uid without impersonating a user");
+    if (groups.length || uid) throw apiErrors.badRequest("requested impersonation of groups or uid without impersonating a user");
     return user;
   }
   const check = async (resource: string, target: string, namespace?: string, apiGroup = "") => {

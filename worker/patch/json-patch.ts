@@ -15,6 +15,9 @@ export function applyJsonPatch(original: object, patch: unknown): Record<string,
   if (notAnObject !== undefined) {
     throw PatchError.badRequest(`json: cannot unmarshal ${goJsonKind(notAnObject)} into Go value of type jsonpatch.Operation`);
   }
+  // fast-json-patch also knows an internal "_get"; only RFC 6902's operations are patches.
+  const unknown = (patch as { op?: unknown }[]).find((op) => !["add", "remove", "replace", "move", "copy", "test"].includes(op.op as string));
+  if (unknown !== undefined) throw PatchError.unprocessable(`Unexpected kind: ${String(unknown.op)}`);
   if (patch.length > MAX_JSON_PATCH_OPERATIONS) {
     throw new PatchError(413, "RequestEntityTooLarge", `The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${patch.length}`);
   }

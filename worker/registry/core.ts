@@ -1,5 +1,6 @@
 // core/v1 resources: what each declares beyond the generic store.
 import type { ResourceDefinition } from "./types.ts";
+import type { StatusCause } from "../apiserver/status.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
 import { toBase64 } from "../../lib/etcd/gateway-json.ts";
@@ -72,7 +73,7 @@ export const coreResources: ResourceDefinition[] = [
     },
   }),
   core({ kind: "Endpoints", resource: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], generation: false }),
-  core({ kind: "ConfigMap", resource: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], generation: false }),
+  core({ kind: "ConfigMap", resource: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], generation: false, validate: (cm) => validateDataMaps(cm, ["data", "binaryData"]) }),
   core({
     kind: "Secret", resource: "secrets", singular: "secret", namespaced: true, generation: false,
     defaults(secret) {
@@ -85,6 +86,7 @@ export const coreResources: ResourceDefinition[] = [
       delete secret.stringData;
     },
     selectableFields: (secret) => ({ type: secret.type ?? "" }),
+    validate: (secret) => validateDataMaps(secret, ["data"]),
   }),
   core({ kind: "ServiceAccount", resource: "serviceaccounts", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], generation: false }),
   core({
@@ -128,4 +130,24 @@ function qosClass(spec: Record<string, any>): string {
     }
   }
   return guaranteed ? "Guaranteed" : anySet ? "Burstable" : "BestEffort";
+}
+
+/** ConfigMap and Secret data: maps of strings, at most 1 MiB together, as kube-apiserver allows. */
+function validateDataMaps(object: Record<string, any>, fields: string[]): StatusCause[] {
+  const causes: StatusCause[] = [];
+  let total = 0;
+  for (const field of fields) {
+    const map = object[field];
+    if (map === undefined || map === null) continue;
+    if (typeof map !== "object" || Array.isArray(map)) {
+      causes.push({ reason: "FieldValueInvalid", field, message: "Invalid value: must be a map of strings" });
+      continue;
+    }
+    for (const [key, value] of Object.entries(map)) {
+      if (typeof value !== "string") causes.push({ reason: "FieldValueInvalid", field: `${field}[${key}]`, message: "Invalid value: must be a string" });
+      else total += key.length + value.length;
+    }
+  }
+  if (total > 1024 * 1024) causes.push({ reason: "FieldValueTooLong", field: fields[0]!, message: `Too long: must have at most 1048576 bytes` });
+  return causes;
 }

@@ -248,6 +248,7 @@ export class RegistryStore {
 
   private checkKind(input: KubeObject): void {
     if (input === null || typeof input !== "object" || Array.isArray(input)) throw apiErrors.badRequest("the body of the request must be a JSON object");
+    checkShape(input);
     if (input.kind && input.kind !== this.def.kind) {
       throw apiErrors.badRequest(`the server could not find the requested resource: ${input.kind} does not match the URL's kind ${this.def.kind}`);
     }
@@ -276,8 +277,11 @@ export class RegistryStore {
   /** Replaces an object (PUT), honouring a resourceVersion precondition in its metadata. */
   async update(namespace: string | undefined, name: string, input: KubeObject, options: WriteOptions = {}): Promise<KubeObject> {
     this.checkKind(input);
-    if (input.metadata?.name && input.metadata.name !== name) {
-      throw apiErrors.badRequest(`the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
+    if (input.metadata?.name !== name) {
+      throw apiErrors.badRequest(`the name of the object (${input.metadata?.name ?? ""}) does not match the name on the URL (${name})`);
+    }
+    if (this.def.namespaced && input.metadata?.namespace && input.metadata.namespace !== namespace) {
+      throw apiErrors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
     }
     const wanted = input.metadata?.resourceVersion;
     return this.guaranteedUpdate(namespace, name, options, (current) => {
@@ -332,8 +336,28 @@ export class RegistryStore {
   }
 
   private prepareForUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
+    if (next === null || typeof next !== "object" || Array.isArray(next)) throw apiErrors.badRequest("the object must be a JSON object");
+    checkShape(next);
     const metadata: Record<string, any> = (next.metadata ??= {});
     const old = current.metadata!;
+    // What an update may not change is refused, not quietly put back, as kube-apiserver refuses it.
+    if (metadata.name !== undefined && metadata.name !== old.name) {
+      throw apiErrors.badRequest(`the name of the object (${metadata.name}) does not match the name on the URL (${old.name})`);
+    }
+    if (this.def.namespaced && metadata.namespace !== undefined && metadata.namespace !== old.namespace) {
+      throw apiErrors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    if (metadata.uid !== undefined && metadata.uid !== old.uid) {
+      throw apiErrors.conflict(this.def.group, this.def.resource, old.name, `Precondition failed: UID in precondition: ${metadata.uid}, UID in object meta: ${old.uid}`);
+    }
+    if (metadata.resourceVersion !== undefined && metadata.resourceVersion !== old.resourceVersion) {
+      if (!/^\d+$/.test(String(metadata.resourceVersion))) throw apiErrors.badRequest(`metadata.resourceVersion: Invalid value: ${JSON.stringify(metadata.resourceVersion)}: must be a decimal number`);
+      throw this.staleError(old.name);
+    }
+    if (next.kind !== undefined && next.kind !== this.def.kind) throw apiErrors.badRequest(`the kind of the object (${next.kind}) does not match the URL's kind ${this.def.kind}`);
+    if (next.apiVersion !== undefined && next.apiVersion !== this.apiVersion && next.apiVersion !== current.apiVersion) {
+      throw apiErrors.badRequest(`the API version in the data (${next.apiVersion}) does not match the expected API version (${this.apiVersion})`);
+    }
     // What no update may change.
     next.apiVersion = this.apiVersion;
     next.kind = this.def.kind;
@@ -458,6 +482,35 @@ function isBuiltinGroup(group: string): boolean {
   return BUILTIN_GROUPS.has(group);
 }
 
+
+/** What every object's top level must be, whatever its kind: strings and a metadata object of strings where kube's types say so. */
+function checkShape(object: KubeObject): void {
+  const causes: StatusCause[] = [];
+  if (object.apiVersion !== undefined && typeof object.apiVersion !== "string") causes.push({ reason: "FieldValueInvalid", field: "apiVersion", message: "Invalid value: must be a string" });
+  if (object.kind !== undefined && typeof object.kind !== "string") causes.push({ reason: "FieldValueInvalid", field: "kind", message: "Invalid value: must be a string" });
+  const metadata = object.metadata;
+  if (metadata !== undefined && metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
+    causes.push({ reason: "FieldValueInvalid", field: "metadata", message: "Invalid value: must be an object" });
+  } else if (metadata) {
+    for (const key of ["name", "generateName", "namespace", "uid", "resourceVersion"]) {
+      if (metadata[key] !== undefined && metadata[key] !== null && typeof metadata[key] !== "string") causes.push({ reason: "FieldValueInvalid", field: `metadata.${key}`, message: "Invalid value: must be a string" });
+    }
+    for (const key of ["labels", "annotations"]) {
+      const map = metadata[key];
+      if (map === undefined || map === null) continue;
+      if (typeof map !== "object" || Array.isArray(map) || Object.values(map).some((v) => typeof v !== "string")) {
+        causes.push({ reason: "FieldValueInvalid", field: `metadata.${key}`, message: "Invalid value: must be a map of strings to strings" });
+      }
+    }
+    for (const key of ["finalizers"]) {
+      const list = metadata[key];
+      if (list !== undefined && list !== null && (!Array.isArray(list) || list.some((v) => typeof v !== "string"))) {
+        causes.push({ reason: "FieldValueInvalid", field: `metadata.${key}`, message: "Invalid value: must be a list of strings" });
+      }
+    }
+  }
+  if (causes.length) throw apiErrors.badRequest(`the object in the request is not well formed: ${causes.map((c) => `${c.field}: ${c.message}`).join(", ")}`);
+}
 
 function generateName(base: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(5));

@@ -262,5 +262,7 @@ function unwrap<T>(result: StoreResult<T>): T {
 function storeError(error: EtcdError) {
   if (error.message.includes("compacted")) return apiErrors.expired(`The resourceVersion for the provided list is too old.`);
   if (error.message.includes("future revision")) return apiErrors.timeout(`Too large resource version`);
+  // etcd's value limit (1.5 MiB): the object is too large to store, not a server fault.
+  if (error.message.includes("request is too large")) return new ApiError(413, "RequestEntityTooLarge", "Request entity too large: the object is larger than the store accepts (1.5 MiB)");
   return apiErrors.internal(error.message);
 }
