@@ -1384,11 +1384,35 @@ function normalizedPath(path: string): string {
   }
 }
 
+/**
+ * Answers made by the local dev runtime (wrangler dev's workerd and miniflare proxy) to requests
+ * it cannot parse as HTTP at all (unknown methods, broken chunking, asterisk-form targets, invalid
+ * Host ports) before any Worker code runs. Deployed, Cloudflare's edge refuses these instead.
+ */
+function fromDevRuntime(answer: Answer): boolean {
+  const contentType = String(answer.headers["content-type"] ?? "");
+  const text = answer.body.toString("utf8");
+  return (answer.status ?? 0) >= 500 && !contentType.includes("json")
+    && /Unrecognized request method|^Internal Server Error|miniflare|Fetch API cannot load|Network connection lost/.test(text);
+}
+
+/** kube-apiserver's answer to a resourceVersion from the future: 504 Timeout "Too large resource version", which clients wait out. */
+function isTooLargeResourceVersion(answer: Answer): boolean {
+  if (answer.status !== 504) return false;
+  try {
+    const body = JSON.parse(answer.body.toString("utf8"));
+    return body.kind === "Status" && body.reason === "Timeout" && String(body.message).startsWith("Too large resource version");
+  } catch {
+    return false;
+  }
+}
+
 function check(probe: Probe, answer: Answer): string[] | "refused" {
   const found: string[] = [];
   if (answer.error && answer.status === undefined) return probe.mayRefuse ? "refused" : [`no answer (${answer.error})`];
+  if (fromDevRuntime(answer)) return "refused";
   const code = answer.status!;
-  if (code >= 500) found.push(`answered ${code}`);
+  if (code >= 500 && !isTooLargeResourceVersion(answer)) found.push(`answered ${code}`);
   const contentType = String(answer.headers["content-type"] ?? "");
   const text = answer.body.toString("utf8");
   if (code >= 400 && probe.method !== "HEAD" && (contentType.includes("json") || text.trimStart().startsWith("{"))) {

@@ -104,6 +104,9 @@ export async function validateFields(def: ResourceDefinition, object: KubeObject
     const root = await rootSchema(def);
     if (root) findUnknown(object, root.root, root.schemas, "", unknown);
   }
+  // Top-level fields a built-in kind does not have are dropped, as kube's decoding drops them (deeper
+  // ones are kept: our schemas are 1.27's, and a newer release's field must not be lost).
+  if (!def.unknownFields) for (const path of unknown) if (!/[.[]/.test(path)) delete object[path];
   if (mode === "Ignore") return [];
   const problems = [
     ...(text ? duplicateFields(text).map((path) => `duplicate field "${path}"`) : []),

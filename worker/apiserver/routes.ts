@@ -546,8 +546,8 @@ async function readDeleteOptions(c: Context): Promise<DeleteOptions> {
   const causes: StatusCause[] = [];
   let grace: unknown = body.gracePeriodSeconds;
   if (grace === undefined && query.gracePeriodSeconds !== undefined) grace = /^-?\d{1,12}$/.test(query.gracePeriodSeconds) ? Number(query.gracePeriodSeconds) : query.gracePeriodSeconds;
-  if (grace !== undefined && grace !== null && !(Number.isInteger(grace) && Math.abs(grace as number) < 1e12)) {
-    causes.push({ reason: "FieldValueInvalid", field: "gracePeriodSeconds", message: `Invalid value: ${JSON.stringify(grace)}: must be an integer` });
+  if (grace !== undefined && grace !== null && !(Number.isInteger(grace) && (grace as number) >= 0 && (grace as number) < 1e12)) {
+    causes.push({ reason: "FieldValueInvalid", field: "gracePeriodSeconds", message: `Invalid value: ${JSON.stringify(grace)}: must be a non-negative integer` });
   }
   const policy = body.propagationPolicy ?? query.propagationPolicy;
   if (policy !== undefined && policy !== null && !["Orphan", "Background", "Foreground"].includes(policy)) {

@@ -93,12 +93,13 @@ function mergeObject(original: JsonObject, patch: JsonObject, schema: Schema): J
       continue;
     }
     const current = getField(original, key);
+    const meta = fieldMeta(schema, key);
     if (current === undefined || jsonKind(current) !== jsonKind(patchValue)) {
       // A new value (or one of another kind) is taken as written; a deletion list has nothing to delete from.
+      if (Array.isArray(patchValue) && !hasStrategy(meta, "merge")) refuseItemDirectives(patchValue);
       if (!deleteList) setLiteral(original, key, patchValue);
       continue;
     }
-    const meta = fieldMeta(schema, key);
     if (isJsonObject(current)) {
       const merged = hasStrategy(meta, "replace") ? literal(patchValue) : mergeObject(current, patchValue as JsonObject, schemaOf(meta));
       setField(original, key, merged);
@@ -179,7 +180,15 @@ function mergeListField(current: unknown[], patchList: unknown[], meta: FieldMet
   // A list without the merge strategy is replaced. kube-apiserver would also store a deletion
   // list sent for such a list in its place; here the directive keeps its meaning and deletes.
   if (deleteList) return current.filter((item) => !patchList.includes(item));
+  refuseItemDirectives(patchList);
   return literal(patchList) as unknown[];
+}
+
+/** A "$patch" item means something only in a list merged by key; in any other list it is an error, not data. */
+function refuseItemDirectives(list: unknown[]): void {
+  if (list.some((item) => isJsonObject(item) && Object.hasOwn(item, PATCH))) {
+    throw PatchError.badRequest("$patch directives in a list apply only to lists merged by a key");
+  }
 }
 
 /** A list with the merge strategy: a set of primitives, or maps merged by `mergeKey`. */

@@ -216,6 +216,7 @@ export class RegistryStore {
 
   private prepareForCreate(namespace: string | undefined, input: KubeObject): KubeObject {
     this.checkKind(input);
+    if (!this.def.custom) checkNoDirectives(input);
     const object: KubeObject = structuredClone(input);
     const metadata: Record<string, any> = (object.metadata ??= {});
     if (!metadata.name && metadata.generateName) metadata.name = generateName(metadata.generateName);
@@ -337,7 +338,9 @@ export class RegistryStore {
 
   private prepareForUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
     if (next === null || typeof next !== "object" || Array.isArray(next)) throw apiErrors.badRequest("the object must be a JSON object");
+    if (next.metadata === null || next.metadata === undefined) throw apiErrors.badRequest("metadata: Required value: an update keeps the object's metadata");
     checkShape(next);
+    if (!this.def.custom) checkNoDirectives(next);
     const metadata: Record<string, any> = (next.metadata ??= {});
     const old = current.metadata!;
     // What an update may not change is refused, not quietly put back, as kube-apiserver refuses it.
@@ -510,6 +513,24 @@ function checkShape(object: KubeObject): void {
     }
   }
   if (causes.length) throw apiErrors.badRequest(`the object in the request is not well formed: ${causes.map((c) => `${c.field}: ${c.message}`).join(", ")}`);
+}
+
+/**
+ * Strategic merge patch directives ($patch, $setElementOrder/…, $retainKeys, …) that did not apply
+ * must not be stored: no built-in type has a field whose name starts with "$".
+ */
+function checkNoDirectives(object: unknown, path = ""): void {
+  if (Array.isArray(object)) {
+    object.forEach((item, i) => checkNoDirectives(item, `${path}[${i}]`));
+    return;
+  }
+  if (object === null || typeof object !== "object") return;
+  for (const [key, value] of Object.entries(object)) {
+    const at = path ? `${path}.${key}` : key;
+    // Map-valued fields (labels, annotations, data, selectors) hold user keys, which kube also refuses to start with "$" where it validates them.
+    if (key.startsWith("$")) throw apiErrors.badRequest(`${at}: a patch directive or a field no built-in type has`);
+    checkNoDirectives(value, at);
+  }
 }
 
 function generateName(base: string): string {

@@ -88,7 +88,7 @@ const pdbDef = appsResources.find((r) => r.resource === "poddisruptionbudgets")!
 export async function evictPod(pods: RegistryStore, namespace: string, name: string, eviction: KubeObject, dryRun: boolean): Promise<KubeObject> {
   if (eviction === null || typeof eviction !== "object" || Array.isArray(eviction)) throw apiErrors.badRequest("the body of the request must be an Eviction object");
   if (eviction.kind && eviction.kind !== "Eviction") throw apiErrors.badRequest(`expected an Eviction, got ${eviction.kind}`);
-  if (eviction.metadata?.name !== undefined && eviction.metadata.name !== name) throw apiErrors.badRequest("name in URL does not match name in Eviction object");
+  if (eviction.metadata?.name !== name) throw apiErrors.badRequest("name in URL does not match name in Eviction object");
   const pod = await pods.get(namespace, name);
   const deleteOptions: DeleteOptions = { ...eviction?.deleteOptions, dryRun };
   // Pods that are done, or not yet running anything, are not protected by budgets.
