@@ -1,9 +1,13 @@
 // `npm run admin -- kubeconfig`: prints a kubeconfig for the local cluster's admin (npm start's).
+// `npm run admin -- bootstrap-token [--ttl 24h]`: makes a bootstrap token (a kube-system Secret, as
+// kubeadm keeps them) on the running cluster and prints the command a node joins with.
 // `npm run admin -- rotate`: makes a new admin token; the old one stops working once the control
 // plane restarts with the new hash (npm start reads the file on start). For a deployed Worker it
 // prints the hash to store with `wrangler secret put ADMIN_TOKEN_SHA256` (the token itself is
 // written only to the file, never printed).
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
 import { kubeconfig, newAdminToken, PROJECT_ROOT, sha256Hex } from "./dev-server.ts";
 
@@ -17,6 +21,38 @@ if (command === "kubeconfig") {
   const caFile = join(dir, "tls/serving.crt");
   const url = process.env.EDGEPLANE_URL ?? `https://127.0.0.1:${process.env.PORT ?? 8787}`;
   process.stdout.write(kubeconfig(url, token, existsSync(caFile) ? readFileSync(caFile, "utf8") : undefined));
+} else if (command === "bootstrap-token") {
+  if (!existsSync(tokenFile)) throw new Error(`no ${tokenFile}: run npm start once first`);
+  const admin = readFileSync(tokenFile, "utf8").trim();
+  const ca = readFileSync(join(dir, "tls/serving.crt"), "utf8");
+  const url = process.env.EDGEPLANE_URL ?? `https://127.0.0.1:${process.env.PORT ?? 8787}`;
+  const ttlArg = process.argv.indexOf("--ttl");
+  const hours = ttlArg > 0 ? Number(String(process.argv[ttlArg + 1]).replace(/h$/, "")) : 24;
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const word = (n: number) => [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join("");
+  const [id, secret] = [word(6), word(16)];
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const body = JSON.stringify({
+    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
+    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+    data: {
+      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
+      expiration: b64(new Date(Date.now() + hours * 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
+      "auth-extra-groups": b64("system:bootstrappers:edgeplane:default-node-token"),
+    },
+  });
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(`${url}/api/v1/namespaces/kube-system/secrets`, { method: "POST", ca, headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+  if (status !== 201) throw new Error(`creating the bootstrap token answered ${status}`);
+  const caHash = createHash("sha256").update(ca).digest("hex");
+  console.log(`bootstrap token ${id}.****** made (valid ${hours} h). A node joins with:
+  node-agent join --server ${url} --token ${id}.${secret} --ca-cert-sha256 ${caHash}`);
 } else if (command === "rotate") {
   const token = newAdminToken();
   writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
@@ -25,6 +61,6 @@ if (command === "kubeconfig") {
   local cluster: restart npm start; the old token stops working then.
   deployed Worker: echo ${sha256Hex(token)} | npx wrangler secret put ADMIN_TOKEN_SHA256`);
 } else {
-  console.error("usage: npm run admin -- kubeconfig | rotate");
+  console.error("usage: npm run admin -- kubeconfig | rotate | bootstrap-token [--ttl HOURS]");
   process.exitCode = 2;
 }
