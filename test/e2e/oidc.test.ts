@@ -37,7 +37,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "edgeplane-oidc-"));
   plane = await startControlPlane({
     stateDir: join(dir, "state"), tlsDir: join(dir, "tls"),
-    vars: { OIDC_ISSUER_URL: issuer, OIDC_CLIENT_ID: "edgeplane", OIDC_GROUPS_CLAIM: "groups", OIDC_GROUPS_PREFIX: "oidc:" },
+    vars: { OIDC_ISSUER_URL: issuer, OIDC_CLIENT_ID: "edgeplane", OIDC_GROUPS_CLAIM: "groups", OIDC_GROUPS_PREFIX: "oidc:", ANONYMOUS_AUTH: "true" },
   });
   kubeconfigPath = join(dir, "kubeconfig");
   writeFileSync(kubeconfigPath, kubeconfig(plane.url, plane.token, plane.caPem));
@@ -74,6 +74,28 @@ it("takes an ID token as the user and groups it names, and RBAC decides", async 
   expect((await kubectl("create", "clusterrolebinding", "devs-view", "--clusterrole=view", "--group=oidc:devs")).code).toBe(0);
   const after = await kubectl(`--token=${token}`, "get", "namespaces", "-o", "name");
   expect(after.stdout).toContain("namespace/default");
+});
+
+it("with ANONYMOUS_AUTH, lets a request without a token in as system:anonymous, whom RBAC allows only kube's public subset", async () => {
+  const get = (path: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    import("node:https").then(({ request }) => {
+      const req = request(`${plane.url}${path}`, { ca: plane.caPem }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    }, reject);
+  });
+  const api = await get("/api");
+  expect(api.status).toBe(403);
+  expect(JSON.parse(api.body).message).toBe(`forbidden: User "system:anonymous" cannot get path "/api"`);
+  const pods = await get("/api/v1/namespaces/default/pods");
+  expect(JSON.parse(pods.body).message).toBe(`pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "default"`);
+  expect((await get("/version")).status).toBe(200);
+  // A token that proves nothing is still a 401, anonymous access or not.
+  expect((await kubectl("--token=not-a-token", "get", "namespaces")).stderr).toContain("Unauthorized");
 });
 
 it("refuses ID tokens for another client, from another key, or expired", async () => {
