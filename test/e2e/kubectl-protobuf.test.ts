@@ -81,7 +81,8 @@ describe.each(PROTOBUF_KUBECTLS)("%s", (binary) => {
       ["serviceaccount", "robot", ["create", "serviceaccount", "robot"]],
       ["role", "reader", ["create", "role", "reader", "--verb=get,list", "--resource=pods"]],
       ["rolebinding", "reader", ["create", "rolebinding", "reader", "--role=reader", "--serviceaccount", `${ns}:robot`]],
-      ["resourcequota", "q", ["create", "quota", "q", "--hard=cpu=2,memory=1Gi,pods=10"]],
+      // Object counts only: a cpu or memory quota would make every later pod here state its requests, as kube's does.
+      ["resourcequota", "q", ["create", "quota", "q", "--hard=pods=10,services=5,count/deployments.apps=5"]],
       ["poddisruptionbudget", "pdb", ["create", "poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=1"]],
       ["job", "once", ["create", "job", "once", "--image=busybox:1.36", "-n", ns, "-o", "json", "--", "echo", "hi"]],
     ];
@@ -112,6 +113,8 @@ describe.each(PROTOBUF_KUBECTLS)("%s", (binary) => {
               volumeMounts: [{ name: "cfg", mountPath: "/etc/cfg", readOnly: true }, { name: "scratch", mountPath: "/scratch" }],
             }],
             tolerations: [{ key: "dedicated", operator: "Equal", value: "web", effect: "NoSchedule" }],
+            // Without the service account token volume: kubectl 1.31 and 1.33 describe projected volumes differently.
+            automountServiceAccountToken: false,
             nodeSelector: { "kubernetes.io/os": "linux" },
           },
         },
