@@ -2,52 +2,31 @@
 // the protobuf answer, describe reads objects and event lists as protobuf, `run --attach` follows a
 // protobuf watch, and `drain` cordons, lists and deletes with protobuf DeleteOptions. kubectl 1.31
 // (JSON only) describes the same objects as the reference.
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kubeconfig, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
+import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
-const run = promisify(execFile);
 const BIN = "/usr/lib/google-cloud-sdk/bin";
 const PROTOBUF_KUBECTLS = [32, 33].map((minor) => `${BIN}/kubectl.1.${minor}`).filter((path) => existsSync(path));
 const JSON_KUBECTL = `${BIN}/kubectl.1.31`;
 
-let plane: ControlPlane;
+let harness: KubectlHarness;
 let dir: string;
-let kubeconfigPath: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "edgeplane-e2e-protobuf-"));
-  plane = await startControlPlane({ stateDir: join(dir, "state"), tlsDir: join(dir, "tls") });
-  kubeconfigPath = join(dir, "kubeconfig");
-  writeFileSync(kubeconfigPath, kubeconfig(plane.url, plane.token, plane.caPem));
+  harness = await startKubectlHarness("edgeplane-e2e-protobuf-", {}, 90_000);
+  ({ dir } = harness);
 });
 
 afterAll(async () => {
-  await plane?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await harness?.stop();
 });
 
-const env = () => ({ ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir });
-
-async function kubectl(binary: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(binary, args, { env: env(), timeout: 90_000 });
-    return { stdout, stderr, code: 0 };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; code?: number };
-    return { stdout: err.stdout ?? "", stderr: err.stderr ?? "", code: err.code ?? 1 };
-  }
-}
-
-async function ok(binary: string, ...args: string[]): Promise<string> {
-  const res = await kubectl(binary, ...args);
-  if (res.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
-  return res.stdout;
-}
+const env = () => harness.env();
+const kubectl = (binary: string, ...args: string[]) => harness.kubectl(binary, ...args);
+const ok = (binary: string, ...args: string[]) => harness.ok(binary, ...args);
 
 /**
  * What kubectl prints from a typed object, less the zero values Go prints for fields without

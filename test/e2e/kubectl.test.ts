@@ -2,50 +2,29 @@
 // HTTPS with a kubeconfig as `npm start` writes it). Each step asserts what kubectl prints and
 // what the server then holds.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kubeconfig, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
+import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 const run = promisify(execFile);
-const KUBECTLS = [
-  ...[27, 28, 29, 30, 31, 32, 33].map((minor) => `/usr/lib/google-cloud-sdk/bin/kubectl.1.${minor}`),
-  "/usr/bin/kubectl",
-].filter((path) => existsSync(path));
 
-let plane: ControlPlane;
+let harness: KubectlHarness;
 let dir: string;
 let kubeconfigPath: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "edgeplane-e2e-"));
-  plane = await startControlPlane({ stateDir: join(dir, "state"), tlsDir: join(dir, "tls") });
-  kubeconfigPath = join(dir, "kubeconfig");
-  writeFileSync(kubeconfigPath, kubeconfig(plane.url, plane.token, plane.caPem));
+  harness = await startKubectlHarness("edgeplane-e2e-");
+  ({ dir, kubeconfigPath } = harness);
 });
 
 afterAll(async () => {
-  await plane?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await harness?.stop();
 });
 
-async function kubectl(binary: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(binary, args, { env: { ...process.env, KUBECONFIG: kubeconfigPath, HOME: dir }, timeout: 60_000 });
-    return { stdout, stderr, code: 0 };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; code?: number };
-    return { stdout: err.stdout ?? "", stderr: err.stderr ?? "", code: err.code ?? 1 };
-  }
-}
-
-async function ok(binary: string, ...args: string[]): Promise<string> {
-  const res = await kubectl(binary, ...args);
-  if (res.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
-  return res.stdout;
-}
+const kubectl = (binary: string, ...args: string[]) => harness.kubectl(binary, ...args);
+const ok = (binary: string, ...args: string[]) => harness.ok(binary, ...args);
 
 it("finds kubectl binaries to test", () => {
   expect(KUBECTLS.length).toBeGreaterThanOrEqual(2);

@@ -3,6 +3,7 @@
 // and validations (with its variables and the binding's params); failures deny the request or
 // warn, as the binding's validationActions say. Policies and bindings are read from the store and
 // kept by an isolate for a second, as kube-apiserver follows them through informers.
+import { celValue } from "../crd/cel.ts";
 import type {
   MatchResources, ParamKind, ParamRef, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, Validation,
 } from "kubernetes-types/admissionregistration/v1";
@@ -232,13 +233,6 @@ interface Decision {
   reason?: string;
 }
 
-/** A JSON value as CEL sees it: whole numbers are CEL ints (BigInt here), others doubles. */
-export function celValue(value: unknown): unknown {
-  if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : value;
-  if (Array.isArray(value)) return value.map(celValue);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, celValue(v)]));
-  return value ?? null;
-}
 
 /** kube's cel.CreateNamespaceObject: the namespace without its managed fields, owners and finalizers. */
 export function namespaceForCel(namespace: KubeObject | undefined): KubeObject | null {
@@ -399,3 +393,5 @@ export const validatingAdmissionPolicy: AdmissionPlugin = {
     if (first) throw denial(a, request, first.policy, first.binding, first.decision);
   },
 };
+
+export { celValue };

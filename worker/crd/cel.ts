@@ -77,12 +77,12 @@ function compileNode(schema: SchemaProps, path: string, errors: StatusCause[]): 
   return found || node.items || node.additionalProperties ? node : undefined;
 }
 
-/** A JSON value as CEL sees it: whole numbers are CEL ints (BigInt here), others doubles. */
-function celValue(value: unknown): unknown {
+/** A JSON value as CEL sees it: whole numbers are CEL ints (BigInt here), others doubles; absent is null. */
+export function celValue(value: unknown): unknown {
   if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : value;
   if (Array.isArray(value)) return value.map(celValue);
   if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, celValue(v)]));
-  return value;
+  return value ?? null;
 }
 
 function join(path: string, key: string): string {
