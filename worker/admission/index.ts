@@ -30,12 +30,13 @@ export interface AdmissionHooks {
 /** One request's pass through the chain. */
 export class Admission implements AdmissionHooks {
   readonly warnings: string[] = [];
+  private readonly reads = new Map<string, Promise<unknown>>();
   private readonly charged: { plugin: AdmissionPlugin; attributes: AdmissionAttributes }[] = [];
 
   constructor(private readonly base: { env: Env; user: UserInfo; def: ResourceDefinition; namespace?: string; subresource?: string; dryRun: boolean }) {}
 
   private attributes(operation: Operation, object: KubeObject | undefined, old: KubeObject | undefined): AdmissionAttributes {
-    return { ...this.base, operation, object, oldObject: old, warnings: this.warnings };
+    return { ...this.base, operation, object, oldObject: old, warnings: this.warnings, reads: this.reads };
   }
 
   async mutate(operation: Operation, object: KubeObject | undefined, old: KubeObject | undefined): Promise<void> {

@@ -4,7 +4,7 @@
 import { formatQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quantity.ts";
 import { apiErrors } from "../apiserver/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
-import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
+import { isPodWrite, readOnce, type AdmissionAttributes, type AdmissionPlugin } from "./plugin.ts";
 
 type Resources = Record<string, string | number>;
 
@@ -18,14 +18,21 @@ function quantity(value: string | number | undefined): bigint | undefined {
   }
 }
 
+/** The namespace's LimitRange items of type Container, read once for both phases of a request. */
+function containerLimits(a: AdmissionAttributes): Promise<Record<string, any>[]> {
+  return readOnce(a, "limitranges", async () => {
+    const { items } = await new ObjectStorage(a.env).list(`/registry/limitranges/${a.namespace}/`, {});
+    return items.flatMap((s) => (s.object.spec?.limits ?? []) as Record<string, any>[]).filter((l) => l.type === "Container");
+  });
+}
+
 const shown = (resource: string, milli: bigint) => formatQuantity(milli, resource === "memory" || resource.endsWith("storage"));
 
 export const limitRanger: AdmissionPlugin = {
   name: "LimitRanger",
   async mutate(a) {
     if (a.operation !== "CREATE" || !isPodWrite(a) || !a.object) return;
-    const { items } = await new ObjectStorage(a.env).list(`/registry/limitranges/${a.namespace}/`, {});
-    const limits = items.flatMap((s) => (s.object.spec?.limits ?? []) as Record<string, any>[]).filter((l) => l.type === "Container");
+    const limits = await containerLimits(a);
     if (!limits.length) return;
     const spec = a.object.spec ?? {};
     const containers: Record<string, any>[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
@@ -56,8 +63,7 @@ export const limitRanger: AdmissionPlugin = {
   },
   async validate(a) {
     if (a.operation !== "CREATE" || !isPodWrite(a) || !a.object) return;
-    const { items } = await new ObjectStorage(a.env).list(`/registry/limitranges/${a.namespace}/`, {});
-    const limits = items.flatMap((s) => (s.object.spec?.limits ?? []) as Record<string, any>[]).filter((l) => l.type === "Container");
+    const limits = await containerLimits(a);
     if (!limits.length) return;
     const problems: string[] = [];
     const spec = a.object.spec ?? {};

@@ -1,6 +1,7 @@
 // What an admission plugin is given and may do (the chain itself is in index.ts).
 import type { UserInfo } from "../context.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE";
 
@@ -16,6 +17,8 @@ export interface AdmissionAttributes {
   dryRun: boolean;
   /** Warning headers for the answer. */
   warnings: string[];
+  /** Store reads this request already made, by what was read (see readOnce). */
+  reads: Map<string, Promise<unknown>>;
 }
 
 export interface AdmissionPlugin {
@@ -26,6 +29,21 @@ export interface AdmissionPlugin {
   rollback?(a: AdmissionAttributes): Promise<void>;
   /** After an object is really gone from the store (quota usage goes down). */
   deleted?(a: AdmissionAttributes): Promise<void>;
+}
+
+/** A store read made once per request, however many plugins (or phases) ask for it. */
+export function readOnce<T>(a: AdmissionAttributes, key: string, read: () => Promise<T>): Promise<T> {
+  let value = a.reads.get(key) as Promise<T> | undefined;
+  if (!value) {
+    value = read();
+    a.reads.set(key, value);
+  }
+  return value;
+}
+
+/** The request's namespace object (undefined when it has none, or it does not exist). */
+export function namespaceOf(a: AdmissionAttributes): Promise<Record<string, any> | undefined> {
+  return readOnce(a, "namespace", async () => (a.namespace ? (await new ObjectStorage(a.env).get(`/registry/namespaces/${a.namespace}`))?.object : undefined));
 }
 
 /** Whether the write is of a pod itself (not a subresource such as status or binding). */

@@ -2,8 +2,7 @@
 // Security Standard (worker/admission/pod-security.ts); pods that break the enforced level are
 // refused, and pods and workload templates that break the warned level get a Warning.
 import { apiErrors } from "../apiserver/status.ts";
-import { ObjectStorage } from "../storage/object-storage.ts";
-import type { AdmissionPlugin } from "./plugin.ts";
+import { namespaceOf, type AdmissionPlugin } from "./plugin.ts";
 import { checkPodSpec, forbiddenMessage, isSignificantPodUpdate, namespacePolicy, podSpecOf, warningMessage } from "./pod-security.ts";
 
 const WORKLOADS = new Set(["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController", "PodTemplate"]);
@@ -25,8 +24,7 @@ export const podSecurity: AdmissionPlugin = {
     if (isPod && a.operation === "UPDATE" && a.oldObject && !isSignificantPodUpdate(object, a.oldObject)) return;
     const template = podSpecOf(def.kind, object);
     if (!template) return;
-    const namespace = await new ObjectStorage(a.env).get(`/registry/namespaces/${a.namespace}`);
-    const policy = namespacePolicy(namespace?.object.metadata?.labels);
+    const policy = namespacePolicy((await namespaceOf(a))?.metadata?.labels);
     if (isPod && policy.enforce.level !== "privileged") {
       const violations = checkPodSpec(policy.enforce.level, template.metadata, template.spec, policy.enforce.version);
       if (violations.length) throw apiErrors.forbidden(forbiddenMessage(object.metadata?.name ?? "", policy.enforce.level, policy.enforce.version, violations));

@@ -66,19 +66,15 @@ function missingResources(object: KubeObject, hard: Record<string, unknown>): st
   return missing;
 }
 
-async function quotasOf(a: AdmissionAttributes): Promise<RegistryStore | undefined> {
-  if (!a.def.namespaced || !a.namespace) return undefined;
-  const store = new RegistryStore(quotaDef, new ObjectStorage(a.env));
-  const { items } = await store.storage.list(store.prefix(a.namespace), { limit: 1 });
-  return items.length ? store : undefined;
-}
-
 /** Adds `sign` × usage to every quota of the namespace that tracks it; refuses what would pass a limit. */
 async function charge(a: AdmissionAttributes, object: KubeObject, sign: 1n | -1n): Promise<void> {
-  const store = await quotasOf(a);
-  if (!store) return;
-  const usage = usageOf(a, object);
+  if (!a.def.namespaced || !a.namespace) return;
+  const store = new RegistryStore(quotaDef, new ObjectStorage(a.env));
   const { items } = await store.storage.list(store.prefix(a.namespace), {});
+  if (!items.length) return;
+  const usage = usageOf(a, object);
+  // The store's count of this resource, read once whichever quotas track it.
+  let count: Promise<number> | undefined;
   for (const stored of items) {
     const name = stored.object.metadata.name as string;
     const hard: Record<string, unknown> = stored.object.spec?.hard ?? {};
@@ -92,7 +88,8 @@ async function charge(a: AdmissionAttributes, object: KubeObject, sign: 1n | -1n
     if (sign > 0n) {
       // Counts never go below what the store holds, whatever was recorded.
       for (const resource of tracked.filter((r) => r === LEGACY_COUNTS[a.def.resource] || r.startsWith("count/"))) {
-        counted.set(resource, BigInt(await countOf(a, store.storage)) * 1000n);
+        count ??= countOf(a, store.storage);
+        counted.set(resource, BigInt(await count) * 1000n);
       }
     }
     await store.guaranteedUpdate(a.namespace, name, { subresource: "status", manager: "resourcequota-controller" }, (quota) => {

@@ -71,7 +71,7 @@ function deployment(name: string, replicas: number, labels?: Record<string, stri
 async function admit(ns: string, object: KubeObject | undefined, operation: Operation = "CREATE", oldObject?: KubeObject) {
   const a: AdmissionAttributes = {
     env, user: { name: "alice", uid: "u-1", groups: ["dev", "system:authenticated"] }, operation, def: deployments, namespace: ns,
-    object: object && { ...object, metadata: { ...object.metadata, namespace: ns } }, oldObject, dryRun: false, warnings: [],
+    object: object && { ...object, metadata: { ...object.metadata, namespace: ns } }, oldObject, dryRun: false, warnings: [], reads: new Map(),
   };
   try {
     await validatingAdmissionPolicy.validate!(a);

@@ -3,6 +3,7 @@
 // and validations (with its variables and the binding's params); failures deny the request or
 // warn, as the binding's validationActions say. Policies and bindings are read from the store and
 // kept by an isolate for a second, as kube-apiserver follows them through informers.
+import { IsolateCache } from "../../lib/isolate-cache.ts";
 import { celValue } from "../crd/cel.ts";
 import type {
   MatchResources, ParamKind, ParamRef, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, Validation,
@@ -16,7 +17,7 @@ import {
 import { RegistryStore } from "../registry/store.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
-import type { AdmissionAttributes, AdmissionPlugin } from "./plugin.ts";
+import { namespaceOf, type AdmissionAttributes, type AdmissionPlugin } from "./plugin.ts";
 import { invalidateWebhookConfigurations } from "./webhooks.ts";
 
 const FRESH_MS = 1000;
@@ -42,26 +43,18 @@ interface CompiledPolicy {
   error?: string;
 }
 
-let current: { value: Promise<CompiledPolicy[]>; at: number } | undefined;
+const policies = new IsolateCache<CompiledPolicy[]>(FRESH_MS);
 /** Compiled policies by uid and revision: a policy compiles once per change. */
 const compiled = new Map<string, Omit<CompiledPolicy, "bindings">>();
 
 /** Forgets what this isolate read (webhook configurations too), after it wrote admission configuration itself. */
 export function invalidateValidatingAdmissionPolicies(): void {
-  current = undefined;
+  policies.invalidate();
   invalidateWebhookConfigurations();
 }
 
 function loadPolicies(env: Env): Promise<CompiledPolicy[]> {
-  const now = Date.now();
-  if (!current || now - current.at > FRESH_MS) {
-    const value = readPolicies(env);
-    current = { value, at: now };
-    value.catch(() => {
-      if (current?.value === value) current = undefined;
-    });
-  }
-  return current.value;
+  return policies.get(() => readPolicies(env));
 }
 
 async function readPolicies(env: Env): Promise<CompiledPolicy[]> {
@@ -119,7 +112,6 @@ function compilePolicy(policy: ValidatingAdmissionPolicy): Omit<CompiledPolicy, 
 
 /** What a request offers the matchers and the CEL expressions; the namespace is read once, when needed. */
 export class AdmissionRequest {
-  private namespace?: Promise<KubeObject | undefined>;
 
   constructor(readonly a: AdmissionAttributes) {}
 
@@ -138,8 +130,7 @@ export class AdmissionRequest {
 
   namespaceObject(): Promise<KubeObject | undefined> {
     if (this.isNamespace || !this.a.def.namespaced || !this.a.namespace) return Promise.resolve(undefined);
-    this.namespace ??= new ObjectStorage(this.a.env).get(`/registry/namespaces/${this.a.namespace}`).then((stored) => stored?.object);
-    return this.namespace;
+    return namespaceOf(this.a);
   }
 
   /** The labels a namespaceSelector is matched against: a Namespace's own, or those of the request's namespace. */

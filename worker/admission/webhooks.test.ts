@@ -120,7 +120,7 @@ describe("dry runs", () => {
     const configmaps = findResource("", "v1", "configmaps")!;
     const attempt = Promise.resolve(validatingAdmissionWebhook.validate!({
       env, user: { name: "alice", uid: "u-1", groups: ["system:authenticated"] }, operation: "CREATE", def: configmaps, namespace: "default",
-      object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace: "default" } }, dryRun: true, warnings: [],
+      object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace: "default" } }, dryRun: true, warnings: [], reads: new Map(),
     }));
     const error = await attempt.then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);

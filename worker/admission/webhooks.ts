@@ -3,6 +3,7 @@
 // AdmissionReview v1 over HTTPS (fetch, with the webhook's timeout); its answer allows, denies,
 // patches (mutating, JSONPatch) and warns, and a failed call is judged by its failurePolicy.
 // Configurations are read from the store and kept by an isolate for a second, as for policies.
+import { IsolateCache } from "../../lib/isolate-cache.ts";
 import type { MutatingWebhookConfiguration, ValidatingWebhookConfiguration } from "kubernetes-types/admissionregistration/v1";
 import { applyPatch, type Operation } from "fast-json-patch";
 import { ApiError, apiErrors, qualifiedResource } from "../apiserver/status.ts";
@@ -33,11 +34,11 @@ interface Configurations {
   validating: CompiledWebhook[];
 }
 
-let current: { value: Promise<Configurations>; at: number } | undefined;
+const configurations = new IsolateCache<Configurations>(FRESH_MS);
 
 /** Forgets what this isolate read; invalidateValidatingAdmissionPolicies calls it on every admissionregistration write. */
 export function invalidateWebhookConfigurations(): void {
-  current = undefined;
+  configurations.invalidate();
 }
 
 function definition(kind: string): ResourceDefinition {
@@ -45,15 +46,7 @@ function definition(kind: string): ResourceDefinition {
 }
 
 function loadConfigurations(env: Env): Promise<Configurations> {
-  const now = Date.now();
-  if (!current || now - current.at > FRESH_MS) {
-    const value = readConfigurations(env);
-    current = { value, at: now };
-    value.catch(() => {
-      if (current?.value === value) current = undefined;
-    });
-  }
-  return current.value;
+  return configurations.get(() => readConfigurations(env));
 }
 
 /** The webhooks of every configuration of a kind: configurations in name order, as kube sorts them. */

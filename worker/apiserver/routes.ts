@@ -132,20 +132,22 @@ async function resolveTarget(env: Env, group: string, version: string, segments:
 
 async function serveResource(c: Context<AppEnv>, group: string, version: string, segments: string[]): Promise<Response> {
   const target = await resolveTarget(c.env, group, version, segments);
-  if ((target.def.group === RBAC_GROUP || target.def.group === "admissionregistration.k8s.io") && c.req.method !== "GET") {
-    // The policy changed: this isolate decides by the new one at once.
-    try {
-      return await serveTarget(c, target);
-    } finally {
-      invalidatePolicy();
-      invalidateValidatingAdmissionPolicies();
-    }
-  }
-  if (target.def !== crdResource || c.req.method === "GET") return serveTarget(c, target);
-  // A CRD changed: this isolate serves the new set at once; a deleted one gets its finalizer's work.
+  if (c.req.method === "GET") return serveTarget(c, target);
   try {
     return await serveTarget(c, target);
   } finally {
+    forgetCachedConfiguration(c, target.def);
+  }
+}
+
+/**
+ * After a write to what this isolate keeps cached (RBAC policy, admission configuration, CRDs),
+ * it decides and serves by the new state at once; a deleted CRD gets its finalizer's work.
+ */
+function forgetCachedConfiguration(c: Context<AppEnv>, def: ResourceDefinition): void {
+  if (def.group === RBAC_GROUP) invalidatePolicy();
+  if (def.group === "admissionregistration.k8s.io") invalidateValidatingAdmissionPolicies();
+  if (def === crdResource) {
     invalidateCustomResources();
     if (c.req.method === "DELETE") c.executionCtx.waitUntil(finalizeDeletedCustomResourceDefinitions(c.env));
   }

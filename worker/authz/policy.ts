@@ -2,28 +2,21 @@
 // applied (kube's clusterrole-aggregation controller). An isolate keeps what it read for a second,
 // and reads again at once after it wrote an RBAC object itself (kube-apiserver follows them
 // through an informer, with the same kind of short delay between servers).
+import { IsolateCache } from "../../lib/isolate-cache.ts";
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-types/rbac/v1";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { aggregateClusterRoles, type RbacPolicy } from "./rbac.ts";
 
 const FRESH_MS = 1000;
 
-let current: { value: Promise<RbacPolicy>; at: number } | undefined;
+const cached = new IsolateCache<RbacPolicy>(FRESH_MS);
 
 export function invalidatePolicy(): void {
-  current = undefined;
+  cached.invalidate();
 }
 
 export function loadPolicy(env: Env): Promise<RbacPolicy> {
-  const now = Date.now();
-  if (!current || now - current.at > FRESH_MS) {
-    const value = readPolicy(env);
-    current = { value, at: now };
-    value.catch(() => {
-      if (current?.value === value) current = undefined;
-    });
-  }
-  return current.value;
+  return cached.get(() => readPolicy(env));
 }
 
 async function readPolicy(env: Env): Promise<RbacPolicy> {

@@ -2,6 +2,7 @@
 // become ResourceDefinitions for the one generic registry store. An isolate keeps what it read
 // for a second (and reads again at once when a request names a resource it does not know, or
 // after it wrote a CRD itself), as kube-apiserver's CRD handler follows CRDs through a watch.
+import { IsolateCache } from "../../lib/isolate-cache.ts";
 import { ApiError, apiErrors } from "../apiserver/status.ts";
 import { findResource, resources } from "../registry/index.ts";
 import { RegistryStore } from "../registry/store.ts";
@@ -26,25 +27,17 @@ const FRESH_MS = 1000;
 /** A request for an unknown resource reads the CRDs again, but not more often than this. */
 const MISS_REFRESH_MS = 100;
 
-let current: { value: Promise<CustomResources>; at: number } | undefined;
+const cached = new IsolateCache<CustomResources>(FRESH_MS);
 /** Compiled definitions by CRD uid and resourceVersion: schemas compile once per change. */
 const compiled = new Map<string, ResourceDefinition[]>();
 
 /** Forgets what this isolate read, after it wrote a CRD. */
 export function invalidateCustomResources(): void {
-  current = undefined;
+  cached.invalidate();
 }
 
 export function customResources(env: Env, maxAgeMs = FRESH_MS): Promise<CustomResources> {
-  const now = Date.now();
-  if (!current || now - current.at > maxAgeMs) {
-    const value = readCustomResources(env);
-    current = { value, at: now };
-    value.catch(() => {
-      if (current?.value === value) current = undefined;
-    });
-  }
-  return current.value;
+  return cached.get(() => readCustomResources(env), maxAgeMs);
 }
 
 async function readCustomResources(env: Env): Promise<CustomResources> {

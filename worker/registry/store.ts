@@ -163,7 +163,9 @@ export class RegistryStore {
       revision = page.revision;
       for (const stored of page.items) {
         lastKey = stored.key;
-        if (this.matches(selection, this.decode(stored.object))) items.push(this.withVersion(stored));
+        // Decoded once: a conversion (or a custom resource's defaulting on read) runs per item.
+        const object = this.withVersion(stored);
+        if (this.matches(selection, object)) items.push(object);
       }
       more = page.more;
       remaining = page.remaining;
