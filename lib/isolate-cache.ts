@@ -4,8 +4,11 @@
 // after it wrote them itself (invalidate). A read that fails is not kept.
 export class IsolateCache<T> {
   private current: { value: Promise<T>; at: number } | undefined;
+  private readonly freshMs: number;
 
-  constructor(private readonly freshMs: number) {}
+  constructor(freshMs: number) {
+    this.freshMs = freshMs;
+  }
 
   get(load: () => Promise<T>, maxAgeMs = this.freshMs): Promise<T> {
     const now = Date.now();
