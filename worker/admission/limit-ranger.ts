@@ -2,7 +2,7 @@
 // requests and limits, and refuse containers outside a range's min and max (and limit/request
 // ratio), worded as kube-apiserver words it.
 import { formatQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quantity.ts";
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, readOnce, type AdmissionAttributes, type AdmissionPlugin } from "./plugin.ts";
 

@@ -1,7 +1,7 @@
 // NodeRestriction: a node may write only its own Node and Lease, create only mirror pods bound to
 // itself, write the status of and delete only pods bound to itself, and may not set the labels
 // reserved for administrators (node-restriction.kubernetes.io/*), as kube's plugin allows.
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import { nodeName } from "../authz/node.ts";
 import type { AdmissionPlugin } from "./plugin.ts";
 

@@ -1,7 +1,7 @@
 // Two small pod admission plugins: DefaultTolerationSeconds (pods tolerate a not-ready or
 // unreachable node for 300 s before eviction) and Priority (a PriorityClass name becomes the
 // pod's priority; the global default class applies when none is named).
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
 

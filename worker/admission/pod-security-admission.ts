@@ -1,7 +1,7 @@
 // PodSecurity admission: a namespace's pod-security.kubernetes.io/enforce|warn labels pick a Pod
 // Security Standard (worker/admission/pod-security.ts); pods that break the enforced level are
 // refused, and pods and workload templates that break the warned level get a Warning.
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import { namespaceOf, type AdmissionPlugin } from "./plugin.ts";
 import { checkPodSpec, forbiddenMessage, isSignificantPodUpdate, namespacePolicy, podSpecOf, warningMessage } from "./pod-security.ts";
 

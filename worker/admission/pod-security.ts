@@ -3,7 +3,7 @@
 // that choose a policy, and kube's wording for a refusal or a warning. Pure: no store, no requests.
 import type { Container, PodSpec, PodTemplateSpec } from "kubernetes-types/core/v1";
 import type { ObjectMeta } from "kubernetes-types/meta/v1";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 
 export type Level = "privileged" | "baseline" | "restricted";
 

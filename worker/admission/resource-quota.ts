@@ -3,7 +3,7 @@
 // pass a limit; a failed write gives its charge back and a deletion lowers the usage. Object
 // counts are also never below what the store holds (kube's quota controller recounts the same way).
 import { formatQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quantity.ts";
-import { ApiError, apiErrors } from "../apiserver/status.ts";
+import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { coreResources } from "../registry/core.ts";
 import { RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";

@@ -1,7 +1,7 @@
 // The ServiceAccount admission plugin: a pod runs as its namespace's "default" service account
 // unless it names one, the account must exist, and (unless automounting is off) each container
 // gets the projected token volume at /var/run/secrets/kubernetes.io/serviceaccount.
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
 

@@ -3,7 +3,7 @@
 // match conditions, variables, params, failurePolicy), and policies refused at write time.
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiError } from "../apiserver/status.ts";
+import { ApiError } from "../../lib/k8s/status.ts";
 import { findResource } from "../registry/index.ts";
 import type { KubeObject } from "../registry/types.ts";
 import type { AdmissionAttributes, Operation } from "./plugin.ts";

@@ -9,7 +9,7 @@ import type {
   MatchResources, ParamKind, ParamRef, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, Validation,
 } from "kubernetes-types/admissionregistration/v1";
 import { labelSelectorFromObject, matchesLabels, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
-import { ApiError, qualifiedResource } from "../apiserver/status.ts";
+import { ApiError, qualifiedResource } from "../../lib/k8s/status.ts";
 import { servedResources } from "../crd/custom-resources.ts";
 import {
   admissionregistrationResources, celErrorText, compilePolicyExpression, PolicyCompileError, type ExpressionScope, type PolicyProgram, type ResourceRule,

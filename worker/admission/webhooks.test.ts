@@ -3,7 +3,7 @@
 // names); and a dry run refused before any call when a stored webhook has side effects.
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiError } from "../apiserver/status.ts";
+import { ApiError } from "../../lib/k8s/status.ts";
 import { admissionregistrationResources } from "../registry/admissionregistration.ts";
 import { findResource } from "../registry/index.ts";
 import { RegistryStore } from "../registry/store.ts";

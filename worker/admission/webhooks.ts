@@ -6,7 +6,7 @@
 import { IsolateCache } from "../../lib/isolate-cache.ts";
 import type { MutatingWebhookConfiguration, ValidatingWebhookConfiguration } from "kubernetes-types/admissionregistration/v1";
 import { applyPatch, type Operation } from "fast-json-patch";
-import { ApiError, apiErrors, qualifiedResource } from "../apiserver/status.ts";
+import { ApiError, apiErrors, qualifiedResource } from "../../lib/k8s/status.ts";
 import {
   admissionregistrationResources, celErrorText, compilePolicyExpression, PolicyCompileError, type PolicyProgram, type Webhook,
 } from "../registry/admissionregistration.ts";

@@ -5,7 +5,7 @@
 import type { Context } from "hono";
 import { openAPISchemas } from "../openapi/documents.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
-import { apiErrors } from "./status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
 

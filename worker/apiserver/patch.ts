@@ -6,7 +6,7 @@ import { PatchError } from "../patch/patch-error.ts";
 import { applyStrategicMergePatch, typeNameForKind } from "../patch/strategic-merge-patch.ts";
 import { groupVersion } from "../registry/types.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
-import { ApiError, apiErrors } from "./status.ts";
+import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 
 export const PATCH_TYPES = ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
 

@@ -28,7 +28,7 @@ import { encodeKubernetesProtobuf, hasProtobufMessage } from "../protobuf/encode
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { parseFieldValidation, validateFields, warningHeaders } from "./field-validation.ts";
 import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiGroupList, apiResourceList, apiVersions } from "./discovery.ts";
-import { ApiError, apiErrors, statusResponse, type StatusCause } from "./status.ts";
+import { ApiError, apiErrors, statusResponse, type StatusCause } from "../../lib/k8s/status.ts";
 import { tableFor } from "./tables.ts";
 import { protobufFrames, watchResponse, type WatchFormat } from "./watch.ts";
 

@@ -6,7 +6,7 @@
 import { encodeWatchEvent, PROTOBUF_WATCH_MEDIA_TYPE } from "../protobuf/encode.ts";
 import type { ListQuery, RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
-import { ApiError } from "./status.ts";
+import { ApiError } from "../../lib/k8s/status.ts";
 
 export interface WatchOptions extends ListQuery {
   allowWatchBookmarks?: boolean;

@@ -4,7 +4,7 @@
 // applying are removed when no one else owns them. Lists whose items the API merges by a key
 // (containers by name, ports by containerPort, …) are owned item by item; other lists whole.
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { ApiError } from "../apiserver/status.ts";
+import { ApiError } from "../../lib/k8s/status.ts";
 import { patchFieldMeta } from "../patch/strategic-merge-patch.ts";
 import type { KubeObject } from "../registry/types.ts";
 

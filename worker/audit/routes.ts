@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { requestAttributes } from "../authz/attributes.ts";
 import { forbidden, SYSTEM_MASTERS } from "../authz/rbac.ts";
-import { apiErrors, statusResponse } from "../apiserver/status.ts";
+import { apiErrors, statusResponse } from "../../lib/k8s/status.ts";
 import type { AppEnv, UserInfo } from "../context.ts";
 import { AuditQueryError, listAuditEvents, parseMicroTime } from "./log.ts";
 

@@ -4,7 +4,7 @@
 // expiry, and that the service account (and the pod the token is bound to) still exist.
 import { calculateJwkThumbprint, exportJWK, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { apiErrors, type StatusCause } from "../apiserver/status.ts";
+import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { UserInfo } from "../context.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 

@@ -2,7 +2,7 @@
 // impersonate), then RBAC. system:masters is allowed everything without reading the policy.
 import type { Context, MiddlewareHandler } from "hono";
 import { ensureBootstrapped } from "../apiserver/bootstrap.ts";
-import { ApiError, apiErrors, statusResponse } from "../apiserver/status.ts";
+import { ApiError, apiErrors, statusResponse } from "../../lib/k8s/status.ts";
 import { authenticate } from "../auth.ts";
 import type { AppEnv, UserInfo } from "../context.ts";
 import { requestAttributes, type RequestAttributes } from "./attributes.ts";

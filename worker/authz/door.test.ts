@@ -1,7 +1,7 @@
 // The API's door: tokens only over TLS, per-identity rate limits (429 with Retry-After).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../apiserver/status.ts";
+import { ApiError } from "../../lib/k8s/status.ts";
 import { takeRequest } from "./rate-limit.ts";
 
 describe("the API's door", () => {

@@ -3,7 +3,7 @@
 // kube-system service accounts) a larger one of their own (SYSTEM_RATE_LIMIT_QPS), and
 // system:masters is exempt, as APF exempts it. Past the budget: 429 with Retry-After. Buckets are
 // per isolate, so a runaway client is held back wherever its requests land.
-import { ApiError } from "../apiserver/status.ts";
+import { ApiError } from "../../lib/k8s/status.ts";
 import type { UserInfo } from "../context.ts";
 
 interface Bucket {

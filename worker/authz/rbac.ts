@@ -4,7 +4,7 @@
 import type { NonResourceRule, ResourceRule, SubjectRulesReviewStatus } from "kubernetes-types/authorization/v1";
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject } from "kubernetes-types/rbac/v1";
 import { type LabelSelectorObject, labelSelectorFromObject, matchesLabels } from "../../lib/k8s/selectors.ts";
-import { ApiError, apiErrors, qualifiedResource } from "../apiserver/status.ts";
+import { ApiError, apiErrors, qualifiedResource } from "../../lib/k8s/status.ts";
 import type { RequestAttributes, User } from "./attributes.ts";
 
 export interface RbacPolicy {

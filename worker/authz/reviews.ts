@@ -1,6 +1,6 @@
 // authorization.k8s.io/v1: the access reviews (`kubectl auth can-i`, `can-i --list`, and other
 // components asking on someone's behalf). Create-only; nothing is stored.
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import type { UserInfo } from "../context.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import type { RequestAttributes, User } from "./attributes.ts";

@@ -2,7 +2,7 @@
 // bound to the node's value (and `oldSelf` to its previous value on update, for transition
 // rules), by @marcbachmann/cel-js, an interpreter (no code generation, so it runs in workerd).
 import { Environment } from "@marcbachmann/cel-js";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import type { SchemaProps } from "./schema.ts";
 
 const environment = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false, enableOptionalTypes: true });

@@ -3,7 +3,7 @@
 // for a second (and reads again at once when a request names a resource it does not know, or
 // after it wrote a CRD itself), as kube-apiserver's CRD handler follows CRDs through a watch.
 import { IsolateCache } from "../../lib/isolate-cache.ts";
-import { ApiError, apiErrors } from "../apiserver/status.ts";
+import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { findResource, resources } from "../registry/index.ts";
 import { RegistryStore } from "../registry/store.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";

@@ -2,7 +2,7 @@
 // kube-apiserver validates it, and its status. Until controllers exist the apiserver accepts the
 // names and establishes a CRD as it stores it, so the status says Established at once.
 import { kubeTime } from "../../lib/k8s/time.ts";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import { invalid, required, validateDnsLabel, validateDnsSubdomain } from "../registry/validation.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { CelRules } from "./cel.ts";

@@ -3,7 +3,7 @@
 // JSON-Schema keywords are checked by @cfworker/json-schema (no code generation, so it runs in
 // workerd); the Kubernetes extensions are translated into plain JSON Schema first.
 import { Validator, type OutputUnit, type Schema as JsonSchema } from "@cfworker/json-schema";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 
 /** A JSONSchemaProps node as a CRD carries it. */
 export type SchemaProps = Record<string, any>;

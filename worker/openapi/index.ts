@@ -5,7 +5,7 @@
 import { Hono, type Context } from "hono";
 import { requireAuthorizedUser } from "../authz/authorizer.ts";
 import type { AppEnv } from "../context.ts";
-import { ApiError, apiErrors, statusResponse } from "../apiserver/status.ts";
+import { ApiError, apiErrors, statusResponse } from "../../lib/k8s/status.ts";
 import { openAPIv3IndexURL, servedOpenAPIv3, servedOpenAPIv3Index, servedSwagger } from "./documents.ts";
 import { swaggerProtobuf } from "./swagger-protobuf.ts";
 import { customResources } from "../crd/custom-resources.ts";

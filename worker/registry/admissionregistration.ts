@@ -9,7 +9,7 @@ import type {
 } from "kubernetes-types/admissionregistration/v1";
 import type { LabelSelector } from "kubernetes-types/meta/v1";
 import { labelSelectorFromObject, qualifiedNameErrors, SelectorError, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import type { ResourceDefinition } from "./types.ts";
 import { invalid, required, validateDnsSubdomain } from "./validation.ts";
 

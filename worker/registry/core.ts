@@ -1,6 +1,6 @@
 // core/v1 resources: what each declares beyond the generic store.
 import type { ResourceDefinition } from "./types.ts";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
 import { toBase64 } from "../../lib/etcd/gateway-json.ts";

@@ -2,7 +2,7 @@
 // removes the "kubernetes" finalizer (namespaces/finalize) and with it the namespace. Until the
 // controllers exist, the apiserver does the namespace controller's part itself, after answering.
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { apiErrors } from "../apiserver/status.ts";
+import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { coreResources } from "./core.ts";
 import { servedResources } from "../crd/custom-resources.ts";

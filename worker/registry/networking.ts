@@ -1,7 +1,7 @@
 // networking.k8s.io/v1 resources: Ingress, IngressClass and NetworkPolicy, with kube's defaults
 // and the part of its validation that clients meet (an Ingress path's pathType, a class's controller).
 import type { HTTPIngressPath, Ingress, IngressClass, NetworkPolicy, NetworkPolicyPort } from "kubernetes-types/networking/v1";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import type { ResourceDefinition } from "./types.ts";
 import { invalid, required } from "./validation.ts";
 

@@ -1,7 +1,7 @@
 // Service address allocation, as kube-apiserver's allocators do it: a ClusterIP from the service
 // CIDR and NodePorts from 30000–32767, each claimed by creating a key in the store, so two
 // concurrent creates can never get the same one. Headless services (clusterIP: None) get none.
-import { apiErrors, type StatusCause } from "../apiserver/status.ts";
+import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
 import type { KubeObject } from "./types.ts";
 

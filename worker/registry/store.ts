@@ -3,7 +3,7 @@
 // generateName, generation, resourceVersion preconditions, status vs spec, finalizers.
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
-import { ApiError, apiErrors, type StatusCause } from "../apiserver/status.ts";
+import { ApiError, apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";

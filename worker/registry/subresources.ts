@@ -2,7 +2,7 @@
 // (the scheduler's write) and pods/eviction (a delete that honours PodDisruptionBudgets).
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { formatLabelSelector, labelSelectorFromObject, matchesLabels } from "../../lib/k8s/selectors.ts";
-import { ApiError, apiErrors } from "../apiserver/status.ts";
+import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { appsResources } from "./apps.ts";
 import { RegistryStore, type DeleteOptions } from "./store.ts";
 import type { KubeObject, ResourceDefinition } from "./types.ts";

@@ -1,6 +1,6 @@
 // What a resource declares to be served by the one generic registry store: its names, scope,
 // storage prefix, defaulting, validation, what an update may change, and selectable fields.
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import type { UserInfo } from "../context.ts";
 import type { TablePrinter } from "../printers/table.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";

@@ -1,6 +1,6 @@
 // Validation every object shares: its name and metadata, worded as kube-apiserver words it.
 import { fieldErrorBody, validateAnnotations, validateLabels, type FieldError } from "../../lib/k8s/selectors.ts";
-import type { StatusCause } from "../apiserver/status.ts";
+import type { StatusCause } from "../../lib/k8s/status.ts";
 import type { ResourceDefinition } from "./types.ts";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -1,7 +1,7 @@
 // Encryption at rest, as kube-apiserver's EncryptionConfiguration with the aesgcm provider does it:
 // values of the configured resources are sealed with AES-GCM before they reach the store.
 import { fromBase64, fromUtf8, utf8 } from "../../lib/etcd/gateway-json.ts";
-import { apiErrors, type ApiError } from "../apiserver/status.ts";
+import { apiErrors, type ApiError } from "../../lib/k8s/status.ts";
 
 /** kube's envelope: `k8s:enc:aesgcm:v1:<key name>:` then the 12-byte nonce, the ciphertext and its tag. */
 const ENCRYPTED_PREFIX = "k8s:enc:";

@@ -7,7 +7,7 @@ import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-jso
 import { prefixEnd } from "../../lib/etcd/keys.ts";
 import type { KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
 import { shardForKey, shardMapOf, storeObjectName, type ShardMap } from "../../lib/shards.ts";
-import { ApiError, apiErrors } from "../apiserver/status.ts";
+import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { resources } from "../registry/index.ts";
 import { RegistryStore } from "../registry/store.ts";
 import { valueTransformer, type ValueTransformer } from "./encryption.ts";

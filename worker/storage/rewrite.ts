@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../auth.ts";
 import type { AppEnv } from "../context.ts";
-import { ApiError, apiErrors, statusResponse } from "../apiserver/status.ts";
+import { ApiError, apiErrors, statusResponse } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "./object-storage.ts";
 
 export const rewriteRoutes = new Hono<AppEnv>();

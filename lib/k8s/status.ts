@@ -1,5 +1,5 @@
-// Kubernetes Status errors: one helper builds every error the apiserver answers, with the code,
-// reason, details and wording of kube-apiserver (kubectl prints the message verbatim).
+// Kubernetes Status errors: one module builds every error the apiserver answers (code, reason,
+// details and kube-apiserver's wording, which kubectl prints verbatim) and that API clients read back.
 
 export interface StatusCause {
   reason?: string;
