@@ -17,8 +17,14 @@ export interface ResourceNames {
 
 type Entry = [kind: string, resource: string, namespaced: boolean, extra?: { shortNames?: string[]; categories?: string[]; singular?: string }];
 
+/** "apps/v1" → ["apps", "v1"]; "v1" → ["", "v1"]. */
+export function splitApiVersion(apiVersion: string): [group: string, version: string] {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? ["", apiVersion] : [apiVersion.slice(0, slash), apiVersion.slice(slash + 1)];
+}
+
 function group(groupVersion: string, entries: Entry[]): ResourceNames[] {
-  const [group, version] = groupVersion.includes("/") ? groupVersion.split("/") : ["", groupVersion];
+  const [group, version] = splitApiVersion(groupVersion);
   return entries.map(([kind, resource, namespaced, extra]) => ({
     group, version, kind, resource, singular: extra?.singular ?? kind.toLowerCase(), namespaced,
     ...(extra?.shortNames ? { shortNames: extra.shortNames } : {}),
@@ -74,10 +80,10 @@ export const builtinResources: readonly ResourceNames[] = [
     ["NetworkPolicy", "networkpolicies", true, { shortNames: ["netpol"] }],
   ]),
   ...group("admissionregistration.k8s.io/v1", [
-    ["ValidatingAdmissionPolicy", "validatingadmissionpolicies", false],
-    ["ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", false],
-    ["MutatingWebhookConfiguration", "mutatingwebhookconfigurations", false],
-    ["ValidatingWebhookConfiguration", "validatingwebhookconfigurations", false],
+    ["ValidatingAdmissionPolicy", "validatingadmissionpolicies", false, { categories: ["api-extensions"] }],
+    ["ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", false, { categories: ["api-extensions"] }],
+    ["MutatingWebhookConfiguration", "mutatingwebhookconfigurations", false, { categories: ["api-extensions"] }],
+    ["ValidatingWebhookConfiguration", "validatingwebhookconfigurations", false, { categories: ["api-extensions"] }],
   ]),
   ...group("apiextensions.k8s.io/v1", [
     ["CustomResourceDefinition", "customresourcedefinitions", false, { shortNames: ["crd", "crds"], categories: ["api-extensions"] }],
@@ -99,7 +105,7 @@ for (const r of builtinResources) if (!byKind.has(`${r.group}/${r.version}/${r.k
 
 /** The names of a built-in resource, as "deployments.apps/v1", "pods/v1" or by group, version and plural. */
 export function builtin(groupVersion: string, resource: string): ResourceNames {
-  const [group, version] = groupVersion.includes("/") ? groupVersion.split("/") : ["", groupVersion];
+  const [group, version] = splitApiVersion(groupVersion);
   const found = byResource.get(`${group}/${version}/${resource}`);
   if (!found) throw new Error(`no built-in resource ${resource} in ${groupVersion}`);
   return found;
@@ -107,7 +113,7 @@ export function builtin(groupVersion: string, resource: string): ResourceNames {
 
 /** The resource that serves a kind in an apiVersion ("apps/v1", "v1"), if it is built in. */
 export function resourceForKind(apiVersion: string, kind: string): ResourceNames | undefined {
-  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  const [group, version] = splitApiVersion(apiVersion);
   return byKind.get(`${group}/${version}/${kind}`);
 }
 

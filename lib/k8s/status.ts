@@ -17,13 +17,15 @@ export interface StatusDetails {
 }
 
 export class ApiError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    readonly details?: StatusDetails,
-  ) {
+  readonly code: number;
+  readonly reason: string;
+  readonly details?: StatusDetails;
+
+  constructor(code: number, reason: string, message: string, details?: StatusDetails) {
     super(message);
+    this.code = code;
+    this.reason = reason;
+    if (details) this.details = details;
   }
 
   toStatus(): Record<string, unknown> {

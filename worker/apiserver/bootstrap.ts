@@ -3,7 +3,8 @@
 // (cluster roles and their bindings). Ensured once per isolate, before the first API call.
 import { SYSTEM_PRIORITY_CLASSES } from "../admission/pod-defaults.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
-import { appsResources } from "../registry/apps.ts";
+import { rbacResources } from "../registry/rbac.ts";
+import { schedulingResources } from "../registry/scheduling.ts";
 import { coreResources, serviceCidr } from "../registry/core.ts";
 import { kubernetesServiceIP } from "../registry/services.ts";
 import { RegistryStore } from "../registry/store.ts";
@@ -11,7 +12,7 @@ import { ObjectStorage } from "../storage/object-storage.ts";
 
 const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const serviceAccounts = coreResources.find((r) => r.resource === "serviceaccounts")!;
-const priorityClasses = appsResources.find((r) => r.resource === "priorityclasses")!;
+const priorityClasses = schedulingResources.find((r) => r.resource === "priorityclasses")!;
 
 /** Every namespace has a "default" service account (kube's serviceaccounts controller makes it). */
 export async function createDefaultServiceAccount(env: Env, namespace: string): Promise<void> {
@@ -61,7 +62,7 @@ async function bootstrap(env: Env): Promise<void> {
     });
   }
   // The default RBAC policy: what is missing is created (kube also reconciles changed defaults).
-  const rbac = (kind: string) => new RegistryStore(appsResources.find((r) => r.group === "rbac.authorization.k8s.io" && r.kind === kind)!, new ObjectStorage(env));
+  const rbac = (kind: string) => new RegistryStore(rbacResources.find((r) => r.kind === kind)!, new ObjectStorage(env));
   for (const [store, objects] of [[rbac("ClusterRole"), bootstrapClusterRoles], [rbac("ClusterRoleBinding"), bootstrapClusterRoleBindings]] as const) {
     const { items } = await store.storage.list(store.prefix(), {});
     const present = new Set(items.map((stored) => stored.object.metadata?.name));

@@ -2,7 +2,7 @@
 // components asking on someone's behalf). Create-only; nothing is stored.
 import { apiErrors } from "../../lib/k8s/status.ts";
 import type { UserInfo } from "../context.ts";
-import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import { declare, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import type { RequestAttributes, User } from "./attributes.ts";
 import { loadPolicy } from "./policy.ts";
 import { authorize, rulesFor, SYSTEM_MASTERS } from "./rbac.ts";
@@ -32,9 +32,8 @@ function answer(kind: string, body: KubeObject, status: Record<string, unknown>)
   return { kind, apiVersion: `${GROUP}/v1`, metadata: { ...(body.metadata?.namespace ? { namespace: body.metadata.namespace } : {}), creationTimestamp: null }, spec: body.spec ?? {}, status };
 }
 
-const review = (kind: string, resource: string, namespaced: boolean, run: (env: Env, user: UserInfo, body: KubeObject) => Promise<KubeObject>): ResourceDefinition => ({
-  group: GROUP, version: "v1", kind, resource, singular: resource.slice(0, -1), namespaced, verbs: ["create"], review: run,
-});
+const review = (kind: string, resource: string, namespaced: boolean, run: (env: Env, user: UserInfo, body: KubeObject) => Promise<KubeObject>): ResourceDefinition =>
+  declare(`${GROUP}/v1`, resource, { verbs: ["create"], review: run });
 
 export const authorizationResources: ResourceDefinition[] = [
   review("SelfSubjectAccessReview", "selfsubjectaccessreviews", false, async (env, user, body) =>

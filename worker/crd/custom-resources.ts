@@ -88,7 +88,6 @@ function definitionsOf(crd: KubeObject): ResourceDefinition[] {
     return {
       group: spec.group, version: v.name, kind: names.kind, resource: names.plural, singular: names.singular ?? names.kind.toLowerCase(),
       namespaced: spec.scope === "Namespaced", shortNames: names.shortNames, categories: names.categories,
-      storagePrefix: `${spec.group}/${names.plural}`,
       hasStatus: !!v.subresources?.status,
       scalable: !!scale,
       scalePaths: scale ? { specReplicasPath: scale.specReplicasPath, statusReplicasPath: scale.statusReplicasPath, labelSelectorPath: scale.labelSelectorPath } : undefined,
@@ -140,7 +139,7 @@ export async function finalizeCustomResourceDefinition(env: Env, name: string): 
   const storageVersion = crd.spec.versions.find((v: Obj) => v.storage)?.name;
   const def: ResourceDefinition = {
     group: crd.spec.group, version: storageVersion, kind: crd.spec.names.kind, resource: crd.spec.names.plural,
-    singular: crd.spec.names.singular, namespaced: crd.spec.scope === "Namespaced", storagePrefix: `${crd.spec.group}/${crd.spec.names.plural}`,
+    singular: crd.spec.names.singular, namespaced: crd.spec.scope === "Namespaced",
   };
   const store = new RegistryStore(def, storage);
   const gone = await store.deleteCollection(undefined, {}, { gracePeriodSeconds: 0 });

@@ -4,7 +4,7 @@
 import { kubeTime } from "../../lib/k8s/time.ts";
 import type { StatusCause } from "../../lib/k8s/status.ts";
 import { invalid, required, validateDnsLabel, validateDnsSubdomain } from "../registry/validation.ts";
-import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import { declare, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import { CelRules } from "./cel.ts";
 import { JsonPathError, parseJsonPath } from "./printer.ts";
 import { structuralErrors } from "./schema.ts";
@@ -162,9 +162,8 @@ export function validateCrd(crd: KubeObject, old?: KubeObject): StatusCause[] {
   return causes;
 }
 
-export const crdResource: ResourceDefinition = {
-  group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", resource: "customresourcedefinitions",
-  singular: "customresourcedefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], hasStatus: true,
+export const crdResource: ResourceDefinition = declare("apiextensions.k8s.io/v1", "customresourcedefinitions", {
+  hasStatus: true,
   defaults: defaultCrd,
   validate: validateCrd,
-};
+});

@@ -10,7 +10,7 @@ import type {
 import type { LabelSelector } from "kubernetes-types/meta/v1";
 import { labelSelectorFromObject, qualifiedNameErrors, SelectorError, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
 import type { StatusCause } from "../../lib/k8s/status.ts";
-import type { ResourceDefinition } from "./types.ts";
+import { declare, type ResourceDefinition } from "./types.ts";
 import { invalid, required, validateDnsSubdomain } from "./validation.ts";
 
 /** kubernetes-types 1.30 leaves out a rule's resources and scope. */
@@ -447,39 +447,35 @@ function defaultMatchResources(match: MatchResources): void {
 }
 
 export const admissionregistrationResources: ResourceDefinition[] = [
-  {
-    group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicy", resource: "validatingadmissionpolicies",
-    singular: "validatingadmissionpolicy", namespaced: false, categories: ["api-extensions"], hasStatus: true, generation: true,
+  declare("admissionregistration.k8s.io/v1", "validatingadmissionpolicies", {
+    hasStatus: true, generation: true,
     defaults(policy) {
       const spec = (policy.spec ??= {}) as ValidatingAdmissionPolicySpec;
       spec.failurePolicy ??= "Fail";
       if (spec.matchConstraints) defaultMatchResources(spec.matchConstraints);
     },
     validate: (policy) => validatePolicy(policy as ValidatingAdmissionPolicy),
-  },
-  {
-    group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicyBinding", resource: "validatingadmissionpolicybindings",
-    singular: "validatingadmissionpolicybinding", namespaced: false, categories: ["api-extensions"], generation: true,
+  }),
+  declare("admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings", {
+    generation: true,
     defaults(binding) {
       binding.spec ??= {};
       if (binding.spec.matchResources) defaultMatchResources(binding.spec.matchResources);
     },
     validate: (binding) => validateBinding(binding as ValidatingAdmissionPolicyBinding),
-  },
-  {
-    group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", resource: "mutatingwebhookconfigurations",
-    singular: "mutatingwebhookconfiguration", namespaced: false, categories: ["api-extensions"], generation: true,
+  }),
+  declare("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", {
+    generation: true,
     defaults(configuration) {
       for (const hook of (configuration.webhooks ?? []) as Webhook[]) defaultWebhook(hook, true);
     },
     validate: (configuration) => validateWebhookConfiguration(configuration as MutatingWebhookConfiguration, true),
-  },
-  {
-    group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", resource: "validatingwebhookconfigurations",
-    singular: "validatingwebhookconfiguration", namespaced: false, categories: ["api-extensions"], generation: true,
+  }),
+  declare("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", {
+    generation: true,
     defaults(configuration) {
       for (const hook of (configuration.webhooks ?? []) as Webhook[]) defaultWebhook(hook, false);
     },
     validate: (configuration) => validateWebhookConfiguration(configuration as ValidatingWebhookConfiguration, false),
-  },
+  }),
 ];

@@ -1,6 +1,6 @@
-// HorizontalPodAutoscaler is stored as autoscaling/v2 and served as v1 too, converted on the way
+// autoscaling/v2 and v1: HorizontalPodAutoscaler is stored as v2 and served as v1 too, converted on the way
 // in and out as kube-apiserver does (v1 knows only a CPU utilization target).
-import type { KubeObject } from "./types.ts";
+import { declare, type KubeObject, type ResourceDefinition } from "./types.ts";
 
 const CPU_TARGET_ANNOTATIONS = ["autoscaling.alpha.kubernetes.io/metrics", "autoscaling.alpha.kubernetes.io/current-metrics", "autoscaling.alpha.kubernetes.io/conditions", "autoscaling.alpha.kubernetes.io/behavior"];
 
@@ -52,3 +52,9 @@ export function hpaV1ToV2(v1: KubeObject): KubeObject {
 function dropUndefined<T>(value: T): T {
   return JSON.parse(JSON.stringify(value));
 }
+
+export const autoscalingResources: ResourceDefinition[] = [
+  declare("autoscaling/v2", "horizontalpodautoscalers", { hasStatus: true }),
+  // Stored as v2, like kube-apiserver.
+  declare("autoscaling/v1", "horizontalpodautoscalers", { hasStatus: true, conversion: { toStorage: hpaV1ToV2, fromStorage: hpaV2ToV1 } }),
+];

@@ -1,5 +1,5 @@
 // core/v1 resources: what each declares beyond the generic store.
-import type { ResourceDefinition } from "./types.ts";
+import { declare, type ResourceDefinition } from "./types.ts";
 import type { StatusCause } from "../../lib/k8s/status.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
@@ -12,11 +12,9 @@ export function serviceCidr(env: Env): Cidr {
   return cidrCache.cidr;
 }
 
-const core = (def: Omit<ResourceDefinition, "group" | "version">): ResourceDefinition => ({ group: "", version: "v1", ...def });
-
 export const coreResources: ResourceDefinition[] = [
-  core({
-    kind: "Namespace", resource: "namespaces", singular: "namespace", namespaced: false, shortNames: ["ns"], hasStatus: true, generation: false,
+  declare("v1", "namespaces", {
+    hasStatus: true, generation: false,
     defaults(ns) {
       ns.spec ??= {};
       ns.spec.finalizers ??= ["kubernetes"];
@@ -26,8 +24,8 @@ export const coreResources: ResourceDefinition[] = [
     },
     selectableFields: (ns) => ({ "status.phase": ns.status?.phase ?? "" }),
   }),
-  core({
-    kind: "Pod", resource: "pods", singular: "pod", namespaced: true, shortNames: ["po"], categories: ["all"], hasStatus: true, generation: false,
+  declare("v1", "pods", {
+    hasStatus: true, generation: false,
     defaults(pod) {
       pod.spec ??= {};
       defaultPodSpec(pod.spec);
@@ -37,9 +35,8 @@ export const coreResources: ResourceDefinition[] = [
     },
     selectableFields: podFields,
   }),
-  core({
-    kind: "Service", resource: "services", singular: "service", namespaced: true, shortNames: ["svc"], categories: ["all"], hasStatus: true,
-    storagePrefix: "services/specs", generation: false,
+  declare("v1", "services", {
+    hasStatus: true, generation: false,
     defaults(svc) {
       svc.spec ??= {};
       svc.spec.type ??= "ClusterIP";
@@ -72,10 +69,10 @@ export const coreResources: ResourceDefinition[] = [
       return [];
     },
   }),
-  core({ kind: "Endpoints", resource: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], generation: false }),
-  core({ kind: "ConfigMap", resource: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], generation: false, validate: (cm) => validateDataMaps(cm, ["data", "binaryData"]) }),
-  core({
-    kind: "Secret", resource: "secrets", singular: "secret", namespaced: true, generation: false,
+  declare("v1", "endpoints", { generation: false }),
+  declare("v1", "configmaps", { generation: false, validate: (cm) => validateDataMaps(cm, ["data", "binaryData"]) }),
+  declare("v1", "secrets", {
+    generation: false,
     defaults(secret) {
       secret.type ??= "Opaque";
       // stringData is write-only: merged into data (base64), over data's keys, as kube does.
@@ -88,13 +85,13 @@ export const coreResources: ResourceDefinition[] = [
     selectableFields: (secret) => ({ type: secret.type ?? "" }),
     validate: (secret) => validateDataMaps(secret, ["data"]),
   }),
-  core({ kind: "ServiceAccount", resource: "serviceaccounts", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], generation: false }),
-  core({
-    kind: "Node", resource: "nodes", singular: "node", namespaced: false, shortNames: ["no"], hasStatus: true, storagePrefix: "minions", generation: false,
+  declare("v1", "serviceaccounts", { generation: false }),
+  declare("v1", "nodes", {
+    hasStatus: true, generation: false,
     selectableFields: (node) => ({ "spec.unschedulable": String(!!node.spec?.unschedulable) }),
   }),
-  core({
-    kind: "Event", resource: "events", singular: "event", namespaced: true, shortNames: ["ev"], generation: false,
+  declare("v1", "events", {
+    generation: false,
     selectableFields: (ev) => ({
       "involvedObject.kind": ev.involvedObject?.kind ?? "", "involvedObject.namespace": ev.involvedObject?.namespace ?? "",
       "involvedObject.name": ev.involvedObject?.name ?? "", "involvedObject.uid": ev.involvedObject?.uid ?? "",
@@ -103,12 +100,11 @@ export const coreResources: ResourceDefinition[] = [
       source: ev.source?.component ?? "", type: ev.type ?? "",
     }),
   }),
-  core({ kind: "PodTemplate", resource: "podtemplates", singular: "podtemplate", namespaced: true, generation: false }),
-  core({ kind: "LimitRange", resource: "limitranges", singular: "limitrange", namespaced: true, shortNames: ["limits"], generation: false }),
-  core({ kind: "ResourceQuota", resource: "resourcequotas", singular: "resourcequota", namespaced: true, shortNames: ["quota"], hasStatus: true, generation: false }),
-  core({
-    kind: "ReplicationController", resource: "replicationcontrollers", singular: "replicationcontroller", namespaced: true, shortNames: ["rc"],
-    categories: ["all"], hasStatus: true, storagePrefix: "controllers", scalable: true,
+  declare("v1", "podtemplates", { generation: false }),
+  declare("v1", "limitranges", { generation: false }),
+  declare("v1", "resourcequotas", { hasStatus: true, generation: false }),
+  declare("v1", "replicationcontrollers", {
+    hasStatus: true, scalable: true,
     defaults(rc) {
       rc.spec ??= {};
       rc.spec.replicas ??= 1;

@@ -1,6 +1,6 @@
-// events.k8s.io/v1 Event is the same stored object as core/v1 Event, with renamed fields, as in
+// events.k8s.io/v1: Event is the same stored object as core/v1 Event, with renamed fields, as in
 // kube-apiserver: regarding ↔ involvedObject, note ↔ message, deprecated* ↔ the old counters.
-import type { KubeObject } from "./types.ts";
+import { declare, type KubeObject, type ResourceDefinition } from "./types.ts";
 
 const RENAMES: [events: string, core: string][] = [
   ["regarding", "involvedObject"], ["note", "message"], ["deprecatedSource", "source"],
@@ -23,3 +23,14 @@ function rename(object: KubeObject, apiVersion: string, from: 0 | 1): KubeObject
 
 export const eventsV1ToCore = (event: KubeObject): KubeObject => rename(event, "v1", 0);
 export const coreToEventsV1 = (event: KubeObject): KubeObject => rename(event, "events.k8s.io/v1", 1);
+
+export const eventsResources: ResourceDefinition[] = [
+  declare("events.k8s.io/v1", "events", {
+    generation: false,
+    conversion: { toStorage: eventsV1ToCore, fromStorage: coreToEventsV1 },
+    selectableFields: (ev) => ({
+      "regarding.kind": ev.regarding?.kind ?? "", "regarding.namespace": ev.regarding?.namespace ?? "", "regarding.name": ev.regarding?.name ?? "",
+      "regarding.uid": ev.regarding?.uid ?? "", reason: ev.reason ?? "", reportingController: ev.reportingController ?? "", type: ev.type ?? "",
+    }),
+  }),
+];

@@ -2,7 +2,7 @@
 // and the part of its validation that clients meet (an Ingress path's pathType, a class's controller).
 import type { HTTPIngressPath, Ingress, IngressClass, NetworkPolicy, NetworkPolicyPort } from "kubernetes-types/networking/v1";
 import type { StatusCause } from "../../lib/k8s/status.ts";
-import type { ResourceDefinition } from "./types.ts";
+import { declare, type ResourceDefinition } from "./types.ts";
 import { invalid, required } from "./validation.ts";
 
 const PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"];
@@ -33,27 +33,23 @@ function defaultPolicyPorts(ports: NetworkPolicyPort[] | undefined): void {
 }
 
 export const networkingResources: ResourceDefinition[] = [
-  {
-    group: "networking.k8s.io", version: "v1", kind: "Ingress", resource: "ingresses", singular: "ingress", namespaced: true,
-    shortNames: ["ing"], hasStatus: true,
+  declare("networking.k8s.io/v1", "ingresses", {
+    hasStatus: true,
     defaults(ingress) {
       ingress.spec ??= {};
       ingress.status ??= { loadBalancer: {} };
     },
     validate: (ingress) => validateIngress(ingress as Ingress),
-  },
-  {
-    group: "networking.k8s.io", version: "v1", kind: "IngressClass", resource: "ingressclasses", singular: "ingressclass", namespaced: false,
+  }),
+  declare("networking.k8s.io/v1", "ingressclasses", {
     defaults(ingressClass) {
       ingressClass.spec ??= {};
       const parameters = (ingressClass as IngressClass).spec!.parameters;
       if (parameters) parameters.scope ??= "Cluster";
     },
     validate: (ingressClass) => ((ingressClass as IngressClass).spec?.controller ? [] : [required("spec.controller")]),
-  },
-  {
-    group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", resource: "networkpolicies", singular: "networkpolicy", namespaced: true,
-    shortNames: ["netpol"],
+  }),
+  declare("networking.k8s.io/v1", "networkpolicies", {
     defaults(policy) {
       const spec = ((policy as NetworkPolicy).spec ??= { podSelector: {} });
       spec.podSelector ??= {};
@@ -62,5 +58,5 @@ export const networkingResources: ResourceDefinition[] = [
       // A policy that names no types restricts ingress, and egress too when it has egress rules.
       if (!spec.policyTypes?.length) spec.policyTypes = spec.egress?.length ? ["Ingress", "Egress"] : ["Ingress"];
     },
-  },
+  }),
 ];

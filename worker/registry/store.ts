@@ -5,6 +5,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
+import { namespaceKey, resourcePrefix } from "../storage/keys.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
@@ -58,8 +59,7 @@ export class RegistryStore {
 
   /** /registry/<prefix>/ for all namespaces, /registry/<prefix>/<ns>/ for one. */
   prefix(namespace?: string): string {
-    const base = `/registry/${this.def.storagePrefix ?? (this.def.group && !isBuiltinGroup(this.def.group) ? `${this.def.group}/${this.def.resource}` : this.def.resource)}/`;
-    return this.def.namespaced && namespace ? `${base}${namespace}/` : base;
+    return resourcePrefix(this.def.group, this.def.resource, this.def.namespaced ? namespace : undefined);
   }
 
   key(namespace: string | undefined, name: string): string {
@@ -268,7 +268,7 @@ export class RegistryStore {
   private async checkNamespace(namespace: string | undefined, name: string): Promise<void> {
     if (!this.def.namespaced) return;
     if (!namespace) throw apiErrors.badRequest("the namespace of the object must be set");
-    const ns = await this.storage.get(`/registry/namespaces/${namespace}`);
+    const ns = await this.storage.get(namespaceKey(namespace));
     if (!ns) throw apiErrors.notFound("", "namespaces", namespace);
     if (ns.object.status?.phase === "Terminating" || ns.object.metadata?.deletionTimestamp) {
       throw apiErrors.forbidden(`${this.def.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
@@ -477,15 +477,6 @@ export class RegistryStore {
 
 // ---- helpers ----
 
-const BUILTIN_GROUPS = new Set([
-  "apps", "batch", "autoscaling", "policy", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io",
-  "scheduling.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io", "storage.k8s.io", "node.k8s.io",
-  "certificates.k8s.io", "admissionregistration.k8s.io", "flowcontrol.apiserver.k8s.io",
-]);
-
-function isBuiltinGroup(group: string): boolean {
-  return BUILTIN_GROUPS.has(group);
-}
 
 
 /** What every object's top level must be, whatever its kind: strings and a metadata object of strings where kube's types say so. */

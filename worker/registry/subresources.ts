@@ -3,7 +3,7 @@
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { formatLabelSelector, labelSelectorFromObject, matchesLabels } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
-import { appsResources } from "./apps.ts";
+import { policyResources } from "./policy.ts";
 import { RegistryStore, type DeleteOptions } from "./store.ts";
 import type { KubeObject, ResourceDefinition } from "./types.ts";
 
@@ -83,7 +83,7 @@ export async function bindPod(pods: RegistryStore, namespace: string, name: stri
 
 // ---- pods/eviction ----
 
-const pdbDef = appsResources.find((r) => r.resource === "poddisruptionbudgets")!;
+const pdbDef = policyResources.find((r) => r.resource === "poddisruptionbudgets")!;
 
 export async function evictPod(pods: RegistryStore, namespace: string, name: string, eviction: KubeObject, dryRun: boolean): Promise<KubeObject> {
   if (eviction === null || typeof eviction !== "object" || Array.isArray(eviction)) throw apiErrors.badRequest("the body of the request must be an Eviction object");

@@ -1,6 +1,7 @@
 // What a resource declares to be served by the one generic registry store: its names, scope,
-// storage prefix, defaulting, validation, what an update may change, and selectable fields.
+// defaulting, validation, what an update may change, and selectable fields (its names come from lib/k8s/resources.ts).
 import type { StatusCause } from "../../lib/k8s/status.ts";
+import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import type { UserInfo } from "../context.ts";
 import type { TablePrinter } from "../printers/table.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
@@ -11,21 +12,11 @@ export type KubeObject = Record<string, any> & {
   metadata?: Record<string, any>;
 };
 
-export interface ResourceDefinition {
-  group: string;
-  version: string;
-  kind: string;
-  /** Plural, lower case: the URL segment. */
-  resource: string;
-  singular: string;
-  namespaced: boolean;
-  shortNames?: string[];
-  categories?: string[];
-  /** Storage key segment after /registry/ (kube keeps most built-ins without their group). */
-  storagePrefix?: string;
+/** A resource's names (from lib/k8s/resources.ts for built-ins) and its strategy. */
+export interface ResourceDefinition extends ResourceNames {
   /** Its status may only be written through /status, and a main update keeps the old status. */
   hasStatus?: boolean;
-  /** Served in this version but stored in another (kept under the same storagePrefix). */
+  /** Served in this version but stored in another (kept under the same storage key). */
   conversion?: { toStorage(object: KubeObject): KubeObject; fromStorage(object: KubeObject): KubeObject };
   /** Serves /scale: an autoscaling/v1 Scale over spec.replicas, status.replicas and spec.selector. */
   scalable?: boolean;
@@ -55,6 +46,14 @@ export interface ResourceDefinition {
   release?(object: KubeObject, storage: ObjectStorage): Promise<void>;
   /** Carries over what an update may not change or drop (e.g. a service's allocated addresses). */
   keepOnUpdate?(next: KubeObject, current: KubeObject): void;
+}
+
+/** What a built-in resource declares: its names from the one table, plus its strategy. */
+export type Strategy = Omit<ResourceDefinition, keyof ResourceNames>;
+
+/** A built-in resource served by the generic store: `declare("apps/v1", "deployments", { defaults… })`. */
+export function declare(groupVersion: string, resource: string, strategy: Strategy = {}): ResourceDefinition {
+  return { ...builtin(groupVersion, resource), ...strategy };
 }
 
 export const STANDARD_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];

@@ -8,9 +8,8 @@ import { prefixEnd } from "../../lib/etcd/keys.ts";
 import type { KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
 import { shardForKey, shardMapOf, storeObjectName, type ShardMap } from "../../lib/shards.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
-import { resources } from "../registry/index.ts";
-import { RegistryStore } from "../registry/store.ts";
 import { valueTransformer, type ValueTransformer } from "./encryption.ts";
+import { prefixOfQualifiedResource } from "./keys.ts";
 
 /** How many keys a rewrite reads from the store at a time. */
 const REWRITE_PAGE = 256;
@@ -45,19 +44,9 @@ export class ObjectStorage {
     return this.env.STORE.get(this.env.STORE.idFromName(storeObjectName(this.env.CLUSTER_NAME, shard)));
   }
 
-  /**
-   * Where a resource's objects are stored: "secrets", "deployments.apps", or a custom resource's
-   * "widgets.example.com"; undefined for a name that is no stored resource.
-   */
+  /** Where a resource named as in an EncryptionConfiguration ("secrets", "deployments.apps") keeps its objects. */
   prefixOf(resource: string): string | undefined {
-    const dot = resource.indexOf(".");
-    const [name, group] = dot < 0 ? [resource, ""] : [resource.slice(0, dot), resource.slice(dot + 1)];
-    if (!name) return undefined;
-    const def = resources.find((d) => d.resource === name && d.group === group && !d.review);
-    if (def) return new RegistryStore(def, this).prefix();
-    // Custom resources keep their group in the key (their storagePrefix is group/plural).
-    if (group.includes(".") && !resources.some((d) => d.group === group)) return `/registry/${group}/${name}/`;
-    return undefined;
+    return prefixOfQualifiedResource(resource);
   }
 
   private transformer(): Promise<ValueTransformer> {
