@@ -3,7 +3,7 @@
 // write. A plugin refuses by throwing an ApiError; what a plugin charged (quota) is given back when
 // the write then fails.
 import type { UserInfo } from "../context.ts";
-import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import type { AdmissionHooks, KubeObject, ResourceDefinition } from "../registry/types.ts";
 import type { AdmissionAttributes, AdmissionPlugin, Operation } from "./plugin.ts";
 import { limitRanger } from "./limit-ranger.ts";
 import { validatingAdmissionPolicy } from "./validating-admission-policy.ts";
@@ -19,13 +19,6 @@ const PLUGINS: AdmissionPlugin[] = [
   limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity,
   mutatingAdmissionWebhook, validatingAdmissionPolicy, validatingAdmissionWebhook, resourceQuota,
 ];
-
-/** What the registry store calls around a write. */
-export interface AdmissionHooks {
-  mutate(operation: Operation, object: KubeObject | undefined, old: KubeObject | undefined): Promise<void>;
-  validate(operation: Operation, object: KubeObject | undefined, old: KubeObject | undefined): Promise<void>;
-  deleted(object: KubeObject): Promise<void>;
-}
 
 /** One request's pass through the chain. */
 export class Admission implements AdmissionHooks {

@@ -1,9 +1,9 @@
 // What an admission plugin is given and may do (the chain itself is in index.ts).
 import type { UserInfo } from "../context.ts";
-import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import type { AdmissionOperation, KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 
-export type Operation = "CREATE" | "UPDATE" | "DELETE";
+export type Operation = AdmissionOperation;
 
 export interface AdmissionAttributes {
   env: Env;

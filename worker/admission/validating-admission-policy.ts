@@ -18,7 +18,6 @@ import { RegistryStore } from "../registry/store.ts";
 import { groupVersion, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { namespaceOf, type AdmissionAttributes, type AdmissionPlugin } from "./plugin.ts";
-import { invalidateWebhookConfigurations } from "./webhooks.ts";
 
 const FRESH_MS = 1000;
 const GROUP = "admissionregistration.k8s.io";
@@ -47,10 +46,9 @@ const policies = new IsolateCache<CompiledPolicy[]>(FRESH_MS);
 /** Compiled policies by uid and revision: a policy compiles once per change. */
 const compiled = new Map<string, Omit<CompiledPolicy, "bindings">>();
 
-/** Forgets what this isolate read (webhook configurations too), after it wrote admission configuration itself. */
+/** Forgets what this isolate read, after it wrote admission configuration itself. */
 export function invalidateValidatingAdmissionPolicies(): void {
   policies.invalidate();
-  invalidateWebhookConfigurations();
 }
 
 function loadPolicies(env: Env): Promise<CompiledPolicy[]> {

@@ -36,7 +36,7 @@ interface Configurations {
 
 const configurations = new IsolateCache<Configurations>(FRESH_MS);
 
-/** Forgets what this isolate read; invalidateValidatingAdmissionPolicies calls it on every admissionregistration write. */
+/** Forgets what this isolate read, after it wrote admission configuration itself. */
 export function invalidateWebhookConfigurations(): void {
   configurations.invalidate();
 }

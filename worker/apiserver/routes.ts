@@ -4,6 +4,7 @@ import { Hono, type Context } from "hono";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { Admission } from "../admission/index.ts";
 import { invalidateValidatingAdmissionPolicies } from "../admission/validating-admission-policy.ts";
+import { invalidateWebhookConfigurations } from "../admission/webhooks.ts";
 import { auditMiddleware } from "../audit/middleware.ts";
 import { createDefaultServiceAccount } from "./bootstrap.ts";
 import { requireAuthorizedUser } from "../authz/authorizer.ts";
@@ -146,7 +147,10 @@ async function serveResource(c: Context<AppEnv>, group: string, version: string,
  */
 function forgetCachedConfiguration(c: Context<AppEnv>, def: ResourceDefinition): void {
   if (def.group === RBAC_GROUP) invalidatePolicy();
-  if (def.group === "admissionregistration.k8s.io") invalidateValidatingAdmissionPolicies();
+  if (def.group === "admissionregistration.k8s.io") {
+    invalidateValidatingAdmissionPolicies();
+    invalidateWebhookConfigurations();
+  }
   if (def === crdResource) {
     invalidateCustomResources();
     if (c.req.method === "DELETE") c.executionCtx.waitUntil(finalizeDeletedCustomResourceDefinitions(c.env));

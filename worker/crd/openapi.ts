@@ -1,15 +1,11 @@
 // The OpenAPI of custom resources: per served version, the CRD's schema as a definition named as
 // kube-apiserver names it (reversed group, version, kind), its List, and the REST paths, built from
 // the published paths of a built-in kind of the same scope with the names swapped in.
-import { openAPIPaths, openAPISchemas, type JsonObject } from "../openapi/documents.ts";
+import { openAPIPaths, openAPISchemas, type CustomOpenAPI, type JsonObject } from "../openapi/documents.ts";
 import type { ResourceDefinition } from "../registry/types.ts";
 import type { CustomResources } from "./custom-resources.ts";
 
-export interface CustomOpenAPI {
-  fingerprint: string;
-  /** Index key ("apis/<group>/<version>") → that document's paths and schemas. */
-  groupVersions: Record<string, { paths: Record<string, JsonObject>; schemas: Record<string, JsonObject> }>;
-}
+export type { CustomOpenAPI };
 
 const SCHEMA_REF = "#/components/schemas/";
 const OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";

@@ -3,10 +3,16 @@
 // Each is built and hashed once per isolate; the data never changes while the Worker runs. Custom
 // resources' documents (worker/crd/openapi.ts) join them, rebuilt whenever the CRDs change.
 import { KUBERNETES_VERSION } from "../apiserver/discovery.ts";
-import type { CustomOpenAPI } from "../crd/openapi.ts";
 
 type Json = null | boolean | number | string | Json[] | JsonObject;
 export type JsonObject = { [key: string]: Json };
+
+/** What custom resources add to the documents (built by worker/crd/openapi.ts). */
+export interface CustomOpenAPI {
+  fingerprint: string;
+  /** Index key ("apis/<group>/<version>") → that document's paths and schemas. */
+  groupVersions: Record<string, { paths: Record<string, JsonObject>; schemas: Record<string, JsonObject> }>;
+}
 
 interface SpecData {
   securitySchemes: JsonObject;

@@ -9,8 +9,7 @@ import { namespaceKey, resourcePrefix } from "../storage/keys.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
-import { groupVersion, type KubeObject, type ResourceDefinition } from "./types.ts";
-import type { AdmissionHooks } from "../admission/index.ts";
+import { groupVersion, type AdmissionHooks, type KubeObject, type ResourceDefinition } from "./types.ts";
 
 export interface ListQuery {
   labelSelector?: string;

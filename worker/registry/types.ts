@@ -48,6 +48,15 @@ export interface ResourceDefinition extends ResourceNames {
   keepOnUpdate?(next: KubeObject, current: KubeObject): void;
 }
 
+export type AdmissionOperation = "CREATE" | "UPDATE" | "DELETE";
+
+/** What the registry store calls around a write: the admission chain (worker/admission/) implements it. */
+export interface AdmissionHooks {
+  mutate(operation: AdmissionOperation, object: KubeObject | undefined, old: KubeObject | undefined): Promise<void>;
+  validate(operation: AdmissionOperation, object: KubeObject | undefined, old: KubeObject | undefined): Promise<void>;
+  deleted(object: KubeObject): Promise<void>;
+}
+
 /** What a built-in resource declares: its names from the one table, plus its strategy. */
 export type Strategy = Omit<ResourceDefinition, keyof ResourceNames>;
 
