@@ -15,9 +15,10 @@ interface Env {
   STORE: DurableObjectNamespace<import("./durable-objects/store/index.ts").StoreShard>;
   CLUSTER_NAME: string;
   STORE_SHARDS: string;
-  COMPACTION_RETAIN_REVISIONS: string;
-  COMPACTION_RETAIN_MINUTES: string;
-  WATCH_PROGRESS_NOTIFY_SECONDS: string;
+  /** The store's settings; unset ones take STORE_DEFAULTS (durable-objects/store/index.ts). */
+  COMPACTION_RETAIN_REVISIONS?: string;
+  COMPACTION_RETAIN_MINUTES?: string;
+  WATCH_PROGRESS_NOTIFY_SECONDS?: string;
   /** Where Services get their ClusterIPs (default 10.96.0.0/12). */
   SERVICE_CIDR?: string;
   /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */

@@ -23,15 +23,18 @@ export interface StoreSettings {
   progressNotifyMs: number;
 }
 
+/** The store's settings when wrangler.toml's [vars] leave them out: the one place they are defaulted. */
+export const STORE_DEFAULTS = { COMPACTION_RETAIN_REVISIONS: 10_000, COMPACTION_RETAIN_MINUTES: 5, WATCH_PROGRESS_NOTIFY_SECONDS: 60 };
+
 export function storeSettings(env: Env): StoreSettings {
   const number = (text: string | undefined, fallback: number) => {
     const n = Number(text);
     return text !== undefined && text !== "" && Number.isFinite(n) && n >= 0 ? n : fallback;
   };
   return {
-    retainRevisions: number(env.COMPACTION_RETAIN_REVISIONS, 10_000),
-    retainMs: number(env.COMPACTION_RETAIN_MINUTES, 5) * 60_000,
-    progressNotifyMs: number(env.WATCH_PROGRESS_NOTIFY_SECONDS, 600) * 1000,
+    retainRevisions: number(env.COMPACTION_RETAIN_REVISIONS, STORE_DEFAULTS.COMPACTION_RETAIN_REVISIONS),
+    retainMs: number(env.COMPACTION_RETAIN_MINUTES, STORE_DEFAULTS.COMPACTION_RETAIN_MINUTES) * 60_000,
+    progressNotifyMs: number(env.WATCH_PROGRESS_NOTIFY_SECONDS, STORE_DEFAULTS.WATCH_PROGRESS_NOTIFY_SECONDS) * 1000,
   };
 }
 
