@@ -12,6 +12,7 @@ import { openapiRoutes } from "./openapi/index.ts";
 import { rewriteRoutes } from "./storage/rewrite.ts";
 import { auditMiddleware } from "./audit/middleware.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { postStartHookChecks, postStartHooks } from "./apiserver/bootstrap.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 
@@ -22,21 +23,27 @@ app.get("/livez", (c) => c.text("ok"));
 app.get("/readyz", async (c) => {
   const verbose = c.req.query("verbose") !== undefined;
   let storeCheck: string;
-  let ready = true;
+  let storeReady = true;
   try {
     const stub = c.env.STORE.get(c.env.STORE.idFromName(storeObjectName(c.env.CLUSTER_NAME, MAIN_SHARD)));
     await stub.status();
     storeCheck = "[+]store ok";
   } catch (e) {
-    ready = false;
+    storeReady = false;
     storeCheck = `[-]store failed: ${(e as Error).message}`;
   }
+  const hooks = storeReady ? await postStartHookChecks(c.env) : { ready: false, lines: [] };
+  const ready = storeReady && hooks.ready;
+  const checks = [storeCheck, ...hooks.lines].join("\n");
   const status = ready ? 200 : 503;
-  if (!verbose) return c.text(ready ? "ok" : `${storeCheck}\nreadyz check failed`, status);
-  return c.text(`${storeCheck}\n${ready ? "readyz check passed" : "readyz check failed"}`, status);
+  if (!verbose) return c.text(ready ? "ok" : `${checks}\nreadyz check failed`, status);
+  return c.text(`${checks}\n${ready ? "readyz check passed" : "readyz check failed"}`, status);
 });
 
 app.get("/version", (c) => c.json(versionInfo()));
+
+// The cluster's seed objects exist before this isolate serves anything else (kube's post-start hooks).
+app.use("*", async (c, next) => (new URL(c.req.url).pathname.startsWith("/etcd") ? next() : postStartHooks(c, next)));
 
 // Service account token discovery, for those RBAC lets read it (service accounts, by kube's default).
 app.get("/.well-known/openid-configuration", requireAuthorizedUser, (c) => c.json(openIDConfiguration(c.env, new URL(c.req.url).origin)));

@@ -11,12 +11,18 @@ import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks
 import { nodeRestriction } from "./node-restriction.ts";
 import { defaultTolerationSeconds, priority } from "./pod-defaults.ts";
 import { podSecurity } from "./pod-security-admission.ts";
+import { rbacEscalation } from "./rbac-escalation.ts";
 import { resourceQuota } from "./resource-quota.ts";
 import { serviceAccount } from "./service-account.ts";
 
-/** Kubernetes' order: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook, ResourceQuota. */
+/**
+ * Kubernetes' order: RBAC escalation prevention (kube's RBAC storage checks it first), then the
+ * plugins: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority,
+ * DefaultTolerationSeconds, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
+ * ValidatingAdmissionWebhook, ResourceQuota.
+ */
 const PLUGINS: AdmissionPlugin[] = [
-  limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity,
+  rbacEscalation, limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity,
   mutatingAdmissionWebhook, validatingAdmissionPolicy, validatingAdmissionWebhook, resourceQuota,
 ];
 

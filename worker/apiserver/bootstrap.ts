@@ -1,74 +1,86 @@
-// What a new cluster has from the start: the namespaces kube-apiserver creates (default,
-// kube-system, kube-public, kube-node-lease), the kubernetes service, and the default RBAC policy
-// (cluster roles and their bindings). Ensured once per isolate, before the first API call.
+// What a new cluster has from the start, as kube-apiserver's post-start hooks make it: the system
+// namespaces with their default service accounts and the kubernetes Service (bootstrap-controller),
+// the default RBAC policy (rbac/bootstrap-roles) and the system priority classes
+// (scheduling/bootstrap-system-priority-classes). They run once per isolate, before it serves its
+// first request (worker/index.ts mounts them), and /readyz reports each.
+import type { MiddlewareHandler } from "hono";
 import { SYSTEM_PRIORITY_CLASSES } from "../admission/pod-defaults.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
+import { coreResources, serviceCidr, SYSTEM_NAMESPACES } from "../registry/core.ts";
 import { rbacResources } from "../registry/rbac.ts";
 import { schedulingResources } from "../registry/scheduling.ts";
-import { coreResources, serviceCidr } from "../registry/core.ts";
 import { kubernetesServiceIP } from "../registry/services.ts";
 import { RegistryStore } from "../registry/store.ts";
+import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
+import type { AppEnv } from "../context.ts";
 
-const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
-const serviceAccounts = coreResources.find((r) => r.resource === "serviceaccounts")!;
-const priorityClasses = schedulingResources.find((r) => r.resource === "priorityclasses")!;
+const definition = (defs: ResourceDefinition[], resource: string) => defs.find((r) => r.resource === resource)!;
 
-/** Every namespace has a "default" service account (kube's serviceaccounts controller makes it). */
-export async function createDefaultServiceAccount(env: Env, namespace: string): Promise<void> {
-  const store = new RegistryStore(serviceAccounts, new ObjectStorage(env));
-  if (await store.storage.get(store.key(namespace, "default"))) return;
-  await store.create(namespace, { metadata: { name: "default" } }, { manager: "kube-controller-manager" }).catch((e) => {
-    if (e?.code !== 409) throw e;
-  });
-}
-const namespaces = coreResources.find((r) => r.resource === "namespaces")!;
-const services = coreResources.find((r) => r.resource === "services")!;
-
-let ensured: Promise<void> | undefined;
-
-export function ensureBootstrapped(env: Env): Promise<void> {
-  ensured ??= bootstrap(env).catch((e) => {
-    ensured = undefined; // try again on the next request
-    throw e;
-  });
-  return ensured;
+/** Creates what is missing (kube also reconciles changed defaults; we leave what users changed). */
+async function ensure(store: RegistryStore, namespace: string | undefined, objects: readonly KubeObject[], manager = "kube-apiserver"): Promise<void> {
+  const { items } = await store.list(namespace, {});
+  const present = new Set((items as KubeObject[]).map((o) => o.metadata?.name));
+  await Promise.all(objects.filter((o) => !present.has(o.metadata!.name)).map((o) =>
+    store.create(namespace, structuredClone(o), { manager }).catch((e) => {
+      if (e?.code !== 409) throw e;
+    })));
 }
 
-async function bootstrap(env: Env): Promise<void> {
-  const store = new RegistryStore(namespaces, new ObjectStorage(env));
-  await Promise.all(SYSTEM_NAMESPACES.map(async (name) => {
-    if (await store.storage.get(store.key(undefined, name))) return;
-    await store.create(undefined, { metadata: { name } }).catch((e) => {
-      if (e?.code !== 409) throw e;
-    });
-  }));
-  await Promise.all(SYSTEM_NAMESPACES.map((name) => createDefaultServiceAccount(env, name)));
-  const classes = new RegistryStore(priorityClasses, new ObjectStorage(env));
-  await Promise.all(SYSTEM_PRIORITY_CLASSES.map(async ({ name, value, description }) => {
-    if (await classes.storage.get(classes.key(undefined, name))) return;
-    await classes.create(undefined, { metadata: { name }, value, description, preemptionPolicy: "PreemptLowerPriority" }, { manager: "kube-apiserver" }).catch((e) => {
-      if (e?.code !== 409) throw e;
-    });
-  }));
-  // The kubernetes service in default, at the first address of the service range.
-  const svc = new RegistryStore(services, new ObjectStorage(env));
-  if (!(await svc.storage.get(svc.key("default", "kubernetes")))) {
-    await svc.create("default", {
-      metadata: { name: "kubernetes", labels: { component: "apiserver", provider: "kubernetes" } },
-      spec: { clusterIP: kubernetesServiceIP(serviceCidr(env)), ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }] },
-    }).catch((e) => {
-      if (e?.code !== 409) throw e;
-    });
-  }
-  // The default RBAC policy: what is missing is created (kube also reconciles changed defaults).
-  const rbac = (kind: string) => new RegistryStore(rbacResources.find((r) => r.kind === kind)!, new ObjectStorage(env));
-  for (const [store, objects] of [[rbac("ClusterRole"), bootstrapClusterRoles], [rbac("ClusterRoleBinding"), bootstrapClusterRoleBindings]] as const) {
-    const { items } = await store.storage.list(store.prefix(), {});
-    const present = new Set(items.map((stored) => stored.object.metadata?.name));
-    await Promise.all(objects.filter((o) => !present.has(o.metadata!.name)).map((o) =>
-      store.create(undefined, structuredClone(o) as Record<string, any>, { manager: "kube-apiserver" }).catch((e) => {
-        if (e?.code !== 409) throw e;
-      })));
-  }
+const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): Promise<void> }[] = [
+  {
+    name: "bootstrap-controller",
+    async run(env, storage) {
+      // Each namespace's create also makes its default service account (core.ts).
+      await ensure(new RegistryStore(definition(coreResources, "namespaces"), storage), undefined, SYSTEM_NAMESPACES.map((name) => ({ metadata: { name } })));
+      // The kubernetes service in default, at the first address of the service range.
+      await ensure(new RegistryStore(definition(coreResources, "services"), storage), "default", [{
+        metadata: { name: "kubernetes", labels: { component: "apiserver", provider: "kubernetes" } },
+        spec: { clusterIP: kubernetesServiceIP(serviceCidr(env)), ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }] },
+      }]);
+    },
+  },
+  {
+    name: "rbac/bootstrap-roles",
+    async run(_env, storage) {
+      await ensure(new RegistryStore(definition(rbacResources, "clusterroles"), storage), undefined, bootstrapClusterRoles as readonly KubeObject[]);
+      await ensure(new RegistryStore(definition(rbacResources, "clusterrolebindings"), storage), undefined, bootstrapClusterRoleBindings as readonly KubeObject[]);
+    },
+  },
+  {
+    name: "scheduling/bootstrap-system-priority-classes",
+    async run(_env, storage) {
+      await ensure(new RegistryStore(definition(schedulingResources, "priorityclasses"), storage), undefined,
+        SYSTEM_PRIORITY_CLASSES.map(({ name, value, description }) => ({ metadata: { name }, value, description, preemptionPolicy: "PreemptLowerPriority" })));
+    },
+  },
+];
+
+/** Each hook's run in this isolate; a failed one is tried again on the next request. */
+const runs = new Map<string, Promise<void>>();
+
+function runHooks(env: Env): Promise<void>[] {
+  const storage = new ObjectStorage(env);
+  return POST_START_HOOKS.map((hook) => {
+    let run = runs.get(hook.name);
+    if (!run) {
+      run = hook.run(env, storage);
+      run.catch(() => runs.delete(hook.name));
+      runs.set(hook.name, run);
+    }
+    return run;
+  });
+}
+
+/** Middleware: the cluster is seeded before this isolate serves anything that reads it. */
+export const postStartHooks: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await Promise.all(runHooks(c.env));
+  await next();
+};
+
+/** /readyz lines for the hooks: "[+]poststarthook/rbac/bootstrap-roles ok", or why not. */
+export async function postStartHookChecks(env: Env): Promise<{ ready: boolean; lines: string[] }> {
+  const results = await Promise.allSettled(runHooks(env));
+  const lines = results.map((r, i) => `[${r.status === "fulfilled" ? "+" : "-"}]poststarthook/${POST_START_HOOKS[i]!.name} ${r.status === "fulfilled" ? "ok" : "failed: reason withheld"}`);
+  return { ready: results.every((r) => r.status === "fulfilled"), lines };
 }

@@ -1,7 +1,6 @@
 // Authorization of every request after authentication: impersonation first (for those allowed to
 // impersonate), then RBAC. system:masters is allowed everything without reading the policy.
 import type { Context, MiddlewareHandler } from "hono";
-import { ensureBootstrapped } from "../apiserver/bootstrap.ts";
 import { ApiError, apiErrors, statusResponse } from "../../lib/k8s/status.ts";
 import { authenticate } from "../auth.ts";
 import type { AppEnv, UserInfo } from "../context.ts";
@@ -17,8 +16,7 @@ async function allowed(env: Env, attrs: RequestAttributes): Promise<boolean> {
 
 /**
  * Every API surface's door: 401 without a valid token, then impersonation, then 403 unless RBAC
- * allows the request. The cluster's defaults (namespaces, default RBAC policy) exist before the
- * first decision.
+ * allows the request.
  */
 export const requireAuthorizedUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   const url = new URL(c.req.url);
@@ -29,7 +27,6 @@ export const requireAuthorizedUser: MiddlewareHandler<AppEnv> = async (c, next) 
   const authenticated = await authenticate(c) ?? (anonymousAllowed(c) ? ANONYMOUS : undefined);
   if (!authenticated) return statusResponse(apiErrors.unauthorized());
   try {
-    await ensureBootstrapped(c.env);
     const user = await impersonation(c, authenticated);
     takeRequest(c.env, user);
     await authorizeRequest(c.env, c.req.method, url, user);

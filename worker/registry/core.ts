@@ -1,6 +1,8 @@
 // core/v1 resources: what each declares beyond the generic store.
 import { declare, type ResourceDefinition } from "./types.ts";
-import type { StatusCause } from "../../lib/k8s/status.ts";
+import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
+import type { ObjectStorage } from "../storage/object-storage.ts";
+import { RegistryStore } from "./store.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
 import { toBase64 } from "../../lib/etcd/gateway-json.ts";
@@ -10,6 +12,18 @@ export function serviceCidr(env: Env): Cidr {
   const text = env.SERVICE_CIDR || DEFAULT_SERVICE_CIDR;
   if (cidrCache?.text !== text) cidrCache = { text, cidr: parseCidr(text) };
   return cidrCache.cidr;
+}
+
+/** Namespaces kube-apiserver creates and never lets go. */
+export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const UNDELETABLE_NAMESPACES = ["default", "kube-system", "kube-public"];
+
+const serviceAccounts = declare("v1", "serviceaccounts", { generation: false });
+
+export async function createDefaultServiceAccount(storage: ObjectStorage, namespace: string): Promise<void> {
+  await new RegistryStore(serviceAccounts, storage).create(namespace, { metadata: { name: "default" } }, { manager: "kube-controller-manager" }).catch((e) => {
+    if (e?.code !== 409) throw e;
+  });
 }
 
 export const coreResources: ResourceDefinition[] = [
@@ -23,6 +37,16 @@ export const coreResources: ResourceDefinition[] = [
       ns.metadata!.labels = { ...ns.metadata!.labels, "kubernetes.io/metadata.name": ns.metadata!.name };
     },
     selectableFields: (ns) => ({ "status.phase": ns.status?.phase ?? "" }),
+    deletion: {
+      refuse: (ns) => (UNDELETABLE_NAMESPACES.includes(ns.metadata?.name) ? apiErrors.forbidden(`namespaces "${ns.metadata?.name}" is forbidden: this namespace may not be deleted`) : undefined),
+      mark(ns) {
+        ns.status = { ...ns.status, phase: "Terminating" };
+      },
+      // The namespace controller empties it, then drops the "kubernetes" finalizer (namespaces/finalize).
+      pending: (ns) => (ns.spec?.finalizers ?? []).length > 0,
+    },
+    // Every namespace has a "default" service account (kube's serviceaccounts controller makes it).
+    afterCreate: (ns, storage) => createDefaultServiceAccount(storage, ns.metadata!.name),
   }),
   declare("v1", "pods", {
     hasStatus: true, generation: false,
@@ -85,7 +109,7 @@ export const coreResources: ResourceDefinition[] = [
     selectableFields: (secret) => ({ type: secret.type ?? "" }),
     validate: (secret) => validateDataMaps(secret, ["data"]),
   }),
-  declare("v1", "serviceaccounts", { generation: false }),
+  serviceAccounts,
   declare("v1", "nodes", {
     hasStatus: true, generation: false,
     selectableFields: (node) => ({ "spec.unschedulable": String(!!node.spec?.unschedulable) }),

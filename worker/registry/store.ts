@@ -22,7 +22,8 @@ export interface ListQuery {
 
 export interface WriteOptions {
   dryRun?: boolean;
-  subresource?: "status";
+  /** status: only the status moves; finalize: only spec.finalizers (a Namespace's). */
+  subresource?: "status" | "finalize";
   /** Who is writing, for metadata.managedFields. */
   manager?: string;
   /** The object carries managedFields already worked out (server-side apply). */
@@ -90,6 +91,12 @@ export class RegistryStore {
 
   async get(namespace: string | undefined, name: string): Promise<KubeObject> {
     return this.withVersion(await this.read(namespace, name));
+  }
+
+  /** The object, or undefined when there is none. */
+  async find(namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    const stored = await this.storage.get(this.key(namespace, name));
+    return stored && this.withVersion(stored);
   }
 
   // ---- list ----
@@ -203,6 +210,7 @@ export class RegistryStore {
       });
       if (outcome.ok) {
         object.metadata!.resourceVersion = String(outcome.revision);
+        await this.def.afterCreate?.(object, this.storage);
         return object;
       }
       await releaseAll(this.storage, claimed);
@@ -314,7 +322,7 @@ export class RegistryStore {
       }
       delete next.metadata!.resourceVersion;
       if (options.dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata!.resourceVersion } };
-      if (next.metadata!.deletionTimestamp && !next.metadata!.finalizers?.length && current.metadata!.finalizers?.length) {
+      if (next.metadata!.deletionTimestamp && !this.heldFromDeletion(next) && this.heldFromDeletion(current)) {
         // The last finalizer is gone from an object being deleted: now it really goes.
         const outcome = await this.storage.delete(key, stored.modRevision);
         if (outcome.ok) {
@@ -384,6 +392,11 @@ export class RegistryStore {
       this.def.defaults?.(kept);
       return this.finishUpdate(current, kept, options);
     }
+    if (options.subresource === "finalize") {
+      const kept = structuredClone(current);
+      kept.spec = { ...kept.spec, finalizers: next.spec?.finalizers ?? [] };
+      return this.finishUpdate(current, kept, options);
+    }
     if (this.def.hasStatus) next.status = structuredClone(current.status);
     this.def.keepOnUpdate?.(next, current);
     this.def.defaults?.(next);
@@ -408,6 +421,11 @@ export class RegistryStore {
 
   // ---- delete ----
 
+  /** Whether something still holds an object that is being deleted: finalizers, or its kind's own (a Namespace's spec.finalizers). */
+  private heldFromDeletion(object: KubeObject): boolean {
+    return !!object.metadata?.finalizers?.length || !!this.def.deletion?.pending?.(object);
+  }
+
   async delete(namespace: string | undefined, name: string, options: DeleteOptions = {}): Promise<KubeObject> {
     const key = this.key(namespace, name);
     let stored = await this.read(namespace, name);
@@ -420,17 +438,22 @@ export class RegistryStore {
       if (pre?.resourceVersion && pre.resourceVersion !== current.metadata!.resourceVersion) {
         throw apiErrors.conflict(this.def.group, this.def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata!.resourceVersion}`);
       }
+      if (!current.metadata!.deletionTimestamp) {
+        const refused = this.def.deletion?.refuse?.(current);
+        if (refused) throw refused;
+      }
       const finalizers: string[] = [...(current.metadata!.finalizers ?? [])];
       if (options.propagationPolicy === "Foreground" && !finalizers.includes("foregroundDeletion")) finalizers.push("foregroundDeletion");
       if (options.propagationPolicy === "Orphan" && !finalizers.includes("orphan")) finalizers.push("orphan");
       const grace = this.gracePeriod(current, options);
-      if (finalizers.length || grace > 0) {
+      if (finalizers.length || grace > 0 || this.def.deletion?.pending?.(current)) {
         // Graceful: mark it; finalizers' owners (or the kubelet) finish the job.
         if (current.metadata!.deletionTimestamp && !finalizers.some((f) => !(current.metadata!.finalizers ?? []).includes(f))) return current;
         const marked = structuredClone(current);
         marked.metadata!.finalizers = finalizers;
         marked.metadata!.deletionTimestamp ??= kubeTime(Date.now() + grace * 1000);
         marked.metadata!.deletionGracePeriodSeconds = grace;
+        this.def.deletion?.mark?.(marked);
         delete marked.metadata!.resourceVersion;
         if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
         const outcome = await this.storage.update(key, this.encode(marked), stored.modRevision);

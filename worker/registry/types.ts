@@ -1,6 +1,6 @@
 // What a resource declares to be served by the one generic registry store: its names, scope,
 // defaulting, validation, what an update may change, and selectable fields (its names come from lib/k8s/resources.ts).
-import type { StatusCause } from "../../lib/k8s/status.ts";
+import type { ApiError, StatusCause } from "../../lib/k8s/status.ts";
 import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import type { UserInfo } from "../context.ts";
 import type { TablePrinter } from "../printers/table.ts";
@@ -44,6 +44,14 @@ export interface ResourceDefinition extends ResourceNames {
   allocate?(object: KubeObject, storage: ObjectStorage): Promise<string[]>;
   /** Frees what a deleted object held. */
   release?(object: KubeObject, storage: ObjectStorage): Promise<void>;
+  /**
+   * Deletion beyond metadata.finalizers: `refuse` stops a delete (kube's system namespaces),
+   * `mark` changes an object as its deletion starts (a Namespace turns Terminating), and `pending`
+   * says what else still holds it (a Namespace's spec.finalizers); it goes once nothing does.
+   */
+  deletion?: { refuse?(object: KubeObject): ApiError | undefined; mark?(object: KubeObject): void; pending?(object: KubeObject): boolean };
+  /** After a create was stored (not on dry runs): what kube's controllers add at once (a Namespace's default ServiceAccount). */
+  afterCreate?(object: KubeObject, storage: ObjectStorage): Promise<void>;
   /** Carries over what an update may not change or drop (e.g. a service's allocated addresses). */
   keepOnUpdate?(next: KubeObject, current: KubeObject): void;
 }

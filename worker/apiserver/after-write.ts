@@ -1,0 +1,51 @@
+// What follows a successful write in this isolate: caches of configuration it wrote (RBAC policy,
+// admission configuration, CRDs, checked tokens) are forgotten so it decides by the new state at
+// once, and the cleanup kube's controllers do (a deleted CRD's objects, a terminating namespace's
+// content) starts after the answer.
+import { invalidateValidatingAdmissionPolicies } from "../admission/validating-admission-policy.ts";
+import { invalidateWebhookConfigurations } from "../admission/webhooks.ts";
+import { forgetCheckedTokens } from "../authn/service-account-tokens.ts";
+import { invalidatePolicy } from "../authz/policy.ts";
+import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources, servedResources } from "../crd/custom-resources.ts";
+import { purgeNamespace } from "../registry/namespaces.ts";
+import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
+
+export interface Write {
+  def: ResourceDefinition;
+  method: string;
+  /** What the write answered (the object, or for a delete the deleted or terminating one). */
+  result?: KubeObject;
+  dryRun: boolean;
+}
+
+/** By API group or resource: what this isolate forgets after writing there. */
+const FORGET: { matches(def: ResourceDefinition, method: string): boolean; forget(): void }[] = [
+  { matches: (def) => def.group === "rbac.authorization.k8s.io", forget: invalidatePolicy },
+  {
+    matches: (def) => def.group === "admissionregistration.k8s.io",
+    forget() {
+      invalidateValidatingAdmissionPolicies();
+      invalidateWebhookConfigurations();
+    },
+  },
+  { matches: (def) => def.group === "apiextensions.k8s.io" && def.resource === "customresourcedefinitions", forget: invalidateCustomResources },
+  // Tokens bound to what is gone stop working at once here (elsewhere within the token cache's 10 s).
+  { matches: (def, method) => method === "DELETE" && def.group === "" && ["serviceaccounts", "pods", "secrets", "nodes"].includes(def.resource), forget: forgetCheckedTokens },
+];
+
+/** Runs after every write request, whether it succeeded or not (a failed write may have changed something first). */
+export function afterWrite(env: Env, write: Write, waitUntil: (work: Promise<unknown>) => void): void {
+  for (const entry of FORGET) if (entry.matches(write.def, write.method)) entry.forget();
+  if (write.method !== "DELETE" || write.dryRun) return;
+  if (write.def.group === "apiextensions.k8s.io" && write.def.resource === "customresourcedefinitions") waitUntil(finalizeDeletedCustomResourceDefinitions(env));
+  const name = write.result?.metadata?.name;
+  if (write.def.group === "" && write.def.resource === "namespaces" && name && write.result?.metadata?.deletionTimestamp) {
+    waitUntil(servedResources(env).then((served) => purgeNamespace(new ObjectStorage(env), write.def, served, name)));
+  }
+}
+
+async function finalizeDeletedCustomResourceDefinitions(env: Env): Promise<void> {
+  const { crds } = await customResources(env, 0);
+  for (const crd of crds.filter((c) => c.metadata?.deletionTimestamp)) await finalizeCustomResourceDefinition(env, crd.metadata!.name);
+}
