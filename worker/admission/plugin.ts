@@ -2,6 +2,7 @@
 import type { UserInfo } from "../context.ts";
 import type { AdmissionOperation, KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
+import { builtinStore } from "../registry/builtins.ts";
 
 export type Operation = AdmissionOperation;
 
@@ -43,7 +44,7 @@ export function readOnce<T>(a: AdmissionAttributes, key: string, read: () => Pro
 
 /** The request's namespace object (undefined when it has none, or it does not exist). */
 export function namespaceOf(a: AdmissionAttributes): Promise<Record<string, any> | undefined> {
-  return readOnce(a, "namespace", async () => (a.namespace ? (await new ObjectStorage(a.env).get(`/registry/namespaces/${a.namespace}`))?.object : undefined));
+  return readOnce(a, "namespace", async () => (a.namespace ? builtinStore(new ObjectStorage(a.env), "v1", "namespaces").find(undefined, a.namespace) : undefined));
 }
 
 /** Whether the write is of a pod itself (not a subresource such as status or binding). */

@@ -4,6 +4,7 @@
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
+import { builtinStore } from "../registry/builtins.ts";
 
 const TAINTS = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
 
@@ -33,20 +34,19 @@ export const priority: AdmissionPlugin = {
     if (a.operation !== "CREATE" || !isPodWrite(a) || !a.object) return;
     const pod = a.object;
     const spec = (pod.spec ??= {});
-    const storage = new ObjectStorage(a.env);
+    const classes = builtinStore(new ObjectStorage(a.env), "scheduling.k8s.io/v1", "priorityclasses");
     let value = 0;
     let preemptionPolicy = "PreemptLowerPriority";
     if (spec.priorityClassName) {
-      const stored = await storage.get(`/registry/priorityclasses/${spec.priorityClassName}`);
+      const stored = await classes.find(undefined, spec.priorityClassName);
       if (!stored) throw apiErrors.forbidden(`pods "${pod.metadata?.name ?? ""}" is forbidden: no PriorityClass with name ${spec.priorityClassName} was found`);
-      value = stored.object.value ?? 0;
-      preemptionPolicy = stored.object.preemptionPolicy ?? preemptionPolicy;
+      value = stored.value ?? 0;
+      preemptionPolicy = stored.preemptionPolicy ?? preemptionPolicy;
     } else {
-      const { items } = await storage.list("/registry/priorityclasses/", {});
-      const defaults = items.map((s) => s.object).filter((c) => c.globalDefault).sort((x, y) => (x.value ?? 0) - (y.value ?? 0));
+      const defaults = (await classes.all()).filter((c) => c.globalDefault).sort((x, y) => (x.value ?? 0) - (y.value ?? 0));
       const chosen = defaults[0];
       if (chosen) {
-        spec.priorityClassName = chosen.metadata.name;
+        spec.priorityClassName = chosen.metadata!.name;
         value = chosen.value ?? 0;
         preemptionPolicy = chosen.preemptionPolicy ?? preemptionPolicy;
       }

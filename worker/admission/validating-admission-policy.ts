@@ -202,12 +202,11 @@ async function collectParams(a: AdmissionAttributes, def: ResourceDefinition | u
   const store = new RegistryStore(def, new ObjectStorage(a.env));
   let params: KubeObject[];
   if (ref.name) {
-    const stored = await store.storage.get(store.key(namespace, ref.name));
-    params = stored ? [store.decode(stored.object)] : [];
+    const param = await store.find(namespace, ref.name);
+    params = param ? [param] : [];
   } else {
     const requirements = labelSelectorFromObject((ref.selector ?? {}) as LabelSelectorObject);
-    const { items } = await store.storage.list(store.prefix(namespace), {});
-    params = items.map((stored) => store.decode(stored.object)).filter((o) => matchesLabels(requirements, o.metadata?.labels));
+    params = (await store.all(namespace)).filter((o) => matchesLabels(requirements, o.metadata?.labels));
   }
   if (!params.length && ref.parameterNotFoundAction === "Deny") throw new ConfigurationError("no params found for policy binding with `Deny` parameterNotFoundAction");
   return params.map((p) => ({ apiVersion: paramKind.apiVersion, kind: paramKind.kind, ...p }));

@@ -4,6 +4,7 @@
 // authenticator checks them: type, secret, expiry, the authentication usage, extra groups.
 import type { UserInfo } from "../context.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
+import { builtinStore } from "../registry/builtins.ts";
 
 export const BOOTSTRAP_TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
 const EXTRA_GROUP = /^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$/;
@@ -29,8 +30,7 @@ export async function authenticateBootstrapToken(env: Env, token: string, now = 
   const match = BOOTSTRAP_TOKEN.exec(token);
   if (!match) return undefined;
   const [, id, secret] = match as unknown as [string, string, string];
-  const stored = await new ObjectStorage(env).get(`/registry/secrets/kube-system/bootstrap-token-${id}`);
-  const object = stored?.object;
+  const object = await builtinStore(new ObjectStorage(env), "v1", "secrets").find("kube-system", `bootstrap-token-${id}`);
   if (!object || object.type !== "bootstrap.kubernetes.io/token" || object.metadata?.deletionTimestamp) return undefined;
   const data = object.data as Record<string, string> | undefined;
   if (text(data, "token-id") !== id || !sameText(text(data, "token-secret") ?? "", secret)) return undefined;

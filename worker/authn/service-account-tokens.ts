@@ -7,6 +7,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { UserInfo } from "../context.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
+import { builtinStore } from "../registry/builtins.ts";
 
 export const DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local";
 /** kube-apiserver's bounds for a requested token lifetime. */
@@ -123,18 +124,18 @@ export async function issueToken(env: Env, serviceAccount: Record<string, any>, 
 }
 
 async function boundObject(env: Env, namespace: string, ref: Record<string, any>, causes: StatusCause[]): Promise<BoundObject | undefined> {
-  const kinds: Record<string, string> = { Pod: `/registry/pods/${namespace}/`, Secret: `/registry/secrets/${namespace}/`, Node: "/registry/minions/" };
-  const prefix = kinds[ref.kind];
-  if (!prefix || (ref.apiVersion && ref.apiVersion !== "v1")) {
+  const kinds: Record<string, string> = { Pod: "pods", Secret: "secrets", Node: "nodes" };
+  const resource = kinds[ref.kind];
+  if (!resource || (ref.apiVersion && ref.apiVersion !== "v1")) {
     causes.push({ reason: "FieldValueNotSupported", field: "spec.boundObjectRef.kind", message: `Unsupported value: ${JSON.stringify(ref.kind)}: supported values: "Pod", "Secret", "Node"` });
     return undefined;
   }
-  const stored = await new ObjectStorage(env).get(`${prefix}${ref.name}`);
-  if (!stored) throw apiErrors.notFound("", `${ref.kind.toLowerCase()}s`, ref.name);
-  if (ref.uid && ref.uid !== stored.object.metadata?.uid) {
+  const object = await builtinStore(new ObjectStorage(env), "v1", resource).find(resource === "nodes" ? undefined : namespace, ref.name);
+  if (!object) throw apiErrors.notFound("", resource, ref.name);
+  if (ref.uid && ref.uid !== object.metadata?.uid) {
     throw apiErrors.conflict("", `${ref.kind.toLowerCase()}s`, ref.name, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
   }
-  return { kind: ref.kind, name: ref.name, uid: stored.object.metadata.uid };
+  return { kind: ref.kind, name: ref.name, uid: object.metadata!.uid };
 }
 
 /** A node's credential lasts a year by default (kubelet client certificates do too). */
@@ -199,10 +200,10 @@ export async function authenticateServiceAccountToken(env: Env, token: string, n
     user = { name: `system:node:${nodeName}`, uid: "", groups: ["system:nodes", "system:authenticated"] };
   } else if (claims?.namespace && claims.serviceaccount?.name) {
     const storage = new ObjectStorage(env);
-    const sa = await storage.get(`/registry/serviceaccounts/${claims.namespace}/${claims.serviceaccount.name}`);
-    const pod = claims.pod ? await storage.get(`/registry/pods/${claims.namespace}/${claims.pod.name}`) : undefined;
-    const alive = sa?.object.metadata?.uid === claims.serviceaccount.uid && !sa.object.metadata?.deletionTimestamp
-      && (!claims.pod || (pod?.object.metadata?.uid === claims.pod.uid && !pod.object.metadata?.deletionTimestamp));
+    const sa = await builtinStore(storage, "v1", "serviceaccounts").find(claims.namespace, claims.serviceaccount.name);
+    const pod = claims.pod ? await builtinStore(storage, "v1", "pods").find(claims.namespace, claims.pod.name) : undefined;
+    const alive = sa?.metadata?.uid === claims.serviceaccount.uid && !sa.metadata?.deletionTimestamp
+      && (!claims.pod || (pod?.metadata?.uid === claims.pod.uid && !pod.metadata?.deletionTimestamp));
     if (alive) {
       user = {
         name: `system:serviceaccount:${claims.namespace}:${claims.serviceaccount.name}`, uid: claims.serviceaccount.uid,

@@ -7,6 +7,7 @@ import { ObjectStorage } from "../storage/object-storage.ts";
 import type { RequestAttributes } from "./attributes.ts";
 import { bootstrapClusterRoles } from "./bootstrap-policy.ts";
 import { ruleAllows, type Decision } from "./rbac.ts";
+import { builtinStore } from "../registry/builtins.ts";
 
 const NODE_USER = /^system:node:(.+)$/;
 /** Resources a node reaches only through the pods bound to it. */
@@ -55,8 +56,8 @@ function references(pod: Record<string, any>): Record<string, Set<string>> {
 
 /** The pods of a namespace bound to a node. */
 export async function podsOnNode(env: Env, namespace: string, node: string): Promise<Record<string, any>[]> {
-  const { items } = await new ObjectStorage(env).list(`/registry/pods/${namespace}/`, {});
-  return items.map((s) => s.object).filter((p) => p.spec?.nodeName === node);
+  const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace);
+  return pods.filter((p) => p.spec?.nodeName === node);
 }
 
 /** The node's decision, or undefined when the user is not a node. */

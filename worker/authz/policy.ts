@@ -6,6 +6,7 @@ import { IsolateCache } from "../../lib/isolate-cache.ts";
 import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-types/rbac/v1";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { aggregateClusterRoles, type RbacPolicy } from "./rbac.ts";
+import { builtinStore } from "../registry/builtins.ts";
 
 const FRESH_MS = 1000;
 
@@ -21,10 +22,9 @@ export function loadPolicy(env: Env): Promise<RbacPolicy> {
 
 async function readPolicy(env: Env): Promise<RbacPolicy> {
   const storage = new ObjectStorage(env);
-  const read = async <T>(prefix: string) => (await storage.list(prefix, {})).items.map((stored) => stored.object as T);
+  const read = async <T>(resource: string) => (await builtinStore(storage, "rbac.authorization.k8s.io/v1", resource).all()) as T[];
   const [roles, clusterRoles, roleBindings, clusterRoleBindings] = await Promise.all([
-    read<Role>("/registry/roles/"), read<ClusterRole>("/registry/clusterroles/"),
-    read<RoleBinding>("/registry/rolebindings/"), read<ClusterRoleBinding>("/registry/clusterrolebindings/"),
+    read<Role>("roles"), read<ClusterRole>("clusterroles"), read<RoleBinding>("rolebindings"), read<ClusterRoleBinding>("clusterrolebindings"),
   ]);
   return { roles, clusterRoles: aggregateClusterRoles(clusterRoles), roleBindings, clusterRoleBindings };
 }

@@ -42,8 +42,7 @@ export function customResources(env: Env, maxAgeMs = FRESH_MS): Promise<CustomRe
 
 async function readCustomResources(env: Env): Promise<CustomResources> {
   const store = new RegistryStore(crdResource, new ObjectStorage(env));
-  const { items } = await store.storage.list(store.prefix(), {});
-  const crds = items.map((stored) => ({ ...stored.object, metadata: { ...stored.object.metadata, resourceVersion: String(stored.modRevision) } }));
+  const crds = (await store.all()) as (KubeObject & { metadata: Record<string, any> })[];
   const live = new Set<string>();
   const defs: ResourceDefinition[] = [];
   for (const crd of crds) {

@@ -3,25 +3,10 @@
 import { authenticationResources } from "../authn/reviews.ts";
 import { authorizationResources } from "../authz/reviews.ts";
 import { crdResource } from "../crd/definition.ts";
-import { admissionregistrationResources } from "./admissionregistration.ts";
-import { appsResources } from "./apps.ts";
-import { autoscalingResources } from "./autoscaling.ts";
-import { batchResources } from "./batch.ts";
-import { coordinationResources } from "./coordination.ts";
-import { coreResources } from "./core.ts";
-import { discoveryResources } from "./discovery.ts";
-import { eventsResources } from "./events.ts";
-import { networkingResources } from "./networking.ts";
-import { policyResources } from "./policy.ts";
-import { rbacResources } from "./rbac.ts";
-import { schedulingResources } from "./scheduling.ts";
+import { builtinDefinitions } from "./builtins.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [
-  ...coreResources, ...appsResources, ...batchResources, ...coordinationResources, ...discoveryResources, ...eventsResources,
-  ...policyResources, ...schedulingResources, ...rbacResources, ...autoscalingResources, ...networkingResources,
-  ...admissionregistrationResources, crdResource, ...authenticationResources, ...authorizationResources,
-];
+export const resources: ResourceDefinition[] = [...builtinDefinitions, crdResource, ...authenticationResources, ...authorizationResources];
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 
 export function findResource(group: string, version: string, resource: string): ResourceDefinition | undefined {

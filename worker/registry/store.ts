@@ -93,6 +93,12 @@ export class RegistryStore {
     return this.withVersion(await this.read(namespace, name));
   }
 
+  /** Every object (in one namespace, or all), read at once for code that needs them all: policy, limits, quotas. */
+  async all(namespace?: string): Promise<KubeObject[]> {
+    const { items } = await this.storage.list(this.prefix(namespace), {});
+    return items.map((stored) => this.withVersion(stored));
+  }
+
   /** The object, or undefined when there is none. */
   async find(namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     const stored = await this.storage.get(this.key(namespace, name));
