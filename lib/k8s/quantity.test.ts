@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatQuantity, parseQuantity, QuantityError } from "./quantity.ts";
+import { canonicalQuantity, formatQuantity, parseQuantity, QuantityError } from "./quantity.ts";
 
 describe("quantities", () => {
   it.each([
@@ -20,5 +20,14 @@ describe("quantities", () => {
     expect(formatQuantity(parseQuantity("1536Mi"), true)).toBe("1536Mi");
     expect(formatQuantity(parseQuantity("2Gi"), true)).toBe("2Gi");
     expect(formatQuantity(0n, true)).toBe("0");
+  });
+});
+
+describe("canonical quantities", () => {
+  it.each([
+    ["1", "1"], ["1000m", "1"], ["1500m", "1500m"], ["0.5", "500m"], ["2000", "2k"], ["1.5Gi", "1536Mi"], ["1024", "1024"], ["2048Ki", "2Mi"],
+    ["512Ki", "512Ki"], ["1000Mi", "1000Mi"], ["100Ki", "100Ki"], ["0.5Ki", "512"], ["1e3", "1e3"], ["0", "0"], ["-1", "-1"], ["3M", "3M"], ["1200", "1200"],
+  ])("%s prints as %s", (text, canonical) => {
+    expect(canonicalQuantity(text)).toBe(canonical);
   });
 });

@@ -41,3 +41,30 @@ export function formatQuantity(milli: bigint, binary = false): string {
   }
   return String(units);
 }
+
+const DECIMAL_SUFFIXES = ["", "k", "M", "G", "T", "P", "E"];
+
+/**
+ * A quantity as kube prints it back (Quantity.String()): binary amounts of whole bytes from 1Ki up
+ * with the largest binary suffix, exponent notation kept, anything else in the largest SI suffix
+ * that keeps it whole ("2000" is "2k", "0.5" is "500m").
+ */
+export function canonicalQuantity(text: string | number): string {
+  const milli = parseQuantity(text);
+  const s = String(text).trim();
+  const sign = milli < 0n ? "-" : "";
+  const abs = milli < 0n ? -milli : milli;
+  if (abs === 0n) return "0";
+  const units = abs % 1000n === 0n ? abs / 1000n : undefined;
+  if (/(Ki|Mi|Gi|Ti|Pi|Ei)$/.test(s) && units !== undefined && units >= 1024n) return sign + formatQuantity(units * 1000n, true);
+  const exponent = /[eE][+-]?\d+$/.test(s);
+  if (units === undefined) return `${sign}${abs}${exponent ? "e-3" : "m"}`;
+  let mantissa = units;
+  let power = 0;
+  while (power < 6 && mantissa % 1000n === 0n) {
+    mantissa /= 1000n;
+    power++;
+  }
+  if (exponent) return `${sign}${mantissa}${power ? `e${power * 3}` : ""}`;
+  return `${sign}${mantissa}${DECIMAL_SUFFIXES[power]}`;
+}
