@@ -162,6 +162,30 @@ describe("watch", () => {
     watch.close();
   });
 
+  it("tells a watcher that asked for progress notifications the current revision right after its replay", async () => {
+    const store = freshStore();
+    ok(await store.put({ key: b("r"), value: b("1") }));
+    ok(await store.put({ key: b("other"), value: b("2") }));
+    ok(await store.put({ key: b("r"), value: b("3") }));
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("r"), start_revision: 2, progress_notify: true } });
+    expect((await watch.next()).result).toMatchObject({ created: true, header: { revision: "4" } });
+    expect(events(await watch.next())).toEqual(["PUT r@2", "PUT r@4"]);
+    const caughtUp = (await watch.next()).result;
+    expect(caughtUp).toMatchObject({ header: { revision: "4" } });
+    expect(caughtUp.events).toBeUndefined();
+    // Nothing to replay: the notice comes at once. From a future revision, or without a start, none.
+    watch.send({ create_request: { key: btoa("r"), start_revision: 5, progress_notify: true, watch_id: 7 } });
+    expect((await watch.next()).result).toMatchObject({ created: true, watch_id: "7" });
+    expect((await watch.next()).result).toMatchObject({ watch_id: "7", header: { revision: "4" } });
+    watch.send({ create_request: { key: btoa("r"), start_revision: 9, progress_notify: true, watch_id: 8 } });
+    expect((await watch.next()).result).toMatchObject({ created: true, watch_id: "8" });
+    watch.send({ create_request: { key: btoa("r"), progress_notify: true, watch_id: 9 } });
+    expect((await watch.next()).result).toMatchObject({ created: true, watch_id: "9" });
+    expect(await watch.next(300)).toBeUndefined();
+    watch.close();
+  });
+
   it("rejects malformed watch requests and empty ranges", async () => {
     const store = freshStore();
     const watch = await openWatchStream(store);

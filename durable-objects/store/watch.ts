@@ -120,6 +120,10 @@ export class WatchHub {
       return;
     }
     if (start <= current) this.replay(ws, watcher, this.mvcc.history(range, start, watcher.prevKv));
+    // A watcher that asked for progress notifications and named where to start hears the current
+    // revision as soon as its replay is sent: it knows it has caught up to now (the apiserver makes
+    // this a BOOKMARK). Events cannot slip in between: the replay and this answer go out in one turn.
+    if (watcher.progressNotify && req.start_revision && start <= current + 1) this.send(ws, this.response(current, id, ""));
   }
 
   private replay(ws: WebSocket, watcher: Watcher, history: Event[]): void {

@@ -28,6 +28,15 @@ export class ApiError extends Error {
     if (details) this.details = details;
   }
 
+  /**
+   * The error a Status object describes (a failed answer's body, a watch ERROR event); `httpCode`
+   * stands in when the Status carries no code.
+   */
+  static fromStatus(status: StatusObject, httpCode?: number): ApiError {
+    const code = typeof status.code === "number" && status.code > 0 ? status.code : httpCode ?? 500;
+    return new ApiError(code, status.reason || reasonForCode(code), status.message ?? "", status.details);
+  }
+
   toStatus(): Record<string, unknown> {
     const status: Record<string, unknown> = {
       kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: this.message, reason: this.reason,
@@ -35,6 +44,36 @@ export class ApiError extends Error {
     if (this.details) status.details = this.details;
     status.code = this.code;
     return status;
+  }
+}
+
+/** A Status object as it arrives from a server: every field may be missing. */
+export interface StatusObject {
+  code?: number;
+  reason?: string;
+  message?: string;
+  details?: StatusDetails;
+}
+
+/** The reason kube's clients assume for an answer whose body names none, by HTTP code. */
+export function reasonForCode(code: number): string {
+  switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 406: return "NotAcceptable";
+    case 409: return "Conflict";
+    case 410: return "Expired";
+    case 413: return "RequestEntityTooLarge";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default: return "Unknown";
   }
 }
 

@@ -1,8 +1,10 @@
 // Watch: a chunked stream of {"type","object"} lines, or of length-framed protobuf WatchEvents. Built
 // on the store's watch, with selectors applied per event (an object entering the selection is ADDED,
 // leaving it DELETED), initial events for resourceVersion unset/"0" or sendInitialEvents, bookmarks,
-// and timeouts. If the store restarts, the stream resumes from the last revision it saw, so the
-// client notices nothing.
+// and timeouts. With allowWatchBookmarks, a BOOKMARK follows as soon as the replay from the requested
+// resourceVersion is delivered (the store's progress notice right after its replay), so a client
+// knows it has caught up to now. If the store restarts, the stream resumes from the last revision it
+// saw, so the client notices nothing.
 import { encodeWatchEvent, PROTOBUF_WATCH_MEDIA_TYPE } from "../protobuf/encode.ts";
 import type { ListQuery, RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
@@ -74,11 +76,14 @@ export async function watchResponse(
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
           for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks)) {
-            revision = event.revision;
             if (event.type === "PROGRESS") {
+              // Never a bookmark older than what the client already has (a watch from the future).
+              if (event.revision < revision) continue;
+              revision = event.revision;
               if (options.allowWatchBookmarks) bookmark(event.revision);
               continue;
             }
+            revision = event.revision;
             const stamp = (object: KubeObject | undefined) =>
               object && { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
             event.prev = store.decode(event.prev);

@@ -1,0 +1,114 @@
+// Where an informer keeps its objects and its resourceVersion cursor: the InformerCache contract,
+// written atomically one batch at a time, and the in-memory implementation (the node agent's).
+import type { KubeObject } from "./api-client.ts";
+
+/** An index: the values under which an object is found (a namespace, a node name, owner uids). */
+export type IndexFunc<T> = (object: T) => string[];
+export type Indexers<T> = Record<string, IndexFunc<T>>;
+
+/** One atomic change: after a relist `replace` drops everything first; the cursor moves with it. */
+export interface CacheWrite<T> {
+  replace?: boolean;
+  put: T[];
+  delete: string[];
+  resourceVersion: string;
+}
+
+export interface InformerCache<T> {
+  /** Called once, before anything else, with the informer's indexers. */
+  open(indexers: Indexers<T>): void;
+  get(key: string): T | undefined;
+  list(): T[];
+  byIndex(index: string, value: string): T[];
+  /** Where the cache is up to: the resourceVersion of the last list, event or bookmark written. */
+  resourceVersion(): string | undefined;
+  /** Applies the puts and deletes and moves the cursor, all or nothing. */
+  apply(write: CacheWrite<T>): void;
+}
+
+/** client-go's MetaNamespaceKeyFunc: "namespace/name", or "name" for cluster-scoped objects. */
+export function objectKey(object: KubeObject): string {
+  const { namespace, name } = object.metadata ?? {};
+  return namespace ? `${namespace}/${name}` : String(name);
+}
+
+export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
+  private readonly objects = new Map<string, T>();
+  /** index name → value → keys */
+  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  private indexers: Indexers<T> = {};
+  private cursor: string | undefined;
+
+  open(indexers: Indexers<T>): void {
+    this.indexers = indexers;
+    for (const name of Object.keys(indexers)) this.indexes.set(name, new Map());
+    for (const [key, object] of this.objects) this.index(key, object);
+  }
+
+  get(key: string): T | undefined {
+    return this.objects.get(key);
+  }
+
+  list(): T[] {
+    return [...this.objects.values()];
+  }
+
+  byIndex(index: string, value: string): T[] {
+    const values = this.indexes.get(index);
+    if (!values) throw new Error(`no index named ${index}`);
+    return [...(values.get(value) ?? [])].map((key) => this.objects.get(key)!);
+  }
+
+  resourceVersion(): string | undefined {
+    return this.cursor;
+  }
+
+  apply(write: CacheWrite<T>): void {
+    // Work out every index entry first, so an indexer that throws changes nothing.
+    const puts = write.put.map((object) => ({ key: objectKey(object), object, values: this.indexValues(object) }));
+    if (write.replace) {
+      this.objects.clear();
+      for (const values of this.indexes.values()) values.clear();
+    }
+    for (const key of write.delete) this.remove(key);
+    for (const { key, object, values } of puts) {
+      this.remove(key);
+      this.objects.set(key, object);
+      this.addIndex(key, values);
+    }
+    this.cursor = write.resourceVersion;
+  }
+
+  private indexValues(object: T): [string, string[]][] {
+    return Object.entries(this.indexers).map(([name, fn]) => [name, fn(object)]);
+  }
+
+  private index(key: string, object: T): void {
+    this.addIndex(key, this.indexValues(object));
+  }
+
+  private addIndex(key: string, values: [string, string[]][]): void {
+    for (const [name, list] of values) {
+      const byValue = this.indexes.get(name)!;
+      for (const value of list) {
+        let keys = byValue.get(value);
+        if (!keys) byValue.set(value, (keys = new Set()));
+        keys.add(key);
+      }
+    }
+  }
+
+  private remove(key: string): void {
+    const old = this.objects.get(key);
+    if (!old) return;
+    this.objects.delete(key);
+    for (const [name, list] of this.indexValues(old)) {
+      const byValue = this.indexes.get(name)!;
+      for (const value of list) {
+        const keys = byValue.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) byValue.delete(value);
+      }
+    }
+  }
+}

@@ -1,0 +1,217 @@
+// An informer: list, then watch from the list's resourceVersion with bookmarks, resuming from the
+// last resourceVersion seen after any disconnect and relisting (with the difference handed to the
+// event handlers as adds, updates and deletes) when that resourceVersion is compacted away. It runs
+// forever (`run`) or catches up to now and stops (`catchUp`, for a woken Durable Object).
+import type { Pod } from "kubernetes-types/core/v1";
+import { matchesLabels, parseLabelSelector, type LabelRequirement } from "../k8s/selectors.ts";
+import { isGone, type KubeObject, type ResourceClient } from "./api-client.ts";
+import { MemoryCache, objectKey, type IndexFunc, type Indexers, type InformerCache } from "./informer-cache.ts";
+
+export const byNamespace: IndexFunc<KubeObject> = (object) => [object.metadata?.namespace ?? ""];
+export const byNodeName: IndexFunc<KubeObject> = (object) => {
+  const node = (object as Pod).spec?.nodeName;
+  return node ? [node] : [];
+};
+export const byOwnerUid: IndexFunc<KubeObject> = (object) => (object.metadata?.ownerReferences ?? []).map((owner) => owner.uid);
+
+/** The index every informer keeps, which `Lister.list(namespace)` reads. */
+export const NAMESPACE_INDEX = "namespace";
+
+export interface EventHandlers<T> {
+  onAdd?(object: T): void;
+  onUpdate?(old: T, object: T): void;
+  onDelete?(object: T): void;
+}
+
+/** Read-only views of an informer's cache. */
+export interface Lister<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  /** Objects in one namespace (or all), optionally matching a label selector ("app=web,tier!=db"). */
+  list(namespace?: string, selector?: string): T[];
+  byIndex(index: string, value: string): T[];
+}
+
+export interface InformerOptions<T> {
+  /** Watch one namespace; every namespace when unset. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Default: a MemoryCache. */
+  cache?: InformerCache<T>;
+  indexers?: Indexers<T>;
+  /** Keeps only what the caller needs of each object (applied before caching and before handlers). */
+  project?: (object: T) => T;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
+  /** How long `run` asks each watch to last (default 300 s). */
+  watchTimeoutSeconds?: number;
+  /** Back-off after a failed list or watch in `run`: doubling from `initialMs` up to `maxMs` (800 ms, 30 s). */
+  backoff?: { initialMs: number; maxMs: number };
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+type Change<T> = { type: "add"; object: T } | { type: "update"; old: T; object: T } | { type: "delete"; object: T };
+
+const abortableSleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
+
+export class Informer<T extends KubeObject> {
+  readonly lister: Lister<T>;
+  private readonly resource: ResourceClient<T>;
+  private readonly options: InformerOptions<T>;
+  private readonly cache: InformerCache<T>;
+  private readonly handlers: EventHandlers<T>[] = [];
+
+  constructor(resource: ResourceClient<T>, options: InformerOptions<T> = {}) {
+    this.resource = resource;
+    this.options = options;
+    this.cache = options.cache ?? new MemoryCache<T>();
+    this.cache.open({ ...options.indexers, [NAMESPACE_INDEX]: byNamespace });
+    const cache = this.cache;
+    this.lister = {
+      get: (namespace, name) => cache.get(namespace && resource.names.namespaced ? `${namespace}/${name}` : name),
+      list: (namespace, selector) => {
+        const objects = namespace ? cache.byIndex(NAMESPACE_INDEX, namespace) : cache.list();
+        if (!selector) return objects;
+        const requirements: LabelRequirement[] = parseLabelSelector(selector);
+        return objects.filter((o) => matchesLabels(requirements, o.metadata?.labels));
+      },
+      byIndex: (index, value) => cache.byIndex(index, value),
+    };
+  }
+
+  addEventHandler(handlers: EventHandlers<T>): void {
+    this.handlers.push(handlers);
+  }
+
+  /** The resourceVersion the cache is up to; undefined before the first list. */
+  get resourceVersion(): string | undefined {
+    return this.cache.resourceVersion();
+  }
+
+  get hasSynced(): boolean {
+    return this.cache.resourceVersion() !== undefined;
+  }
+
+  /**
+   * Brings the cache up to now and returns, leaving no watch open: a list the first time (or after
+   * the cursor was compacted away), else a watch from the cursor until the server's bookmark says
+   * the replay is delivered.
+   */
+  async catchUp(signal?: AbortSignal): Promise<void> {
+    if (!this.hasSynced) return this.relist();
+    let failures = 0;
+    for (;;) {
+      const outcome = await this.watchOnce(signal, true);
+      if (outcome === "caught-up" || signal?.aborted) return;
+      if (outcome === "expired") return this.relist();
+      // The stream ended before the bookmark (a dropped connection): resume from the cursor.
+      if (outcome === "ended-empty") await this.backOff(failures++, signal);
+      else failures = 0;
+    }
+  }
+
+  /** Lists and watches until `signal` aborts, resuming after disconnects and backing off after failures. */
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (!this.hasSynced) await this.relist();
+        const outcome = await this.watchOnce(signal, false);
+        if (outcome === "expired") await this.relist();
+        if (outcome === "ended-empty") await this.backOff(failures++, signal);
+        else failures = 0;
+      } catch (e) {
+        if (signal.aborted) return;
+        await this.backOff(failures++, signal);
+      }
+    }
+  }
+
+  private async backOff(failures: number, signal?: AbortSignal): Promise<void> {
+    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 800, maxMs: 30_000 };
+    await (this.options.sleep ?? abortableSleep)(Math.min(maxMs, initialMs * 2 ** failures), signal);
+  }
+
+  /**
+   * One watch from the cursor. "caught-up": the first bookmark arrived (only when `untilBookmark`);
+   * "expired": the cursor was compacted (410); "ended"/"ended-empty": the stream ended, with or
+   * without anything delivered.
+   */
+  private async watchOnce(signal: AbortSignal | undefined, untilBookmark: boolean): Promise<"caught-up" | "expired" | "ended" | "ended-empty"> {
+    const { namespace, labelSelector, fieldSelector } = this.options;
+    let delivered = false;
+    try {
+      const events = this.resource.watch(namespace, {
+        resourceVersion: this.cache.resourceVersion(), allowWatchBookmarks: true, labelSelector, fieldSelector,
+        timeoutSeconds: untilBookmark ? undefined : this.options.watchTimeoutSeconds ?? 300,
+      }, signal);
+      for await (const event of events) {
+        delivered = true;
+        const resourceVersion = event.object.metadata?.resourceVersion;
+        if (!resourceVersion) continue;
+        if (event.type === "BOOKMARK") {
+          this.cache.apply({ put: [], delete: [], resourceVersion });
+          if (untilBookmark) return "caught-up";
+          continue;
+        }
+        const object = this.project(event.object);
+        const key = objectKey(object);
+        const old = this.cache.get(key);
+        if (event.type === "DELETED") {
+          this.cache.apply({ put: [], delete: [key], resourceVersion });
+          this.notify([{ type: "delete", object: old ?? object }]);
+        } else {
+          this.cache.apply({ put: [object], delete: [], resourceVersion });
+          this.notify([old ? { type: "update", old, object } : { type: "add", object }]);
+        }
+      }
+    } catch (e) {
+      if (isGone(e)) return "expired";
+      throw e;
+    }
+    return delivered ? "ended" : "ended-empty";
+  }
+
+  /** Lists every page and hands the handlers the difference from what the cache held. */
+  private async relist(): Promise<void> {
+    const { namespace, labelSelector, fieldSelector, pageSize } = this.options;
+    const list = await this.resource.listAll(namespace, { labelSelector, fieldSelector, limit: pageSize ?? 500 });
+    const fresh = list.items.map((item) => this.project(item));
+    const before = new Map(this.cache.list().map((object) => [objectKey(object), object]));
+    const changes: Change<T>[] = [];
+    for (const object of fresh) {
+      const key = objectKey(object);
+      const old = before.get(key);
+      before.delete(key);
+      if (!old) changes.push({ type: "add", object });
+      else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) changes.push({ type: "update", old, object });
+    }
+    for (const old of before.values()) changes.push({ type: "delete", object: old });
+    this.cache.apply({ replace: true, put: fresh, delete: [], resourceVersion: list.metadata.resourceVersion ?? "0" });
+    this.notify(changes);
+  }
+
+  private project(object: T): T {
+    return this.options.project ? this.options.project(object) : object;
+  }
+
+  private notify(changes: Change<T>[]): void {
+    for (const change of changes) {
+      for (const h of this.handlers) {
+        if (change.type === "add") h.onAdd?.(change.object);
+        else if (change.type === "update") h.onUpdate?.(change.old, change.object);
+        else h.onDelete?.(change.object);
+      }
+    }
+  }
+}

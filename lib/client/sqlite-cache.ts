@@ -1,0 +1,100 @@
+// An informer cache in a Durable Object's own SQLite: objects, index entries and the resourceVersion
+// cursor in `informer_*` tables, keyed by informer name and written in one transaction per batch, so
+// a woken object catches up from where it stopped instead of relisting.
+import type { KubeObject } from "./api-client.ts";
+import type { SqlDurableStorage } from "./durable-storage.ts";
+import { objectKey, type CacheWrite, type Indexers, type InformerCache } from "./informer-cache.ts";
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS informer_objects (informer TEXT NOT NULL, key TEXT NOT NULL, object TEXT NOT NULL, PRIMARY KEY (informer, key))`,
+  `CREATE TABLE IF NOT EXISTS informer_index (informer TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (informer, name, value, key))`,
+  `CREATE INDEX IF NOT EXISTS informer_index_by_key ON informer_index (informer, key)`,
+  // `indexes`: the indexer names the entries were made for; other names mean the entries are rebuilt.
+  `CREATE TABLE IF NOT EXISTS informer_cursor (informer TEXT PRIMARY KEY, resource_version TEXT NOT NULL, indexes TEXT NOT NULL)`,
+];
+
+export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
+  private readonly storage: SqlDurableStorage;
+  private readonly name: string;
+  private indexers: Indexers<T> = {};
+  private indexNames = "[]";
+
+  /** `name` tells this informer's rows from other informers' in the same object. */
+  constructor(storage: SqlDurableStorage, name: string) {
+    this.storage = storage;
+    this.name = name;
+  }
+
+  open(indexers: Indexers<T>): void {
+    this.indexers = indexers;
+    this.indexNames = JSON.stringify(Object.keys(indexers).sort());
+    for (const statement of SCHEMA) this.storage.sql.exec(statement);
+    const saved = this.storage.sql.exec(`SELECT indexes FROM informer_cursor WHERE informer = ?`, this.name).toArray()[0];
+    if (saved && saved.indexes !== this.indexNames) {
+      this.storage.transactionSync(() => {
+        this.storage.sql.exec(`DELETE FROM informer_index WHERE informer = ?`, this.name);
+        for (const object of this.list()) this.index(objectKey(object), object);
+        this.storage.sql.exec(`UPDATE informer_cursor SET indexes = ? WHERE informer = ?`, this.indexNames, this.name);
+      });
+    }
+  }
+
+  get(key: string): T | undefined {
+    const row = this.storage.sql.exec(`SELECT object FROM informer_objects WHERE informer = ? AND key = ?`, this.name, key).toArray()[0];
+    return row ? (JSON.parse(row.object as string) as T) : undefined;
+  }
+
+  list(): T[] {
+    return this.storage.sql.exec(`SELECT object FROM informer_objects WHERE informer = ? ORDER BY key`, this.name)
+      .toArray().map((row) => JSON.parse(row.object as string) as T);
+  }
+
+  byIndex(index: string, value: string): T[] {
+    if (!(index in this.indexers)) throw new Error(`no index named ${index}`);
+    return this.storage.sql.exec(
+      `SELECT o.object FROM informer_index i JOIN informer_objects o ON o.informer = i.informer AND o.key = i.key
+       WHERE i.informer = ? AND i.name = ? AND i.value = ? ORDER BY i.key`,
+      this.name, index, value,
+    ).toArray().map((row) => JSON.parse(row.object as string) as T);
+  }
+
+  resourceVersion(): string | undefined {
+    const row = this.storage.sql.exec(`SELECT resource_version FROM informer_cursor WHERE informer = ?`, this.name).toArray()[0];
+    return row ? (row.resource_version as string) : undefined;
+  }
+
+  apply(write: CacheWrite<T>): void {
+    const sql = this.storage.sql;
+    this.storage.transactionSync(() => {
+      if (write.replace) {
+        sql.exec(`DELETE FROM informer_objects WHERE informer = ?`, this.name);
+        sql.exec(`DELETE FROM informer_index WHERE informer = ?`, this.name);
+      }
+      for (const key of write.delete) this.remove(key);
+      for (const object of write.put) {
+        const key = objectKey(object);
+        this.remove(key);
+        sql.exec(`INSERT INTO informer_objects (informer, key, object) VALUES (?, ?, ?)`, this.name, key, JSON.stringify(object));
+        this.index(key, object);
+      }
+      sql.exec(
+        `INSERT INTO informer_cursor (informer, resource_version, indexes) VALUES (?, ?, ?)
+         ON CONFLICT (informer) DO UPDATE SET resource_version = excluded.resource_version, indexes = excluded.indexes`,
+        this.name, write.resourceVersion, this.indexNames,
+      );
+    });
+  }
+
+  private remove(key: string): void {
+    this.storage.sql.exec(`DELETE FROM informer_objects WHERE informer = ? AND key = ?`, this.name, key);
+    this.storage.sql.exec(`DELETE FROM informer_index WHERE informer = ? AND key = ?`, this.name, key);
+  }
+
+  private index(key: string, object: T): void {
+    for (const [name, fn] of Object.entries(this.indexers)) {
+      for (const value of new Set(fn(object))) {
+        this.storage.sql.exec(`INSERT INTO informer_index (informer, name, value, key) VALUES (?, ?, ?, ?)`, this.name, name, value, key);
+      }
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// Helpers for the client's workerd tests: a client on the Worker's own fetch (the real apiserver and
+// store), a request log, fresh namespaces and a clock the test moves by hand.
+import { exports } from "cloudflare:workers";
+import { ApiClient, type Fetch } from "./api-client.ts";
+import { builtin } from "../k8s/resources.ts";
+import type { Namespace } from "kubernetes-types/core/v1";
+
+export const workerFetch: Fetch = (request) => exports.default.fetch(request);
+
+export function testClient(fetch: Fetch = workerFetch): ApiClient {
+  return new ApiClient({ fetch, baseUrl: "https://edgeplane.test", token: "test-admin-token", userAgent: "edgeplane-client-test" });
+}
+
+/** A fetch that notes "METHOD path?watch" of every request before passing it on. */
+export function loggingFetch(inner: Fetch = workerFetch): { fetch: Fetch; log: string[] } {
+  const log: string[] = [];
+  return {
+    log,
+    fetch: (request) => {
+      const url = new URL(request.url);
+      log.push(`${url.searchParams.get("watch") === "true" ? "WATCH" : request.method} ${url.pathname}`);
+      return inner(request);
+    },
+  };
+}
+
+let namespaces = 0;
+export async function freshNamespace(client: ApiClient, prefix = "client"): Promise<string> {
+  const name = `${prefix}-${++namespaces}-${crypto.randomUUID().slice(0, 8)}`;
+  await client.resource<Namespace>(builtin("v1", "namespaces")).create(undefined, { metadata: { name } });
+  return name;
+}
+
+/**
+ * A fetch whose watch answers end after `lines` lines each (a connection dropped mid-stream), and
+ * which counts the watch bodies still open (neither read to the end nor cancelled).
+ */
+export function droppingFetch(inner: Fetch = workerFetch, lines = Infinity): { fetch: Fetch; watches: () => number; open: () => number } {
+  let watches = 0;
+  let open = 0;
+  const fetch: Fetch = async (request) => {
+    const response = await inner(request);
+    if (new URL(request.url).searchParams.get("watch") !== "true" || !response.body) return response;
+    watches++;
+    open++;
+    const reader = response.body.getReader();
+    let seen = 0;
+    let closed = false;
+    const finish = () => {
+      if (!closed) open--;
+      closed = true;
+    };
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { value, done } = await reader.read();
+        if (done) {
+          finish();
+          return controller.close();
+        }
+        for (let i = 0; i < value.length; i++) {
+          if (value[i] === 10 && ++seen >= lines) {
+            controller.enqueue(value.slice(0, i + 1));
+            controller.close();
+            finish();
+            await reader.cancel();
+            return;
+          }
+        }
+        controller.enqueue(value);
+      },
+      async cancel() {
+        finish();
+        await reader.cancel();
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+  return { fetch, watches: () => watches, open: () => open };
+}
+
+/** Compacts the main store shard's history up to `revision`, through the admin etcd gateway. */
+export async function compactStore(revision: string): Promise<void> {
+  const res = await exports.default.fetch("https://edgeplane.test/etcd/v3/kv/compaction", {
+    method: "POST", headers: { Authorization: "Bearer test-admin-token" }, body: JSON.stringify({ revision }),
+  });
+  if (!res.ok) throw new Error(`compaction answered ${res.status}: ${await res.text()}`);
+}
+
+/** A clock for code that takes `now: () => number`: it moves only when the test says so. */
+export function manualClock(start = Date.UTC(2026, 0, 1)): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
+}
