@@ -1,22 +1,25 @@
 // batch/v1: Jobs and CronJobs, declarations only.
 import { defaultPodSpec } from "./pods.ts";
 import { declare, type ResourceDefinition } from "./types.ts";
+import { generateJobSelector, validateCronJob, validateJob } from "./workload-validation.ts";
 
 export const batchResources: ResourceDefinition[] = [
   declare("batch/v1", "jobs", {
     hasStatus: true,
     defaults(job) {
       job.spec ??= {};
+      // Both unset means one pod to completion; otherwise only parallelism has a default.
+      if (job.spec.completions == null && job.spec.parallelism == null) job.spec.completions = 1;
       job.spec.parallelism ??= 1;
-      job.spec.backoffLimit ??= 6;
+      job.spec.backoffLimit ??= job.spec.backoffLimitPerIndex != null ? 2147483647 : 6;
       job.spec.completionMode ??= "NonIndexed";
       job.spec.suspend ??= false;
-      if (job.spec.completions === undefined && job.spec.parallelism === 1) job.spec.completions = 1;
-      if (job.spec.template?.spec) {
-        job.spec.template.spec.restartPolicy ??= "Never";
-        defaultPodSpec(job.spec.template.spec);
-      }
+      const templateLabels = job.spec.template?.metadata?.labels;
+      if (templateLabels && typeof templateLabels === "object" && !Object.keys(job.metadata?.labels ?? {}).length) job.metadata!.labels = { ...templateLabels };
+      if (job.spec.template?.spec) defaultPodSpec(job.spec.template.spec);
+      generateJobSelector(job);
     },
+    validate: validateJob,
   }),
   declare("batch/v1", "cronjobs", {
     hasStatus: true,
@@ -29,5 +32,6 @@ export const batchResources: ResourceDefinition[] = [
       const podSpec = cj.spec.jobTemplate?.spec?.template?.spec;
       if (podSpec) defaultPodSpec(podSpec);
     },
+    validate: validateCronJob,
   }),
 ];

@@ -4,6 +4,8 @@ import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
 import { RegistryStore } from "./store.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
+import { validatePod, validatePodTemplate } from "./pod-validation.ts";
+import { defaultReplicationControllerSelector, validateReplicationController } from "./workload-validation.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
 import { toBase64 } from "../../lib/etcd/gateway-json.ts";
 
@@ -53,10 +55,12 @@ export const coreResources: ResourceDefinition[] = [
     defaults(pod) {
       pod.spec ??= {};
       defaultPodSpec(pod.spec);
+      defaultHostNetworkPorts(pod.spec);
       pod.status ??= {};
       pod.status.phase ??= "Pending";
       pod.status.qosClass ??= qosClass(pod.spec);
     },
+    validate: validatePod,
     selectableFields: podFields,
   }),
   declare("v1", "services", {
@@ -124,18 +128,34 @@ export const coreResources: ResourceDefinition[] = [
       source: ev.source?.component ?? "", type: ev.type ?? "",
     }),
   }),
-  declare("v1", "podtemplates", { generation: false }),
+  declare("v1", "podtemplates", {
+    generation: false,
+    defaults(podTemplate) {
+      if (podTemplate.template?.spec) defaultPodSpec(podTemplate.template.spec);
+    },
+    validate: validatePodTemplate,
+  }),
   declare("v1", "limitranges", { generation: false }),
   declare("v1", "resourcequotas", { hasStatus: true, generation: false }),
   declare("v1", "replicationcontrollers", {
     hasStatus: true, scalable: true,
     defaults(rc) {
       rc.spec ??= {};
+      defaultReplicationControllerSelector(rc);
       rc.spec.replicas ??= 1;
       if (rc.spec.template?.spec) defaultPodSpec(rc.spec.template.spec);
     },
+    validate: validateReplicationController,
   }),
 ];
+
+/** A pod on the host network listens on the host's ports: hostPort defaults to containerPort. */
+function defaultHostNetworkPorts(spec: Record<string, any>): void {
+  if (!spec.hostNetwork) return;
+  for (const c of [...(Array.isArray(spec.containers) ? spec.containers : []), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])]) {
+    for (const port of Array.isArray(c?.ports) ? c.ports : []) if (port && !port.hostPort) port.hostPort = port.containerPort;
+  }
+}
 
 function qosClass(spec: Record<string, any>): string {
   const containers = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
