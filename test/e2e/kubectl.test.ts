@@ -362,4 +362,32 @@ describe.each(KUBECTLS)("%s", (binary) => {
     const bad = await kubectl(binary, "create", "-f", manifest);
     expect(bad.stderr).toContain(`The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`);
   });
+
+  it("refuses invalid workloads as kube-apiserver does: a selector its template does not match, a changed selector, negative replicas", async () => {
+    await kubectl(binary, "create", "namespace", ns);
+    const manifest = join(dir, `${ns}-workloads.json`);
+    const deployment = (name: string, selector: Record<string, string>) => ({
+      apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: ns },
+      spec: { selector: { matchLabels: selector }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "nginx:1.25" }] } } },
+    });
+    writeFileSync(manifest, JSON.stringify(deployment("mismatched", { app: "other" })));
+    const mismatched = await kubectl(binary, "create", "-f", manifest);
+    expect(mismatched.code).not.toBe(0);
+    expect(mismatched.stderr).toContain('The Deployment "mismatched" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`');
+    expect((await kubectl(binary, "get", "deploy", "mismatched", "-n", ns)).stderr).toContain("NotFound");
+
+    writeFileSync(manifest, JSON.stringify(deployment("pinned", { app: "web" })));
+    expect(await ok(binary, "create", "-f", manifest)).toBe("deployment.apps/pinned created\n");
+    const moved = await kubectl(binary, "patch", "deploy", "pinned", "-n", ns, "-p", '{"spec":{"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}}}}}');
+    expect(moved.code).not.toBe(0);
+    expect(moved.stderr).toContain('The Deployment "pinned" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"api"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable');
+
+    const negative = await kubectl(binary, "patch", "deploy", "pinned", "-n", ns, "--type=merge", "-p", '{"spec":{"replicas":-1}}');
+    expect(negative.code).not.toBe(0);
+    expect(negative.stderr).toContain('The Deployment "pinned" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
+    const scaled = await kubectl(binary, "patch", "deploy", "pinned", "-n", ns, "--subresource=scale", "--type=merge", "-p", '{"spec":{"replicas":-1}}');
+    expect(scaled.code).not.toBe(0);
+    expect(scaled.stderr).toContain('The Scale "pinned" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
+    expect(await ok(binary, "get", "deploy", "pinned", "-n", ns, "-o", "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app}")).toBe("1 web");
+  });
 });

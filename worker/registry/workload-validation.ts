@@ -55,7 +55,8 @@ function asSelector(selector: Obj | undefined): LabelRequirement[] | "nothing" |
   try {
     return labelSelectorFromObject(selector as Parameters<typeof labelSelectorFromObject>[0]);
   } catch (e) {
-    if (e instanceof SelectorError) return undefined;
+    // A SelectorError, or a TypeError from an expression that is not an object: kube's decoder refuses those shapes too.
+    if (e instanceof SelectorError || e instanceof TypeError) return undefined;
     throw e;
   }
 }
