@@ -102,7 +102,7 @@ describe.each(PROTOBUF_KUBECTLS)("%s", (binary) => {
     await ok(binary, "create", "-f", manifest);
     const described = await ok(binary, "describe", "pod", "rich", "-n", ns);
     expect(described).toMatch(/A:\s+<set to the key 'a' of config map 'settings'>/);
-    expect(described).toMatch(/Liveness:\s+http-get \/\/:http\/healthz delay=3s/);
+    expect(described).toMatch(/Liveness:\s+http-get http:\/\/:http\/healthz delay=3s/); // kube defaults the scheme to HTTP
     expect(described).toMatch(/Startup:\s+exec \[cat \/tmp\/ready\]/);
     expect(described).toMatch(/Type:\s+ConfigMap \(a volume populated by a ConfigMap\)\n\s+Name:\s+settings/);
     expect(described).toMatch(/creds\s+Secret with prefix 'S_'\s+Optional: true/);
