@@ -52,7 +52,8 @@ const DNS1123_SUBDOMAIN_MAX = 253;
 /** metadata.annotations may hold this many bytes of keys plus values. */
 export const ANNOTATIONS_SIZE_LIMIT = 256 * 1024;
 
-function regexError(message: string, format: string, ...examples: string[]): string {
+/** kube's wording of a value that does not match a format (validation.RegexError), double spaces included. */
+export function regexError(message: string, format: string, ...examples: string[]): string {
   // kube's wording, including its double space between examples.
   const shown = examples.map((e) => `'${e}', `).join(" or ");
   return `${message} (e.g. ${shown}regex used for validation is '${format}')`;
@@ -106,7 +107,8 @@ export function labelValueErrors(value: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Go's formatting of values in messages (%q for strings, %#v for []string)
 
-function goQuote(s: string): string {
+/** Go's %q. */
+export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const code = ch.codePointAt(0)!;

@@ -1,5 +1,6 @@
 // kube's field.Error kinds (Required, Invalid, Unsupported, Duplicate, Not found, Forbidden) as
 // StatusCauses, with each bad value printed the way kube-apiserver's Go code prints it.
+import { goQuote } from "../../lib/k8s/selectors.ts";
 import type { StatusCause } from "../../lib/k8s/status.ts";
 
 /** A value already printed as Go prints it (%#v of a struct, a map, …). */
@@ -8,22 +9,6 @@ export interface GoRendered {
 }
 
 export type BadValue = string | number | boolean | null | undefined | GoRendered;
-
-/** Go's %q. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const code = ch.codePointAt(0)!;
-    if (ch === '"' || ch === "\\") out += `\\${ch}`;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\r") out += "\\r";
-    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (code >= 0x80 && code < 0xa0) out += `\\u${code.toString(16).padStart(4, "0")}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
 
 function render(value: BadValue): string {
   if (value === null || value === undefined) return "null";
@@ -88,15 +73,9 @@ export const fieldErrors = {
   duplicate: (field: string, value: BadValue): StatusCause => ({ reason: "FieldValueDuplicate", field, message: `Duplicate value: ${render(value)}` }),
   notFound: (field: string, value: BadValue): StatusCause => ({ reason: "FieldValueNotFound", field, message: `Not found: ${render(value)}` }),
   forbidden: (field: string, detail: string): StatusCause => ({ reason: "FieldValueForbidden", field, message: withDetail("Forbidden", detail) }),
-  tooLong: (field: string, max: number): StatusCause => ({ reason: "FieldValueTooLong", field, message: `Too long: must have at most ${max} bytes` }),
 };
 
 /** ValidateNonnegativeField: kube's "must be greater than or equal to 0". */
 export function nonNegative(field: string, value: unknown): StatusCause[] {
   return typeof value === "number" && value < 0 ? [fieldErrors.invalid(field, value, "must be greater than or equal to 0")] : [];
-}
-
-/** kube's regex error wording (validation.RegexError), with its double spaces between examples. */
-export function regexError(message: string, format: string, ...examples: string[]): string {
-  return `${message} (e.g. ${examples.map((e) => `'${e}', `).join(" or ")}regex used for validation is '${format}')`;
 }

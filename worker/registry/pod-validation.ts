@@ -1,9 +1,9 @@
 // kube-apiserver's validation of a pod spec (pods and every pod template) and of a pod update:
 // the checks, field paths and wording of Kubernetes 1.30's core validation.
 import { canonicalQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quantity.ts";
-import { fieldErrorBody, labelValueErrors, qualifiedNameErrors, validateAnnotations, validateLabels, type FieldError } from "../../lib/k8s/selectors.ts";
+import { fieldErrorBody, labelValueErrors, qualifiedNameErrors, regexError, validateAnnotations, validateLabels, type FieldError } from "../../lib/k8s/selectors.ts";
 import type { StatusCause } from "../../lib/k8s/status.ts";
-import { fieldErrors, nonNegative, regexError } from "./field-errors.ts";
+import { fieldErrors, nonNegative } from "./field-errors.ts";
 import { VOLUME_SOURCES } from "./pods.ts";
 import { validateDnsLabel, validateDnsSubdomain } from "./validation.ts";
 
@@ -456,7 +456,7 @@ const PREEMPTION_POLICIES = ["PreemptLowerPriority", "Never"];
 const TOLERATION_OPERATORS = ["Equal", "Exists"];
 const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
-export function validateTolerations(tolerations: Obj[], path: string): StatusCause[] {
+function validateTolerations(tolerations: Obj[], path: string): StatusCause[] {
   const causes: StatusCause[] = [];
   tolerations.forEach((t, i) => {
     const at = `${path}[${i}]`;
@@ -487,7 +487,7 @@ function enumValue(value: unknown, allowed: string[], path: string): StatusCause
 }
 
 /** ValidatePodSpec, in kube's order. */
-export function validatePodSpec(spec: Obj | undefined, path: string, options: PodSpecOptions = {}): StatusCause[] {
+function validatePodSpec(spec: Obj | undefined, path: string, options: PodSpecOptions = {}): StatusCause[] {
   if (!spec || typeof spec !== "object" || Array.isArray(spec)) return [fieldErrors.required(`${path}.containers`)];
   const causes: StatusCause[] = [];
   const grace = typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : undefined;

@@ -305,7 +305,7 @@ const COMPLETION_MODES = ["NonIndexed", "Indexed"];
 const JOB_RESTART_POLICIES = ["OnFailure", "Never"];
 const POD_REPLACEMENT_POLICIES = ["Failed", "TerminatingOrFailed"];
 
-export const JOB_LABELS = {
+const JOB_LABELS = {
   controllerUid: "batch.kubernetes.io/controller-uid",
   jobName: "batch.kubernetes.io/job-name",
   legacyControllerUid: "controller-uid",
