@@ -144,11 +144,15 @@ describe("pod update validation", () => {
     expect(validatePod(next, old)).toEqual([]);
   });
 
-  it("allows the binding's write: spec.nodeName from unset to a node", () => {
+  it("allows the binding's write: spec.nodeName from unset to a node, once no scheduling gate holds the pod", () => {
     const old = pod();
     const next = structuredClone(old);
     next.spec.nodeName = "n1";
     expect(validatePod(next, old)).toEqual([]);
+    const gated = pod({ schedulingGates: [{ name: "example.com/wait" }] });
+    const placed = structuredClone(gated);
+    placed.spec.nodeName = "n1";
+    expect(shown(validatePod(placed, gated))).toEqual([`FieldValueForbidden spec: Forbidden: ${IMMUTABLE}  core.PodSpec{\n+ \tnodeName: "n1",\n  }\n`]);
   });
 
   it("allows terminationGracePeriodSeconds to go from negative to 1", () => {

@@ -639,8 +639,8 @@ function validatePodSpecUpdate(spec: Obj, oldSpec: Obj): StatusCause[] {
   if (typeof oldSpec.terminationGracePeriodSeconds === "number" && oldSpec.terminationGracePeriodSeconds < 0 && munged.terminationGracePeriodSeconds === 1) {
     munged.terminationGracePeriodSeconds = oldSpec.terminationGracePeriodSeconds;
   }
-  // The binding subresource is how a pod gets its node: that one change comes through here.
-  if (!str(oldSpec.nodeName) && str(munged.nodeName)) munged.nodeName = oldSpec.nodeName;
+  // The binding subresource is how a pod gets its node (once its scheduling gates are gone): that one change comes through here.
+  if (!str(oldSpec.nodeName) && str(munged.nodeName) && !objects(oldSpec.schedulingGates).length) munged.nodeName = oldSpec.nodeName;
   if (!semanticallyEqual(munged, oldSpec)) {
     causes.push(fieldErrors.forbidden("spec", `pod updates may not change fields other than ${UPDATABLE_POD_SPEC_FIELDS.join(",")}\n${specDiff(oldSpec, munged)}`));
   }
