@@ -104,8 +104,8 @@ describe("RegistryStore", () => {
     expect(first.items.map((o: KubeObject) => o.metadata!.name)).toEqual(["cm-0", "cm-1"]);
     expect(first.metadata).toMatchObject({ remainingItemCount: 3, continue: expect.any(String) });
     await configMaps.create(paged, { metadata: { name: "cm-9" } });
-    const rest = await configMaps.list(paged, { limit: 10, continue: first.metadata.continue });
+    const rest = await configMaps.list(paged, { limit: 10, continue: first.metadata!.continue });
     expect(rest.items.map((o: KubeObject) => o.metadata!.name)).toEqual(["cm-2", "cm-3", "cm-4"]);
-    expect(rest.metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+    expect(rest.metadata!.resourceVersion).toBe(first.metadata!.resourceVersion);
   });
 });
