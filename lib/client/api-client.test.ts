@@ -192,7 +192,7 @@ describe("ApiClient", () => {
     expect(alwaysConflicting.reason).toBe("Conflict");
   });
 
-  it("decodes a watch stream into events and throws an ERROR event as its ApiError", async () => {
+  it("decodes a watch stream into events, with a BOOKMARK right after the replay, and throws an ERROR event as its ApiError", async () => {
     const ns = await freshNamespace(client);
     const start = (await configMaps.list(ns)).metadata.resourceVersion;
     await configMaps.create(ns, { metadata: { name: "w" }, data: { v: "1" } });
@@ -216,6 +216,21 @@ describe("ApiClient", () => {
     })();
     await watching;
     expect(seen.map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "DELETED"]);
+
+    // With bookmarks allowed, one follows as soon as the replay is delivered: before anything
+    // written after the replay, so a client knows where "now" was.
+    const replayed = await configMaps.create(ns, { metadata: { name: "v" } });
+    const stream: string[] = [];
+    let later: ConfigMap | undefined;
+    for await (const event of configMaps.watch(ns, { resourceVersion: start, allowWatchBookmarks: true })) {
+      stream.push(event.type === "BOOKMARK" ? `BOOKMARK ${event.object.metadata!.resourceVersion}` : `${event.type} ${event.object.metadata!.name}`);
+      if (stream.length === 4) later = await configMaps.create(ns, { metadata: { name: "later" } });
+      if (event.type === "ADDED" && event.object.metadata!.name === "later") break;
+    }
+    expect(stream.map((line) => line.replace(/^BOOKMARK \d+$/, "BOOKMARK"))).toEqual(["ADDED w", "MODIFIED w", "DELETED w", "ADDED v", "BOOKMARK", "ADDED later"]);
+    const bookmarkAt = Number(stream[4]!.split(" ")[1]);
+    expect(bookmarkAt).toBeGreaterThanOrEqual(Number(replayed.metadata!.resourceVersion));
+    expect(bookmarkAt).toBeLessThan(Number(later!.metadata!.resourceVersion));
 
     // Once the store is compacted past it, the same resourceVersion is answered with an ERROR event.
     const now = (await configMaps.list(ns)).metadata.resourceVersion!;

@@ -76,14 +76,11 @@ export async function watchResponse(
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
           for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks)) {
+            revision = event.revision;
             if (event.type === "PROGRESS") {
-              // Never a bookmark older than what the client already has (a watch from the future).
-              if (event.revision < revision) continue;
-              revision = event.revision;
               if (options.allowWatchBookmarks) bookmark(event.revision);
               continue;
             }
-            revision = event.revision;
             const stamp = (object: KubeObject | undefined) =>
               object && { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
             event.prev = store.decode(event.prev);
