@@ -8,7 +8,7 @@
 import { encodeWatchEvent, PROTOBUF_WATCH_MEDIA_TYPE } from "../protobuf/encode.ts";
 import type { ListQuery, RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
-import { ApiError } from "../../lib/k8s/status.ts";
+import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 
 export interface WatchOptions extends ListQuery {
   allowWatchBookmarks?: boolean;
@@ -85,7 +85,12 @@ export async function watchResponse(
               object && { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
             event.prev = store.decode(event.prev);
             event.object = store.decode(event.object);
-            const wasIn = store.matches(selection, event.prev);
+            // A delete at exactly the compaction revision has no earlier value left: the watcher
+            // cannot be told what left, so it must relist, as kube's watch cache says.
+            if (event.type === "DELETE" && !event.prev) throw apiErrors.expired("The resourceVersion for the provided watch is too old.");
+            // An update whose earlier value was compacted may have been in the selection.
+            const prevUnknown = event.type === "PUT" && !event.created && !event.prev;
+            const wasIn = prevUnknown || store.matches(selection, event.prev);
             const isIn = event.type === "PUT" && store.matches(selection, event.object);
             if (event.type === "DELETE") {
               if (wasIn) emit("DELETED", stamp(event.prev));
