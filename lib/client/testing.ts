@@ -91,3 +91,34 @@ export function manualClock(start = Date.UTC(2026, 0, 1)): { now: () => number; 
   let t = start;
   return { now: () => t, advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
 }
+
+/** What a raw request through the Worker answered: status, headers, text, and the body parsed when it is JSON. */
+export interface RawAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+/**
+ * One request to the real Worker as a client would send it, for tests of the HTTP surface itself
+ * (status codes, headers, Status bodies): the admin's token unless another is given, JSON unless
+ * the body is bytes or a string with its own content type.
+ */
+export async function rawApi(
+  method: string, path: string, body?: unknown,
+  { token = "test-admin-token", contentType = "application/json", headers = {} }: { token?: string; contentType?: string; headers?: Record<string, string> } = {},
+): Promise<RawAnswer> {
+  const payload = body === undefined ? undefined : typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
+    method, headers: { Authorization: `Bearer ${token}`, "Content-Type": contentType, ...headers }, body: payload,
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}

@@ -1,15 +1,9 @@
 // Admission in workerd: what each plugin adds to a pod, what it refuses (in kube-apiserver's
 // words), and ResourceQuota staying exact under concurrent creates.
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { rawApi } from "../../lib/client/testing.ts";
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
+const api = (method: string, path: string, body?: unknown) => rawApi(method, path, body);
 
 let counter = 0;
 async function namespace(): Promise<string> {

@@ -1,25 +1,20 @@
 // ValidatingAdmissionPolicy in workerd: policies and bindings written through the API, then the
 // plugin asked about requests directly (what it denies and how kube words it, warnings, selectors,
 // match conditions, variables, params, failurePolicy), and policies refused at write time.
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiError } from "../../lib/k8s/status.ts";
 import { findResource } from "../registry/index.ts";
 import type { KubeObject } from "../registry/types.ts";
 import type { AdmissionAttributes, Operation } from "./plugin.ts";
 import { invalidateValidatingAdmissionPolicies, validatingAdmissionPolicy } from "./validating-admission-policy.ts";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const VAP = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";
 const BINDINGS = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings";
 const deployments = findResource("apps", "v1", "deployments")!;
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown) => rawApi(method, path, body);
 
 const suffix = () => crypto.randomUUID().slice(0, 6);
 const created: string[] = [];

@@ -1,7 +1,7 @@
 // Webhook configurations in workerd: kube's defaults, and configurations refused at write time
 // (service references, plain http off loopback, no v1 review version, bad timeouts, duplicate
 // names); and a dry run refused before any call when a stored webhook has side effects.
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiError } from "../../lib/k8s/status.ts";
 import { admissionregistrationResources } from "../registry/admissionregistration.ts";
@@ -9,17 +9,12 @@ import { findResource } from "../registry/index.ts";
 import { RegistryStore } from "../registry/store.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { invalidateWebhookConfigurations, validatingAdmissionWebhook } from "./webhooks.ts";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const VALIDATING = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
 const MUTATING = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown) => rawApi(method, path, body);
 
 const suffix = () => crypto.randomUUID().slice(0, 6);
 const created: string[] = [];

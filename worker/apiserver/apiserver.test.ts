@@ -2,16 +2,11 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { ...AUTH, "Content-Type": "application/json", ...headers }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => rawApi(method, path, body, { headers });
 
 /** Reads `count` watch events (or until the stream ends) as "TYPE name", then stops watching. */
 async function watchEvents(reader: ReadableStreamDefaultReader<string>, count: number): Promise<string[]> {

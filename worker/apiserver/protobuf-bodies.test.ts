@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { decodeKubernetesProtobuf } from "../protobuf/decode.ts";
 import { encodeKubernetesProtobuf } from "../protobuf/encode.ts";
 import { ProtoReader } from "../protobuf/wire.ts";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
 const PROTOBUF = "application/vnd.kubernetes.protobuf";
@@ -19,10 +20,7 @@ function fixture(name: string): Uint8Array {
   return Uint8Array.from(atob(url.slice(url.indexOf(",") + 1)), (c) => c.charCodeAt(0));
 }
 
-async function api(method: string, path: string, body?: Uint8Array | string, contentType = PROTOBUF) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, { method, headers: { ...AUTH, "Content-Type": contentType, Accept: "application/json" }, body });
-  return { status: res.status, body: await res.json() as Record<string, any> };
-}
+const api = (method: string, path: string, body?: Uint8Array | string, contentType = PROTOBUF) => rawApi(method, path, body, { contentType, headers: { Accept: "application/json" } });
 
 describe("protobuf request bodies", () => {
   it("creates kubectl's Deployment and ConfigMap from protobuf", async () => {

@@ -4,16 +4,11 @@ import { env, exports } from "cloudflare:workers";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
 import { authenticateServiceAccountToken } from "./service-account-tokens.ts";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const ADMIN = "test-admin-token";
 
-async function api(method: string, path: string, body?: unknown, token = ADMIN) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown, token = ADMIN) => rawApi(method, path, body, { token });
 
 let counter = 0;
 async function serviceAccount(): Promise<{ ns: string; name: string; uid: string }> {

@@ -1,15 +1,10 @@
 // Joining nodes: a bootstrap token gets a node its own credential and can do nothing else; the node
 // then reaches only what its pods need (Node authorizer) and writes only its own things (NodeRestriction).
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { rawApi } from "../../lib/client/testing.ts";
 
-async function api(method: string, path: string, body?: unknown, token = "test-admin-token") {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { Authorization: `Bearer ${token}`, "Content-Type": method === "PATCH" ? "application/merge-patch+json" : "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown, token = "test-admin-token") =>
+  rawApi(method, path, body, { token, contentType: method === "PATCH" ? "application/merge-patch+json" : "application/json" });
 
 const b64 = (s: string) => btoa(s);
 let counter = 0;

@@ -2,22 +2,11 @@
 // validation, pruning, defaults, CEL rules, subresources, printer columns and discovery.
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { ...AUTH, "Content-Type": "application/json", ...headers }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
-}
+const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => rawApi(method, path, body, { headers });
 
 let counter = 0;
 /** A fresh CRD (its own group) for widgets, with everything a schema may say. */

@@ -1,19 +1,12 @@
 // Workload validation through the real Worker: creates, replaces and patches refused with kube's
 // 422 Invalid Status (message, causes, field paths), and the writes kube lets through still working.
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { rawApi } from "../../lib/client/testing.ts";
 
-const AUTH = { Authorization: "Bearer test-admin-token" };
 const MERGE = { "Content-Type": "application/merge-patch+json" };
 const STRATEGIC = { "Content-Type": "application/strategic-merge-patch+json" };
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { ...AUTH, "Content-Type": "application/json", ...headers }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => rawApi(method, path, body, { headers });
 
 async function namespace(): Promise<string> {
   const name = `v-${crypto.randomUUID().slice(0, 8)}`;

@@ -6,6 +6,7 @@ import { findResource } from "../registry/index.ts";
 import { RegistryStore } from "../registry/store.ts";
 import { ObjectStorage } from "./object-storage.ts";
 import { rewriteRoutes } from "./rewrite.ts";
+import { rawApi } from "../../lib/client/testing.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
 /** The binding vitest.config.ts gives the tests, and a second key to rotate to. */
@@ -18,13 +19,7 @@ const rotatedBack: Env = { ...env, ENCRYPTION_KEYS: `${TEST_KEY},${NEW_KEY}` };
 const PASSWORD = "correct-horse-battery-staple";
 const PASSWORD_B64 = btoa(PASSWORD);
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await exports.default.fetch(`https://edgeplane.test${path}`, {
-    method, headers: { ...AUTH, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, body?: unknown) => rawApi(method, path, body);
 
 async function gateway(path: string, body: unknown) {
   const res = await exports.default.fetch(`https://edgeplane.test/etcd/v3/kv/${path}`, { method: "POST", headers: AUTH, body: JSON.stringify(body) });
