@@ -11,6 +11,7 @@ import { JsonObjectSplitter } from "../lib/etcd/json-stream.ts";
 import type { Bytes, RequestOp, TxnRequest } from "../lib/etcd/messages.ts";
 import { MAIN_SHARD, shardForRange, shardMapOf, storeObjectName } from "../lib/shards.ts";
 import { requireAdmin } from "./auth.ts";
+import { etcdAdmin } from "./etcd-admin.ts";
 import type { AppEnv } from "./context.ts";
 
 /** etcd refuses requests over 1.5 MiB; in JSON, base64 makes that about 2 MiB of text. */
@@ -119,6 +120,8 @@ for (const path of ["/v3/lease/leases", "/v3/kv/lease/leases"]) {
   etcdGateway.post(path, unary((b) => b, noKeys, (s) => s.leaseLeases()));
 }
 etcdGateway.post("/v3/watch", watch);
+// edgeplane's own: the cluster's shards, snapshot export and restore (worker/etcd-admin.ts).
+etcdGateway.route("/", etcdAdmin);
 etcdGateway.all("*", (c) => c.json(errorBody({ code: GrpcCode.Unimplemented, message: `edgeplane: no etcd gateway method at ${c.req.path}` }), 404));
 
 /**

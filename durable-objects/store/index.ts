@@ -7,6 +7,7 @@ import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "../../migrations/migrations.js";
 import { settle, type StoreResult } from "../../lib/etcd/errors.ts";
 import { headerIdentity } from "../../lib/etcd/gateway-json.ts";
+import type { ShardSnapshotHead, SnapshotCursor, SnapshotEntry, SnapshotPage } from "../../lib/etcd/snapshot.ts";
 import type {
   CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
   LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, PutResponse,
@@ -15,6 +16,7 @@ import type {
 import { CommitGroup } from "./commit-group.ts";
 import { Mvcc, type Commit } from "./mvcc.ts";
 import * as schema from "./schema.ts";
+import { ShardSnapshots } from "./snapshot.ts";
 import { WatchHub } from "./watch.ts";
 
 export interface StoreSettings {
@@ -46,6 +48,7 @@ export class StoreShard extends DurableObject<Env> {
   private readonly watches: WatchHub;
   private readonly settings: StoreSettings;
   private readonly commits: CommitGroup;
+  private readonly snapshots: ShardSnapshots;
   private alarmAt: number | null = null;
   private compactionDue: number | null = null;
   private progressDue: number | null = null;
@@ -56,6 +59,7 @@ export class StoreShard extends DurableObject<Env> {
     this.settings = storeSettings(env);
     this.mvcc = new Mvcc(db, ctx.storage);
     this.commits = new CommitGroup(ctx.storage);
+    this.snapshots = new ShardSnapshots(db, ctx.storage, this.mvcc);
     this.watches = new WatchHub(ctx, this.mvcc, headerIdentity(ctx.id.toString()));
     void ctx.blockConcurrencyWhile(async () => {
       migrate(db, migrations);
@@ -87,9 +91,9 @@ export class StoreShard extends DurableObject<Env> {
     return settle(() => this.mvcc.compact(req.revision));
   }
 
-  /** The current revision and compaction floor; the apiserver's readiness check asks this. */
-  status(): { header: ResponseHeader; compactRevision: number } {
-    return { header: { revision: this.mvcc.revision }, compactRevision: this.mvcc.compactRevision };
+  /** The current revision, compaction floor and database size; readiness and etcd's Status ask this. */
+  status(): { header: ResponseHeader; compactRevision: number; dbSize: number } {
+    return { header: { revision: this.mvcc.revision }, compactRevision: this.mvcc.compactRevision, dbSize: this.ctx.storage.sql.databaseSize };
   }
 
   // ---- leases ----
@@ -116,6 +120,33 @@ export class StoreShard extends DurableObject<Env> {
 
   leaseLeases(): StoreResult<LeaseLeasesResponse> {
     return settle(() => this.mvcc.leaseLeases());
+  }
+
+  // ---- snapshots (admin only, through the Worker's etcd path) ----
+
+  snapshotHead(): StoreResult<ShardSnapshotHead> {
+    return settle(() => this.snapshots.head());
+  }
+
+  snapshotPage(head: ShardSnapshotHead, after?: SnapshotCursor): StoreResult<SnapshotPage> {
+    return settle(() => this.snapshots.page(head, after));
+  }
+
+  restoreBegin(): StoreResult<{ header: ResponseHeader }> {
+    return settle(() => (this.snapshots.restoreBegin(), { header: { revision: this.mvcc.revision } }));
+  }
+
+  restoreEntries(entries: SnapshotEntry[]): StoreResult<{ header: ResponseHeader }> {
+    return settle(() => (this.snapshots.restoreEntries(entries), { header: { revision: this.mvcc.revision } }));
+  }
+
+  restoreFinish(head: ShardSnapshotHead): StoreResult<{ header: ResponseHeader }> {
+    return settle(() => {
+      this.snapshots.restoreFinish(head);
+      const expiry = this.mvcc.nextLeaseExpiry();
+      if (expiry !== undefined) this.alarmBy(expiry);
+      return { header: { revision: this.mvcc.revision } };
+    });
   }
 
   // ---- watch ----
