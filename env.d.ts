@@ -13,6 +13,9 @@ declare module "*/migrations/migrations.js" {
 
 interface Env {
   STORE: DurableObjectNamespace<import("./durable-objects/store/index.ts").StoreShard>;
+  /** The API as system:kube-scheduler / system:kube-controller-manager (service bindings to this Worker's entrypoints). */
+  KUBE_SCHEDULER_API: Fetcher;
+  KUBE_CONTROLLER_MANAGER_API: Fetcher;
   CLUSTER_NAME: string;
   STORE_SHARDS: string;
   /** The store's settings; unset ones take STORE_DEFAULTS (durable-objects/store/index.ts). */

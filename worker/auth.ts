@@ -1,9 +1,11 @@
 // Authentication: a request proves who it is with a bearer token: the cluster admin's (which the
-// Worker knows only as a SHA-256 hash, ADMIN_TOKEN_SHA256) or a service account token (a JWT).
+// Worker knows only as a SHA-256 hash, ADMIN_TOKEN_SHA256) or a service account token (a JWT); a
+// control-plane component inside the deployment is known by the entrypoint it came through.
 import type { Context, MiddlewareHandler } from "hono";
 import { authenticateBootstrapToken, BOOTSTRAP_TOKEN } from "./authn/bootstrap-tokens.ts";
 import { authenticateOIDC } from "./authn/oidc.ts";
 import { authenticateServiceAccountToken } from "./authn/service-account-tokens.ts";
+import { systemIdentity } from "./authn/system-identities.ts";
 import type { AppEnv, UserInfo } from "./context.ts";
 
 export const ADMIN_USER: UserInfo = { name: "kubernetes-admin", uid: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] };
@@ -31,6 +33,8 @@ function digestsEqual(a: string, b: string): boolean {
 let verified: { digest: string; token: string } | undefined;
 
 export async function authenticate(c: Context<AppEnv>): Promise<UserInfo | undefined> {
+  const component = systemIdentity(c.env);
+  if (component) return component;
   const token = bearerToken(c);
   return token ? authenticateToken(c.env, token) : undefined;
 }

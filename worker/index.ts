@@ -1,6 +1,8 @@
 // The edgeplane Worker: the control plane's only door. Health endpoints are open; everything
 // else needs a bearer token. The store Durable Object class is exported from here for wrangler.
+import { WorkerEntrypoint } from "cloudflare:workers";
 import { Hono } from "hono";
+import { envActingAs, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER } from "./authn/system-identities.ts";
 import { jwks, openIDConfiguration } from "./authn/service-account-tokens.ts";
 import { requireAuthorizedUser } from "./authz/authorizer.ts";
 import { MAIN_SHARD, storeObjectName } from "../lib/shards.ts";
@@ -58,5 +60,19 @@ app.route("/", auditRoutes);
 app.route("/admin/storage", rewriteRoutes);
 app.route("/", openapiRoutes);
 app.route("/", kubernetesApi);
+
+/** The scheduler's way in: its Durable Object's service binding KUBE_SCHEDULER_API (wrangler.toml). */
+export class KubeSchedulerApi extends WorkerEntrypoint<Env> {
+  override fetch(request: Request): Promise<Response> {
+    return Promise.resolve(app.fetch(request, envActingAs(this.env, KUBE_SCHEDULER), this.ctx));
+  }
+}
+
+/** The controller manager's way in: KUBE_CONTROLLER_MANAGER_API. */
+export class KubeControllerManagerApi extends WorkerEntrypoint<Env> {
+  override fetch(request: Request): Promise<Response> {
+    return Promise.resolve(app.fetch(request, envActingAs(this.env, KUBE_CONTROLLER_MANAGER), this.ctx));
+  }
+}
 
 export default app;
