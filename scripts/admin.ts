@@ -5,10 +5,18 @@
 // plane restarts with the new hash (npm start reads the file on start). For a deployed Worker it
 // prints the hash to store with `wrangler secret put ADMIN_TOKEN_SHA256` (the token itself is
 // written only to the file, never printed).
+// `npm run admin -- snapshot save FILE [--cluster NAME]`: a consistent snapshot of the cluster
+// (every store shard at its own revision, leases included; README "Snapshots and restore").
+// `npm run admin -- snapshot restore FILE [--cluster NAME]`: restores one into a cluster that has
+// never been written. Both take --server URL, --token-file F and --server-ca F for other clusters.
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { CONNECTION_FLAGS, gatewayOptions } from "../etcd-bridge/connection.ts";
+import { Gateway } from "../etcd-bridge/gateway.ts";
+import { readSnapshot, restoreSnapshot, saveSnapshot, type SnapshotSummary } from "../etcd-bridge/snapshot.ts";
 import { kubeconfig, newAdminToken, PROJECT_ROOT, sha256Hex } from "./dev-server.ts";
 
 const dir = join(PROJECT_ROOT, ".edgeplane");
@@ -60,7 +68,29 @@ if (command === "kubeconfig") {
   console.log(`a new admin token is in ${tokenFile}.
   local cluster: restart npm start; the old token stops working then.
   deployed Worker: echo ${sha256Hex(token)} | npx wrangler secret put ADMIN_TOKEN_SHA256`);
+} else if (command === "snapshot" && ["save", "restore"].includes(process.argv[3] ?? "")) {
+  const { values, positionals } = parseArgs({ args: process.argv.slice(4), allowPositionals: true, options: { ...CONNECTION_FLAGS, cluster: { type: "string" } } });
+  const [file] = positionals;
+  if (!file || positionals.length > 1) throw new Error(`usage: npm run admin -- snapshot ${process.argv[3]} FILE [--cluster NAME] [--server URL] [--token-file F] [--server-ca F]`);
+  const gateway = new Gateway(gatewayOptions(values));
+  const shards = (summary: SnapshotSummary) =>
+    summary.shards.map((s) => `  shard ${s.name}: revision ${s.revision}, compacted at ${s.compact_revision}, ${s.entries} log entries, ${s.leases} leases`).join("\n");
+  try {
+    if (process.argv[3] === "save") {
+      const summary = await saveSnapshot(gateway, file, values.cluster);
+      console.log(`snapshot of cluster ${summary.cluster} saved at ${file} (${summary.bytes} bytes)\n${shards(summary)}`);
+    } else {
+      const summary = await restoreSnapshot(gateway, readSnapshot(file), values.cluster);
+      console.log(`restored ${file} into cluster ${summary.cluster}\n${shards(summary)}
+  a Worker serves it with CLUSTER_NAME=${summary.cluster} (wrangler.toml [vars])`);
+    }
+  } catch (e) {
+    console.error(`snapshot ${process.argv[3]}: ${(e as Error).message}`);
+    process.exitCode = 1;
+  } finally {
+    gateway.close();
+  }
 } else {
-  console.error("usage: npm run admin -- kubeconfig | rotate | bootstrap-token [--ttl HOURS]");
+  console.error("usage: npm run admin -- kubeconfig | rotate | bootstrap-token [--ttl HOURS] | snapshot save|restore FILE [--cluster NAME]");
   process.exitCode = 2;
 }
