@@ -1,7 +1,7 @@
 // `npm start`'s etcd bridge: etcd's gRPC API for the local control plane on 127.0.0.1:2379
 // (ETCD_BRIDGE_LISTEN to change), certificates in .edgeplane/etcd/, and the etcdctl line to use.
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../scripts/dev-server.ts";
+import { LOCAL_FILES } from "./connection.ts";
 import { DEFAULT_LISTEN, startEtcdBridge, type EtcdBridge } from "./server.ts";
 
 /** Starts the bridge for a running control plane; a busy port is reported, not fatal. */
@@ -9,7 +9,7 @@ export async function startLocalEtcdBridge(plane: { url: string; token: string; 
   const listen = process.env.ETCD_BRIDGE_LISTEN ?? DEFAULT_LISTEN;
   try {
     const bridge = await startEtcdBridge({
-      server: plane.url, token: plane.token, serverCa: plane.caPem, listen, certDir: join(PROJECT_ROOT, ".edgeplane/etcd"),
+      server: plane.url, token: plane.token, serverCa: plane.caPem, listen, certDir: join(LOCAL_FILES, "etcd"),
     });
     console.log(`  etcd's gRPC API (etcdctl 3.4, admin only) is on ${bridge.endpoint}:
     ${bridge.etcdctl("get / --prefix --keys-only")}`);

@@ -3,15 +3,14 @@
 // prints the etcdctl command line to use. Runs until interrupted.
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { PROJECT_ROOT } from "../scripts/dev-server.ts";
-import { CONNECTION_FLAGS, gatewayOptions } from "./connection.ts";
+import { CONNECTION_FLAGS, gatewayOptions, LOCAL_FILES } from "./connection.ts";
 import { DEFAULT_LISTEN, startEtcdBridge } from "./server.ts";
 
 const { values } = parseArgs({
   options: {
     ...CONNECTION_FLAGS,
     listen: { type: "string", default: DEFAULT_LISTEN },
-    "cert-dir": { type: "string", default: join(PROJECT_ROOT, ".edgeplane/etcd") },
+    "cert-dir": { type: "string", default: join(LOCAL_FILES, "etcd") },
   },
 });
 const connection = gatewayOptions(values);
