@@ -49,6 +49,7 @@ export const builtinResources: readonly ResourceNames[] = [
     ["LimitRange", "limitranges", true, { shortNames: ["limits"] }],
     ["ResourceQuota", "resourcequotas", true, { shortNames: ["quota"] }],
     ["ReplicationController", "replicationcontrollers", true, { shortNames: ["rc"], categories: all }],
+    ["ComponentStatus", "componentstatuses", false, { shortNames: ["cs"] }],
   ]),
   ...group("apps/v1", [
     ["Deployment", "deployments", true, { shortNames: ["deploy"], categories: all }],

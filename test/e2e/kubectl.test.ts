@@ -42,6 +42,13 @@ describe.each(KUBECTLS)("%s", (binary) => {
     expect(resources).toMatch(/^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m);
   });
 
+  it("lists component statuses with kube's columns and deprecation warning", async () => {
+    const { stdout, stderr } = await kubectl(binary, "get", "componentstatuses");
+    expect(stdout).toMatch(/^NAME\s+STATUS\s+MESSAGE\s+ERROR$/m);
+    expect(stdout).toMatch(/^etcd-0\s+Healthy\s+ok \(revision \d+\)/m);
+    expect(stderr).toContain("Warning: v1 ComponentStatus is deprecated in v1.19+");
+  });
+
   it("creates, reads with every output format and selector, and deletes", async () => {
     const manifest = join(dir, `${ns}.json`);
     writeFileSync(manifest, JSON.stringify({

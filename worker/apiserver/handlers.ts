@@ -33,6 +33,8 @@ interface RequestOptions {
 
 export async function serveTarget(c: Context<AppEnv>, target: Target): Promise<Response> {
   const { def, name } = target;
+  if (def.deprecated) c.header("Warning", `299 - ${JSON.stringify(def.deprecated)}`, { append: true });
+  if (def.computed) return serveComputed(c, target, def.computed);
   if (def.review) {
     if (c.req.method !== "POST" || name) throw methodNotAllowed();
     return respond(c, def, await def.review(c.env, c.get("user"), await readObject(c)), 201);
@@ -75,6 +77,16 @@ export async function serveTarget(c: Context<AppEnv>, target: Target): Promise<R
   } finally {
     afterWrite(c.env, { def, method, result, dryRun }, (p) => c.executionCtx.waitUntil(p));
   }
+}
+
+/** A kind built on each read (ComponentStatus): get and list only. */
+async function serveComputed(c: Context<AppEnv>, { def, name, subresource }: Target, compute: (env: Env) => Promise<KubeObject[]>): Promise<Response> {
+  if (c.req.method !== "GET" || subresource || isWatch(c)) throw methodNotAllowed();
+  const items = await compute(c.env);
+  if (!name) return respond(c, def, { kind: `${def.kind}List`, apiVersion: def.version, metadata: {}, items });
+  const found = items.find((item) => item.metadata?.name === name);
+  if (!found) throw apiErrors.notFound(def.group, def.resource, name);
+  return respond(c, def, found);
 }
 
 function listQuery(c: Context): ListQuery {

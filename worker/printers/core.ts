@@ -1,6 +1,7 @@
 // Table columns for the core ("") group, cell for cell as kube-apiserver prints them.
 // Absent fields read as their API defaults, since kube prints objects after defaulting.
 import type {
+  ComponentStatus,
   ConfigMap,
   Container,
   ContainerStatus,
@@ -521,7 +522,23 @@ const persistentVolumeClaim: TablePrinter<PersistentVolumeClaim> = {
   },
 };
 
+/** kubectl get componentstatuses: the Healthy condition as a status, its message and error. */
+const componentStatus: TablePrinter<ComponentStatus> = {
+  columns: [
+    nameColumn,
+    column("Status", "string", "Status of the component conditions"),
+    column("Message", "string", "Message of the component conditions"),
+    column("Error", "string", "Error of the component conditions"),
+  ],
+  cells(cs) {
+    const healthy = cs.conditions?.find((c) => c.type === "Healthy");
+    const status = healthy?.status === "True" ? "Healthy" : healthy?.status === "False" ? "Unhealthy" : "Unknown";
+    return [nameOf(cs), status, healthy?.message ?? "", healthy?.error ?? ""];
+  },
+};
+
 export const corePrinters: Record<string, TablePrinter> = {
+  "/ComponentStatus": componentStatus,
   "/Pod": pod,
   "/PodTemplate": podTemplate,
   "/Node": node,

@@ -26,6 +26,10 @@ export interface ResourceDefinition extends ResourceNames {
   printer?: TablePrinter;
   /** The paths of fields its schema does not know (custom resources prune these on write). */
   unknownFields?(object: KubeObject): string[];
+  /** Sent as a Warning with every answer about this resource, as kube warns of deprecated APIs. */
+  deprecated?: string;
+  /** A kind computed on each read, never stored (ComponentStatus): its objects now. */
+  computed?(env: Env): Promise<KubeObject[]>;
   /** A review kind (create-only, nothing stored): answers a POST for the requesting user. */
   review?(env: Env, user: UserInfo, body: KubeObject): Promise<KubeObject>;
   /** A custom resource: the CRD that declares it, and its version's schema. */
