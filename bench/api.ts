@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, watch as watchFiles } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
-import { PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
+import { defaultEngine, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import { configMapProtobuf } from "./protobuf-body.ts";
 import {
   HttpTarget, LatencyRecorder, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
@@ -31,7 +31,7 @@ const PAGE_LIMIT = 500;
 const DELIVERY_TIMEOUT_MS = 30_000;
 const SLO_MUTATING_P99_MS = 1000;
 const SLO_NAMESPACE_LIST_P99_MS = 5000;
-/** What wrangler dev bundles: a change under these mid-run reloads the Worker being measured. */
+/** What wrangler dev bundles: under it (EDGEPLANE_DEV=wrangler), a change here mid-run reloads the Worker being measured. */
 const SOURCE_DIRS = ["worker", "durable-objects", "lib", "migrations"];
 
 /** A small pod as a Deployment would stamp it out: one container with a port, requests and labels. */
@@ -543,22 +543,25 @@ async function main(): Promise<void> {
     const root = mkdtempSync(join(tmpdir(), "edgeplane-bench-api-"));
     stops.push(() => rmSync(root, { recursive: true, force: true }));
     // Rate limits off: the benchmark is the load, and measures the authorization chain, not the limiter.
-    const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000" } });
+    const engine = defaultEngine();
+    const plane = await startControlPlane({ engine, stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000" } });
     let stopping = false;
     stops.push(() => {
       stopping = true;
       return plane.stop();
     });
-    // wrangler dev rebuilds when files under it change and may exit; say so with its last words.
+    // The serving process should outlive the run (wrangler dev rebuilds when files under it change
+    // and may exit); if it does not, say so with its last words.
     let planeOutput = "";
     const keep = (d: Buffer) => (planeOutput = (planeOutput + d.toString("utf8")).slice(-4000));
     plane.process.stdout?.on("data", keep);
     plane.process.stderr?.on("data", keep);
     plane.process.once("exit", (code, signal) => {
-      if (!stopping) problems.push(`wrangler dev exited during the run (code ${code}, signal ${signal}); its last output:\n${planeOutput.trim()}`);
+      if (!stopping) problems.push(`the control plane (${engine}) exited during the run (code ${code}, signal ${signal}); its last output:\n${planeOutput.trim()}`);
     });
     const began = performance.now();
-    for (const dir of SOURCE_DIRS) {
+    // workerd serves the bundle made at start; only wrangler dev reloads on source changes.
+    for (const dir of engine === "wrangler" ? SOURCE_DIRS : []) {
       const watcher = watchFiles(join(PROJECT_ROOT, dir), { recursive: true }, (_event, file) => {
         sourceChanges.push(`${fixed((performance.now() - began) / 1000, 0)} s: ${dir}/${file}`);
       });
@@ -570,7 +573,7 @@ async function main(): Promise<void> {
     const watchClient = new HttpTarget(plane.url, headers, watchers, plane.caPem);
     stops.push(() => watchClient.close());
 
-    console.log(`apiserver benchmark against ${plane.url} (wrangler dev, fresh state); load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+    console.log(`apiserver benchmark against ${plane.url} (${engine}, fresh state); load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
     await expectStatus(client, 201, "POST", "/api/v1/namespaces", namespaceBody(NAMESPACE));
 
     const creates = await measureCreates(client, seconds, warmupSeconds);

@@ -6,14 +6,13 @@
 // Environment: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP_SECONDS
 // (default 2), BENCH_CONCURRENCY ("1,32"), BENCH_TARGETS ("etcd,edgeplane"). BENCH_EDGEPLANE_URL
 // and BENCH_EDGEPLANE_TOKEN aim at a control plane that is already running instead of starting
-// one, e.g. at the user workerd's own socket behind `wrangler dev`'s proxy (the second
-// `workerd serve` that `ss -ltnp` lists; its entry socket answers /readyz). startControlPlane turns
-// wrangler dev's local trace collection off: it costs the Worker about as much CPU as a put.
+// one. The one started here is served straight from workerd (startControlPlane's default engine;
+// EDGEPLANE_DEV=wrangler measures it behind wrangler dev's proxy instead).
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { startControlPlane } from "../scripts/dev-server.ts";
+import { defaultEngine, startControlPlane } from "../scripts/dev-server.ts";
 import { startEtcd } from "../test/support/etcd.ts";
 import { HttpTarget, envNumber, fixed, formatTable, runClosedLoop, type LoadResult } from "./load.ts";
 
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
       if (!url) {
         const stateDir = mkdtempSync(join(tmpdir(), "edgeplane-bench-"));
         stops.push(async () => rmSync(stateDir, { recursive: true, force: true }));
-        console.log("starting the control plane under wrangler dev");
+        console.log(`starting the control plane (${defaultEngine()})`);
         const plane = await startControlPlane({ stateDir });
         stops.push(plane.stop);
         ({ url, token } = plane);

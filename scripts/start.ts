@@ -1,11 +1,13 @@
-// `npm start`: the control plane on this machine under wrangler dev, state kept in .wrangler/state.
+// `npm start`: the control plane on this machine, served straight from workerd through Miniflare
+// (`npm run start:wrangler`, or EDGEPLANE_DEV=wrangler, serves it under wrangler dev with live
+// reload instead), state kept in .wrangler/state.
 // The admin token is made on first start and kept in .edgeplane/admin-token (mode 0600); the
 // Worker is given only its SHA-256. The key that signs service account tokens is made on first
 // start too and kept in .edgeplane/service-account-key.jwk (mode 0600), so tokens outlive restarts,
 // and so is the key that seals Secrets at rest (.edgeplane/encryption-keys).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { kubeconfig, newAdminToken, newEncryptionKeys, newServiceAccountKey, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
+import { defaultEngine, kubeconfig, newAdminToken, newEncryptionKeys, newServiceAccountKey, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
 
 const tokenFile = join(PROJECT_ROOT, ".edgeplane/admin-token");
 if (!existsSync(tokenFile)) {
@@ -23,12 +25,13 @@ if (!existsSync(encryptionFile)) writeFileSync(encryptionFile, newEncryptionKeys
 chmodSync(encryptionFile, 0o600);
 const encryptionKeys = readFileSync(encryptionFile, "utf8").trim();
 const port = Number(process.env.PORT ?? 8787);
+const engine = defaultEngine();
 
-const plane = await startControlPlane({ port, token, serviceAccountKey, encryptionKeys, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls") });
+const plane = await startControlPlane({ port, token, serviceAccountKey, encryptionKeys, engine, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls") });
 const kubeconfigFile = join(PROJECT_ROOT, ".edgeplane/kubeconfig");
 writeFileSync(kubeconfigFile, kubeconfig(plane.url, token, plane.caPem), { mode: 0o600 });
 console.log(`
-edgeplane control plane is up at ${plane.url}
+edgeplane control plane is up at ${plane.url} (${engine === "workerd" ? "workerd through Miniflare" : "wrangler dev, reloading on source changes"})
   point kubectl at it:
     export KUBECONFIG=${kubeconfigFile}
     kubectl get namespaces
@@ -36,7 +39,7 @@ edgeplane control plane is up at ${plane.url}
   etcd gateway (admin only), e.g. list every key of the main shard like 'etcdctl get / --prefix --keys-only':
     curl -s --cacert .edgeplane/tls/serving.crt -H "Authorization: Bearer $(cat ${tokenFile})" ${plane.url}/etcd/shards/main/v3/kv/range \\
       -d '{"key":"AA==","range_end":"AA==","keys_only":true}'
-Ctrl-C stops it; state stays in .wrangler/state.
+Ctrl-C stops it; state stays in .wrangler/state. For live reload on source changes: npm run start:wrangler.
 `);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void plane.stop().then(() => process.exit(0)));

@@ -60,7 +60,7 @@ export class Peers {
   /** Starts both servers at once; each begins empty at revision 1. */
   static async start(): Promise<Peers> {
     const stateDir = mkdtempSync(join(tmpdir(), "edgeplane-differential-"));
-    const [etcd, plane] = await Promise.allSettled([startEtcd(), startControlPlane({ stateDir, vars: { STORE_SHARDS: "" } })]);
+    const [etcd, plane] = await Promise.allSettled([startEtcd(), startControlPlane({ stateDir, vars: { STORE_SHARDS: "" }, readinessPath: "/livez" })]);
     if (etcd.status === "rejected" || plane.status === "rejected") {
       if (etcd.status === "fulfilled") await etcd.value.stop();
       if (plane.status === "fulfilled") await plane.value.stop();

@@ -1385,9 +1385,11 @@ function normalizedPath(path: string): string {
 }
 
 /**
- * Answers made by the local dev runtime (wrangler dev's workerd and miniflare proxy) to requests
- * it cannot parse as HTTP at all (unknown methods, broken chunking, asterisk-form targets, invalid
- * Host ports) before any Worker code runs. Deployed, Cloudflare's edge refuses these instead.
+ * Answers made by the local dev runtime (workerd and Miniflare's entry worker, or wrangler dev's
+ * proxy) to requests it cannot parse as HTTP at all (unknown methods, asterisk-form targets,
+ * invalid Host ports; broken chunking only behind wrangler dev's proxy: workerd alone hands the
+ * Worker the request and the body read fails) before any Worker code runs. Deployed,
+ * Cloudflare's edge refuses these instead.
  */
 function fromDevRuntime(answer: Answer): boolean {
   const contentType = String(answer.headers["content-type"] ?? "");

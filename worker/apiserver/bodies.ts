@@ -66,7 +66,14 @@ export async function readObject(c: Context): Promise<KubeObject> {
 export async function readBytes(c: Context): Promise<Uint8Array> {
   const length = Number(c.req.header("Content-Length") ?? 0);
   if (length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await c.req.arrayBuffer());
+  } catch (e) {
+    // The client's framing broke (bad chunk sizes or trailers): workerd hands the Worker such
+    // requests, and only the body read tells.
+    throw apiErrors.badRequest(`the body of the request could not be read: ${(e as Error).message}`);
+  }
   if (bytes.length > MAX_BODY_BYTES) throw apiErrors.tooLarge();
   return bytes;
 }
