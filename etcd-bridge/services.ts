@@ -119,7 +119,7 @@ export class EtcdServices {
   // ---- Watch ----
 
   readonly watch = {
-    Watch: (call: grpc.ServerDuplexStream<Json, Json>) => new WatchBridge(this.gateway, call, () => this.cluster().then((c) => c.layout)).start(),
+    Watch: (call: grpc.ServerDuplexStream<Json, Json>) => new WatchBridge(this.gateway, call, () => this.cluster()).start(),
   };
 
   // ---- Cluster and Maintenance ----
@@ -178,9 +178,9 @@ class WatchBridge {
   private queue = Promise.resolve();
   private readonly gateway: Gateway;
   private readonly call: grpc.ServerDuplexStream<Json, Json>;
-  private readonly layout: () => Promise<ShardLayout>;
+  private readonly layout: () => Promise<{ layout: ShardLayout; info: ClusterInfo }>;
 
-  constructor(gateway: Gateway, call: grpc.ServerDuplexStream<Json, Json>, layout: () => Promise<ShardLayout>) {
+  constructor(gateway: Gateway, call: grpc.ServerDuplexStream<Json, Json>, layout: () => Promise<{ layout: ShardLayout; info: ClusterInfo }>) {
     this.gateway = gateway;
     this.call = call;
     this.layout = layout;
@@ -199,9 +199,10 @@ class WatchBridge {
     if (this.closed) return;
     const create = request.create_request as Json | undefined;
     if (create) {
-      const layout = await this.layout();
+      const { layout, info } = await this.layout();
       if (spansShards(layout, create)) {
-        this.call.write({ watch_id: "-1", created: true, canceled: true,
+        // Refused as etcd refuses a watch it cannot make: created and canceled at once, with a header (clients read it).
+        this.call.write({ header: header(info.shards[0]!), watch_id: "-1", created: true, canceled: true,
           cancel_reason: "edgeplane: a watch cannot span store shards (each has its own revisions); watch each shard's keys on their own" });
         return;
       }

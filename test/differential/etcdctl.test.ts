@@ -219,6 +219,8 @@ describe("etcdctl 3.4 against etcd 3.4 and the bridge", () => {
       await both(["del", "/etcdctl/w/x"]);
       await both(["put", "/etcdctl/w/end", "end"]);
     });
+    // A watch etcd cannot make is created and canceled at once; etcdctl says why and stops.
+    await both(["watch", "/etcdctl/b", "/etcdctl/a"]);
     // History: every write of one key since the test began.
     await bothStreaming((s) => ["watch", "/etcdctl/a", `--rev=${s.rev(1)}`], (out) => count(out, "PUT") === 3 && out.endsWith("6\n"));
     await bothStreaming((s) => ["watch", "--prefix", "/etcdctl/", `--rev=${s.rev(6)}`, "--prev-kv"], (out) => count(out, "PUT") + count(out, "DELETE") >= 5 && out.includes("/etcdctl/u\n1\n"),
@@ -283,5 +285,9 @@ describe("etcdctl 3.4 against etcd 3.4 and the bridge", () => {
     expect([...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))).toEqual(keys);
     const limited = (await ours.run(["get", "/", "--prefix", "--keys-only", "--limit", "3"])).stdout.split("\n").filter(Boolean);
     expect(limited).toEqual(keys.slice(0, 3));
+    // Writes and watches across shards are refused, saying why.
+    const watch = await ours.run(["watch", "--prefix", "/"]);
+    expect(watch.stdout + watch.stderr).toContain("watch was canceled (edgeplane: a watch cannot span store shards");
+    expect((await ours.run(["del", "/", "--prefix"])).stderr).toContain("edgeplane: the request's keys span store shards");
   });
 });
