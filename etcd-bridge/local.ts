@@ -13,7 +13,6 @@ export async function startLocalEtcdBridge(plane: { url: string; token: string; 
     });
     console.log(`  etcd's gRPC API (etcdctl 3.4, admin only) is on ${bridge.endpoint}:
     ${bridge.etcdctl("get / --prefix --keys-only")}`);
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void bridge.stop());
     return bridge;
   } catch (e) {
     console.log(`  the etcd bridge could not listen on ${listen} (${(e as Error).message}); set ETCD_BRIDGE_LISTEN, or run npm run etcd-bridge`);

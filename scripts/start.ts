@@ -41,6 +41,7 @@ edgeplane control plane is up at ${plane.url} (${engine === "workerd" ? "workerd
       -d '{"key":"AA==","range_end":"AA==","keys_only":true}'
 Ctrl-C stops it; state stays in .wrangler/state. For live reload on source changes: npm run start:wrangler.
 `);
+await (await import("../etcd-bridge/local.ts")).startLocalEtcdBridge(plane);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void plane.stop().then(() => process.exit(0)));
 }
