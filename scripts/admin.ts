@@ -1,4 +1,5 @@
-// `npm run admin -- kubeconfig`: prints a kubeconfig for the local cluster's admin (npm start's).
+// `npm run admin -- kubeconfig [--server URL [--token-file F]]`: prints a kubeconfig for the local
+// cluster's admin (npm start's), or for a cluster deployed with npm run deploy.
 // `npm run admin -- bootstrap-token [--ttl 24h]`: makes a bootstrap token (a kube-system Secret, as
 // kubeadm keeps them) on the running cluster and prints the command a node joins with.
 // `npm run admin -- rotate`: makes a new admin token; the old one stops working once the control
@@ -24,11 +25,15 @@ const tokenFile = join(dir, "admin-token");
 const command = process.argv[2];
 
 if (command === "kubeconfig") {
-  if (!existsSync(tokenFile)) throw new Error(`no ${tokenFile}: run npm start once first`);
-  const token = readFileSync(tokenFile, "utf8").trim();
+  // --server URL: a cluster deployed with npm run deploy (its token in .edgeplane/deploy/, a public certificate).
+  const { values } = parseArgs({ args: process.argv.slice(3), options: { server: { type: "string" }, "token-file": { type: "string" } } });
+  const deployed = values.server !== undefined;
+  const file = values["token-file"] ?? (deployed ? join(dir, "deploy/admin-token") : tokenFile);
+  if (!existsSync(file)) throw new Error(`no ${file}: ${deployed ? "pass --token-file with the deployed cluster's admin token" : "run npm start once first"}`);
+  const token = readFileSync(file, "utf8").trim();
   const caFile = join(dir, "tls/serving.crt");
-  const url = process.env.EDGEPLANE_URL ?? `https://127.0.0.1:${process.env.PORT ?? 8787}`;
-  process.stdout.write(kubeconfig(url, token, existsSync(caFile) ? readFileSync(caFile, "utf8") : undefined));
+  const url = values.server ?? process.env.EDGEPLANE_URL ?? `https://127.0.0.1:${process.env.PORT ?? 8787}`;
+  process.stdout.write(kubeconfig(url, token, !deployed && existsSync(caFile) ? readFileSync(caFile, "utf8") : undefined));
 } else if (command === "bootstrap-token") {
   if (!existsSync(tokenFile)) throw new Error(`no ${tokenFile}: run npm start once first`);
   const admin = readFileSync(tokenFile, "utf8").trim();
