@@ -1,0 +1,20 @@
+// The scheduler's core, runtime-neutral: what the Durable Object around it imports.
+export { Scheduler, nodeChangeEvents, truncateMessage } from "./scheduler.ts";
+export type { Assumed, Bound, BindingOutcome, SchedulerOptions, SchedulingAttempt, Unschedulable } from "./scheduler.ts";
+export { newSchedulerState, numFeasibleNodesToFind, scheduleOne, NO_NODES_AVAILABLE } from "./schedule-one.ts";
+export type { NotScheduled, Scheduled, ScheduleResult, SchedulerState } from "./schedule-one.ts";
+export { Snapshot } from "./snapshot.ts";
+export { NodeInfo } from "./node-info.ts";
+export { Projector } from "./projection.ts";
+export type { NodeProjection, PodInfo, PodSpecInfo } from "./projection.ts";
+export { MemorySchedulingQueueStore, SchedulingQueue } from "./queue.ts";
+export type { Placement, QueuedPodRecord, SchedulingQueueStore } from "./queue.ts";
+export { SqliteSchedulingQueueStore } from "./sqlite-queue-store.ts";
+export { ConfigurationError, DEFAULT_PLUGINS, DEFAULT_SCHEDULER_NAME, resolveConfiguration } from "./config.ts";
+export type { KubeSchedulerConfiguration, KubeSchedulerProfile, ResolvedConfiguration } from "./config.ts";
+export { Framework } from "./framework/framework.ts";
+export { FitError } from "./framework/fit-error.ts";
+export { Code, Status } from "./framework/status.ts";
+export { Events } from "./framework/events.ts";
+export type { Binder, Plugin, PluginFactory, PostFilterResult } from "./framework/interface.ts";
+export { IN_TREE_PLUGINS } from "./plugins/registry.ts";
