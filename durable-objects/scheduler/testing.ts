@@ -153,3 +153,9 @@ export function scores(p: Plugin, state: CycleState, pod: PodInfo, nodes: NodeIn
   p.normalizeScore?.(state, pod, list);
   return Object.fromEntries(list.map((s) => [s.name, s.score]));
 }
+
+/** A clock the test moves by hand. */
+export function testClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => { t += ms; } };
+}
