@@ -253,11 +253,18 @@ async function bucketLease(env: AuditSettings, store: ReturnType<typeof auditSto
   return id;
 }
 
-/** Stores one event under its lease (granted again if it expired since this isolate cached it). */
-export async function writeAuditEvent(env: Env, event: AuditEvent): Promise<void> {
+/**
+ * Stores events in one store transaction, each under the lease of its bucket (granted again if it
+ * expired since this isolate cached it).
+ */
+export async function writeAuditEvents(env: Env, events: AuditEvent[]): Promise<void> {
   const store = auditStore(env);
-  const receivedAt = Math.floor((parseMicroTime(event.requestReceivedTimestamp) ?? 0) / 1000);
-  const put = async () => store.put({ key: utf8(auditKey(event)), value: utf8(JSON.stringify(event)), lease: await bucketLease(env, store, receivedAt) });
+  const values = events.map((event) => ({ key: utf8(auditKey(event)), value: utf8(JSON.stringify(event)) }));
+  const put = async () => {
+    const leases: number[] = [];
+    for (const event of events) leases.push(await bucketLease(env, store, Math.floor((parseMicroTime(event.requestReceivedTimestamp) ?? 0) / 1000)));
+    return store.txn({ success: values.map((kv, i) => ({ request_put: { ...kv, lease: leases[i] } })) });
+  };
   let result: StoreResult<unknown> = await put();
   if (!result.ok && result.error.code === GrpcCode.NotFound) {
     bucketLeases.delete(auditStoreName(env));
@@ -266,17 +273,37 @@ export async function writeAuditEvent(env: Env, event: AuditEvent): Promise<void
   if (!result.ok) throw new Error(`audit write: ${result.error.message}`);
 }
 
+/** At most this many events go in one transaction (etcd's --max-txn-ops). */
+const MAX_BATCH = 128;
+/** How long a request's waitUntil waits for other requests' events to share its write. */
+const BATCH_WINDOW_MS = 20;
+/** Events recorded in this isolate and not yet taken by a write, per audit store. */
+const pending = new Map<string, AuditEvent[]>();
+
 /**
  * Writes an event (or the event a promise settles to) after the response: `waitUntil` is the
- * request's ExecutionContext.waitUntil. A failure is logged, never thrown into the request.
+ * request's ExecutionContext.waitUntil. Events of requests that end close together share one
+ * store transaction: each request queues its event and, after a short wait, the first to wake
+ * writes everything queued (every event is thus written from the waitUntil of a request that is
+ * still running). A failure is logged, never thrown into the request.
  */
 export function recordAuditEvent(env: Env, event: AuditEvent | Promise<AuditEvent | undefined>, waitUntil: (promise: Promise<unknown>) => void): void {
   waitUntil((async () => {
+    let batch: AuditEvent[] = [];
     try {
       const built = await event;
-      if (built) await writeAuditEvent(env, built);
+      if (!built) return;
+      const name = auditStoreName(env);
+      const queue = pending.get(name) ?? [];
+      pending.set(name, queue);
+      queue.push(built);
+      await new Promise((resolve) => setTimeout(resolve, BATCH_WINDOW_MS));
+      while (queue.includes(built)) {
+        batch = queue.splice(0, MAX_BATCH);
+        await writeAuditEvents(env, batch);
+      }
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", msg: "audit event not recorded", error: (e as Error).message }));
+      console.error(JSON.stringify({ level: "error", msg: "audit event not recorded", events: batch.length, error: (e as Error).message }));
     }
   })());
 }
