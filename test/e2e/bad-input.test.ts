@@ -779,7 +779,9 @@ function oversizedBodyProbes(rng: Rng, add: Add): void {
     const token = t.headers.authorization === "" ? undefined : plane.token;
     const headers: Headers = { "content-type": t.contentType ?? "application/json", ...(token ? { authorization: bearer(token) } : {}) };
     if (t.chunked) headers["transfer-encoding"] = "chunked";
-    add({ category: "oversized-bodies", variant, method: t.method, path: t.path, headers, body: t.body, chunked: t.chunked, unauthenticated: !token });
+    // Refusing a body by its size, workerd answers without reading it and closes the connection, so
+    // a client still writing may see EPIPE before the answer: a refusal at the socket.
+    add({ category: "oversized-bodies", variant, method: t.method, path: t.path, headers, body: t.body, chunked: t.chunked, unauthenticated: !token, mayRefuse: true });
   }
 }
 
