@@ -64,7 +64,7 @@ export interface ResolvedConfiguration {
   profiles: KubeSchedulerProfile[];
 }
 
-export const API_VERSION = "kubescheduler.config.k8s.io/v1";
+const API_VERSION = "kubescheduler.config.k8s.io/v1";
 export const DEFAULT_SCHEDULER_NAME = "default-scheduler";
 
 /** kube's default plugins (getDefaultPlugins), those this scheduler has, in kube's order and weights. */

@@ -53,10 +53,6 @@ export class KeyedHeap<T> {
     return item;
   }
 
-  values(): readonly T[] {
-    return this.items;
-  }
-
   private removeAt(i: number): void {
     const last = this.items.length - 1;
     this.index.delete(this.keyOf(this.items[i]!));

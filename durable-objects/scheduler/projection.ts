@@ -106,30 +106,66 @@ export interface PodSpecInfo {
   readonly key: string;
 }
 
-/** What the scheduler keeps of one pod. */
-export interface PodInfo {
-  /** "namespace/name". */
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-  readonly labels: Labels;
-  /** "" while unbound. */
-  readonly nodeName: string;
-  readonly nominatedNodeName: string;
-  /** status.startTime in ms, if the pod has started. */
-  readonly startTime: number | undefined;
-  /** metadata.deletionTimestamp is set. */
-  readonly deleting: boolean;
-  /** A DisruptionTarget condition (reason PreemptionByScheduler) is true: it is going away for a preemptor. */
-  readonly preemptedByScheduler: boolean;
-  /** Succeeded or Failed: kube-scheduler's informer never sees it. */
-  readonly terminal: boolean;
-  readonly spec: PodSpecInfo;
-}
+const DELETING = 1;
+const PREEMPTED = 2;
+const TERMINAL = 4;
+/** Start times are kept as whole seconds from here, small enough to stay unboxed integers. */
+const EPOCH_MS = Date.UTC(2020, 0, 1);
 
-export interface ImageSummary {
-  readonly size: number;
+/**
+ * What the scheduler keeps of one pod: 150,000 of them must fit a Durable Object's memory beside
+ * everything else, so the per-pod part is nine fields (the name is a view of the key, flags share one
+ * integer, the start time is seconds); the spec and labels are shared with the pod's replicas.
+ */
+export class PodInfo {
+  constructor(
+    /** "namespace/name". */
+    readonly key: string,
+    readonly namespace: string,
+    readonly uid: string,
+    readonly labels: Labels,
+    /** "" while unbound. */
+    readonly nodeName: string,
+    readonly nominatedNodeName: string,
+    /** Seconds from 2020-01-01 of status.startTime; -1 if the pod has not started. */
+    private readonly started: number,
+    private readonly flags: number,
+    readonly spec: PodSpecInfo,
+  ) {}
+
+  get name(): string {
+    return this.key.slice(this.namespace.length + 1);
+  }
+
+  /** status.startTime in ms, if the pod has started. */
+  get startTime(): number | undefined {
+    return this.started < 0 ? undefined : EPOCH_MS + this.started * 1000;
+  }
+
+  /** metadata.deletionTimestamp is set. */
+  get deleting(): boolean {
+    return (this.flags & DELETING) !== 0;
+  }
+
+  /** A DisruptionTarget condition (reason PreemptionByScheduler) is true: it is going away for a preemptor. */
+  get preemptedByScheduler(): boolean {
+    return (this.flags & PREEMPTED) !== 0;
+  }
+
+  /** Succeeded or Failed: kube-scheduler's informer never sees it. */
+  get terminal(): boolean {
+    return (this.flags & TERMINAL) !== 0;
+  }
+
+  /** A copy bound to `nodeName` (what the cache holds while a binding is in flight). */
+  withNodeName(nodeName: string): PodInfo {
+    return new PodInfo(this.key, this.namespace, this.uid, this.labels, nodeName, this.nominatedNodeName, this.started, this.flags, this.spec);
+  }
+
+  /** A copy with another nominated node ("" clears it). */
+  withNominatedNodeName(nominatedNodeName: string): PodInfo {
+    return new PodInfo(this.key, this.namespace, this.uid, this.labels, this.nodeName, nominatedNodeName, this.started, this.flags, this.spec);
+  }
 }
 
 /** What the scheduler keeps of one node. */
@@ -173,7 +209,7 @@ export function compileNodeSelectorTerm(term: V1NodeSelectorTerm): NodeSelectorT
 }
 
 /** Image names as ImageLocality compares them: a name without a tag gets ":latest". */
-export function normalizedImageName(name: string): string {
+function normalizedImageName(name: string): string {
   return name.lastIndexOf(":") <= name.lastIndexOf("/") ? `${name}:latest` : name;
 }
 
@@ -291,26 +327,32 @@ export class Projector {
 
   pod(pod: Pod): PodInfo {
     const meta = pod.metadata ?? {};
-    const namespace = this.strings.intern(`ns:${meta.namespace ?? "default"}`, () => meta.namespace ?? "default");
-    const name = meta.name ?? "";
+    const namespace = this.string(meta.namespace ?? "default");
     const key = specKey(pod);
     const spec = this.specs.intern(key, () => specInfo(pod, key));
-    const started = pod.status?.startTime ? Date.parse(pod.status.startTime) : undefined;
+    const started = pod.status?.startTime ? Math.floor((Date.parse(pod.status.startTime) - EPOCH_MS) / 1000) : -1;
     const disruption = (pod.status?.conditions ?? []).find((c) => c.type === "DisruptionTarget");
-    return {
-      key: `${namespace}/${name}`,
+    const phase = pod.status?.phase;
+    const flags = (meta.deletionTimestamp != null ? DELETING : 0)
+      | (disruption?.status === "True" && disruption.reason === "PreemptionByScheduler" ? PREEMPTED : 0)
+      | (phase === "Succeeded" || phase === "Failed" ? TERMINAL : 0);
+    return new PodInfo(
+      // join() builds one flat string (a template literal would keep both halves alive as a rope).
+      [namespace, meta.name ?? ""].join("/"),
       namespace,
-      name,
-      uid: meta.uid ?? "",
-      labels: this.labels(meta.labels),
-      nodeName: pod.spec?.nodeName ?? "",
-      nominatedNodeName: pod.status?.nominatedNodeName ?? "",
-      startTime: started,
-      deleting: meta.deletionTimestamp != null,
-      preemptedByScheduler: disruption?.status === "True" && disruption.reason === "PreemptionByScheduler",
-      terminal: pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed",
+      meta.uid ?? "",
+      this.labels(meta.labels),
+      this.string(pod.spec?.nodeName ?? ""),
+      this.string(pod.status?.nominatedNodeName ?? ""),
+      Number.isNaN(started) ? -1 : started,
+      flags,
       spec,
-    };
+    );
+  }
+
+  /** One shared copy of a namespace or node name. */
+  private string(value: string): string {
+    return value === "" ? "" : this.strings.intern(value, () => value);
   }
 
   node(node: Node): NodeProjection {
@@ -318,10 +360,10 @@ export class Projector {
     addResourceList(allocatable, node.status?.allocatable);
     const images = new Map<string, number>();
     for (const image of node.status?.images ?? []) {
-      for (const name of image.names ?? []) images.set(this.strings.intern(`img:${name}`, () => name), image.sizeBytes ?? 0);
+      for (const name of image.names ?? []) images.set(this.string(name), image.sizeBytes ?? 0);
     }
     return {
-      name: node.metadata?.name ?? "",
+      name: this.string(node.metadata?.name ?? ""),
       labels: this.labels(node.metadata?.labels),
       taints: (node.spec?.taints ?? []).map((t) => ({ key: t.key, value: t.value ?? "", effect: t.effect })),
       unschedulable: node.spec?.unschedulable === true,
@@ -329,14 +371,4 @@ export class Projector {
       images,
     };
   }
-}
-
-/** A copy of `pod` bound to `nodeName` (what the cache holds while a binding is in flight). */
-export function withNodeName(pod: PodInfo, nodeName: string): PodInfo {
-  return { ...pod, nodeName };
-}
-
-/** A copy of `pod` with another nominated node ("" clears it). */
-export function withNominatedNodeName(pod: PodInfo, nominatedNodeName: string): PodInfo {
-  return { ...pod, nominatedNodeName };
 }

@@ -14,8 +14,8 @@ export interface Resources {
 }
 
 /** What a container asks for when it names no cpu or memory request (schedutil.DefaultMilliCPURequest, DefaultMemoryRequest). */
-export const DEFAULT_MILLI_CPU_REQUEST = 100;
-export const DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024;
+const DEFAULT_MILLI_CPU_REQUEST = 100;
+const DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024;
 
 export function emptyResources(): Resources {
   return { milliCPU: 0, memory: 0, ephemeralStorage: 0, allowedPodNumber: 0, scalar: undefined };
@@ -66,12 +66,6 @@ export function addResourceList(into: Resources, list: Record<string, string | n
         }
     }
   }
-}
-
-export function resourcesFromList(list: Record<string, string | number> | undefined): Resources {
-  const r = emptyResources();
-  addResourceList(r, list);
-  return r;
 }
 
 /** Adds (sign 1) or subtracts (sign -1) `delta` in place. */

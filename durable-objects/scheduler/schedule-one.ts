@@ -100,7 +100,7 @@ export function scheduleOne(pod: PodInfo, snapshot: Snapshot, fwk: Framework, st
 }
 
 /** The highest total; ties are broken uniformly at random (reservoir sampling, as kube). */
-export function selectHost(nodes: readonly NodeInfo[], totals: readonly number[], random: () => number): string {
+function selectHost(nodes: readonly NodeInfo[], totals: readonly number[], random: () => number): string {
   let selected = 0;
   let ties = 1;
   for (let i = 1; i < nodes.length; i++) {

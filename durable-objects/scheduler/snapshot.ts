@@ -8,7 +8,7 @@ import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
 import type { StorageClass } from "kubernetes-types/storage/v1";
 import { labelSelectorFromObject, SelectorError, type LabelRequirement, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
 import { NodeInfo } from "./node-info.ts";
-import { compileNodeSelectorTerm, LABEL_REGION, LABEL_ZONE, withNodeName, type Labels, type NodeProjection, type NodeSelectorTerm, type PodInfo } from "./projection.ts";
+import { compileNodeSelectorTerm, LABEL_REGION, LABEL_ZONE, type Labels, type NodeProjection, type NodeSelectorTerm, type PodInfo } from "./projection.ts";
 
 export interface ClaimInfo {
   readonly namespace: string;
@@ -53,7 +53,7 @@ interface WorkloadSelector {
 }
 
 /** cache.GetZoneKey: region and zone, both empty means no zone. */
-export function zoneKey(node: NodeProjection): string {
+function zoneKey(node: NodeProjection): string {
   const zone = node.labels[LABEL_ZONE] ?? node.labels["failure-domain.beta.kubernetes.io/zone"] ?? "";
   const region = node.labels[LABEL_REGION] ?? node.labels["failure-domain.beta.kubernetes.io/region"] ?? "";
   return region === "" && zone === "" ? "" : `${region}:\u0000:${zone}`;
@@ -181,7 +181,7 @@ export class Snapshot {
 
   /** Reserve: counts `pod` on `nodeName` before the binding lands (cache.AssumePod). */
   assume(pod: PodInfo, nodeName: string): PodInfo {
-    const assumed = withNodeName(pod, nodeName);
+    const assumed = pod.withNodeName(nodeName);
     this.removePod(pod.key);
     this.place(assumed);
     this.assumedKeys.add(pod.key);

@@ -3,7 +3,7 @@
 // nodeTaintsPolicy and the queue's pre-check of a new node.
 import type { Taint, Toleration } from "./projection.ts";
 
-export function toleratesTaint(toleration: Toleration, taint: Taint): boolean {
+function toleratesTaint(toleration: Toleration, taint: Taint): boolean {
   if (toleration.effect !== "" && toleration.effect !== taint.effect) return false;
   if (toleration.key !== "" && toleration.key !== taint.key) return false;
   switch (toleration.operator) {

@@ -19,7 +19,7 @@ export function newDiagnosis(): Diagnosis {
 }
 
 /** Counts each reason over the nodes: "2 Insufficient cpu", sorted as strings (as Go's sort.Strings). */
-export function reasonHistogram(nodeToStatus: ReadonlyMap<string, Status>): string[] {
+function reasonHistogram(nodeToStatus: ReadonlyMap<string, Status>): string[] {
   const counts = new Map<string, number>();
   for (const status of nodeToStatus.values()) for (const reason of status.reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
   return [...counts].map(([reason, n]) => `${n} ${reason}`).sort();

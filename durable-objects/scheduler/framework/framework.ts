@@ -13,7 +13,7 @@ import {
 import { asError, Code, isSuccess, messageOf, Status, unresolvable, type Result } from "./status.ts";
 
 /** The extension points of a KubeSchedulerProfile's `plugins`, and the method each needs. */
-export const EXTENSION_POINTS = {
+const EXTENSION_POINTS = {
   preEnqueue: ["preEnqueue"],
   queueSort: ["less"],
   preFilter: ["preFilter"],
@@ -28,7 +28,7 @@ export const EXTENSION_POINTS = {
   postBind: ["postBind"],
 } as const satisfies Record<string, readonly (keyof Plugin)[]>;
 
-export type ExtensionPoint = keyof typeof EXTENSION_POINTS;
+type ExtensionPoint = keyof typeof EXTENSION_POINTS;
 
 const POINT_TYPE: Record<ExtensionPoint, string> = {
   preEnqueue: "PreEnqueuePlugin", queueSort: "QueueSortPlugin", preFilter: "PreFilterPlugin", filter: "FilterPlugin",
@@ -238,7 +238,7 @@ export class Framework implements FrameworkHandle {
     const withNominated = node.clone();
     const stateWithNominated = state.clone();
     for (const p of nominated) {
-      withNominated.addPod({ ...p, nodeName: node.name });
+      withNominated.addPod(p.withNodeName(node.name));
       const status = this.runPreFilterExtensionAddPod(stateWithNominated, pod, p, withNominated);
       if (!isSuccess(status)) return status;
     }

@@ -2,7 +2,7 @@
 import type { PluginFactory } from "../framework/interface.ts";
 import { asError, messageOf } from "../framework/status.ts";
 
-export const NAME = "DefaultBinder";
+const NAME = "DefaultBinder";
 
 export const defaultBinder: PluginFactory = (_args, handle) => ({
   name: NAME,

@@ -11,9 +11,9 @@ import { matchesLabels } from "../../../lib/k8s/selectors.ts";
 import type { PodInfo } from "../projection.ts";
 import type { DisruptionBudgetInfo, Snapshot } from "../snapshot.ts";
 
-export const NAME = "DefaultPreemption";
-export const NOT_HELPFUL = "Preemption is not helpful for scheduling";
-export const NO_VICTIMS = "No preemption victims found for incoming pod";
+const NAME = "DefaultPreemption";
+const NOT_HELPFUL = "Preemption is not helpful for scheduling";
+const NO_VICTIMS = "No preemption victims found for incoming pod";
 
 export interface DefaultPreemptionArgs {
   /** Dry-run at least this share of the nodes where preemption might help (0..100, default 10). */
@@ -33,7 +33,7 @@ interface Candidate {
 const startTime = (p: PodInfo): number => p.startTime ?? Number.MAX_SAFE_INTEGER;
 
 /** util.MoreImportantPod: higher priority, then the one that started first. */
-export function moreImportantPod(a: PodInfo, b: PodInfo): boolean {
+function moreImportantPod(a: PodInfo, b: PodInfo): boolean {
   if (a.spec.priority !== b.spec.priority) return a.spec.priority > b.spec.priority;
   return startTime(a) < startTime(b);
 }
@@ -42,7 +42,7 @@ export function moreImportantPod(a: PodInfo, b: PodInfo): boolean {
 const terminatingByPreemption = (p: PodInfo): boolean => p.deleting && p.preemptedByScheduler;
 
 /** PodEligibleToPreemptOthers: why the pod may not preempt, or undefined if it may. */
-export function notEligibleReason(pod: PodInfo, nominatedNodeStatus: Status | undefined, snapshot: Snapshot): string | undefined {
+function notEligibleReason(pod: PodInfo, nominatedNodeStatus: Status | undefined, snapshot: Snapshot): string | undefined {
   if (pod.spec.preemptionPolicy === "Never") return "not eligible due to preemptionPolicy=Never.";
   if (pod.nominatedNodeName !== "") {
     // The nominated node became unusable for good: preempting elsewhere is fine.
@@ -56,7 +56,7 @@ export function notEligibleReason(pod: PodInfo, nominatedNodeStatus: Status | un
 }
 
 /** filterPodsWithPDBViolation: victims whose eviction would exceed a budget's allowed disruptions, and the rest. */
-export function splitByDisruptionBudgets(pods: readonly PodInfo[], budgets: readonly DisruptionBudgetInfo[]): [violating: PodInfo[], nonViolating: PodInfo[]] {
+function splitByDisruptionBudgets(pods: readonly PodInfo[], budgets: readonly DisruptionBudgetInfo[]): [violating: PodInfo[], nonViolating: PodInfo[]] {
   const allowed = budgets.map((b) => b.disruptionsAllowed);
   const violating: PodInfo[] = [];
   const nonViolating: PodInfo[] = [];

@@ -3,7 +3,7 @@
 import type { PluginFactory } from "../framework/interface.ts";
 import { MAX_NODE_SCORE } from "../framework/interface.ts";
 
-export const NAME = "ImageLocality";
+const NAME = "ImageLocality";
 const MB = 1024 * 1024;
 const MIN_THRESHOLD = 23 * MB;
 const MAX_CONTAINER_THRESHOLD = 1000 * MB;

@@ -12,10 +12,10 @@ import type { NodeInfo } from "../node-info.ts";
 import type { AffinityTerm, Labels, NodeProjection, PodInfo, WeightedAffinityTerm } from "../projection.ts";
 import type { Snapshot } from "../snapshot.ts";
 
-export const NAME = "InterPodAffinity";
-export const ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
-export const ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules";
-export const ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
+const NAME = "InterPodAffinity";
+const ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
+const ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules";
+const ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
 const PRE_FILTER_KEY = `PreFilter${NAME}`;
 const PRE_SCORE_KEY = `PreScore${NAME}`;
 

@@ -9,10 +9,10 @@ import { skip, unresolvable } from "../framework/status.ts";
 import { nodeSelectorMatches, requiredNodeAffinityMatches, termMatches } from "../node-selector.ts";
 import { compileNodeSelectorTerm, type PreferredSchedulingTerm } from "../projection.ts";
 
-export const NAME = "NodeAffinity";
-export const ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector";
-export const ERR_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity";
-export const ERR_REASON_CONFLICT = "pod affinity terms conflict";
+const NAME = "NodeAffinity";
+const ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector";
+const ERR_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity";
+const ERR_REASON_CONFLICT = "pod affinity terms conflict";
 
 export interface NodeAffinityArgs {
   /** Node affinity every pod of the profile gets on top of its own. */

@@ -3,8 +3,8 @@ import { ActionType } from "../framework/events.ts";
 import type { PluginFactory } from "../framework/interface.ts";
 import { unresolvable } from "../framework/status.ts";
 
-export const NAME = "NodeName";
-export const ERR_REASON = "node(s) didn't match the requested node name";
+const NAME = "NodeName";
+const ERR_REASON = "node(s) didn't match the requested node name";
 
 export const nodeName: PluginFactory = () => ({
   name: NAME,

@@ -4,8 +4,8 @@ import type { PluginFactory } from "../framework/interface.ts";
 import { skip, unschedulable } from "../framework/status.ts";
 import { hostPortConflicts } from "../node-info.ts";
 
-export const NAME = "NodePorts";
-export const ERR_REASON = "node(s) didn't have free ports for the requested pod ports";
+const NAME = "NodePorts";
+const ERR_REASON = "node(s) didn't have free ports for the requested pod ports";
 
 export const nodePorts: PluginFactory = () => ({
   name: NAME,

@@ -4,7 +4,7 @@ import type { StateData } from "../framework/cycle-state.ts";
 import type { PluginFactory } from "../framework/interface.ts";
 import { balancedResourceScorer, DEFAULT_RESOURCES, podRequestList, scoreNode, validateResources, type ResourceSpec } from "../resource-allocation.ts";
 
-export const NAME = "NodeResourcesBalancedAllocation";
+const NAME = "NodeResourcesBalancedAllocation";
 const PRE_SCORE_KEY = `PreScore${NAME}`;
 
 export interface NodeResourcesBalancedAllocationArgs {

@@ -14,7 +14,7 @@ import {
 } from "../resource-allocation.ts";
 import { isExtendedResourceName } from "../resources.ts";
 
-export const NAME = "NodeResourcesFit";
+const NAME = "NodeResourcesFit";
 const PRE_SCORE_KEY = `PreScore${NAME}`;
 
 export interface NodeResourcesFitArgs {

@@ -5,8 +5,8 @@ import type { PluginFactory } from "../framework/interface.ts";
 import { unresolvable } from "../framework/status.ts";
 import { tolerationsTolerateTaint } from "../taints.ts";
 
-export const NAME = "NodeUnschedulable";
-export const ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable";
+const NAME = "NodeUnschedulable";
+const ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable";
 const UNSCHEDULABLE_TAINT = { key: "node.kubernetes.io/unschedulable", value: "", effect: "NoSchedule" };
 
 export const nodeUnschedulable: PluginFactory = () => ({

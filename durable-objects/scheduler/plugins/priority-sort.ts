@@ -1,7 +1,7 @@
 // PrioritySort (QueueSort): higher spec.priority first, then the pod that entered the queue first.
 import type { PluginFactory } from "../framework/interface.ts";
 
-export const NAME = "PrioritySort";
+const NAME = "PrioritySort";
 
 export const prioritySort: PluginFactory = () => ({
   name: NAME,

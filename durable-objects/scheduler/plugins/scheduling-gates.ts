@@ -4,7 +4,7 @@ import { ActionType } from "../framework/events.ts";
 import type { PluginFactory } from "../framework/interface.ts";
 import { unresolvable } from "../framework/status.ts";
 
-export const NAME = "SchedulingGates";
+const NAME = "SchedulingGates";
 
 export const schedulingGates: PluginFactory = () => ({
   name: NAME,

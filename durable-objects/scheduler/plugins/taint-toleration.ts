@@ -8,7 +8,7 @@ import { unresolvable } from "../framework/status.ts";
 import type { PodInfo, Toleration } from "../projection.ts";
 import { doNotSchedule, findUntoleratedTaint, tolerationsTolerateTaint } from "../taints.ts";
 
-export const NAME = "TaintToleration";
+const NAME = "TaintToleration";
 const PRE_SCORE_KEY = `PreScore${NAME}`;
 
 class PreScoreState implements StateData {

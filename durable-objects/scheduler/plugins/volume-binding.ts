@@ -9,11 +9,11 @@ import { asError, skip, unresolvable } from "../framework/status.ts";
 import { nodeSelectorMatches } from "../node-selector.ts";
 import type { ClaimInfo } from "../snapshot.ts";
 
-export const NAME = "VolumeBinding";
-export const ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind";
-export const ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict";
-export const ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
-export const ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims";
+const NAME = "VolumeBinding";
+const ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind";
+const ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict";
+const ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
+const ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims";
 const PRE_FILTER_KEY = `PreFilter${NAME}`;
 
 class PreFilterState implements StateData {
