@@ -32,7 +32,7 @@ describe("resolveConfiguration", () => {
     ["a profile's percentage below 0", { profiles: [{ schedulerName: "s", percentageOfNodesToScore: -1 }] }, "profiles[0].percentageOfNodesToScore: Invalid value: -1: not in valid range [0-100]"],
     ["zero initial back-off", { podInitialBackoffSeconds: 0 }, "podInitialBackoffSeconds: Invalid value: 0: must be greater than 0"],
     ["max back-off below initial", { podInitialBackoffSeconds: 5, podMaxBackoffSeconds: 2 }, "podMaxBackoffSeconds: Invalid value: 2: must be greater than or equal to PodInitialBackoffSeconds"],
-    ["a profile without a name", { profiles: [{}] }, "profiles[0].schedulerName: Required value"],
+    ["a second profile without a name", { profiles: [{ schedulerName: "a" }, {}] }, "profiles[1].schedulerName: Required value"],
     ["two profiles with one name", { profiles: [{ schedulerName: "s" }, { schedulerName: "s" }] }, 'profiles[1].schedulerName: Duplicate value: "s"'],
     ["args given twice", { profiles: [{ schedulerName: "s", pluginConfig: [{ name: "NodeAffinity" }, { name: "NodeAffinity" }] }] }, 'profiles[0].pluginConfig: Duplicate value: "NodeAffinity"'],
     ["profiles sorting the queue differently", { profiles: [{ schedulerName: "a" }, { schedulerName: "b", plugins: { queueSort: { enabled: [{ name: "Other" }], disabled: [{ name: "*" }] } } }] },
@@ -46,6 +46,10 @@ describe("resolveConfiguration", () => {
       expect(() => resolveConfiguration(config)).toThrow(message);
     });
   }
+
+  it("names a lone profile default-scheduler", () => {
+    expect(resolveConfiguration({ profiles: [{ plugins: { score: { disabled: [{ name: "ImageLocality" }] } } }] }).profiles[0]!.schedulerName).toBe("default-scheduler");
+  });
 
   it("accepts the fields about the process around the scheduler and ignores them", () => {
     expect(() => resolveConfiguration({ apiVersion: "kubescheduler.config.k8s.io/v1", kind: "KubeSchedulerConfiguration", leaderElection: { leaderElect: true }, clientConnection: { qps: 50 }, parallelism: 16 })).not.toThrow();

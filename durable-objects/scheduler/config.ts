@@ -153,7 +153,8 @@ export function resolveConfiguration(input: KubeSchedulerConfiguration = {}): Re
   const given = input.profiles && input.profiles.length > 0 ? input.profiles : [{}];
   const names = new Set<string>();
   const profiles = given.map((p, i): KubeSchedulerProfile => {
-    const name = p.schedulerName ?? (input.profiles && input.profiles.length > 0 ? undefined : DEFAULT_SCHEDULER_NAME);
+    // Only a lone profile gets the default name.
+    const name = p.schedulerName ?? (given.length === 1 ? DEFAULT_SCHEDULER_NAME : undefined);
     if (!name) throw new ConfigurationError(`profiles[${i}].schedulerName: Required value`);
     if (names.has(name)) throw new ConfigurationError(`profiles[${i}].schedulerName: Duplicate value: "${name}"`);
     names.add(name);

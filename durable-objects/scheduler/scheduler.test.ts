@@ -142,6 +142,18 @@ describe("Scheduler", () => {
     expect(next.pod.name).toBe("high");
   });
 
+  it("does not count a pod twice while its binding is in flight, as assumed and as nominated", () => {
+    const { s } = setup([makeNode("n1", { cpu: "2" })]);
+    const pod = makePod("p", { requests: { cpu: "1" } });
+    s.pods.onAdd!(pod);
+    expectAssumed(s.scheduleNext(), "n1");
+    // The runtime's status write (a nomination from an earlier preemption) comes back before the binding.
+    s.pods.onUpdate!(pod, makePod("p", { requests: { cpu: "1" }, nominatedNodeName: "n1" }));
+    expect(s.snapshot.nominatedPods("n1")).toEqual([]);
+    s.pods.onAdd!(makePod("q", { requests: { cpu: "1" } }));
+    expectAssumed(s.scheduleNext(), "n1");
+  });
+
   it("accounts for pods bound by someone else", () => {
     const { s } = setup([makeNode("n1", { cpu: "2" })]);
     s.pods.onAdd!(makePod("static", { nodeName: "n1", requests: { cpu: "2" } }));

@@ -316,9 +316,10 @@ export class Scheduler {
     if (pendingHere(pod)) {
       const wasPending = this.pending.has(key);
       this.pending.set(key, pod!);
-      this.snapshot.nominate(pod!, pod!.nominatedNodeName);
-      // A binding in flight: its outcome decides (kube skips updates of assumed pods).
+      // A binding in flight: its outcome decides (kube skips updates of assumed pods), and an assumed
+      // pod already counts on its node, so it must not count again as nominated there.
       if (this.snapshot.isAssumed(key)) return;
+      this.snapshot.nominate(pod!, pod!.nominatedNodeName);
       if (wasPending) this.queue.update(old, pod!);
       else this.queue.add(pod!);
     } else if (this.pending.has(key)) {
