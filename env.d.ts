@@ -13,6 +13,9 @@ declare module "*/migrations/migrations.js" {
 
 interface Env {
   STORE: DurableObjectNamespace<import("./durable-objects/store/index.ts").StoreShard>;
+  SCHEDULER: DurableObjectNamespace<import("./durable-objects/scheduler/object.ts").KubeScheduler>;
+  /** "false" keeps the store from waking the scheduler (test suites written for a cluster without one). */
+  KUBE_SCHEDULER_ENABLED?: string;
   /** The API as system:kube-scheduler / system:kube-controller-manager (service bindings to this Worker's entrypoints). */
   KUBE_SCHEDULER_API: Fetcher;
   KUBE_CONTROLLER_MANAGER_API: Fetcher;

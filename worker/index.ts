@@ -17,6 +17,7 @@ import { auditRoutes } from "./audit/routes.ts";
 import { postStartHookChecks, postStartHooks } from "./apiserver/bootstrap.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
+export { KubeScheduler } from "../durable-objects/scheduler/object.ts";
 
 const app = new Hono<AppEnv>();
 

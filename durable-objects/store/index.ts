@@ -14,6 +14,7 @@ import type {
   RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 } from "../../lib/etcd/messages.ts";
 import { CommitGroup } from "./commit-group.ts";
+import { clusterOfStoreObject, Pokes, SCHEDULER_POKES } from "./pokes.ts";
 import { Mvcc, type Commit } from "./mvcc.ts";
 import * as schema from "./schema.ts";
 import { ShardSnapshots } from "./snapshot.ts";
@@ -48,6 +49,7 @@ export class StoreShard extends DurableObject<Env> {
   private readonly watches: WatchHub;
   private readonly settings: StoreSettings;
   private readonly commits: CommitGroup;
+  private readonly pokes: Pokes | undefined;
   private readonly snapshots: ShardSnapshots;
   private alarmAt: number | null = null;
   private compactionDue: number | null = null;
@@ -61,6 +63,8 @@ export class StoreShard extends DurableObject<Env> {
     this.commits = new CommitGroup(ctx.storage);
     this.snapshots = new ShardSnapshots(db, ctx.storage, this.mvcc);
     this.watches = new WatchHub(ctx, this.mvcc, headerIdentity(ctx.id.toString()));
+    const cluster = clusterOfStoreObject(ctx.id.name);
+    if (cluster) this.pokes = new Pokes(env, cluster, env.KUBE_SCHEDULER_ENABLED === "false" ? [] : [SCHEDULER_POKES]);
     void ctx.blockConcurrencyWhile(async () => {
       migrate(db, migrations);
       this.mvcc.load();
@@ -195,6 +199,7 @@ export class StoreShard extends DurableObject<Env> {
   private committed<R>(result: { response: R; commit: Commit }): R {
     if (result.commit.events.length) {
       this.watches.publish(result.commit);
+      this.pokes?.committed(result.commit);
       if (this.compactionDue === null) {
         this.compactionDue = Date.now() + compactionCheckMs(this.settings);
         this.alarmBy(this.compactionDue);

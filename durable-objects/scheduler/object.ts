@@ -1,0 +1,237 @@
+// KubeScheduler: kube-scheduler as a Durable Object, one per cluster. It wakes when the store pokes
+// it (pods, nodes or what placement reads changed) and on its own alarm (back-off, unschedulable
+// retries); catches up through the API as system:kube-scheduler with informers whose caches and
+// cursors live in its SQLite; schedules in bounded batches; writes bindings, conditions and
+// Events back through the API; sets its next alarm or none; and sleeps, holding no socket.
+import { DurableObject } from "cloudflare:workers";
+import type { Namespace, Node, Pod, PodCondition, Service, ReplicationController } from "kubernetes-types/core/v1";
+import type { ReplicaSet, StatefulSet } from "kubernetes-types/apps/v1";
+import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
+import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
+import { EventRecorder, referenceTo } from "../../lib/client/event-recorder.ts";
+import { Informer, type EventHandlers } from "../../lib/client/informer.ts";
+import { LeaderLease } from "../../lib/client/leader-lease.ts";
+import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
+import { builtin } from "../../lib/k8s/resources.ts";
+import { kubeTime } from "../../lib/k8s/time.ts";
+import type { PodInfo } from "./projection.ts";
+import { Scheduler, truncateMessage, type Assumed, type BindingOutcome, type Unschedulable } from "./scheduler.ts";
+import { SqliteSchedulingQueueStore } from "./sqlite-queue-store.ts";
+
+/** How long one wake may schedule before it yields (and sets an alarm for now): well inside a request's CPU budget. */
+const BATCH_MS = 2_000;
+/** Bindings in flight at once: kube binds asynchronously while the next cycles run. */
+const BIND_CONCURRENCY = 32;
+
+export interface SchedulerStatus {
+  /** When it last finished a wake, and what that wake did. */
+  lastWake?: string;
+  scheduled: number;
+  unschedulable: number;
+  /** Why the last wake failed, if it did. */
+  error?: string;
+}
+
+/** Keeps what the scheduler reads of a pod, not its whole status or managed fields. */
+function podProjection(pod: Pod): Pod {
+  const { managedFields: _managed, annotations: _annotations, ...metadata } = pod.metadata ?? {};
+  return { metadata, spec: pod.spec, status: { phase: pod.status?.phase, nominatedNodeName: pod.status?.nominatedNodeName, startTime: pod.status?.startTime } };
+}
+
+const slim = <T extends KubeObject>(object: T): T => {
+  const { managedFields: _managed, ...metadata } = object.metadata ?? {};
+  return { ...object, metadata };
+};
+
+class Runtime {
+  readonly scheduler: Scheduler;
+  readonly client: ApiClient;
+  readonly recorder: EventRecorder;
+  readonly lease: LeaderLease;
+  private readonly informers: Informer<KubeObject>[] = [];
+  private restored = false;
+
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string) {
+    this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-scheduler.internal", userAgent: "kube-scheduler/edgeplane" });
+    this.recorder = new EventRecorder(this.client, { reportingController: "default-scheduler", reportingInstance: identity });
+    this.lease = new LeaderLease(this.client, { name: "kube-scheduler", identity });
+    this.scheduler = new Scheduler({
+      queueStore: new SqliteSchedulingQueueStore(storage),
+      binder: async (pod, nodeName) => {
+        await this.client.pods().bind(pod.namespace, pod.name, {
+          apiVersion: "v1", kind: "Binding", metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid }, target: { kind: "Node", name: nodeName },
+        });
+      },
+    });
+    const s = this.scheduler;
+    const watch = <T extends KubeObject>(names: Parameters<typeof builtin>, handlers: EventHandlers<T>, project: (o: T) => T = slim) => {
+      const informer = new Informer<T>(this.client.resource<T>(builtin(...names)), { cache: new SqliteCache<T>(storage, `scheduler/${names.join("/")}`), project });
+      informer.addEventHandler(handlers);
+      this.informers.push(informer as unknown as Informer<KubeObject>);
+      // What the cache held before a restart is the scheduler's starting picture.
+      for (const object of informer.lister.list()) handlers.onAdd?.(object);
+    };
+    // Nodes and namespaces first: pods are placed against them.
+    watch<Node>(["v1", "nodes"], s.nodes);
+    watch<Namespace>(["v1", "namespaces"], s.namespaces);
+    watch<PodDisruptionBudget>(["policy/v1", "poddisruptionbudgets"], s.podDisruptionBudgets);
+    watch<Service>(["v1", "services"], s.services);
+    watch<ReplicationController>(["v1", "replicationcontrollers"], s.replicationControllers);
+    watch<ReplicaSet>(["apps/v1", "replicasets"], s.replicaSets);
+    watch<StatefulSet>(["apps/v1", "statefulsets"], s.statefulSets);
+    watch<Pod>(["v1", "pods"], s.pods, podProjection);
+  }
+
+  /** Brings every cache up to now (no watch stays open). */
+  async catchUp(): Promise<void> {
+    for (const informer of this.informers) await informer.catchUp();
+    if (!this.restored) {
+      // Queue state of pods that no longer wait is dropped once the pods are known again.
+      this.scheduler.queue.dropUnrestored();
+      this.restored = true;
+    }
+  }
+}
+
+export class KubeScheduler extends DurableObject<Env> {
+  private runtime: Runtime | undefined;
+  /** The wake in progress (or the last one), and a wake asked for that has not started yet. */
+  private current: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
+  private lastStatus: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
+
+  /** The store's fire-and-forget call after pods, nodes or what placement reads changed. */
+  async poke(): Promise<void> {
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** For /readyz and componentstatuses. */
+  status(): SchedulerStatus {
+    return this.lastStatus;
+  }
+
+  /**
+   * One wake at a time. A call during a wake gets a fresh wake after it (which sees what changed
+   * meanwhile); calls while that one waits to start share it. Alarms are at-least-once, so a
+   * repeated wake just finds nothing to do.
+   */
+  override alarm(): Promise<void> {
+    if (!this.queued) {
+      const next = this.current.catch(() => undefined).then(() => {
+        this.queued = undefined;
+        return this.wake();
+      });
+      this.queued = next;
+      this.current = next;
+    }
+    return this.queued;
+  }
+
+  private async wake(): Promise<void> {
+    const status: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
+    try {
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`);
+      const runtime = this.runtime;
+      await runtime.lease.tryAcquireOrRenew();
+      if (!runtime.lease.isLeader) {
+        // Someone else holds the lease (a scheduler elsewhere): try again when it would expire.
+        await this.ctx.storage.setAlarm(Date.now() + 15_000);
+        return;
+      }
+      await runtime.catchUp();
+      const more = await this.scheduleBatch(runtime, status);
+      await runtime.recorder.flush();
+      const next = more ? Date.now() : runtime.scheduler.nextWakeAt();
+      if (next === undefined) await this.ctx.storage.deleteAlarm();
+      else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+      status.lastWake = kubeTime();
+    } catch (e) {
+      status.error = (e as Error)?.message ?? String(e);
+      // The alarm is retried by the platform when it throws; the next wake starts from the stored cursors.
+      throw e;
+    } finally {
+      this.lastStatus = status;
+    }
+  }
+
+  /** Schedules until no pod is due or the batch's time is up; answers whether pods are left. */
+  private async scheduleBatch(runtime: Runtime, status: SchedulerStatus): Promise<boolean> {
+    const { scheduler } = runtime;
+    const started = Date.now();
+    const binds = new Set<Promise<void>>();
+    const track = (work: Promise<void>) => {
+      binds.add(work);
+      void work.finally(() => binds.delete(work));
+    };
+    let more = false;
+    for (;;) {
+      if (Date.now() - started > BATCH_MS) {
+        more = true;
+        break;
+      }
+      const attempt = scheduler.scheduleNext();
+      if (!attempt) break;
+      if (attempt.kind === "unschedulable") {
+        status.unschedulable++;
+        track(this.reportUnschedulable(runtime, attempt));
+      } else {
+        track(this.bindPod(runtime, attempt, status));
+      }
+      while (binds.size >= BIND_CONCURRENCY) await Promise.race(binds);
+    }
+    await Promise.all(binds);
+    // Bindings that failed put their pods back in the queue: they may be due now.
+    return more || (scheduler.nextWakeAt() ?? Infinity) <= Date.now();
+  }
+
+  private async bindPod(runtime: Runtime, attempt: Assumed, status: SchedulerStatus): Promise<void> {
+    const outcome: BindingOutcome = await runtime.scheduler.bind(attempt);
+    if (outcome.kind === "bound") {
+      status.scheduled++;
+      await runtime.recorder.record(podReference(outcome.pod), undefined, "Normal", "Scheduled", "Binding", outcome.eventMessage).catch(eventLost);
+      return;
+    }
+    // Bound meanwhile by someone else: nothing to report.
+    if (/is already assigned to node|already bound/i.test(outcome.message)) return;
+    await this.reportUnschedulable(runtime, outcome);
+  }
+
+  /** What a failed cycle asks for: the PodScheduled condition, a nomination, a FailedScheduling Event, and preemption's victims. */
+  private async reportUnschedulable(runtime: Runtime, failure: Unschedulable): Promise<void> {
+    const { client, recorder } = runtime;
+    const { pod } = failure;
+    const pods = client.resource<Pod>(builtin("v1", "pods"));
+    for (const victim of failure.preemption?.victims ?? []) {
+      const condition: PodCondition = {
+        type: "DisruptionTarget", status: "True", reason: "PreemptionByScheduler", lastTransitionTime: kubeTime(),
+        message: `${pod.spec.schedulerName}: preempting to accommodate a higher priority pod`,
+      };
+      await pods.patch(victim.namespace, victim.name, { status: { conditions: [condition] } }, "strategic", { subresource: "status" }).catch(ignoreGone);
+      await pods.delete(victim.namespace, victim.name, { preconditions: { uid: victim.uid } }).catch(ignoreGone);
+      await recorder.record(podReference(victim), podReference(pod), "Normal", "Preempted", "Preempting", `Preempted by pod ${pod.uid} on node ${failure.nominatedNodeName ?? victim.nodeName}`).catch(eventLost);
+    }
+    for (const other of failure.preemption?.clearNominations ?? []) {
+      await pods.patch(other.namespace, other.name, { status: { nominatedNodeName: null } }, "merge", { subresource: "status" }).catch(ignoreGone);
+    }
+    const condition: PodCondition = { type: "PodScheduled", status: "False", reason: failure.reason, message: failure.message, lastTransitionTime: kubeTime() };
+    const statusPatch: Record<string, unknown> = { conditions: [condition] };
+    if (failure.nominatedNodeName !== undefined) statusPatch.nominatedNodeName = failure.nominatedNodeName || null;
+    await pods.patch(pod.namespace, pod.name, { status: statusPatch }, "strategic", { subresource: "status" }).catch(ignoreGone);
+    await recorder.record(podReference(pod), undefined, "Warning", "FailedScheduling", "Scheduling", truncateMessage(failure.eventMessage)).catch(eventLost);
+  }
+}
+
+function podReference(pod: PodInfo) {
+  return referenceTo({ apiVersion: "v1", kind: "Pod", metadata: { name: pod.name, namespace: pod.namespace, uid: pod.uid } });
+}
+
+/** Events are best effort, as kube's recorder drops what it cannot write. */
+function eventLost(): undefined {
+  return undefined;
+}
+
+/** The pod went away meanwhile: nothing left to write about it. */
+function ignoreGone(e: unknown): void {
+  if ((e as { code?: number })?.code !== 404) throw e;
+}

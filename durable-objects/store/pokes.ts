@@ -1,0 +1,78 @@
+// After a commit, the Durable Objects that act on what changed are poked: a fire-and-forget call
+// that carries no data (they catch up through the API). At most one poke per target is in flight;
+// commits meanwhile send one more when it returns, so a burst of writes costs a couple of calls.
+import type { Commit } from "./mvcc.ts";
+
+/** Who is poked for which keys: the binding of a Durable Object namespace with a `poke()` method. */
+export interface PokeTarget {
+  binding: string;
+  prefixes: string[];
+}
+
+/** The scheduler reads pods, nodes, namespaces, disruption budgets and the workloads that spread pods. */
+export const SCHEDULER_POKES: PokeTarget = {
+  binding: "SCHEDULER",
+  prefixes: [
+    "/registry/pods/", "/registry/minions/", "/registry/namespaces/", "/registry/poddisruptionbudgets/",
+    "/registry/services/specs/", "/registry/controllers/", "/registry/replicasets/", "/registry/statefulsets/",
+  ],
+};
+
+/** The cluster of a store object named "<cluster>/<shard>". */
+export function clusterOfStoreObject(name: string | undefined): string | undefined {
+  const slash = name?.lastIndexOf("/") ?? -1;
+  return slash > 0 ? name!.slice(0, slash) : undefined;
+}
+
+interface Pokeable {
+  poke(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+export class Pokes {
+  private readonly targets: { binding: string; prefixes: Uint8Array[]; inFlight: boolean; again: boolean; failures: number }[];
+
+  constructor(
+    private readonly env: Env,
+    /** The cluster this shard belongs to: the poked object is the one named after it. */
+    private readonly cluster: string,
+    targets: PokeTarget[],
+  ) {
+    this.targets = targets
+      .filter((t) => (env as unknown as Record<string, unknown>)[t.binding] !== undefined)
+      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => encoder.encode(p)), inFlight: false, again: false, failures: 0 }));
+  }
+
+  committed(commit: Commit): void {
+    for (const target of this.targets) {
+      if (commit.events.some((e) => target.prefixes.some((p) => startsWith(e.kv.key, p)))) this.poke(target);
+    }
+  }
+
+  private poke(target: (typeof this.targets)[number]): void {
+    if (target.inFlight) {
+      target.again = true;
+      return;
+    }
+    target.inFlight = true;
+    target.again = false;
+    const namespace = (this.env as unknown as Record<string, DurableObjectNamespace>)[target.binding]!;
+    const stub = namespace.get(namespace.idFromName(this.cluster)) as unknown as Pokeable;
+    // Fire and forget: the commit's answer never waits for it.
+    stub.poke().then(
+      () => void (target.failures = 0),
+      // A failed poke is sent again a few times; then the next commit tries anew.
+      () => void (++target.failures <= 3 && (target.again = true)),
+    ).finally(() => {
+      target.inFlight = false;
+      if (target.again) this.poke(target);
+    });
+  }
+}
