@@ -15,6 +15,7 @@ import { rewriteRoutes } from "./storage/rewrite.ts";
 import { auditMiddleware } from "./audit/middleware.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { postStartHookChecks, postStartHooks } from "./apiserver/bootstrap.ts";
+import { componentChecks } from "./health/component-statuses.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 export { KubeScheduler } from "../durable-objects/scheduler/object.ts";
@@ -36,8 +37,9 @@ app.get("/readyz", async (c) => {
     storeCheck = `[-]store failed: ${(e as Error).message}`;
   }
   const hooks = storeReady ? await postStartHookChecks(c.env) : { ready: false, lines: [] };
-  const ready = storeReady && hooks.ready;
-  const checks = [storeCheck, ...hooks.lines].join("\n");
+  const components = await componentChecks(c.env);
+  const ready = storeReady && hooks.ready && components.ready;
+  const checks = [storeCheck, ...hooks.lines, ...components.lines].join("\n");
   const status = ready ? 200 : 503;
   if (!verbose) return c.text(ready ? "ok" : `${checks}\nreadyz check failed`, status);
   return c.text(`${checks}\n${ready ? "readyz check passed" : "readyz check failed"}`, status);

@@ -20,7 +20,23 @@ const PROBES: Probe[] = [
       return `ok (revision ${header.revision})`;
     },
   },
+  {
+    name: "scheduler",
+    async check(env) {
+      const status = await env.SCHEDULER.get(env.SCHEDULER.idFromName(env.CLUSTER_NAME)).status();
+      if (status.error) throw new Error(`the last scheduling pass failed: ${status.error}`);
+      return "ok";
+    },
+  },
 ];
+
+/** /readyz lines for the components besides the store: "[+]scheduler ok", or why not. */
+export async function componentChecks(env: Env): Promise<{ ready: boolean; lines: string[] }> {
+  const probes = PROBES.filter((p) => p.name !== "etcd-0");
+  const results = await Promise.allSettled(probes.map((p) => p.check(env)));
+  const lines = results.map((r, i) => (r.status === "fulfilled" ? `[+]${probes[i]!.name} ok` : `[-]${probes[i]!.name} failed: ${(r.reason as Error)?.message ?? r.reason}`));
+  return { ready: results.every((r) => r.status === "fulfilled"), lines };
+}
 
 async function componentStatuses(env: Env): Promise<KubeObject[]> {
   return Promise.all(PROBES.map(async ({ name, check }): Promise<KubeObject> => {

@@ -78,6 +78,14 @@ export async function bindPod(pods: RegistryStore, namespace: string, name: stri
     pod.metadata!.annotations = { ...pod.metadata!.annotations, ...binding.metadata?.annotations };
     return pod;
   });
+  // As kube's binding does: the pod is now scheduled (PodScheduled=True replaces a past refusal).
+  if (!dryRun) {
+    await pods.guaranteedUpdate(namespace, name, { subresource: "status", manager }, (pod) => {
+      const conditions = (pod.status?.conditions ?? []).filter((c: { type?: string }) => c.type !== "PodScheduled");
+      conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: kubeTime() });
+      return { ...pod, status: { ...pod.status, conditions } };
+    });
+  }
   return success(201);
 }
 
