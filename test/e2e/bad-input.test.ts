@@ -132,7 +132,8 @@ let sweepSeconds = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "edgeplane-bad-input-"));
-  plane = await startControlPlane({ stateDir: join(dir, "state"), tlsDir: join(dir, "tls") });
+  // No scheduler: its own writes (conditions and Events on the sweep's pods) would blur "nothing changed".
+  plane = await startControlPlane({ stateDir: join(dir, "state"), tlsDir: join(dir, "tls"), vars: { KUBE_SCHEDULER_ENABLED: "false" } });
   plane.process.stdout?.on("data", (d) => (log += d));
   plane.process.stderr?.on("data", (d) => (log += d));
   port = Number(new URL(plane.url).port);
