@@ -16,6 +16,8 @@ interface Env {
   SCHEDULER: DurableObjectNamespace<import("./durable-objects/scheduler/object.ts").KubeScheduler>;
   /** "false" keeps the store from waking the scheduler (test suites written for a cluster without one). */
   KUBE_SCHEDULER_ENABLED?: string;
+  /** The scheduler's KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) as JSON; kube's defaults when unset. */
+  KUBE_SCHEDULER_CONFIG?: string;
   /** The API as system:kube-scheduler / system:kube-controller-manager (service bindings to this Worker's entrypoints). */
   KUBE_SCHEDULER_API: Fetcher;
   KUBE_CONTROLLER_MANAGER_API: Fetcher;

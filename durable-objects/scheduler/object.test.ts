@@ -91,6 +91,23 @@ describe("the scheduler object", () => {
     expect(scheduledEvents.map((e) => e.regarding?.name).sort()).toEqual(["after", "before"]);
   });
 
+  it("holds a gated pod with the SchedulingGated condition until its gates are removed", async () => {
+    const ns = await freshNamespace(client, "sched-gates");
+    await hollowNode(`${run}-d`, "4");
+    await pods.create(ns, { ...pod("gated", "1"), spec: { ...pod("gated", "1").spec!, schedulingGates: [{ name: "example.com/wait" }] } });
+    await wake();
+    const held = await pods.get(ns, "gated");
+    expect(held.spec!.nodeName).toBeUndefined();
+    expect(held.status!.conditions).toContainEqual(expect.objectContaining({
+      type: "PodScheduled", status: "False", reason: "SchedulingGated", message: "Scheduling is blocked due to non-empty scheduling gates",
+    }));
+    await pods.patch(ns, "gated", { spec: { schedulingGates: null } }, "merge");
+    await wake();
+    const released = await pods.get(ns, "gated");
+    expect(released.spec!.nodeName).toMatch(new RegExp(`^${run}-`));
+    expect(released.status!.conditions).toContainEqual(expect.objectContaining({ type: "PodScheduled", status: "True" }));
+  });
+
   it("holds the kube-system/kube-scheduler lease and sleeps with no alarm when nothing waits", async () => {
     await wake();
     const lease = await client.resource(builtin("coordination.k8s.io/v1", "leases")).get("kube-system", "kube-scheduler");

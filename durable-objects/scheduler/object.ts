@@ -17,6 +17,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import type { PodInfo } from "./projection.ts";
 import { Scheduler, truncateMessage, type Assumed, type BindingOutcome, type Unschedulable } from "./scheduler.ts";
 import { SqliteSchedulingQueueStore } from "./sqlite-queue-store.ts";
+import type { KubeSchedulerConfiguration } from "./config.ts";
 
 /** How long one wake may schedule before it yields (and sets an alarm for now): well inside a request's CPU budget. */
 const BATCH_MS = 2_000;
@@ -35,7 +36,11 @@ export interface SchedulerStatus {
 /** Keeps what the scheduler reads of a pod, not its whole status or managed fields. */
 function podProjection(pod: Pod): Pod {
   const { managedFields: _managed, annotations: _annotations, ...metadata } = pod.metadata ?? {};
-  return { metadata, spec: pod.spec, status: { phase: pod.status?.phase, nominatedNodeName: pod.status?.nominatedNodeName, startTime: pod.status?.startTime } };
+  const scheduled = pod.status?.conditions?.filter((c) => c.type === "PodScheduled");
+  return {
+    metadata, spec: pod.spec,
+    status: { phase: pod.status?.phase, nominatedNodeName: pod.status?.nominatedNodeName, startTime: pod.status?.startTime, ...(scheduled?.length ? { conditions: scheduled } : {}) },
+  };
 }
 
 const slim = <T extends KubeObject>(object: T): T => {
@@ -43,19 +48,42 @@ const slim = <T extends KubeObject>(object: T): T => {
   return { ...object, metadata };
 };
 
+const GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates";
+
+/** A pending pod held by its scheduling gates that does not say so yet. */
+function needsGatedCondition(pod: Pod): boolean {
+  if (!pod.spec?.schedulingGates?.length || pod.spec.nodeName) return false;
+  const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+  return scheduled?.reason !== "SchedulingGated";
+}
+
+/** The scheduler's configuration: wrangler.toml's KUBE_SCHEDULER_CONFIG, a KubeSchedulerConfiguration (v1) as JSON. */
+function configuration(env: Env): KubeSchedulerConfiguration | undefined {
+  const text = env.KUBE_SCHEDULER_CONFIG?.trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as KubeSchedulerConfiguration;
+  } catch {
+    throw new Error("KUBE_SCHEDULER_CONFIG is not JSON (a KubeSchedulerConfiguration, apiVersion kubescheduler.config.k8s.io/v1)");
+  }
+}
+
 class Runtime {
   readonly scheduler: Scheduler;
+  /** Gated pods seen this wake whose PodScheduled condition must say SchedulingGated. */
+  readonly gated = new Map<string, Pod>();
   readonly client: ApiClient;
   readonly recorder: EventRecorder;
   readonly lease: LeaderLease;
   private readonly informers: Informer<KubeObject>[] = [];
   private restored = false;
 
-  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string) {
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, config: KubeSchedulerConfiguration | undefined) {
     this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-scheduler.internal", userAgent: "kube-scheduler/edgeplane" });
     this.recorder = new EventRecorder(this.client, { reportingController: "default-scheduler", reportingInstance: identity });
     this.lease = new LeaderLease(this.client, { name: "kube-scheduler", identity });
     this.scheduler = new Scheduler({
+      config,
       queueStore: new SqliteSchedulingQueueStore(storage),
       binder: async (pod, nodeName) => {
         await this.client.pods().bind(pod.namespace, pod.name, {
@@ -79,7 +107,14 @@ class Runtime {
     watch<ReplicationController>(["v1", "replicationcontrollers"], s.replicationControllers);
     watch<ReplicaSet>(["apps/v1", "replicasets"], s.replicaSets);
     watch<StatefulSet>(["apps/v1", "statefulsets"], s.statefulSets);
-    watch<Pod>(["v1", "pods"], s.pods, podProjection);
+    const noteGated = (pod: Pod) => {
+      if (needsGatedCondition(pod)) this.gated.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, pod);
+    };
+    watch<Pod>(["v1", "pods"], {
+      onAdd: (pod) => (noteGated(pod), s.pods.onAdd?.(pod)),
+      onUpdate: (old, pod) => (noteGated(pod), s.pods.onUpdate?.(old, pod)),
+      onDelete: (pod) => s.pods.onDelete?.(pod),
+    }, podProjection);
   }
 
   /** Brings every cache up to now (no watch stays open). */
@@ -131,7 +166,7 @@ export class KubeScheduler extends DurableObject<Env> {
   private async wake(): Promise<void> {
     const status: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
     try {
-      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`);
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`, configuration(this.env));
       const runtime = this.runtime;
       await runtime.lease.tryAcquireOrRenew();
       if (!runtime.lease.isLeader) {
@@ -140,6 +175,7 @@ export class KubeScheduler extends DurableObject<Env> {
         return;
       }
       await runtime.catchUp();
+      await this.reportGated(runtime);
       const more = await this.scheduleBatch(runtime, status);
       await runtime.recorder.flush();
       const next = more ? Date.now() : runtime.scheduler.nextWakeAt();
@@ -195,6 +231,18 @@ export class KubeScheduler extends DurableObject<Env> {
     // Bound meanwhile by someone else: nothing to report.
     if (/is already assigned to node|already bound/i.test(outcome.message)) return;
     await this.reportUnschedulable(runtime, outcome);
+  }
+
+  /** Pods held by scheduling gates say so, as kube-scheduler's PreEnqueue makes them say. */
+  private async reportGated(runtime: Runtime): Promise<void> {
+    const pods = runtime.client.resource<Pod>(builtin("v1", "pods"));
+    for (const [key, pod] of runtime.gated) {
+      runtime.gated.delete(key);
+      const [namespace, name] = key.split("/") as [string, string];
+      if (runtime.scheduler.placement(namespace, name) !== "gated") continue;
+      const condition: PodCondition = { type: "PodScheduled", status: "False", reason: "SchedulingGated", message: GATED_MESSAGE, lastTransitionTime: kubeTime() };
+      await pods.patch(namespace, name, { metadata: { uid: pod.metadata?.uid }, status: { conditions: [condition] } }, "strategic", { subresource: "status" }).catch(ignoreGone);
+    }
   }
 
   /** What a failed cycle asks for: the PodScheduled condition, a nomination, a FailedScheduling Event, and preemption's victims. */
