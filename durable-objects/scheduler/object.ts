@@ -134,9 +134,12 @@ export class KubeScheduler extends DurableObject<Env> {
   private current: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
   private lastStatus: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
+  /** Pokes so far: one that lands after a wake caught up must not be overwritten by the alarm that wake sets last. */
+  private pokes = 0;
 
   /** The store's fire-and-forget call after pods, nodes or what placement reads changed. */
   async poke(): Promise<void> {
+    this.pokes++;
     const alarm = await this.ctx.storage.getAlarm();
     if (alarm === null || alarm > Date.now()) await this.ctx.storage.setAlarm(Date.now());
   }
@@ -174,11 +177,13 @@ export class KubeScheduler extends DurableObject<Env> {
         await this.ctx.storage.setAlarm(Date.now() + 15_000);
         return;
       }
+      const pokesSeen = this.pokes;
       await runtime.catchUp();
       await this.reportGated(runtime);
       const more = await this.scheduleBatch(runtime, status);
       await runtime.recorder.flush();
-      const next = more ? Date.now() : runtime.scheduler.nextWakeAt();
+      // A commit after the catch-up (a preemption victim's delete, a pod created meanwhile) is news to the next wake.
+      const next = more || this.pokes !== pokesSeen ? Date.now() : runtime.scheduler.nextWakeAt();
       if (next === undefined) await this.ctx.storage.deleteAlarm();
       else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
       status.lastWake = kubeTime();
