@@ -5,7 +5,8 @@
 //
 // Environment: BENCH_SECONDS (measured seconds per create run, default 10), BENCH_WARMUP_SECONDS
 // (default 2), BENCH_LIST_PODS (10000), BENCH_LIST_RUNS (timed LISTs of each kind, 10),
-// BENCH_WATCHERS (100), BENCH_WATCH_EVENTS (configmap creates the watchers must see, 200).
+// BENCH_WATCHERS (100), BENCH_WATCH_EVENTS (configmap creates the watchers must see, 200),
+// BENCH_VARS (Worker vars, "NAME=value,…").
 // Kubernetes' API call latency SLOs are printed beside the figures: p99 ≤ 1 s for a mutating
 // call, ≤ 5 s for a LIST within one namespace.
 import type { IncomingMessage } from "node:http";
@@ -16,7 +17,7 @@ import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v
 import { defaultEngine, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import { configMapProtobuf } from "./protobuf-body.ts";
 import {
-  HttpTarget, LatencyRecorder, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
+  HttpTarget, LatencyRecorder, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
   type BatchResult, type LoadResult,
 } from "./load.ts";
 
@@ -544,7 +545,7 @@ async function main(): Promise<void> {
     stops.push(() => rmSync(root, { recursive: true, force: true }));
     // Rate limits off: the benchmark is the load, and measures the authorization chain, not the limiter.
     const engine = defaultEngine();
-    const plane = await startControlPlane({ engine, stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000" } });
+    const plane = await startControlPlane({ engine, stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
     let stopping = false;
     stops.push(() => {
       stopping = true;

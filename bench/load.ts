@@ -276,3 +276,17 @@ export function envNumber(name: string, fallback: number): number {
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(text)}`);
   return n;
 }
+
+/**
+ * Worker vars for the control plane under test from BENCH_VARS ("NAME=value,NAME=value"), e.g.
+ * KUBE_SCHEDULER_ENABLED=false to measure the apiserver without the scheduler acting on its writes.
+ */
+export function benchVars(): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const entry of (process.env.BENCH_VARS ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = entry.indexOf("=");
+    if (eq < 1) throw new Error(`BENCH_VARS: ${JSON.stringify(entry)} is not NAME=value`);
+    vars[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return vars;
+}

@@ -6,14 +6,14 @@
 //   npm run bench:profile -- put|pod [--top N] [--save FILE.cpuprofile]
 //
 // Environment: BENCH_SECONDS (profiled seconds, default 5), BENCH_WARMUP_SECONDS (2),
-// BENCH_CONCURRENCY (1). A saved profile opens in Chrome DevTools' Performance panel.
+// BENCH_CONCURRENCY (1), BENCH_VARS (Worker vars, "NAME=value,…"). A saved profile opens in Chrome DevTools' Performance panel.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, startControlPlane } from "../scripts/dev-server.ts";
-import { HttpTarget, envNumber, fixed, formatTable, runClosedLoop } from "./load.ts";
+import { HttpTarget, benchVars, envNumber, fixed, formatTable, runClosedLoop } from "./load.ts";
 
 interface ProfileNode {
   id: number;
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "edgeplane-profile-"));
   const inspectorPort = await freePort();
   // Plain HTTP for puts (as bench:store), HTTPS for pods (as bench:api and kubectl).
-  const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: which === "pod" ? join(root, "tls") : undefined, inspectorPort, vars: { RATE_LIMIT_QPS: "1000000" } });
+  const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: which === "pod" ? join(root, "tls") : undefined, inspectorPort, vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
   const client = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, concurrency, plane.caPem);
   try {
     await work.setup(client);

@@ -26,3 +26,33 @@ export class IsolateCache<T> {
     this.current = undefined;
   }
 }
+
+/** An IsolateCache per key (a cluster and namespace, say); invalidate() forgets every key. */
+export class KeyedIsolateCache<T> {
+  private readonly entries = new Map<string, IsolateCache<T>>();
+  private readonly freshMs: number;
+  private readonly maxKeys: number;
+
+  constructor(freshMs: number, maxKeys = 1000) {
+    this.freshMs = freshMs;
+    this.maxKeys = maxKeys;
+  }
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      if (this.entries.size >= this.maxKeys) this.entries.clear();
+      entry = new IsolateCache<T>(this.freshMs);
+      this.entries.set(key, entry);
+    }
+    return entry.get(load);
+  }
+
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+
+  invalidate(): void {
+    this.entries.clear();
+  }
+}

@@ -5,7 +5,7 @@ import { formatQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quan
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, readOnce, type AdmissionAttributes, type AdmissionPlugin } from "./plugin.ts";
-import { builtinStore } from "../registry/builtins.ts";
+import { limitRangeLister } from "../registry/listers.ts";
 
 type Resources = Record<string, string | number>;
 
@@ -22,7 +22,7 @@ function quantity(value: string | number | undefined): bigint | undefined {
 /** The namespace's LimitRange items of type Container, read once for both phases of a request. */
 function containerLimits(a: AdmissionAttributes): Promise<Record<string, any>[]> {
   return readOnce(a, "limitranges", async () => {
-    const ranges = await builtinStore(new ObjectStorage(a.env), "v1", "limitranges").all(a.namespace);
+    const ranges = await limitRangeLister(new ObjectStorage(a.env), a.namespace);
     return ranges.flatMap((range) => (range.spec?.limits ?? []) as Record<string, any>[]).filter((l) => l.type === "Container");
   });
 }

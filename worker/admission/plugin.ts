@@ -2,7 +2,7 @@
 import type { UserInfo } from "../context.ts";
 import type { AdmissionOperation, KubeObject, ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
-import { builtinStore } from "../registry/builtins.ts";
+import { namespaceLister } from "../registry/listers.ts";
 
 export type Operation = AdmissionOperation;
 
@@ -44,7 +44,7 @@ export function readOnce<T>(a: AdmissionAttributes, key: string, read: () => Pro
 
 /** The request's namespace object (undefined when it has none, or it does not exist). */
 export function namespaceOf(a: AdmissionAttributes): Promise<Record<string, any> | undefined> {
-  return readOnce(a, "namespace", async () => (a.namespace ? builtinStore(new ObjectStorage(a.env), "v1", "namespaces").find(undefined, a.namespace) : undefined));
+  return readOnce(a, "namespace", async () => (a.namespace ? namespaceLister(new ObjectStorage(a.env), a.namespace) : undefined));
 }
 
 /** Whether the write is of a pod itself (not a subresource such as status or binding). */

@@ -4,7 +4,7 @@
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
-import { builtinStore } from "../registry/builtins.ts";
+import { priorityClassLister } from "../registry/listers.ts";
 
 const TAINTS = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
 
@@ -34,16 +34,16 @@ export const priority: AdmissionPlugin = {
     if (a.operation !== "CREATE" || !isPodWrite(a) || !a.object) return;
     const pod = a.object;
     const spec = (pod.spec ??= {});
-    const classes = builtinStore(new ObjectStorage(a.env), "scheduling.k8s.io/v1", "priorityclasses");
+    const classes = await priorityClassLister(new ObjectStorage(a.env));
     let value = 0;
     let preemptionPolicy = "PreemptLowerPriority";
     if (spec.priorityClassName) {
-      const stored = await classes.find(undefined, spec.priorityClassName);
+      const stored = classes.find((c) => c.metadata?.name === spec.priorityClassName);
       if (!stored) throw apiErrors.forbidden(`pods "${pod.metadata?.name ?? ""}" is forbidden: no PriorityClass with name ${spec.priorityClassName} was found`);
       value = stored.value ?? 0;
       preemptionPolicy = stored.preemptionPolicy ?? preemptionPolicy;
     } else {
-      const defaults = (await classes.all()).filter((c) => c.globalDefault).sort((x, y) => (x.value ?? 0) - (y.value ?? 0));
+      const defaults = classes.filter((c) => c.globalDefault).sort((x, y) => (x.value ?? 0) - (y.value ?? 0));
       const chosen = defaults[0];
       if (chosen) {
         spec.priorityClassName = chosen.metadata!.name;

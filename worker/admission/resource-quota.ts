@@ -5,6 +5,7 @@
 import { formatQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quantity.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { coreResources } from "../registry/core.ts";
+import { resourceQuotaLister } from "../registry/listers.ts";
 import { RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -70,14 +71,14 @@ function missingResources(object: KubeObject, hard: Record<string, unknown>): st
 async function charge(a: AdmissionAttributes, object: KubeObject, sign: 1n | -1n): Promise<void> {
   if (!a.def.namespaced || !a.namespace) return;
   const store = new RegistryStore(quotaDef, new ObjectStorage(a.env));
-  const { items } = await store.storage.list(store.prefix(a.namespace), {});
+  const items = await resourceQuotaLister(store.storage, a.namespace);
   if (!items.length) return;
   const usage = usageOf(a, object);
   // The store's count of this resource, read once whichever quotas track it.
   let count: Promise<number> | undefined;
-  for (const stored of items) {
-    const name = stored.object.metadata.name as string;
-    const hard: Record<string, unknown> = stored.object.spec?.hard ?? {};
+  for (const listed of items) {
+    const name = listed.metadata!.name as string;
+    const hard: Record<string, unknown> = listed.spec?.hard ?? {};
     const tracked = [...usage.keys()].filter((r) => r in hard);
     if (!tracked.length) continue;
     if (sign > 0n && a.def.resource === "pods" && !a.def.group) {

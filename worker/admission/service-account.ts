@@ -4,7 +4,7 @@
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
-import { builtinStore } from "../registry/builtins.ts";
+import { serviceAccountLister } from "../registry/listers.ts";
 
 const MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
 const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
@@ -24,7 +24,7 @@ export const serviceAccount: AdmissionPlugin = {
     if (pod.metadata?.annotations?.["kubernetes.io/config.mirror"]) return;
     spec.serviceAccountName ||= "default";
     spec.serviceAccount = spec.serviceAccountName;
-    const stored = await builtinStore(new ObjectStorage(a.env), "v1", "serviceaccounts").find(a.namespace, spec.serviceAccountName);
+    const stored = await serviceAccountLister(new ObjectStorage(a.env), a.namespace, spec.serviceAccountName);
     if (!stored) {
       throw apiErrors.forbidden(`pods "${pod.metadata?.name ?? ""}" is forbidden: error looking up service account ${a.namespace}/${spec.serviceAccountName}: serviceaccount "${spec.serviceAccountName}" not found`);
     }

@@ -5,7 +5,8 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
-import { namespaceKey, resourcePrefix } from "../storage/keys.ts";
+import { resourcePrefix } from "../storage/keys.ts";
+import { invalidateListers, isListedKind, namespaceLister } from "./listers.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
@@ -75,6 +76,15 @@ export class RegistryStore {
 
   private encode(object: KubeObject): KubeObject {
     return this.def.conversion ? this.def.conversion.toStorage(object) : object;
+  }
+
+  /** A store write of this resource; the listers' copies of it are forgotten whatever came of it. */
+  private async written<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      if (isListedKind(this.def)) invalidateListers();
+    }
   }
 
   private withVersion(stored: StoredObject): KubeObject {
@@ -210,7 +220,7 @@ export class RegistryStore {
         return object;
       }
       const claimed = (await this.def.allocate?.(object, this.storage)) ?? [];
-      const outcome = await this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object)).catch(async (e) => {
+      const outcome = await this.written(() => this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object))).catch(async (e) => {
         await releaseAll(this.storage, claimed);
         throw e;
       });
@@ -281,9 +291,9 @@ export class RegistryStore {
   private async checkNamespace(namespace: string | undefined, name: string): Promise<void> {
     if (!this.def.namespaced) return;
     if (!namespace) throw apiErrors.badRequest("the namespace of the object must be set");
-    const ns = await this.storage.get(namespaceKey(namespace));
+    const ns = await namespaceLister(this.storage, namespace);
     if (!ns) throw apiErrors.notFound("", "namespaces", namespace);
-    if (ns.object.status?.phase === "Terminating" || ns.object.metadata?.deletionTimestamp) {
+    if (ns.status?.phase === "Terminating" || ns.metadata?.deletionTimestamp) {
       throw apiErrors.forbidden(`${this.def.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
     }
   }
@@ -330,7 +340,7 @@ export class RegistryStore {
       if (options.dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata!.resourceVersion } };
       if (next.metadata!.deletionTimestamp && !this.heldFromDeletion(next) && this.heldFromDeletion(current)) {
         // The last finalizer is gone from an object being deleted: now it really goes.
-        const outcome = await this.storage.delete(key, stored.modRevision);
+        const outcome = await this.written(() => this.storage.delete(key, stored.modRevision));
         if (outcome.ok) {
           await this.def.release?.(current, this.storage);
           await options.admission?.deleted(current);
@@ -340,7 +350,7 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
-      const outcome = await this.storage.update(key, this.encode(next), stored.modRevision);
+      const outcome = await this.written(() => this.storage.update(key, this.encode(next), stored.modRevision));
       if (outcome.ok) {
         next.metadata!.resourceVersion = String(outcome.revision);
         return next;
@@ -462,7 +472,7 @@ export class RegistryStore {
         this.def.deletion?.mark?.(marked);
         delete marked.metadata!.resourceVersion;
         if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
-        const outcome = await this.storage.update(key, this.encode(marked), stored.modRevision);
+        const outcome = await this.written(() => this.storage.update(key, this.encode(marked), stored.modRevision));
         if (outcome.ok) return { ...marked, metadata: { ...marked.metadata, resourceVersion: String(outcome.revision) } };
         if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
         stored = outcome.current;
@@ -470,7 +480,7 @@ export class RegistryStore {
       }
       await options.admission?.validate("DELETE", undefined, current);
       if (options.dryRun) return current;
-      const outcome = await this.storage.delete(key, stored.modRevision);
+      const outcome = await this.written(() => this.storage.delete(key, stored.modRevision));
       if (outcome.ok) {
         await this.def.release?.(current, this.storage);
         await options.admission?.deleted(current);

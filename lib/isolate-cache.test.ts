@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { IsolateCache, KeyedIsolateCache } from "./isolate-cache.ts";
+
+describe("IsolateCache", () => {
+  it("shares one read until it is older than freshMs or invalidated, and keeps no failed read", async () => {
+    const cache = new IsolateCache<number>(60_000);
+    let reads = 0;
+    const load = async () => ++reads;
+    expect(await cache.get(load)).toBe(1);
+    expect(await cache.get(load)).toBe(1);
+    expect(await cache.get(load, -1)).toBe(2);
+    cache.invalidate();
+    expect(await cache.get(load)).toBe(3);
+    await expect(cache.get(() => Promise.reject(new Error("down")), -1)).rejects.toThrow("down");
+    expect(await cache.get(load)).toBe(4);
+  });
+});
+
+describe("KeyedIsolateCache", () => {
+  it("keeps a value per key, forgets one key or all of them", async () => {
+    const cache = new KeyedIsolateCache<string>(60_000);
+    let reads = 0;
+    const load = (key: string) => async () => `${key}${++reads}`;
+    expect(await cache.get("a", load("a"))).toBe("a1");
+    expect(await cache.get("b", load("b"))).toBe("b2");
+    expect(await cache.get("a", load("a"))).toBe("a1");
+    cache.forget("a");
+    expect(await cache.get("a", load("a"))).toBe("a3");
+    expect(await cache.get("b", load("b"))).toBe("b2");
+    cache.invalidate();
+    expect(await cache.get("b", load("b"))).toBe("b4");
+  });
+
+  it("starts over rather than grow past maxKeys", async () => {
+    const cache = new KeyedIsolateCache<number>(60_000, 2);
+    let reads = 0;
+    const load = async () => ++reads;
+    await cache.get("a", load);
+    await cache.get("b", load);
+    await cache.get("c", load);
+    expect(await cache.get("a", load)).toBe(4);
+  });
+});
