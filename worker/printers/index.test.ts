@@ -8,6 +8,7 @@ describe("printers", () => {
   it("covers the kinds kube-apiserver prints with columns of its own", () => {
     expect(Object.keys(printers).sort()).toEqual(
       [
+        "/ComponentStatus",
         "/ConfigMap",
         "/Endpoints",
         "/Event",

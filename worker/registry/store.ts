@@ -23,8 +23,8 @@ export interface ListQuery {
 
 export interface WriteOptions {
   dryRun?: boolean;
-  /** status: only the status moves; finalize: only spec.finalizers (a Namespace's). */
-  subresource?: "status" | "finalize";
+  /** status: only the status moves; finalize: only spec.finalizers (a Namespace's); binding: a pod's node, annotations and conditions. */
+  subresource?: "status" | "finalize" | "binding";
   /** Who is writing, for metadata.managedFields. */
   manager?: string;
   /** The object carries managedFields already worked out (server-side apply). */
@@ -406,6 +406,14 @@ export class RegistryStore {
       const kept = structuredClone(current);
       kept.status = status;
       this.def.defaults?.(kept);
+      return this.finishUpdate(current, kept, options);
+    }
+    if (options.subresource === "binding") {
+      // A binding writes spec.nodeName, its annotations and the PodScheduled condition in one write, as kube's does.
+      const kept = structuredClone(current);
+      kept.spec = { ...kept.spec, nodeName: next.spec?.nodeName };
+      kept.metadata!.annotations = next.metadata?.annotations;
+      kept.status = next.status;
       return this.finishUpdate(current, kept, options);
     }
     if (options.subresource === "finalize") {

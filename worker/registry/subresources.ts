@@ -71,21 +71,17 @@ export async function bindPod(pods: RegistryStore, namespace: string, name: stri
   const node = binding?.target?.name;
   if (binding?.target?.kind && binding.target.kind !== "Node") throw apiErrors.badRequest(`binding target must be a Node, got ${binding.target.kind}`);
   if (!node) throw apiErrors.invalid("", "Binding", name, [{ reason: "FieldValueRequired", field: "target.name", message: "Required value" }]);
-  await pods.guaranteedUpdate(namespace, name, { dryRun, manager }, (pod) => {
+  await pods.guaranteedUpdate(namespace, name, { dryRun, manager, subresource: "binding" }, (pod) => {
     if (pod.metadata!.deletionTimestamp) throw apiErrors.conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host");
     if (pod.spec?.nodeName) throw apiErrors.conflict("", "pods", name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
     pod.spec = { ...pod.spec, nodeName: node };
     pod.metadata!.annotations = { ...pod.metadata!.annotations, ...binding.metadata?.annotations };
+    // The pod is now scheduled: PodScheduled=True replaces a past refusal.
+    const conditions = (pod.status?.conditions ?? []).filter((c: { type?: string }) => c.type !== "PodScheduled");
+    conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: kubeTime() });
+    pod.status = { ...pod.status, conditions };
     return pod;
   });
-  // As kube's binding does: the pod is now scheduled (PodScheduled=True replaces a past refusal).
-  if (!dryRun) {
-    await pods.guaranteedUpdate(namespace, name, { subresource: "status", manager }, (pod) => {
-      const conditions = (pod.status?.conditions ?? []).filter((c: { type?: string }) => c.type !== "PodScheduled");
-      conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: kubeTime() });
-      return { ...pod, status: { ...pod.status, conditions } };
-    });
-  }
   return success(201);
 }
 
