@@ -14,6 +14,9 @@ declare module "*/migrations/migrations.js" {
 interface Env {
   STORE: DurableObjectNamespace<import("./durable-objects/store/index.ts").StoreShard>;
   SCHEDULER: DurableObjectNamespace<import("./durable-objects/scheduler/object.ts").KubeScheduler>;
+  CONTROLLERS: DurableObjectNamespace<import("./durable-objects/controllers/object.ts").KubeControllerManager>;
+  /** "false" keeps the store from waking the controller manager (test suites written for a cluster without one). */
+  KUBE_CONTROLLER_MANAGER_ENABLED?: string;
   /** "false" keeps the store from waking the scheduler (test suites written for a cluster without one). */
   KUBE_SCHEDULER_ENABLED?: string;
   /** The scheduler's KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) as JSON; kube's defaults when unset. */

@@ -19,7 +19,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, SERVICE_ACCOUNT_KEY: TEST_SERVICE_ACCOUNT_KEY, WATCH_PROGRESS_NOTIFY_SECONDS: "1", ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS, KUBE_SCHEDULER_ENABLED: "false" } },
+            miniflare: { bindings: { ADMIN_TOKEN_SHA256: TEST_ADMIN_TOKEN_SHA256, SERVICE_ACCOUNT_KEY: TEST_SERVICE_ACCOUNT_KEY, WATCH_PROGRESS_NOTIFY_SECONDS: "1", ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS, KUBE_SCHEDULER_ENABLED: "false", KUBE_CONTROLLER_MANAGER_ENABLED: "false" } },
           }),
         ],
         test: {

@@ -19,6 +19,7 @@ import { componentChecks } from "./health/component-statuses.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 export { KubeScheduler } from "../durable-objects/scheduler/object.ts";
+export { KubeControllerManager } from "../durable-objects/controllers/object.ts";
 
 const app = new Hono<AppEnv>();
 

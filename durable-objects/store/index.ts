@@ -14,7 +14,7 @@ import type {
   RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 } from "../../lib/etcd/messages.ts";
 import { CommitGroup } from "./commit-group.ts";
-import { clusterOfStoreObject, Pokes, SCHEDULER_POKES } from "./pokes.ts";
+import { clusterOfStoreObject, CONTROLLER_POKES, Pokes, SCHEDULER_POKES } from "./pokes.ts";
 import { Mvcc, type Commit } from "./mvcc.ts";
 import * as schema from "./schema.ts";
 import { ShardSnapshots } from "./snapshot.ts";
@@ -64,7 +64,13 @@ export class StoreShard extends DurableObject<Env> {
     this.snapshots = new ShardSnapshots(db, ctx.storage, this.mvcc);
     this.watches = new WatchHub(ctx, this.mvcc, headerIdentity(ctx.id.toString()));
     const cluster = clusterOfStoreObject(ctx.id.name);
-    if (cluster) this.pokes = new Pokes(env, cluster, env.KUBE_SCHEDULER_ENABLED === "false" ? [] : [SCHEDULER_POKES]);
+    if (cluster) {
+      const targets = [
+        ...(env.KUBE_SCHEDULER_ENABLED === "false" ? [] : [SCHEDULER_POKES]),
+        ...(env.KUBE_CONTROLLER_MANAGER_ENABLED === "false" ? [] : [CONTROLLER_POKES]),
+      ];
+      this.pokes = new Pokes(env, cluster, targets);
+    }
     void ctx.blockConcurrencyWhile(async () => {
       migrate(db, migrations);
       this.mvcc.load();

@@ -18,6 +18,12 @@ export const SCHEDULER_POKES: PokeTarget = {
   ],
 };
 
+/** The controller manager reads what its controllers watch: Deployments, ReplicaSets and pods. */
+export const CONTROLLER_POKES: PokeTarget = {
+  binding: "CONTROLLERS",
+  prefixes: ["/registry/deployments/", "/registry/replicasets/", "/registry/pods/"],
+};
+
 /** The cluster of a store object named "<cluster>/<shard>". */
 export function clusterOfStoreObject(name: string | undefined): string | undefined {
   const slash = name?.lastIndexOf("/") ?? -1;

@@ -112,6 +112,23 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule(["*"], ["*"], ["list", "watch"]),
     rule([""], ["serviceaccounts/token"], ["create"]),
   ]),
+  // kube-controller-manager's per-controller roles (bootstrappolicy's controller_policy.go). kube
+  // binds each to its controller's service account; ours run as system:kube-controller-manager.
+  clusterRole("system:controller:deployment-controller", [
+    rule(["apps", "extensions"], ["deployments"], ["get", "list", "update", "watch"]),
+    rule(["apps", "extensions"], ["deployments/status"], ["update"]),
+    rule(["apps", "extensions"], ["deployments/finalizers"], ["update"]),
+    rule(["apps", "extensions"], ["replicasets"], ["create", "delete", "get", "list", "patch", "update", "watch"]),
+    rule([""], ["pods"], ["get", "list", "update", "watch"]),
+    eventsRule,
+  ]),
+  clusterRole("system:controller:replicaset-controller", [
+    rule(["apps", "extensions"], ["replicasets"], ["get", "list", "update", "watch"]),
+    rule(["apps", "extensions"], ["replicasets/status"], ["update"]),
+    rule(["apps", "extensions"], ["replicasets/finalizers"], ["update"]),
+    rule([""], ["pods"], ["create", "delete", "list", "patch", "watch"]),
+    eventsRule,
+  ]),
   clusterRole("system:kube-dns", [rule([""], ["endpoints", "services"], ["list", "watch"])]),
   clusterRole("system:kube-scheduler", [
     eventsRule,
@@ -198,6 +215,7 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
 
 const group = (name: string): Subject => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name });
 const user = (name: string): Subject => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name });
+const serviceAccount = (namespace: string, name: string): Subject => ({ kind: "ServiceAccount", name, namespace });
 
 function clusterRoleBinding(name: string, subjects: Subject[]): ClusterRoleBinding {
   const binding: ClusterRoleBinding = {
@@ -215,6 +233,8 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:basic-user", [group("system:authenticated")]),
   clusterRoleBinding("system:discovery", [group("system:authenticated")]),
   clusterRoleBinding("system:kube-controller-manager", [user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:deployment-controller", [serviceAccount("kube-system", "deployment-controller"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:replicaset-controller", [serviceAccount("kube-system", "replicaset-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:kube-dns", [{ kind: "ServiceAccount", name: "kube-dns", namespace: "kube-system" }]),
   clusterRoleBinding("system:kube-scheduler", [user("system:kube-scheduler")]),
   clusterRoleBinding("system:monitoring", [group("system:monitoring")]),

@@ -1,0 +1,205 @@
+// KubeControllerManager: kube-controller-manager as a Durable Object, one per cluster. It wakes when
+// the store pokes it (the objects its controllers watch changed) and on its own alarm (the earliest
+// queued key: retries, minReadySeconds, progress deadlines); catches up through the API as
+// system:kube-controller-manager with informers whose caches and cursors live in its SQLite;
+// reconciles the queued keys until nothing is due; and sleeps, holding no socket.
+import { DurableObject } from "cloudflare:workers";
+import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
+import { EventRecorder } from "../../lib/client/event-recorder.ts";
+import { Informer } from "../../lib/client/informer.ts";
+import { LeaderLease } from "../../lib/client/leader-lease.ts";
+import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
+import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
+import { WorkQueue } from "../../lib/client/work-queue.ts";
+import type { ResourceNames } from "../../lib/k8s/resources.ts";
+import { kubeTime } from "../../lib/k8s/time.ts";
+import { deploymentController } from "./deployment.ts";
+import { resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { replicaSetController } from "./replicaset.ts";
+
+/** The controllers this manager runs, as kube-controller-manager's --controllers list. */
+export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController];
+
+/** How long one wake may reconcile before it yields (and sets an alarm for now). */
+const BATCH_MS = 2_000;
+/** Keys reconciled at once. */
+const CONCURRENCY = 16;
+
+export interface ControllerManagerStatus {
+  lastWake?: string;
+  /** Keys reconciled by the last wake, and how many of them failed (they are retried with back-off). */
+  reconciled: number;
+  failed: number;
+  error?: string;
+}
+
+const slim = <T extends KubeObject>(object: T): T => {
+  const { managedFields: _managed, ...metadata } = object.metadata ?? {};
+  return { ...object, metadata };
+};
+
+interface Running {
+  controller: Controller;
+  queue: WorkQueue;
+  recorder: EventRecorder;
+}
+
+class Runtime {
+  readonly client: ApiClient;
+  readonly lease: LeaderLease;
+  readonly running: Running[] = [];
+  private readonly informers = new Map<string, Informer<KubeObject>>();
+  readonly listers: Listers;
+  /** Set once the first catch-up after a (re)start queued every object, as kube's controllers resync on start. */
+  private resynced = false;
+
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string) {
+    this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-controller-manager.internal", userAgent: "kube-controller-manager/edgeplane" });
+    this.lease = new LeaderLease(this.client, { name: "kube-controller-manager", identity });
+    this.listers = {
+      of: <T extends KubeObject>(resource: ResourceNames) => {
+        const informer = this.informers.get(resourceId(resource));
+        if (!informer) throw new Error(`no controller watches ${resourceId(resource)}`);
+        return informer.lister as unknown as import("../../lib/client/informer.ts").Lister<T>;
+      },
+    };
+    for (const controller of CONTROLLERS) {
+      const queue = new WorkQueue({ store: new SqliteQueueStore(storage, `controllers/${controller.name}`) });
+      const recorder = new EventRecorder(this.client, { reportingController: controller.name, reportingInstance: identity });
+      this.running.push({ controller, queue, recorder });
+      for (const watch of controller.watches) {
+        const id = resourceId(watch.resource);
+        let informer = this.informers.get(id);
+        if (!informer) {
+          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, `controllers/${id}`), project: slim });
+          this.informers.set(id, informer);
+        }
+        const enqueue = (...objects: KubeObject[]) => {
+          for (const object of objects) for (const key of watch.keysFor(object, this.listers)) queue.add(key);
+        };
+        informer.addEventHandler({ onAdd: (o) => enqueue(o), onUpdate: (old, o) => enqueue(old, o), onDelete: (o) => enqueue(o) });
+      }
+    }
+  }
+
+  /** Brings every cache up to now (no watch stays open); the first time, queues every object each controller owns. */
+  async catchUp(): Promise<void> {
+    for (const informer of this.informers.values()) await informer.catchUp();
+    if (this.resynced) return;
+    for (const { controller, queue } of this.running) {
+      const primary = controller.watches[0]!;
+      for (const object of this.listers.of(primary.resource).list()) for (const key of primary.keysFor(object, this.listers)) queue.add(key);
+    }
+    this.resynced = true;
+  }
+
+  /** The earliest time any queue has a key due. */
+  nextDueAt(): number | undefined {
+    const due = this.running.map((r) => r.queue.nextDueAt()).filter((t): t is number => t !== undefined);
+    return due.length ? Math.min(...due) : undefined;
+  }
+
+  /** Reconciles every key due now, once each; answers how many and how many failed. */
+  async reconcileDue(status: ControllerManagerStatus): Promise<number> {
+    const work: { running: Running; key: string }[] = [];
+    for (const running of this.running) {
+      for (let key = running.queue.get(); key !== undefined; key = running.queue.get()) work.push({ running, key });
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const { running, key } = work[next++]!;
+        const ctx: ReconcileContext = { client: this.client, listers: this.listers, recorder: running.recorder, now: Date.now };
+        try {
+          const result = await running.controller.reconcile(key, ctx);
+          running.queue.forget(key);
+          if (result?.requeueAfter !== undefined) running.queue.addAfter(key, result.requeueAfter);
+        } catch (e) {
+          status.failed++;
+          console.warn(JSON.stringify({ controller: running.controller.name, key, error: (e as Error)?.message ?? String(e) }));
+          running.queue.addRateLimited(key);
+        } finally {
+          running.queue.done(key);
+          status.reconciled++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, work.length) }, worker));
+    for (const { recorder } of this.running) await recorder.flush().catch(() => undefined);
+    return work.length;
+  }
+}
+
+export class KubeControllerManager extends DurableObject<Env> {
+  private runtime: Runtime | undefined;
+  /** The wake in progress (or the last one), and a wake asked for that has not started yet. */
+  private current: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
+  private lastStatus: ControllerManagerStatus = { reconciled: 0, failed: 0 };
+  /** Pokes so far: one that lands after a wake caught up must not be overwritten by the alarm that wake sets last. */
+  private pokes = 0;
+
+  /** The store's fire-and-forget call after something the controllers watch changed. */
+  async poke(): Promise<void> {
+    this.pokes++;
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** For /readyz and componentstatuses. */
+  status(): ControllerManagerStatus {
+    return this.lastStatus;
+  }
+
+  /**
+   * One wake at a time. A call during a wake gets a fresh wake after it (which sees what changed
+   * meanwhile); calls while that one waits to start share it. Alarms are at-least-once, and every
+   * reconcile is idempotent, so a repeated wake just finds nothing to do.
+   */
+  override alarm(): Promise<void> {
+    if (!this.queued) {
+      const next = this.current.catch(() => undefined).then(() => {
+        this.queued = undefined;
+        return this.wake();
+      });
+      this.queued = next;
+      this.current = next;
+    }
+    return this.queued;
+  }
+
+  private async wake(): Promise<void> {
+    const status: ControllerManagerStatus = { reconciled: 0, failed: 0 };
+    try {
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`);
+      const runtime = this.runtime;
+      await runtime.lease.tryAcquireOrRenew();
+      if (!runtime.lease.isLeader) {
+        await this.ctx.storage.setAlarm(Date.now() + 15_000);
+        return;
+      }
+      const started = Date.now();
+      const pokesSeen = this.pokes;
+      let more = false;
+      // Each pass sees the previous pass's writes before it reconciles again (a ReplicaSet created,
+      // then its pods, then the statuses), so no key is reconciled twice against the same cache.
+      for (;;) {
+        await runtime.catchUp();
+        if ((await runtime.reconcileDue(status)) === 0) break;
+        if (Date.now() - started > BATCH_MS) {
+          more = true;
+          break;
+        }
+      }
+      const next = more || this.pokes !== pokesSeen ? Date.now() : runtime.nextDueAt();
+      if (next === undefined) await this.ctx.storage.deleteAlarm();
+      else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+      status.lastWake = kubeTime();
+    } catch (e) {
+      status.error = (e as Error)?.message ?? String(e);
+      throw e;
+    } finally {
+      this.lastStatus = status;
+    }
+  }
+}
