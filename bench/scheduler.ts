@@ -139,6 +139,7 @@ class BindingWatch {
   readonly deleted = new Set<string>();
   readonly problems: string[] = [];
   private response: IncomingMessage | undefined;
+  private closing = false;
 
   async open(client: HttpTarget, resourceVersion: string): Promise<void> {
     this.response = await client.stream(`/api/v1/namespaces/${NAMESPACE}/pods?watch=true&resourceVersion=${resourceVersion}`);
@@ -160,10 +161,11 @@ class BindingWatch {
       arrived = performance.now();
       split(chunk);
     });
-    this.response.on("end", () => this.problems.push("the pod watch ended"));
+    this.response.on("end", () => this.closing || this.problems.push("the pod watch ended"));
   }
 
   close(): void {
+    this.closing = true;
     this.response?.destroy();
   }
 }
