@@ -323,9 +323,7 @@ async function memoryChild(nodes: number, pods: number): Promise<MemoryFigures> 
   }
   for (let i = 0; i < pods; i++) {
     const pod = plainPod(`pod-${i}`, "100m", { nodeName: `hollow-${i % nodes}` }, { "pod-template-hash": `h${i % 500}` });
-    pod.metadata!.uid = `uid-${i}`;
-    pod.metadata!.namespace = `ns-${i % 100}`;
-    scheduler.pods.onAdd?.(pod);
+    scheduler.pods.onAdd?.({ ...pod, metadata: { ...pod.metadata, uid: `uid-${i}`, namespace: `ns-${i % 100}` } });
   }
   const ms = performance.now() - began;
   gc();
