@@ -8,7 +8,7 @@ let harness: KubectlHarness;
 const kubectl = "/usr/bin/kubectl";
 
 beforeAll(async () => {
-  harness = await startKubectlHarness("controllers-e2e-", { vars: { KUBE_CONTROLLER_MANAGER_ENABLED: "true" } });
+  harness = await startKubectlHarness("controllers-e2e-");
 });
 
 afterAll(async () => {

@@ -15,7 +15,8 @@ let dir: string;
 let kubeconfigPath: string;
 
 beforeAll(async () => {
-  harness = await startKubectlHarness("edgeplane-e2e-");
+  // No controllers: this suite checks objects exactly as kubectl wrote them (a Deployment with no ReplicaSet or status).
+  harness = await startKubectlHarness("edgeplane-e2e-", { vars: { KUBE_CONTROLLER_MANAGER_ENABLED: "false" } });
   ({ dir, kubeconfigPath } = harness);
 });
 
