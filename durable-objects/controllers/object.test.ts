@@ -104,6 +104,32 @@ describe("the controller manager object", () => {
     expect(after.map((p) => p.metadata!.name)).not.toContain(running[0]!.metadata!.name);
   });
 
+  it("reports the rollout complete once its pods are ready (as a kubelet would mark them), and Recreate replaces all at once", async () => {
+    const ns = await freshNamespace(client, "kcm-ready");
+    const d = deployment("cache", 2);
+    await deployments.create(ns, { ...d, spec: { ...d.spec!, strategy: { type: "Recreate" } } });
+    await wake();
+    const progressing = (await deployments.get(ns, "cache")).status!.conditions!;
+    expect(progressing).toContainEqual(expect.objectContaining({ type: "Available", status: "False", reason: "MinimumReplicasUnavailable" }));
+    const now = new Date().toISOString();
+    for (const pod of await podsOf(ns, "cache")) {
+      await pods.patch(ns, pod.metadata!.name!, { status: { phase: "Running", conditions: [{ type: "Ready", status: "True", lastTransitionTime: now }] } }, "strategic", { subresource: "status" });
+    }
+    await wake();
+    const done = await deployments.get(ns, "cache");
+    expect(done.status).toMatchObject({ replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
+    expect(done.status!.conditions).toContainEqual(expect.objectContaining({ type: "Available", status: "True", reason: "MinimumReplicasAvailable" }));
+    expect(done.status!.conditions).toContainEqual(expect.objectContaining({ type: "Progressing", status: "True", reason: "NewReplicaSetAvailable" }));
+
+    await deployments.patch(ns, "cache", { spec: { template: { metadata: { annotations: { rev: "2" } } } } }, "merge");
+    await wake();
+    const sets = (await replicaSets.list(ns)).items;
+    expect(sets.map((rs) => rs.spec!.replicas).sort()).toEqual([0, 2]);
+    const pending = await podsOf(ns, "cache");
+    expect(pending).toHaveLength(2);
+    expect(pending.every((p) => p.metadata!.annotations?.rev === "2")).toBe(true);
+  });
+
   it("adopts a matching orphan and releases a pod that stops matching", async () => {
     const ns = await freshNamespace(client, "kcm-adopt");
     await pods.create(ns, { metadata: { name: "orphan", labels: { app: "solo" } }, spec: { containers: [{ name: "c", image: "busybox" }] } });
