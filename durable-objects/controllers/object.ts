@@ -17,6 +17,9 @@ import { deploymentController } from "./deployment.ts";
 import { resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 import { replicaSetController } from "./replicaset.ts";
 
+/** How long a poke waits for the commits that follow it before the wake it asks for. */
+const POKE_BATCH_MS = 100;
+
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController];
 
@@ -142,8 +145,10 @@ export class KubeControllerManager extends DurableObject<Env> {
   /** The store's fire-and-forget call after something the controllers watch changed. */
   async poke(): Promise<void> {
     this.pokes++;
+    // Commits that come close together share one wake: a burst of writes costs one catch-up.
+    const due = Date.now() + POKE_BATCH_MS;
     const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
   }
 
   /** For /readyz and componentstatuses. */
@@ -191,7 +196,7 @@ export class KubeControllerManager extends DurableObject<Env> {
           break;
         }
       }
-      const next = more || this.pokes !== pokesSeen ? Date.now() : runtime.nextDueAt();
+      const next = more || this.pokes !== pokesSeen ? Date.now() + POKE_BATCH_MS : runtime.nextDueAt();
       if (next === undefined) await this.ctx.storage.deleteAlarm();
       else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
       status.lastWake = kubeTime();

@@ -5,7 +5,13 @@ export class KeyedHeap<T> {
   private readonly items: T[] = [];
   private readonly index = new Map<string, number>();
 
-  constructor(private readonly keyOf: (item: T) => string, private readonly less: (a: T, b: T) => boolean) {}
+  private readonly keyOf: (item: T) => string;
+  private readonly less: (a: T, b: T) => boolean;
+
+  constructor(keyOf: (item: T) => string, less: (a: T, b: T) => boolean) {
+    this.keyOf = keyOf;
+    this.less = less;
+  }
 
   get size(): number {
     return this.items.length;

@@ -5,7 +5,11 @@
 export class Interner<T> {
   private readonly entries = new Map<string, T>();
 
-  constructor(private readonly capacity = 20_000) {}
+  private readonly capacity: number;
+
+  constructor(capacity = 20_000) {
+    this.capacity = capacity;
+  }
 
   /** The value already held under `key`, or `make()`'s, kept from now on. */
   intern(key: string, make: () => T): T {

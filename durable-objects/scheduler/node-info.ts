@@ -16,7 +16,10 @@ export class NodeInfo {
   nonZeroMemory = 0;
   usedPorts: HostPort[] = [];
 
-  constructor(readonly name: string, node?: NodeProjection) {
+  readonly name: string;
+
+  constructor(name: string, node?: NodeProjection) {
+    this.name = name;
     this.node = node;
   }
 

@@ -19,6 +19,9 @@ import { Scheduler, truncateMessage, type Assumed, type BindingOutcome, type Uns
 import { SqliteSchedulingQueueStore } from "./sqlite-queue-store.ts";
 import type { KubeSchedulerConfiguration } from "./config.ts";
 
+/** How long a poke waits for the commits that follow it before the wake it asks for. */
+const POKE_BATCH_MS = 100;
+
 /** How long one wake may schedule before it yields (and sets an alarm for now): well inside a request's CPU budget. */
 const BATCH_MS = 2_000;
 /** Bindings in flight at once: kube binds asynchronously while the next cycles run. */
@@ -140,8 +143,10 @@ export class KubeScheduler extends DurableObject<Env> {
   /** The store's fire-and-forget call after pods, nodes or what placement reads changed. */
   async poke(): Promise<void> {
     this.pokes++;
+    // Commits that come close together share one wake: a burst of writes costs one catch-up.
+    const due = Date.now() + POKE_BATCH_MS;
     const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
   }
 
   /** For /readyz and componentstatuses. */
@@ -183,7 +188,7 @@ export class KubeScheduler extends DurableObject<Env> {
       const more = await this.scheduleBatch(runtime, status);
       await runtime.recorder.flush();
       // A commit after the catch-up (a preemption victim's delete, a pod created meanwhile) is news to the next wake.
-      const next = more || this.pokes !== pokesSeen ? Date.now() : runtime.scheduler.nextWakeAt();
+      const next = more || this.pokes !== pokesSeen ? Date.now() + POKE_BATCH_MS : runtime.scheduler.nextWakeAt();
       if (next === undefined) await this.ctx.storage.deleteAlarm();
       else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
       status.lastWake = kubeTime();

@@ -118,20 +118,40 @@ const EPOCH_MS = Date.UTC(2020, 0, 1);
  * integer, the start time is seconds); the spec and labels are shared with the pod's replicas.
  */
 export class PodInfo {
+  /** "namespace/name". */
+  readonly key: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly labels: Labels;
+  /** "" while unbound. */
+  readonly nodeName: string;
+  readonly nominatedNodeName: string;
+  /** Seconds from 2020-01-01 of status.startTime; -1 if the pod has not started. */
+  private readonly started: number;
+  private readonly flags: number;
+  readonly spec: PodSpecInfo;
+
   constructor(
-    /** "namespace/name". */
-    readonly key: string,
-    readonly namespace: string,
-    readonly uid: string,
-    readonly labels: Labels,
-    /** "" while unbound. */
-    readonly nodeName: string,
-    readonly nominatedNodeName: string,
-    /** Seconds from 2020-01-01 of status.startTime; -1 if the pod has not started. */
-    private readonly started: number,
-    private readonly flags: number,
-    readonly spec: PodSpecInfo,
-  ) {}
+    key: string,
+    namespace: string,
+    uid: string,
+    labels: Labels,
+    nodeName: string,
+    nominatedNodeName: string,
+    started: number,
+    flags: number,
+    spec: PodSpecInfo,
+  ) {
+    this.key = key;
+    this.namespace = namespace;
+    this.uid = uid;
+    this.labels = labels;
+    this.nodeName = nodeName;
+    this.nominatedNodeName = nominatedNodeName;
+    this.started = started;
+    this.flags = flags;
+    this.spec = spec;
+  }
 
   get name(): string {
     return this.key.slice(this.namespace.length + 1);

@@ -85,7 +85,10 @@ export class SchedulingQueue {
   /** The cycle in which the last move request arrived: a pod failing in an earlier-started cycle goes to back-off. */
   private moveRequestCycle = -1;
 
-  constructor(private readonly options: SchedulingQueueOptions) {
+  private readonly options: SchedulingQueueOptions;
+
+  constructor(options: SchedulingQueueOptions) {
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.store = options.store;
     this.initialBackoff = options.podInitialBackoffMs ?? 1000;

@@ -14,7 +14,11 @@ export class CycleState {
   /** Plugins whose PreScore said Skip: their Score does not run. */
   skipScorePlugins = new Set<string>();
 
-  constructor(readonly snapshot: Snapshot) {}
+  readonly snapshot: Snapshot;
+
+  constructor(snapshot: Snapshot) {
+    this.snapshot = snapshot;
+  }
 
   read<T extends StateData>(key: string): T | undefined {
     return this.data.get(key) as T | undefined;

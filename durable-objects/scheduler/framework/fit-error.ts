@@ -26,7 +26,15 @@ function reasonHistogram(nodeToStatus: ReadonlyMap<string, Status>): string[] {
 }
 
 export class FitError {
-  constructor(readonly pod: PodInfo, readonly numAllNodes: number, readonly diagnosis: Diagnosis) {}
+  readonly pod: PodInfo;
+  readonly numAllNodes: number;
+  readonly diagnosis: Diagnosis;
+
+  constructor(pod: PodInfo, numAllNodes: number, diagnosis: Diagnosis) {
+    this.pod = pod;
+    this.numAllNodes = numAllNodes;
+    this.diagnosis = diagnosis;
+  }
 
   get message(): string {
     let msg = `0/${this.numAllNodes} nodes are available:`;

@@ -21,7 +21,13 @@ const CODE_NAMES = ["Success", "Error", "Unschedulable", "UnschedulableAndUnreso
 export class Status {
   plugin = "";
 
-  constructor(readonly code: Code, readonly reasons: readonly string[] = []) {}
+  readonly code: Code;
+  readonly reasons: readonly string[];
+
+  constructor(code: Code, reasons: readonly string[] = []) {
+    this.code = code;
+    this.reasons = reasons;
+  }
 
   /** Reasons joined as kube's Status.Message(). */
   get message(): string {

@@ -60,18 +60,34 @@ function mergeNamespaces<T extends AffinityTerm>(term: T, snapshot: Snapshot): T
 }
 
 class PreFilterState implements StateData {
+  readonly pod: PodInfo;
+  readonly requiredAffinity: readonly AffinityTerm[];
+  readonly requiredAntiAffinity: readonly AffinityTerm[];
+  readonly namespaceLabels: Labels | undefined;
+  /** Pairs where placed pods' required anti-affinity matches the incoming pod. */
+  readonly existingAntiAffinityCounts: TopologyCounts;
+  /** Pairs holding pods that match all the incoming pod's required affinity terms. */
+  readonly affinityCounts: TopologyCounts;
+  /** Pairs holding pods that match an incoming required anti-affinity term. */
+  readonly antiAffinityCounts: TopologyCounts;
+
   constructor(
-    readonly pod: PodInfo,
-    readonly requiredAffinity: readonly AffinityTerm[],
-    readonly requiredAntiAffinity: readonly AffinityTerm[],
-    readonly namespaceLabels: Labels | undefined,
-    /** Pairs where placed pods' required anti-affinity matches the incoming pod. */
-    readonly existingAntiAffinityCounts: TopologyCounts,
-    /** Pairs holding pods that match all the incoming pod's required affinity terms. */
-    readonly affinityCounts: TopologyCounts,
-    /** Pairs holding pods that match an incoming required anti-affinity term. */
-    readonly antiAffinityCounts: TopologyCounts,
-  ) {}
+    pod: PodInfo,
+    requiredAffinity: readonly AffinityTerm[],
+    requiredAntiAffinity: readonly AffinityTerm[],
+    namespaceLabels: Labels | undefined,
+    existingAntiAffinityCounts: TopologyCounts,
+    affinityCounts: TopologyCounts,
+    antiAffinityCounts: TopologyCounts,
+  ) {
+    this.pod = pod;
+    this.requiredAffinity = requiredAffinity;
+    this.requiredAntiAffinity = requiredAntiAffinity;
+    this.namespaceLabels = namespaceLabels;
+    this.existingAntiAffinityCounts = existingAntiAffinityCounts;
+    this.affinityCounts = affinityCounts;
+    this.antiAffinityCounts = antiAffinityCounts;
+  }
 
   clone(): PreFilterState {
     return new PreFilterState(this.pod, this.requiredAffinity, this.requiredAntiAffinity, this.namespaceLabels,
@@ -116,7 +132,11 @@ function satisfyExistingPodsAntiAffinity(s: PreFilterState, node: NodeProjection
 }
 
 class PreScoreState implements StateData {
-  constructor(readonly topologyScore: Map<string, Map<string, number>>) {}
+  readonly topologyScore: Map<string, Map<string, number>>;
+
+  constructor(topologyScore: Map<string, Map<string, number>>) {
+    this.topologyScore = topologyScore;
+  }
   clone() {
     return this;
   }

@@ -12,7 +12,11 @@ export interface NodeResourcesBalancedAllocationArgs {
 }
 
 class PreScoreState implements StateData {
-  constructor(readonly podRequests: number[]) {}
+  readonly podRequests: number[];
+
+  constructor(podRequests: number[]) {
+    this.podRequests = podRequests;
+  }
   clone() {
     return this;
   }

@@ -48,7 +48,11 @@ export function insufficientResources(pod: PodInfo, node: NodeInfo, ignored: Rea
 }
 
 class PreScoreState implements StateData {
-  constructor(readonly podRequests: number[]) {}
+  readonly podRequests: number[];
+
+  constructor(podRequests: number[]) {
+    this.podRequests = podRequests;
+  }
   clone() {
     return this;
   }

@@ -114,12 +114,20 @@ class CriticalPaths {
 }
 
 class PreFilterState implements StateData {
+  readonly constraints: readonly Constraint[];
+  /** Per constraint: topology value → matching pods. */
+  readonly counts: Map<string, number>[];
+  readonly criticalPaths: CriticalPaths[];
+
   constructor(
-    readonly constraints: readonly Constraint[],
-    /** Per constraint: topology value → matching pods. */
-    readonly counts: Map<string, number>[],
-    readonly criticalPaths: CriticalPaths[],
-  ) {}
+    constraints: readonly Constraint[],
+    counts: Map<string, number>[],
+    criticalPaths: CriticalPaths[],
+  ) {
+    this.constraints = constraints;
+    this.counts = counts;
+    this.criticalPaths = criticalPaths;
+  }
 
   clone(): PreFilterState {
     return new PreFilterState(this.constraints, this.counts.map((m) => new Map(m)), this.criticalPaths.map((p) => p.clone()));
@@ -143,12 +151,22 @@ class PreFilterState implements StateData {
 }
 
 class PreScoreState implements StateData {
+  readonly constraints: readonly Constraint[];
+  readonly ignoredNodes: ReadonlySet<string>;
+  readonly counts: Map<string, number>[];
+  readonly weights: readonly number[];
+
   constructor(
-    readonly constraints: readonly Constraint[],
-    readonly ignoredNodes: ReadonlySet<string>,
-    readonly counts: Map<string, number>[],
-    readonly weights: readonly number[],
-  ) {}
+    constraints: readonly Constraint[],
+    ignoredNodes: ReadonlySet<string>,
+    counts: Map<string, number>[],
+    weights: readonly number[],
+  ) {
+    this.constraints = constraints;
+    this.ignoredNodes = ignoredNodes;
+    this.counts = counts;
+    this.weights = weights;
+  }
   clone() {
     return this;
   }

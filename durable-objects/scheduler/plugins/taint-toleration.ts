@@ -12,7 +12,11 @@ const NAME = "TaintToleration";
 const PRE_SCORE_KEY = `PreScore${NAME}`;
 
 class PreScoreState implements StateData {
-  constructor(readonly tolerations: readonly Toleration[]) {}
+  readonly tolerations: readonly Toleration[];
+
+  constructor(tolerations: readonly Toleration[]) {
+    this.tolerations = tolerations;
+  }
   clone() {
     return this;
   }

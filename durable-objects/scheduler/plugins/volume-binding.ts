@@ -17,7 +17,13 @@ const ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolume
 const PRE_FILTER_KEY = `PreFilter${NAME}`;
 
 class PreFilterState implements StateData {
-  constructor(readonly bound: readonly ClaimInfo[], readonly delayed: readonly ClaimInfo[]) {}
+  readonly bound: readonly ClaimInfo[];
+  readonly delayed: readonly ClaimInfo[];
+
+  constructor(bound: readonly ClaimInfo[], delayed: readonly ClaimInfo[]) {
+    this.bound = bound;
+    this.delayed = delayed;
+  }
   clone() {
     return this;
   }
