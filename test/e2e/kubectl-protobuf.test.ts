@@ -16,8 +16,8 @@ let harness: KubectlHarness;
 let dir: string;
 
 beforeAll(async () => {
-  // No controllers: typed creates are compared with get's answer, which a controller's status write would change.
-  harness = await startKubectlHarness("edgeplane-e2e-protobuf-", { vars: { KUBE_CONTROLLER_MANAGER_ENABLED: "false" } }, 90_000);
+  // No controllers or scheduler: typed creates and describes are compared with answers a status write or an Event would change.
+  harness = await startKubectlHarness("edgeplane-e2e-protobuf-", { vars: { KUBE_CONTROLLER_MANAGER_ENABLED: "false", KUBE_SCHEDULER_ENABLED: "false" } }, 90_000);
   ({ dir } = harness);
 });
 

@@ -15,8 +15,9 @@ let dir: string;
 let kubeconfigPath: string;
 
 beforeAll(async () => {
-  // No controllers: this suite checks objects exactly as kubectl wrote them (a Deployment with no ReplicaSet or status).
-  harness = await startKubectlHarness("edgeplane-e2e-", { vars: { KUBE_CONTROLLER_MANAGER_ENABLED: "false" } });
+  // No controllers or scheduler: this suite checks objects exactly as kubectl wrote them (a Deployment with no ReplicaSet,
+  // a pod with no scheduling status or Events); test/e2e/scheduler.test.ts and controllers.test.ts cover those.
+  harness = await startKubectlHarness("edgeplane-e2e-", { vars: { KUBE_CONTROLLER_MANAGER_ENABLED: "false", KUBE_SCHEDULER_ENABLED: "false" } });
   ({ dir, kubeconfigPath } = harness);
 });
 
