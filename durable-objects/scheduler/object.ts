@@ -79,6 +79,8 @@ class Runtime {
   readonly recorder: EventRecorder;
   readonly lease: LeaderLease;
   private readonly informers: Informer<KubeObject>[] = [];
+  /** The pods as last caught up (projections), to write a condition only when it changes. */
+  readonly pods: Informer<Pod>;
   private restored = false;
 
   constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, config: KubeSchedulerConfiguration | undefined) {
@@ -95,12 +97,13 @@ class Runtime {
       },
     });
     const s = this.scheduler;
-    const watch = <T extends KubeObject>(names: Parameters<typeof builtin>, handlers: EventHandlers<T>, project: (o: T) => T = slim) => {
+    const watch = <T extends KubeObject>(names: Parameters<typeof builtin>, handlers: EventHandlers<T>, project: (o: T) => T = slim): Informer<T> => {
       const informer = new Informer<T>(this.client.resource<T>(builtin(...names)), { cache: new SqliteCache<T>(storage, `scheduler/${names.join("/")}`), project });
       informer.addEventHandler(handlers);
       this.informers.push(informer as unknown as Informer<KubeObject>);
       // What the cache held before a restart is the scheduler's starting picture.
       for (const object of informer.lister.list()) handlers.onAdd?.(object);
+      return informer;
     };
     // Nodes and namespaces first: pods are placed against them.
     watch<Node>(["v1", "nodes"], s.nodes);
@@ -113,7 +116,7 @@ class Runtime {
     const noteGated = (pod: Pod) => {
       if (needsGatedCondition(pod)) this.gated.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, pod);
     };
-    watch<Pod>(["v1", "pods"], {
+    this.pods = watch<Pod>(["v1", "pods"], {
       onAdd: (pod) => (noteGated(pod), s.pods.onAdd?.(pod)),
       onUpdate: (old, pod) => (noteGated(pod), s.pods.onUpdate?.(old, pod)),
       onDelete: (pod) => s.pods.onDelete?.(pod),
@@ -272,10 +275,18 @@ export class KubeScheduler extends DurableObject<Env> {
     for (const other of failure.preemption?.clearNominations ?? []) {
       await pods.patch(other.namespace, other.name, { status: { nominatedNodeName: null } }, "merge", { subresource: "status" }).catch(ignoreGone);
     }
-    const condition: PodCondition = { type: "PodScheduled", status: "False", reason: failure.reason, message: failure.message, lastTransitionTime: kubeTime() };
-    const statusPatch: Record<string, unknown> = { conditions: [condition] };
-    if (failure.nominatedNodeName !== undefined) statusPatch.nominatedNodeName = failure.nominatedNodeName || null;
-    await pods.patch(pod.namespace, pod.name, { status: statusPatch }, "strategic", { subresource: "status" }).catch(ignoreGone);
+    // As kube-scheduler: the pod is written only when the condition or the nomination changes
+    // (retries of a pod that still fits nowhere add to the Event's series, not to the pod).
+    const known = runtime.pods.lister.get(pod.namespace, pod.name);
+    const current = known?.status?.conditions?.find((c) => c.type === "PodScheduled");
+    const nominationChanges = failure.nominatedNodeName !== undefined && failure.nominatedNodeName !== (known?.status?.nominatedNodeName ?? "");
+    const conditionChanges = current?.status !== "False" || current.reason !== failure.reason || current.message !== failure.message;
+    if (conditionChanges || nominationChanges) {
+      const condition: PodCondition = { type: "PodScheduled", status: "False", reason: failure.reason, message: failure.message, lastTransitionTime: kubeTime() };
+      const statusPatch: Record<string, unknown> = { conditions: [condition] };
+      if (failure.nominatedNodeName !== undefined) statusPatch.nominatedNodeName = failure.nominatedNodeName || null;
+      await pods.patch(pod.namespace, pod.name, { status: statusPatch }, "strategic", { subresource: "status" }).catch(ignoreGone);
+    }
     await recorder.record(podReference(pod), undefined, "Warning", "FailedScheduling", "Scheduling", truncateMessage(failure.eventMessage)).catch(eventLost);
   }
 }
