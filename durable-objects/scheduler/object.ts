@@ -24,6 +24,8 @@ const POKE_BATCH_MS = 100;
 
 /** How long one wake may schedule before it yields (and sets an alarm for now): well inside a request's CPU budget. */
 const BATCH_MS = 2_000;
+/** How often the counts of repeated Events are written (client-go's event series refresh). */
+const SERIES_REFRESH_MS = 30 * 60_000;
 /** Bindings in flight at once: kube binds asynchronously while the next cycles run. */
 const BIND_CONCURRENCY = 32;
 
@@ -79,6 +81,8 @@ class Runtime {
   readonly recorder: EventRecorder;
   readonly lease: LeaderLease;
   private readonly informers: Informer<KubeObject>[] = [];
+  /** When repeated Events' counts were last written. */
+  flushedAt = Date.now();
   /** The pods as last caught up (projections), to write a condition only when it changes. */
   readonly pods: Informer<Pod>;
   private restored = false;
@@ -189,7 +193,11 @@ export class KubeScheduler extends DurableObject<Env> {
       await runtime.catchUp();
       await this.reportGated(runtime);
       const more = await this.scheduleBatch(runtime, status);
-      await runtime.recorder.flush();
+      // Later counts of repeated Events are written as client-go's broadcaster writes them: every 30 minutes.
+      if (Date.now() - runtime.flushedAt >= SERIES_REFRESH_MS) {
+        await runtime.recorder.flush();
+        runtime.flushedAt = Date.now();
+      }
       // A commit after the catch-up (a preemption victim's delete, a pod created meanwhile) is news to the next wake.
       const next = more || this.pokes !== pokesSeen ? Date.now() + POKE_BATCH_MS : runtime.scheduler.nextWakeAt();
       if (next === undefined) await this.ctx.storage.deleteAlarm();
