@@ -7,6 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
 import { EventRecorder } from "../../lib/client/event-recorder.ts";
 import { Informer } from "../../lib/client/informer.ts";
+import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
 import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
@@ -17,8 +18,6 @@ import { deploymentController } from "./deployment.ts";
 import { resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 import { replicaSetController } from "./replicaset.ts";
 
-/** How long a poke waits for the commits that follow it before the wake it asks for. */
-const POKE_BATCH_MS = 100;
 
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController];
@@ -135,20 +134,12 @@ class Runtime {
 
 export class KubeControllerManager extends DurableObject<Env> {
   private runtime: Runtime | undefined;
-  /** The wake in progress (or the last one), and a wake asked for that has not started yet. */
-  private current: Promise<void> = Promise.resolve();
-  private queued: Promise<void> | undefined;
   private lastStatus: ControllerManagerStatus = { reconciled: 0, failed: 0 };
-  /** Pokes so far: one that lands after a wake caught up must not be overwritten by the alarm that wake sets last. */
-  private pokes = 0;
+  private readonly wakes = new AlarmWakes(this.ctx.storage, () => this.wake());
 
   /** The store's fire-and-forget call after something the controllers watch changed. */
-  async poke(): Promise<void> {
-    this.pokes++;
-    // Commits that come close together share one wake: a burst of writes costs one catch-up.
-    const due = Date.now() + POKE_BATCH_MS;
-    const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
+  poke(): Promise<void> {
+    return this.wakes.poke();
   }
 
   /** For /readyz and componentstatuses. */
@@ -156,35 +147,19 @@ export class KubeControllerManager extends DurableObject<Env> {
     return this.lastStatus;
   }
 
-  /**
-   * One wake at a time. A call during a wake gets a fresh wake after it (which sees what changed
-   * meanwhile); calls while that one waits to start share it. Alarms are at-least-once, and every
-   * reconcile is idempotent, so a repeated wake just finds nothing to do.
-   */
+  /** Every reconcile is idempotent, so a repeated wake just finds nothing to do. */
   override alarm(): Promise<void> {
-    if (!this.queued) {
-      const next = this.current.catch(() => undefined).then(() => {
-        this.queued = undefined;
-        return this.wake();
-      });
-      this.queued = next;
-      this.current = next;
-    }
-    return this.queued;
+    return this.wakes.alarm();
   }
 
-  private async wake(): Promise<void> {
+  private async wake(): Promise<WakeOutcome> {
     const status: ControllerManagerStatus = { reconciled: 0, failed: 0 };
     try {
       this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`);
       const runtime = this.runtime;
       await runtime.lease.tryAcquireOrRenew();
-      if (!runtime.lease.isLeader) {
-        await this.ctx.storage.setAlarm(Date.now() + 15_000);
-        return;
-      }
+      if (!runtime.lease.isLeader) return { retryAt: Date.now() + 15_000 };
       const started = Date.now();
-      const pokesSeen = this.pokes;
       let more = false;
       // Each pass sees the previous pass's writes before it reconciles again (a ReplicaSet created,
       // then its pods, then the statuses), so no key is reconciled twice against the same cache.
@@ -196,10 +171,8 @@ export class KubeControllerManager extends DurableObject<Env> {
           break;
         }
       }
-      const next = more || this.pokes !== pokesSeen ? Date.now() + POKE_BATCH_MS : runtime.nextDueAt();
-      if (next === undefined) await this.ctx.storage.deleteAlarm();
-      else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
       status.lastWake = kubeTime();
+      return { more, nextDueAt: runtime.nextDueAt() };
     } catch (e) {
       status.error = (e as Error)?.message ?? String(e);
       throw e;

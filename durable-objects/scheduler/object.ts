@@ -10,6 +10,7 @@ import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
 import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
 import { EventRecorder, referenceTo } from "../../lib/client/event-recorder.ts";
 import { Informer, type EventHandlers } from "../../lib/client/informer.ts";
+import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
@@ -19,8 +20,6 @@ import { Scheduler, truncateMessage, type Assumed, type BindingOutcome, type Uns
 import { SqliteSchedulingQueueStore } from "./sqlite-queue-store.ts";
 import type { KubeSchedulerConfiguration } from "./config.ts";
 
-/** How long a poke waits for the commits that follow it before the wake it asks for. */
-const POKE_BATCH_MS = 100;
 
 /** How long one wake may schedule before it yields (and sets an alarm for now): well inside a request's CPU budget. */
 const BATCH_MS = 2_000;
@@ -140,20 +139,12 @@ class Runtime {
 
 export class KubeScheduler extends DurableObject<Env> {
   private runtime: Runtime | undefined;
-  /** The wake in progress (or the last one), and a wake asked for that has not started yet. */
-  private current: Promise<void> = Promise.resolve();
-  private queued: Promise<void> | undefined;
   private lastStatus: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
-  /** Pokes so far: one that lands after a wake caught up must not be overwritten by the alarm that wake sets last. */
-  private pokes = 0;
+  private readonly wakes = new AlarmWakes(this.ctx.storage, () => this.wake());
 
   /** The store's fire-and-forget call after pods, nodes or what placement reads changed. */
-  async poke(): Promise<void> {
-    this.pokes++;
-    // Commits that come close together share one wake: a burst of writes costs one catch-up.
-    const due = Date.now() + POKE_BATCH_MS;
-    const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
+  poke(): Promise<void> {
+    return this.wakes.poke();
   }
 
   /** For /readyz and componentstatuses. */
@@ -161,35 +152,18 @@ export class KubeScheduler extends DurableObject<Env> {
     return this.lastStatus;
   }
 
-  /**
-   * One wake at a time. A call during a wake gets a fresh wake after it (which sees what changed
-   * meanwhile); calls while that one waits to start share it. Alarms are at-least-once, so a
-   * repeated wake just finds nothing to do.
-   */
   override alarm(): Promise<void> {
-    if (!this.queued) {
-      const next = this.current.catch(() => undefined).then(() => {
-        this.queued = undefined;
-        return this.wake();
-      });
-      this.queued = next;
-      this.current = next;
-    }
-    return this.queued;
+    return this.wakes.alarm();
   }
 
-  private async wake(): Promise<void> {
+  private async wake(): Promise<WakeOutcome> {
     const status: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
     try {
       this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`, configuration(this.env));
       const runtime = this.runtime;
       await runtime.lease.tryAcquireOrRenew();
-      if (!runtime.lease.isLeader) {
-        // Someone else holds the lease (a scheduler elsewhere): try again when it would expire.
-        await this.ctx.storage.setAlarm(Date.now() + 15_000);
-        return;
-      }
-      const pokesSeen = this.pokes;
+      // Someone else holds the lease (a scheduler elsewhere): try again when it would expire.
+      if (!runtime.lease.isLeader) return { retryAt: Date.now() + 15_000 };
       await runtime.catchUp();
       await this.reportGated(runtime);
       const more = await this.scheduleBatch(runtime, status);
@@ -198,11 +172,8 @@ export class KubeScheduler extends DurableObject<Env> {
         await runtime.recorder.flush();
         runtime.flushedAt = Date.now();
       }
-      // A commit after the catch-up (a preemption victim's delete, a pod created meanwhile) is news to the next wake.
-      const next = more || this.pokes !== pokesSeen ? Date.now() + POKE_BATCH_MS : runtime.scheduler.nextWakeAt();
-      if (next === undefined) await this.ctx.storage.deleteAlarm();
-      else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
       status.lastWake = kubeTime();
+      return { more, nextDueAt: runtime.scheduler.nextWakeAt() };
     } catch (e) {
       status.error = (e as Error)?.message ?? String(e);
       // The alarm is retried by the platform when it throws; the next wake starts from the stored cursors.

@@ -11,6 +11,7 @@ export { MemoryCache, objectKey, type CacheWrite, type IndexFunc, type Indexers,
 export {
   byNamespace, byNodeName, byOwnerUid, Informer, NAMESPACE_INDEX, type EventHandlers, type InformerOptions, type Lister,
 } from "./informer.ts";
+export { AlarmWakes, POKE_BATCH_MS, type AlarmStorage, type WakeOutcome } from "./alarm-wakes.ts";
 export { LeaderLease, type LeaderLeaseOptions } from "./leader-lease.ts";
 export { microTime, parseMicroTime } from "./micro-time.ts";
 export { SqliteCache } from "./sqlite-cache.ts";
