@@ -1,10 +1,23 @@
 // How NodeResourcesFit's scoring strategies and NodeResourcesBalancedAllocation weigh a node's
 // resources (resourceAllocationScorer): per configured resource, the node's allocatable and what
 // would be requested with the pod, then a strategy turns those pairs into 0..100.
+import type { StateData } from "./framework/cycle-state.ts";
 import { MAX_NODE_SCORE } from "./framework/interface.ts";
 import type { NodeInfo } from "./node-info.ts";
 import type { PodInfo } from "./projection.ts";
 import { isScalarResourceName } from "./resources.ts";
+
+/** PreScore's cycle state for the resource plugins: the pod's requests in their resources' order, computed once a cycle. */
+export class PodRequestsState implements StateData {
+  readonly podRequests: number[];
+
+  constructor(podRequests: number[]) {
+    this.podRequests = podRequests;
+  }
+  clone() {
+    return this;
+  }
+}
 
 export interface ResourceSpec {
   name: string;

@@ -2,7 +2,6 @@
 // overhead, extended resources) and the pod count against what is left of the node's allocatable;
 // Score ranks nodes by the configured strategy: LeastAllocated (default), MostAllocated or
 // RequestedToCapacityRatio.
-import type { StateData } from "../framework/cycle-state.ts";
 import { ActionType } from "../framework/events.ts";
 import type { PluginFactory } from "../framework/interface.ts";
 import { unschedulable } from "../framework/status.ts";
@@ -10,7 +9,7 @@ import type { NodeInfo } from "../node-info.ts";
 import type { PodInfo } from "../projection.ts";
 import {
   DEFAULT_RESOURCES, leastAllocated, mostAllocated, podRequestList, requestedToCapacityRatio, scoreNode, validateResources,
-  type ResourceScorer, type ResourceSpec, type UtilizationShapePoint,
+  type ResourceScorer, type ResourceSpec, type UtilizationShapePoint, PodRequestsState,
 } from "../resource-allocation.ts";
 import { isExtendedResourceName } from "../resources.ts";
 
@@ -45,17 +44,6 @@ export function insufficientResources(pod: PodInfo, node: NodeInfo, ignored: Rea
     if (amount > (alloc.scalar?.[name] ?? 0) - (used.scalar?.[name] ?? 0)) reasons.push(`Insufficient ${name}`);
   }
   return reasons;
-}
-
-class PreScoreState implements StateData {
-  readonly podRequests: number[];
-
-  constructor(podRequests: number[]) {
-    this.podRequests = podRequests;
-  }
-  clone() {
-    return this;
-  }
 }
 
 function scorerFor(args: NodeResourcesFitArgs): { resources: ResourceSpec[]; scorer: ResourceScorer } {
@@ -98,11 +86,11 @@ export const nodeResourcesFit: PluginFactory = (rawArgs) => {
       return reasons.length > 0 ? unschedulable(...reasons) : undefined;
     },
     preScore(state, pod) {
-      state.write(PRE_SCORE_KEY, new PreScoreState(podRequestList(pod, resources, false)));
+      state.write(PRE_SCORE_KEY, new PodRequestsState(podRequestList(pod, resources, false)));
       return undefined;
     },
     score(state, pod, node) {
-      const requests = state.read<PreScoreState>(PRE_SCORE_KEY)?.podRequests ?? podRequestList(pod, resources, false);
+      const requests = state.read<PodRequestsState>(PRE_SCORE_KEY)?.podRequests ?? podRequestList(pod, resources, false);
       return scoreNode(node, requests, resources, false, scorer);
     },
   };
