@@ -6,23 +6,26 @@
 import type { MiddlewareHandler } from "hono";
 import { SYSTEM_PRIORITY_CLASSES } from "../admission/pod-defaults.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
-import { coreResources, serviceCidr, SYSTEM_NAMESPACES } from "../registry/core.ts";
-import { rbacResources } from "../registry/rbac.ts";
-import { schedulingResources } from "../registry/scheduling.ts";
+import { builtinStore } from "../registry/builtins.ts";
+import { serviceCidr, SYSTEM_NAMESPACES } from "../registry/core.ts";
 import { kubernetesServiceIP } from "../registry/services.ts";
-import { RegistryStore } from "../registry/store.ts";
-import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
+import type { RegistryStore } from "../registry/store.ts";
+import type { KubeObject } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import type { AppEnv } from "../context.ts";
 
-const definition = (defs: ResourceDefinition[], resource: string) => defs.find((r) => r.resource === resource)!;
-
-/** Creates what is missing (kube also reconciles changed defaults; we leave what users changed). */
-async function ensure(store: RegistryStore, namespace: string | undefined, objects: readonly KubeObject[], manager = "kube-apiserver"): Promise<void> {
-  const { items } = await store.list(namespace, {});
-  const present = new Set((items as KubeObject[]).map((o) => o.metadata?.name));
+/**
+ * Creates what is missing (kube also reconciles changed defaults; we leave what users changed).
+ * A few objects are looked up by name; a set that is most of its resource (the default cluster
+ * roles) is read in one list, never the whole of an unbounded resource such as namespaces.
+ */
+async function ensure(store: RegistryStore, namespace: string | undefined, objects: readonly KubeObject[], { readAll = false } = {}): Promise<void> {
+  const names = readAll
+    ? (await store.all(namespace)).map((o) => o.metadata?.name)
+    : (await Promise.all(objects.map((o) => store.find(namespace, o.metadata!.name)))).map((o) => o?.metadata?.name);
+  const present = new Set(names);
   await Promise.all(objects.filter((o) => !present.has(o.metadata!.name)).map((o) =>
-    store.create(namespace, structuredClone(o), { manager }).catch((e) => {
+    store.create(namespace, structuredClone(o), { manager: "kube-apiserver" }).catch((e) => {
       if (e?.code !== 409) throw e;
     })));
 }
@@ -32,9 +35,9 @@ const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): P
     name: "bootstrap-controller",
     async run(env, storage) {
       // Each namespace's create also makes its default service account (core.ts).
-      await ensure(new RegistryStore(definition(coreResources, "namespaces"), storage), undefined, SYSTEM_NAMESPACES.map((name) => ({ metadata: { name } })));
+      await ensure(builtinStore(storage, "v1", "namespaces"), undefined, SYSTEM_NAMESPACES.map((name) => ({ metadata: { name } })));
       // The kubernetes service in default, at the first address of the service range.
-      await ensure(new RegistryStore(definition(coreResources, "services"), storage), "default", [{
+      await ensure(builtinStore(storage, "v1", "services"), "default", [{
         metadata: { name: "kubernetes", labels: { component: "apiserver", provider: "kubernetes" } },
         spec: { clusterIP: kubernetesServiceIP(serviceCidr(env)), ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }] },
       }]);
@@ -43,14 +46,14 @@ const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): P
   {
     name: "rbac/bootstrap-roles",
     async run(_env, storage) {
-      await ensure(new RegistryStore(definition(rbacResources, "clusterroles"), storage), undefined, bootstrapClusterRoles as readonly KubeObject[]);
-      await ensure(new RegistryStore(definition(rbacResources, "clusterrolebindings"), storage), undefined, bootstrapClusterRoleBindings as readonly KubeObject[]);
+      await ensure(builtinStore(storage, "rbac.authorization.k8s.io/v1", "clusterroles"), undefined, bootstrapClusterRoles as readonly KubeObject[], { readAll: true });
+      await ensure(builtinStore(storage, "rbac.authorization.k8s.io/v1", "clusterrolebindings"), undefined, bootstrapClusterRoleBindings as readonly KubeObject[], { readAll: true });
     },
   },
   {
     name: "scheduling/bootstrap-system-priority-classes",
     async run(_env, storage) {
-      await ensure(new RegistryStore(definition(schedulingResources, "priorityclasses"), storage), undefined,
+      await ensure(builtinStore(storage, "scheduling.k8s.io/v1", "priorityclasses"), undefined,
         SYSTEM_PRIORITY_CLASSES.map(({ name, value, description }) => ({ metadata: { name }, value, description, preemptionPolicy: "PreemptLowerPriority" })));
     },
   },

@@ -44,14 +44,9 @@ export class ObjectStorage {
     return this.env.STORE.get(this.env.STORE.idFromName(storeObjectName(this.env.CLUSTER_NAME, shard)));
   }
 
-  /** Where a resource named as in an EncryptionConfiguration ("secrets", "deployments.apps") keeps its objects. */
-  prefixOf(resource: string): string | undefined {
-    return prefixOfQualifiedResource(resource);
-  }
-
   private transformer(): Promise<ValueTransformer> {
     return valueTransformer(this.env, (resource) => {
-      const prefix = this.prefixOf(resource);
+      const prefix = prefixOfQualifiedResource(resource);
       if (!prefix) throw apiErrors.internal(`encryption at rest is misconfigured: ENCRYPTED_RESOURCES names "${resource}", which is no stored resource`);
       return prefix;
     });

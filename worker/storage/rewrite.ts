@@ -6,6 +6,7 @@ import { requireAdmin } from "../auth.ts";
 import type { AppEnv } from "../context.ts";
 import { ApiError, apiErrors, statusResponse } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "./object-storage.ts";
+import { prefixOfQualifiedResource } from "./keys.ts";
 
 export const rewriteRoutes = new Hono<AppEnv>();
 
@@ -28,7 +29,7 @@ rewriteRoutes.post("/rewrite", async (c) => {
   const resource = c.req.query("resource");
   if (!resource) throw apiErrors.badRequest("a rewrite needs ?resource=, e.g. secrets, deployments.apps or widgets.example.com");
   const storage = new ObjectStorage(c.env);
-  const prefix = storage.prefixOf(resource);
+  const prefix = prefixOfQualifiedResource(resource);
   if (!prefix) throw apiErrors.badRequest(`"${resource}" is no stored resource`);
   return c.json({ resource, prefix, ...(await storage.rewrite(prefix)) });
 });
