@@ -32,7 +32,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["test/**/*.test.ts", "scripts/**/*.test.ts", "bench/**/*.test.ts", "etcd-bridge/**/*.test.ts"],
+          include: ["test/**/*.test.ts", "scripts/**/*.test.ts", "bench/**/*.test.ts", "etcd-bridge/**/*.test.ts", "node-agent/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

@@ -1,0 +1,113 @@
+// The contract between the agent's kubelet half (node-agent/: joining, heartbeats, the pod
+// informer, volumes, env, probes, the PodStatus it reports) and a container runtime: `cri` (real
+// containers through containerd's CRI v1 API, node-agent/cri/) or `simulated` (hollow nodes, like
+// KWOK, node-agent/simulated/). The kubelet half decides what a pod should be; the runtime makes it
+// so, step by step, and says what it sees. As kube's kuberuntime manager, the runtime owns the
+// container lifecycle within a pod: init containers in order, sidecars, restartPolicy and the
+// CrashLoopBackOff back-off (10 s doubling to 5 min), image pulls per imagePullPolicy.
+import type { Pod } from "kubernetes-types/core/v1";
+
+/** As NodeSystemInfo.containerRuntimeVersion: "containerd://1.6.20", "simulated://0.1.0". */
+export interface RuntimeInfo {
+  runtimeName: string;
+  runtimeVersion: string;
+}
+
+/** The runtime's own readiness, which the node's Ready condition reports (kubelet: RuntimeReady, NetworkReady). */
+export interface RuntimeHealth {
+  runtimeReady: boolean;
+  networkReady: boolean;
+  /** Why not, in the kubelet's words ("container runtime network not ready: ..."). */
+  message?: string;
+}
+
+/** A volume the agent has prepared on the host for a pod (emptyDir, configMap, secret, projected, hostPath, PVC). */
+export interface PreparedVolume {
+  hostPath: string;
+  readOnly?: boolean;
+}
+
+/**
+ * What the kubelet half resolved for one pod before the runtime acts: values read through the
+ * API (env valueFrom/envFrom, volume contents) and files written on the host.
+ */
+export interface PodInputs {
+  /** Per container name (init and regular): the final environment, in order. */
+  env: Record<string, { name: string; value: string }[]>;
+  /** Per volume name. */
+  volumes: Record<string, PreparedVolume>;
+  /** The pod's /etc/resolv.conf and /etc/hosts contents (dnsPolicy, dnsConfig, hostAliases). */
+  resolvConf?: string;
+  hosts?: string;
+  /** Pull secrets' docker config JSON, if any. */
+  pullSecrets?: string[];
+}
+
+/** One container as the runtime sees it, in the words of core/v1 ContainerStatus. */
+export interface ContainerObservation {
+  name: string;
+  image: string;
+  imageID: string;
+  containerID?: string;
+  state: ContainerState;
+  lastState?: ContainerState;
+  restartCount: number;
+  /** False until the container has run once (startup probe passes are the kubelet half's). */
+  started?: boolean;
+}
+
+export type ContainerState =
+  | { waiting: { reason: string; message?: string } }
+  | { running: { startedAt: string } }
+  | { terminated: { exitCode: number; signal?: number; reason: string; message?: string; startedAt?: string; finishedAt?: string; containerID?: string } };
+
+export interface PodObservation {
+  uid: string;
+  /** The sandbox exists and its network is set up. */
+  sandboxReady: boolean;
+  podIPs: string[];
+  initContainers: ContainerObservation[];
+  containers: ContainerObservation[];
+}
+
+/** A pod the runtime holds (found by the labels it set), for adoption and clean-up after a restart. */
+export interface RuntimePodRef {
+  uid: string;
+  namespace: string;
+  name: string;
+}
+
+/** Why the runtime reports; the kubelet half turns these into Events on the pod. */
+export interface RuntimeEvent {
+  type: "Normal" | "Warning";
+  /** Pulling, Pulled, Failed, Created, Started, Killing, BackOff, ... as the kubelet's events. */
+  reason: string;
+  message: string;
+  /** The container it is about ("spec.containers{web}" as the event's fieldPath). */
+  fieldPath?: string;
+}
+
+export interface Runtime {
+  info(): Promise<RuntimeInfo>;
+  health(): Promise<RuntimeHealth>;
+  /**
+   * One step toward what the pod says: sandbox, init containers in order, containers, restarts per
+   * restartPolicy with back-off. Idempotent: called on every change of the pod and on a timer;
+   * it does not wait for containers to finish. Answers what it sees afterwards.
+   */
+  syncPod(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void): Promise<PodObservation>;
+  /** What the runtime sees of a pod without acting on it (undefined when it holds nothing of it). */
+  observe(uid: string): Promise<PodObservation | undefined>;
+  /**
+   * Stops one container (a failed liveness or startup probe): preStop, SIGTERM, then SIGKILL after
+   * the grace period. The next syncPod restarts it if the restartPolicy says so.
+   */
+  killContainer(pod: Pod, container: string, gracePeriodSeconds: number, reason: string): Promise<void>;
+  /** Stops every container of the pod (preStop hooks, SIGTERM, grace, SIGKILL) and removes its sandbox. */
+  killPod(pod: RuntimePodRef, gracePeriodSeconds: number): Promise<void>;
+  /** Every pod the runtime holds. */
+  listPods(): Promise<RuntimePodRef[]>;
+  /** Runs a command in a container and waits for it (exec probes, lifecycle hooks). */
+  exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  close(): Promise<void>;
+}
