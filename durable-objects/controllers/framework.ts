@@ -29,7 +29,12 @@ export interface Watch {
   resource: ResourceNames;
   /** The keys ("namespace/name") to reconcile when this object changes. */
   keysFor(object: KubeObject, listers: Listers): string[];
+  /** Reads only metadata: when every watch of a resource says so, its cache keeps only metadata. */
+  metadataOnly?: boolean;
 }
+
+/** The index every cache keeps: objects by their owners' uids (`lister.byIndex(OWNER_INDEX, uid)`). */
+export const OWNER_INDEX = "owner";
 
 export interface Controller {
   /** As kube names it: "replicaset-controller" is also its Events' reportingController. */

@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
 import { EventRecorder } from "../../lib/client/event-recorder.ts";
-import { Informer } from "../../lib/client/informer.ts";
+import { byOwnerUid, Informer } from "../../lib/client/informer.ts";
 import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
@@ -15,12 +15,13 @@ import { WorkQueue } from "../../lib/client/work-queue.ts";
 import type { ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { deploymentController } from "./deployment.ts";
-import { resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { garbageCollector } from "./garbage-collector.ts";
 import { replicaSetController } from "./replicaset.ts";
 
 
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
-export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController];
+export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;
@@ -38,6 +39,12 @@ export interface ControllerManagerStatus {
 const slim = <T extends KubeObject>(object: T): T => {
   const { managedFields: _managed, ...metadata } = object.metadata ?? {};
   return { ...object, metadata };
+};
+
+/** What a cache keeps of objects only read for their metadata (the garbage collector's). */
+const metadataOnly = <T extends KubeObject>(object: T): T => {
+  const { managedFields: _managed, ...metadata } = object.metadata ?? {};
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata } as T;
 };
 
 interface Running {
@@ -65,6 +72,7 @@ class Runtime {
         return informer.lister as unknown as import("../../lib/client/informer.ts").Lister<T>;
       },
     };
+    const wholeObjectsRead = new Set(CONTROLLERS.flatMap((c) => c.watches.filter((w) => !w.metadataOnly).map((w) => resourceId(w.resource))));
     for (const controller of CONTROLLERS) {
       const queue = new WorkQueue({ store: new SqliteQueueStore(storage, `controllers/${controller.name}`) });
       const recorder = new EventRecorder(this.client, { reportingController: controller.name, reportingInstance: identity });
@@ -73,7 +81,9 @@ class Runtime {
         const id = resourceId(watch.resource);
         let informer = this.informers.get(id);
         if (!informer) {
-          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, `controllers/${id}`), project: slim });
+          // A cache of another projection is another cache: switching lists afresh.
+          const [project, cacheName] = wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
+          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid } });
           this.informers.set(id, informer);
         }
         const enqueue = (...objects: KubeObject[]) => {

@@ -18,10 +18,16 @@ export const SCHEDULER_POKES: PokeTarget = {
   ],
 };
 
-/** The controller manager reads what its controllers watch: Deployments, ReplicaSets and pods. */
+/** The controller manager reads what its controllers watch. */
 export const CONTROLLER_POKES: PokeTarget = {
   binding: "CONTROLLERS",
-  prefixes: ["/registry/deployments/", "/registry/replicasets/", "/registry/pods/"],
+  prefixes: [
+    "/registry/deployments/", "/registry/replicasets/", "/registry/pods/",
+    // The garbage collector's ownership graph.
+    "/registry/controllers/", "/registry/services/specs/", "/registry/configmaps/", "/registry/secrets/", "/registry/serviceaccounts/",
+    "/registry/podtemplates/", "/registry/daemonsets/", "/registry/statefulsets/", "/registry/controllerrevisions/", "/registry/jobs/",
+    "/registry/cronjobs/", "/registry/endpointslices/", "/registry/poddisruptionbudgets/",
+  ],
 };
 
 /** The cluster of a store object named "<cluster>/<shard>". */
