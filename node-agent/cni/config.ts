@@ -1,0 +1,82 @@
+// The node's pod network as CNI configuration: a bridge that is the pods' gateway and masquerades
+// their traffic out, host-local addresses from the node's podCIDR, portmap for hostPorts, loopback;
+// and where the CNI plugin binaries are (Debian: /usr/lib/cni, upstream: /opt/cni/bin).
+import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const CNI_BIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
+/** The plugins the conflist names. */
+export const REQUIRED_PLUGINS = ["bridge", "host-local", "portmap", "loopback"];
+
+export interface PodNetworkOptions {
+  podCIDR: string;
+  /** The CNI network's name (default "edgeplane"). */
+  name?: string;
+  /** The bridge interface; at most 15 characters (default "edgeplane0"). */
+  bridge?: string;
+  /** Where host-local keeps its address leases (default: its own /var/lib/cni/networks). */
+  ipamDataDir?: string;
+  mtu?: number;
+}
+
+export function podNetworkConflist(options: PodNetworkOptions): object {
+  const bridge = options.bridge ?? "edgeplane0";
+  if (bridge.length > 15) throw new Error(`bridge name ${bridge} is longer than 15 characters`);
+  return {
+    cniVersion: "1.0.0",
+    name: options.name ?? "edgeplane",
+    plugins: [
+      {
+        type: "bridge",
+        bridge,
+        isGateway: true,
+        ipMasq: true,
+        hairpinMode: true,
+        ...(options.mtu ? { mtu: options.mtu } : {}),
+        ipam: {
+          type: "host-local",
+          ranges: [[{ subnet: options.podCIDR }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+          ...(options.ipamDataDir ? { dataDir: options.ipamDataDir } : {}),
+        },
+      },
+      { type: "portmap", capabilities: { portMappings: true } },
+      { type: "loopback" },
+    ],
+  };
+}
+
+/**
+ * Writes the conflist as the only configuration in `confDir` (containerd loads the first file by
+ * name), atomically, so containerd never reads half a file.
+ */
+export function writePodNetworkConfig(confDir: string, options: PodNetworkOptions): string {
+  mkdirSync(confDir, { recursive: true });
+  const path = join(confDir, "10-edgeplane.conflist");
+  for (const file of readdirSync(confDir)) {
+    if (file !== "10-edgeplane.conflist" && /\.(conf|conflist|json)$/.test(file)) rmSync(join(confDir, file));
+  }
+  writeFileSync(`${path}.tmp`, JSON.stringify(podNetworkConflist(options), null, 2) + "\n");
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+/** The first folder holding every required plugin, or an error naming what is missing where. */
+export function findCniBinDir(dirs = CNI_BIN_DIRS, plugins = REQUIRED_PLUGINS): string {
+  const missing: string[] = [];
+  for (const dir of dirs) {
+    const absent = plugins.filter((plugin) => !isExecutable(join(dir, plugin)));
+    if (absent.length === 0) return dir;
+    missing.push(`${dir}: no ${absent.join(", ")}`);
+  }
+  throw new Error(`CNI plugins not found (${missing.join("; ")}): install containernetworking-plugins (apt-get install containernetworking-plugins)`);
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
