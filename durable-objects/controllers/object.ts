@@ -17,11 +17,12 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { deploymentController } from "./deployment.ts";
 import { OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 import { garbageCollector } from "./garbage-collector.ts";
+import { namespaceController } from "./namespace.ts";
 import { replicaSetController } from "./replicaset.ts";
 
 
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
-export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector];
+export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

@@ -1,15 +1,13 @@
 // What follows a successful write in this isolate: caches of configuration it wrote (RBAC policy,
 // admission configuration, CRDs, checked tokens) are forgotten so it decides by the new state at
-// once, and the cleanup kube's controllers do (a deleted CRD's objects, a terminating namespace's
-// content) starts after the answer.
+// once, and a deleted CRD's objects are cleaned up after the answer. (A terminating namespace is
+// the namespace controller's.)
 import { invalidateValidatingAdmissionPolicies } from "../admission/validating-admission-policy.ts";
 import { invalidateWebhookConfigurations } from "../admission/webhooks.ts";
 import { forgetCheckedTokens } from "../authn/service-account-tokens.ts";
 import { invalidatePolicy } from "../authz/policy.ts";
-import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources, servedResources } from "../crd/custom-resources.ts";
-import { purgeNamespace } from "../registry/namespaces.ts";
+import { customResources, finalizeCustomResourceDefinition, invalidateCustomResources } from "../crd/custom-resources.ts";
 import type { KubeObject, ResourceDefinition } from "../registry/types.ts";
-import { ObjectStorage } from "../storage/object-storage.ts";
 
 export interface Write {
   def: ResourceDefinition;
@@ -39,10 +37,6 @@ export function afterWrite(env: Env, write: Write, waitUntil: (work: Promise<unk
   for (const entry of FORGET) if (entry.matches(write.def, write.method)) entry.forget();
   if (write.method !== "DELETE" || write.dryRun) return;
   if (write.def.group === "apiextensions.k8s.io" && write.def.resource === "customresourcedefinitions") waitUntil(finalizeDeletedCustomResourceDefinitions(env));
-  const name = write.result?.metadata?.name;
-  if (write.def.group === "" && write.def.resource === "namespaces" && name && write.result?.metadata?.deletionTimestamp) {
-    waitUntil(servedResources(env).then((served) => purgeNamespace(new ObjectStorage(env), write.def, served, name)));
-  }
 }
 
 async function finalizeDeletedCustomResourceDefinitions(env: Env): Promise<void> {

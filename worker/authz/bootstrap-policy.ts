@@ -126,6 +126,11 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule(["*"], ["*"], ["delete", "get", "list", "patch", "update", "watch"]),
     eventsRule,
   ]),
+  clusterRole("system:controller:namespace-controller", [
+    rule([""], ["namespaces"], ["delete", "get", "list", "watch"]),
+    rule([""], ["namespaces/finalize", "namespaces/status"], ["update"]),
+    rule(["*"], ["*"], ["delete", "deletecollection", "get", "list"]),
+  ]),
   clusterRole("system:controller:replicaset-controller", [
     rule(["apps", "extensions"], ["replicasets"], ["get", "list", "update", "watch"]),
     rule(["apps", "extensions"], ["replicasets/status"], ["update"]),
@@ -239,6 +244,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:kube-controller-manager", [user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:deployment-controller", [serviceAccount("kube-system", "deployment-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:generic-garbage-collector", [serviceAccount("kube-system", "generic-garbage-collector"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:namespace-controller", [serviceAccount("kube-system", "namespace-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:replicaset-controller", [serviceAccount("kube-system", "replicaset-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:kube-dns", [{ kind: "ServiceAccount", name: "kube-dns", namespace: "kube-system" }]),
   clusterRoleBinding("system:kube-scheduler", [user("system:kube-scheduler")]),

@@ -67,7 +67,7 @@ export async function resolveResource(env: Env, group: string, version: string, 
   return match(await customResources(env)) ?? match(await customResources(env, MISS_REFRESH_MS));
 }
 
-/** Built-in resources and every custom resource, for discovery and namespace deletion. */
+/** Built-in resources and every custom resource, for discovery. */
 export async function servedResources(env: Env): Promise<ResourceDefinition[]> {
   return [...resources, ...(await customResources(env)).defs];
 }
