@@ -14,15 +14,20 @@ import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
 import { WorkQueue } from "../../lib/client/work-queue.ts";
 import type { ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
+import { cronJobController } from "./cronjob.ts";
+import { daemonSetController } from "./daemonset.ts";
 import { deploymentController } from "./deployment.ts";
 import { OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 import { garbageCollector } from "./garbage-collector.ts";
+import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
 import { replicaSetController } from "./replicaset.ts";
+import { statefulSetController } from "./statefulset.ts";
+import { ttlAfterFinishedController } from "./ttlafterfinished.ts";
 
 
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
-export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController];
+export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

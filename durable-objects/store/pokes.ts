@@ -28,6 +28,8 @@ export const CONTROLLER_POKES: PokeTarget = {
     "/registry/podtemplates/", "/registry/daemonsets/", "/registry/statefulsets/", "/registry/controllerrevisions/", "/registry/jobs/",
     "/registry/cronjobs/", "/registry/endpointslices/", "/registry/poddisruptionbudgets/",
     "/registry/namespaces/",
+    // The DaemonSet controller places pods by node.
+    "/registry/minions/",
   ],
 };
 

@@ -50,6 +50,7 @@ export const builtinResources: readonly ResourceNames[] = [
     ["ResourceQuota", "resourcequotas", true, { shortNames: ["quota"] }],
     ["ReplicationController", "replicationcontrollers", true, { shortNames: ["rc"], categories: all }],
     ["ComponentStatus", "componentstatuses", false, { shortNames: ["cs"] }],
+    ["PersistentVolumeClaim", "persistentvolumeclaims", true, { shortNames: ["pvc"] }],
   ]),
   ...group("apps/v1", [
     ["Deployment", "deployments", true, { shortNames: ["deploy"], categories: all }],

@@ -80,5 +80,5 @@ export const appsResources: ResourceDefinition[] = [
     },
     validate: validateStatefulSet,
   }),
-  declare("apps/v1", "controllerrevisions", { generation: false }),
+  declare("apps/v1", "controllerrevisions", { generation: false, opaque: ["data"] }),
 ];

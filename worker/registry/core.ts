@@ -136,6 +136,15 @@ export const coreResources: ResourceDefinition[] = [
     validate: validatePodTemplate,
   }),
   declare("v1", "limitranges", { generation: false }),
+  // What StatefulSets' volumeClaimTemplates make; binding them to volumes is the PV binder's.
+  declare("v1", "persistentvolumeclaims", {
+    hasStatus: true, generation: false,
+    defaults(pvc) {
+      pvc.spec ??= {};
+      pvc.spec.volumeMode ??= "Filesystem";
+      pvc.status ??= { phase: "Pending" };
+    },
+  }),
   declare("v1", "resourcequotas", { hasStatus: true, generation: false }),
   declare("v1", "replicationcontrollers", {
     hasStatus: true, scalable: true,

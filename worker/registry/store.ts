@@ -241,7 +241,7 @@ export class RegistryStore {
 
   private prepareForCreate(namespace: string | undefined, input: KubeObject): KubeObject {
     this.checkKind(input);
-    if (!this.def.custom) checkNoDirectives(input);
+    if (!this.def.custom) checkNoDirectives(input, "", this.def.opaque);
     const object: KubeObject = structuredClone(input);
     const metadata: Record<string, any> = (object.metadata ??= {});
     if (!metadata.name && metadata.generateName) metadata.name = generateName(metadata.generateName);
@@ -365,7 +365,7 @@ export class RegistryStore {
     if (next === null || typeof next !== "object" || Array.isArray(next)) throw apiErrors.badRequest("the object must be a JSON object");
     if (next.metadata === null || next.metadata === undefined) throw apiErrors.badRequest("metadata: Required value: an update keeps the object's metadata");
     checkShape(next);
-    if (!this.def.custom) checkNoDirectives(next);
+    if (!this.def.custom) checkNoDirectives(next, "", this.def.opaque);
     const metadata: Record<string, any> = (next.metadata ??= {});
     const old = current.metadata!;
     // What an update may not change is refused, not quietly put back, as kube-apiserver refuses it.
@@ -558,13 +558,14 @@ function checkShape(object: KubeObject): void {
  * Strategic merge patch directives ($patch, $setElementOrder/…, $retainKeys, …) that did not apply
  * must not be stored: no built-in type has a field whose name starts with "$".
  */
-function checkNoDirectives(object: unknown, path = ""): void {
+function checkNoDirectives(object: unknown, path = "", opaque: string[] = []): void {
   if (Array.isArray(object)) {
     object.forEach((item, i) => checkNoDirectives(item, `${path}[${i}]`));
     return;
   }
   if (object === null || typeof object !== "object") return;
   for (const [key, value] of Object.entries(object)) {
+    if (!path && opaque.includes(key)) continue;
     const at = path ? `${path}.${key}` : key;
     // Map-valued fields (labels, annotations, data, selectors) hold user keys, which kube also refuses to start with "$" where it validates them.
     if (key.startsWith("$")) throw apiErrors.badRequest(`${at}: a patch directive or a field no built-in type has`);

@@ -44,6 +44,8 @@ export interface ResourceDefinition extends ResourceNames {
   selectableFields?(object: KubeObject): Record<string, string>;
   /** Whether the object has a spec whose changes bump metadata.generation. */
   generation?: boolean;
+  /** Top-level fields holding raw JSON (a RawExtension, as ControllerRevision.data) that the apiserver does not look into. */
+  opaque?: string[];
   /** Claims what a new object needs from shared pools (service IPs, node ports); returns the keys to free if its create fails. */
   allocate?(object: KubeObject, storage: ObjectStorage): Promise<string[]>;
   /** Frees what a deleted object held. */

@@ -1,0 +1,418 @@
+// The Job controller (kube-controller-manager 1.30): a Job runs pods from its template until
+// `completions` of them succeed (in Indexed mode, one per completion index), at most `parallelism`
+// at a time, replacing failed ones after an exponential back-off (10 s doubling, at most 6 min)
+// until more than `backoffLimit` have failed, its podFailurePolicy fails it early or ignores a
+// failure, or `activeDeadlineSeconds` passes; a suspended Job has no pods. Finished pods are
+// counted through status.uncountedTerminatedPods and the `batch.kubernetes.io/job-tracking`
+// finalizer, so no pod is counted twice or lost; Complete and Failed conditions end the Job.
+import type { Job, JobCondition, JobStatus, PodFailurePolicyRule } from "kubernetes-types/batch/v1";
+import type { Container, Pod } from "kubernetes-types/core/v1";
+import { isNotFound, type KubeObject } from "../../lib/client/index.ts";
+import { builtin } from "../../lib/k8s/resources.ts";
+import { kubeTime } from "../../lib/k8s/time.ts";
+import { controllerRefOf, keyOf, splitKey, type Controller, type ReconcileContext, type ReconcileResult } from "./framework.ts";
+import { controllerRefTo, deletionOrder, isPodReady, PODS, podFromTemplate } from "./replicaset.ts";
+
+export const JOBS = builtin("batch/v1", "jobs");
+
+export const JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking";
+export const COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index";
+/** kube's DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff. */
+const BACKOFF_BASE_MS = 10_000;
+const BACKOFF_MAX_MS = 360_000;
+/** At most this many pods created or deleted per sync (kube's MaxPodCreateDeletePerSync). */
+const MAX_PODS_PER_SYNC = 500;
+
+const BACKOFF_LIMIT_MESSAGE = "Job has reached the specified backoff limit";
+const DEADLINE_MESSAGE = "Job was active longer than specified deadline";
+
+export type PodOutcome = "Succeeded" | "Failed";
+
+/** A pod that has finished, as the Job counts it: terminal, or (without a podFailurePolicy) deleted before it succeeded. */
+export function podOutcome(pod: Pod, job: Job): PodOutcome | undefined {
+  if (pod.status?.phase === "Succeeded") return "Succeeded";
+  if (pod.status?.phase === "Failed") return "Failed";
+  if (pod.metadata?.deletionTimestamp && !job.spec?.podFailurePolicy) return "Failed";
+  return undefined;
+}
+
+export function isJobFinished(job: Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}
+
+const conditionOf = (job: Job, type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+
+/** The pod's completion index in Indexed mode. */
+export function completionIndexOf(pod: Pod): number | undefined {
+  const text = pod.metadata?.annotations?.[COMPLETION_INDEX] ?? pod.metadata?.labels?.[COMPLETION_INDEX];
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+/** The delay before the next pod after `failures` consecutive failures: 10 s doubling, at most 6 min. */
+export function backoffDelay(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures - 1, 16));
+}
+
+export interface FailurePolicyMatch {
+  action: "FailJob" | "Ignore" | "Count" | "FailIndex";
+  /** Why the Job fails, for FailJob (the FailureTarget and Failed conditions' message). */
+  message?: string;
+}
+
+function exitCodeMatch(rule: PodFailurePolicyRule, pod: Pod): Container["name"] | undefined {
+  const onExitCodes = rule.onExitCodes!;
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  for (const status of statuses) {
+    if (onExitCodes.containerName && onExitCodes.containerName !== status.name) continue;
+    const code = status.state?.terminated?.exitCode;
+    // Exit code 0 is success, never a failure a rule matches.
+    if (code === undefined || code === 0) continue;
+    const listed = onExitCodes.values.includes(code);
+    if (onExitCodes.operator === "In" ? listed : !listed) return `${status.name}\u0000${code}`;
+  }
+  return undefined;
+}
+
+/** The first podFailurePolicy rule a failed pod matches (Count when none does). */
+export function matchPodFailurePolicy(job: Job, pod: Pod): FailurePolicyMatch {
+  const rules = job.spec?.podFailurePolicy?.rules ?? [];
+  const podName = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  for (const [index, rule] of rules.entries()) {
+    const action = rule.action as FailurePolicyMatch["action"];
+    if (rule.onExitCodes) {
+      const matched = exitCodeMatch(rule, pod);
+      if (!matched) continue;
+      const [container, code] = matched.split("\u0000");
+      return { action, message: `Container ${container} for pod ${podName} failed with exit code ${code} matching ${action} rule at index ${index}` };
+    }
+    for (const pattern of rule.onPodConditions ?? []) {
+      const found = pod.status?.conditions?.find((c) => c.type === pattern.type && c.status === (pattern.status ?? "True"));
+      if (found) return { action, message: `Pod ${podName} has condition ${pattern.type} matching ${action} rule at index ${index}` };
+    }
+  }
+  return { action: "Count" };
+}
+
+/** When a pod finished: its containers' last finish, else its last condition change, else its creation. */
+function finishedAt(pod: Pod): number {
+  const times = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]
+    .map((s) => Date.parse(s.state?.terminated?.finishedAt ?? ""))
+    .filter((t) => !Number.isNaN(t));
+  if (times.length) return Math.max(...times);
+  const changes = (pod.status?.conditions ?? []).map((c) => Date.parse(c.lastTransitionTime ?? "")).filter((t) => !Number.isNaN(t));
+  if (changes.length) return Math.max(...changes);
+  return Date.parse(pod.metadata?.deletionTimestamp ?? pod.metadata?.creationTimestamp ?? "") || 0;
+}
+
+/** kube's backoff record: failures since the last success, and when the last one was. */
+export function backoffRecord(job: Job, finished: { pod: Pod; outcome: PodOutcome }[]): { failures: number; lastFailure: number } {
+  const lastSuccess = Math.max(0, ...finished.filter((f) => f.outcome === "Succeeded").map((f) => finishedAt(f.pod)));
+  const failed = finished.filter((f) => f.outcome === "Failed" && finishedAt(f.pod) >= lastSuccess && matchPodFailurePolicy(job, f.pod).action !== "Ignore");
+  return { failures: failed.length, lastFailure: Math.max(0, ...failed.map((f) => finishedAt(f.pod))) };
+}
+
+/** "1,3-5" from [1, 3, 4, 5], as status.completedIndexes writes intervals. */
+export function formatIndexes(indexes: Iterable<number>): string {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j;
+  }
+  return parts.join(",");
+}
+
+export function parseIndexes(text: string | undefined): Set<number> {
+  const indexes = new Set<number>();
+  for (const part of (text ?? "").split(",").filter(Boolean)) {
+    const [from, to] = part.split("-").map(Number);
+    for (let i = from!; i <= (to ?? from)!; i++) indexes.add(i);
+  }
+  return indexes;
+}
+
+/** How many pods should be running now, and in Indexed mode which indexes lack one. */
+export function wantedPods(job: Job, succeeded: number, completed: Set<number>, active: Pod[]): { count: number; indexes: number[] } {
+  const parallelism = job.spec?.parallelism ?? 1;
+  const completions = job.spec?.completions;
+  if (job.spec?.completionMode === "Indexed") {
+    const running = new Set(active.map(completionIndexOf));
+    const missing: number[] = [];
+    for (let i = 0; i < (completions ?? 0); i++) if (!completed.has(i)) missing.push(i);
+    const count = Math.min(parallelism, missing.length);
+    return { count, indexes: missing.filter((i) => !running.has(i)) };
+  }
+  if (completions == null) return { count: succeeded > 0 ? 0 : parallelism, indexes: [] };
+  return { count: Math.max(0, Math.min(parallelism, completions - succeeded)), indexes: [] };
+}
+
+/** The pod a Job makes, with the tracking finalizer, and in Indexed mode its index and hostname. */
+export function jobPod(job: Job, index: number | undefined): Pod {
+  const pod = podFromTemplate(job.spec!.template, job, controllerRefTo(job, "batch/v1", "Job"));
+  pod.metadata!.finalizers = [...(pod.metadata!.finalizers ?? []), JOB_TRACKING_FINALIZER];
+  if (index === undefined) return pod;
+  const name = job.metadata!.name!;
+  pod.metadata!.generateName = `${name}-${index}-`;
+  pod.metadata!.annotations = { ...pod.metadata!.annotations, [COMPLETION_INDEX]: String(index) };
+  pod.metadata!.labels = { ...pod.metadata!.labels, [COMPLETION_INDEX]: String(index) };
+  pod.spec!.hostname ??= `${name}-${index}`;
+  const indexEnv = { name: "JOB_COMPLETION_INDEX", valueFrom: { fieldRef: { fieldPath: `metadata.labels['${COMPLETION_INDEX}']` } } };
+  for (const container of [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers]) {
+    if (!(container.env ?? []).some((e) => e.name === indexEnv.name)) container.env = [...(container.env ?? []), indexEnv];
+  }
+  return pod;
+}
+
+function condition(type: string, status: "True" | "False", now: number, reason?: string, message?: string): JobCondition {
+  const at = kubeTime(now);
+  return { type, status, ...(reason ? { reason } : {}), ...(message ? { message } : {}), lastProbeTime: at, lastTransitionTime: at };
+}
+
+/** Sets a condition, keeping its lastTransitionTime when its status does not change. */
+function withCondition(conditions: JobCondition[], next: JobCondition): JobCondition[] {
+  const existing = conditions.find((c) => c.type === next.type);
+  if (existing && existing.status === next.status && existing.reason === next.reason) return conditions;
+  return [...conditions.filter((c) => c.type !== next.type), next];
+}
+
+/** With restartPolicy OnFailure, failures are container restarts in the pods still running. */
+export function pastBackoffLimitOnFailure(job: Job, active: Pod[]): boolean {
+  if (job.spec?.template?.spec?.restartPolicy !== "OnFailure") return false;
+  const restarts = active.reduce((sum, pod) => sum + [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+    .reduce((n, s) => n + (s.restartCount ?? 0), 0), 0);
+  const limit = job.spec?.backoffLimit ?? 6;
+  return limit === 0 ? restarts > 0 : restarts >= limit;
+}
+
+function jobKeysFor(object: KubeObject): string[] {
+  const ref = controllerRefOf(object);
+  return ref?.kind === "Job" ? [`${object.metadata?.namespace ?? ""}/${ref.name}`] : [];
+}
+
+class JobSync {
+  private readonly job: Job;
+  private readonly ctx: ReconcileContext;
+  private readonly namespace: string;
+  private readonly pods;
+  private readonly jobs;
+
+  constructor(job: Job, ctx: ReconcileContext) {
+    this.job = job;
+    this.ctx = ctx;
+    this.namespace = job.metadata!.namespace!;
+    this.pods = ctx.client.resource<Pod>(PODS);
+    this.jobs = ctx.client.resource<Job>(JOBS);
+  }
+
+  private event(type: "Normal" | "Warning", reason: string, action: string, note: string): Promise<unknown> {
+    return this.ctx.recorder.record(this.job, undefined, type, reason, action, note).catch(() => undefined);
+  }
+
+  /** Lets go of these pods' tracking finalizers. */
+  async releaseFinalizers(pods: Pod[]): Promise<void> {
+    await Promise.all(pods.filter((p) => p.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER)).map(async (pod) => {
+      const finalizers = pod.metadata!.finalizers!.filter((f) => f !== JOB_TRACKING_FINALIZER);
+      try {
+        await this.pods.patch(this.namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion, finalizers } }, "merge");
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }));
+  }
+
+  async deletePods(pods: Pod[]): Promise<void> {
+    await Promise.all(pods.slice(0, MAX_PODS_PER_SYNC).map(async (pod) => {
+      try {
+        await this.pods.delete(this.namespace, pod.metadata!.name!, { preconditions: { uid: pod.metadata!.uid } });
+      } catch (e) {
+        if (isNotFound(e)) return;
+        await this.event("Warning", "FailedDelete", "Delete", `Error deleting: ${(e as Error).message}`);
+        throw e;
+      }
+      await this.event("Normal", "SuccessfulDelete", "Delete", `Deleted pod: ${pod.metadata!.name}`);
+    }));
+  }
+
+  async createPods(count: number, indexes: number[]): Promise<void> {
+    const indexed = this.job.spec?.completionMode === "Indexed";
+    const planned = indexed ? indexes.slice(0, count) : Array.from({ length: count }, () => undefined);
+    // Slow start, as the ReplicaSet controller: batches of 1, 2, 4… stopping at a failure.
+    let next = 0;
+    for (let batch = 1; next < planned.length && next < MAX_PODS_PER_SYNC; batch *= 2) {
+      const slice = planned.slice(next, next + batch);
+      next += slice.length;
+      const results = await Promise.allSettled(slice.map(async (index) => {
+        try {
+          const pod = await this.pods.create(this.namespace, jobPod(this.job, index));
+          await this.event("Normal", "SuccessfulCreate", "Create", `Created pod: ${pod.metadata!.name}`);
+        } catch (e) {
+          await this.event("Warning", "FailedCreate", "Create", `Error creating: ${(e as Error).message}`);
+          throw e;
+        }
+      }));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    }
+  }
+
+  async writeStatus(status: JobStatus): Promise<Job> {
+    return this.jobs.updateStatus(this.namespace, { ...this.job, status });
+  }
+
+  async run(): Promise<ReconcileResult | void> {
+    const job = this.job;
+    const uid = job.metadata!.uid!;
+    const now = this.ctx.now();
+    const owned = this.ctx.listers.of<Pod>(PODS).list(this.namespace).filter((p) => controllerRefOf(p)?.uid === uid);
+    if (isJobFinished(job) || job.metadata?.deletionTimestamp) {
+      // Nothing more is counted: the pods are free to go.
+      await this.releaseFinalizers(owned);
+      return undefined;
+    }
+    const finished = owned.map((pod) => ({ pod, outcome: podOutcome(pod, job) })).filter((f): f is { pod: Pod; outcome: PodOutcome } => f.outcome !== undefined);
+    const active = owned.filter((p) => podOutcome(p, job) === undefined && !p.metadata?.deletionTimestamp);
+    const terminating = owned.filter((p) => p.metadata?.deletionTimestamp && !["Succeeded", "Failed"].includes(p.status?.phase ?? ""));
+
+    // Step one of tracking: a finished pod that still has the finalizer is recorded as uncounted
+    // before the finalizer goes, so a crash between the two never loses it.
+    const status: JobStatus = structuredClone(job.status ?? {});
+    const uncounted = { succeeded: [...(status.uncountedTerminatedPods?.succeeded ?? [])], failed: [...(status.uncountedTerminatedPods?.failed ?? [])] };
+    const known = new Set([...uncounted.succeeded, ...uncounted.failed]);
+    const newlyFinished = finished.filter((f) => f.pod.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER) && !known.has(f.pod.metadata!.uid!));
+    const completed = parseIndexes(status.completedIndexes);
+    let failJob: string | undefined = conditionOf(job, "FailureTarget")?.message;
+    for (const { pod, outcome } of newlyFinished) {
+      if (outcome === "Failed") {
+        const match = matchPodFailurePolicy(job, pod);
+        // Ignored: not counted towards the backoffLimit, not in status.failed.
+        if (match.action === "Ignore") continue;
+        if (match.action === "FailJob") failJob ??= match.message;
+      }
+      uncounted[outcome === "Succeeded" ? "succeeded" : "failed"].push(pod.metadata!.uid!);
+    }
+    if (newlyFinished.length) {
+      status.uncountedTerminatedPods = uncounted;
+      Object.assign(this.job, await this.writeStatus(status));
+    }
+
+    // Step two: the finalizers go; step three: what they counted moves into the counters.
+    await this.releaseFinalizers(finished.map((f) => f.pod));
+    if (job.spec?.completionMode === "Indexed") {
+      const byUid = new Map(owned.map((p) => [p.metadata!.uid!, p]));
+      for (const uid of uncounted.succeeded) {
+        const pod = byUid.get(uid);
+        const index = pod && completionIndexOf(pod);
+        if (index !== undefined) completed.add(index);
+      }
+    }
+    const succeededNow = job.spec?.completionMode === "Indexed" ? completed.size : (status.succeeded ?? 0) + uncounted.succeeded.length;
+    status.succeeded = succeededNow;
+    status.failed = (status.failed ?? 0) + uncounted.failed.length;
+    status.uncountedTerminatedPods = {};
+    if (job.spec?.completionMode === "Indexed") status.completedIndexes = formatIndexes(completed);
+
+    status.active = active.length;
+    status.ready = active.filter(isPodReady).length;
+    status.terminating = terminating.length;
+    let conditions = [...(status.conditions ?? [])];
+    let requeueAfter: number | undefined;
+
+    const finishWith = async (type: "Complete" | "Failed", reason?: string, message?: string) => {
+      await this.deletePods(active);
+      conditions = withCondition(conditions, condition(type, "True", now, reason, message));
+      if (type === "Complete") status.completionTime = kubeTime(now);
+      status.active = 0;
+      status.ready = 0;
+      if (type === "Complete") await this.event("Normal", "Completed", "Completed", "Job completed");
+      else await this.event("Warning", reason!, "Failed", message!);
+    };
+
+    const completions = job.spec?.completions;
+    const complete = job.spec?.completionMode === "Indexed"
+      ? completed.size >= (completions ?? 0)
+      : completions == null ? succeededNow > 0 && active.length === 0 : succeededNow >= completions;
+    const deadline = job.spec?.activeDeadlineSeconds != null && status.startTime
+      ? Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 : undefined;
+
+    if (failJob) {
+      // 1.30: FailureTarget at once, Failed once its pods are gone.
+      conditions = withCondition(conditions, condition("FailureTarget", "True", now, "PodFailurePolicy", failJob));
+      await finishWith("Failed", "PodFailurePolicy", failJob);
+    } else if (status.failed > (job.spec?.backoffLimit ?? 6) || pastBackoffLimitOnFailure(job, active)) {
+      await finishWith("Failed", "BackoffLimitExceeded", BACKOFF_LIMIT_MESSAGE);
+    } else if (deadline !== undefined && now >= deadline && !job.spec?.suspend) {
+      await finishWith("Failed", "DeadlineExceeded", DEADLINE_MESSAGE);
+    } else if (complete) {
+      // 1.30's Complete condition has no reason or message.
+      await finishWith("Complete");
+    } else if (job.spec?.suspend) {
+      await this.deletePods(active);
+      status.active = 0;
+      status.ready = 0;
+      if (!conditionOf(job, "Suspended")) {
+        conditions = withCondition(conditions, condition("Suspended", "True", now, "JobSuspended", "Job suspended"));
+        await this.event("Normal", "Suspended", "Suspended", "Job suspended");
+      }
+      // The deadline counts from the resume.
+      delete status.startTime;
+    } else {
+      if (conditionOf(job, "Suspended")) {
+        conditions = withCondition(conditions, condition("Suspended", "False", now, "JobResumed", "Job resumed"));
+        await this.event("Normal", "Resumed", "Resumed", "Job resumed");
+      }
+      status.startTime ??= kubeTime(now);
+      requeueAfter = await this.manage(status, completed, active, finished, now);
+      const due = job.spec?.activeDeadlineSeconds != null ? Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 - now : undefined;
+      if (due !== undefined) requeueAfter = Math.min(requeueAfter ?? due, Math.max(0, due));
+    }
+    status.conditions = conditions.length ? conditions : undefined;
+    if (!status.conditions) delete status.conditions;
+    if (JSON.stringify(normalized(status)) !== JSON.stringify(normalized(job.status ?? {}))) await this.writeStatus(status);
+    return requeueAfter !== undefined ? { requeueAfter } : undefined;
+  }
+
+  /** Creates missing pods (after the back-off) and deletes extras; answers when to look again. */
+  private async manage(status: JobStatus, completed: Set<number>, active: Pod[], finished: { pod: Pod; outcome: PodOutcome }[], now: number): Promise<number | undefined> {
+    const wanted = wantedPods(this.job, status.succeeded ?? 0, completed, active);
+    if (active.length > wanted.count) {
+      const extras = [...active].sort(deletionOrder).slice(0, active.length - wanted.count);
+      await this.deletePods(extras);
+      status.active = active.length - extras.length;
+      return undefined;
+    }
+    const missing = wanted.count - active.length;
+    if (missing <= 0) return undefined;
+    const { failures, lastFailure } = backoffRecord(this.job, finished);
+    const wait = lastFailure + backoffDelay(failures) - now;
+    if (failures > 0 && wait > 0) return wait;
+    await this.createPods(missing, wanted.indexes);
+    status.active = active.length + Math.min(missing, this.job.spec?.completionMode === "Indexed" ? wanted.indexes.length : missing);
+    return undefined;
+  }
+}
+
+/** The status without the fields that carry no information when empty. */
+function normalized(status: JobStatus): JobStatus {
+  const copy: Record<string, unknown> = { ...status };
+  const uncounted = status.uncountedTerminatedPods;
+  if (!uncounted || (!uncounted.succeeded?.length && !uncounted.failed?.length)) delete copy.uncountedTerminatedPods;
+  for (const [k, v] of Object.entries(copy)) if (v === undefined) delete copy[k];
+  return copy as JobStatus;
+}
+
+export const jobController: Controller = {
+  name: "job-controller",
+  watches: [
+    { resource: JOBS, keysFor: (job) => [keyOf(job)] },
+    { resource: PODS, keysFor: jobKeysFor },
+  ],
+  async reconcile(key, ctx) {
+    const [namespace, name] = splitKey(key);
+    const job = ctx.listers.of<Job>(JOBS).get(namespace, name);
+    if (!job) return undefined;
+    return new JobSync(structuredClone(job), ctx).run();
+  },
+};
