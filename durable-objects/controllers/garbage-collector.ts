@@ -139,7 +139,8 @@ function editOwnerReferences(client: ApiClient, resource: ResourceNames, object:
     const refs = live.metadata?.ownerReferences ?? [];
     const next = edit(refs);
     if (next.length === refs.length) return;
-    await api.patch(namespace, name!, { metadata: { uid, resourceVersion: live.metadata?.resourceVersion, ownerReferences: next } }, "merge");
+    // None left: the field goes, as kube's omitempty leaves it.
+    await api.patch(namespace, name!, { metadata: { uid, resourceVersion: live.metadata?.resourceVersion, ownerReferences: next.length ? next : null } }, "merge");
   }).catch(ignoreNotFound);
 }
 
