@@ -134,6 +134,7 @@ export interface ContainerStatus {
   message: string;
   labels: Labels;
   annotations: Labels;
+  mounts: Mount[];
   log_path: string;
 }
 

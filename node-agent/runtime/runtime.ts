@@ -100,11 +100,13 @@ export interface Runtime {
   observe(uid: string): Promise<PodObservation | undefined>;
   /**
    * Stops one container (a failed liveness or startup probe): preStop, SIGTERM, then SIGKILL after
-   * the grace period. The next syncPod restarts it if the restartPolicy says so.
+   * the grace period. The next syncPod restarts it if the restartPolicy says so. `reason` is the
+   * Killing event's message ("Container web failed liveness probe, will be restarted"); empty
+   * means "Stopping container web". `emit` receives Killing and FailedPreStopHook.
    */
-  killContainer(pod: Pod, container: string, gracePeriodSeconds: number, reason: string): Promise<void>;
+  killContainer(pod: Pod, container: string, gracePeriodSeconds: number, reason: string, emit?: (event: RuntimeEvent) => void): Promise<void>;
   /** Stops every container of the pod (preStop hooks, SIGTERM, grace, SIGKILL) and removes its sandbox. */
-  killPod(pod: RuntimePodRef, gracePeriodSeconds: number): Promise<void>;
+  killPod(pod: RuntimePodRef, gracePeriodSeconds: number, emit?: (event: RuntimeEvent) => void): Promise<void>;
   /** Every pod the runtime holds. */
   listPods(): Promise<RuntimePodRef[]>;
   /** Runs a command in a container and waits for it (exec probes, lifecycle hooks). */
