@@ -109,6 +109,22 @@ export interface Runtime {
   killPod(pod: RuntimePodRef, gracePeriodSeconds: number, emit?: (event: RuntimeEvent) => void): Promise<void>;
   /** Every pod the runtime holds. */
   listPods(): Promise<RuntimePodRef[]>;
+  /**
+   * Optional: tells when something of a pod changed on its own (a container started, exited, or
+   * its back-off ended), like the kubelet's PLEG, so the pod's worker syncs at once. Without it the
+   * kubelet half polls pods that are still moving every second.
+   */
+  onPodChange?(listener: (uid: string) => void): void;
+  /**
+   * Optional: the Node's spec.podCIDR, once the node IPAM controller has assigned it (CRI's
+   * UpdateRuntimeConfig): new pods get their addresses from it.
+   */
+  updatePodCIDR?(cidr: string): void;
+  /**
+   * Optional: a runtime without real containers (simulated) answers probes itself instead of the
+   * kubelet half running them (exec, httpGet, tcpSocket against the pod).
+   */
+  probe?(uid: string, container: string, kind: "liveness" | "readiness" | "startup"): Promise<{ success: boolean; message?: string }>;
   /** Runs a command in a container and waits for it (exec probes, lifecycle hooks). */
   exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   close(): Promise<void>;

@@ -1,0 +1,128 @@
+// The kubelet's two heartbeats: its Lease in kube-node-lease renewed every 10 s (the node
+// lifecycle controller's liveness signal), and the Node's conditions written when they change and
+// at least every 5 minutes otherwise (nodeStatusUpdateFrequency 10 s, nodeStatusReportFrequency 5 min).
+import type { Lease } from "kubernetes-types/coordination/v1";
+import type { Node } from "kubernetes-types/core/v1";
+import { builtin } from "../lib/k8s/resources.ts";
+import { microTime, type ApiClient, type ResourceClient } from "../lib/client/index.ts";
+import { conditionsChanged, desiredConditions, stampConditions } from "./node-status.ts";
+import type { Runtime } from "./runtime/runtime.ts";
+
+export const LEASE_NAMESPACE = "kube-node-lease";
+export const LEASE_DURATION_SECONDS = 40;
+export const LEASE_RENEW_MS = 10_000;
+export const STATUS_UPDATE_MS = 10_000;
+export const STATUS_REPORT_MS = 5 * 60_000;
+
+export interface HeartbeatOptions {
+  client: ApiClient;
+  node: Node;
+  runtime: Runtime;
+  /** The agent sets up the pod network (cri), so it reports NetworkUnavailable. */
+  reportsNetwork: boolean;
+  log: (message: string) => void;
+  now?: () => number;
+}
+
+export class NodeHeartbeat {
+  private readonly leases: ResourceClient<Lease>;
+  private readonly nodes: ResourceClient<Node>;
+  private readonly options: HeartbeatOptions;
+  private readonly now: () => number;
+  private lease: Lease | undefined;
+  private node: Node;
+  private lastReport = 0;
+  /** The pod range the runtime was last told of. */
+  private podCIDR: string | undefined;
+  private timers: ReturnType<typeof setTimeout>[] = [];
+  private stopped = false;
+
+  constructor(options: HeartbeatOptions) {
+    this.options = options;
+    this.leases = options.client.resource<Lease>(builtin("coordination.k8s.io/v1", "leases"));
+    this.nodes = options.client.resource<Node>(builtin("v1", "nodes"));
+    this.node = options.node;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The Node as last written. */
+  get current(): Node {
+    return this.node;
+  }
+
+  start(): void {
+    this.loop(() => this.renewLease(), LEASE_RENEW_MS);
+    this.loop(() => this.updateStatus(), STATUS_UPDATE_MS);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+  }
+
+  /** Runs `beat` now and every `periodMs`; a failed beat is retried sooner (200 ms doubling to the period). */
+  private loop(beat: () => Promise<void>, periodMs: number): void {
+    let failures = 0;
+    const tick = async () => {
+      if (this.stopped) return;
+      let delay = periodMs;
+      try {
+        await beat();
+        failures = 0;
+      } catch (e) {
+        delay = Math.min(periodMs, 200 * 2 ** failures++);
+        this.options.log(`heartbeat failed (retrying in ${delay} ms): ${(e as Error).message}`);
+      }
+      if (!this.stopped) this.timers = [...this.timers.filter((t) => t !== timer), (timer = setTimeout(tick, delay))];
+    };
+    let timer = setTimeout(tick, 0);
+    this.timers.push(timer);
+  }
+
+  /** The Lease as the kubelet writes it, owned by its Node so it goes when the Node goes. */
+  private desiredLease(): Lease {
+    const name = this.node.metadata!.name!;
+    return {
+      apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+      metadata: {
+        name, namespace: LEASE_NAMESPACE,
+        ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: this.node.metadata!.uid! }],
+        ...(this.lease?.metadata?.resourceVersion ? { resourceVersion: this.lease.metadata.resourceVersion } : {}),
+      },
+      spec: { holderIdentity: name, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(this.now()) },
+    };
+  }
+
+  async renewLease(): Promise<void> {
+    try {
+      this.lease = this.lease
+        ? await this.leases.update(LEASE_NAMESPACE, this.desiredLease())
+        : await this.leases.create(LEASE_NAMESPACE, this.desiredLease());
+    } catch (e) {
+      // The next try starts from what the server has: someone else wrote it, or it is gone, or already there.
+      this.lease = await this.leases.get(LEASE_NAMESPACE, this.node.metadata!.name!).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Writes the conditions when they differ from the Node's (read afresh: the node lifecycle
+   * controller may have marked it Unknown) or when the last report is 5 minutes old. A podCIDR
+   * the node IPAM controller assigned meanwhile goes to the runtime.
+   */
+  async updateStatus(): Promise<void> {
+    const health = await this.options.runtime.health();
+    const desired = desiredConditions(health, this.options.reportsNetwork);
+    this.node = await this.nodes.get(undefined, this.node.metadata!.name!);
+    if (this.node.spec?.podCIDR && this.node.spec.podCIDR !== this.podCIDR) {
+      this.podCIDR = this.node.spec.podCIDR;
+      this.options.runtime.updatePodCIDR?.(this.podCIDR);
+    }
+    const current = this.node.status?.conditions;
+    if (!conditionsChanged(current, desired) && this.now() - this.lastReport < STATUS_REPORT_MS) return;
+    const now = new Date(this.now()).toISOString().replace(/\.\d+Z$/, "Z");
+    const conditions = stampConditions(current, desired, now);
+    this.node = await this.nodes.patch(undefined, this.node.metadata!.name!, { status: { conditions } }, "merge", { subresource: "status" });
+    this.lastReport = this.now();
+  }
+}

@@ -1,0 +1,75 @@
+// One node's kubelet over a runtime: registers the Node (or takes up the one it registered
+// before), then keeps its heartbeats and its pod workers running until stopped. An agent process
+// runs one of these, or many for hollow nodes.
+import type { Node } from "kubernetes-types/core/v1";
+import { builtin } from "../lib/k8s/resources.ts";
+import { isAlreadyExists, type ApiClient, type ResourceClient } from "../lib/client/index.ts";
+import { KubeletEvents } from "./events.ts";
+import { NodeHeartbeat } from "./heartbeat.ts";
+import { registrationNode, type MachineFacts } from "./node-status.ts";
+import { PodManager } from "./pods/pod-manager.ts";
+import type { Runtime } from "./runtime/runtime.ts";
+
+export interface KubeletOptions {
+  client: ApiClient;
+  nodeName: string;
+  runtime: Runtime;
+  stateDir: string;
+  facts: MachineFacts;
+  labels?: Record<string, string>;
+  /** The agent sets up the pod network itself (cri): it reports NetworkUnavailable. */
+  reportsNetwork: boolean;
+  /** The CA pinned at join (kube-root-ca.crt's content until the cluster publishes it). */
+  rootCA?: string;
+  log: (message: string) => void;
+}
+
+export class Kubelet {
+  private readonly options: KubeletOptions;
+  private readonly nodes: ResourceClient<Node>;
+  private heartbeat: NodeHeartbeat | undefined;
+  private pods: PodManager | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(options: KubeletOptions) {
+    this.options = options;
+    this.nodes = options.client.resource<Node>(builtin("v1", "nodes"));
+  }
+
+  /**
+   * Registers the Node as the kubelet does: create it, or, when it exists (this node registered
+   * before), bring its addresses, capacity and nodeInfo up to date.
+   */
+  async register(): Promise<Node> {
+    const { nodeName, facts, runtime, labels } = this.options;
+    const desired = registrationNode(nodeName, facts, await runtime.info(), labels);
+    try {
+      await this.nodes.create(undefined, desired);
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+      await this.nodes.patch(undefined, nodeName, { metadata: { labels: desired.metadata!.labels } }, "merge");
+    }
+    const { addresses, capacity, allocatable, nodeInfo, daemonEndpoints } = desired.status!;
+    return this.nodes.patch(undefined, nodeName, { status: { addresses, capacity, allocatable, nodeInfo, daemonEndpoints } }, "merge", { subresource: "status" });
+  }
+
+  /** Registers, then heartbeats and runs pods until `stop`. Resolves once registered. */
+  async start(): Promise<void> {
+    const node = await this.register();
+    const { client, nodeName, runtime, stateDir, facts, log } = this.options;
+    this.heartbeat = new NodeHeartbeat({ client, node, runtime, reportsNetwork: this.options.reportsNetwork, log });
+    this.heartbeat.start();
+    const heartbeat = this.heartbeat;
+    this.pods = new PodManager({
+      client, nodeName, runtime, stateDir, hostIPs: [facts.internalIP], node: () => heartbeat.current,
+      events: new KubeletEvents(client, nodeName, log), rootCA: this.options.rootCA, log,
+    });
+    void this.pods.run(this.abort.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.heartbeat?.stop();
+    this.pods?.stop();
+  }
+}

@@ -1,0 +1,111 @@
+// edgeplane-agent: the command line of the node agent.
+//   join --server URL --token ID.SECRET [--ca-cert-sha256 HEX] [--node-name N] [--state-dir DIR]
+//        [--runtime cri|simulated] [--nodes N --node-name-prefix P] [simulated runtime settings]
+//        joins the cluster (see join.ts), saves the node credentials, then runs;
+//   run [--state-dir DIR]      runs from the saved state (what a systemd unit starts);
+//   cleanup [--state-dir DIR]  stops what the runtime holds and forgets the saved state.
+import { existsSync } from "node:fs";
+import { homedir, hostname } from "node:os";
+import { join as joinPath } from "node:path";
+import { parseArgs } from "node:util";
+import { createRuntime, hollowPodCIDRs, jsonLog, runAgent } from "./agent.ts";
+import { join } from "./join.ts";
+import { DEFAULT_STATE_DIR, readState, removeState, type AgentState, type RuntimeKind } from "./state.ts";
+
+const USAGE = `usage:
+  edgeplane-agent join --server URL --token ID.SECRET [--ca-cert-sha256 HEX] [--node-name NAME] [--state-dir DIR]
+                       [--runtime cri|simulated] [--nodes N] [--node-name-prefix PREFIX]
+                       [--pod-start-delay MS] [--pod-ready-delay MS] [--complete-after MS] [--failure-rate 0..1]
+  edgeplane-agent run [--state-dir DIR]
+  edgeplane-agent cleanup [--state-dir DIR]`;
+
+const OPTIONS = {
+  server: { type: "string" },
+  token: { type: "string" },
+  "ca-cert-sha256": { type: "string" },
+  "node-name": { type: "string" },
+  "state-dir": { type: "string" },
+  runtime: { type: "string" },
+  nodes: { type: "string" },
+  "node-name-prefix": { type: "string" },
+  "pod-start-delay": { type: "string" },
+  "pod-ready-delay": { type: "string" },
+  "complete-after": { type: "string" },
+  "failure-rate": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Root keeps its state where a system service does; anyone else under their home folder. */
+function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? DEFAULT_STATE_DIR : joinPath(homedir(), ".edgeplane-agent");
+}
+
+function number(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${flag} ${text}: not a number`);
+  return value;
+}
+
+/** The node names to join: --nodes N hollow nodes named <prefix><i>, else one named --node-name or the host's name. */
+function nodeNames(values: { nodes?: string; "node-name"?: string; "node-name-prefix"?: string }): string[] {
+  const count = number("nodes", values.nodes);
+  if (count === undefined || (count === 1 && !values["node-name-prefix"])) return [values["node-name"] ?? hostname().toLowerCase()];
+  const prefix = values["node-name-prefix"] ?? "hollow-";
+  return Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+}
+
+/** Runs until SIGINT or SIGTERM. */
+async function runUntilSignalled(state: AgentState, stateDir: string): Promise<void> {
+  const started = Date.now();
+  const agent = await runAgent(state, stateDir);
+  jsonLog(state.nodes.length === 1 ? state.nodes[0]!.name : `${state.nodes.length} nodes`, `running on the ${state.runtime} runtime against ${state.server} (registered in ${Date.now() - started} ms)`);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void agent.stop().then(() => process.exit(0)));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false });
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  const stateDir = values["state-dir"] ?? defaultStateDir();
+  if (command === "join") {
+    if (!values.server || !values.token) throw new Error(`join needs --server and --token\n${USAGE}`);
+    const runtime = (values.runtime ?? "cri") as RuntimeKind;
+    if (runtime !== "cri" && runtime !== "simulated") throw new Error(`--runtime ${runtime}: cri or simulated`);
+    const names = nodeNames(values);
+    if (names.length > 1 && runtime !== "simulated") throw new Error("--nodes: only the simulated runtime runs more than one node per agent");
+    const simulated = runtime === "simulated" ? {
+      startDelayMs: number("pod-start-delay", values["pod-start-delay"]), readyDelayMs: number("pod-ready-delay", values["pod-ready-delay"]),
+      completeAfterMs: number("complete-after", values["complete-after"]), failureRate: number("failure-rate", values["failure-rate"]),
+    } : undefined;
+    const state = await join({ server: values.server, token: values.token, caCertSha256: values["ca-cert-sha256"], nodeNames: names, stateDir, runtime, simulated });
+    jsonLog(names.length === 1 ? names[0]! : `${names.length} nodes`, `joined ${state.server}; credentials saved in ${stateDir}`);
+    await runUntilSignalled(state, stateDir);
+  } else if (command === "run") {
+    await runUntilSignalled(readState(stateDir), stateDir);
+  } else if (command === "cleanup") {
+    if (existsSync(joinPath(stateDir, "agent.json"))) {
+      const state = readState(stateDir);
+      const cidrs = hollowPodCIDRs(state.nodes.map((n) => n.name));
+      for (const node of state.nodes) {
+        const runtime = createRuntime(state.runtime, cidrs.get(node.name)!, state.simulated);
+        for (const pod of await runtime.listPods()) await runtime.killPod(pod, 0);
+        await runtime.close();
+      }
+    }
+    removeState(stateDir);
+    console.log(`removed the agent's state in ${stateDir}; the Node objects stay until an administrator deletes them (kubectl delete node)`);
+  } else {
+    throw new Error(`unknown command ${command}\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  process.stderr.write(`edgeplane-agent: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,334 @@
+// The kubelet's pod workers: an informer over the pods bound to this node (fieldSelector
+// spec.nodeName=<node>), and for each pod one serialized worker that compares what the API wants
+// with what the runtime reports and does the next step: admission, inputs (env, volumes, DNS),
+// runtime.syncPod, probes, and the PodStatus written with a status patch only when it changed.
+// A pod being deleted is killed with its grace period and then deleted for good (grace 0, its uid
+// as precondition), as the kubelet does. The informer resumes from its last resourceVersion after
+// the control plane was unreachable; the runtime's pods keep running meanwhile.
+import { readFileSync, rmSync } from "node:fs";
+import type { ConfigMap, Node, Pod, PodStatus, Secret } from "kubernetes-types/core/v1";
+import { builtin } from "../../lib/k8s/resources.ts";
+import { Informer, isConflict, isNotFound, type ApiClient, type PodClient, type ResourceClient } from "../../lib/client/index.ts";
+import type { KubeletEvents } from "../events.ts";
+import type { PodInputs, PodObservation, Runtime, RuntimePodRef } from "../runtime/runtime.ts";
+import { podDir } from "../state.ts";
+import { admitPod } from "./admission.ts";
+import { ContainerConfigError, resolvePodInputs, type NodeFacts, type ObjectSource } from "./inputs.ts";
+import { Prober } from "./probes.ts";
+import { computePodStatus } from "./status.ts";
+
+export interface PodManagerOptions {
+  client: ApiClient;
+  nodeName: string;
+  runtime: Runtime;
+  stateDir: string;
+  hostIPs: string[];
+  /** The Node as last written (its allocatable bounds admission). */
+  node: () => Node;
+  events: KubeletEvents;
+  /** The CA the node pinned at join: kube-root-ca.crt's content until the cluster publishes that ConfigMap. */
+  rootCA?: string;
+  clusterDNS?: string[];
+  log: (message: string) => void;
+}
+
+/** Without the runtime's own change events, pods are relisted every second (the kubelet's PLEG period). */
+const RELIST_MS = 1000;
+/** Every pod is synced at least this often (the kubelet's syncFrequency). */
+const RESYNC_MS = 60_000;
+const RETRY_INITIAL_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+interface PodWorker {
+  pod: Pod;
+  /** Deleted from the API: whatever the runtime holds of it goes. */
+  gone: boolean;
+  /** Passed node admission (or was already running when the agent started). */
+  admitted: boolean;
+  /** Killed and deleted: nothing more to do. */
+  finished: boolean;
+  inputs?: PodInputs;
+  running: boolean;
+  dirty: boolean;
+  failures: number;
+  timer?: ReturnType<typeof setTimeout>;
+  timerDue?: number;
+}
+
+const isTerminal = (pod: Pod) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+
+/** Objects compared as the API stores them: key order and null or empty members do not matter. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined && !(typeof v === "object" && !Array.isArray(v) && !Object.keys(v).length))
+      .sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
+}
+
+/** Whether writing `next` would change the pod's status. */
+export function statusChanged(current: PodStatus | undefined, next: PodStatus): boolean {
+  return Object.entries(next).some(([key, value]) => JSON.stringify(canonical(value)) !== JSON.stringify(canonical((current as Record<string, unknown> | undefined)?.[key])));
+}
+
+export class PodManager {
+  private readonly options: PodManagerOptions;
+  private readonly pods: PodClient;
+  private readonly configMaps: ResourceClient<ConfigMap>;
+  private readonly secrets: ResourceClient<Secret>;
+  private readonly informer: Informer<Pod>;
+  private readonly prober: Prober;
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly facts: Omit<NodeFacts, "podIPs" | "allocatable">;
+
+  constructor(options: PodManagerOptions) {
+    this.options = options;
+    this.pods = options.client.pods();
+    this.configMaps = options.client.resource<ConfigMap>(builtin("v1", "configmaps"));
+    this.secrets = options.client.resource<Secret>(builtin("v1", "secrets"));
+    this.informer = new Informer(this.pods, { fieldSelector: `spec.nodeName=${options.nodeName}` });
+    this.prober = new Prober({
+      runtime: options.runtime,
+      onChange: (uid) => this.enqueue(uid),
+      event: (pod, type, reason, message, fieldPath) => options.events.record(pod, type, reason, message, fieldPath),
+    });
+    let hostResolvConf = "";
+    try {
+      hostResolvConf = readFileSync("/etc/resolv.conf", "utf8");
+    } catch {
+      // no resolv.conf on the host: pods get only what their dnsConfig says
+    }
+    this.facts = { nodeName: options.nodeName, hostIPs: options.hostIPs, clusterDNS: options.clusterDNS ?? [], clusterDomain: "cluster.local", hostResolvConf };
+    this.informer.addEventHandler({
+      onAdd: (pod) => this.observe(pod),
+      onUpdate: (_old, pod) => this.observe(pod),
+      onDelete: (pod) => {
+        const worker = this.workers.get(pod.metadata!.uid!);
+        if (worker) {
+          worker.gone = true;
+          this.enqueue(pod.metadata!.uid!);
+        }
+      },
+    });
+    options.runtime.onPodChange?.((uid) => this.enqueue(uid));
+  }
+
+  /** Watches this node's pods until `signal` aborts; once the first list is in, removes what the runtime holds of pods no longer in the API. */
+  async run(signal: AbortSignal): Promise<void> {
+    const watching = this.informer.run(signal);
+    while (!this.informer.hasSynced && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
+    if (!signal.aborted) await this.removeOrphans().catch((e) => this.options.log(`removing pods the API no longer has: ${(e as Error).message}`));
+    await watching;
+  }
+
+  /** The pods this node runs now. */
+  get podCount(): number {
+    return this.workers.size;
+  }
+
+  stop(): void {
+    for (const worker of this.workers.values()) clearTimeout(worker.timer);
+    for (const uid of this.workers.keys()) this.prober.removePod(uid);
+  }
+
+  private observe(pod: Pod): void {
+    const uid = pod.metadata!.uid!;
+    let worker = this.workers.get(uid);
+    if (!worker) {
+      // A pod already past Pending was admitted before (by this agent before a restart).
+      const admitted = pod.status?.phase !== undefined && pod.status.phase !== "Pending" || !!pod.status?.containerStatuses?.length;
+      worker = { pod, gone: false, admitted, finished: false, running: false, dirty: false, failures: 0 };
+      this.workers.set(uid, worker);
+    } else {
+      worker.pod = pod;
+    }
+    this.enqueue(uid);
+  }
+
+  private async removeOrphans(): Promise<void> {
+    for (const ref of await this.options.runtime.listPods()) {
+      if (!this.workers.has(ref.uid)) {
+        this.options.log(`killing ${ref.namespace}/${ref.name} (${ref.uid}): the API no longer has it`);
+        await this.options.runtime.killPod(ref, 0);
+        rmSync(podDir(this.options.stateDir, ref.uid), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Syncs the pod's worker now (or after `delayMs`), one sync at a time per pod. */
+  private enqueue(uid: string, delayMs = 0): void {
+    const worker = this.workers.get(uid);
+    if (!worker) return;
+    if (delayMs > 0) {
+      const due = Date.now() + delayMs;
+      if (worker.timer && worker.timerDue! <= due) return;
+      clearTimeout(worker.timer);
+      worker.timerDue = due;
+      worker.timer = setTimeout(() => {
+        worker.timer = undefined;
+        this.enqueue(uid);
+      }, delayMs);
+      return;
+    }
+    if (worker.running) {
+      worker.dirty = true;
+      return;
+    }
+    void this.work(uid, worker);
+  }
+
+  private async work(uid: string, worker: PodWorker): Promise<void> {
+    worker.running = true;
+    clearTimeout(worker.timer);
+    worker.timer = undefined;
+    let next: number | undefined;
+    try {
+      next = await this.sync(uid, worker);
+      worker.failures = 0;
+    } catch (e) {
+      next = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** worker.failures++);
+      this.options.log(`syncing pod ${worker.pod.metadata?.namespace}/${worker.pod.metadata?.name}: ${(e as Error).message} (retrying in ${next} ms)`);
+    } finally {
+      worker.running = false;
+    }
+    if (this.workers.get(uid) !== worker) return;
+    if (worker.dirty) {
+      worker.dirty = false;
+      this.enqueue(uid);
+    } else if (next !== undefined) this.enqueue(uid, next);
+  }
+
+  private ref(pod: Pod): RuntimePodRef {
+    return { uid: pod.metadata!.uid!, namespace: pod.metadata!.namespace!, name: pod.metadata!.name! };
+  }
+
+  /** One step for one pod; answers when to look again (undefined: when something changes). */
+  private async sync(uid: string, worker: PodWorker): Promise<number | undefined> {
+    const { runtime } = this.options;
+    const pod = worker.pod;
+    if (worker.gone) {
+      await runtime.killPod(this.ref(pod), 0);
+      this.forget(uid);
+      return undefined;
+    }
+    if (worker.finished) return undefined;
+    if (pod.metadata?.deletionTimestamp) {
+      await this.terminate(worker);
+      return undefined;
+    }
+    if (isTerminal(pod)) {
+      // A finished pod's containers have exited; its sandbox goes too.
+      if (await runtime.observe(uid)) await runtime.killPod(this.ref(pod), 0);
+      this.prober.removePod(uid);
+      return undefined;
+    }
+    if (!worker.admitted && !(await this.admit(worker))) return undefined;
+
+    const observed = await runtime.observe(uid);
+    if (!worker.inputs) {
+      try {
+        worker.inputs = await resolvePodInputs(pod, podDir(this.options.stateDir, uid), this.objectSource(), {
+          ...this.facts, podIPs: observed?.podIPs ?? [], allocatable: this.options.node().status?.allocatable ?? {},
+        });
+      } catch (e) {
+        if (!(e instanceof ContainerConfigError)) throw e;
+        await this.reportConfigError(worker, observed, e.message);
+        return Math.min(RETRY_MAX_MS, 2000 * 2 ** worker.failures++);
+      }
+    }
+    const observation = await runtime.syncPod(pod, worker.inputs, (event) => this.options.events.record(pod, event.type, event.reason, event.message, event.fieldPath));
+    this.prober.sync(pod, observation.containers.flatMap((c) =>
+      "running" in c.state && c.containerID ? [{ name: c.name, containerID: c.containerID, startedAt: Date.parse(c.state.running.startedAt) }] : []));
+    const status = computePodStatus({ pod, observation, probes: this.prober.results(uid), hostIPs: this.options.hostIPs, now: stamp() });
+    await this.writeStatus(worker, status);
+    if (isTerminal(worker.pod)) return 0;
+    return runtime.onPodChange ? RESYNC_MS : RELIST_MS;
+  }
+
+  /** Node admission against the pods already admitted here; a rejected pod fails with kube's reason. */
+  private async admit(worker: PodWorker): Promise<boolean> {
+    const admitted = [...this.workers.values()].filter((w) => w !== worker && w.admitted && !w.gone && !w.finished && !isTerminal(w.pod)).map((w) => w.pod);
+    const decision = admitPod(worker.pod, this.options.node().status?.allocatable ?? {}, admitted);
+    if (decision.admit) {
+      worker.admitted = true;
+      return true;
+    }
+    this.options.events.record(worker.pod, "Warning", decision.reason, decision.message);
+    await this.writeStatus(worker, { ...worker.pod.status, phase: "Failed", reason: decision.reason, message: `Pod was rejected: ${decision.message}` });
+    return false;
+  }
+
+  /** The pod's status while a container cannot be configured: CreateContainerConfigError, and a Failed Event. */
+  private async reportConfigError(worker: PodWorker, observation: PodObservation | undefined, message: string): Promise<void> {
+    const pod = worker.pod;
+    const status = computePodStatus({ pod, observation, probes: this.prober.results(pod.metadata!.uid!), hostIPs: this.options.hostIPs, now: stamp() });
+    for (const s of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+      if (s.state?.waiting) s.state = { waiting: { reason: "CreateContainerConfigError", message } };
+    }
+    this.options.events.record(pod, "Warning", "Failed", `Error: ${message}`);
+    await this.writeStatus(worker, status);
+  }
+
+  private async writeStatus(worker: PodWorker, status: PodStatus): Promise<void> {
+    if (!statusChanged(worker.pod.status, status)) return;
+    const { namespace, name } = worker.pod.metadata!;
+    const written = await this.pods.patch(namespace, name!, { status }, "merge", { subresource: "status" });
+    if (written.metadata?.uid === worker.pod.metadata?.uid) worker.pod = written;
+  }
+
+  /** Graceful deletion: Killing events, the runtime stops the containers within the grace period, then the pod is deleted for good. */
+  private async terminate(worker: PodWorker): Promise<void> {
+    const pod = worker.pod;
+    const uid = pod.metadata!.uid!;
+    const grace = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const observed = await this.options.runtime.observe(uid);
+    for (const c of observed?.containers ?? []) {
+      if ("running" in c.state) this.options.events.record(pod, "Normal", "Killing", `Stopping container ${c.name}`, `spec.containers{${c.name}}`);
+    }
+    this.prober.removePod(uid);
+    await this.options.runtime.killPod(this.ref(pod), grace);
+    try {
+      await this.pods.delete(pod.metadata!.namespace, pod.metadata!.name!, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (e) {
+      // Gone already, or the name now belongs to another pod.
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    }
+    worker.finished = true;
+    rmSync(podDir(this.options.stateDir, uid), { recursive: true, force: true });
+  }
+
+  private forget(uid: string): void {
+    const worker = this.workers.get(uid);
+    clearTimeout(worker?.timer);
+    this.workers.delete(uid);
+    this.prober.removePod(uid);
+    rmSync(podDir(this.options.stateDir, uid), { recursive: true, force: true });
+  }
+
+  /** What pods refer to, read through the node's credential (the Node authorizer allows exactly these). */
+  private objectSource(): ObjectSource {
+    const orUndefined = <T>(read: Promise<T>) => read.catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    return {
+      configMap: async (namespace, name) => {
+        const map = await orUndefined(this.configMaps.get(namespace, name));
+        // Until a controller publishes kube-root-ca.crt, the CA this node pinned is its content.
+        if (!map && name === "kube-root-ca.crt" && this.options.rootCA) return { metadata: { name, namespace }, data: { "ca.crt": this.options.rootCA } };
+        return map;
+      },
+      secret: (namespace, name) => orUndefined(this.secrets.get(namespace, name)),
+      serviceAccountToken: async (pod, audience, expirationSeconds) => {
+        const answer = await this.options.client.json<{ status: { token: string } }>({
+          method: "POST",
+          path: `/api/v1/namespaces/${pod.metadata!.namespace}/serviceaccounts/${pod.spec?.serviceAccountName ?? "default"}/token`,
+          body: {
+            apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest",
+            spec: { ...(audience ? { audiences: [audience] } : {}), expirationSeconds, boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata!.name, uid: pod.metadata!.uid } },
+          },
+        });
+        return answer.status.token;
+      },
+    };
+  }
+}

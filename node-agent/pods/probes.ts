@@ -1,0 +1,242 @@
+// The kubelet's prober: one worker per running container and probe (liveness, readiness, startup)
+// that waits initialDelaySeconds, runs the probe every periodSeconds within timeoutSeconds (exec
+// through the runtime, httpGet, tcpSocket) and turns successThreshold/failureThreshold runs of
+// results into what the status reports (Ready, started). A failed liveness or startup probe kills
+// the container, which the runtime restarts per the restartPolicy. Liveness and readiness wait
+// until the startup probe has passed.
+import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
+import type { Container, Pod, Probe } from "kubernetes-types/core/v1";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { ProbeResults } from "./status.ts";
+
+export type ProbeKind = "liveness" | "readiness" | "startup";
+
+export interface ProbeOutcome {
+  success: boolean;
+  message?: string;
+}
+
+export interface ProberOptions {
+  runtime: Runtime;
+  /** A result changed: the pod's worker should sync (status, or a kill). */
+  onChange(uid: string): void;
+  event(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, fieldPath: string): void;
+}
+
+const KIND_WORD: Record<ProbeKind, string> = { liveness: "Liveness", readiness: "Readiness", startup: "Startup" };
+
+function probeOf(container: Container, kind: ProbeKind): Probe | undefined {
+  return kind === "liveness" ? container.livenessProbe : kind === "readiness" ? container.readinessProbe : container.startupProbe;
+}
+
+/** A named or numbered port of the container. */
+function portNumber(container: Container, port: number | string): number {
+  if (typeof port === "number") return port;
+  const named = container.ports?.find((p) => p.name === port)?.containerPort;
+  return named ?? Number(port);
+}
+
+function httpProbe(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<ProbeOutcome> {
+  const send = url.protocol === "https:" ? httpsRequest : request;
+  return new Promise((resolve) => {
+    const req = send(url, { headers: { "User-Agent": "kube-probe/1.30", Accept: "*/*", ...headers }, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      resolve(code >= 200 && code < 400 ? { success: true } : { success: false, message: `HTTP probe failed with statuscode: ${code}` });
+    });
+    req.on("timeout", () => req.destroy(new Error(`Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`)));
+    req.on("error", (e) => resolve({ success: false, message: e.message.startsWith("Get ") ? e.message : `Get "${url}": ${e.message}` }));
+    req.end();
+  });
+}
+
+function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeOutcome> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve({ success: true });
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve({ success: false, message: `dial tcp ${host}:${port}: i/o timeout` });
+    });
+    socket.once("error", (e) => resolve({ success: false, message: `dial tcp ${host}:${port}: ${e.message}` }));
+  });
+}
+
+/** Runs one probe once against the pod. */
+export async function runProbe(runtime: Runtime, pod: Pod, container: Container, kind: ProbeKind, probe: Probe): Promise<ProbeOutcome> {
+  const uid = pod.metadata!.uid!;
+  if (runtime.probe) return runtime.probe(uid, container.name, kind);
+  const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+  const podIP = pod.status?.podIP ?? "";
+  if (probe.exec) {
+    const result = await runtime.exec(uid, container.name, probe.exec.command ?? [], probe.timeoutSeconds ?? 1);
+    return result.exitCode === 0 ? { success: true } : { success: false, message: (result.stdout + result.stderr).trim() || `command ${JSON.stringify(probe.exec.command)} exited with ${result.exitCode}` };
+  }
+  if (probe.httpGet) {
+    const { scheme = "HTTP", host, port, path = "/", httpHeaders = [] } = probe.httpGet;
+    const url = new URL(`${scheme.toLowerCase()}://${host || podIP}:${portNumber(container, port)}`);
+    url.pathname = path.startsWith("/") ? path : `/${path}`;
+    return httpProbe(url, Object.fromEntries(httpHeaders.map((h) => [h.name, h.value])), timeoutMs);
+  }
+  if (probe.tcpSocket) return tcpProbe(probe.tcpSocket.host || podIP, portNumber(container, probe.tcpSocket.port), timeoutMs);
+  return { success: false, message: "only exec, httpGet and tcpSocket probes are supported by this node" };
+}
+
+/** One probe of one running container (by containerID: a restarted container gets new workers). */
+class ProbeWorker {
+  readonly containerID: string;
+  readonly container: Container;
+  readonly kind: ProbeKind;
+  readonly probe: Probe;
+  /** The pod as last synced (its podIP is what httpGet and tcpSocket probes reach). */
+  pod: Pod;
+  result: boolean | undefined;
+  private readonly prober: Prober;
+  private successes = 0;
+  private failures = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(prober: Prober, pod: Pod, container: Container, kind: ProbeKind, probe: Probe, containerID: string, startedAt: number) {
+    this.prober = prober;
+    this.pod = pod;
+    this.container = container;
+    this.kind = kind;
+    this.probe = probe;
+    this.containerID = containerID;
+    const firstRun = startedAt + (probe.initialDelaySeconds ?? 0) * 1000 - Date.now();
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, firstRun));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    // Liveness and readiness wait for the startup probe to pass.
+    if (this.kind === "startup" || this.prober.started(this.pod.metadata!.uid!, this.container)) {
+      const outcome = await runProbe(this.prober.runtime, this.pod, this.container, this.kind, this.probe).catch((e: Error) => ({ success: false, message: e.message }));
+      if (this.stopped) return;
+      this.record(outcome);
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), (this.probe.periodSeconds ?? 10) * 1000);
+  }
+
+  private record(outcome: ProbeOutcome): void {
+    const path = `spec.containers{${this.container.name}}`;
+    if (outcome.success) {
+      this.failures = 0;
+      this.successes++;
+      if (this.result !== true && this.successes >= (this.probe.successThreshold ?? 1)) this.set(true);
+      return;
+    }
+    this.successes = 0;
+    this.failures++;
+    this.prober.event(this.pod, "Warning", "Unhealthy", `${KIND_WORD[this.kind]} probe failed: ${outcome.message ?? ""}`, path);
+    if (this.failures < (this.probe.failureThreshold ?? 3)) return;
+    if (this.kind === "readiness") {
+      if (this.result !== false) this.set(false);
+      return;
+    }
+    // Liveness or startup failed: the container is killed and these workers end with it.
+    this.failures = 0;
+    this.prober.kill(this, `Container ${this.container.name} failed ${this.kind} probe, will be restarted`);
+  }
+
+  private set(result: boolean): void {
+    this.result = result;
+    this.prober.changed(this.pod.metadata!.uid!);
+  }
+}
+
+export class Prober implements ProberOptions {
+  readonly runtime: Runtime;
+  readonly onChange: (uid: string) => void;
+  readonly event: ProberOptions["event"];
+  /** uid → "container/kind" → worker */
+  private readonly workers = new Map<string, Map<string, ProbeWorker>>();
+
+  constructor(options: ProberOptions) {
+    this.runtime = options.runtime;
+    this.onChange = options.onChange;
+    this.event = options.event;
+  }
+
+  /** Starts workers for the running containers' probes and stops those of containers no longer running. */
+  sync(pod: Pod, running: { name: string; containerID: string; startedAt: number }[]): void {
+    const uid = pod.metadata!.uid!;
+    const workers = this.workers.get(uid) ?? new Map<string, ProbeWorker>();
+    const wanted = new Set<string>();
+    for (const { name, containerID, startedAt } of running) {
+      const container = pod.spec?.containers.find((c) => c.name === name);
+      if (!container) continue;
+      for (const kind of ["startup", "liveness", "readiness"] as const) {
+        const probe = probeOf(container, kind);
+        if (!probe) continue;
+        const key = `${name}/${kind}`;
+        wanted.add(key);
+        const existing = workers.get(key);
+        if (existing?.containerID === containerID) {
+          existing.pod = pod;
+          continue;
+        }
+        existing?.stop();
+        workers.set(key, new ProbeWorker(this, pod, container, kind, probe, containerID, startedAt));
+      }
+    }
+    for (const [key, worker] of workers) {
+      if (!wanted.has(key)) {
+        worker.stop();
+        workers.delete(key);
+      }
+    }
+    if (workers.size) this.workers.set(uid, workers);
+    else this.workers.delete(uid);
+  }
+
+  results(uid: string): ProbeResults {
+    const ready = new Map<string, boolean>();
+    const started = new Map<string, boolean>();
+    for (const worker of this.workers.get(uid)?.values() ?? []) {
+      if (worker.kind === "readiness" && worker.result !== undefined) ready.set(worker.container.name, worker.result);
+      if (worker.kind === "startup" && worker.result !== undefined) started.set(worker.container.name, worker.result);
+    }
+    return { ready, started };
+  }
+
+  /** Whether the container's startup probe has passed (true when it has none). */
+  started(uid: string, container: Container): boolean {
+    if (!container.startupProbe) return true;
+    return this.workers.get(uid)?.get(`${container.name}/startup`)?.result === true;
+  }
+
+  changed(uid: string): void {
+    this.onChange(uid);
+  }
+
+  kill(worker: ProbeWorker, message: string): void {
+    const { pod, container, probe } = worker;
+    const uid = pod.metadata!.uid!;
+    this.event(pod, "Normal", "Killing", message, `spec.containers{${container.name}}`);
+    for (const [key, w] of this.workers.get(uid) ?? []) {
+      if (key.startsWith(`${container.name}/`)) {
+        w.stop();
+        this.workers.get(uid)!.delete(key);
+      }
+    }
+    const grace = probe.terminationGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    void this.runtime.killContainer(pod, container.name, grace, message).finally(() => this.onChange(uid));
+  }
+
+  removePod(uid: string): void {
+    for (const worker of this.workers.get(uid)?.values() ?? []) worker.stop();
+    this.workers.delete(uid);
+  }
+}

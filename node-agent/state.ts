@@ -1,0 +1,58 @@
+// The agent's state directory: what joining saved (the server, the pinned CA, each node's own
+// credential, the runtime) in one file only its owner can read, and the per-pod folders where
+// volumes are written.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export type RuntimeKind = "cri" | "simulated";
+
+export interface NodeCredential {
+  name: string;
+  /** The bearer token of system:node:<name>, from POST /api/v1/nodes/<name>/token. */
+  token: string;
+  expirationTimestamp?: string;
+}
+
+export interface AgentState {
+  server: string;
+  /** The pinned CA (PEM); absent when the server's certificate is publicly trusted. */
+  ca?: string;
+  runtime: RuntimeKind;
+  nodes: NodeCredential[];
+  /** The simulated runtime's settings (node-agent/simulated/runtime.ts SimulatedOptions, less the pod range). */
+  simulated?: { startDelayMs?: number; readyDelayMs?: number; completeAfterMs?: number; failureRate?: number };
+}
+
+export const DEFAULT_STATE_DIR = "/var/lib/edgeplane-agent";
+const STATE_FILE = "agent.json";
+
+export function stateFile(dir: string): string {
+  return join(dir, STATE_FILE);
+}
+
+export function readState(dir: string): AgentState {
+  const file = stateFile(dir);
+  if (!existsSync(file)) throw new Error(`no ${file}: join first (edgeplane-agent join --server URL --token ID.SECRET)`);
+  return JSON.parse(readFileSync(file, "utf8")) as AgentState;
+}
+
+/** Written whole to a temporary file and renamed, mode 0600: a crash never leaves half a credential. */
+export function writeState(dir: string, state: AgentState): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = stateFile(dir);
+  const temporary = `${file}.tmp`;
+  writeFileSync(temporary, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, file);
+}
+
+/** Where one pod's volumes and files live on the host. */
+export function podDir(dir: string, uid: string): string {
+  return join(dir, "pods", uid);
+}
+
+/** Forgets everything: the saved credentials and every pod's files. */
+export function removeState(dir: string): void {
+  rmSync(stateFile(dir), { force: true });
+  rmSync(join(dir, "pods"), { recursive: true, force: true });
+}
