@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,6 +154,93 @@ describe("cri runtime on a private containerd", () => {
     }
   });
 
+  it("runs a container as its spec says: user, env, working directory, cgroup limits, read-only root, termination message", async () => {
+    const report = [
+      "uid=$(id -u)",
+      "env=$GREETING",
+      "pwd=$(pwd)",
+      // cgroup v1, else v2.
+      "memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)",
+      "quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max)",
+      "rootfs=$(touch /rootfs-probe 2>/dev/null && echo writable || echo read-only)",
+    ].join(" ");
+    const pod = makePod("spec", [{
+      name: "spec",
+      image: "busybox",
+      command: ["sh", "-c", `echo "${report}" > /dev/termination-log`],
+      workingDir: "/tmp",
+      resources: { requests: { cpu: "500m", memory: "64Mi" }, limits: { cpu: "500m", memory: "64Mi" } },
+      securityContext: { runAsUser: 65534, runAsGroup: 65534, readOnlyRootFilesystem: true },
+    }], { restartPolicy: "Never" });
+    const inputs = { ...inputsFor(), env: { spec: [{ name: "GREETING", value: "hello" }] } };
+    try {
+      const done = await syncUntil(pod, inputs, (o) => "terminated" in o.containers[0]!.state);
+      expect(done.containers[0]!.state).toMatchObject({ terminated: { exitCode: 0, reason: "Completed", message: "uid=65534 env=hello pwd=/tmp memory=67108864 quota=50000 rootfs=read-only\n" } });
+      // restartPolicy Never: finished for good, nothing restarts.
+      const again = await runtime.syncPod(pod, inputs, () => {});
+      expect(again.containers[0]).toMatchObject({ restartCount: 0, state: { terminated: { exitCode: 0 } } });
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
+  it("maps a hostPort to the pod", async () => {
+    const pod = makePod("ports", [{ name: "web", image: "busybox", command: ["sh", "-c", `echo ported > /tmp/index.html && httpd -p 8080 -h /tmp && ${STAY_UP}`], ports: [{ containerPort: 8080, hostPort: 18213 }] }]);
+    try {
+      await syncUntil(pod, inputsFor(), (o) => "running" in o.containers[0]!.state);
+      const hostIP = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)!.address;
+      const body = await eventually(async () => {
+        const response = await fetch(`http://${hostIP}:18213/index.html`, { signal: AbortSignal.timeout(1000) });
+        return response.ok ? response.text() : undefined;
+      });
+      expect(body).toBe("ported\n");
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
+  it("stops a container a probe failed with the kubelet's words, and the next sync restarts it", async () => {
+    const pod = makePod("probe", [{ name: "app", image: "busybox", command: ["sh", "-c", STAY_UP] }]);
+    const inputs = inputsFor();
+    try {
+      const running = await syncUntil(pod, inputs, (o) => "running" in o.containers[0]!.state);
+      const events: RuntimeEvent[] = [];
+      await runtime.killContainer(pod, "app", 5, "Container app failed liveness probe, will be restarted", (e) => events.push(e));
+      expect(events).toEqual([{ type: "Normal", reason: "Killing", message: "Container app failed liveness probe, will be restarted", fieldPath: "spec.containers{app}" }]);
+      const restarted = await syncUntil(pod, inputs, (o) => o.containers[0]!.restartCount === 1 && "running" in o.containers[0]!.state);
+      expect(restarted.containers[0]!.containerID).not.toBe(running.containers[0]!.containerID);
+      expect(restarted.containers[0]!.lastState).toMatchObject({ terminated: { exitCode: 0, containerID: running.containers[0]!.containerID } });
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
+  it("starts a sidecar before the containers, runs postStart, and stops the sidecar when the pod is done", async () => {
+    const marks = mkdtempSync(join(dir, "sidecar-"));
+    const mount = [{ name: "marks", mountPath: "/marks" }];
+    const pod = makePod("sidecar", [{
+      name: "main",
+      image: "busybox",
+      // Runs only while the sidecar is up (it wrote its mark), then finishes.
+      command: ["sh", "-c", "test -f /marks/sidecar && sleep 1"],
+      volumeMounts: mount,
+      lifecycle: { postStart: { exec: { command: ["sh", "-c", "echo started > /marks/post-start"] } } },
+    }], {
+      restartPolicy: "Never",
+      initContainers: [{ name: "proxy", image: "busybox", restartPolicy: "Always", command: ["sh", "-c", `touch /marks/sidecar; ${STAY_UP}`], volumeMounts: mount }],
+    });
+    const inputs = inputsFor({ marks: { hostPath: marks } });
+    try {
+      const running = await syncUntil(pod, inputs, (o) => "running" in o.containers[0]!.state || "terminated" in o.containers[0]!.state);
+      expect(running.initContainers[0]).toMatchObject({ name: "proxy", started: true, state: { running: {} } });
+      expect(readFileSync(join(marks, "post-start"), "utf8")).toBe("started\n");
+      const done = await syncUntil(pod, inputs, (o) => "terminated" in o.containers[0]!.state && "terminated" in o.initContainers[0]!.state);
+      expect(done.containers[0]!.state).toMatchObject({ terminated: { exitCode: 0 } });
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
   it("restarts a failing container with CrashLoopBackOff, 10 s then 20 s, and counts restarts", async () => {
     const pod = makePod("crash", [{ name: "crash", image: "busybox", command: ["sh", "-c", "exit 1"] }]);
     const inputs = inputsFor();
@@ -255,6 +342,25 @@ describe("cri runtime on a private containerd", () => {
         await restarted.close();
       }
     } finally {
+      await cleanUp(pod);
+    }
+  });
+
+  it("tells when a pod's container changes on its own (PLEG)", async () => {
+    const watcher = newRuntime();
+    const changed: string[] = [];
+    watcher.onPodChange((uid) => changed.push(uid));
+    const pod = makePod("pleg", [{ name: "brief", image: "busybox", command: ["sh", "-c", "sleep 1"] }], { restartPolicy: "Never" });
+    const uid = pod.metadata!.uid!;
+    try {
+      await syncUntil(pod, inputsFor(), (o) => "running" in o.containers[0]!.state);
+      await eventually(async () => (changed.includes(uid) ? true : undefined));
+      changed.length = 0;
+      // Nobody syncs: the exit alone is news.
+      await eventually(async () => (changed.includes(uid) ? true : undefined), 5000);
+      expect((await watcher.observe(uid))!.containers[0]!.state).toMatchObject({ terminated: { exitCode: 0 } });
+    } finally {
+      await watcher.close();
       await cleanUp(pod);
     }
   });

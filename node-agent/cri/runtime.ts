@@ -5,7 +5,7 @@
 // Everything it needs to know after a restart is in containerd: labels say which pod and
 // container, annotations hold the restart count and the preStop hook, exited containers the
 // last state. Only back-off timers and waiting reasons live in memory, as in the kubelet.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import type { ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
@@ -32,6 +32,8 @@ export interface CriRuntimeOptions {
   preloadedImages?: string[];
 }
 
+/** How often the runtime relists containers for onPodChange (the kubelet's PLEG relist period). */
+const RELIST_MS = 1000;
 /** The kubelet never gives a container less than this to stop (minimumGracePeriodInSeconds). */
 const MINIMUM_GRACE_SECONDS = 2;
 /** Exited containers kept per container name: the newest is the current state, the one before it the last state. */
@@ -68,6 +70,11 @@ export class CriRuntime implements Runtime {
   /** Why a container waits, per pod UID and container name, from the last sync (the kubelet's reasonCache). */
   private readonly reasons = new Map<string, Map<string, WaitingReason>>();
   private readonly podLocks = new Map<string, Promise<unknown>>();
+  private readonly changeListeners: ((uid: string) => void)[] = [];
+  private relistTimer?: NodeJS.Timeout;
+  /** Per container ID, its pod and state at the last relist. */
+  private lastRelist = new Map<string, { uid: string; state: string }>();
+  private readonly backoffTimers = new Set<NodeJS.Timeout>();
 
   constructor(options: CriRuntimeOptions) {
     this.client = new CriClient(options.endpoint);
@@ -148,6 +155,52 @@ export class CriRuntime implements Runtime {
     return [...pods.values()];
   }
 
+  /**
+   * The kubelet's PLEG: relists containers every second and tells which pods had a container
+   * appear, change state or go; and when a pod's back-off ends, so its worker syncs then.
+   */
+  onPodChange(listener: (uid: string) => void): void {
+    this.changeListeners.push(listener);
+    if (this.relistTimer) return;
+    let relisting = false;
+    this.relistTimer = setInterval(() => {
+      if (relisting) return;
+      relisting = true;
+      void this.relist().finally(() => (relisting = false));
+    }, RELIST_MS);
+    this.relistTimer.unref();
+  }
+
+  private async relist(): Promise<void> {
+    let containers;
+    try {
+      containers = await this.client.listContainers();
+    } catch {
+      return; // containerd is down; health() says so, and the next relist tries again.
+    }
+    const current = new Map(containers.filter((c) => c.labels[POD_UID]).map((c) => [c.id, { uid: c.labels[POD_UID]!, state: c.state }]));
+    const changed = new Set<string>();
+    for (const [id, now] of current) if (this.lastRelist.get(id)?.state !== now.state) changed.add(now.uid);
+    for (const [id, before] of this.lastRelist) if (!current.has(id)) changed.add(before.uid);
+    this.lastRelist = current;
+    for (const uid of changed) this.notifyChange(uid);
+  }
+
+  private notifyChange(uid: string): void {
+    for (const listener of this.changeListeners) listener(uid);
+  }
+
+  /** Wakes the pod's worker when its back-off ends. */
+  private notifyAfter(uid: string, delayMs: number): void {
+    if (this.changeListeners.length === 0) return;
+    const timer = setTimeout(() => {
+      this.backoffTimers.delete(timer);
+      this.notifyChange(uid);
+    }, Math.max(0, delayMs));
+    timer.unref();
+    this.backoffTimers.add(timer);
+  }
+
   async exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     const running = await this.client.listContainers({ label_selector: { [POD_UID]: uid, [CONTAINER_NAME]: container }, state: { state: "CONTAINER_RUNNING" } });
     const target = running.sort((a, b) => b.created_at - a.created_at)[0];
@@ -157,6 +210,8 @@ export class CriRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.relistTimer);
+    for (const timer of this.backoffTimers) clearTimeout(timer);
     this.client.close();
   }
 
@@ -277,7 +332,9 @@ export class CriRuntime implements Runtime {
       const finishedAt = nanosToMs(previous.finished_at);
       if (this.crashBackoff.isInBackOffSince(key, finishedAt)) {
         emit({ type: "Warning", reason: "BackOff", message: `Back-off restarting failed container ${container.name} in pod ${podDescription(pod)}`, fieldPath });
-        this.setReason(uid, container.name, { reason: "CrashLoopBackOff", message: `back-off ${goDuration(this.crashBackoff.get(key))} restarting failed container=${container.name} pod=${podDescription(pod)}` });
+        const delay = this.crashBackoff.get(key);
+        this.setReason(uid, container.name, { reason: "CrashLoopBackOff", message: `back-off ${goDuration(delay)} restarting failed container=${container.name} pod=${podDescription(pod)}` });
+        this.notifyAfter(uid, finishedAt + delay - this.crashBackoff.clock.now());
         return;
       }
       this.crashBackoff.next(key, finishedAt);
@@ -372,6 +429,7 @@ export class CriRuntime implements Runtime {
       const message = (error as Error).message;
       emit({ type: "Warning", reason: "Failed", message: `Failed to pull image "${image}": ${message}`, fieldPath });
       this.pullBackoff.next(key, this.pullBackoff.clock.now());
+      this.notifyAfter(uid, this.pullBackoff.get(key));
       this.failStart(uid, container.name, "ErrImagePull", message, emit, fieldPath);
       return undefined;
     }
@@ -442,7 +500,9 @@ export class CriRuntime implements Runtime {
     const dir = `${this.podsDir}/${uid}/containers/${container.name}`;
     mkdirSync(dir, { recursive: true });
     const path = `${dir}/${randomBytes(4).toString("hex")}`;
-    writeFileSync(path, "", { mode: 0o666 });
+    writeFileSync(path, "");
+    // Writable by whichever user the container runs as (the umask would take that away).
+    chmodSync(path, 0o666);
     return { container_path: container.terminationMessagePath ?? "/dev/termination-log", host_path: path };
   }
 
