@@ -30,6 +30,17 @@ interface Env {
   COMPACTION_RETAIN_REVISIONS?: string;
   COMPACTION_RETAIN_MINUTES?: string;
   WATCH_PROGRESS_NOTIFY_SECONDS?: string;
+  /** The controller manager's flags (durable-objects/controllers/settings.ts): where node IPAM carves pod CIDRs (default 10.244.0.0/16, /24 per node). */
+  CLUSTER_CIDR?: string;
+  NODE_CIDR_MASK_SIZE?: string;
+  /** How long a node may be silent before it is Ready=Unknown (default 40), or never posted status (default 60). */
+  NODE_MONITOR_GRACE_PERIOD_SECONDS?: string;
+  NODE_STARTUP_GRACE_PERIOD_SECONDS?: string;
+  /** NoExecute taints per second per zone (default 0.1; 0.01 in a large partially disrupted zone). */
+  NODE_EVICTION_RATE?: string;
+  SECONDARY_NODE_EVICTION_RATE?: string;
+  /** Terminated pods kept before PodGC deletes the oldest (default 12500). */
+  TERMINATED_POD_GC_THRESHOLD?: string;
   /** Where Services get their ClusterIPs (default 10.96.0.0/12). */
   SERVICE_CIDR?: string;
   /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */

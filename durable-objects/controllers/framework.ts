@@ -5,6 +5,7 @@ import type { ApiClient, KubeObject, Lister } from "../../lib/client/index.ts";
 import type { EventRecorder } from "../../lib/client/event-recorder.ts";
 import type { LabelSelector } from "kubernetes-types/meta/v1";
 import type { ResourceNames } from "../../lib/k8s/resources.ts";
+import type { ControllerSettings } from "./settings.ts";
 import { labelSelectorFromObject, matchesLabels, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
 
 /** The listers of every watched resource, shared by all controllers, by "group/version/resource". */
@@ -18,6 +19,8 @@ export interface ReconcileContext {
   /** Reports as this controller (its reportingController). */
   recorder: EventRecorder;
   now(): number;
+  /** kube-controller-manager's flags, from the Worker's vars. */
+  settings: ControllerSettings;
 }
 
 export interface ReconcileResult {
@@ -35,6 +38,8 @@ export interface Watch {
 
 /** The index every cache keeps: objects by their owners' uids (`lister.byIndex(OWNER_INDEX, uid)`). */
 export const OWNER_INDEX = "owner";
+/** Also kept by every cache: pods by `spec.nodeName` (`lister.byIndex(NODE_NAME_INDEX, node)`). */
+export const NODE_NAME_INDEX = "nodeName";
 
 export interface Controller {
   /** As kube names it: "replicaset-controller" is also its Events' reportingController. */

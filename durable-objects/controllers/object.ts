@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
 import { EventRecorder } from "../../lib/client/event-recorder.ts";
-import { byOwnerUid, Informer } from "../../lib/client/informer.ts";
+import { byNodeName, byOwnerUid, Informer } from "../../lib/client/informer.ts";
 import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
@@ -17,17 +17,25 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { cronJobController } from "./cronjob.ts";
 import { daemonSetController } from "./daemonset.ts";
 import { deploymentController } from "./deployment.ts";
-import { OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { endpointsController } from "./endpoints.ts";
+import { endpointSliceController } from "./endpointslice.ts";
+import { NODE_NAME_INDEX, OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 import { garbageCollector } from "./garbage-collector.ts";
 import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
+import { nodeIpamController } from "./node-ipam.ts";
+import { nodeLifecycleController } from "./node-lifecycle.ts";
+import { podGcController } from "./pod-gc.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { statefulSetController } from "./statefulset.ts";
+import { taintEvictionController } from "./taint-eviction.ts";
 import { ttlAfterFinishedController } from "./ttlafterfinished.ts";
+import { controllerSettings, type ControllerSettings } from "./settings.ts";
 
 
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
-export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController];
+export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
+  nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;
@@ -68,7 +76,10 @@ class Runtime {
   /** Set once the first catch-up after a (re)start queued every object, as kube's controllers resync on start. */
   private resynced = false;
 
-  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string) {
+  readonly settings: ControllerSettings;
+
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings) {
+    this.settings = settings;
     this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-controller-manager.internal", userAgent: "kube-controller-manager/edgeplane" });
     this.lease = new LeaderLease(this.client, { name: "kube-controller-manager", identity });
     this.listers = {
@@ -89,7 +100,7 @@ class Runtime {
         if (!informer) {
           // A cache of another projection is another cache: switching lists afresh.
           const [project, cacheName] = wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid } });
+          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName } });
           this.informers.set(id, informer);
         }
         const enqueue = (...objects: KubeObject[]) => {
@@ -127,7 +138,7 @@ class Runtime {
     const worker = async () => {
       while (next < work.length) {
         const { running, key } = work[next++]!;
-        const ctx: ReconcileContext = { client: this.client, listers: this.listers, recorder: running.recorder, now: Date.now };
+        const ctx: ReconcileContext = { client: this.client, listers: this.listers, recorder: running.recorder, now: Date.now, settings: this.settings };
         try {
           const result = await running.controller.reconcile(key, ctx);
           running.queue.forget(key);
@@ -171,7 +182,7 @@ export class KubeControllerManager extends DurableObject<Env> {
   private async wake(): Promise<WakeOutcome> {
     const status: ControllerManagerStatus = { reconciled: 0, failed: 0 };
     try {
-      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`);
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`, controllerSettings(this.env));
       const runtime = this.runtime;
       await runtime.lease.tryAcquireOrRenew();
       if (!runtime.lease.isLeader) return { retryAt: Date.now() + 15_000 };

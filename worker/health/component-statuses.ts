@@ -28,6 +28,14 @@ const PROBES: Probe[] = [
       return "ok";
     },
   },
+  {
+    name: "controller-manager",
+    async check(env) {
+      const status = await env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME)).status();
+      if (status.error) throw new Error(`the last reconcile pass failed: ${status.error}`);
+      return "ok";
+    },
+  },
 ];
 
 /** /readyz lines for the components besides the store: "[+]scheduler ok", or why not. */
