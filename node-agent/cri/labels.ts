@@ -14,6 +14,7 @@ export const CONTAINER_TYPE = "io.edgeplane.container.type";
 export const RESTART_COUNT = "io.kubernetes.container.restartCount";
 export const CONTAINER_HASH = "io.kubernetes.container.hash";
 export const TERMINATION_MESSAGE_PATH = "io.kubernetes.container.terminationMessagePath";
+export const TERMINATION_MESSAGE_POLICY = "io.kubernetes.container.terminationMessagePolicy";
 export const TERMINATION_GRACE_PERIOD = "io.kubernetes.pod.terminationGracePeriod";
 export const PRE_STOP_HANDLER = "io.kubernetes.container.preStopHandler";
 /** Ours: the image as the pod spec names it. */
@@ -45,6 +46,7 @@ export function containerAnnotations(pod: Pod, container: Container, restartCoun
     [CONTAINER_HASH]: hash,
     [RESTART_COUNT]: String(restartCount),
     [TERMINATION_MESSAGE_PATH]: container.terminationMessagePath ?? "/dev/termination-log",
+    [TERMINATION_MESSAGE_POLICY]: container.terminationMessagePolicy ?? "File",
     [TERMINATION_GRACE_PERIOD]: String(pod.spec?.terminationGracePeriodSeconds ?? 30),
     [SPEC_IMAGE]: container.image ?? "",
   };

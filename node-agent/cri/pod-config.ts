@@ -80,9 +80,21 @@ function supplementalGroups(security: PodSecurityContext | undefined): number[] 
   return [...(security?.fsGroup !== undefined ? [security.fsGroup] : []), ...(security?.supplementalGroups ?? [])];
 }
 
-/** A hash of what the container spec says; a running container with another hash is restarted. */
+/**
+ * A hash of what the container spec says, keys sorted so the same spec always hashes the same; a
+ * running container with another hash (a new image) is replaced.
+ */
 export function containerHash(container: Container): string {
-  return createHash("sha256").update(JSON.stringify(container)).digest("hex").slice(0, 16);
+  return createHash("sha256").update(canonicalJSON(container)).digest("hex").slice(0, 16);
+}
+
+function canonicalJSON(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJSON(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }
 
 export interface ContainerConfigInputs {

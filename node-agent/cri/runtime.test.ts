@@ -184,6 +184,33 @@ describe("cri runtime on a private containerd", () => {
     }
   });
 
+  it("reports the end of a failed container's log when it asks to (FallbackToLogsOnError)", async () => {
+    const pod = makePod("fallback", [{ name: "fail", image: "busybox", command: ["sh", "-c", "echo oops >&2; exit 2"], terminationMessagePolicy: "FallbackToLogsOnError" }], { restartPolicy: "Never" });
+    try {
+      const done = await syncUntil(pod, inputsFor(), (o) => "terminated" in o.containers[0]!.state);
+      expect(done.containers[0]!.state).toMatchObject({ terminated: { exitCode: 2, reason: "Error", message: "oops\n" } });
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
+  it("replaces a running container whose spec changed (a new image)", async () => {
+    const pod = makePod("change", [{ name: "app", image: "busybox", command: ["sh", "-c", STAY_UP] }]);
+    const inputs = inputsFor();
+    try {
+      const before = await syncUntil(pod, inputs, (o) => "running" in o.containers[0]!.state);
+      const changed: Pod = { ...pod, spec: { ...pod.spec!, containers: [{ ...pod.spec!.containers[0]!, image: "docker.io/library/busybox:latest" }] } };
+      const events: RuntimeEvent[] = [];
+      const after = await syncUntil(changed, inputs, (o) => o.containers[0]!.restartCount === 1 && "running" in o.containers[0]!.state, events);
+      expect(after.containers[0]!.containerID).not.toBe(before.containers[0]!.containerID);
+      expect(events).toContainEqual({ type: "Normal", reason: "Killing", message: "Container app definition changed, will be restarted", fieldPath: "spec.containers{app}" });
+      // The same spec again changes nothing.
+      expect((await runtime.syncPod(changed, inputs, () => {})).containers[0]!.containerID).toBe(after.containers[0]!.containerID);
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
   it("maps a hostPort to the pod", async () => {
     const pod = makePod("ports", [{ name: "web", image: "busybox", command: ["sh", "-c", `echo ported > /tmp/index.html && httpd -p 8080 -h /tmp && ${STAY_UP}`], ports: [{ containerPort: 8080, hostPort: 18213 }] }]);
     try {

@@ -13,7 +13,7 @@ import { Backoff, goDuration, systemClock, type Clock } from "./backoff.ts";
 import { CriClient, isNotFound, type ContainerStatus, type Mount, type PodSandbox, type PodSandboxConfig } from "./client.ts";
 import { runHook } from "./hooks.ts";
 import { defaultPullPolicy, normalizeImage, pullAuth } from "./images.ts";
-import { CONTAINER_NAME, CONTAINER_TYPE, POD_NAME, POD_NAMESPACE, POD_UID, SPEC_IMAGE, TERMINATION_MESSAGE_PATH, preStopOf, restartCountOf, type ContainerType, CONTAINER_HASH } from "./labels.ts";
+import { CONTAINER_HASH, CONTAINER_NAME, CONTAINER_TYPE, POD_NAME, POD_NAMESPACE, POD_UID, SPEC_IMAGE, TERMINATION_MESSAGE_PATH, TERMINATION_MESSAGE_POLICY, preStopOf, restartCountOf, type ContainerType } from "./labels.ts";
 import { ContainerConfigError, containerConfig, containerHash, podDescription, sandboxConfig, verifyRunAsNonRoot } from "./pod-config.ts";
 
 export interface CriRuntimeOptions {
@@ -39,6 +39,8 @@ const MINIMUM_GRACE_SECONDS = 2;
 /** Exited containers kept per container name: the newest is the current state, the one before it the last state. */
 const DEAD_CONTAINERS_KEPT = 2;
 const TERMINATION_MESSAGE_LIMIT = 4096;
+const FALLBACK_LOG_LINES = 80;
+const FALLBACK_LOG_BYTES = 2048;
 
 interface WaitingReason {
   reason: string;
@@ -267,13 +269,18 @@ export class CriRuntime implements Runtime {
       const sidecar = container.restartPolicy === "Always";
       if (sidecar) {
         if (latest?.state === "CONTAINER_RUNNING") continue;
-        await this.startContainer(container, "init", context);
+        if (latest?.state === "CONTAINER_CREATED") await this.startCreated(latest, container, "init", context);
+        else await this.startContainer(container, "init", context);
         if (initialized) continue;
         return false;
       }
       if (initialized) continue;
       if (!latest) {
         await this.startContainer(container, "init", context);
+        return false;
+      }
+      if (latest.state === "CONTAINER_CREATED") {
+        await this.startCreated(latest, container, "init", context);
         return false;
       }
       if (latest.state === "CONTAINER_EXITED" && latest.exit_code === 0) continue;
@@ -669,14 +676,38 @@ function containerState(status: ContainerStatus): ContainerState {
   }
 }
 
-/** What the container wrote to its termination message file, at most 4 KiB. */
+/**
+ * What the container wrote to its termination message file (at most 4 KiB), or, when it failed
+ * with FallbackToLogsOnError and wrote nothing, the end of its log (80 lines, 2 KiB).
+ */
 function terminationMessage(status: ContainerStatus): string {
   const path = status.annotations[TERMINATION_MESSAGE_PATH];
   const mount = path ? status.mounts?.find((m) => m.container_path === path) : undefined;
-  if (!mount) return "";
+  const written = mount ? readPrefix(mount.host_path, TERMINATION_MESSAGE_LIMIT) : "";
+  if (written || status.exit_code === 0 || status.annotations[TERMINATION_MESSAGE_POLICY] !== "FallbackToLogsOnError") return written;
+  return logTail(status.log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES);
+}
+
+function readPrefix(path: string, limit: number): string {
   try {
-    return readFileSync(mount.host_path).subarray(0, TERMINATION_MESSAGE_LIMIT).toString("utf8");
+    return readFileSync(path).subarray(0, limit).toString("utf8");
   } catch {
     return "";
   }
+}
+
+/** The last lines of a CRI log ("<time> <stream> <F|P> <text>" per line), as the container wrote them. */
+function logTail(path: string, lines: number, bytes: number): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+  let out = "";
+  for (const line of text.split("\n").filter(Boolean).slice(-lines)) {
+    const [, , tag, ...rest] = line.split(" ");
+    out += rest.join(" ") + (tag === "P" ? "" : "\n");
+  }
+  return Buffer.from(out).subarray(-bytes).toString("utf8");
 }
