@@ -10,7 +10,7 @@ import type { ConfigMap, Node, Pod, PodStatus, Secret } from "kubernetes-types/c
 import { builtin } from "../../lib/k8s/resources.ts";
 import { Informer, isConflict, isNotFound, type ApiClient, type PodClient, type ResourceClient } from "../../lib/client/index.ts";
 import type { KubeletEvents } from "../events.ts";
-import type { PodInputs, PodObservation, Runtime, RuntimePodRef } from "../runtime/runtime.ts";
+import type { PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimePodRef } from "../runtime/runtime.ts";
 import { podDir } from "../state.ts";
 import { admitPod } from "./admission.ts";
 import { ContainerConfigError, resolvePodInputs, type NodeFacts, type ObjectSource } from "./inputs.ts";
@@ -238,7 +238,7 @@ export class PodManager {
         return Math.min(RETRY_MAX_MS, 2000 * 2 ** worker.failures++);
       }
     }
-    const observation = await runtime.syncPod(pod, worker.inputs, (event) => this.options.events.record(pod, event.type, event.reason, event.message, event.fieldPath));
+    const observation = await runtime.syncPod(pod, worker.inputs, this.emitFor(pod));
     this.prober.sync(pod, observation.containers.flatMap((c) =>
       "running" in c.state && c.containerID ? [{ name: c.name, containerID: c.containerID, startedAt: Date.parse(c.state.running.startedAt) }] : []));
     const status = computePodStatus({ pod, observation, probes: this.prober.results(uid), hostIPs: this.options.hostIPs, now: stamp() });
@@ -283,12 +283,8 @@ export class PodManager {
     const pod = worker.pod;
     const uid = pod.metadata!.uid!;
     const grace = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    const observed = await this.options.runtime.observe(uid);
-    for (const c of observed?.containers ?? []) {
-      if ("running" in c.state) this.options.events.record(pod, "Normal", "Killing", `Stopping container ${c.name}`, `spec.containers{${c.name}}`);
-    }
     this.prober.removePod(uid);
-    await this.options.runtime.killPod(this.ref(pod), grace);
+    await this.options.runtime.killPod(this.ref(pod), grace, this.emitFor(pod));
     try {
       await this.pods.delete(pod.metadata!.namespace, pod.metadata!.name!, { gracePeriodSeconds: 0, preconditions: { uid } });
     } catch (e) {
@@ -297,6 +293,11 @@ export class PodManager {
     }
     worker.finished = true;
     rmSync(podDir(this.options.stateDir, uid), { recursive: true, force: true });
+  }
+
+  /** The runtime's events about the pod, as the kubelet's Events. */
+  private emitFor(pod: Pod): (event: RuntimeEvent) => void {
+    return (event) => this.options.events.record(pod, event.type, event.reason, event.message, event.fieldPath);
   }
 
   private forget(uid: string): void {

@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import type { Container, Pod, Probe } from "kubernetes-types/core/v1";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { Runtime, RuntimeEvent } from "../runtime/runtime.ts";
 import type { ProbeResults } from "./status.ts";
 
 export type ProbeKind = "liveness" | "readiness" | "startup";
@@ -22,7 +22,7 @@ export interface ProberOptions {
   runtime: Runtime;
   /** A result changed: the pod's worker should sync (status, or a kill). */
   onChange(uid: string): void;
-  event(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, fieldPath: string): void;
+  event(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, fieldPath?: string): void;
 }
 
 const KIND_WORD: Record<ProbeKind, string> = { liveness: "Liveness", readiness: "Readiness", startup: "Startup" };
@@ -224,7 +224,6 @@ export class Prober implements ProberOptions {
   kill(worker: ProbeWorker, message: string): void {
     const { pod, container, probe } = worker;
     const uid = pod.metadata!.uid!;
-    this.event(pod, "Normal", "Killing", message, `spec.containers{${container.name}}`);
     for (const [key, w] of this.workers.get(uid) ?? []) {
       if (key.startsWith(`${container.name}/`)) {
         w.stop();
@@ -232,7 +231,8 @@ export class Prober implements ProberOptions {
       }
     }
     const grace = probe.terminationGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    void this.runtime.killContainer(pod, container.name, grace, message).finally(() => this.onChange(uid));
+    const emit = (e: RuntimeEvent) => this.event(pod, e.type, e.reason, e.message, e.fieldPath ?? `spec.containers{${container.name}}`);
+    void this.runtime.killContainer(pod, container.name, grace, message, emit).finally(() => this.onChange(uid));
   }
 
   removePod(uid: string): void {

@@ -134,17 +134,22 @@ export class SimulatedRuntime implements Runtime {
     return sim && this.observation(sim);
   }
 
-  async killContainer(pod: Pod, name: string, _gracePeriodSeconds: number, _reason: string): Promise<void> {
+  async killContainer(pod: Pod, name: string, _gracePeriodSeconds: number, reason: string, emit: (event: RuntimeEvent) => void = () => {}): Promise<void> {
     const sim = this.pods.get(pod.metadata!.uid!);
-    const container = sim && [...sim.init, ...sim.containers].find((c) => c.name === name);
+    const container = sim?.containers.find((c) => c.name === name);
     if (!sim || !container || !("running" in container.state)) return;
+    emit({ type: "Normal", reason: "Killing", message: reason || `Stopping container ${name}`, fieldPath: fieldPath(name, false) });
     this.exit(container, 137);
     this.advance(sim);
   }
 
-  async killPod(ref: RuntimePodRef, _gracePeriodSeconds: number): Promise<void> {
+  /** The containers stop at once, as if each exited on SIGTERM. */
+  async killPod(ref: RuntimePodRef, _gracePeriodSeconds: number, emit: (event: RuntimeEvent) => void = () => {}): Promise<void> {
     const sim = this.pods.get(ref.uid);
     if (!sim) return;
+    for (const container of [...sim.init, ...sim.containers]) {
+      if ("running" in container.state) emit({ type: "Normal", reason: "Killing", message: `Stopping container ${container.name}`, fieldPath: fieldPath(container.name, sim.init.includes(container)) });
+    }
     clearTimeout(sim.timer);
     this.pods.delete(ref.uid);
     this.usedIPs.delete(this.ipNumber(sim.ip));

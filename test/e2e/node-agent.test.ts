@@ -1,0 +1,173 @@
+// The node agent as a user runs it: a child process that joins the cluster with a bootstrap token
+// (the server's certificate pinned by its hash) on the simulated runtime, then real kubectl: the
+// node is Ready and its Lease renewed, `kubectl run` and a Deployment's pods end Running with an
+// IP and the kubelet's conditions, `kubectl delete pod` is graceful and done, a wrong token, URL or
+// certificate fails clearly and leaves no Node, and a killed agent stops renewing its Lease.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, PROJECT_ROOT } from "../../scripts/dev-server.ts";
+import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "e2e-node";
+let harness: KubectlHarness;
+let dir: string;
+let agent: ChildProcess | undefined;
+let agentOutput = "";
+
+beforeAll(async () => {
+  harness = await startKubectlHarness("node-agent-e2e-");
+  dir = mkdtempSync(join(tmpdir(), "node-agent-e2e-"));
+});
+
+afterAll(async () => {
+  agent?.kill("SIGKILL");
+  await harness?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
+async function bootstrapToken(): Promise<string> {
+  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
+  const [id, secret] = [word(6), word(16)];
+  const file = join(dir, `token-${id}.json`);
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  writeFileSync(file, JSON.stringify({
+    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
+    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+    data: {
+      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
+      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
+    },
+  }));
+  await harness.ok(kubectl, "create", "-f", file);
+  return `${id}.${secret}`;
+}
+
+const caHash = () => createHash("sha256").update(harness.plane.caPem!).digest("hex");
+
+function startAgent(args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (d) => (agentOutput += d));
+  child.stderr!.on("data", (d) => (agentOutput += d));
+  return child;
+}
+
+/** Runs a join that must fail; answers what it printed. */
+async function failedJoin(args: string[]): Promise<string> {
+  let output = "";
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), "join", "--runtime", "simulated", "--state-dir", join(dir, `failed-${randomBytes(3).toString("hex")}`), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const [code] = await once(child, "exit");
+  expect(code).toBe(1);
+  return output.trim();
+}
+
+async function get(...args: string[]): Promise<string> {
+  return harness.ok(kubectl, "get", ...args);
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const renewTime = () => get("lease", NODE, "-n", "kube-node-lease", "-o", "jsonpath={.spec.renewTime}");
+
+describe("the node agent with the simulated runtime", () => {
+  it("joins with a bootstrap token: the Node is Ready with its capacity, and its Lease is renewed", async () => {
+    const stateDir = join(dir, "agent");
+    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(), "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
+    await until("the Node to be registered", () => get("node", NODE, "-o", "name").catch(() => undefined));
+    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=60s");
+    expect(statSync(join(stateDir, "agent.json")).mode & 0o777).toBe(0o600);
+
+    const node = JSON.parse(await get("node", NODE, "-o", "json"));
+    expect(node.status.capacity).toMatchObject({ cpu: expect.any(String), memory: expect.stringMatching(/Ki$/), "ephemeral-storage": expect.any(String), pods: "110" });
+    expect(node.status.nodeInfo).toMatchObject({ kubeletVersion: expect.stringMatching(/^v1\.30\.\d+-edgeplane$/), containerRuntimeVersion: "simulated://0.1.0", operatingSystem: "linux" });
+    expect(node.status.addresses).toContainEqual({ type: "Hostname", address: NODE });
+    expect(node.status.conditions.map((c: { type: string; status: string; reason: string }) => [c.type, c.status, c.reason])).toEqual([
+      ["MemoryPressure", "False", "KubeletHasSufficientMemory"], ["DiskPressure", "False", "KubeletHasNoDiskPressure"],
+      ["PIDPressure", "False", "KubeletHasSufficientPID"], ["Ready", "True", "KubeletReady"],
+    ]);
+
+    const lease = JSON.parse(await until("the node's Lease", () => get("lease", NODE, "-n", "kube-node-lease", "-o", "json").catch(() => undefined)));
+    expect(lease.spec).toMatchObject({ holderIdentity: NODE, leaseDurationSeconds: 40 });
+    expect(lease.metadata.ownerReferences).toEqual([{ apiVersion: "v1", kind: "Node", name: NODE, uid: node.metadata.uid }]);
+    const first = lease.spec.renewTime;
+    await until("the Lease to be renewed", async () => ((await renewTime()) !== first ? true : undefined), 25_000);
+  });
+
+  it("runs what kubectl runs: Running with a pod IP and the kubelet's conditions; a Deployment's three replicas; graceful deletion", async () => {
+    // The service account controller makes the namespace's default account; pods need it.
+    await until("the default service account", () => get("serviceaccount", "default", "-o", "name").catch(() => undefined));
+    const latencies: number[] = [];
+    for (const name of ["web", "web-2", "web-3", "web-4", "web-5"]) {
+      const created = Date.now();
+      await harness.ok(kubectl, "run", name, "--image=busybox");
+      await harness.ok(kubectl, "wait", `pod/${name}`, "--for=condition=Ready", "--timeout=30s");
+      latencies.push(Date.now() - created);
+    }
+    console.log(`create → Ready through kubectl (run, then wait): ${latencies.join(", ")} ms`);
+    const pod = JSON.parse(await get("pod", "web", "-o", "json"));
+    expect(pod.spec.nodeName).toBe(NODE);
+    expect(pod.status.phase).toBe("Running");
+    expect(pod.status.podIP).toMatch(/^10\.\d+\.\d+\.\d+$/);
+    expect(pod.status.podIPs).toEqual([{ ip: pod.status.podIP }]);
+    expect(pod.status.hostIP).toBeTruthy();
+    expect(pod.status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`)).toEqual([
+      "PodReadyToStartContainers=True", "Initialized=True", "Ready=True", "ContainersReady=True", "PodScheduled=True",
+    ]);
+    expect(pod.status.containerStatuses).toEqual([expect.objectContaining({ name: "web", ready: true, started: true, restartCount: 0, image: "busybox", state: { running: { startedAt: expect.any(String) } } })]);
+    const described = await harness.ok(kubectl, "describe", "pod", "web");
+    expect(described).toMatch(/Normal\s+Started\s+\S+\s+kubelet\s+Started container web/);
+
+    await harness.ok(kubectl, "create", "deployment", "hello", "--image=busybox", "--replicas=3");
+    await harness.ok(kubectl, "wait", "deployment/hello", "--for=condition=Available", "--timeout=60s");
+    await until("3 Running replicas", async () => {
+      const phases = (await get("pods", "-l", "app=hello", "-o", "jsonpath={.items[*].status.phase}")).split(" ").filter(Boolean);
+      return phases.length === 3 && phases.every((p) => p === "Running") ? true : undefined;
+    });
+
+    // kubectl delete waits until the pod is gone: the agent stopped it and deleted it for good.
+    await harness.ok(kubectl, "delete", "pod", "web", "--timeout=30s");
+    const left = await harness.kubectl(kubectl, "get", "pod", "web");
+    expect(left.stderr).toContain('pods "web" not found');
+    const events = await get("events", "--field-selector", "involvedObject.name=web", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}");
+    expect(events.split("\n")).toContain("Killing");
+  });
+
+  it("refuses a wrong token, a wrong URL and an untrusted certificate, and registers nothing", async () => {
+    const port = await freePort();
+    const wrongToken = await failedJoin(["--server", harness.plane.url, "--token", "abcdef.0123456789abcdef", "--ca-cert-sha256", caHash(), "--node-name", "bad-token"]);
+    expect(wrongToken).toBe("edgeplane-agent: the bootstrap token was refused (401 Unauthorized): it is wrong, expired or deleted; make a new one with `npm run admin -- bootstrap-token`");
+    const wrongUrl = await failedJoin(["--server", `https://127.0.0.1:${port}`, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(), "--node-name", "bad-url"]);
+    expect(wrongUrl).toMatch(new RegExp(`^edgeplane-agent: cannot reach the control plane at https://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
+    const unpinned = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(), "--node-name", "bad-ca"]);
+    expect(unpinned).toMatch(/^edgeplane-agent: the server's certificate is not trusted \(self-signed certificate\)/);
+    const wrongHash = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", "0".repeat(64), "--node-name", "bad-hash"]);
+    expect(wrongHash).toContain(`the server's certificate is not trusted: ${harness.plane.url} presents certificates with SHA-256 ${caHash()}`);
+    expect((await get("nodes", "-o", "name")).trim().split("\n")).toEqual([`node/${NODE}`]);
+  });
+
+  it("a killed agent stops renewing its Lease", async () => {
+    agent!.kill("SIGKILL");
+    await once(agent!, "exit");
+    agent = undefined;
+    const last = await renewTime();
+    // The agent renews every 10 s: one period and a bit more without a renewal says it stopped.
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect(await renewTime()).toBe(last);
+  });
+});
