@@ -70,8 +70,8 @@ export class Containerd {
     closeSync(log);
     const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
     const containerd = new Containerd(options.dir, child);
-    const failure = Promise.race([spawnError.then((e) => `cannot run ${binary}: ${e.message}`), containerd.exited.then((code) => `containerd exited with ${code}: ${lastLines(logPath)}`)]);
-    const ready = containerd.waitReady((options.startSeconds ?? 20) * 1000);
+    const failure = Promise.race([spawnError.then((e) => `cannot run ${binary}: ${e.message}`), containerd.exited.then((code) => `containerd exited with ${code} (log: ${logPath}): ${lastLines(logPath)}`)]);
+    const ready = containerd.waitReady((options.startSeconds ?? 20) * 1000, () => child.exitCode === null && child.signalCode === null && child.pid !== undefined);
     const outcome = await Promise.race([ready.then(() => undefined), failure]);
     if (outcome !== undefined) {
       throw new Error(outcome);
@@ -79,7 +79,8 @@ export class Containerd {
     return containerd;
   }
 
-  private async waitReady(timeoutMs: number): Promise<void> {
+  /** Polls CRI Status until it answers, the deadline passes, or the process is gone. */
+  private async waitReady(timeoutMs: number, running: () => boolean): Promise<void> {
     const client = new CriClient(this.socket);
     const deadline = Date.now() + timeoutMs;
     try {
@@ -88,6 +89,7 @@ export class Containerd {
           await client.status(2);
           return;
         } catch (error) {
+          if (!running()) return new Promise(() => {}); // the exit is the failure start() reports
           if (Date.now() > deadline) throw new Error(`containerd did not answer on ${client.endpoint} within ${timeoutMs / 1000}s: ${(error as Error).message}`);
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -124,7 +126,7 @@ export async function importImage(socket: string, archivePath: string): Promise<
 
 function lastLines(path: string, count = 5): string {
   try {
-    return readFileSync(path, "utf8").trim().split("\n").slice(-count).join("\n");
+    return readFileSync(path, "utf8").trim().split("\n").slice(-count).join("\n") || "(nothing logged)";
   } catch {
     return "(no log)";
   }
