@@ -159,7 +159,7 @@ export function jobPod(job: Job, index: number | undefined): Pod {
   pod.metadata!.annotations = { ...pod.metadata!.annotations, [COMPLETION_INDEX]: String(index) };
   pod.metadata!.labels = { ...pod.metadata!.labels, [COMPLETION_INDEX]: String(index) };
   pod.spec!.hostname ??= `${name}-${index}`;
-  const indexEnv = { name: "JOB_COMPLETION_INDEX", valueFrom: { fieldRef: { fieldPath: `metadata.labels['${COMPLETION_INDEX}']` } } };
+  const indexEnv = { name: "JOB_COMPLETION_INDEX", valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX}']` } } };
   for (const container of [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers]) {
     if (!(container.env ?? []).some((e) => e.name === indexEnv.name)) container.env = [...(container.env ?? []), indexEnv];
   }

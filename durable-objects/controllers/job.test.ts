@@ -1,0 +1,119 @@
+// The Job controller's decisions: which finished pods count and how, the back-off, what
+// podFailurePolicy makes of a failure, how many pods to run, and the pod an Indexed Job makes.
+import type { Job } from "kubernetes-types/batch/v1";
+import type { Pod } from "kubernetes-types/core/v1";
+import { describe, expect, it } from "vitest";
+import { backoffDelay, backoffRecord, formatIndexes, jobPod, matchPodFailurePolicy, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
+
+function job(spec: Partial<NonNullable<Job["spec"]>> = {}): Job {
+  return {
+    metadata: { name: "pi", namespace: "ns", uid: "job-uid" },
+    spec: { template: { metadata: { labels: { "job-name": "pi" } }, spec: { restartPolicy: "Never", containers: [{ name: "main", image: "perl" }] } }, ...spec },
+  };
+}
+
+function pod(name: string, { phase = "Running", exitCode, finishedAt = "2026-01-01T00:00:00Z", conditions = [], deleted, index, restarts = 0 }: { phase?: string; exitCode?: number; finishedAt?: string; conditions?: { type: string; status: string }[]; deleted?: boolean; index?: number; restarts?: number } = {}): Pod {
+  return {
+    metadata: { name, namespace: "ns", uid: `${name}-uid`, ...(deleted ? { deletionTimestamp: "2026-01-01T00:00:00Z" } : {}), ...(index !== undefined ? { annotations: { "batch.kubernetes.io/job-completion-index": String(index) } } : {}) },
+    spec: { containers: [{ name: "main" }] },
+    status: {
+      phase, conditions,
+      containerStatuses: [{ name: "main", image: "perl", imageID: "", ready: false, restartCount: restarts, state: exitCode === undefined ? { running: {} } : { terminated: { exitCode, finishedAt } } }],
+    },
+  };
+}
+
+describe("podOutcome", () => {
+  it.each([
+    ["a succeeded pod", job(), pod("a", { phase: "Succeeded" }), "Succeeded"],
+    ["a failed pod", job(), pod("a", { phase: "Failed" }), "Failed"],
+    ["a running pod", job(), pod("a"), undefined],
+    ["a deleted running pod, without a podFailurePolicy", job(), pod("a", { deleted: true }), "Failed"],
+    ["a deleted running pod, with a podFailurePolicy (it waits for the terminal phase)", job({ podFailurePolicy: { rules: [] } }), pod("a", { deleted: true }), undefined],
+  ])("%s", (_, j, p, outcome) => {
+    expect(podOutcome(p, j)).toBe(outcome);
+  });
+});
+
+describe("matchPodFailurePolicy", () => {
+  const policy = job({
+    podFailurePolicy: {
+      rules: [
+        { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+        { action: "FailJob", onExitCodes: { containerName: "main", operator: "In", values: [42] } },
+        { action: "Count", onExitCodes: { operator: "NotIn", values: [1, 2] } },
+      ],
+    },
+  });
+  it.each([
+    ["a disruption is ignored", pod("a", { phase: "Failed", exitCode: 137, conditions: [{ type: "DisruptionTarget", status: "True" }] }), { action: "Ignore", message: "Pod ns/a has condition DisruptionTarget matching Ignore rule at index 0" }],
+    ["exit 42 fails the Job", pod("a", { phase: "Failed", exitCode: 42 }), { action: "FailJob", message: "Container main for pod ns/a failed with exit code 42 matching FailJob rule at index 1" }],
+    ["NotIn matches another code", pod("a", { phase: "Failed", exitCode: 3 }), { action: "Count", message: "Container main for pod ns/a failed with exit code 3 matching Count rule at index 2" }],
+    ["no rule matches: counted", pod("a", { phase: "Failed", exitCode: 1 }), { action: "Count" }],
+  ])("%s", (_, p, match) => {
+    expect(matchPodFailurePolicy(policy, p)).toEqual(match);
+  });
+});
+
+describe("the back-off", () => {
+  it.each([[0, 0], [1, 10_000], [2, 20_000], [3, 40_000], [6, 320_000], [7, 360_000], [40, 360_000]])("after %i failures: %i ms", (failures, delay) => {
+    expect(backoffDelay(failures)).toBe(delay);
+  });
+
+  it("counts failures since the last success, and not the ignored ones", () => {
+    const ignoring = job({ podFailurePolicy: { rules: [{ action: "Ignore", onExitCodes: { operator: "In", values: [9] } }] } });
+    const finished = [
+      { pod: pod("old-failure", { phase: "Failed", exitCode: 1, finishedAt: "2026-01-01T00:00:00Z" }), outcome: "Failed" as const },
+      { pod: pod("success", { phase: "Succeeded", exitCode: 0, finishedAt: "2026-01-01T00:01:00Z" }), outcome: "Succeeded" as const },
+      { pod: pod("ignored", { phase: "Failed", exitCode: 9, finishedAt: "2026-01-01T00:03:00Z" }), outcome: "Failed" as const },
+      { pod: pod("failure", { phase: "Failed", exitCode: 1, finishedAt: "2026-01-01T00:02:00Z" }), outcome: "Failed" as const },
+    ];
+    expect(backoffRecord(ignoring, finished)).toEqual({ failures: 1, lastFailure: Date.parse("2026-01-01T00:02:00Z") });
+  });
+
+  it("with restartPolicy OnFailure, counts container restarts against the backoffLimit", () => {
+    const onFailure = job({ backoffLimit: 2, template: { spec: { restartPolicy: "OnFailure", containers: [{ name: "main" }] } } });
+    expect(pastBackoffLimitOnFailure(onFailure, [pod("a", { restarts: 1 })])).toBe(false);
+    expect(pastBackoffLimitOnFailure(onFailure, [pod("a", { restarts: 1 }), pod("b", { restarts: 1 })])).toBe(true);
+    expect(pastBackoffLimitOnFailure(job({ backoffLimit: 0 }), [pod("a", { restarts: 5 })])).toBe(false);
+  });
+});
+
+describe("wantedPods", () => {
+  it.each([
+    ["completions left below parallelism", job({ completions: 5, parallelism: 3 }), 3, [], 2],
+    ["parallelism caps", job({ completions: 5, parallelism: 2 }), 0, [], 2],
+    ["done", job({ completions: 2, parallelism: 2 }), 2, [], 0],
+    ["a work queue (no completions) stops after a success", job({ parallelism: 3 }), 1, [], 0],
+    ["a work queue runs parallelism pods", job({ parallelism: 3 }), 0, [], 3],
+  ])("%s", (_, j, succeeded, active, count) => {
+    expect(wantedPods(j, succeeded, new Set(), active as Pod[]).count).toBe(count);
+  });
+
+  it("Indexed: the indexes neither completed nor running, within parallelism", () => {
+    const indexed = job({ completionMode: "Indexed", completions: 5, parallelism: 3 });
+    expect(wantedPods(indexed, 1, new Set([0]), [pod("a", { index: 1 })])).toEqual({ count: 3, indexes: [2, 3, 4] });
+  });
+});
+
+describe("completed indexes", () => {
+  it.each([[[0, 1, 2, 4, 6, 7], "0-2,4,6-7"], [[3], "3"], [[], ""]])("%j ⇄ %s", (indexes, text) => {
+    expect(formatIndexes(indexes)).toBe(text);
+    expect([...parseIndexes(text)]).toEqual(indexes);
+  });
+});
+
+describe("jobPod", () => {
+  it("carries the tracking finalizer and an owner reference", () => {
+    const p = jobPod(job(), undefined);
+    expect(p.metadata).toMatchObject({ generateName: "pi-", finalizers: ["batch.kubernetes.io/job-tracking"], labels: { "job-name": "pi" } });
+    expect(p.metadata!.ownerReferences).toEqual([{ apiVersion: "batch/v1", kind: "Job", name: "pi", uid: "job-uid", controller: true, blockOwnerDeletion: true }]);
+  });
+
+  it("Indexed: the index as annotation, label, hostname and JOB_COMPLETION_INDEX", () => {
+    const p = jobPod(job({ completionMode: "Indexed", completions: 3 }), 2);
+    expect(p.metadata).toMatchObject({ generateName: "pi-2-", annotations: { "batch.kubernetes.io/job-completion-index": "2" }, labels: { "batch.kubernetes.io/job-completion-index": "2" } });
+    expect(p.spec!.hostname).toBe("pi-2");
+    expect(p.spec!.containers[0]!.env).toEqual([{ name: "JOB_COMPLETION_INDEX", valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } }]);
+  });
+});
