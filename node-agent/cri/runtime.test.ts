@@ -373,6 +373,27 @@ describe("cri runtime on a private containerd", () => {
     }
   });
 
+  it("re-creates a pod whose sandbox died, restarting its containers", async () => {
+    const pod = makePod("resandbox", [{ name: "app", image: "busybox", command: ["sh", "-c", STAY_UP] }]);
+    const uid = pod.metadata!.uid!;
+    const inputs = inputsFor();
+    try {
+      const before = await syncUntil(pod, inputs, (o) => "running" in o.containers[0]!.state);
+      const [sandbox] = await runtime.client.listPodSandbox({ label_selector: { [POD_UID]: uid } });
+      await runtime.client.stopPodSandbox(sandbox!.id);
+      const events: RuntimeEvent[] = [];
+      const after = await syncUntil(pod, inputs, (o) => o.sandboxReady && "running" in o.containers[0]!.state, events);
+      expect(events[0]).toEqual({ type: "Normal", reason: "SandboxChanged", message: "Pod sandbox changed, it will be killed and re-created." });
+      expect(after.containers[0]!.restartCount).toBe(1);
+      expect(after.containers[0]!.containerID).not.toBe(before.containers[0]!.containerID);
+      expect(inPodCIDR(after.podIPs[0]!)).toBe(true);
+      const sandboxes = await runtime.client.listPodSandbox({ label_selector: { [POD_UID]: uid } });
+      expect(sandboxes.map((s) => [s.metadata.attempt, s.state]).sort()).toEqual([[0, "SANDBOX_NOTREADY"], [1, "SANDBOX_READY"]]);
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
   it("tells when a pod's container changes on its own (PLEG)", async () => {
     const watcher = newRuntime();
     const changed: string[] = [];

@@ -36,7 +36,7 @@ export interface CriRuntimeOptions {
 const RELIST_MS = 1000;
 /** The kubelet never gives a container less than this to stop (minimumGracePeriodInSeconds). */
 const MINIMUM_GRACE_SECONDS = 2;
-/** Exited containers kept per container name: the newest is the current state, the one before it the last state. */
+/** Containers kept per container name: the newest is the current state, the one before it the last state. */
 const DEAD_CONTAINERS_KEPT = 2;
 const TERMINATION_MESSAGE_LIMIT = 4096;
 const FALLBACK_LOG_LINES = 80;
@@ -235,12 +235,13 @@ export class CriRuntime implements Runtime {
     const initialized = await this.syncInitContainers(context);
     if (initialized) await this.syncContainers(context);
     await this.stopSidecarsWhenDone(context);
-    await this.removeDeadContainers(snapshot);
+    await this.removeDead(snapshot);
     return this.observationForPod(pod, await this.snapshot(uid));
   }
 
   /** Runs a new sandbox (stopping what is left of a dead one), or says why it could not. */
   private async createSandbox(pod: Pod, inputs: PodInputs, snapshot: PodSnapshot, emit: Emit): Promise<boolean> {
+    if (snapshot.sandboxes.length) emit({ type: "Normal", reason: "SandboxChanged", message: "Pod sandbox changed, it will be killed and re-created." });
     for (const container of [...snapshot.containers.values()].flat()) {
       if (container.state === "CONTAINER_RUNNING") await this.ignoreNotFound(this.client.stopContainer(container.id, MINIMUM_GRACE_SECONDS));
     }
@@ -429,8 +430,8 @@ export class CriRuntime implements Runtime {
     try {
       const ref = await this.client.pullImage(image, pullAuth(image, context.inputs.pullSecrets), context.sandboxConfig);
       const took = goDuration(Date.now() - started);
-      emit({ type: "Normal", reason: "Pulled", message: `Successfully pulled image "${image}" in ${took} (${took} including waiting)`, fieldPath });
       const pulled = await this.client.imageStatus(ref);
+      emit({ type: "Normal", reason: "Pulled", message: `Successfully pulled image "${image}" in ${took} (${took} including waiting). Image size: ${pulled?.size ?? 0} bytes.`, fieldPath });
       return { ref, uid: pulled?.uid?.value, username: pulled?.username ?? "" };
     } catch (error) {
       const message = (error as Error).message;
@@ -461,11 +462,19 @@ export class CriRuntime implements Runtime {
     await this.ignoreNotFound(this.client.stopContainer(status.id, Math.max(grace, MINIMUM_GRACE_SECONDS)));
   }
 
-  /** Removes exited containers beyond the newest two per name: enough for state and last state. */
-  private async removeDeadContainers(snapshot: PodSnapshot): Promise<void> {
+  /**
+   * Removes exited containers beyond the newest two per name (enough for state and last state),
+   * then dead sandboxes no kept container belongs to.
+   */
+  private async removeDead(snapshot: PodSnapshot): Promise<void> {
+    const kept = new Set<string>();
     for (const statuses of snapshot.containers.values()) {
+      statuses.slice(0, DEAD_CONTAINERS_KEPT).forEach((c) => kept.add(c.pod_sandbox_id));
       const dead = statuses.slice(DEAD_CONTAINERS_KEPT).filter((c) => c.state === "CONTAINER_EXITED");
       for (const container of dead) await this.ignoreNotFound(this.client.removeContainer(container.id));
+    }
+    for (const sandbox of snapshot.sandboxes) {
+      if (sandbox.state === "SANDBOX_NOTREADY" && sandbox.id !== snapshot.sandboxes[0]!.id && !kept.has(sandbox.id)) await this.ignoreNotFound(this.client.removePodSandbox(sandbox.id));
     }
   }
 
