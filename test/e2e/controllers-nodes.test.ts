@@ -1,14 +1,15 @@
 // The controllers that watch nodes and Services, through real kubectl against a control plane as
 // npm start serves it (node-monitor grace period shortened to 8 s): hollow nodes registered through
-// the API, whose Leases the test renews as a kubelet would, get distinct pod CIDRs; a node whose
-// Lease stops goes Ready=Unknown with the unreachable taints and its pods are evicted after their
-// tolerationSeconds and replaced on the healthy node; a Service's EndpointSlice and Endpoints follow
-// its pods' readiness as the test writes it; componentstatuses lists the controller manager.
+// the API, whose Leases are renewed as a kubelet would (test/support/hollow-nodes.ts), get distinct
+// pod CIDRs; a node whose Lease stops goes Ready=Unknown with the unreachable taints and its pods
+// are evicted after their tolerationSeconds and replaced on the healthy node; a Service's
+// EndpointSlice and Endpoints follow its pods' readiness as the test writes it; componentstatuses
+// lists the controller manager.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HollowNodes } from "../support/hollow-nodes.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 let harness: KubectlHarness;
@@ -16,38 +17,19 @@ const dir = mkdtempSync(join(tmpdir(), "controllers-nodes-files-"));
 const kubectl = "/usr/bin/kubectl";
 const GRACE_SECONDS = 8;
 
-/** The nodes whose kubelets are "alive": the test renews their Leases every second. */
-const alive = new Set<string>();
-let renewing: ReturnType<typeof setInterval> | undefined;
+let nodes: HollowNodes;
 
 beforeAll(async () => {
   harness = await startKubectlHarness("controllers-nodes-e2e-", { vars: { NODE_MONITOR_GRACE_PERIOD_SECONDS: String(GRACE_SECONDS) } });
-  renewing = setInterval(() => {
-    for (const name of alive) void api("PATCH", `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${name}`, { spec: { renewTime: microTime() } }, "application/merge-patch+json").catch(() => undefined);
-  }, 1000);
+  // Heartbeats every second against the 8 s grace period.
+  nodes = new HollowNodes(harness.plane, 1000);
 });
 
 afterAll(async () => {
-  if (renewing) clearInterval(renewing);
+  nodes?.stop();
   await harness?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const microTime = () => new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-
-/** A request to the API with the admin token, as a kubelet's heartbeat would go (kubectl would be too slow for a 1 s loop). */
-function api(method: string, path: string, body: unknown, contentType = "application/json"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, harness.plane.url), {
-      method, ca: harness.plane.caPem, headers: { Authorization: `Bearer ${harness.plane.token}`, "Content-Type": contentType, Accept: "application/json" },
-    }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
 
 /** Polls `check` until it holds or the deadline passes (the controllers act after the commands return). */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -67,24 +49,6 @@ async function apply(name: string, object: unknown): Promise<void> {
 
 const get = (...args: string[]) => harness.ok(kubectl, "get", ...args);
 
-/** A Node registered through the API with capacity and Ready, and its Lease, renewed from now on. */
-async function hollowNode(name: string): Promise<void> {
-  await apply(`node-${name}`, { apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name } } });
-  const now = new Date().toISOString();
-  await harness.ok(kubectl, "patch", "node", name, "--subresource=status", "--type=merge", "-p", JSON.stringify({
-    status: {
-      capacity: { cpu: "4", memory: "8Gi", pods: "110" }, allocatable: { cpu: "4", memory: "8Gi", pods: "110" },
-      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastHeartbeatTime: now, lastTransitionTime: now }],
-    },
-  }));
-  const status = await api("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", {
-    apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace: "kube-node-lease" },
-    spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime() },
-  });
-  expect(status).toBe(201);
-  alive.add(name);
-}
-
 const readyOf = (node: string) => get("node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`);
 const podsOn = async (ns: string, node: string) =>
   (await get("pods", "-n", ns, "--field-selector", `spec.nodeName=${node}`, "-o", "jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{\"\\n\"}{end}"))
@@ -100,8 +64,8 @@ async function markRunning(ns: string, pod: string, ip: string, ready: boolean):
 
 describe("node controllers with kubectl", () => {
   it("gives each node its own pod CIDR from the cluster CIDR", async () => {
-    await hollowNode("node-b");
-    await hollowNode("node-a");
+    await nodes.register("node-b");
+    await nodes.register("node-a");
     const cidrs = async () => (await get("nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.podCIDR}={.spec.podCIDRs[0]}{\"\\n\"}{end}")).trim().split("\n");
     await eventually("pod CIDRs on both nodes", async () => (await cidrs()).every((line) => /=10\.244\.\d+\.0\/24=/.test(line)));
     const assigned = (await cidrs()).map((line) => line.split("="));
@@ -128,7 +92,7 @@ describe("node controllers with kubectl", () => {
     for (const [i, pod] of victims.entries()) await markRunning("evict", pod, `10.244.9.${i + 2}`, true);
     await harness.ok(kubectl, "uncordon", "node-a");
 
-    alive.delete("node-b");
+    nodes.silence("node-b");
     await eventually("node-b Ready=Unknown", async () => (await readyOf("node-b")) === "Unknown", 60_000);
     const reason = await get("node", "node-b", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}`);
     expect(reason).toBe("NodeStatusUnknown: Kubelet stopped posting node status.");

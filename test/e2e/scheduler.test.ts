@@ -6,37 +6,32 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HollowNodes } from "../support/hollow-nodes.ts";
 import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 let harness: KubectlHarness;
 const dir = mkdtempSync(join(tmpdir(), "scheduler-e2e-"));
 const kubectl = "/usr/bin/kubectl";
 
+let nodes: HollowNodes;
+
 beforeAll(async () => {
   harness = await startKubectlHarness("scheduler-e2e-");
+  nodes = new HollowNodes(harness.plane);
 });
 
 afterAll(async () => {
+  nodes?.stop();
   await harness?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A Node registered through the API with capacity and Ready, as the node agent will register one. */
+/** A Node registered through the API with capacity and Ready, its Lease renewed as a kubelet's heartbeat. */
 async function hollowNode(name: string, { cpu, zone, taint }: { cpu: string; zone: string; taint?: string }): Promise<void> {
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Node",
-    metadata: { name, labels: { "kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone } },
-    spec: taint ? { taints: [{ key: taint.split("=")[0], value: taint.split("=")[1]!.split(":")[0], effect: taint.split(":")[1] }] } : {},
-  }));
-  await harness.ok(kubectl, "create", "-f", file);
-  const now = new Date().toISOString();
-  await harness.ok(kubectl, "patch", "node", name, "--subresource=status", "--type=merge", "-p", JSON.stringify({
-    status: {
-      capacity: { cpu, memory: "8Gi", pods: "110" }, allocatable: { cpu, memory: "8Gi", pods: "110" },
-      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "hollow node", lastHeartbeatTime: now, lastTransitionTime: now }],
-    },
-  }));
+  await nodes.register(name, {
+    cpu, labels: { "topology.kubernetes.io/zone": zone },
+    taints: taint ? [{ key: taint.split("=")[0]!, value: taint.split("=")[1]!.split(":")[0], effect: taint.split(":")[1]! }] : [],
+  });
 }
 
 /** Waits (kubectl wait, no sleeping) until the pod's PodScheduled condition says `status`. */
