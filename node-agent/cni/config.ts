@@ -61,6 +61,18 @@ export function writePodNetworkConfig(confDir: string, options: PodNetworkOption
   return path;
 }
 
+/** A node's pod network before it knows its podCIDR: where the configuration goes and how it is set up. */
+export interface PodNetwork {
+  confDir: string;
+  bridge?: string;
+  ipamDataDir?: string;
+}
+
+/** Writes the pod network's configuration for `podCIDR`; containerd picks it up from the folder. */
+export function writePodNetwork(network: PodNetwork, podCIDR: string): string {
+  return writePodNetworkConfig(network.confDir, { podCIDR, bridge: network.bridge, ipamDataDir: network.ipamDataDir });
+}
+
 /** The first folder holding every required plugin, or an error naming what is missing where. */
 export function findCniBinDir(dirs = CNI_BIN_DIRS, plugins = REQUIRED_PLUGINS): string {
   const missing: string[] = [];

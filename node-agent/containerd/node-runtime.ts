@@ -1,16 +1,18 @@
 // Everything a host needs before its pods run, in one call: the CNI plugins found, the pod network
-// written for the node's podCIDR, a private containerd started on it, and the busybox and pause
-// images built from busybox-static and imported (there is no registry to pull them from).
+// written for the node's podCIDR (now, or by the runtime once the node has one), a private
+// containerd started on it, and the busybox and pause images built from busybox-static and
+// imported (there is no registry to pull them from).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { findCniBinDir, writePodNetworkConfig } from "../cni/config.ts";
+import { findCniBinDir, writePodNetwork, type PodNetwork } from "../cni/config.ts";
 import { BUSYBOX, PAUSE, busyboxLayer, findBusybox, ociArchive } from "../image/oci-image.ts";
 import { Containerd } from "./containerd.ts";
 
 export interface NodeRuntimeOptions {
   /** The agent's folder for containerd, the CNI config and address leases. */
   dir: string;
-  podCIDR: string;
+  /** The node's spec.podCIDR; without it containerd reports its network not ready until CriRuntime.updatePodCIDR. */
+  podCIDR?: string;
   /** The bridge interface (default "edgeplane0"). */
   bridge?: string;
   /** CNI plugin folders to look in (default /usr/lib/cni, /opt/cni/bin). */
@@ -21,14 +23,17 @@ export interface NodeRuntime {
   containerd: Containerd;
   /** The images imported: the agent treats them as pulled. */
   images: string[];
+  /** Where the pod network's configuration goes and how it is set up, for CriRuntime's updatePodCIDR. */
+  network: PodNetwork;
 }
 
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
   const cniBinDir = findCniBinDir(options.cniBinDirs);
   const busybox = findBusybox();
-  const cniConfDir = join(options.dir, "net.d");
-  writePodNetworkConfig(cniConfDir, { podCIDR: options.podCIDR, bridge: options.bridge, ipamDataDir: join(options.dir, "ipam") });
-  const containerd = await Containerd.start({ dir: join(options.dir, "containerd"), cniBinDir, cniConfDir, sandboxImage: PAUSE.names[0] });
+  const network: PodNetwork = { confDir: join(options.dir, "net.d"), bridge: options.bridge, ipamDataDir: join(options.dir, "ipam") };
+  mkdirSync(network.confDir, { recursive: true });
+  if (options.podCIDR) writePodNetwork(network, options.podCIDR);
+  const containerd = await Containerd.start({ dir: join(options.dir, "containerd"), cniBinDir, cniConfDir: network.confDir, sandboxImage: PAUSE.names[0] });
   try {
     const layer = busyboxLayer(busybox);
     const archives = join(options.dir, "images");
@@ -42,5 +47,5 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     await containerd.stop();
     throw error;
   }
-  return { containerd, images: [...BUSYBOX.names, ...PAUSE.names] };
+  return { containerd, images: [...BUSYBOX.names, ...PAUSE.names], network };
 }

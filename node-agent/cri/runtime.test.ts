@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNodeRuntime, type NodeRuntime } from "../containerd/node-runtime.ts";
-import type { PodInputs, PodObservation, RuntimeEvent } from "../runtime/runtime.ts";
+import type { PodInputs, PodObservation, RuntimeEvent, RuntimeHealth } from "../runtime/runtime.ts";
 import { POD_UID } from "./labels.ts";
 import { CriRuntime } from "./runtime.ts";
 
@@ -21,11 +21,16 @@ const clock = { skippedMs: 0, now: () => Date.now() + clock.skippedMs };
 let dir: string;
 let node: NodeRuntime;
 let runtime: CriRuntime;
+let healthWithoutPodCIDR: RuntimeHealth;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "edgeplane-cri-"));
-  node = await startNodeRuntime({ dir, podCIDR: POD_CIDR, bridge: BRIDGE });
+  // No podCIDR at first; then the node gets one, as from the node IPAM controller.
+  node = await startNodeRuntime({ dir, bridge: BRIDGE });
   runtime = newRuntime();
+  healthWithoutPodCIDR = await runtime.health();
+  runtime.updatePodCIDR(POD_CIDR);
+  await eventually(async () => ((await runtime.health()).networkReady ? true : undefined));
 });
 
 afterAll(async () => {
@@ -43,7 +48,7 @@ afterAll(async () => {
 });
 
 function newRuntime(): CriRuntime {
-  return new CriRuntime({ endpoint: node.containerd.socket, logsDir: join(dir, "logs"), podsDir: join(dir, "pods"), clock, preloadedImages: node.images });
+  return new CriRuntime({ endpoint: node.containerd.socket, logsDir: join(dir, "logs"), podsDir: join(dir, "pods"), clock, preloadedImages: node.images, network: node.network });
 }
 
 /** Runs until interrupted: SIGTERM ends it at once (a shell as PID 1 ignores signals it does not trap). */
@@ -92,8 +97,13 @@ function inPodCIDR(ip: string): boolean {
 }
 
 describe("cri runtime on a private containerd", () => {
-  it("says what it is and that it is ready", async () => {
+  it("says what it is, and that its network is ready once it has the node's podCIDR", async () => {
     expect(await runtime.info()).toMatchObject({ runtimeName: "containerd" });
+    expect(healthWithoutPodCIDR).toEqual({
+      runtimeReady: true,
+      networkReady: false,
+      message: "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
+    });
     expect(await runtime.health()).toEqual({ runtimeReady: true, networkReady: true });
   });
 

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import type { ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
+import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
 import { Backoff, goDuration, systemClock, type Clock } from "./backoff.ts";
 import { CriClient, isNotFound, type ContainerStatus, type Mount, type PodSandbox, type PodSandboxConfig } from "./client.ts";
 import { runHook } from "./hooks.ts";
@@ -30,6 +31,8 @@ export interface CriRuntimeOptions {
    * pulled, whatever imagePullPolicy says (so `kubectl run --image=busybox` runs offline).
    */
   preloadedImages?: string[];
+  /** The pod network updatePodCIDR writes; without it the network is configured elsewhere. */
+  network?: PodNetwork;
 }
 
 /** How often the runtime relists containers for onPodChange (the kubelet's PLEG relist period). */
@@ -67,6 +70,8 @@ export class CriRuntime implements Runtime {
   private readonly logsDir: string;
   private readonly podsDir: string;
   private readonly preloaded: Set<string>;
+  private readonly network?: PodNetwork;
+  private podCIDR?: string;
   private readonly crashBackoff: Backoff;
   private readonly pullBackoff: Backoff;
   /** Why a container waits, per pod UID and container name, from the last sync (the kubelet's reasonCache). */
@@ -83,6 +88,7 @@ export class CriRuntime implements Runtime {
     this.logsDir = options.logsDir;
     this.podsDir = options.podsDir;
     this.preloaded = new Set((options.preloadedImages ?? []).map(normalizeImage));
+    this.network = options.network;
     const clock = options.clock ?? systemClock;
     this.crashBackoff = new Backoff(clock);
     this.pullBackoff = new Backoff(clock);
@@ -155,6 +161,13 @@ export class CriRuntime implements Runtime {
       if (uid && !pods.has(uid)) pods.set(uid, { uid, namespace: labels[POD_NAMESPACE] ?? "", name: labels[POD_NAME] ?? "" });
     }
     return [...pods.values()];
+  }
+
+  /** The node's podCIDR, as CRI's UpdateRuntimeConfig: the pod network's configuration is written for it. */
+  updatePodCIDR(cidr: string): void {
+    if (!this.network || cidr === this.podCIDR) return;
+    writePodNetwork(this.network, cidr);
+    this.podCIDR = cidr;
   }
 
   /**
