@@ -3,7 +3,7 @@
 import type { Job } from "kubernetes-types/batch/v1";
 import type { Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
-import { backoffDelay, backoffRecord, formatIndexes, jobPod, matchPodFailurePolicy, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
+import { backoffDelay, backoffRecord, nextBackoffRecord, formatIndexes, jobPod, matchPodFailurePolicy, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
 
 function job(spec: Partial<NonNullable<Job["spec"]>> = {}): Job {
   return {
@@ -69,6 +69,15 @@ describe("the back-off", () => {
       { pod: pod("failure", { phase: "Failed", exitCode: 1, finishedAt: "2026-01-01T00:02:00Z" }), outcome: "Failed" as const },
     ];
     expect(backoffRecord(ignoring, finished)).toEqual({ failures: 1, lastFailure: Date.parse("2026-01-01T00:02:00Z") });
+  });
+
+  it("keeps counting when the failed pods are gone, and starts again after a success", () => {
+    const record = { failures: 2, lastFailure: Date.parse("2026-01-01T00:02:00Z") };
+    const failure = { pod: pod("f", { phase: "Failed", exitCode: 1, finishedAt: "2026-01-01T00:03:00Z" }), outcome: "Failed" as const };
+    const success = { pod: pod("s", { phase: "Succeeded", exitCode: 0, finishedAt: "2026-01-01T00:04:00Z" }), outcome: "Succeeded" as const };
+    expect(nextBackoffRecord(job(), record, [])).toEqual(record);
+    expect(nextBackoffRecord(job(), record, [failure])).toEqual({ failures: 3, lastFailure: Date.parse("2026-01-01T00:03:00Z") });
+    expect(nextBackoffRecord(job(), record, [failure, success])).toEqual({ failures: 0, lastFailure: 0 });
   });
 
   it("with restartPolicy OnFailure, counts container restarts against the backoffLimit", () => {

@@ -105,12 +105,35 @@ function finishedAt(pod: Pod): number {
   return Date.parse(pod.metadata?.deletionTimestamp ?? pod.metadata?.creationTimestamp ?? "") || 0;
 }
 
-/** kube's backoff record: failures since the last success, and when the last one was. */
-export function backoffRecord(job: Job, finished: { pod: Pod; outcome: PodOutcome }[]): { failures: number; lastFailure: number } {
+export interface BackoffRecord {
+  /** Failures since the last success. */
+  failures: number;
+  lastFailure: number;
+}
+
+type Finished = { pod: Pod; outcome: PodOutcome };
+
+/** The back-off record as the pods tell it: failures since the last success, and when the last one was. */
+export function backoffRecord(job: Job, finished: Finished[]): BackoffRecord {
   const lastSuccess = Math.max(0, ...finished.filter((f) => f.outcome === "Succeeded").map((f) => finishedAt(f.pod)));
   const failed = finished.filter((f) => f.outcome === "Failed" && finishedAt(f.pod) >= lastSuccess && matchPodFailurePolicy(job, f.pod).action !== "Ignore");
   return { failures: failed.length, lastFailure: Math.max(0, ...failed.map((f) => finishedAt(f.pod))) };
 }
+
+/**
+ * The record after the pods that finished since it was taken (backoffRecordStore.newBackoffRecord):
+ * a success starts the count again; the failures after the last success add to it. It outlives
+ * the pods, which PodGC or a user may delete before the back-off ends.
+ */
+export function nextBackoffRecord(job: Job, record: BackoffRecord, newlyFinished: Finished[]): BackoffRecord {
+  if (!newlyFinished.length) return record;
+  const fresh = backoffRecord(job, newlyFinished);
+  if (newlyFinished.some((f) => f.outcome === "Succeeded")) return fresh;
+  return { failures: record.failures + fresh.failures, lastFailure: Math.max(record.lastFailure, fresh.lastFailure) };
+}
+
+/** kube keeps the records in memory, by Job uid; after a restart they are rebuilt from the pods that remain. */
+const backoffRecords = new Map<string, BackoffRecord>();
 
 /** "1,3-5" from [1, 3, 4, 5], as status.completedIndexes writes intervals. */
 export function formatIndexes(indexes: Iterable<number>): string {
@@ -268,6 +291,7 @@ class JobSync {
     const now = this.ctx.now();
     const owned = this.ctx.listers.of<Pod>(PODS).list(this.namespace).filter((p) => controllerRefOf(p)?.uid === uid);
     if (isJobFinished(job) || job.metadata?.deletionTimestamp) {
+      backoffRecords.delete(uid);
       // Nothing more is counted: the pods are free to go.
       await this.releaseFinalizers(owned);
       return undefined;
@@ -364,7 +388,10 @@ class JobSync {
         await this.event("Normal", "Resumed", "Resumed", "Job resumed");
       }
       status.startTime ??= kubeTime(now);
-      requeueAfter = await this.manage(status, completed, active, finished, now);
+      const stored = backoffRecords.get(uid);
+      const backoff = stored ? nextBackoffRecord(job, stored, newlyFinished) : backoffRecord(job, finished);
+      backoffRecords.set(uid, backoff);
+      requeueAfter = await this.manage(status, completed, active, backoff, now);
       const due = job.spec?.activeDeadlineSeconds != null ? Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 - now : undefined;
       if (due !== undefined) requeueAfter = Math.min(requeueAfter ?? due, Math.max(0, due));
     }
@@ -375,7 +402,7 @@ class JobSync {
   }
 
   /** Creates missing pods (after the back-off) and deletes extras; answers when to look again. */
-  private async manage(status: JobStatus, completed: Set<number>, active: Pod[], finished: { pod: Pod; outcome: PodOutcome }[], now: number): Promise<number | undefined> {
+  private async manage(status: JobStatus, completed: Set<number>, active: Pod[], { failures, lastFailure }: BackoffRecord, now: number): Promise<number | undefined> {
     const wanted = wantedPods(this.job, status.succeeded ?? 0, completed, active);
     if (active.length > wanted.count) {
       const extras = [...active].sort(deletionOrder).slice(0, active.length - wanted.count);
@@ -385,7 +412,6 @@ class JobSync {
     }
     const missing = wanted.count - active.length;
     if (missing <= 0) return undefined;
-    const { failures, lastFailure } = backoffRecord(this.job, finished);
     const wait = lastFailure + backoffDelay(failures) - now;
     if (failures > 0 && wait > 0) return wait;
     await this.createPods(missing, wanted.indexes);
