@@ -4,7 +4,7 @@
 import type { Lease } from "kubernetes-types/coordination/v1";
 import type { Node } from "kubernetes-types/core/v1";
 import { builtin } from "../lib/k8s/resources.ts";
-import { microTime, type ApiClient, type ResourceClient } from "../lib/client/index.ts";
+import { isNotFound, microTime, type ApiClient, type ResourceClient } from "../lib/client/index.ts";
 import { conditionsChanged, desiredConditions, stampConditions } from "./node-status.ts";
 import type { Runtime } from "./runtime/runtime.ts";
 
@@ -93,14 +93,17 @@ export class NodeHeartbeat {
     };
   }
 
+  /** Updates the Lease this node holds; the first time, reads it (it outlives an agent restart) or creates it. */
   async renewLease(): Promise<void> {
+    const name = this.node.metadata!.name!;
     try {
+      this.lease ??= await this.leases.get(LEASE_NAMESPACE, name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
       this.lease = this.lease
         ? await this.leases.update(LEASE_NAMESPACE, this.desiredLease())
         : await this.leases.create(LEASE_NAMESPACE, this.desiredLease());
     } catch (e) {
-      // The next try starts from what the server has: someone else wrote it, or it is gone, or already there.
-      this.lease = await this.leases.get(LEASE_NAMESPACE, this.node.metadata!.name!).catch(() => undefined);
+      // The next try reads the Lease afresh: someone else wrote it, or it is gone.
+      this.lease = undefined;
       throw e;
     }
   }

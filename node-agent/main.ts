@@ -67,8 +67,12 @@ async function runUntilSignalled(state: AgentState, stateDir: string): Promise<v
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (!command || ["help", "--help", "-h"].includes(command)) {
+    console.log(USAGE);
+    return;
+  }
   const { values } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false });
-  if (values.help || !command) {
+  if (values.help) {
     console.log(USAGE);
     return;
   }

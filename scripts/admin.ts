@@ -65,7 +65,7 @@ if (command === "kubeconfig") {
   if (status !== 201) throw new Error(`creating the bootstrap token answered ${status}`);
   const caHash = createHash("sha256").update(ca).digest("hex");
   console.log(`bootstrap token ${id}.****** made (valid ${hours} h). A node joins with:
-  node-agent join --server ${url} --token ${id}.${secret} --ca-cert-sha256 ${caHash}`);
+  node dist/edgeplane-agent.mjs join --server ${url} --token ${id}.${secret} --ca-cert-sha256 ${caHash}   (npm run build:agent makes it)`);
 } else if (command === "rotate") {
   const token = newAdminToken();
   writeFileSync(tokenFile, token + "\n", { mode: 0o600 });

@@ -4,9 +4,11 @@
 // The admin token is made on first start and kept in .edgeplane/admin-token (mode 0600); the
 // Worker is given only its SHA-256. The key that signs service account tokens is made on first
 // start too and kept in .edgeplane/service-account-key.jwk (mode 0600), so tokens outlive restarts,
-// and so is the key that seals Secrets at rest (.edgeplane/encryption-keys).
+// and so is the key that seals Secrets at rest (.edgeplane/encryption-keys). Once the control plane
+// is up, one node joins it (scripts/local-node.ts): the node agent as a child process.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startLocalNode } from "./local-node.ts";
 import { defaultEngine, kubeconfig, newAdminToken, newEncryptionKeys, newServiceAccountKey, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
 
 const tokenFile = join(PROJECT_ROOT, ".edgeplane/admin-token");
@@ -42,6 +44,10 @@ edgeplane control plane is up at ${plane.url} (${engine === "workerd" ? "workerd
 Ctrl-C stops it; state stays in .wrangler/state. For live reload on source changes: npm run start:wrangler.
 `);
 await (await import("../etcd-bridge/local.ts")).startLocalEtcdBridge(plane);
+const node = await startLocalNode(plane);
+console.log(`node ${node.name} joined on the ${node.choice.runtime} runtime (${node.choice.why}); its log: ${node.logFile}
+  kubectl run web --image=busybox   # ends Running on it
+`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void plane.stop().then(() => process.exit(0)));
 }

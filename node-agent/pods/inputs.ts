@@ -200,23 +200,25 @@ async function volumeFiles(pod: Pod, volume: Volume, source: ObjectSource, facts
   if (volume.downwardAPI) return downwardFiles(pod, volume.downwardAPI.items, volume.downwardAPI.defaultMode ?? 0o644, facts);
   if (volume.projected) {
     const defaultMode = volume.projected.defaultMode ?? 0o644;
-    const files: VolumeFile[] = [];
-    for (const part of volume.projected.sources ?? []) {
+    // The sources are read at once (a token request and a ConfigMap read need not wait for each other).
+    const parts = await Promise.all((volume.projected.sources ?? []).map(async (part): Promise<VolumeFile[]> => {
       if (part.serviceAccountToken) {
         const { audience, expirationSeconds = TOKEN_SECONDS, path } = part.serviceAccountToken;
-        files.push({ path, content: Buffer.from(await source.serviceAccountToken(pod, audience, expirationSeconds)), mode: defaultMode });
-      } else if (part.configMap) {
+        return [{ path, content: Buffer.from(await source.serviceAccountToken(pod, audience, expirationSeconds)), mode: defaultMode }];
+      }
+      if (part.configMap) {
         const { name = "", items, optional } = part.configMap;
         const map = await configMapOrThrow(source, namespace, name, optional);
-        files.push(...keyFiles(configMapEntries(map), items, defaultMode, `ConfigMap ${namespace}/${name}`, optional));
-      } else if (part.secret) {
+        return keyFiles(configMapEntries(map), items, defaultMode, `ConfigMap ${namespace}/${name}`, optional);
+      }
+      if (part.secret) {
         const { name = "", items, optional } = part.secret;
         const secret = await secretOrThrow(source, namespace, name, optional);
-        files.push(...keyFiles(secretEntries(secret), items, defaultMode, `Secret ${namespace}/${name}`, optional));
-      } else if (part.downwardAPI) {
-        files.push(...downwardFiles(pod, part.downwardAPI.items, defaultMode, facts));
+        return keyFiles(secretEntries(secret), items, defaultMode, `Secret ${namespace}/${name}`, optional);
       }
-    }
+      return part.downwardAPI ? downwardFiles(pod, part.downwardAPI.items, defaultMode, facts) : [];
+    }));
+    const files = parts.flat();
     return files;
   }
   return undefined;
@@ -232,12 +234,10 @@ function pluginOf(volume: Volume): string {
 
 /** Writes each volume under `podDir` (hostPath volumes are used where they are) and says where it is. */
 export async function prepareVolumes(pod: Pod, podDir: string, source: ObjectSource, facts: NodeFacts): Promise<Record<string, PreparedVolume>> {
-  const prepared: Record<string, PreparedVolume> = {};
-  for (const volume of pod.spec?.volumes ?? []) {
+  const prepared = await Promise.all((pod.spec?.volumes ?? []).map(async (volume): Promise<[string, PreparedVolume]> => {
     if (volume.hostPath) {
       if (volume.hostPath.type === "DirectoryOrCreate") mkdirSync(volume.hostPath.path, { recursive: true });
-      prepared[volume.name] = { hostPath: volume.hostPath.path };
-      continue;
+      return [volume.name, { hostPath: volume.hostPath.path }];
     }
     const dir = join(podDir, "volumes", pluginOf(volume), volume.name);
     const files = await volumeFiles(pod, volume, source, facts);
@@ -248,9 +248,9 @@ export async function prepareVolumes(pod: Pod, podDir: string, source: ObjectSou
       writeFileSync(path, file.content, { mode: file.mode });
       chmodSync(path, file.mode);
     }
-    prepared[volume.name] = { hostPath: dir, ...(files ? { readOnly: true } : {}) };
-  }
-  return prepared;
+    return [volume.name, { hostPath: dir, ...(files ? { readOnly: true } : {}) }];
+  }));
+  return Object.fromEntries(prepared);
 }
 
 // ---- resolv.conf and hosts ----
@@ -330,19 +330,19 @@ export function podHosts(pod: Pod, podIPs: string[], clusterDomain: string): str
 
 /** Everything the runtime needs for the pod: env per container, volumes on disk, resolv.conf and hosts. */
 export async function resolvePodInputs(pod: Pod, podDir: string, source: ObjectSource, facts: NodeFacts): Promise<PodInputs> {
-  const env: PodInputs["env"] = {};
-  for (const container of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
-    env[container.name] = await containerEnv(pod, container, source, facts);
-  }
-  const pullSecrets: string[] = [];
-  for (const ref of pod.spec?.imagePullSecrets ?? []) {
-    const secret = await source.secret(pod.metadata?.namespace ?? "default", ref.name ?? "");
-    const config = secret?.data?.[".dockerconfigjson"];
-    if (config) pullSecrets.push(decodeBase64(config).toString("utf8"));
-  }
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const namespace = pod.metadata?.namespace ?? "default";
+  const [envs, volumes, pullSecrets] = await Promise.all([
+    Promise.all(containers.map((container) => containerEnv(pod, container, source, facts))),
+    prepareVolumes(pod, podDir, source, facts),
+    Promise.all((pod.spec?.imagePullSecrets ?? []).map(async (ref) => {
+      const config = (await source.secret(namespace, ref.name ?? ""))?.data?.[".dockerconfigjson"];
+      return config ? [decodeBase64(config).toString("utf8")] : [];
+    })).then((lists) => lists.flat()),
+  ]);
   return {
-    env,
-    volumes: await prepareVolumes(pod, podDir, source, facts),
+    env: Object.fromEntries(containers.map((container, i) => [container.name, envs[i]!])),
+    volumes,
     resolvConf: podResolvConf(pod, facts),
     hosts: podHosts(pod, facts.podIPs, facts.clusterDomain),
     ...(pullSecrets.length ? { pullSecrets } : {}),

@@ -37,6 +37,8 @@ const RELIST_MS = 1000;
 /** Every pod is synced at least this often (the kubelet's syncFrequency). */
 const RESYNC_MS = 60_000;
 const RETRY_INITIAL_MS = 500;
+/** How long a ConfigMap or Secret read serves other pods. */
+const OBJECT_TTL_MS = 10_000;
 const RETRY_MAX_MS = 30_000;
 
 interface PodWorker {
@@ -82,6 +84,7 @@ export class PodManager {
   private readonly prober: Prober;
   private readonly workers = new Map<string, PodWorker>();
   private readonly facts: Omit<NodeFacts, "podIPs" | "allocatable">;
+  private readonly objectCache = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(options: PodManagerOptions) {
     this.options = options;
@@ -308,17 +311,33 @@ export class PodManager {
     rmSync(podDir(this.options.stateDir, uid), { recursive: true, force: true });
   }
 
-  /** What pods refer to, read through the node's credential (the Node authorizer allows exactly these). */
+  /**
+   * A ConfigMap or Secret a pod refers to, read through the node's credential (the Node authorizer
+   * allows exactly these) and kept for a few seconds, so a burst of pods that refer to the same
+   * object (every pod's kube-root-ca.crt) reads it once, as the kubelet's caching object manager does.
+   */
+  private cachedRead<T>(kind: string, namespace: string, name: string, read: () => Promise<T>): Promise<T | undefined> {
+    const key = `${kind}/${namespace}/${name}`;
+    const now = Date.now();
+    const cached = this.objectCache.get(key);
+    if (cached && now - cached.at < OBJECT_TTL_MS) return cached.value as Promise<T | undefined>;
+    for (const [k, entry] of this.objectCache) if (now - entry.at >= OBJECT_TTL_MS) this.objectCache.delete(k);
+    const value = read().catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    this.objectCache.set(key, { at: now, value });
+    value.catch(() => this.objectCache.delete(key));
+    return value;
+  }
+
+  /** What pods refer to. */
   private objectSource(): ObjectSource {
-    const orUndefined = <T>(read: Promise<T>) => read.catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
     return {
       configMap: async (namespace, name) => {
-        const map = await orUndefined(this.configMaps.get(namespace, name));
+        const map = await this.cachedRead("configmaps", namespace, name, () => this.configMaps.get(namespace, name));
         // Until a controller publishes kube-root-ca.crt, the CA this node pinned is its content.
         if (!map && name === "kube-root-ca.crt" && this.options.rootCA) return { metadata: { name, namespace }, data: { "ca.crt": this.options.rootCA } };
         return map;
       },
-      secret: (namespace, name) => orUndefined(this.secrets.get(namespace, name)),
+      secret: (namespace, name) => this.cachedRead("secrets", namespace, name, () => this.secrets.get(namespace, name)),
       serviceAccountToken: async (pod, audience, expirationSeconds) => {
         const answer = await this.options.client.json<{ status: { token: string } }>({
           method: "POST",

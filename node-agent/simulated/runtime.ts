@@ -4,7 +4,8 @@
 // configurable duration; a configurable share of starts fail (exit 1) and restart per the
 // restartPolicy with the kubelet's back-off (10 s doubling to 5 min, CrashLoopBackOff meanwhile).
 // It emits the kubelet's container Events and tells the kubelet half when a pod changed on its own.
-import type { Container, Pod } from "kubernetes-types/core/v1";
+// Holding nothing on disk, after an agent restart it adopts each pod as the pod's status reports it.
+import type { Container, ContainerStatus, Pod } from "kubernetes-types/core/v1";
 import type {
   ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef,
 } from "../runtime/runtime.ts";
@@ -115,11 +116,13 @@ export class SimulatedRuntime implements Runtime {
     const uid = pod.metadata!.uid!;
     let sim = this.pods.get(uid);
     if (!sim) {
+      // A pod the agent ran before it restarted is adopted as its status says it was.
+      const reported = (name: string, init: boolean) => (init ? pod.status?.initContainerStatuses : pod.status?.containerStatuses)?.find((s) => s.name === name);
       sim = {
-        ref: { uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name! }, pod, ip: this.allocateIP(), emit,
+        ref: { uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name! }, pod, ip: this.allocateIP(pod.status?.podIP), emit,
         startAt: this.options.now() + this.options.startDelayMs,
-        init: (pod.spec?.initContainers ?? []).map((c) => this.waiting(c)),
-        containers: (pod.spec?.containers ?? []).map((c) => this.waiting(c)),
+        init: (pod.spec?.initContainers ?? []).map((c) => this.adopted(c, reported(c.name, true), pod, true) ?? this.waiting(c)),
+        containers: (pod.spec?.containers ?? []).map((c) => this.adopted(c, reported(c.name, false), pod, false) ?? this.waiting(c)),
       };
       this.pods.set(uid, sim);
     }
@@ -180,7 +183,27 @@ export class SimulatedRuntime implements Runtime {
     return { name: container.name, image: container.image ?? "", state: { waiting: { reason: "ContainerCreating" } }, restartCount: 0 };
   }
 
-  private allocateIP(): string {
+  /** A container as the pod's status reports it (running or finished), or undefined when it had not started. */
+  private adopted(spec: Container, status: ContainerStatus | undefined, pod: Pod, init: boolean): SimContainer | undefined {
+    const state = status?.state;
+    if (!status || !(state?.running?.startedAt || state?.terminated)) return undefined;
+    const startedAt = Date.parse(state.running?.startedAt ?? state.terminated?.startedAt ?? new Date(this.options.now()).toISOString());
+    const container: SimContainer = {
+      name: spec.name, image: spec.image ?? "", containerID: status.containerID, restartCount: status.restartCount, startedAt,
+      state: state.running ? { running: { startedAt: state.running.startedAt! } } : { terminated: { ...state.terminated!, reason: state.terminated!.reason ?? "Completed" } },
+      ...(status.lastState?.terminated ? { lastState: { terminated: { ...status.lastState.terminated, reason: status.lastState.terminated.reason ?? "Error" } } } : {}),
+    };
+    const exits = (init && !isRestartableInit(spec)) || (!init && (pod.spec?.restartPolicy ?? "Always") !== "Always");
+    if (state.running && exits) container.exitAt = startedAt + (init ? 0 : this.options.completeAfterMs);
+    return container;
+  }
+
+  /** The next free address of the pod range, or `wanted` (an adopted pod's) when it is free. */
+  private allocateIP(wanted?: string): string {
+    if (wanted && /^\d+\.\d+\.\d+\.\d+$/.test(wanted) && !this.usedIPs.has(this.ipNumber(wanted))) {
+      this.usedIPs.add(this.ipNumber(wanted));
+      return wanted;
+    }
     for (let i = 0; i < this.pool.size; i++) {
       const n = this.pool.base + ((this.nextIP + i) % this.pool.size);
       if (!this.usedIPs.has(n)) {

@@ -1,4 +1,5 @@
-// The node agent as a user runs it: a child process that joins the cluster with a bootstrap token
+// The node agent as a user runs it: the bundle npm run build:agent makes, run by Node.js 20 as a
+// child process that joins the cluster with a bootstrap token
 // (the server's certificate pinned by its hash) on the simulated runtime, then real kubectl: the
 // node is Ready and its Lease renewed, `kubectl run` and a Deployment's pods end Running with an
 // IP and the kubelet's conditions, `kubectl delete pod` is graceful and done, a wrong token, URL or
@@ -6,11 +7,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, PROJECT_ROOT } from "../../scripts/dev-server.ts";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { freePort } from "../../scripts/dev-server.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 const kubectl = "/usr/bin/kubectl";
@@ -20,9 +22,15 @@ let dir: string;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
 
+/** The agent as it ships: npm run build:agent's one file, run by the host's Node.js 20 when there is one. */
+let bundle: string;
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+
 beforeAll(async () => {
-  harness = await startKubectlHarness("node-agent-e2e-");
   dir = mkdtempSync(join(tmpdir(), "node-agent-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("node-agent-e2e-");
 });
 
 afterAll(async () => {
@@ -52,7 +60,7 @@ async function bootstrapToken(): Promise<string> {
 const caHash = () => createHash("sha256").update(harness.plane.caPem!).digest("hex");
 
 function startAgent(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d) => (agentOutput += d));
   child.stderr!.on("data", (d) => (agentOutput += d));
   return child;
@@ -61,7 +69,7 @@ function startAgent(args: string[]): ChildProcess {
 /** Runs a join that must fail; answers what it printed. */
 async function failedJoin(args: string[]): Promise<string> {
   let output = "";
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), "join", "--runtime", "simulated", "--state-dir", join(dir, `failed-${randomBytes(3).toString("hex")}`), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(HOST_NODE, [bundle, "join", "--runtime", "simulated", "--state-dir", join(dir, `failed-${randomBytes(3).toString("hex")}`), ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   const [code] = await once(child, "exit");
