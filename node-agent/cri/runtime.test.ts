@@ -278,6 +278,24 @@ describe("cri runtime on a private containerd", () => {
     }
   });
 
+  it("stops a container whose postStart hook failed, with the kubelet's events and PostStartHookError", async () => {
+    const pod = makePod("hook", [{ name: "app", image: "busybox", command: ["sh", "-c", STAY_UP], lifecycle: { postStart: { exec: { command: ["sh", "-c", "echo no >&2; exit 7"] } } } }]);
+    const events: RuntimeEvent[] = [];
+    try {
+      const observation = await runtime.syncPod(pod, inputsFor(), (e) => events.push(e));
+      const description = `hook_default(${pod.metadata!.uid})`;
+      const failure = `Exec lifecycle hook ([sh -c echo no >&2; exit 7]) for Container "app" in Pod "${description}" failed - error: command 'sh -c echo no >&2; exit 7' exited with 7: no\n, message: "no\\n"`;
+      expect(events.slice(-2)).toEqual([
+        { type: "Warning", reason: "FailedPostStartHook", message: failure, fieldPath: "spec.containers{app}" },
+        { type: "Normal", reason: "Killing", message: "FailedPostStartHook", fieldPath: "spec.containers{app}" },
+      ]);
+      expect(observation.containers[0]!.state).toEqual({ waiting: { reason: "PostStartHookError", message: failure } });
+      expect(observation.containers[0]!.lastState).toMatchObject({ terminated: { exitCode: 0 } });
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
   it("restarts a failing container with CrashLoopBackOff, 10 s then 20 s, and counts restarts", async () => {
     const pod = makePod("crash", [{ name: "crash", image: "busybox", command: ["sh", "-c", "exit 1"] }]);
     const inputs = inputsFor();
@@ -319,12 +337,15 @@ describe("cri runtime on a private containerd", () => {
       expect(pull.waiting.reason).toBe("ErrImagePull");
       expect(pull.waiting.message).toMatch(new RegExp(`^rpc error: code = \\w+ desc = failed to pull and unpack image "${missing}": `));
       expect(first.containers[1]!.state).toEqual({ waiting: { reason: "ErrImageNeverPull", message: `Container image "${absent}" is not present with pull policy of Never` } });
-      expect(events.filter((e) => e.fieldPath === "spec.containers{pull}").map((e) => [e.type, e.reason, e.message.split(": ")[0]])).toEqual([
+      expect(events.filter((e) => e.fieldPath === "spec.containers{pull}").map((e) => [e.type, e.reason, e.message.split(": rpc error")[0]])).toEqual([
         ["Normal", "Pulling", `Pulling image "${missing}"`],
         ["Warning", "Failed", `Failed to pull image "${missing}"`],
-        ["Warning", "Failed", "Error"],
+        ["Warning", "Failed", "Error: ErrImagePull"],
       ]);
-      expect(events).toContainEqual({ type: "Warning", reason: "ErrImageNeverPull", message: `Container image "${absent}" is not present with pull policy of Never`, fieldPath: "spec.containers{never}" });
+      expect(events.filter((e) => e.fieldPath === "spec.containers{never}")).toEqual([
+        { type: "Warning", reason: "ErrImageNeverPull", message: `Container image "${absent}" is not present with pull policy of Never`, fieldPath: "spec.containers{never}" },
+        { type: "Warning", reason: "Failed", message: "Error: ErrImageNeverPull", fieldPath: "spec.containers{never}" },
+      ]);
 
       const second = await runtime.syncPod(pod, inputs, (e) => events.push(e));
       expect(second.containers[0]!.state).toEqual({ waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${missing}"` } });

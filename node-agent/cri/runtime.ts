@@ -377,7 +377,7 @@ export class CriRuntime implements Runtime {
     if (started !== undefined) return this.failStart(uid, container.name, "RunContainerError", started, emit, fieldPath);
     emit({ type: "Normal", reason: "Started", message: `Started container ${container.name}`, fieldPath });
     this.clearReason(uid, container.name);
-    await this.runPostStart(container, id, context);
+    await this.runPostStart(container, type, id, context);
   }
 
   /** A container created but never started (the agent stopped in between): start it now. */
@@ -390,18 +390,25 @@ export class CriRuntime implements Runtime {
     this.clearReason(uid, container.name);
   }
 
-  private failStart(uid: string, name: string, reason: string, message: string, emit: Emit, fieldPath: string): void {
-    emit({ type: "Warning", reason: "Failed", message: `Error: ${message}`, fieldPath });
+  /**
+   * The container waits with `reason` and `message`; the Failed event says "Error: " and the
+   * error, which for image errors is the reason itself ("Error: ErrImagePull"), as the kubelet's.
+   */
+  private failStart(uid: string, name: string, reason: string, message: string, emit: Emit, fieldPath: string, error = message): void {
+    emit({ type: "Warning", reason: "Failed", message: `Error: ${error}`, fieldPath });
     this.setReason(uid, name, { reason, message });
   }
 
-  private async runPostStart(container: Container, id: string, context: StartContext): Promise<void> {
+  /** Runs postStart; when it fails, the container is stopped and waits with PostStartHookError. */
+  private async runPostStart(container: Container, type: ContainerType, id: string, context: StartContext): Promise<void> {
     const handler = container.lifecycle?.postStart;
     if (!handler) return;
-    const failure = await runHook(handler, { client: this.client, containerId: id, container, podIP: context.snapshot.podIPs[0] }, context.pod.spec?.terminationGracePeriodSeconds ?? 30);
+    const target = { client: this.client, containerId: id, containerName: container.name, pod: podDescription(context.pod), ports: container.ports, podIP: context.snapshot.podIPs[0] };
+    const failure = await runHook(handler, target, context.pod.spec?.terminationGracePeriodSeconds ?? 30);
     if (failure === undefined) return;
-    const fieldPath = fieldPathOf(container.restartPolicy === "Always" || context.pod.spec?.initContainers?.includes(container) ? "init" : "regular", container.name);
+    const fieldPath = fieldPathOf(type, container.name);
     context.emit({ type: "Warning", reason: "FailedPostStartHook", message: failure, fieldPath });
+    context.emit({ type: "Normal", reason: "Killing", message: "FailedPostStartHook", fieldPath });
     await this.ignoreNotFound(this.client.stopContainer(id, MINIMUM_GRACE_SECONDS));
     this.setReason(context.pod.metadata!.uid!, container.name, { reason: "PostStartHookError", message: failure });
   }
@@ -415,7 +422,7 @@ export class CriRuntime implements Runtime {
     const policy = container.imagePullPolicy ?? defaultPullPolicy(image);
     const present = await this.client.imageStatus(image).catch((error: Error) => error);
     if (present instanceof Error) {
-      this.failStart(uid, container.name, "ErrImageInspect", `Failed to inspect image "${image}": ${present.message}`, emit, fieldPath);
+      this.failStart(uid, container.name, "ImageInspectError", `Failed to inspect image "${image}": ${present.message}`, emit, fieldPath, "ImageInspectError");
       return undefined;
     }
     const found = present ? { ref: present.id, uid: present.uid?.value, username: present.username } : undefined;
@@ -426,7 +433,7 @@ export class CriRuntime implements Runtime {
     if (policy === "Never") {
       const message = `Container image "${image}" is not present with pull policy of Never`;
       emit({ type: "Warning", reason: "ErrImageNeverPull", message, fieldPath });
-      this.failStart(uid, container.name, "ErrImageNeverPull", message, emit, fieldPath);
+      this.failStart(uid, container.name, "ErrImageNeverPull", message, emit, fieldPath, "ErrImageNeverPull");
       return undefined;
     }
     const key = `${uid}/${image}`;
@@ -451,7 +458,7 @@ export class CriRuntime implements Runtime {
       emit({ type: "Warning", reason: "Failed", message: `Failed to pull image "${image}": ${message}`, fieldPath });
       this.pullBackoff.next(key, this.pullBackoff.clock.now());
       this.notifyAfter(uid, this.pullBackoff.get(key));
-      this.failStart(uid, container.name, "ErrImagePull", message, emit, fieldPath);
+      this.failStart(uid, container.name, "ErrImagePull", message, emit, fieldPath, "ErrImagePull");
       return undefined;
     }
   }
@@ -468,7 +475,8 @@ export class CriRuntime implements Runtime {
     const preStop = spec?.lifecycle?.preStop ?? preStopOf(status.annotations);
     if (preStop && grace > 0 && status.state === "CONTAINER_RUNNING") {
       const started = Date.now();
-      const failure = await runHook(preStop, { client: this.client, containerId: status.id, container: spec, podIP }, grace);
+      const pod = `${status.labels[POD_NAME]}_${status.labels[POD_NAMESPACE]}(${status.labels[POD_UID]})`;
+      const failure = await runHook(preStop, { client: this.client, containerId: status.id, containerName: name, pod, ports: spec?.ports, podIP }, grace);
       if (failure !== undefined) emit({ type: "Warning", reason: "FailedPreStopHook", message: failure, fieldPath });
       grace -= Math.floor((Date.now() - started) / 1000);
     }
