@@ -5,16 +5,17 @@
 // Everything it needs to know after a restart is in containerd: labels say which pod and
 // container, annotations hold the restart count and the preStop hook, exited containers the
 // last state. Only back-off timers and waiting reasons live in memory, as in the kubelet.
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
-import type { ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
+import type { ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
 import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
 import { Backoff, goDuration, systemClock, type Clock } from "./backoff.ts";
 import { CriClient, isNotFound, type ContainerStatus, type Mount, type PodSandbox, type PodSandboxConfig } from "./client.ts";
 import { runHook } from "./hooks.ts";
 import { defaultPullPolicy, normalizeImage, pullAuth } from "./images.ts";
-import { CONTAINER_HASH, CONTAINER_NAME, CONTAINER_TYPE, POD_NAME, POD_NAMESPACE, POD_UID, SPEC_IMAGE, TERMINATION_MESSAGE_PATH, TERMINATION_MESSAGE_POLICY, preStopOf, restartCountOf, type ContainerType } from "./labels.ts";
+import { containerState, nanosToMs } from "./container-status.ts";
+import { CONTAINER_HASH, CONTAINER_NAME, CONTAINER_TYPE, POD_NAME, POD_NAMESPACE, POD_UID, SPEC_IMAGE, preStopOf, restartCountOf, type ContainerType } from "./labels.ts";
 import { ContainerConfigError, containerConfig, containerHash, podDescription, sandboxConfig, verifyRunAsNonRoot } from "./pod-config.ts";
 
 export interface CriRuntimeOptions {
@@ -41,9 +42,6 @@ const RELIST_MS = 1000;
 const MINIMUM_GRACE_SECONDS = 2;
 /** Containers kept per container name: the newest is the current state, the one before it the last state. */
 const DEAD_CONTAINERS_KEPT = 2;
-const TERMINATION_MESSAGE_LIMIT = 4096;
-const FALLBACK_LOG_LINES = 80;
-const FALLBACK_LOG_BYTES = 2048;
 
 interface WaitingReason {
   reason: string;
@@ -671,73 +669,4 @@ function podIsDone(pod: Pod, snapshot: PodSnapshot): boolean {
     const status = latest(c.name);
     return status?.state === "CONTAINER_EXITED" && !shouldRestart(restartPolicy, status.exit_code);
   });
-}
-
-function nanosToMs(nanos: number): number {
-  return Math.floor(nanos / 1e6);
-}
-
-/** RFC 3339 at second precision, as metav1.Time serializes. */
-function timestamp(nanos: number): string {
-  return new Date(nanosToMs(nanos)).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-function containerState(status: ContainerStatus): ContainerState {
-  switch (status.state) {
-    case "CONTAINER_RUNNING":
-      return { running: { startedAt: timestamp(status.started_at) } };
-    case "CONTAINER_EXITED": {
-      const message = status.message || terminationMessage(status);
-      return {
-        terminated: {
-          exitCode: status.exit_code,
-          reason: status.reason || (status.exit_code === 0 ? "Completed" : "Error"),
-          ...(message ? { message } : {}),
-          ...(status.started_at ? { startedAt: timestamp(status.started_at) } : {}),
-          finishedAt: timestamp(status.finished_at),
-          containerID: `containerd://${status.id}`,
-        },
-      };
-    }
-    case "CONTAINER_CREATED":
-      return { waiting: { reason: "ContainerCreating" } };
-    default:
-      return { waiting: { reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was terminated" } };
-  }
-}
-
-/**
- * What the container wrote to its termination message file (at most 4 KiB), or, when it failed
- * with FallbackToLogsOnError and wrote nothing, the end of its log (80 lines, 2 KiB).
- */
-function terminationMessage(status: ContainerStatus): string {
-  const path = status.annotations[TERMINATION_MESSAGE_PATH];
-  const mount = path ? status.mounts?.find((m) => m.container_path === path) : undefined;
-  const written = mount ? readPrefix(mount.host_path, TERMINATION_MESSAGE_LIMIT) : "";
-  if (written || status.exit_code === 0 || status.annotations[TERMINATION_MESSAGE_POLICY] !== "FallbackToLogsOnError") return written;
-  return logTail(status.log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES);
-}
-
-function readPrefix(path: string, limit: number): string {
-  try {
-    return readFileSync(path).subarray(0, limit).toString("utf8");
-  } catch {
-    return "";
-  }
-}
-
-/** The last lines of a CRI log ("<time> <stream> <F|P> <text>" per line), as the container wrote them. */
-function logTail(path: string, lines: number, bytes: number): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-  let out = "";
-  for (const line of text.split("\n").filter(Boolean).slice(-lines)) {
-    const [, , tag, ...rest] = line.split(" ");
-    out += rest.join(" ") + (tag === "P" ? "" : "\n");
-  }
-  return Buffer.from(out).subarray(-bytes).toString("utf8");
 }
