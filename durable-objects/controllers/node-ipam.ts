@@ -94,8 +94,9 @@ async function allocate(ctx: ReconcileContext): Promise<ReconcileResult | undefi
       await ctx.recorder.record(nodeRef(node), undefined, "Normal", "CIDRNotAvailable", "CIDRAssignmentFailed", `Node ${name} status is now: CIDRNotAvailable`).catch(() => undefined);
       continue;
     }
-    // The resourceVersion precondition: a node that changed meanwhile is looked at again.
-    await client.patch(undefined, name, { metadata: { uid: node.metadata?.uid, resourceVersion: node.metadata?.resourceVersion }, spec: { podCIDR: cidr, podCIDRs: [cidr] } }, "merge")
+    // Only this key sets pod CIDRs, so the patch needs no resourceVersion (and does not conflict with
+    // the node controller's writes); the uid makes sure it is the node the CIDR was planned for.
+    await client.patch(undefined, name, { metadata: { uid: node.metadata?.uid }, spec: { podCIDR: cidr, podCIDRs: [cidr] } }, "merge")
       .catch((e: unknown) => {
         if ((e as { code?: number })?.code !== 404) failure ??= e;
       });

@@ -5,12 +5,13 @@
 // Event, and its pods' Ready condition set False. Its conditions become taints: NoSchedule ones
 // (not-ready, unreachable, the pressures, network-unavailable, unschedulable) at once, and the
 // NoExecute not-ready/unreachable taint that evicts pods (taint-eviction.ts) rate-limited per zone
-// (--node-eviction-rate). Nothing polls: each reconcile asks to be woken at the node's deadline.
+// (--node-eviction-rate). Nothing polls: each reconcile asks to be woken at the node's deadline,
+// rounded up to the node monitor period so that all nodes' deadlines share wakes.
 import type { Node, NodeCondition, Pod, Taint } from "kubernetes-types/core/v1";
 import type { Lease } from "kubernetes-types/coordination/v1";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { keyOf, NODE_NAME_INDEX, splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { keyOf, NODE_NAME_INDEX, splitKey, type Controller, type Listers, type ReconcileContext, type ReconcileResult } from "./framework.ts";
 import { nodeRef, NODES } from "./node-ipam.ts";
 import type { ControllerSettings } from "./settings.ts";
 
@@ -24,6 +25,11 @@ export const TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable";
 const EXCLUDE_DISRUPTION_LABEL = "node.kubernetes.io/exclude-disruption";
 /** kube's --large-cluster-size-threshold and --unhealthy-zone-threshold. */
 const LARGE_CLUSTER_SIZE_THRESHOLD = 50;
+/**
+ * kube's --node-monitor-period: node deadlines are checked on a 5 s grid, so however many nodes a
+ * cluster has, their heartbeats wake the controller manager at most once per period.
+ */
+export const NODE_MONITOR_PERIOD_MS = 5_000;
 const UNHEALTHY_ZONE_THRESHOLD = 0.55;
 
 /** The conditions the node controller sets Unknown when the kubelet goes silent (not NetworkUnavailable). */
@@ -182,9 +188,10 @@ async function markPodsNotReady(node: Node, ctx: ReconcileContext): Promise<void
   const pods = ctx.listers.of<Pod>(PODS).byIndex(NODE_NAME_INDEX, node.metadata!.name!).filter((p) => podReady(p)?.status === "True");
   const client = ctx.client.resource<Pod>(PODS);
   const results = await Promise.allSettled(pods.map(async (pod) => {
+    // A strategic patch of the Ready condition alone (merged by type) cannot undo another writer's change.
     const condition = { ...podReady(pod)!, status: "False", lastTransitionTime: kubeTime(ctx.now()) };
     try {
-      await client.patch(pod.metadata!.namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion }, status: { conditions: [condition] } }, "strategic", { subresource: "status" });
+      await client.patch(pod.metadata!.namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid }, status: { conditions: [condition] } }, "strategic", { subresource: "status" });
     } catch (e) {
       if ((e as { code?: number })?.code === 404) return;
       throw e;
@@ -214,32 +221,49 @@ export const nodeLifecycleController: Controller = {
   ],
   async reconcile(key, ctx) {
     const [, name] = splitKey(key);
-    let node = ctx.listers.of<Node>(NODES).get(undefined, name);
-    if (!node) return undefined;
-    const now = ctx.now();
-    const nodes = ctx.client.resource<Node>(NODES);
-    const lease = ctx.listers.of<Lease>(LEASES).get(NODE_LEASE_NAMESPACE, name);
-    const deadline = nodeDeadline(node, lease, ctx.settings);
-
-    if (now >= deadline) {
-      const wasReady = readyCondition(node)?.status === "True";
-      const conditions = silentNodeConditions(node, now);
-      if (JSON.stringify(conditions) !== JSON.stringify(node.status?.conditions ?? [])) {
-        node = await nodes.patch(undefined, name, { metadata: { resourceVersion: node.metadata?.resourceVersion }, status: { conditions } }, "merge", { subresource: "status" });
-        if (wasReady) await ctx.recorder.record(nodeRef(node), undefined, "Normal", "NodeNotReady", "NodeNotReady", `Node ${name} status is now: NodeNotReady`).catch(() => undefined);
+    const cached = ctx.listers.of<Node>(NODES).get(undefined, name);
+    if (!cached) return undefined;
+    // A write that lost to another (the kubelet's status, node IPAM) is redone on the node as it is
+    // now, as kube's monitorNodeHealth retries with a fresh GET.
+    for (let attempt = 0; ; attempt++) {
+      const node = attempt === 0 ? cached : await ctx.client.resource<Node>(NODES).get(undefined, name);
+      try {
+        return await syncNode(node, ctx);
+      } catch (e) {
+        if ((e as { code?: number })?.code !== 409 || attempt >= 2) throw e;
       }
     }
-
-    const current = node;
-    const { taints, retryAt } = desiredTaints(current, () => ctx.listers.of<Node>(NODES).list().map((n) => (n.metadata?.name === name ? current : n)), ctx.settings, now);
-    if (!sameTaints(taints, current.spec?.taints ?? [])) {
-      node = await nodes.patch(undefined, name, { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { taints } }, "merge");
-    }
-
-    const ready = readyCondition(node)?.status;
-    if (ready !== undefined && ready !== "True") await markPodsNotReady(node, ctx);
-
-    const wakes = [retryAt, now < deadline ? deadline : undefined].filter((t): t is number => t !== undefined);
-    return wakes.length ? { requeueAfter: Math.max(0, Math.min(...wakes) - now) } : undefined;
   },
 };
+
+/** One node's health, conditions, taints and pods, from this view of it; answers when to look again. */
+async function syncNode(cached: Node, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+  const name = cached.metadata!.name!;
+  let node = cached;
+  const now = ctx.now();
+  const nodes = ctx.client.resource<Node>(NODES);
+  const lease = ctx.listers.of<Lease>(LEASES).get(NODE_LEASE_NAMESPACE, name);
+  const deadline = nodeDeadline(node, lease, ctx.settings);
+
+  if (now >= deadline) {
+    const wasReady = readyCondition(node)?.status === "True";
+    const conditions = silentNodeConditions(node, now);
+    if (JSON.stringify(conditions) !== JSON.stringify(node.status?.conditions ?? [])) {
+      node = await nodes.patch(undefined, name, { metadata: { resourceVersion: node.metadata?.resourceVersion }, status: { conditions } }, "merge", { subresource: "status" });
+      if (wasReady) await ctx.recorder.record(nodeRef(node), undefined, "Normal", "NodeNotReady", "NodeNotReady", `Node ${name} status is now: NodeNotReady`).catch(() => undefined);
+    }
+  }
+
+  const current = node;
+  const { taints, retryAt } = desiredTaints(current, () => ctx.listers.of<Node>(NODES).list().map((n) => (n.metadata?.name === name ? current : n)), ctx.settings, now);
+  if (!sameTaints(taints, current.spec?.taints ?? [])) {
+    node = await nodes.patch(undefined, name, { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { taints } }, "merge");
+  }
+
+  const ready = readyCondition(node)?.status;
+  if (ready !== undefined && ready !== "True") await markPodsNotReady(node, ctx);
+
+  const monitorAt = Math.ceil(deadline / NODE_MONITOR_PERIOD_MS) * NODE_MONITOR_PERIOD_MS;
+  const wakes = [retryAt, now < deadline ? monitorAt : undefined].filter((t): t is number => t !== undefined);
+  return wakes.length ? { requeueAfter: Math.max(0, Math.min(...wakes) - now) } : undefined;
+}
