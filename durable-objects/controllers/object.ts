@@ -27,6 +27,7 @@ import { nodeIpamController } from "./node-ipam.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { podGcController } from "./pod-gc.ts";
 import { replicaSetController } from "./replicaset.ts";
+import { serviceAccountController } from "./serviceaccount.ts";
 import { statefulSetController } from "./statefulset.ts";
 import { taintEvictionController } from "./taint-eviction.ts";
 import { ttlAfterFinishedController } from "./ttlafterfinished.ts";
@@ -35,7 +36,8 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
-  nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController];
+  nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
+  serviceAccountController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

@@ -25,10 +25,21 @@ export function loggingFetch(inner: Fetch = workerFetch): { fetch: Fetch; log: s
 }
 
 let namespaces = 0;
+/** A new namespace with its default ServiceAccount. */
 export async function freshNamespace(client: ApiClient, prefix = "client"): Promise<string> {
   const name = `${prefix}-${++namespaces}-${crypto.randomUUID().slice(0, 8)}`;
   await client.resource<Namespace>(builtin("v1", "namespaces")).create(undefined, { metadata: { name } });
+  await createDefaultServiceAccount(name);
   return name;
+}
+
+/**
+ * The namespace's "default" ServiceAccount, which pods need: the serviceaccount controller makes
+ * it, and the controller manager does not run in the workerd tests.
+ */
+export async function createDefaultServiceAccount(namespace: string): Promise<void> {
+  const res = await rawApi("POST", `/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name: "default" } });
+  if (res.status !== 201 && res.status !== 409) throw new Error(`creating ${namespace}/default: ${res.status} ${res.text}`);
 }
 
 /**

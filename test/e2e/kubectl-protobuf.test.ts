@@ -50,6 +50,8 @@ describe.each(PROTOBUF_KUBECTLS)("%s", (binary) => {
 
   beforeAll(async () => {
     await ok(binary, "create", "namespace", ns);
+    // What the serviceaccount controller makes in a new namespace (the controller manager is off here).
+    await ok(binary, "create", "serviceaccount", "default", "-n", ns);
   });
 
   it("prints the protobuf answer of typed creates as get prints the server's JSON", async () => {

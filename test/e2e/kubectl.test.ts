@@ -56,6 +56,8 @@ describe.each(KUBECTLS)("%s", (binary) => {
     writeFileSync(manifest, JSON.stringify({
       apiVersion: "v1", kind: "List", items: [
         { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+        // What the serviceaccount controller makes in a new namespace (the controller manager is off here).
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: ns } },
         { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "alpha", namespace: ns, labels: { tier: "a" } }, data: { k: "1" } },
         { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "beta", namespace: ns, labels: { tier: "b" } }, data: { k: "2", l: "3" } },
         { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: ns, labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "busybox" }] } },

@@ -1,7 +1,7 @@
 // Admission in workerd: what each plugin adds to a pod, what it refuses (in kube-apiserver's
 // words), and ResourceQuota staying exact under concurrent creates.
 import { describe, expect, it } from "vitest";
-import { rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
 
 const api = (method: string, path: string, body?: unknown) => rawApi(method, path, body);
 
@@ -9,6 +9,7 @@ let counter = 0;
 async function namespace(): Promise<string> {
   const name = `adm-${++counter}-${crypto.randomUUID().slice(0, 6)}`;
   expect((await api("POST", "/api/v1/namespaces", { metadata: { name } })).status).toBe(201);
+  await createDefaultServiceAccount(name);
   return name;
 }
 
@@ -105,6 +106,7 @@ describe("PodSecurity admission", () => {
     const name = `pss-${crypto.randomUUID().slice(0, 6)}`;
     const labels = { "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted" };
     expect((await api("POST", "/api/v1/namespaces", { metadata: { name, labels } })).status).toBe(201);
+    await createDefaultServiceAccount(name);
     const privileged = await api("POST", `/api/v1/namespaces/${name}/pods`, pod("root", {}, { securityContext: { privileged: true } }));
     expect(privileged.status).toBe(403);
     expect(privileged.body.message).toBe(`pods "root" is forbidden: violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`);

@@ -7,11 +7,27 @@ import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
 import { serviceAccountLister } from "../registry/listers.ts";
 
 const MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+const DEFAULT_ACCOUNT = "default";
 const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
 
 function tokenVolumeName(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(5));
   return `kube-api-access-${[...bytes].map((b) => NAME_CHARS[b % NAME_CHARS.length]).join("")}`;
+}
+
+/**
+ * The account by name. The "default" one is made by the serviceaccount controller just after its
+ * namespace, so it is looked for again, 10 times 100–200 ms apart, as kube's admission does.
+ */
+async function lookUpServiceAccount(storage: ObjectStorage, namespace: string | undefined, name: string) {
+  const attempts = name === DEFAULT_ACCOUNT ? 10 : 1;
+  const intervalMs = 100 + Math.floor(Math.random() * 100);
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) await scheduler.wait(intervalMs);
+    const found = await serviceAccountLister(storage, namespace, name);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 export const serviceAccount: AdmissionPlugin = {
@@ -22,9 +38,9 @@ export const serviceAccount: AdmissionPlugin = {
     const spec = (pod.spec ??= {});
     // Mirror pods (made by a kubelet from files) keep no service account.
     if (pod.metadata?.annotations?.["kubernetes.io/config.mirror"]) return;
-    spec.serviceAccountName ||= "default";
+    spec.serviceAccountName ||= DEFAULT_ACCOUNT;
     spec.serviceAccount = spec.serviceAccountName;
-    const stored = await serviceAccountLister(new ObjectStorage(a.env), a.namespace, spec.serviceAccountName);
+    const stored = await lookUpServiceAccount(new ObjectStorage(a.env), a.namespace, spec.serviceAccountName);
     if (!stored) {
       throw apiErrors.forbidden(`pods "${pod.metadata?.name ?? ""}" is forbidden: error looking up service account ${a.namespace}/${spec.serviceAccountName}: serviceaccount "${spec.serviceAccountName}" not found`);
     }

@@ -2,7 +2,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
 
@@ -31,6 +31,7 @@ let namespaces = 0;
 async function freshNamespace(): Promise<string> {
   const name = `t${++namespaces}-${crypto.randomUUID().slice(0, 8)}`;
   expect((await api("POST", "/api/v1/namespaces", { metadata: { name } })).status).toBe(201);
+  await createDefaultServiceAccount(name);
   return name;
 }
 

@@ -449,6 +449,8 @@ describe("the audit middleware around the API", () => {
     const e: TestEnv = { ...env, CLUSTER_NAME: cluster, AUDIT_POLICY: JSON.stringify(policy([{ level: "RequestResponse" }])) };
     const ns = `sec-${crypto.randomUUID().slice(0, 8)}`;
     expect((await call(e, "POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+    // What the serviceaccount controller would make (the controller manager does not run here).
+    expect((await call(e, "POST", `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: "default" } })).status).toBe(201);
     const secret = await call(e, "POST", `/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "db" }, data: { password: PASSWORD_B64 }, stringData: { user: PASSWORD } });
     expect(secret.status).toBe(201);
     expect((await call(e, "GET", `/api/v1/namespaces/${ns}/secrets/db`)).body.data.password).toBe(PASSWORD_B64);

@@ -131,6 +131,10 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule([""], ["namespaces/finalize", "namespaces/status"], ["update"]),
     rule(["*"], ["*"], ["delete", "deletecollection", "get", "list"]),
   ]),
+  clusterRole("system:controller:service-account-controller", [
+    rule([""], ["serviceaccounts"], ["create"]),
+    eventsRule,
+  ]),
   clusterRole("system:controller:replicaset-controller", [
     rule(["apps", "extensions"], ["replicasets"], ["get", "list", "update", "watch"]),
     rule(["apps", "extensions"], ["replicasets/status"], ["update"]),
@@ -311,6 +315,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:controller:deployment-controller", [serviceAccount("kube-system", "deployment-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:generic-garbage-collector", [serviceAccount("kube-system", "generic-garbage-collector"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:namespace-controller", [serviceAccount("kube-system", "namespace-controller"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:service-account-controller", [serviceAccount("kube-system", "service-account-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:replicaset-controller", [serviceAccount("kube-system", "replicaset-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:cronjob-controller", [serviceAccount("kube-system", "cronjob-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:daemon-set-controller", [serviceAccount("kube-system", "daemon-set-controller"), user("system:kube-controller-manager")]),

@@ -1,7 +1,7 @@
 // Joining nodes: a bootstrap token gets a node its own credential and can do nothing else; the node
 // then reaches only what its pods need (Node authorizer) and writes only its own things (NodeRestriction).
 import { describe, expect, it } from "vitest";
-import { rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
 
 const api = (method: string, path: string, body?: unknown, token = "test-admin-token") =>
   rawApi(method, path, body, { token, contentType: method === "PATCH" ? "application/merge-patch+json" : "application/json" });
@@ -61,6 +61,7 @@ describe("bootstrap tokens and node credentials", () => {
     const credential = await joinAs(node);
     const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
     expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+    await createDefaultServiceAccount(ns);
     for (const name of ["mine", "other"]) expect((await api("POST", `/api/v1/namespaces/${ns}/secrets`, { metadata: { name }, stringData: { k: "v" } })).status).toBe(201);
     expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, {
       metadata: { name: "p" }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox", envFrom: [{ secretRef: { name: "mine" } }] }] },

@@ -1,8 +1,6 @@
 // core/v1 resources: what each declares beyond the generic store.
 import { declare, type ResourceDefinition } from "./types.ts";
 import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
-import type { ObjectStorage } from "../storage/object-storage.ts";
-import { RegistryStore } from "./store.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { validatePod, validatePodTemplate } from "./pod-validation.ts";
 import { defaultReplicationControllerSelector, validateReplicationController } from "./workload-validation.ts";
@@ -19,14 +17,6 @@ export function serviceCidr(env: Env): Cidr {
 /** Namespaces kube-apiserver creates and never lets go. */
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const UNDELETABLE_NAMESPACES = ["default", "kube-system", "kube-public"];
-
-const serviceAccounts = declare("v1", "serviceaccounts", { generation: false });
-
-export async function createDefaultServiceAccount(storage: ObjectStorage, namespace: string): Promise<void> {
-  await new RegistryStore(serviceAccounts, storage).create(namespace, { metadata: { name: "default" } }, { manager: "kube-controller-manager" }).catch((e) => {
-    if (e?.code !== 409) throw e;
-  });
-}
 
 export const coreResources: ResourceDefinition[] = [
   declare("v1", "namespaces", {
@@ -47,8 +37,6 @@ export const coreResources: ResourceDefinition[] = [
       // The namespace controller empties it, then drops the "kubernetes" finalizer (namespaces/finalize).
       pending: (ns) => (ns.spec?.finalizers ?? []).length > 0,
     },
-    // Every namespace has a "default" service account (kube's serviceaccounts controller makes it).
-    afterCreate: (ns, storage) => createDefaultServiceAccount(storage, ns.metadata!.name),
   }),
   declare("v1", "pods", {
     hasStatus: true, generation: false,
@@ -113,7 +101,7 @@ export const coreResources: ResourceDefinition[] = [
     selectableFields: (secret) => ({ type: secret.type ?? "" }),
     validate: (secret) => validateDataMaps(secret, ["data"]),
   }),
-  serviceAccounts,
+  declare("v1", "serviceaccounts", { generation: false }),
   declare("v1", "nodes", {
     hasStatus: true, generation: false,
     selectableFields: (node) => ({ "spec.unschedulable": String(!!node.spec?.unschedulable) }),

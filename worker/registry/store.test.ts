@@ -92,10 +92,6 @@ describe("RegistryStore", () => {
     await expect(namespaces.delete(undefined, "kube-public")).rejects.toMatchObject({ code: 403, message: 'namespaces "kube-public" is forbidden: this namespace may not be deleted' });
   });
 
-  it("gives every namespace its default service account", async () => {
-    expect(await builtinStore(storage, "v1", "serviceaccounts").find(ns, "default")).toMatchObject({ metadata: { name: "default", namespace: ns } });
-  });
-
   it("lists in pages at one revision, with a continue token and the remaining count", async () => {
     const paged = `${ns}-paged`;
     await namespaces.create(undefined, { metadata: { name: paged } });

@@ -226,7 +226,6 @@ export class RegistryStore {
       });
       if (outcome.ok) {
         object.metadata!.resourceVersion = String(outcome.revision);
-        await this.def.afterCreate?.(object, this.storage);
         return object;
       }
       await releaseAll(this.storage, claimed);

@@ -56,8 +56,6 @@ export interface ResourceDefinition extends ResourceNames {
    * says what else still holds it (a Namespace's spec.finalizers); it goes once nothing does.
    */
   deletion?: { refuse?(object: KubeObject): ApiError | undefined; mark?(object: KubeObject): void; pending?(object: KubeObject): boolean };
-  /** After a create was stored (not on dry runs): what kube's controllers add at once (a Namespace's default ServiceAccount). */
-  afterCreate?(object: KubeObject, storage: ObjectStorage): Promise<void>;
   /** Carries over what an update may not change or drop (e.g. a service's allocated addresses). */
   keepOnUpdate?(next: KubeObject, current: KubeObject): void;
 }

@@ -1,7 +1,7 @@
 // Workload validation through the real Worker: creates, replaces and patches refused with kube's
 // 422 Invalid Status (message, causes, field paths), and the writes kube lets through still working.
 import { describe, expect, it } from "vitest";
-import { rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
 
 const MERGE = { "Content-Type": "application/merge-patch+json" };
 const STRATEGIC = { "Content-Type": "application/strategic-merge-patch+json" };
@@ -11,6 +11,7 @@ const api = (method: string, path: string, body?: unknown, headers: Record<strin
 async function namespace(): Promise<string> {
   const name = `v-${crypto.randomUUID().slice(0, 8)}`;
   expect((await api("POST", "/api/v1/namespaces", { metadata: { name } })).status).toBe(201);
+  await createDefaultServiceAccount(name);
   return name;
 }
 
