@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { networkInterfaces, tmpdir } from "node:os";
+import { hostname, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -216,6 +216,23 @@ describe("cri runtime on a private containerd", () => {
       expect(events).toContainEqual({ type: "Normal", reason: "Killing", message: "Container app definition changed, will be restarted", fieldPath: "spec.containers{app}" });
       // The same spec again changes nothing.
       expect((await runtime.syncPod(changed, inputs, () => {})).containers[0]!.containerID).toBe(after.containers[0]!.containerID);
+    } finally {
+      await cleanUp(pod);
+    }
+  });
+
+  it("gives containers the pod's /etc/hosts, and a hostNetwork pod the node's network", async () => {
+    const hosts = "127.0.0.1\tlocalhost\n10.1.2.3\tweb.example web\n";
+    const pod = makePod("hostnet", [{ name: "app", image: "busybox", command: ["sh", "-c", STAY_UP] }], { hostNetwork: true });
+    try {
+      const running = await syncUntil(pod, { ...inputsFor(), hosts }, (o) => "running" in o.containers[0]!.state);
+      // The node's addresses are the pod's; the kubelet half reports them as its podIPs.
+      expect(running.podIPs).toEqual([]);
+      const uid = pod.metadata!.uid!;
+      expect((await runtime.exec(uid, "app", ["cat", "/etc/hosts"], 5)).stdout).toBe(hosts);
+      expect((await runtime.exec(uid, "app", ["hostname"], 5)).stdout).toBe(`${hostname()}\n`);
+      const hostLink = Object.entries(networkInterfaces()).find(([, addresses]) => addresses?.some((a) => !a.internal))![0];
+      expect((await runtime.exec(uid, "app", ["cat", "/proc/net/dev"], 5)).stdout).toContain(`${hostLink}:`);
     } finally {
       await cleanUp(pod);
     }
