@@ -99,11 +99,6 @@ export class Containerd {
     }
   }
 
-  /** Loads an OCI or docker archive into the k8s.io namespace, where CRI finds images. */
-  async importImage(archivePath: string): Promise<void> {
-    await importImage(this.socket, archivePath);
-  }
-
   /** SIGTERM, then SIGKILL after `graceSeconds`. Containers it ran keep running under their shims. */
   async stop(graceSeconds = 10): Promise<void> {
     if (this.process.exitCode !== null || this.process.signalCode !== null) return;
@@ -114,7 +109,7 @@ export class Containerd {
   }
 }
 
-/** `ctr -n k8s.io image import`, against any containerd socket. */
+/** Loads an OCI or docker archive into the k8s.io namespace, where CRI finds images (`ctr -n k8s.io image import`). */
 export async function importImage(socket: string, archivePath: string): Promise<void> {
   try {
     await execFileAsync("ctr", ["--address", socket, "--namespace", "k8s.io", "image", "import", archivePath]);

@@ -5,8 +5,8 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findCniBinDir, writePodNetwork, type PodNetwork } from "../cni/config.ts";
-import { BUSYBOX, PAUSE, busyboxLayer, findBusybox, ociArchive } from "../image/oci-image.ts";
-import { Containerd } from "./containerd.ts";
+import { BUSYBOX, PAUSE, PAUSE_IMAGE, busyboxLayer, findBusybox, ociArchive } from "../image/oci-image.ts";
+import { Containerd, importImage } from "./containerd.ts";
 
 export interface NodeRuntimeOptions {
   /** The agent's folder for containerd, the CNI config and address leases. */
@@ -33,19 +33,30 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const network: PodNetwork = { confDir: join(options.dir, "net.d"), bridge: options.bridge, ipamDataDir: join(options.dir, "ipam") };
   mkdirSync(network.confDir, { recursive: true });
   if (options.podCIDR) writePodNetwork(network, options.podCIDR);
-  const containerd = await Containerd.start({ dir: join(options.dir, "containerd"), cniBinDir, cniConfDir: network.confDir, sandboxImage: PAUSE.names[0] });
+  const containerd = await Containerd.start({ dir: join(options.dir, "containerd"), cniBinDir, cniConfDir: network.confDir, sandboxImage: PAUSE_IMAGE });
   try {
-    const layer = busyboxLayer(busybox);
-    const archives = join(options.dir, "images");
-    mkdirSync(archives, { recursive: true });
-    for (const [file, spec] of [["busybox.tar", BUSYBOX], ["pause.tar", PAUSE]] as const) {
-      writeFileSync(join(archives, file), ociArchive(spec, layer));
-      await containerd.importImage(join(archives, file));
-    }
-    rmSync(archives, { recursive: true, force: true });
+    const images = await importAgentImages(containerd.socket, join(options.dir, "images"), busybox);
+    return { containerd, images, network };
   } catch (error) {
     await containerd.stop();
     throw error;
   }
-  return { containerd, images: [...BUSYBOX.names, ...PAUSE.names], network };
+}
+
+/**
+ * Builds the busybox and pause images and imports them into the containerd at `socket` (the
+ * agent's own or the host's); answers their names. `workDir` holds the archives meanwhile.
+ */
+export async function importAgentImages(socket: string, workDir: string, busybox = findBusybox()): Promise<string[]> {
+  const layer = busyboxLayer(busybox);
+  mkdirSync(workDir, { recursive: true });
+  try {
+    for (const [file, spec] of [["busybox.tar", BUSYBOX], ["pause.tar", PAUSE]] as const) {
+      writeFileSync(join(workDir, file), ociArchive(spec, layer));
+      await importImage(socket, join(workDir, file));
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return [...BUSYBOX.names, ...PAUSE.names];
 }

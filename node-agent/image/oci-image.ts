@@ -21,7 +21,8 @@ export interface ImageSpecification {
 
 /** Both images the agent needs. */
 export const BUSYBOX: ImageSpecification = { names: [BUSYBOX_IMAGE], cmd: ["sh"], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] };
-export const PAUSE: ImageSpecification = { names: [PAUSE_IMAGE], entrypoint: ["/bin/sleep", "2147483647"], env: ["PATH=/bin"] };
+/** Also under containerd 1.6's default sandbox image name, so a host's containerd with its stock config runs pods offline. */
+export const PAUSE: ImageSpecification = { names: [PAUSE_IMAGE, "registry.k8s.io/pause:3.6"], entrypoint: ["/bin/sleep", "2147483647"], env: ["PATH=/bin"] };
 
 export function findBusybox(paths = BUSYBOX_PATHS): string {
   for (const path of paths) {
