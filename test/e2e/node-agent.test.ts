@@ -3,7 +3,8 @@
 // (the server's certificate pinned by its hash) on the simulated runtime, then real kubectl: the
 // node is Ready and its Lease renewed, `kubectl run` and a Deployment's pods end Running with an
 // IP and the kubelet's conditions, `kubectl delete pod` is graceful and done, a wrong token, URL or
-// certificate fails clearly and leaves no Node, and a killed agent stops renewing its Lease.
+// certificate fails clearly and leaves no Node, one agent runs several hollow nodes, and a killed
+// agent stops renewing its Lease.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -167,6 +168,30 @@ describe("the node agent with the simulated runtime", () => {
     const wrongHash = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", "0".repeat(64), "--node-name", "bad-hash"]);
     expect(wrongHash).toContain(`the server's certificate is not trusted: ${harness.plane.url} presents certificates with SHA-256 ${caHash()}`);
     expect((await get("nodes", "-o", "name")).trim().split("\n")).toEqual([`node/${NODE}`]);
+  });
+
+  it("runs many hollow nodes in one agent process, each with its own Lease and pods", async () => {
+    const hollow = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(),
+      "--runtime", "simulated", "--nodes", "3", "--node-name-prefix", "hollow-", "--state-dir", join(dir, "hollow")]);
+    try {
+      const names = ["hollow-0", "hollow-1", "hollow-2"];
+      await until("three hollow nodes", async () => {
+        const listed = (await get("nodes", "-o", "jsonpath={.items[*].metadata.name}")).split(" ");
+        return names.every((n) => listed.includes(n)) ? true : undefined;
+      });
+      for (const name of names) await harness.ok(kubectl, "wait", `node/${name}`, "--for=condition=Ready", "--timeout=30s");
+      const leases = await get("leases", "-n", "kube-node-lease", "-o", "jsonpath={.items[*].spec.holderIdentity}");
+      expect(leases.split(" ")).toEqual(expect.arrayContaining(names));
+      // Pods that may run only on hollow nodes end Running there.
+      await harness.ok(kubectl, "create", "deployment", "spread", "--image=busybox", "--replicas=4");
+      await harness.ok(kubectl, "patch", "deployment", "spread", "--type=merge", "-p", JSON.stringify({ spec: { template: { spec: { nodeSelector: { "node.edgeplane.dev/simulated": "true" }, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: names }] }] } } } } } } }));
+      await harness.ok(kubectl, "rollout", "status", "deployment/spread", "--timeout=60s");
+      const placed = (await get("pods", "-l", "app=spread", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}")).split(" ").filter(Boolean);
+      expect(placed).toHaveLength(4);
+      expect(placed.every((n) => names.includes(n))).toBe(true);
+    } finally {
+      hollow.kill("SIGKILL");
+    }
   });
 
   it("a killed agent stops renewing its Lease", async () => {
