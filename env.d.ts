@@ -41,6 +41,8 @@ interface Env {
   SECONDARY_NODE_EVICTION_RATE?: string;
   /** Terminated pods kept before PodGC deletes the oldest (default 12500). */
   TERMINATED_POD_GC_THRESHOLD?: string;
+  /** The CA (PEM) pods should trust for the apiserver, published in each namespace's kube-root-ca.crt; unset, none is (dev-server sets its serving certificate). */
+  CLUSTER_CA_PEM?: string;
   /** Where Services get their ClusterIPs (default 10.96.0.0/12). */
   SERVICE_CIDR?: string;
   /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */

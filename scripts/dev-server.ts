@@ -142,11 +142,14 @@ export function sha256Hex(text: string): string {
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const port = options.port ?? (await freePort());
   const token = options.token ?? newAdminToken();
+  const tls = options.tlsDir ? servingCertificate(options.tlsDir) : undefined;
   const vars = {
-    ENCRYPTION_KEYS: options.encryptionKeys ?? newEncryptionKeys(), ...options.vars,
+    ENCRYPTION_KEYS: options.encryptionKeys ?? newEncryptionKeys(),
+    // The CA pods trust for the apiserver (the root CA publisher's kube-root-ca.crt): this self-signed certificate.
+    ...(tls ? { CLUSTER_CA_PEM: tls.pem } : {}),
+    ...options.vars,
     ADMIN_TOKEN_SHA256: sha256Hex(token), SERVICE_ACCOUNT_KEY: options.serviceAccountKey ?? newServiceAccountKey(),
   };
-  const tls = options.tlsDir ? servingCertificate(options.tlsDir) : undefined;
   const stateDir = options.stateDir ?? join(PROJECT_ROOT, ".wrangler/state");
   const engine = options.engine ?? defaultEngine();
   const stdio = ["ignore", options.inheritOutput ? "inherit" : "pipe", options.inheritOutput ? "inherit" : "pipe"] as const;

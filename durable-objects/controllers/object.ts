@@ -27,6 +27,7 @@ import { nodeIpamController } from "./node-ipam.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { podGcController } from "./pod-gc.ts";
 import { replicaSetController } from "./replicaset.ts";
+import { NO_CA_NOTE, rootCaPublisher } from "./root-ca-publisher.ts";
 import { serviceAccountController } from "./serviceaccount.ts";
 import { statefulSetController } from "./statefulset.ts";
 import { taintEvictionController } from "./taint-eviction.ts";
@@ -37,7 +38,7 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
-  serviceAccountController];
+  serviceAccountController, rootCaPublisher];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;
@@ -50,6 +51,8 @@ export interface ControllerManagerStatus {
   reconciled: number;
   failed: number;
   error?: string;
+  /** What the controllers cannot do as configured (no CLUSTER_CA_PEM: no kube-root-ca.crt). */
+  notes?: string[];
 }
 
 const slim = <T extends KubeObject>(object: T): T => {
@@ -173,7 +176,7 @@ export class KubeControllerManager extends DurableObject<Env> {
 
   /** For /readyz and componentstatuses. */
   status(): ControllerManagerStatus {
-    return this.lastStatus;
+    return controllerSettings(this.env).clusterCaPem ? this.lastStatus : { ...this.lastStatus, notes: [NO_CA_NOTE] };
   }
 
   /** Every reconcile is idempotent, so a repeated wake just finds nothing to do. */

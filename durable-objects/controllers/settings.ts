@@ -15,10 +15,12 @@ export interface ControllerSettings {
   secondaryNodeEvictionRate: number;
   /** --terminated-pod-gc-threshold: terminated pods kept before PodGC deletes the oldest. */
   terminatedPodGcThreshold: number;
+  /** --root-ca-file: the CA (PEM) pods should trust for the apiserver; unset, no kube-root-ca.crt is published. */
+  clusterCaPem?: string;
 }
 
 export type ControllerVars = Partial<Record<
-  "CLUSTER_CIDR" | "NODE_CIDR_MASK_SIZE" | "NODE_MONITOR_GRACE_PERIOD_SECONDS" | "NODE_STARTUP_GRACE_PERIOD_SECONDS" | "NODE_EVICTION_RATE" | "SECONDARY_NODE_EVICTION_RATE" | "TERMINATED_POD_GC_THRESHOLD",
+  "CLUSTER_CIDR" | "NODE_CIDR_MASK_SIZE" | "NODE_MONITOR_GRACE_PERIOD_SECONDS" | "NODE_STARTUP_GRACE_PERIOD_SECONDS" | "NODE_EVICTION_RATE" | "SECONDARY_NODE_EVICTION_RATE" | "TERMINATED_POD_GC_THRESHOLD" | "CLUSTER_CA_PEM",
   string
 >>;
 
@@ -37,5 +39,6 @@ export function controllerSettings(vars: ControllerVars): ControllerSettings {
     nodeEvictionRate: number(vars.NODE_EVICTION_RATE, 0.1),
     secondaryNodeEvictionRate: number(vars.SECONDARY_NODE_EVICTION_RATE, 0.01),
     terminatedPodGcThreshold: number(vars.TERMINATED_POD_GC_THRESHOLD, 12500),
+    ...(vars.CLUSTER_CA_PEM?.trim() ? { clusterCaPem: vars.CLUSTER_CA_PEM } : {}),
   };
 }

@@ -1,7 +1,8 @@
-// The controllers that clean up, through real kubectl against a control plane as npm start serves
-// it: `kubectl delete --cascade=foreground|background|orphan` on a Deployment does what kubectl
-// users expect of the garbage collector, and `kubectl delete namespace` empties the namespace
-// (Terminating, with conditions naming what is left, until then). No nodes: pods stay Pending.
+// The garbage collector and the namespace controllers, through real kubectl against a control plane
+// as npm start serves it: `kubectl delete --cascade=foreground|background|orphan` on a Deployment
+// does what kubectl users expect; a new namespace gets its default ServiceAccount and the
+// kube-root-ca.crt ConfigMap; `kubectl delete namespace` empties the namespace (Terminating, with
+// conditions naming what is left, until then). No nodes: pods stay Pending.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
@@ -9,7 +10,7 @@ let harness: KubectlHarness;
 const kubectl = "/usr/bin/kubectl";
 
 beforeAll(async () => {
-  harness = await startKubectlHarness("controllers-cleanup-e2e-");
+  harness = await startKubectlHarness("controllers-gc-ns-e2e-");
 });
 
 afterAll(async () => {
@@ -62,6 +63,23 @@ describe("kubectl delete --cascade", () => {
     await eventually("the ReplicaSet released", async () => (await get("orphan", `rs/${rs}`, "{.metadata.ownerReferences}")) === "");
     expect(await names("orphan", "pods")).toHaveLength(2);
     expect(await get("orphan", "pods", "{.items[*].metadata.ownerReferences[0].name}")).toBe(`${rs} ${rs}`);
+  });
+});
+
+describe("a new namespace", () => {
+  it("gets its default ServiceAccount and kube-root-ca.crt with the CA kubectl trusts, both made again when deleted", async () => {
+    await harness.ok(kubectl, "create", "namespace", "fresh");
+    const ca = () => harness.kubectl(kubectl, "get", "configmap", "kube-root-ca.crt", "-n", "fresh", "-o", "jsonpath={.data.ca\\.crt}");
+    await eventually("the default ServiceAccount", async () => (await harness.kubectl(kubectl, "get", "serviceaccount", "default", "-n", "fresh")).code === 0);
+    await eventually("kube-root-ca.crt", async () => (await ca()).stdout === harness.plane.caPem);
+    await harness.ok(kubectl, "delete", "serviceaccount", "default", "-n", "fresh");
+    await harness.ok(kubectl, "delete", "configmap", "kube-root-ca.crt", "-n", "fresh");
+    await eventually("the default ServiceAccount again", async () => (await harness.kubectl(kubectl, "get", "serviceaccount", "default", "-n", "fresh")).code === 0);
+    await eventually("kube-root-ca.crt again", async () => (await ca()).stdout === harness.plane.caPem);
+    // A pod right after its namespace: admission waits for the default account, as kube's does.
+    await harness.ok(kubectl, "create", "namespace", "quick");
+    await harness.ok(kubectl, "run", "first", "-n", "quick", "--image=busybox");
+    expect(await harness.ok(kubectl, "get", "pod", "first", "-n", "quick", "-o", "jsonpath={.spec.serviceAccountName}")).toBe("default");
   });
 });
 

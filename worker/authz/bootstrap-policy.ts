@@ -131,6 +131,10 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule([""], ["namespaces/finalize", "namespaces/status"], ["update"]),
     rule(["*"], ["*"], ["delete", "deletecollection", "get", "list"]),
   ]),
+  clusterRole("system:controller:root-ca-cert-publisher", [
+    rule([""], ["configmaps"], ["create", "update"]),
+    eventsRule,
+  ]),
   clusterRole("system:controller:service-account-controller", [
     rule([""], ["serviceaccounts"], ["create"]),
     eventsRule,
@@ -315,6 +319,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:controller:deployment-controller", [serviceAccount("kube-system", "deployment-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:generic-garbage-collector", [serviceAccount("kube-system", "generic-garbage-collector"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:namespace-controller", [serviceAccount("kube-system", "namespace-controller"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:root-ca-cert-publisher", [serviceAccount("kube-system", "root-ca-cert-publisher"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:service-account-controller", [serviceAccount("kube-system", "service-account-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:replicaset-controller", [serviceAccount("kube-system", "replicaset-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:cronjob-controller", [serviceAccount("kube-system", "cronjob-controller"), user("system:kube-controller-manager")]),
