@@ -16,7 +16,6 @@ export interface PodNetworkOptions {
   bridge?: string;
   /** Where host-local keeps its address leases (default: its own /var/lib/cni/networks). */
   ipamDataDir?: string;
-  mtu?: number;
 }
 
 export function podNetworkConflist(options: PodNetworkOptions): object {
@@ -32,7 +31,6 @@ export function podNetworkConflist(options: PodNetworkOptions): object {
         isGateway: true,
         ipMasq: true,
         hairpinMode: true,
-        ...(options.mtu ? { mtu: options.mtu } : {}),
         ipam: {
           type: "host-local",
           ranges: [[{ subnet: options.podCIDR }]],

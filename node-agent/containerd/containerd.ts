@@ -47,12 +47,10 @@ export function containerdConfig(options: { dir: string; cniBinDir: string; cniC
 
 export class Containerd {
   readonly socket: string;
-  readonly dir: string;
   private readonly process: ChildProcess;
-  private exited: Promise<number | null>;
+  private readonly exited: Promise<number | null>;
 
   private constructor(dir: string, child: ChildProcess) {
-    this.dir = dir;
     this.socket = join(dir, "containerd.sock");
     this.process = child;
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
