@@ -380,12 +380,12 @@ class JobSync {
         conditions = withCondition(conditions, condition("Suspended", "True", now, "JobSuspended", "Job suspended"));
         await this.event("Normal", "Suspended", "Suspended", "Job suspended");
       }
-      // The deadline counts from the resume.
-      delete status.startTime;
     } else {
       if (conditionOf(job, "Suspended")) {
         conditions = withCondition(conditions, condition("Suspended", "False", now, "JobResumed", "Job resumed"));
         await this.event("Normal", "Resumed", "Resumed", "Job resumed");
+        // activeDeadlineSeconds counts the time a Job is continuously active: from the resume.
+        status.startTime = kubeTime(now);
       }
       status.startTime ??= kubeTime(now);
       const stored = backoffRecords.get(uid);

@@ -1,12 +1,16 @@
 // The workload controllers in the controller manager's Durable Object against the real apiserver:
-// a Job runs its pods to Complete (the test marks them Succeeded as a kubelet would) and another
-// fails at its backoffLimit; a StatefulSet starts its pods in order with their claims; a DaemonSet
-// puts one pod on each eligible node; a CronJob whose time has come creates its Job.
+// a Job runs its pods to Complete (the test marks them Succeeded as a kubelet would), another fails
+// at its backoffLimit, an Indexed one gives each pod its index, a suspended one has no pods, and a
+// finished one with a TTL is deleted; a StatefulSet starts its pods in order with their claims,
+// rolls and scales down from the highest ordinal; a DaemonSet puts one pod on each eligible node
+// and rolls a new template; a CronJob whose time has come creates its Job, Replace replaces it,
+// and finished Jobs beyond the history limit go.
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import type { ControllerRevision, DaemonSet, StatefulSet } from "kubernetes-types/apps/v1";
 import type { CronJob, Job } from "kubernetes-types/batch/v1";
 import type { Node, PersistentVolumeClaim, Pod } from "kubernetes-types/core/v1";
+import type { Event as EventV1 } from "kubernetes-types/events/v1";
 import { describe, expect, it } from "vitest";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
@@ -93,6 +97,37 @@ describe("the workload controllers", () => {
     }));
   });
 
+  it("an Indexed Job gives each pod its index; a suspended Job has none until resumed; a finished Job with a TTL is deleted", async () => {
+    const ns = await freshNamespace(client, "job-modes");
+    await jobs.create(ns, { metadata: { name: "idx" }, spec: { completionMode: "Indexed", completions: 3, parallelism: 2, template: { spec: { restartPolicy: "Never", containers: [container] } } } });
+    await jobs.create(ns, { metadata: { name: "later" }, spec: { suspend: true, ttlSecondsAfterFinished: 0, template: { spec: { restartPolicy: "Never", containers: [container] } } } });
+    await wake();
+    const indexed = live((await pods.list(ns, { labelSelector: "job-name=idx" })).items);
+    expect(indexed.map((p) => [p.metadata!.annotations!["batch.kubernetes.io/job-completion-index"], p.spec!.hostname]).sort()).toEqual([["0", "idx-0"], ["1", "idx-1"]]);
+    await finish(ns, indexed.find((p) => p.spec!.hostname === "idx-1")!, "Succeeded", 0);
+    await wake();
+    const next = live((await pods.list(ns, { labelSelector: "job-name=idx" })).items).filter((p) => p.status?.phase !== "Succeeded");
+    expect(next.map((p) => p.spec!.hostname).sort()).toEqual(["idx-0", "idx-2"]);
+    expect((await jobs.get(ns, "idx")).status).toMatchObject({ completedIndexes: "1", succeeded: 1, active: 2 });
+
+    expect((await pods.list(ns, { labelSelector: "job-name=later" })).items).toHaveLength(0);
+    const suspended = await jobs.get(ns, "later");
+    expect(suspended.status!.conditions).toContainEqual(expect.objectContaining({ type: "Suspended", status: "True", reason: "JobSuspended" }));
+    expect(suspended.status!.startTime).toBeUndefined();
+    await jobs.patch(ns, "later", { spec: { suspend: false } }, "merge");
+    await wake();
+    const resumed = await jobs.get(ns, "later");
+    expect(resumed.status!.conditions).toContainEqual(expect.objectContaining({ type: "Suspended", status: "False", reason: "JobResumed" }));
+    expect(resumed.status!.startTime).toBeDefined();
+    const [run] = live((await pods.list(ns, { labelSelector: "job-name=later" })).items);
+    await finish(ns, run!, "Succeeded", 0);
+    await wake();
+    await wake();
+    // ttlSecondsAfterFinished 0: deleted in the foreground as soon as it completed (the garbage collector finishes it).
+    const gone = await jobs.get(ns, "later").catch(() => undefined);
+    expect(gone === undefined || gone.metadata!.deletionTimestamp !== undefined).toBe(true);
+  });
+
   it("a StatefulSet starts pod 1 only once pod 0 is Running and Ready, each with its claim", async () => {
     const ns = await freshNamespace(client, "sts");
     await statefulSets.create(ns, {
@@ -136,6 +171,32 @@ describe("the workload controllers", () => {
     expect((await revisions.list(ns)).items).toHaveLength(2);
   });
 
+  it("a StatefulSet scales down from the highest ordinal, handing the claims of whenScaled: Delete to their pods", async () => {
+    const ns = await freshNamespace(client, "sts-scale");
+    await statefulSets.create(ns, {
+      metadata: { name: "db" },
+      spec: {
+        replicas: 3, podManagementPolicy: "Parallel", serviceName: "db", selector: { matchLabels: { app: "db" } },
+        template: { metadata: { labels: { app: "db" } }, spec: { containers: [container] } },
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Delete" },
+      },
+    });
+    await wake();
+    expect(live((await pods.list(ns)).items).map((p) => p.metadata!.name).sort()).toEqual(["db-0", "db-1", "db-2"]);
+    for (const name of ["db-0", "db-1", "db-2"]) await markReady(ns, name);
+    await statefulSets.patch(ns, "db", { spec: { replicas: 1 } }, "merge");
+    await wake();
+    expect(live((await pods.list(ns)).items).map((p) => p.metadata!.name)).toEqual(["db-0"]);
+    const owners = async (claim: string) => ((await claims.get(ns, claim)).metadata!.ownerReferences ?? []).map((r) => `${r.kind}/${r.name}`);
+    expect(await owners("data-db-0")).toEqual([]);
+    // The pods' deletion takes their claims with them (the garbage collector's part).
+    for (const claim of ["data-db-1", "data-db-2"]) {
+      const left = await owners(claim).catch(() => ["gone"]);
+      expect([["gone"], [`Pod/${claim.slice("data-".length)}`]]).toContainEqual(left);
+    }
+  });
+
   it("a DaemonSet puts one pod on each node it may run on, pinned by node affinity", async () => {
     const ns = await freshNamespace(client, "ds");
     const suffix = ns.slice(-8);
@@ -155,23 +216,66 @@ describe("the workload controllers", () => {
     const ds = await daemonSets.get(ns, "agent");
     expect(ds.status!.observedGeneration).toBe(ds.metadata!.generation);
     expect(ds.status!.desiredNumberScheduled).toBe(placed.length);
+
+    // A new template: the old pods, not available (no kubelet), are replaced at once.
+    await daemonSets.patch(ns, "agent", { spec: { template: { metadata: { annotations: { rev: "2" } } } } }, "merge");
+    await wake();
+    await wake();
+    const rolled = live((await pods.list(ns)).items);
+    expect(rolled).toHaveLength(placed.length);
+    expect(rolled.every((p) => p.metadata!.annotations?.rev === "2")).toBe(true);
+    expect((await revisions.list(ns)).items.map((r) => r.revision).sort()).toEqual([1, 2]);
+    expect((await daemonSets.get(ns, "agent")).status!.updatedNumberScheduled).toBe(placed.length);
     for (const name of names) await nodes.delete(undefined, name);
   });
 
-  it("a CronJob whose schedule has come creates its Job named after the scheduled minute", async () => {
+  it("a CronJob whose time has come replaces the Job still running (Replace) and keeps no finished ones beyond its history limit", async () => {
     const ns = await freshNamespace(client, "cron");
-    await cronJobs.create(ns, { metadata: { name: "tick" }, spec: { schedule: "@every 1s", jobTemplate: { spec: { template: { spec: { restartPolicy: "Never", containers: [container] } } } } } });
+    const cj = await cronJobs.create(ns, {
+      metadata: { name: "tick" },
+      spec: { schedule: "@every 1s", concurrencyPolicy: "Replace", successfulJobsHistoryLimit: 0, jobTemplate: { spec: { template: { spec: { restartPolicy: "Never", containers: [container] } } } } },
+    });
+    // A Job of an earlier run, still going.
+    await jobs.create(ns, {
+      metadata: { name: "tick-1", ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "tick", uid: cj.metadata!.uid!, controller: true }] },
+      spec: { template: { spec: { restartPolicy: "Never", containers: [container] } } },
+    });
     const deadline = Date.now() + 5_000;
     let created: Job[] = [];
     while (!created.length && Date.now() < deadline) {
       await wake();
-      created = (await jobs.list(ns)).items;
+      created = (await jobs.list(ns)).items.filter((j) => j.metadata!.name !== "tick-1");
     }
     expect(created).toHaveLength(1);
-    expect(created[0]!.metadata!.name).toMatch(/^tick-\d+$/);
-    expect(created[0]!.metadata!.annotations!["batch.kubernetes.io/cronjob-scheduled-timestamp"]).toMatch(/Z$/);
-    const cj = await cronJobs.get(ns, "tick");
-    expect(cj.status!.active).toEqual([expect.objectContaining({ name: created[0]!.metadata!.name })]);
-    expect(cj.status!.lastScheduleTime).toBeDefined();
+    const job = created[0]!;
+    expect(job.metadata!.name).toMatch(/^tick-\d+$/);
+    // Named after the scheduled time's minute since the epoch.
+    const scheduled = Date.parse((await cronJobs.get(ns, "tick")).status!.lastScheduleTime!);
+    expect(job.metadata!.name).toBe(`tick-${Math.floor(scheduled / 60_000)}`);
+    expect(job.metadata!.annotations!["batch.kubernetes.io/cronjob-scheduled-timestamp"]).toMatch(/Z$/);
+    expect(job.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: "CronJob", name: "tick", controller: true })]);
+    const old = await jobs.get(ns, "tick-1").catch(() => undefined);
+    expect(old === undefined || old.metadata!.deletionTimestamp !== undefined).toBe(true);
+    expect((await cronJobs.get(ns, "tick")).status!.active).toEqual([expect.objectContaining({ name: job.metadata!.name, uid: job.metadata!.uid })]);
+
+    // Suspended (no more runs), its Job completes: seen, and deleted beyond successfulJobsHistoryLimit 0.
+    await cronJobs.patch(ns, "tick", { spec: { suspend: true } }, "merge");
+    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    await jobs.patch(ns, job.metadata!.name!, { status: { startTime: now, completionTime: now, succeeded: 1, conditions: [{ type: "Complete", status: "True", lastTransitionTime: now }] } }, "merge", { subresource: "status" });
+    await wake();
+    await wake();
+    const finished = await jobs.get(ns, job.metadata!.name!).catch(() => undefined);
+    expect(finished === undefined || finished.metadata!.deletionTimestamp !== undefined).toBe(true);
+    const status = (await cronJobs.get(ns, "tick")).status!;
+    expect(status.active ?? []).toEqual([]);
+    expect(status.lastSuccessfulTime).toBe(now);
+    const notes = (await client.resource<EventV1>(builtin("events.k8s.io/v1", "events")).list(ns)).items.map((e) => `${e.reason}: ${e.note}`);
+    expect(notes).toEqual(expect.arrayContaining([
+      "UnexpectedJob: Saw a job that the controller did not create or forgot: tick-1",
+      "SuccessfulDelete: Deleted job tick-1",
+      `SuccessfulCreate: Created job ${job.metadata!.name}`,
+      `SawCompletedJob: Saw completed job: ${job.metadata!.name}, condition: Complete`,
+      `SuccessfulDelete: Deleted job ${job.metadata!.name}`,
+    ]));
   });
 });
