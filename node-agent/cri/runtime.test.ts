@@ -461,11 +461,18 @@ describe("cri runtime on a private containerd", () => {
     }
   });
 
-  it("execs a command in a container and answers its exit code and output", async () => {
+  it("execs a command in a container and answers its exit code and output; stats and images answer too", async () => {
     const pod = makePod("exec", [{ name: "shell", image: "busybox", command: ["sh", "-c", STAY_UP] }]);
     try {
       await syncUntil(pod, inputsFor(), (o) => "running" in o.containers[0]!.state);
       expect(await runtime.exec(pod.metadata!.uid!, "shell", ["sh", "-c", "echo out; echo err >&2; exit 3"], 5)).toEqual({ exitCode: 3, stdout: "out\n", stderr: "err\n" });
+      // What the kubelet half reads for metrics and disk pressure comes through the same client.
+      const [container] = await runtime.client.listContainers({ label_selector: { [POD_UID]: pod.metadata!.uid! } });
+      const stats = await runtime.client.containerStats(container!.id);
+      expect(stats.attributes?.metadata.name).toBe("shell");
+      expect(stats.memory?.working_set_bytes?.value).toBeGreaterThan(0);
+      expect((await runtime.client.listImages()).flatMap((i) => i.repo_tags)).toEqual(expect.arrayContaining(["docker.io/library/busybox:latest", "registry.k8s.io/pause:3.9"]));
+      expect((await runtime.client.imageFsInfo())[0]!.fs_id?.mountpoint).toContain(dir);
       await expect(runtime.exec(pod.metadata!.uid!, "nope", ["true"], 5)).rejects.toThrow(/container "nope" .* is not running/);
     } finally {
       await cleanUp(pod);
