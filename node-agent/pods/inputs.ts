@@ -328,12 +328,26 @@ export function podHosts(pod: Pod, podIPs: string[], clusterDomain: string): str
   return lines.join("\n") + "\n";
 }
 
+/** Every container's environment, by container name. */
+export async function podEnv(pod: Pod, source: ObjectSource, facts: NodeFacts): Promise<PodInputs["env"]> {
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const envs = await Promise.all(containers.map((container) => containerEnv(pod, container, source, facts)));
+  return Object.fromEntries(containers.map((container, i) => [container.name, envs[i]!]));
+}
+
+/**
+ * The inputs again once the pod's addresses are known (they are not before its sandbox exists):
+ * the env (status.podIP) and hosts; the volumes stay as written.
+ */
+export async function withPodIPs(inputs: PodInputs, pod: Pod, source: ObjectSource, facts: NodeFacts): Promise<PodInputs> {
+  return { ...inputs, env: await podEnv(pod, source, facts), hosts: podHosts(pod, facts.podIPs, facts.clusterDomain) };
+}
+
 /** Everything the runtime needs for the pod: env per container, volumes on disk, resolv.conf and hosts. */
 export async function resolvePodInputs(pod: Pod, podDir: string, source: ObjectSource, facts: NodeFacts): Promise<PodInputs> {
-  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   const namespace = pod.metadata?.namespace ?? "default";
-  const [envs, volumes, pullSecrets] = await Promise.all([
-    Promise.all(containers.map((container) => containerEnv(pod, container, source, facts))),
+  const [env, volumes, pullSecrets] = await Promise.all([
+    podEnv(pod, source, facts),
     prepareVolumes(pod, podDir, source, facts),
     Promise.all((pod.spec?.imagePullSecrets ?? []).map(async (ref) => {
       const config = (await source.secret(namespace, ref.name ?? ""))?.data?.[".dockerconfigjson"];
@@ -341,7 +355,7 @@ export async function resolvePodInputs(pod: Pod, podDir: string, source: ObjectS
     })).then((lists) => lists.flat()),
   ]);
   return {
-    env: Object.fromEntries(containers.map((container, i) => [container.name, envs[i]!])),
+    env,
     volumes,
     resolvConf: podResolvConf(pod, facts),
     hosts: podHosts(pod, facts.podIPs, facts.clusterDomain),

@@ -13,7 +13,7 @@ import type { KubeletEvents } from "../events.ts";
 import type { PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimePodRef } from "../runtime/runtime.ts";
 import { podDir } from "../state.ts";
 import { admitPod } from "./admission.ts";
-import { ContainerConfigError, resolvePodInputs, type NodeFacts, type ObjectSource } from "./inputs.ts";
+import { ContainerConfigError, resolvePodInputs, withPodIPs, type NodeFacts, type ObjectSource } from "./inputs.ts";
 import { Prober } from "./probes.ts";
 import { computePodStatus } from "./status.ts";
 
@@ -39,6 +39,7 @@ const RESYNC_MS = 60_000;
 const RETRY_INITIAL_MS = 500;
 /** How long a ConfigMap or Secret read serves other pods. */
 const OBJECT_TTL_MS = 10_000;
+const INPUTS_REFRESH_MS = 48 * 60_000;
 const RETRY_MAX_MS = 30_000;
 
 interface PodWorker {
@@ -50,6 +51,10 @@ interface PodWorker {
   /** Killed and deleted: nothing more to do. */
   finished: boolean;
   inputs?: PodInputs;
+  /** When the inputs were resolved, and with which pod addresses. */
+  inputsAt?: number;
+  inputsAddresses?: string;
+  configErrors: number;
   running: boolean;
   dirty: boolean;
   failures: number;
@@ -142,7 +147,7 @@ export class PodManager {
     if (!worker) {
       // A pod already past Pending was admitted before (by this agent before a restart).
       const admitted = pod.status?.phase !== undefined && pod.status.phase !== "Pending" || !!pod.status?.containerStatuses?.length;
-      worker = { pod, gone: false, admitted, finished: false, running: false, dirty: false, failures: 0 };
+      worker = { pod, gone: false, admitted, finished: false, running: false, dirty: false, failures: 0, configErrors: 0 };
       this.workers.set(uid, worker);
     } else {
       worker.pod = pod;
@@ -230,24 +235,40 @@ export class PodManager {
     if (!worker.admitted && !(await this.admit(worker))) return undefined;
 
     const observed = await runtime.observe(uid);
-    if (!worker.inputs) {
-      try {
-        worker.inputs = await resolvePodInputs(pod, podDir(this.options.stateDir, uid), this.objectSource(), {
-          ...this.facts, podIPs: observed?.podIPs ?? [], allocatable: this.options.node().status?.allocatable ?? {},
-        });
-      } catch (e) {
-        if (!(e instanceof ContainerConfigError)) throw e;
-        await this.reportConfigError(worker, observed, e.message);
-        return Math.min(RETRY_MAX_MS, 2000 * 2 ** worker.failures++);
-      }
+    try {
+      worker.inputs = await this.inputsFor(worker, observed?.podIPs ?? []);
+      worker.configErrors = 0;
+    } catch (e) {
+      if (!(e instanceof ContainerConfigError)) throw e;
+      await this.reportConfigError(worker, observed, e.message);
+      return Math.min(RETRY_MAX_MS, 2000 * 2 ** worker.configErrors++);
     }
-    const observation = await runtime.syncPod(pod, worker.inputs, this.emitFor(pod));
+    const observation = await runtime.syncPod(pod, worker.inputs!, this.emitFor(pod));
     this.prober.sync(pod, observation.containers.flatMap((c) =>
       "running" in c.state && c.containerID ? [{ name: c.name, containerID: c.containerID, startedAt: Date.parse(c.state.running.startedAt) }] : []));
     const status = computePodStatus({ pod, observation, probes: this.prober.results(uid), hostIPs: this.options.hostIPs, now: stamp() });
     await this.writeStatus(worker, status);
     if (isTerminal(worker.pod)) return 0;
     return runtime.onPodChange ? RESYNC_MS : RELIST_MS;
+  }
+
+  /**
+   * The pod's inputs: resolved the first time, again every 48 minutes (80% of the projected
+   * service account token's hour, when the kubelet refreshes it), and their env and hosts again
+   * once the pod's addresses are known.
+   */
+  private async inputsFor(worker: PodWorker, podIPs: string[]): Promise<PodInputs> {
+    const pod = worker.pod;
+    const facts: NodeFacts = { ...this.facts, podIPs, allocatable: this.options.node().status?.allocatable ?? {} };
+    const addresses = podIPs.join(",");
+    if (!worker.inputs || Date.now() - worker.inputsAt! > INPUTS_REFRESH_MS) {
+      worker.inputs = await resolvePodInputs(pod, podDir(this.options.stateDir, pod.metadata!.uid!), this.objectSource(), facts);
+      worker.inputsAt = Date.now();
+    } else if (worker.inputsAddresses !== addresses) {
+      worker.inputs = await withPodIPs(worker.inputs, pod, this.objectSource(), facts);
+    }
+    worker.inputsAddresses = addresses;
+    return worker.inputs;
   }
 
   /** Node admission against the pods already admitted here; a rejected pod fails with kube's reason. */

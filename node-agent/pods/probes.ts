@@ -67,14 +67,13 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeO
   });
 }
 
-/** Runs one probe once against the pod. */
-export async function runProbe(runtime: Runtime, pod: Pod, container: Container, kind: ProbeKind, probe: Probe): Promise<ProbeOutcome> {
+/** Runs one probe once against the pod: exec through the runtime, httpGet and tcpSocket to the pod's IP. */
+export async function runProbe(exec: Runtime["exec"], pod: Pod, container: Container, probe: Probe): Promise<ProbeOutcome> {
   const uid = pod.metadata!.uid!;
-  if (runtime.probe) return runtime.probe(uid, container.name, kind);
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
   const podIP = pod.status?.podIP ?? "";
   if (probe.exec) {
-    const result = await runtime.exec(uid, container.name, probe.exec.command ?? [], probe.timeoutSeconds ?? 1);
+    const result = await exec(uid, container.name, probe.exec.command ?? [], probe.timeoutSeconds ?? 1);
     return result.exitCode === 0 ? { success: true } : { success: false, message: (result.stdout + result.stderr).trim() || `command ${JSON.stringify(probe.exec.command)} exited with ${result.exitCode}` };
   }
   if (probe.httpGet) {
@@ -122,7 +121,7 @@ class ProbeWorker {
     if (this.stopped) return;
     // Liveness and readiness wait for the startup probe to pass.
     if (this.kind === "startup" || this.prober.started(this.pod.metadata!.uid!, this.container)) {
-      const outcome = await runProbe(this.prober.runtime, this.pod, this.container, this.kind, this.probe).catch((e: Error) => ({ success: false, message: e.message }));
+      const outcome = await this.prober.run(this).catch((e: Error) => ({ success: false, message: e.message }));
       if (this.stopped) return;
       this.record(outcome);
     }
@@ -215,6 +214,13 @@ export class Prober implements ProberOptions {
   started(uid: string, container: Container): boolean {
     if (!container.startupProbe) return true;
     return this.workers.get(uid)?.get(`${container.name}/startup`)?.result === true;
+  }
+
+  /** One run of a worker's probe: the runtime answers it when it simulates containers. */
+  run(worker: ProbeWorker): Promise<ProbeOutcome> {
+    const { pod, container, kind, probe } = worker;
+    if (this.runtime.probe) return this.runtime.probe(pod.metadata!.uid!, container.name, kind);
+    return runProbe((...args) => this.runtime.exec(...args), pod, container, probe);
   }
 
   changed(uid: string): void {
