@@ -2,9 +2,10 @@
 // their Leases renewed as a kubelet's: test/support/hollow-nodes.ts). No kubelet runs, so where a
 // pod has to succeed, fail or be ready the test reports it through the status subresource as a
 // kubelet would. A Job completes and another exhausts its backoffLimit; a CronJob fires on its
-// one-minute schedule; a DaemonSet follows nodes as they come and go and skips a tainted one; a
-// StatefulSet starts pod 1 only once pod 0 is Ready, each with its claim. The cases run
-// concurrently (their own namespaces), so the CronJob's minute overlaps the rest.
+// one-minute schedule; a DaemonSet follows nodes as they come and go, skips a tainted one and rolls
+// back with rollout undo; a StatefulSet starts pod 1 only once pod 0 is Ready, each with its claim,
+// and reports its rollout complete. The cases run concurrently (their own namespaces), so the
+// CronJob's minute overlaps the rest.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,6 +140,11 @@ describe.concurrent("workload controllers with kubectl", () => {
     await harness.ok(kubectl, "delete", "node", "ds-b");
     await eventually("one node fewer to cover", async () => (await get("daemons", "ds/agent", "{.status.desiredNumberScheduled}")) === String(await countEligibleNodes()));
     expect(await harness.ok(kubectl, "rollout", "history", "daemonset", "agent", "-n", "daemons")).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+    // Back to revision 1: the node selector returns, and ds-a is all it covers again (as revision 3).
+    expect(await harness.ok(kubectl, "rollout", "undo", "daemonset", "agent", "-n", "daemons", "--to-revision=1")).toMatch(/daemonset.apps\/agent rolled back/);
+    expect(await get("daemons", "ds/agent", "{.spec.template.spec.nodeSelector.kubernetes\\.io/hostname}")).toBe("ds-a");
+    await eventually("revision 1's nodes", async () => (await get("daemons", "ds/agent", "{.status.desiredNumberScheduled}/{.status.updatedNumberScheduled}")) === "1/1");
+    expect(await harness.ok(kubectl, "rollout", "history", "daemonset", "agent", "-n", "daemons")).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
     expect(await harness.ok(kubectl, "describe", "ds", "agent", "-n", "daemons")).toMatch(/Normal\s+SuccessfulCreate\s+\S+\s+daemonset-controller\s+Created pod: agent-/);
   }, 90_000);
 
@@ -160,6 +166,8 @@ describe.concurrent("workload controllers with kubectl", () => {
     await ready("stateful", "web-1");
     await eventually("both ready", async () => (await get("stateful", "sts/web", "{.status.readyReplicas}/{.status.currentReplicas}/{.status.updatedReplicas}")) === "2/2/2");
     expect((await get("stateful", "pvc", "{.items[*].metadata.name}")).split(" ").sort()).toEqual(["data-web-0", "data-web-1"]);
+    expect(await harness.ok(kubectl, "rollout", "status", "statefulset/web", "-n", "stateful", "--timeout=10s")).toMatch(/partitioned roll out complete: 2 new pods have been updated|roll out complete/);
+    expect(await harness.ok(kubectl, "rollout", "history", "statefulset", "web", "-n", "stateful")).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>/);
     const described = await harness.ok(kubectl, "describe", "sts", "web", "-n", "stateful");
     expect(described).toMatch(/Normal\s+SuccessfulCreate\s+\S+\s+statefulset-controller\s+create Claim data-web-0 Pod web-0 in StatefulSet web success/);
     expect(described).toMatch(/Normal\s+SuccessfulCreate\s+\S+\s+statefulset-controller\s+create Pod web-1 in StatefulSet web successful/);
