@@ -32,11 +32,16 @@ export function revisionHash(template: PodTemplateSpec | undefined, collisionCou
   return podTemplateHash(template, collisionCount);
 }
 
-const dataOf = (revision: ControllerRevision) => JSON.stringify((revision.data as { spec?: { template?: unknown } } | undefined)?.spec?.template ?? null);
+/** The pod template a revision restores. */
+export function templateOf(revision: ControllerRevision): PodTemplateSpec | undefined {
+  const template = structuredClone((revision.data as { spec?: { template?: Record<string, unknown> } } | undefined)?.spec?.template);
+  if (template) delete template.$patch;
+  return template as PodTemplateSpec | undefined;
+}
 
-/** history.EqualRevision: the same restoring patch. */
-function sameData(a: ControllerRevision, template: PodTemplateSpec | undefined): boolean {
-  return dataOf(a) === JSON.stringify(revisionData(template).spec.template);
+/** history.EqualRevision: the same template, whatever order its keys were stored in. */
+function sameData(revision: ControllerRevision, template: PodTemplateSpec | undefined): boolean {
+  return revisionHash(templateOf(revision)) === revisionHash(template);
 }
 
 export const byRevision = (a: ControllerRevision, b: ControllerRevision) => (a.revision ?? 0) - (b.revision ?? 0) || (a.metadata!.name! < b.metadata!.name! ? -1 : 1);

@@ -11,7 +11,7 @@ import type { PersistentVolumeClaim, Pod, PodTemplateSpec, Volume } from "kubern
 import type { OwnerReference } from "kubernetes-types/meta/v1";
 import { isAlreadyExists, isNotFound, type KubeObject } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import { CONTROLLER_REVISION_HASH, CONTROLLER_REVISIONS, currentRevision, ownedRevisions, RevisionCollision, truncateHistory } from "./controllerrevision.ts";
+import { CONTROLLER_REVISION_HASH, CONTROLLER_REVISIONS, currentRevision, ownedRevisions, RevisionCollision, templateOf, truncateHistory } from "./controllerrevision.ts";
 import { controllerRefOf, keyOf, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
 import { controllerRefTo, isPodAvailable, isPodReady, PODS, podFromTemplate } from "./replicaset.ts";
 
@@ -289,13 +289,6 @@ class StatefulSetSync {
     }
     return status;
   }
-}
-
-/** The pod template a revision restores. */
-function templateOf(revision: ControllerRevision): PodTemplateSpec | undefined {
-  const template = structuredClone((revision.data as { spec?: { template?: Record<string, unknown> } } | undefined)?.spec?.template);
-  if (template) delete template.$patch;
-  return template as PodTemplateSpec | undefined;
 }
 
 export const statefulSetController: Controller = {
