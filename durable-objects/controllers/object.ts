@@ -14,6 +14,7 @@ import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
 import { WorkQueue } from "../../lib/client/work-queue.ts";
 import type { ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
+import { clusterRoleAggregationController } from "./clusterrole-aggregation.ts";
 import { cronJobController } from "./cronjob.ts";
 import { daemonSetController } from "./daemonset.ts";
 import { deploymentController } from "./deployment.ts";
@@ -38,7 +39,7 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
-  serviceAccountController, rootCaPublisher];
+  serviceAccountController, rootCaPublisher, clusterRoleAggregationController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

@@ -27,7 +27,7 @@ export const CONTROLLER_POKES: PokeTarget = {
     "/registry/controllers/", "/registry/services/specs/", "/registry/configmaps/", "/registry/secrets/", "/registry/serviceaccounts/",
     "/registry/podtemplates/", "/registry/daemonsets/", "/registry/statefulsets/", "/registry/controllerrevisions/", "/registry/jobs/",
     "/registry/cronjobs/", "/registry/endpointslices/", "/registry/poddisruptionbudgets/",
-    "/registry/namespaces/",
+    "/registry/namespaces/", "/registry/clusterroles/",
     // The DaemonSet controller places pods by node.
     "/registry/minions/",
   ],

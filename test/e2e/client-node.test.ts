@@ -44,7 +44,8 @@ function configMap(name: string, data: Record<string, string>): V1ConfigMap {
 it("lists, creates, reads, replaces, patches and deletes configmaps through CoreV1Api", async () => {
   const namespace = "client-node-crud";
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  expect((await core.listNamespacedConfigMap({ namespace })).items).toEqual([]);
+  // By label: the root CA publisher adds the namespace's kube-root-ca.crt beside the test's own.
+  expect((await core.listNamespacedConfigMap({ namespace, labelSelector: "app=client-node" })).items).toEqual([]);
 
   const created = await core.createNamespacedConfigMap({ namespace, body: configMap("alpha", { k: "1" }) });
   expect(created.metadata?.uid).toMatch(/^[0-9a-f-]{36}$/);
@@ -88,7 +89,7 @@ it("lists, creates, reads, replaces, patches and deletes configmaps through Core
   expect(missing).toBeInstanceOf(ApiException);
   expect((missing as ApiException<string>).code).toBe(404);
   expect(JSON.parse((missing as ApiException<string>).body)).toMatchObject({ kind: "Status", reason: "NotFound" });
-  expect((await core.listNamespacedConfigMap({ namespace })).items.map((cm) => cm.metadata?.name)).toEqual(["beta"]);
+  expect((await core.listNamespacedConfigMap({ namespace, labelSelector: "app=client-node" })).items.map((cm) => cm.metadata?.name)).toEqual(["beta"]);
 });
 
 it("a Watch sees ADDED, MODIFIED and DELETED made over another connection", async () => {
@@ -147,7 +148,8 @@ it("an informer's cache survives an apiserver restart without a second add for a
   informer.on("error", () => {
     if (running) setTimeout(() => running && void informer.start(), 500);
   });
-  const cache = () => informer.list().map((cm) => `${cm.metadata?.name}=${cm.data?.v}`).sort();
+  // The test's own configmaps (the root CA publisher adds kube-root-ca.crt too).
+  const cache = () => informer.list().filter((cm) => cm.metadata?.labels?.app === "client-node").map((cm) => `${cm.metadata?.name}=${cm.data?.v}`).sort();
 
   try {
     await informer.start();
@@ -173,7 +175,7 @@ it("an informer's cache survives an apiserver restart without a second add for a
     running = false;
     await informer.stop();
   }
-  expect(Object.fromEntries(adds)).toEqual({ "before-1": 1, "before-2": 1, after: 1 });
+  expect(Object.fromEntries(adds)).toEqual({ "before-1": 1, "before-2": 1, after: 1, "kube-root-ca.crt": 1 });
   expect(deletes).toEqual([]);
   expect(updates).toBeGreaterThanOrEqual(2);
   expect(connects).toBeGreaterThanOrEqual(2); // it did reconnect after the restart

@@ -1,6 +1,6 @@
 // The ClusterRoles and ClusterRoleBindings kube-apiserver 1.30 creates at startup (its
 // bootstrappolicy), as data. admin, edit and view carry only an aggregationRule: their rules are
-// gathered from the system:aggregate-to-* roles (see aggregateClusterRoles).
+// gathered from the system:aggregate-to-* roles by the clusterrole-aggregation controller.
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, Subject } from "kubernetes-types/rbac/v1";
 
 const BOOTSTRAP_LABELS = { "kubernetes.io/bootstrapping": "rbac-defaults" };
@@ -114,6 +114,9 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
   ]),
   // kube-controller-manager's per-controller roles (bootstrappolicy's controller_policy.go). kube
   // binds each to its controller's service account; ours run as system:kube-controller-manager.
+  clusterRole("system:controller:clusterrole-aggregation-controller", [
+    rule(["rbac.authorization.k8s.io"], ["clusterroles"], ["escalate", "get", "list", "patch", "update", "watch"]),
+  ]),
   clusterRole("system:controller:deployment-controller", [
     rule(["apps", "extensions"], ["deployments"], ["get", "list", "update", "watch"]),
     rule(["apps", "extensions"], ["deployments/status"], ["update"]),
@@ -316,6 +319,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:basic-user", [group("system:authenticated")]),
   clusterRoleBinding("system:discovery", [group("system:authenticated")]),
   clusterRoleBinding("system:kube-controller-manager", [user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:clusterrole-aggregation-controller", [serviceAccount("kube-system", "clusterrole-aggregation-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:deployment-controller", [serviceAccount("kube-system", "deployment-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:generic-garbage-collector", [serviceAccount("kube-system", "generic-garbage-collector"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:namespace-controller", [serviceAccount("kube-system", "namespace-controller"), user("system:kube-controller-manager")]),

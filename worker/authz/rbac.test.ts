@@ -4,8 +4,9 @@ import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Su
 import { describe, expect, it } from "vitest";
 import { type RequestAttributes, type User, requestAttributes } from "./attributes.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "./bootstrap-policy.ts";
+import { aggregateClusterRoles } from "../../lib/k8s/clusterrole-aggregation.ts";
 import {
-  type RbacPolicy, aggregateClusterRoles, authorize, checkBinding, checkRoleEscalation, confirmNoEscalation, deniedMessage, forbidden,
+  type RbacPolicy, authorize, checkBinding, checkRoleEscalation, confirmNoEscalation, deniedMessage, forbidden,
   rulesFor, uncoveredRules,
 } from "./rbac.ts";
 
