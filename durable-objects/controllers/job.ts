@@ -17,6 +17,7 @@ export const JOBS = builtin("batch/v1", "jobs");
 
 export const JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking";
 export const COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index";
+const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
 /** kube's DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff. */
 const BACKOFF_BASE_MS = 10_000;
 const BACKOFF_MAX_MS = 360_000;
@@ -210,9 +211,26 @@ export function pastBackoffLimitOnFailure(job: Job, active: Pod[]): boolean {
   return limit === 0 ? restarts > 0 : restarts >= limit;
 }
 
+/** A pod's Job; for an orphan that still has the tracking finalizer, the Job its label names. */
 function jobKeysFor(object: KubeObject): string[] {
   const ref = controllerRefOf(object);
-  return ref?.kind === "Job" ? [`${object.metadata?.namespace ?? ""}/${ref.name}`] : [];
+  const namespace = object.metadata?.namespace ?? "";
+  if (ref) return ref.kind === "Job" ? [`${namespace}/${ref.name}`] : [];
+  const jobName = object.metadata?.labels?.[JOB_NAME_LABEL];
+  return jobName && object.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER) ? [`${namespace}/${jobName}`] : [];
+}
+
+/** Lets go of these pods' tracking finalizers. */
+async function releaseTrackingFinalizers(pods: Pod[], ctx: ReconcileContext): Promise<void> {
+  const client = ctx.client.resource<Pod>(PODS);
+  await Promise.all(pods.filter((p) => p.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER)).map(async (pod) => {
+    const finalizers = pod.metadata!.finalizers!.filter((f) => f !== JOB_TRACKING_FINALIZER);
+    try {
+      await client.patch(pod.metadata!.namespace!, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion, finalizers } }, "merge");
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }));
 }
 
 class JobSync {
@@ -232,18 +250,6 @@ class JobSync {
 
   private event(type: "Normal" | "Warning", reason: string, action: string, note: string): Promise<unknown> {
     return this.ctx.recorder.record(this.job, undefined, type, reason, action, note).catch(() => undefined);
-  }
-
-  /** Lets go of these pods' tracking finalizers. */
-  async releaseFinalizers(pods: Pod[]): Promise<void> {
-    await Promise.all(pods.filter((p) => p.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER)).map(async (pod) => {
-      const finalizers = pod.metadata!.finalizers!.filter((f) => f !== JOB_TRACKING_FINALIZER);
-      try {
-        await this.pods.patch(this.namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion, finalizers } }, "merge");
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
-    }));
   }
 
   async deletePods(pods: Pod[]): Promise<void> {
@@ -293,7 +299,7 @@ class JobSync {
     if (isJobFinished(job) || job.metadata?.deletionTimestamp) {
       backoffRecords.delete(uid);
       // Nothing more is counted: the pods are free to go.
-      await this.releaseFinalizers(owned);
+      await releaseTrackingFinalizers(owned, this.ctx);
       return undefined;
     }
     const finished = owned.map((pod) => ({ pod, outcome: podOutcome(pod, job) })).filter((f): f is { pod: Pod; outcome: PodOutcome } => f.outcome !== undefined);
@@ -323,7 +329,7 @@ class JobSync {
     }
 
     // Step two: the finalizers go; step three: what they counted moves into the counters.
-    await this.releaseFinalizers(finished.map((f) => f.pod));
+    await releaseTrackingFinalizers(finished.map((f) => f.pod), this.ctx);
     if (job.spec?.completionMode === "Indexed") {
       const byUid = new Map(owned.map((p) => [p.metadata!.uid!, p]));
       for (const uid of uncounted.succeeded) {
@@ -438,6 +444,13 @@ export const jobController: Controller = {
   async reconcile(key, ctx) {
     const [namespace, name] = splitKey(key);
     const job = ctx.listers.of<Job>(JOBS).get(namespace, name);
+    // The pods of a Job that is gone (or was replaced by another of its name) are counted by no one: they go free.
+    const orphans = ctx.listers.of<Pod>(PODS).list(namespace).filter((p) => {
+      const ref = controllerRefOf(p);
+      if (!ref) return p.metadata?.labels?.[JOB_NAME_LABEL] === name;
+      return ref.kind === "Job" && ref.name === name && ref.uid !== job?.metadata?.uid;
+    });
+    await releaseTrackingFinalizers(orphans, ctx);
     if (!job) return undefined;
     return new JobSync(structuredClone(job), ctx).run();
   },

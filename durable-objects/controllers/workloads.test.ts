@@ -73,6 +73,19 @@ describe("the workload controllers", () => {
     expect((await jobs.get(ns, "pi")).status!.succeeded).toBe(2);
   });
 
+  it("a deleted Job's pods lose the tracking finalizer, so they can go", async () => {
+    const ns = await freshNamespace(client, "job-gone");
+    await jobs.create(ns, { metadata: { name: "gone" }, spec: { parallelism: 2, template: { spec: { restartPolicy: "Never", containers: [container] } } } });
+    await wake();
+    expect(live((await pods.list(ns)).items)).toHaveLength(2);
+    await jobs.delete(ns, "gone", { propagationPolicy: "Orphan" });
+    await wake();
+    await wake();
+    const left = (await pods.list(ns)).items;
+    expect(left).toHaveLength(2);
+    for (const pod of left) expect(pod.metadata!.finalizers ?? []).not.toContain("batch.kubernetes.io/job-tracking");
+  });
+
   it("a Job fails with BackoffLimitExceeded, and a podFailurePolicy FailJob rule fails it at once", async () => {
     const ns = await freshNamespace(client, "job-fail");
     await jobs.create(ns, { metadata: { name: "flaky" }, spec: { backoffLimit: 0, template: { spec: { restartPolicy: "Never", containers: [container] } } } });
