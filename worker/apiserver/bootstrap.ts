@@ -34,7 +34,7 @@ const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): P
   {
     name: "bootstrap-controller",
     async run(env, storage) {
-      // Each namespace's create also makes its default service account (core.ts).
+      // Their default service accounts are the serviceaccount controller's.
       await ensure(builtinStore(storage, "v1", "namespaces"), undefined, SYSTEM_NAMESPACES.map((name) => ({ metadata: { name } })));
       // The kubernetes service in default, at the first address of the service range.
       await ensure(builtinStore(storage, "v1", "services"), "default", [{
