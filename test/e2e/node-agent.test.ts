@@ -3,8 +3,9 @@
 // (the server's certificate pinned by its hash) on the simulated runtime, then real kubectl: the
 // node is Ready and its Lease renewed, `kubectl run` and a Deployment's pods end Running with an
 // IP and the kubelet's conditions, `kubectl delete pod` is graceful and done, a wrong token, URL or
-// certificate fails clearly and leaves no Node, one agent runs several hollow nodes, and a killed
-// agent stops renewing its Lease.
+// certificate fails clearly and leaves no Node, pods keep running while the control plane restarts
+// and the agent resumes, one agent runs several hollow nodes, and a killed agent stops renewing
+// its Lease.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -13,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
-import { freePort } from "../../scripts/dev-server.ts";
+import { freePort, newEncryptionKeys, newServiceAccountKey, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 const kubectl = "/usr/bin/kubectl";
@@ -22,6 +23,10 @@ let harness: KubectlHarness;
 let dir: string;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
+/** The keys the control plane keeps across its restart (as npm start keeps them in .edgeplane/). */
+const serviceAccountKey = newServiceAccountKey();
+const encryptionKeys = newEncryptionKeys();
+let restarted: ControlPlane | undefined;
 
 /** The agent as it ships: npm run build:agent's one file, run by the host's Node.js 20 when there is one. */
 let bundle: string;
@@ -31,11 +36,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "node-agent-e2e-"));
   bundle = join(dir, "edgeplane-agent.mjs");
   await buildAgent(bundle);
-  harness = await startKubectlHarness("node-agent-e2e-");
+  harness = await startKubectlHarness("node-agent-e2e-", { serviceAccountKey, encryptionKeys });
 });
 
 afterAll(async () => {
   agent?.kill("SIGKILL");
+  await restarted?.stop();
   await harness?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -168,6 +174,25 @@ describe("the node agent with the simulated runtime", () => {
     const wrongHash = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", "0".repeat(64), "--node-name", "bad-hash"]);
     expect(wrongHash).toContain(`the server's certificate is not trusted: ${harness.plane.url} presents certificates with SHA-256 ${caHash()}`);
     expect((await get("nodes", "-o", "name")).trim().split("\n")).toEqual([`node/${NODE}`]);
+  });
+
+  it("keeps its pods running while the control plane is down, and resumes its watch when it is back", async () => {
+    const before = JSON.parse(await get("pods", "-l", "app=hello", "-o", "json")).items.map((p: { metadata: { name: string }; status: { podIP: string; containerStatuses: { containerID: string }[] } }) =>
+      `${p.metadata.name} ${p.status.podIP} ${p.status.containerStatuses[0]!.containerID}`).sort();
+    const { plane } = harness;
+    await plane.stop();
+    // Down long enough for the agent's Lease renewal and its watch to fail at least once.
+    await until("the agent to notice", async () => (/heartbeat failed/.test(agentOutput) ? true : undefined), 30_000);
+    restarted = await startControlPlane({
+      port: Number(new URL(plane.url).port), token: plane.token, serviceAccountKey, encryptionKeys,
+      stateDir: join(harness.dir, "state"), tlsDir: join(harness.dir, "tls"),
+    });
+    // A pod created after the restart reaches the agent through its resumed watch.
+    await harness.ok(kubectl, "run", "after-restart", "--image=busybox");
+    await until("the new pod to run", async () => ((await get("pod", "after-restart", "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
+    const after = JSON.parse(await get("pods", "-l", "app=hello", "-o", "json")).items.map((p: { metadata: { name: string }; status: { podIP: string; containerStatuses: { containerID: string }[] } }) =>
+      `${p.metadata.name} ${p.status.podIP} ${p.status.containerStatuses[0]!.containerID}`).sort();
+    expect(after).toEqual(before);
   });
 
   it("runs many hollow nodes in one agent process, each with its own Lease and pods", async () => {
