@@ -141,6 +141,22 @@ describe("the workload controllers", () => {
     expect(gone === undefined || gone.metadata!.deletionTimestamp !== undefined).toBe(true);
   });
 
+  it("a Job active longer than activeDeadlineSeconds fails with DeadlineExceeded, its pods deleted", async () => {
+    const ns = await freshNamespace(client, "job-deadline");
+    await jobs.create(ns, { metadata: { name: "slow" }, spec: { activeDeadlineSeconds: 3, parallelism: 2, template: { spec: { restartPolicy: "Never", containers: [container] } } } });
+    await wake();
+    expect(live((await pods.list(ns)).items)).toHaveLength(2);
+    const deadline = Date.now() + 8_000;
+    let failed: Job["status"];
+    do {
+      await wake();
+      failed = (await jobs.get(ns, "slow")).status;
+    } while (!failed?.conditions?.some((c) => c.type === "Failed") && Date.now() < deadline);
+    expect(failed!.conditions).toContainEqual(expect.objectContaining({ type: "Failed", status: "True", reason: "DeadlineExceeded", message: "Job was active longer than specified deadline" }));
+    expect(live((await pods.list(ns)).items)).toHaveLength(0);
+    expect(failed!.active).toBe(0);
+  });
+
   it("a StatefulSet starts pod 1 only once pod 0 is Running and Ready, each with its claim", async () => {
     const ns = await freshNamespace(client, "sts");
     await statefulSets.create(ns, {
