@@ -1,7 +1,8 @@
 // The kubelet's pod workers: an informer over the pods bound to this node (fieldSelector
 // spec.nodeName=<node>), and for each pod one serialized worker that compares what the API wants
 // with what the runtime reports and does the next step: admission, inputs (env, volumes, DNS),
-// runtime.syncPod, probes, and the PodStatus written with a status patch only when it changed.
+// runtime.syncPod, probes, activeDeadlineSeconds, and the PodStatus written with a status patch
+// only when it changed.
 // A pod being deleted is killed with its grace period and then deleted for good (grace 0, its uid
 // as precondition), as the kubelet does. The informer resumes from its last resourceVersion after
 // the control plane was unreachable; the runtime's pods keep running meanwhile.
@@ -64,6 +65,13 @@ interface PodWorker {
 
 const isTerminal = (pod: Pod) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+
+/** When the pod's activeDeadlineSeconds ends, counted from its startTime (ms since the epoch). */
+function activeDeadline(pod: Pod): number | undefined {
+  const seconds = pod.spec?.activeDeadlineSeconds;
+  const start = pod.status?.startTime;
+  return seconds !== undefined && start ? Date.parse(start) + seconds * 1000 : undefined;
+}
 
 /** Objects compared as the API stores them: key order and null or empty members do not matter. */
 function canonical(value: unknown): unknown {
@@ -233,6 +241,11 @@ export class PodManager {
       return undefined;
     }
     if (!worker.admitted && !(await this.admit(worker))) return undefined;
+    const deadline = activeDeadline(pod);
+    if (deadline !== undefined && Date.now() >= deadline) {
+      await this.failPastDeadline(worker);
+      return undefined;
+    }
 
     const observed = await runtime.observe(uid);
     try {
@@ -249,7 +262,8 @@ export class PodManager {
     const status = computePodStatus({ pod, observation, probes: this.prober.results(uid), hostIPs: this.options.hostIPs, now: stamp() });
     await this.writeStatus(worker, status);
     if (isTerminal(worker.pod)) return 0;
-    return runtime.onPodChange ? RESYNC_MS : RELIST_MS;
+    const next = runtime.onPodChange ? RESYNC_MS : RELIST_MS;
+    return deadline !== undefined ? Math.max(0, Math.min(next, deadline - Date.now())) : next;
   }
 
   /**
@@ -269,6 +283,25 @@ export class PodManager {
     }
     worker.inputsAddresses = addresses;
     return worker.inputs;
+  }
+
+  /** activeDeadlineSeconds passed: the kubelet stops the pod and fails it with DeadlineExceeded. */
+  private async failPastDeadline(worker: PodWorker): Promise<void> {
+    const pod = worker.pod;
+    const message = "Pod was active on the node longer than the specified deadline";
+    this.options.events.record(pod, "Normal", "DeadlineExceeded", message);
+    const observation = await this.options.runtime.observe(pod.metadata!.uid!);
+    this.prober.removePod(pod.metadata!.uid!);
+    await this.options.runtime.killPod(this.ref(pod), pod.spec?.terminationGracePeriodSeconds ?? 30, this.emitFor(pod));
+    const now = stamp();
+    const status = computePodStatus({ pod, observation, probes: this.prober.results(pod.metadata!.uid!), hostIPs: this.options.hostIPs, now });
+    // What ran was stopped (SIGKILL's exit code when it did not end on SIGTERM, as the kubelet records it).
+    for (const s of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
+      if (s.state?.running) s.state = { terminated: { exitCode: 137, reason: "Error", startedAt: s.state.running.startedAt, finishedAt: now, containerID: s.containerID } };
+      s.ready = false;
+      s.started = false;
+    }
+    await this.writeStatus(worker, { ...status, phase: "Failed", reason: "DeadlineExceeded", message });
   }
 
   /** Node admission against the pods already admitted here; a rejected pod fails with kube's reason. */
