@@ -368,7 +368,7 @@ class JobSync {
       ? Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 : undefined;
 
     if (failJob) {
-      // 1.30: FailureTarget at once, Failed once its pods are gone.
+      // 1.30 records the interim FailureTarget (so the message survives the finalizers' removal), then Failed.
       conditions = withCondition(conditions, condition("FailureTarget", "True", now, "PodFailurePolicy", failJob));
       await finishWith("Failed", "PodFailurePolicy", failJob);
     } else if (status.failed > (job.spec?.backoffLimit ?? 6) || pastBackoffLimitOnFailure(job, active)) {
