@@ -124,7 +124,7 @@ describe("the node agent with the simulated runtime", () => {
     await until("the Lease to be renewed", async () => ((await renewTime()) !== first ? true : undefined), 25_000);
   });
 
-  it("runs what kubectl runs: Running with a pod IP and the kubelet's conditions; a Deployment's three replicas; graceful deletion", async () => {
+  it("runs what kubectl runs: Running with a pod IP and the kubelet's conditions; a Deployment's three replicas; activeDeadlineSeconds; graceful deletion", async () => {
     // The service account controller makes the namespace's default account; pods need it.
     await until("the default service account", () => get("serviceaccount", "default", "-o", "name").catch(() => undefined));
     const latencies: number[] = [];
@@ -154,6 +154,11 @@ describe("the node agent with the simulated runtime", () => {
       const phases = (await get("pods", "-l", "app=hello", "-o", "jsonpath={.items[*].status.phase}")).split(" ").filter(Boolean);
       return phases.length === 3 && phases.every((p) => p === "Running") ? true : undefined;
     });
+
+    // Past its activeDeadlineSeconds a pod is stopped and fails with the kubelet's reason.
+    await harness.ok(kubectl, "run", "deadline", "--image=busybox", "--overrides", JSON.stringify({ spec: { activeDeadlineSeconds: 2 } }));
+    await harness.ok(kubectl, "wait", "pod/deadline", "--for=jsonpath={.status.phase}=Failed", "--timeout=30s");
+    expect(await get("pod", "deadline", "-o", "jsonpath={.status.reason}: {.status.message}")).toBe("DeadlineExceeded: Pod was active on the node longer than the specified deadline");
 
     // kubectl delete waits until the pod is gone: the agent stopped it and deleted it for good.
     await harness.ok(kubectl, "delete", "pod", "web", "--timeout=30s");
