@@ -3,7 +3,7 @@
 import type { Job } from "kubernetes-types/batch/v1";
 import type { Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
-import { backoffDelay, backoffRecord, nextBackoffRecord, formatIndexes, jobPod, matchPodFailurePolicy, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
+import { backoffDelay, backoffRecord, nextBackoffRecord, surplusIndexedPods, formatIndexes, jobPod, matchPodFailurePolicy, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
 
 function job(spec: Partial<NonNullable<Job["spec"]>> = {}): Job {
   return {
@@ -102,6 +102,22 @@ describe("wantedPods", () => {
   it("Indexed: the indexes neither completed nor running, within parallelism", () => {
     const indexed = job({ completionMode: "Indexed", completions: 5, parallelism: 3 });
     expect(wantedPods(indexed, 1, new Set([0]), [pod("a", { index: 1 })])).toEqual({ count: 3, indexes: [2, 3, 4] });
+  });
+});
+
+describe("surplusIndexedPods", () => {
+  it("are the pods of completed, out-of-range or missing indexes, and the younger of two for one index", () => {
+    const indexed = job({ completionMode: "Indexed", completions: 4, parallelism: 4 });
+    const aged = (p: Pod, created: string) => ({ ...p, metadata: { ...p.metadata, creationTimestamp: created } });
+    const active = [
+      aged(pod("done", { index: 0 }), "2026-01-01T00:00:00Z"),
+      aged(pod("older", { index: 1 }), "2026-01-01T00:00:00Z"),
+      aged(pod("younger", { index: 1 }), "2026-01-01T00:01:00Z"),
+      aged(pod("beyond", { index: 7 }), "2026-01-01T00:00:00Z"),
+      aged(pod("unindexed"), "2026-01-01T00:00:00Z"),
+      aged(pod("fine", { index: 2 }), "2026-01-01T00:00:00Z"),
+    ];
+    expect(surplusIndexedPods(indexed, new Set([0]), active).map((p) => p.metadata!.name).sort()).toEqual(["beyond", "done", "unindexed", "younger"]);
   });
 });
 

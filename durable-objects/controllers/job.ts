@@ -173,6 +173,19 @@ export function wantedPods(job: Job, succeeded: number, completed: Set<number>, 
   return { count: Math.max(0, Math.min(parallelism, completions - succeeded)), indexes: [] };
 }
 
+/** Indexed: running pods whose index is completed, out of range or missing, or already held by an older pod. */
+export function surplusIndexedPods(job: Job, completed: Set<number>, active: Pod[]): Pod[] {
+  const completions = job.spec?.completions ?? 0;
+  const held = new Set<number>();
+  const byAge = [...active].sort((a, b) => (Date.parse(a.metadata?.creationTimestamp ?? "") || 0) - (Date.parse(b.metadata?.creationTimestamp ?? "") || 0));
+  return byAge.filter((pod) => {
+    const index = completionIndexOf(pod);
+    if (index === undefined || index >= completions || completed.has(index) || held.has(index)) return true;
+    held.add(index);
+    return false;
+  });
+}
+
 /** The pod a Job makes, with the tracking finalizer, and in Indexed mode its index and hostname. */
 export function jobPod(job: Job, index: number | undefined): Pod {
   const pod = podFromTemplate(job.spec!.template, job, controllerRefTo(job, "batch/v1", "Job"));
@@ -408,7 +421,11 @@ class JobSync {
   }
 
   /** Creates missing pods (after the back-off) and deletes extras; answers when to look again. */
-  private async manage(status: JobStatus, completed: Set<number>, active: Pod[], { failures, lastFailure }: BackoffRecord, now: number): Promise<number | undefined> {
+  private async manage(status: JobStatus, completed: Set<number>, running: Pod[], { failures, lastFailure }: BackoffRecord, now: number): Promise<number | undefined> {
+    const surplus = this.job.spec?.completionMode === "Indexed" ? surplusIndexedPods(this.job, completed, running) : [];
+    await this.deletePods(surplus);
+    const active = running.filter((p) => !surplus.includes(p));
+    status.active = active.length;
     const wanted = wantedPods(this.job, status.succeeded ?? 0, completed, active);
     if (active.length > wanted.count) {
       const extras = [...active].sort(deletionOrder).slice(0, active.length - wanted.count);
