@@ -7,9 +7,9 @@ import { isNotFound, retryOnConflict, type ApiClient, type KubeObject } from "..
 import { builtin, builtinResources, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { COLLECTED } from "./garbage-collector.ts";
 
 export const NAMESPACES = builtin("v1", "namespaces");
-const PODS = builtin("v1", "pods");
 const CRDS = builtin("apiextensions.k8s.io/v1", "customresourcedefinitions");
 /** The finalizer this controller owns in a namespace's spec.finalizers. */
 export const KUBERNETES_FINALIZER = "kubernetes";
@@ -149,7 +149,7 @@ function finalize(client: ApiClient, namespace: Namespace): Promise<unknown> {
   });
 }
 
-/** A change to a pod in a Terminating namespace may be the one its deletion waits for. */
+/** A change in a Terminating namespace (a pod gone, a finalizer dropped) may be the one its deletion waits for. */
 function terminatingNamespaceOf(object: KubeObject, listers: Listers): string[] {
   const name = object.metadata?.namespace;
   const namespace = name ? listers.of<Namespace>(NAMESPACES).get(undefined, name) : undefined;
@@ -160,7 +160,8 @@ export const namespaceController: Controller = {
   name: "namespace-controller",
   watches: [
     { resource: NAMESPACES, keysFor: (ns) => [`/${ns.metadata?.name ?? ""}`] },
-    { resource: PODS, keysFor: terminatingNamespaceOf, metadataOnly: true },
+    // What the garbage collector caches anyway; custom resources are looked at again with the queue's back-off.
+    ...COLLECTED.map((resource) => ({ resource, keysFor: terminatingNamespaceOf, metadataOnly: true })),
   ],
   async reconcile(key, ctx) {
     const [, name] = splitKey(key);
