@@ -42,6 +42,8 @@ const RETRY_INITIAL_MS = 500;
 const OBJECT_TTL_MS = 10_000;
 const INPUTS_REFRESH_MS = 48 * 60_000;
 const RETRY_MAX_MS = 30_000;
+/** A pod whose ConfigMap or Secret is missing is tried again, at least every 10 s (the kubelet's pod worker back-off). */
+const CONFIG_RETRY_MAX_MS = 10_000;
 
 interface PodWorker {
   pod: Pod;
@@ -254,7 +256,7 @@ export class PodManager {
     } catch (e) {
       if (!(e instanceof ContainerConfigError)) throw e;
       await this.reportConfigError(worker, observed, e.message);
-      return Math.min(RETRY_MAX_MS, 2000 * 2 ** worker.configErrors++);
+      return Math.min(CONFIG_RETRY_MAX_MS, 1000 * 2 ** worker.configErrors++);
     }
     const observation = await runtime.syncPod(pod, worker.inputs!, this.emitFor(pod));
     this.prober.sync(pod, observation.containers.flatMap((c) =>

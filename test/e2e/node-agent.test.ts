@@ -168,6 +168,25 @@ describe("the node agent with the simulated runtime", () => {
     expect(events.split("\n")).toContain("Killing");
   });
 
+  it("rejects a pod that does not fit the node, and holds one whose ConfigMap is missing until it exists", async () => {
+    // Bound to the node directly (no scheduler to keep it away), the pod asks for more cpu than the node has.
+    await harness.ok(kubectl, "run", "too-big", "--image=busybox", "--overrides", JSON.stringify({
+      spec: { nodeName: NODE, containers: [{ name: "too-big", image: "busybox", resources: { requests: { cpu: "1000" } } }] },
+    }));
+    await harness.ok(kubectl, "wait", "pod/too-big", "--for=jsonpath={.status.phase}=Failed", "--timeout=30s");
+    expect(await get("pod", "too-big", "-o", "jsonpath={.status.reason}: {.status.message}")).toMatch(/^OutOfcpu: Pod was rejected: Node didn't have enough resource: cpu, requested: 1000000, used: \d+, capacity: \d+$/);
+
+    await harness.ok(kubectl, "run", "configured", "--image=busybox", "--overrides", JSON.stringify({
+      spec: { containers: [{ name: "configured", image: "busybox", env: [{ name: "MODE", valueFrom: { configMapKeyRef: { name: "settings", key: "mode" } } }] }] },
+    }));
+    await until("CreateContainerConfigError", async () => {
+      const waiting = await get("pod", "configured", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}");
+      return waiting === 'CreateContainerConfigError: configmap "settings" not found' ? true : undefined;
+    });
+    await harness.ok(kubectl, "create", "configmap", "settings", "--from-literal=mode=fast");
+    await harness.ok(kubectl, "wait", "pod/configured", "--for=condition=Ready", "--timeout=60s");
+  });
+
   it("refuses a wrong token, a wrong URL and an untrusted certificate, and registers nothing", async () => {
     const port = await freePort();
     const wrongToken = await failedJoin(["--server", harness.plane.url, "--token", "abcdef.0123456789abcdef", "--ca-cert-sha256", caHash(), "--node-name", "bad-token"]);
