@@ -3,12 +3,14 @@
 // each with its own Lease, Node status and pod informer, sharing one HTTPS agent.
 import { createHash } from "node:crypto";
 import { ApiClient } from "../lib/client/index.ts";
+import { PodRoutes } from "./cni/routes.ts";
+import { startCriNode } from "./cri-node.ts";
 import { httpsFetch } from "./http.ts";
 import { Kubelet } from "./kubelet.ts";
 import { KUBELET_VERSION, machineFacts, type MachineFacts } from "./node-status.ts";
 import type { Runtime } from "./runtime/runtime.ts";
 import { SimulatedRuntime } from "./simulated/runtime.ts";
-import type { AgentState, RuntimeKind } from "./state.ts";
+import type { AgentState } from "./state.ts";
 
 export type Log = (node: string, message: string) => void;
 
@@ -41,45 +43,81 @@ export function hollowPodCIDRs(names: string[]): Map<string, string> {
   return cidrs;
 }
 
+/** A node's runtime and how to stop it. */
+export interface NodeRuntimeHandle {
+  runtime: Runtime;
+  /** With `killPods`, the pods' containers are stopped too (a throwaway node); else they keep running. */
+  stop(options?: { killPods?: boolean }): Promise<void>;
+}
+
 /**
- * Which runtime a node runs on. The cri runtime (containerd, node-agent/cri/) is wired in here by
- * whoever integrates it; until then only the simulated one is in this build.
+ * Which runtime a node runs on: hollow pods in memory, or real containers through containerd (the
+ * agent's own, started here, or the one the state names).
  */
-export function createRuntime(kind: RuntimeKind, podCIDR: string, settings: AgentState["simulated"]): Runtime {
-  if (kind === "simulated") return new SimulatedRuntime({ podCIDR, ...settings });
-  throw new Error("the cri runtime is not part of this build yet: join with --runtime simulated");
+export async function createRuntime(state: AgentState, stateDir: string, podCIDR: string): Promise<NodeRuntimeHandle> {
+  if (state.runtime === "simulated") {
+    const runtime = new SimulatedRuntime({ podCIDR, ...state.simulated });
+    return { runtime, stop: () => runtime.close() };
+  }
+  return startCriNode(stateDir, state.cri);
+}
+
+/** Polls the runtime until its network is ready (the pod network written for a new podCIDR), for at most 10 s. */
+async function networkReady(runtime: Runtime): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await runtime.health()).networkReady && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
 export interface RunningAgent {
   kubelets: Kubelet[];
-  stop(): Promise<void>;
+  stop(options?: { killPods?: boolean }): Promise<void>;
 }
 
-/** Starts every node of the state; resolves once all are registered and running. */
+/**
+ * Starts every node of the state; resolves once all are registered and running. A real node also
+ * watches Nodes for its podCIDR and keeps routes to the other nodes' pods.
+ */
 export async function runAgent(state: AgentState, stateDir: string, log: Log = jsonLog): Promise<RunningAgent> {
   const fetch = httpsFetch(state.ca);
   const host = machineFacts(stateDir);
   const simulated = state.runtime === "simulated";
   const cidrs = hollowPodCIDRs(state.nodes.map((n) => n.name));
-  const runtimes: Runtime[] = [];
-  const kubelets = state.nodes.map(({ name, token }) => {
-    const runtime = createRuntime(state.runtime, cidrs.get(name)!, state.simulated);
-    runtimes.push(runtime);
+  const abort = new AbortController();
+  const runtimes = await Promise.all(state.nodes.map(({ name }) => createRuntime(state, stateDir, cidrs.get(name)!)));
+  const nodes = state.nodes.map(({ name, token }, i) => {
+    const { runtime } = runtimes[i]!;
     const client = new ApiClient({ fetch, baseUrl: state.server, token, userAgent: `edgeplane-agent/${KUBELET_VERSION} (linux) kubelet/${name}` });
-    return new Kubelet({
+    const kubelet = new Kubelet({
       client, nodeName: name, runtime, stateDir,
-      facts: simulated ? hollowFacts(host, name) : { ...host, hostname: name },
+      facts: simulated ? hollowFacts(host, name) : { ...host, hostname: name, internalIP: state.nodeIP ?? host.internalIP },
       labels: simulated ? { "node.edgeplane.dev/simulated": "true" } : {},
       reportsNetwork: !simulated, rootCA: state.ca, log: (message) => log(name, message),
     });
+    const routes = simulated ? undefined : new PodRoutes({
+      client, nodeName: name, log: (message) => log(name, message),
+      onPodCIDR: (cidr) => {
+        runtime.updatePodCIDR?.(cidr);
+        void networkReady(runtime).then(() => kubelet.refreshStatus());
+      },
+    });
+    return { kubelet, routes };
   });
+  const kubelets = nodes.map((n) => n.kubelet);
   // Registration in batches: a thousand hollow nodes should not open a thousand connections at once.
-  for (let i = 0; i < kubelets.length; i += 32) await Promise.all(kubelets.slice(i, i + 32).map((k) => k.start()));
+  try {
+    for (let i = 0; i < kubelets.length; i += 32) await Promise.all(kubelets.slice(i, i + 32).map((k) => k.start()));
+  } catch (error) {
+    await Promise.all(kubelets.map((k) => k.stop()));
+    await Promise.all(runtimes.map((r) => r.stop()));
+    throw error;
+  }
+  for (const { routes } of nodes) void routes?.run(abort.signal);
   return {
     kubelets,
-    async stop() {
+    async stop(options) {
+      abort.abort();
       await Promise.all(kubelets.map((k) => k.stop()));
-      await Promise.all(runtimes.map((r) => r.close()));
+      await Promise.all(runtimes.map((r) => r.stop(options)));
     },
   };
 }

@@ -20,6 +20,9 @@ export interface JoinOptions {
   runtime: RuntimeKind;
   /** Kept in the state for `run`: the simulated runtime's settings. */
   simulated?: AgentState["simulated"];
+  /** Kept in the state for `run`: the cri runtime's settings and the node's InternalIP. */
+  cri?: AgentState["cri"];
+  nodeIP?: string;
   isRoot?: boolean;
 }
 
@@ -93,7 +96,10 @@ export async function join(options: JoinOptions): Promise<AgentState> {
       throw e instanceof ApiError ? describeRefusal(e, base, name) : describeConnectionError(e, base);
     }
   });
-  const state: AgentState = { server: base, ...(ca ? { ca } : {}), runtime: options.runtime, nodes, ...(options.simulated ? { simulated: options.simulated } : {}) };
+  const state: AgentState = {
+    server: base, ...(ca ? { ca } : {}), runtime: options.runtime, nodes,
+    ...(options.simulated ? { simulated: options.simulated } : {}), ...(options.cri ? { cri: options.cri } : {}), ...(options.nodeIP ? { nodeIP: options.nodeIP } : {}),
+  };
   writeState(options.stateDir, state);
   return state;
 }

@@ -67,6 +67,11 @@ export class Kubelet {
     void this.pods.run(this.abort.signal);
   }
 
+  /** Writes the Node's conditions now (its pod network just came up) rather than at the next heartbeat. */
+  refreshStatus(): void {
+    void this.heartbeat?.updateStatus().catch((e: Error) => this.options.log(`node status: ${e.message}`));
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     this.heartbeat?.stop();

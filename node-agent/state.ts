@@ -21,6 +21,21 @@ export interface AgentState {
   nodes: NodeCredential[];
   /** The simulated runtime's settings (node-agent/simulated/runtime.ts SimulatedOptions, less the pod range). */
   simulated?: { startDelayMs?: number; readyDelayMs?: number; completeAfterMs?: number; failureRate?: number };
+  /** The cri runtime's settings (node-agent/cri-node.ts). */
+  cri?: CriSettings;
+  /** The node's InternalIP, as the kubelet's --node-ip; by default the host's first IPv4 address. */
+  nodeIP?: string;
+}
+
+export interface CriSettings {
+  /** A containerd already running (the host's): its socket. Without it the agent runs its own. */
+  containerdSocket?: string;
+  /** Where that containerd reads its CNI configuration (default /etc/cni/net.d). */
+  cniConfDir?: string;
+  /** The pods' bridge (default edgeplane0). */
+  bridge?: string;
+  /** Where containers' logs go (default /var/log/pods, as the kubelet's). */
+  podLogsDir?: string;
 }
 
 export const DEFAULT_STATE_DIR = "/var/lib/edgeplane-agent";

@@ -141,11 +141,6 @@ export class PodManager {
     await watching;
   }
 
-  /** The pods this node runs now. */
-  get podCount(): number {
-    return this.workers.size;
-  }
-
   stop(): void {
     for (const worker of this.workers.values()) clearTimeout(worker.timer);
     for (const uid of this.workers.keys()) this.prober.removePod(uid);
@@ -156,7 +151,7 @@ export class PodManager {
     let worker = this.workers.get(uid);
     if (!worker) {
       // A pod already past Pending was admitted before (by this agent before a restart).
-      const admitted = pod.status?.phase !== undefined && pod.status.phase !== "Pending" || !!pod.status?.containerStatuses?.length;
+      const admitted = (pod.status?.phase !== undefined && pod.status.phase !== "Pending") || !!pod.status?.containerStatuses?.length;
       worker = { pod, gone: false, admitted, finished: false, running: false, dirty: false, failures: 0, configErrors: 0 };
       this.workers.set(uid, worker);
     } else {
@@ -259,7 +254,9 @@ export class PodManager {
       return Math.min(CONFIG_RETRY_MAX_MS, 1000 * 2 ** worker.configErrors++);
     }
     const observation = await runtime.syncPod(pod, worker.inputs!, this.emitFor(pod));
-    this.prober.sync(pod, observation.containers.flatMap((c) =>
+    // Probes reach the pod at the address the runtime sees now: the API's status may not have it yet.
+    const probed: Pod = { ...pod, status: { ...pod.status, podIP: observation.podIPs[0] ?? pod.status?.podIP } };
+    this.prober.sync(probed, observation.containers.flatMap((c) =>
       "running" in c.state && c.containerID ? [{ name: c.name, containerID: c.containerID, startedAt: Date.parse(c.state.running.startedAt) }] : []));
     const status = computePodStatus({ pod, observation, probes: this.prober.results(uid), hostIPs: this.options.hostIPs, now: stamp() });
     await this.writeStatus(worker, status);

@@ -56,14 +56,14 @@ describe("runProbe", () => {
     const closed = await closedPort();
     const refused = await runProbe(noExec, pod, container(), { httpGet: { path: "/", port: closed } });
     expect(refused.success).toBe(false);
-    expect(refused.message).toMatch(new RegExp(`^Get "http://127\\.0\\.0\\.1:${closed}/": connect ECONNREFUSED`));
+    expect(refused.message).toMatch(new RegExp(`^Get "http://127\\.0\\.0\\.1:${closed}/": dial tcp 127\\.0\\.0\\.1:${closed}: connect: connection refused$`));
   });
 
   it("tcpSocket passes when the port accepts and fails when it refuses", async () => {
     expect(await runProbe(noExec, pod, container(), { tcpSocket: { port: tcpPort } })).toEqual({ success: true });
     const closed = await closedPort();
     const refused = await runProbe(noExec, pod, container(), { tcpSocket: { port: closed } });
-    expect(refused).toEqual({ success: false, message: expect.stringMatching(new RegExp(`^dial tcp 127\\.0\\.0\\.1:${closed}: connect ECONNREFUSED`)) });
+    expect(refused).toEqual({ success: false, message: expect.stringMatching(new RegExp(`^dial tcp 127\\.0\\.0\\.1:${closed}: connect: connection refused$`)) });
   });
 
   it("exec passes on exit 0 and fails with the command's output otherwise", async () => {

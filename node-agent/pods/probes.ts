@@ -38,6 +38,17 @@ function portNumber(container: Container, port: number | string): number {
   return named ?? Number(port);
 }
 
+/** Node's words for a failed connect, as Go's net package says them ("dial tcp 10.0.0.1:80: connect: connection refused"). */
+const GO_ERRNO: Record<string, string> = {
+  ECONNREFUSED: "connect: connection refused", EHOSTUNREACH: "connect: no route to host",
+  ENETUNREACH: "connect: network is unreachable", ECONNRESET: "read: connection reset by peer",
+};
+
+function dialError(e: NodeJS.ErrnoException, host: string, port: number): string {
+  const words = e.code ? GO_ERRNO[e.code] : undefined;
+  return words ? `dial tcp ${host}:${port}: ${words}` : e.message;
+}
+
 function httpProbe(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<ProbeOutcome> {
   const send = url.protocol === "https:" ? httpsRequest : request;
   return new Promise((resolve) => {
@@ -47,7 +58,7 @@ function httpProbe(url: URL, headers: Record<string, string>, timeoutMs: number)
       resolve(code >= 200 && code < 400 ? { success: true } : { success: false, message: `HTTP probe failed with statuscode: ${code}` });
     });
     req.on("timeout", () => req.destroy(new Error(`Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`)));
-    req.on("error", (e) => resolve({ success: false, message: e.message.startsWith("Get ") ? e.message : `Get "${url}": ${e.message}` }));
+    req.on("error", (e) => resolve({ success: false, message: e.message.startsWith("Get ") ? e.message : `Get "${url}": ${dialError(e, url.hostname, Number(url.port) || (url.protocol === "https:" ? 443 : 80))}` }));
     req.end();
   });
 }
@@ -63,7 +74,10 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeO
       socket.destroy();
       resolve({ success: false, message: `dial tcp ${host}:${port}: i/o timeout` });
     });
-    socket.once("error", (e) => resolve({ success: false, message: `dial tcp ${host}:${port}: ${e.message}` }));
+    socket.once("error", (e) => {
+      const message = dialError(e, host, port);
+      resolve({ success: false, message: message.startsWith("dial tcp") ? message : `dial tcp ${host}:${port}: ${message}` });
+    });
   });
 }
 
