@@ -34,7 +34,7 @@ export class NodeHeartbeat {
   private lastReport = 0;
   /** The pod range the runtime was last told of. */
   private podCIDR: string | undefined;
-  private timers: ReturnType<typeof setTimeout>[] = [];
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private stopped = false;
 
   constructor(options: HeartbeatOptions) {
@@ -51,17 +51,17 @@ export class NodeHeartbeat {
   }
 
   start(): void {
-    this.loop(() => this.renewLease(), LEASE_RENEW_MS);
-    this.loop(() => this.updateStatus(), STATUS_UPDATE_MS);
+    this.loop("renewing the node Lease", () => this.renewLease(), LEASE_RENEW_MS);
+    this.loop("updating the node status", () => this.updateStatus(), STATUS_UPDATE_MS);
   }
 
   stop(): void {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
   }
 
   /** Runs `beat` now and every `periodMs`; a failed beat is retried sooner (200 ms doubling to the period). */
-  private loop(beat: () => Promise<void>, periodMs: number): void {
+  private loop(name: string, beat: () => Promise<void>, periodMs: number): void {
     let failures = 0;
     const tick = async () => {
       if (this.stopped) return;
@@ -71,12 +71,11 @@ export class NodeHeartbeat {
         failures = 0;
       } catch (e) {
         delay = Math.min(periodMs, 200 * 2 ** failures++);
-        this.options.log(`heartbeat failed (retrying in ${delay} ms): ${(e as Error).message}`);
+        this.options.log(`${name} failed (retrying in ${delay} ms): ${(e as Error).message}`);
       }
-      if (!this.stopped) this.timers = [...this.timers.filter((t) => t !== timer), (timer = setTimeout(tick, delay))];
+      if (!this.stopped) this.timers.set(name, setTimeout(tick, delay));
     };
-    let timer = setTimeout(tick, 0);
-    this.timers.push(timer);
+    this.timers.set(name, setTimeout(tick, 0));
   }
 
   /** The Lease as the kubelet writes it, owned by its Node so it goes when the Node goes. */

@@ -206,7 +206,7 @@ describe("the node agent with the simulated runtime", () => {
     const { plane } = harness;
     await plane.stop();
     // Down long enough for the agent's Lease renewal and its watch to fail at least once.
-    await until("the agent to notice", async () => (/heartbeat failed/.test(agentOutput) ? true : undefined), 30_000);
+    await until("the agent to notice", async () => (/renewing the node Lease failed/.test(agentOutput) ? true : undefined), 30_000);
     restarted = await startControlPlane({
       port: Number(new URL(plane.url).port), token: plane.token, serviceAccountKey, encryptionKeys,
       stateDir: join(harness.dir, "state"), tlsDir: join(harness.dir, "tls"),
