@@ -13,13 +13,14 @@ export const ORPHAN_FINALIZER = "orphan";
 export const FOREGROUND_FINALIZER = "foregroundDeletion";
 
 /**
- * The resources whose ownership graph is collected: the workloads and what they own, and what
- * operators commonly hang off custom resources. Leases and Events are left out: they change on
+ * The resources whose ownership graph is collected: the workloads and what they own (a
+ * StatefulSet's claims when its retention policy says Delete), and what operators commonly hang
+ * off custom resources. Leases and Events are left out: they change on
  * every heartbeat, and kube's own owners of them (nodes) are never deleted with dependents pending.
  */
 export const COLLECTED: readonly ResourceNames[] = [
   builtin("v1", "pods"), builtin("v1", "replicationcontrollers"), builtin("v1", "services"), builtin("v1", "configmaps"),
-  builtin("v1", "secrets"), builtin("v1", "serviceaccounts"), builtin("v1", "podtemplates"),
+  builtin("v1", "secrets"), builtin("v1", "serviceaccounts"), builtin("v1", "podtemplates"), builtin("v1", "persistentvolumeclaims"),
   builtin("apps/v1", "deployments"), builtin("apps/v1", "replicasets"), builtin("apps/v1", "daemonsets"),
   builtin("apps/v1", "statefulsets"), builtin("apps/v1", "controllerrevisions"),
   builtin("batch/v1", "jobs"), builtin("batch/v1", "cronjobs"),
