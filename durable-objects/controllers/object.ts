@@ -27,6 +27,7 @@ import { namespaceController } from "./namespace.ts";
 import { nodeIpamController } from "./node-ipam.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { podGcController } from "./pod-gc.ts";
+import { persistentVolumeBinderController } from "./persistentvolume-binder.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { NO_CA_NOTE, rootCaPublisher } from "./root-ca-publisher.ts";
 import { serviceAccountController } from "./serviceaccount.ts";
@@ -39,7 +40,7 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
-  serviceAccountController, rootCaPublisher, clusterRoleAggregationController];
+  serviceAccountController, rootCaPublisher, clusterRoleAggregationController, persistentVolumeBinderController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

@@ -4,7 +4,8 @@
 // cursors live in its SQLite; schedules in bounded batches; writes bindings, conditions and
 // Events back through the API; sets its next alarm or none; and sleeps, holding no socket.
 import { DurableObject } from "cloudflare:workers";
-import type { Namespace, Node, Pod, PodCondition, Service, ReplicationController } from "kubernetes-types/core/v1";
+import type { Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, Service, ReplicationController } from "kubernetes-types/core/v1";
+import type { StorageClass } from "kubernetes-types/storage/v1";
 import type { ReplicaSet, StatefulSet } from "kubernetes-types/apps/v1";
 import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
 import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
@@ -116,6 +117,9 @@ class Runtime {
     watch<ReplicationController>(["v1", "replicationcontrollers"], s.replicationControllers);
     watch<ReplicaSet>(["apps/v1", "replicasets"], s.replicaSets);
     watch<StatefulSet>(["apps/v1", "statefulsets"], s.statefulSets);
+    watch<StorageClass>(["storage.k8s.io/v1", "storageclasses"], s.storageClasses);
+    watch<PersistentVolume>(["v1", "persistentvolumes"], s.persistentVolumes);
+    watch<PersistentVolumeClaim>(["v1", "persistentvolumeclaims"], s.persistentVolumeClaims);
     const noteGated = (pod: Pod) => {
       if (needsGatedCondition(pod)) this.gated.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, pod);
     };

@@ -9,12 +9,14 @@ export interface PokeTarget {
   prefixes: string[];
 }
 
-/** The scheduler reads pods, nodes, namespaces, disruption budgets and the workloads that spread pods. */
+/** The scheduler reads pods, nodes, namespaces, disruption budgets, the workloads that spread pods, and volumes. */
 export const SCHEDULER_POKES: PokeTarget = {
   binding: "SCHEDULER",
   prefixes: [
     "/registry/pods/", "/registry/minions/", "/registry/namespaces/", "/registry/poddisruptionbudgets/",
     "/registry/services/specs/", "/registry/controllers/", "/registry/replicasets/", "/registry/statefulsets/",
+    // VolumeBinding waits for claims and their volumes.
+    "/registry/persistentvolumes/", "/registry/persistentvolumeclaims/", "/registry/storageclasses/",
   ],
 };
 
@@ -30,6 +32,8 @@ export const CONTROLLER_POKES: PokeTarget = {
     "/registry/namespaces/", "/registry/clusterroles/",
     // The DaemonSet controller places pods by node.
     "/registry/minions/",
+    // The PersistentVolume binder.
+    "/registry/persistentvolumes/", "/registry/persistentvolumeclaims/", "/registry/storageclasses/",
   ],
 };
 

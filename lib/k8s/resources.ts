@@ -51,6 +51,7 @@ export const builtinResources: readonly ResourceNames[] = [
     ["ReplicationController", "replicationcontrollers", true, { shortNames: ["rc"], categories: all }],
     ["ComponentStatus", "componentstatuses", false, { shortNames: ["cs"] }],
     ["PersistentVolumeClaim", "persistentvolumeclaims", true, { shortNames: ["pvc"] }],
+    ["PersistentVolume", "persistentvolumes", false, { shortNames: ["pv"] }],
   ]),
   ...group("apps/v1", [
     ["Deployment", "deployments", true, { shortNames: ["deploy"], categories: all }],
@@ -70,6 +71,7 @@ export const builtinResources: readonly ResourceNames[] = [
   ...group("events.k8s.io/v1", [["Event", "events", true, { shortNames: ["ev"] }]]),
   ...group("policy/v1", [["PodDisruptionBudget", "poddisruptionbudgets", true, { shortNames: ["pdb"] }]]),
   ...group("scheduling.k8s.io/v1", [["PriorityClass", "priorityclasses", false, { shortNames: ["pc"] }]]),
+  ...group("storage.k8s.io/v1", [["StorageClass", "storageclasses", false, { shortNames: ["sc"] }]]),
   ...group("rbac.authorization.k8s.io/v1", [
     ["Role", "roles", true],
     ["RoleBinding", "rolebindings", true],

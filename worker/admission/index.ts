@@ -10,6 +10,7 @@ import { validatingAdmissionPolicy } from "./validating-admission-policy.ts";
 import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks.ts";
 import { nodeRestriction } from "./node-restriction.ts";
 import { defaultTolerationSeconds, priority } from "./pod-defaults.ts";
+import { defaultStorageClass } from "./default-storage-class.ts";
 import { podSecurity } from "./pod-security-admission.ts";
 import { rbacEscalation } from "./rbac-escalation.ts";
 import { resourceQuota } from "./resource-quota.ts";
@@ -18,11 +19,11 @@ import { serviceAccount } from "./service-account.ts";
 /**
  * Kubernetes' order: RBAC escalation prevention (kube's RBAC storage checks it first), then the
  * plugins: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority,
- * DefaultTolerationSeconds, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
+ * DefaultTolerationSeconds, DefaultStorageClass, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
  * ValidatingAdmissionWebhook, ResourceQuota.
  */
 const PLUGINS: AdmissionPlugin[] = [
-  rbacEscalation, limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, podSecurity,
+  rbacEscalation, limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, defaultStorageClass, podSecurity,
   mutatingAdmissionWebhook, validatingAdmissionPolicy, validatingAdmissionWebhook, resourceQuota,
 ];
 

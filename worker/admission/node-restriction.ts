@@ -1,8 +1,10 @@
 // NodeRestriction: a node may write only its own Node and Lease, create only mirror pods bound to
 // itself, write the status of and delete only pods bound to itself, and may not set the labels
-// reserved for administrators (node-restriction.kubernetes.io/*), as kube's plugin allows.
+// reserved for administrators (node-restriction.kubernetes.io/*), as kube's plugin allows; and
+// (edgeplane's local-path provisioner) create and delete only its own local-path volumes.
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { nodeName } from "../authz/node.ts";
+import { LOCAL_PATH_NODE_LABEL } from "../../lib/k8s/storage.ts";
 import type { AdmissionPlugin } from "./plugin.ts";
 
 const MIRROR = "kubernetes.io/config.mirror";
@@ -40,6 +42,18 @@ export const nodeRestriction: AdmissionPlugin = {
       if (a.operation === "UPDATE") {
         if (a.subresource !== "status") throw forbidden(`pods "${name}" is forbidden: node "${node}" can only update pod status`);
         if (a.oldObject?.spec?.nodeName !== node) throw forbidden(`pods "${name}" is forbidden: node "${node}" can only update pod status for pods with spec.nodeName set to itself`);
+      }
+      return;
+    }
+    if (def.group === "" && def.resource === "persistentvolumes") {
+      // The local-path provisioner in the agent: only its own node's volumes, pinned to that node.
+      const name = object?.metadata?.name ?? "";
+      if (a.operation === "UPDATE") throw forbidden(`persistentvolumes "${name}" is forbidden: node "${node}" may not update persistent volumes`);
+      const terms: Record<string, any>[] = object?.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [];
+      const pinned = terms.length > 0 && terms.every((t) => (t.matchExpressions ?? []).some((e: Record<string, any>) =>
+        e.key === "kubernetes.io/hostname" && e.operator === "In" && e.values?.length === 1 && e.values[0] === node));
+      if (object?.metadata?.labels?.[LOCAL_PATH_NODE_LABEL] !== node || !pinned) {
+        throw forbidden(`persistentvolumes "${name}" is forbidden: node "${node}" may only create or delete local-path volumes with node affinity to itself`);
       }
       return;
     }

@@ -1,8 +1,9 @@
 // What a new cluster has from the start, as kube-apiserver's post-start hooks make it: the system
 // namespaces with their default service accounts and the kubernetes Service (bootstrap-controller),
-// the default RBAC policy (rbac/bootstrap-roles) and the system priority classes
-// (scheduling/bootstrap-system-priority-classes). They run once per isolate, before it serves its
-// first request (worker/index.ts mounts them), and /readyz reports each.
+// the default RBAC policy (rbac/bootstrap-roles), the system priority classes
+// (scheduling/bootstrap-system-priority-classes) and the default local-path StorageClass. They run
+// once per isolate, before it serves its first request (worker/index.ts mounts them), and /readyz
+// reports each.
 import type { MiddlewareHandler } from "hono";
 import { SYSTEM_PRIORITY_CLASSES } from "../admission/pod-defaults.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
@@ -13,6 +14,7 @@ import type { RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import type { AppEnv } from "../context.ts";
+import { LOCAL_PATH_STORAGE_CLASS } from "../../lib/k8s/storage.ts";
 
 /**
  * Creates what is missing (kube also reconciles changed defaults; we leave what users changed).
@@ -55,6 +57,13 @@ const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): P
     async run(_env, storage) {
       await ensure(builtinStore(storage, "scheduling.k8s.io/v1", "priorityclasses"), undefined,
         SYSTEM_PRIORITY_CLASSES.map(({ name, value, description }) => ({ metadata: { name }, value, description, preemptionPolicy: "PreemptLowerPriority" })));
+    },
+  },
+  {
+    // edgeplane's default class, as k3s ships its local-path one: node agents provision its claims.
+    name: "storage/bootstrap-local-path-storage-class",
+    async run(_env, storage) {
+      await ensure(builtinStore(storage, "storage.k8s.io/v1", "storageclasses"), undefined, [LOCAL_PATH_STORAGE_CLASS as KubeObject]);
     },
   },
 ];

@@ -210,6 +210,18 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule([""], ["pods"], ["delete", "get", "list"]),
     eventsRule,
   ]),
+  clusterRole("system:controller:persistent-volume-binder", [
+    rule([""], ["persistentvolumes"], ["create", "delete", "get", "list", "update", "watch"]),
+    rule([""], ["persistentvolumes/status"], ["update"]),
+    rule([""], ["persistentvolumeclaims"], ["get", "list", "update", "watch"]),
+    rule([""], ["persistentvolumeclaims/status"], ["update"]),
+    rule([""], ["pods"], ["create", "delete", "get", "list", "watch"]),
+    rule(["storage.k8s.io"], ["storageclasses"], READ),
+    rule([""], ["endpoints", "services"], ["create", "delete", "get"]),
+    rule([""], ["secrets"], ["get"]),
+    rule([""], ["nodes"], ["get", "list"]),
+    eventsRule,
+  ]),
   clusterRole("system:controller:pod-garbage-collector", [
     rule([""], ["pods"], ["delete", "list", "watch"]),
     rule([""], ["nodes"], ["get", "list"]),
@@ -271,6 +283,12 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
   clusterRole("system:node-bootstrapper", [rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"])]),
   // edgeplane's join: a bootstrap token may ask for a node's own credential (nodes/token) and nothing else.
   clusterRole("edgeplane:node-bootstrapper", [rule([""], ["nodes/token"], ["create"])]),
+  // edgeplane's local-path provisioner runs in each node agent (k3s runs it with its own account):
+  // a node makes and deletes the volumes of its own claims (NodeRestriction narrows it to those).
+  clusterRole("edgeplane:local-path-provisioner", [
+    rule([""], ["persistentvolumes"], ["create", "delete", "get", "list", "watch"]),
+    rule(["storage.k8s.io"], ["storageclasses"], ["get"]),
+  ]),
   clusterRole("system:node-problem-detector", [
     rule([""], ["nodes"], ["get"]),
     rule([""], ["nodes/status"], ["patch"]),
@@ -334,6 +352,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:controller:endpoint-controller", [serviceAccount("kube-system", "endpoint-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:endpointslice-controller", [serviceAccount("kube-system", "endpointslice-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:node-controller", [serviceAccount("kube-system", "node-controller"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:persistent-volume-binder", [serviceAccount("kube-system", "persistent-volume-binder"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:pod-garbage-collector", [serviceAccount("kube-system", "pod-garbage-collector"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:kube-dns", [{ kind: "ServiceAccount", name: "kube-dns", namespace: "kube-system" }]),
   clusterRoleBinding("system:kube-scheduler", [user("system:kube-scheduler")]),
@@ -341,6 +360,7 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   // Kept without subjects, as kube keeps it: nodes are authorized by the Node authorizer.
   clusterRoleBinding("system:node", []),
   clusterRoleBinding("edgeplane:node-bootstrapper", [group("system:bootstrappers")]),
+  clusterRoleBinding("edgeplane:local-path-provisioner", [group("system:nodes")]),
   clusterRoleBinding("system:node-proxier", [user("system:kube-proxy")]),
   clusterRoleBinding("system:public-info-viewer", [group("system:authenticated"), group("system:unauthenticated")]),
   clusterRoleBinding("system:service-account-issuer-discovery", [group("system:serviceaccounts")]),

@@ -481,7 +481,7 @@ const resourceQuota: TablePrinter<ResourceQuota> = {
 };
 
 /** Access modes in kube's fixed order and short forms. */
-function accessModes(modes: string[] | undefined): string {
+export function accessModes(modes: string[] | undefined): string {
   const short: [string, string][] = [
     ["ReadWriteOnce", "RWO"],
     ["ReadOnlyMany", "ROX"],

@@ -40,6 +40,8 @@ describe("printers", () => {
         "rbac.authorization.k8s.io/ClusterRoleBinding",
         "rbac.authorization.k8s.io/RoleBinding",
         "scheduling.k8s.io/PriorityClass",
+        "/PersistentVolume",
+        "storage.k8s.io/StorageClass",
       ].sort(),
     );
   });

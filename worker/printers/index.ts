@@ -6,6 +6,7 @@ import { batchPrinters } from "./batch.ts";
 import { corePrinters } from "./core.ts";
 import { networkingPrinters } from "./networking.ts";
 import { otherPrinters } from "./other.ts";
+import { storagePrinters } from "./storage.ts";
 import { column, nameColumn, nameOf, parseTime, type Metadata, type TablePrinter } from "./table.ts";
 
 export { humanDuration, type TableColumnDefinition, type TablePrinter, type TableRowCondition } from "./table.ts";
@@ -16,6 +17,7 @@ export const printers: Record<string, TablePrinter> = {
   ...batchPrinters,
   ...networkingPrinters,
   ...otherPrinters,
+  ...storagePrinters,
 };
 
 /** RFC 3339 in UTC to the second, as Go formats a metav1.Time; Go's zero time when unset. */

@@ -12,6 +12,7 @@ import { networkingResources } from "./networking.ts";
 import { policyResources } from "./policy.ts";
 import { rbacResources } from "./rbac.ts";
 import { schedulingResources } from "./scheduling.ts";
+import { storageResources } from "./storage.ts";
 import { RegistryStore } from "./store.ts";
 import type { ResourceDefinition } from "./types.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
@@ -21,7 +22,7 @@ import { splitApiVersion } from "../../lib/k8s/resources.ts";
 export const builtinDefinitions: ResourceDefinition[] = [
   ...coreResources, ...appsResources, ...batchResources, ...coordinationResources, ...discoveryResources, ...eventsResources,
   ...policyResources, ...schedulingResources, ...rbacResources, ...autoscalingResources, ...networkingResources,
-  ...admissionregistrationResources,
+  ...admissionregistrationResources, ...storageResources,
 ];
 
 const byName = new Map(builtinDefinitions.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));

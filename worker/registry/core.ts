@@ -3,6 +3,7 @@ import { declare, type ResourceDefinition } from "./types.ts";
 import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
 import { validatePod, validatePodTemplate } from "./pod-validation.ts";
+import { defaultPersistentVolume, defaultPersistentVolumeClaim, validatePersistentVolume, validatePersistentVolumeClaim } from "./persistent-volumes.ts";
 import { defaultReplicationControllerSelector, validateReplicationController } from "./workload-validation.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
 import { toBase64 } from "../../lib/etcd/gateway-json.ts";
@@ -124,14 +125,12 @@ export const coreResources: ResourceDefinition[] = [
     validate: validatePodTemplate,
   }),
   declare("v1", "limitranges", { generation: false }),
-  // What StatefulSets' volumeClaimTemplates make; binding them to volumes is the PV binder's.
+  // Binding claims to volumes is the PV binder's (durable-objects/controllers/persistentvolume-binder.ts).
   declare("v1", "persistentvolumeclaims", {
-    hasStatus: true, generation: false,
-    defaults(pvc) {
-      pvc.spec ??= {};
-      pvc.spec.volumeMode ??= "Filesystem";
-      pvc.status ??= { phase: "Pending" };
-    },
+    hasStatus: true, generation: false, defaults: defaultPersistentVolumeClaim, validate: validatePersistentVolumeClaim,
+  }),
+  declare("v1", "persistentvolumes", {
+    hasStatus: true, generation: false, defaults: defaultPersistentVolume, validate: validatePersistentVolume,
   }),
   declare("v1", "resourcequotas", { hasStatus: true, generation: false }),
   declare("v1", "replicationcontrollers", {

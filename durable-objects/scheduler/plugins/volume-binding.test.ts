@@ -1,5 +1,5 @@
 // VolumeBinding basics: a pod waits for missing, deleting, foreign or unbound immediate claims;
-// bound claims' volumes must exist and admit the node.
+// bound claims' volumes must exist and admit the node; delayed claims fit where they can be provisioned.
 import type { PersistentVolume, PersistentVolumeClaim, Volume } from "kubernetes-types/core/v1";
 import type { StorageClass } from "kubernetes-types/storage/v1";
 import { describe, expect, it } from "vitest";
@@ -23,6 +23,7 @@ const zoneVolume = (name: string, zone: string): PersistentVolume => ({
   spec: { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: [zone] }] }] } } },
 });
 const waitForConsumer: StorageClass = { metadata: { name: "local" }, provisioner: "kubernetes.io/no-provisioner", volumeBindingMode: "WaitForFirstConsumer" };
+const provisioned: StorageClass = { metadata: { name: "local-path" }, provisioner: "edgeplane.dev/local-path", volumeBindingMode: "WaitForFirstConsumer" };
 
 describe("VolumeBinding PreFilter", () => {
   const p = plugin(volumeBinding);
@@ -42,6 +43,7 @@ describe("VolumeBinding PreFilter", () => {
       const cluster = new TestCluster([makeNode("n")]);
       for (const c of claims) cluster.snapshot.setPersistentVolumeClaim(c);
       cluster.snapshot.setStorageClass(waitForConsumer);
+      cluster.snapshot.setStorageClass(provisioned);
       const out = p.preFilter!(cluster.state(), cluster.pod(makePod("p", { volumes })));
       if (want === "skip") expect(out).toMatchObject({ code: Code.Skip });
       else if (want === undefined) expect(out).toBeUndefined();
@@ -65,13 +67,15 @@ describe("VolumeBinding Filter", () => {
     ["a bound volume reachable from the node", claim("data", { volumeName: "pv1", bound: true }), zoneVolume("pv1", "a"), "in-a", undefined],
     ["a bound volume in another zone", claim("data", { volumeName: "pv1", bound: true }), zoneVolume("pv1", "b"), "in-a", "node(s) had volume node affinity conflict"],
     ["a bound volume that does not exist", claim("data", { volumeName: "pv1", bound: true }), undefined, "in-a", "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"],
-    ["delayed binding is not done here", claim("data", { className: "local" }), undefined, "in-a", "node(s) didn't find available persistent volumes to bind"],
+    ["delayed binding without a provisioner is not done here", claim("data", { className: "local" }), undefined, "in-a", "node(s) didn't find available persistent volumes to bind"],
+    ["delayed binding with a provisioner fits any node", claim("data", { className: "local-path" }), undefined, "in-a", undefined],
   ];
   for (const [name, c, pv, node, want] of cases) {
     it(name, () => {
       const cluster = new TestCluster([makeNode("in-a", { labels: { zone: "a" } })]);
       cluster.snapshot.setPersistentVolumeClaim(c);
       cluster.snapshot.setStorageClass(waitForConsumer);
+      cluster.snapshot.setStorageClass(provisioned);
       if (pv) cluster.snapshot.setPersistentVolume(pv);
       const state = cluster.state();
       const pod = cluster.pod(makePod("p", { volumes: [pvcVolume("data")] }));

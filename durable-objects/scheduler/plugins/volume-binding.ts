@@ -1,7 +1,9 @@
 // VolumeBinding, its basics: a pod waits while a PersistentVolumeClaim it uses is missing, being
 // deleted, not created for it (ephemeral), or unbound with Immediate binding; a bound claim's volume
-// must exist and its node affinity must admit the node. Delayed binding (WaitForFirstConsumer:
-// matching or provisioning a volume for the chosen node) is not done here; such a pod stays pending.
+// must exist and its node affinity must admit the node. A delayed (WaitForFirstConsumer) claim
+// fits any node when its class has a provisioner, which makes the volume on the node the pod lands
+// on (the PV binder writes that node on the claim once the pod is bound); matching existing volumes
+// of a class without a provisioner to nodes is not done here, and such a pod stays pending.
 import type { StateData } from "../framework/cycle-state.ts";
 import { ActionType } from "../framework/events.ts";
 import type { PluginFactory } from "../framework/interface.ts";
@@ -15,6 +17,10 @@ const ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict";
 const ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
 const ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims";
 const PRE_FILTER_KEY = `PreFilter${NAME}`;
+/** The provisioner of classes whose volumes are only ever made by hand. */
+const NO_PROVISIONER = "kubernetes.io/no-provisioner";
+
+const canProvision = (provisioner: string | undefined) => !!provisioner && provisioner !== NO_PROVISIONER;
 
 class PreFilterState implements StateData {
   readonly bound: readonly ClaimInfo[];
@@ -92,7 +98,7 @@ export const volumeBinding: PluginFactory = () => ({
         break;
       }
     }
-    if (s.delayed.length > 0) reasons.push(ERR_REASON_BIND_CONFLICT);
+    if (s.delayed.some((claim) => !canProvision(state.snapshot.storageClasses.get(claim.storageClassName ?? "")?.provisioner))) reasons.push(ERR_REASON_BIND_CONFLICT);
     return reasons.length > 0 ? unresolvable(...reasons) : undefined;
   },
 });
