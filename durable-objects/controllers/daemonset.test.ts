@@ -71,7 +71,8 @@ describe("planNodes", () => {
     ["creates where a pod is missing", ds(), [node("a"), node("b")], byNode(pod("pa", "a", "new")), { create: ["b"], delete: [] }],
     ["deletes where none may run", ds(), [node("a", { taints: [{ key: "x", effect: "NoExecute" }] })], byNode(pod("pa", "a", "new")), { create: [], delete: ["pa"] }],
     ["keeps the oldest of two", ds(), [node("a")], byNode(pod("young", "a", "new", { created: "2026-01-01T01:00:00Z" }), pod("old", "a", "new")), { create: [], delete: ["young"] }],
-    ["replaces a failed pod", ds(), [node("a")], byNode(pod("pa", "a", "new", { phase: "Failed" })), { create: ["a"], delete: ["pa"] }],
+    ["kills a failed pod (its replacement comes once it is gone)", ds(), [node("a")], byNode(pod("pa", "a", "new", { phase: "Failed" })), { create: [], delete: ["pa"] }],
+    ["waits for a terminating pod to go before making another", ds(), [node("a")], byNode({ ...pod("pa", "a", "new"), metadata: { ...pod("pa", "a", "new").metadata, deletionTimestamp: "2026-01-01T00:00:00Z" } }), { create: [], delete: [] }],
     ["rolls unavailable old pods at once", ds(), [node("a"), node("b")], byNode(pod("pa", "a", "old"), pod("pb", "b", "old")), { create: [], delete: ["pa", "pb"] }],
     ["rolls available old pods one at a time (maxUnavailable 1)", ds(), [node("a"), node("b")], byNode(pod("pa", "a", "old", { ready: true }), pod("pb", "b", "old", { ready: true })), { create: [], delete: ["pa"] }],
     ["waits while a new pod is unavailable", ds(), [node("a"), node("b")], byNode(pod("pa", "a", "new"), pod("pb", "b", "old", { ready: true })), { create: [], delete: [] }],
@@ -80,6 +81,12 @@ describe("planNodes", () => {
     ["maxSurge deletes the old pod once the new one is available", ds({ updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }), [node("a")], byNode(pod("pa", "a", "old", { ready: true }), pod("na", "a", "new", { ready: true, created: "2026-01-01T01:00:00Z" })), { create: [], delete: ["pa"] }],
   ])("%s", (_, d, nodes, pods, plan) => {
     expect(names(planNodes(d, nodes, pods, "new", now))).toEqual(plan);
+  });
+
+  it("leaves a failed pod alone during its back-off, and says when to look again", () => {
+    const plan = planNodes(ds(), [node("a")], byNode(pod("pa", "a", "new", { phase: "Failed" })), "new", now, () => 4_000);
+    expect(names(plan)).toEqual({ create: [], delete: [] });
+    expect(plan.retryAfter).toBe(4_000);
   });
 
   it("deletes unscheduled pods pinned to a node that is gone", () => {

@@ -131,6 +131,8 @@ const byAge = (a: Pod, b: Pod) => created(a) - created(b) || (a.metadata!.name! 
 export interface NodePlan {
   create: string[];
   delete: Pod[];
+  /** When a failed pod's back-off ends. */
+  retryAfter?: number;
 }
 
 /**
@@ -138,7 +140,7 @@ export interface NodePlan {
  * nodes that lack one, deletions where a pod may not stay, failed pods, extras, unscheduled pods
  * pinned to nodes that are gone, and the next step of a rolling update.
  */
-export function planNodes(ds: DaemonSet, nodes: Node[], podsByNode: Map<string, Pod[]>, hash: string, now: number): NodePlan {
+export function planNodes(ds: DaemonSet, nodes: Node[], podsByNode: Map<string, Pod[]>, hash: string, now: number, failedPodBackoff: (node: string) => number = () => 0): NodePlan {
   const plan: NodePlan = { create: [], delete: [] };
   const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
   const available = (p: Pod) => isPodAvailable(p, minReadySeconds, now);
@@ -155,16 +157,25 @@ export function planNodes(ds: DaemonSet, nodes: Node[], podsByNode: Map<string, 
   for (const node of nodes) {
     const name = node.metadata!.name!;
     const { shouldRun, shouldContinueRunning } = nodeShouldRunDaemonPod(node, ds);
-    const pods = (podsByNode.get(name) ?? []).filter((p) => !p.metadata?.deletionTimestamp);
+    const all = podsByNode.get(name) ?? [];
+    const pods = all.filter((p) => !p.metadata?.deletionTimestamp);
     if (!shouldContinueRunning) {
       plan.delete.push(...pods);
       continue;
     }
+    // A pod is made only where there is none, not even one terminating or failed.
+    if (shouldRun && all.length === 0) {
+      plan.create.push(name);
+      unavailable++;
+      continue;
+    }
     const failed = pods.filter((p) => p.status?.phase === "Failed");
-    plan.delete.push(...failed);
+    // Failed pods are killed (and so replaced) no faster than the back-off, not to fight a kubelet that rejects them.
+    const wait = failed.length ? failedPodBackoff(name) : 0;
+    if (wait > 0) plan.retryAfter = Math.min(plan.retryAfter ?? wait, wait);
+    else plan.delete.push(...failed);
     const running = pods.filter((p) => p.status?.phase !== "Failed").sort(byAge);
     if (running.length === 0) {
-      if (shouldRun) plan.create.push(name);
       if (shouldRun) unavailable++;
       continue;
     }
@@ -204,6 +215,22 @@ export function planNodes(ds: DaemonSet, nodes: Node[], podsByNode: Map<string, 
     if (!known.has(name)) plan.delete.push(...pods.filter((p) => !p.spec?.nodeName && !p.metadata?.deletionTimestamp));
   }
   return plan;
+}
+
+/** kube's failedPodsBackoff: 1 s doubling to 15 min per DaemonSet and node, kept in memory as kube keeps it. */
+const FAILED_POD_BACKOFF_MS = 1_000;
+const FAILED_POD_BACKOFF_MAX_MS = 15 * 60_000;
+const failedPodBackoffs = new Map<string, { delay: number; until: number }>();
+
+function failedPodBackoffLeft(key: string, now: number): number {
+  return Math.max(0, (failedPodBackoffs.get(key)?.until ?? 0) - now);
+}
+
+function failedPodBackoffNext(key: string, now: number): void {
+  const previous = failedPodBackoffs.get(key);
+  // A back-off that ended long ago starts again from the first step.
+  const delay = previous && now - previous.until < 2 * FAILED_POD_BACKOFF_MAX_MS ? Math.min(previous.delay * 2, FAILED_POD_BACKOFF_MAX_MS) : FAILED_POD_BACKOFF_MS;
+  failedPodBackoffs.set(key, { delay, until: now + delay });
 }
 
 function daemonSetKeysFor(object: KubeObject): string[] {
@@ -252,10 +279,16 @@ async function syncDaemonSet(ds: DaemonSet, ctx: ReconcileContext): Promise<numb
   }
   const event = (type: "Normal" | "Warning", reason: string, action: string, note: string) =>
     ctx.recorder.record(ds, undefined, type, reason, action, note).catch(() => undefined);
+  let retryAfter: number | undefined;
   if (!ds.metadata?.deletionTimestamp) {
-    const plan = planNodes(ds, nodes, podsByNode, hash, now);
+    const backoffKey = (node: string) => `${ds.metadata!.uid}/${node}`;
+    const plan = planNodes(ds, nodes, podsByNode, hash, now, (node) => failedPodBackoffLeft(backoffKey(node), now));
+    retryAfter = plan.retryAfter;
     await Promise.all(plan.delete.map(async (pod) => {
-      if (pod.status?.phase === "Failed") await event("Warning", "FailedDaemonPod", "Delete", `Found failed daemon pod ${namespace}/${pod.metadata!.name} on node ${targetNodeOf(pod)}, will try to kill it`);
+      if (pod.status?.phase === "Failed") {
+        failedPodBackoffNext(backoffKey(targetNodeOf(pod) ?? ""), now);
+        await event("Warning", "FailedDaemonPod", "Delete", `Found failed daemon pod ${namespace}/${pod.metadata!.name} on node ${targetNodeOf(pod)}, will try to kill it`);
+      }
       try {
         await podClient.delete(namespace, pod.metadata!.name!, { preconditions: { uid: pod.metadata!.uid } });
       } catch (e) {
@@ -282,7 +315,9 @@ async function syncDaemonSet(ds: DaemonSet, ctx: ReconcileContext): Promise<numb
     await ctx.client.resource<DaemonSet>(DAEMONSETS).updateStatus(namespace, { ...ds, status });
   }
   const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
-  return minReadySeconds > 0 && (status.numberReady ?? 0) > (status.numberAvailable ?? 0) ? minReadySeconds * 1000 : undefined;
+  const becomingAvailable = minReadySeconds > 0 && (status.numberReady ?? 0) > (status.numberAvailable ?? 0) ? minReadySeconds * 1000 : undefined;
+  const after = [retryAfter, becomingAvailable].filter((t): t is number => t !== undefined);
+  return after.length ? Math.min(...after) : undefined;
 }
 
 export const daemonSetController: Controller = {

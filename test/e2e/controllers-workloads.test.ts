@@ -15,12 +15,22 @@ import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts"
 
 let harness: KubectlHarness;
 let nodes: HollowNodes;
+/**
+ * The Jobs' and the StatefulSet's pods run on a node of their own, tainted so the DaemonSet skips
+ * it: the DaemonSet case deletes nodes, and PodGC the pods bound to them.
+ */
+const WORKLOADS_NODE = "workloads";
+const onWorkloadsNode = {
+  nodeSelector: { "kubernetes.io/hostname": WORKLOADS_NODE },
+  tolerations: [{ key: "dedicated", operator: "Equal", value: WORKLOADS_NODE, effect: "NoSchedule" }],
+};
 const kubectl = "/usr/bin/kubectl";
 const dir = mkdtempSync(join(tmpdir(), "workloads-e2e-"));
 
 beforeAll(async () => {
   harness = await startKubectlHarness("controllers-workloads-e2e-");
   nodes = new HollowNodes(harness.plane);
+  await nodes.register(WORKLOADS_NODE, { taints: [{ key: "dedicated", value: WORKLOADS_NODE, effect: "NoSchedule" }] });
 });
 
 afterAll(async () => {
@@ -66,15 +76,23 @@ async function ready(ns: string, pod: string): Promise<void> {
   }));
 }
 
+/** What a kubelet does once a deleted pod's containers have stopped: removes it for good. */
+async function finishDeletions(ns: string): Promise<void> {
+  const pods = JSON.parse(await harness.ok(kubectl, "get", "pods", "-n", ns, "-o", "json")).items as { metadata: { name: string; deletionTimestamp?: string } }[];
+  for (const pod of pods.filter((p) => p.metadata.deletionTimestamp)) {
+    await harness.kubectl(kubectl, "delete", "pod", pod.metadata.name, "-n", ns, "--grace-period=0", "--force");
+  }
+}
+
 const job = (name: string, backoffLimit: number) => ({
   apiVersion: "batch/v1", kind: "Job", metadata: { name },
-  spec: { backoffLimit, template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox" }] } } },
+  spec: { backoffLimit, template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox" }], ...onWorkloadsNode } } },
 });
 
 describe.concurrent("workload controllers with kubectl", () => {
   it("a Job completes (kubectl wait --for=condition=complete) and one exhausts its backoffLimit", async () => {
     await harness.ok(kubectl, "create", "namespace", "jobs");
-    await harness.ok(kubectl, "create", "job", "done", "-n", "jobs", "--image=busybox");
+    await apply("done", { ...job("done", 6), metadata: { name: "done", namespace: "jobs" } });
     await eventually("the job's pod", async () => (await names("jobs", "job-name=done")).length === 1);
     const [pod] = await names("jobs", "job-name=done");
     await exited("jobs", pod!, 0);
@@ -132,7 +150,11 @@ describe.concurrent("workload controllers with kubectl", () => {
       return pods.filter((p) => !p.metadata.deletionTimestamp)
         .map((p) => p.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchFields[0]!.values[0]!).sort().join(",");
     };
-    await eventually("pods on ds-a and ds-b, none on the tainted node", async () => (await placed()) === "ds-a,ds-b");
+    // The new revision replaces the pod on ds-a once the old one is gone (the test finishing its deletion as ds-a's kubelet would).
+    await eventually("pods on ds-a and ds-b, none on the tainted node", async () => {
+      await finishDeletions("daemons");
+      return (await placed()) === "ds-a,ds-b";
+    });
     await eventually("the rollout counted", async () => (await get("daemons", "ds/agent", "{.status.desiredNumberScheduled}/{.status.updatedNumberScheduled}")) === "2/2");
     await nodes.register("ds-c");
     await eventually("a pod on the new node", async () => (await placed()).includes("ds-c"));
@@ -143,7 +165,10 @@ describe.concurrent("workload controllers with kubectl", () => {
     // Back to revision 1: the node selector returns, and ds-a is all it covers again (as revision 3).
     expect(await harness.ok(kubectl, "rollout", "undo", "daemonset", "agent", "-n", "daemons", "--to-revision=1")).toMatch(/daemonset.apps\/agent rolled back/);
     expect(await get("daemons", "ds/agent", "{.spec.template.spec.nodeSelector.kubernetes\\.io/hostname}")).toBe("ds-a");
-    await eventually("revision 1's nodes", async () => (await get("daemons", "ds/agent", "{.status.desiredNumberScheduled}/{.status.updatedNumberScheduled}")) === "1/1");
+    await eventually("revision 1's nodes", async () => {
+      await finishDeletions("daemons");
+      return (await get("daemons", "ds/agent", "{.status.desiredNumberScheduled}/{.status.updatedNumberScheduled}")) === "1/1";
+    });
     expect(await harness.ok(kubectl, "rollout", "history", "daemonset", "agent", "-n", "daemons")).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
     expect(await harness.ok(kubectl, "describe", "ds", "agent", "-n", "daemons")).toMatch(/Normal\s+SuccessfulCreate\s+\S+\s+daemonset-controller\s+Created pod: agent-/);
   }, 90_000);
@@ -154,7 +179,7 @@ describe.concurrent("workload controllers with kubectl", () => {
       apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "web", namespace: "stateful" },
       spec: {
         replicas: 2, serviceName: "web", selector: { matchLabels: { app: "web" } },
-        template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "main", image: "busybox" }] } },
+        template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "main", image: "busybox" }], ...onWorkloadsNode } },
         volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
       },
     });
