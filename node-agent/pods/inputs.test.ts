@@ -1,7 +1,7 @@
 // What the kubelet half resolves for a pod before the runtime acts: env (envFrom, valueFrom of every
 // kind, $(VAR) expansion, optional references, the kubelet's errors for missing ones), volume files
 // written on disk with their modes (configMap, secret, downwardAPI, projected with the service
-// account token and kube-root-ca.crt, emptyDir, hostPath), resolv.conf per dnsPolicy, and hosts.
+// account token and kube-root-ca.crt, emptyDir, hostPath, persistentVolumeClaim), resolv.conf per dnsPolicy, and hosts.
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ const tokens: string[] = [];
 
 /** The objects a pod refers to, as the API would answer them. */
 const source: ObjectSource = {
+  persistentVolumeClaimPath: async (_namespace, claimName) => `/var/lib/volumes/${claimName}`,
   configMap: async (namespace, name) => configMaps[`${namespace}/${name}`],
   secret: async (namespace, name) => secrets[`${namespace}/${name}`],
   serviceAccountToken: async (pod, audience, expirationSeconds) => {
@@ -153,7 +154,13 @@ describe("volumes, resolv.conf and hosts", () => {
   });
 
   it("refuses volume kinds this node does not provide, in words", async () => {
-    const p = pod({ volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }] });
-    await expect(resolvePodInputs(p, join(dir, "pods/u-2"), source, facts)).rejects.toThrow('volume "data": only emptyDir, configMap, secret, downwardAPI, projected and hostPath volumes are supported by this node');
+    const p = pod({ volumes: [{ name: "data", nfs: { server: "nfs.example", path: "/export" } }] });
+    await expect(resolvePodInputs(p, join(dir, "pods/u-2"), source, facts)).rejects.toThrow('volume "data": only emptyDir, configMap, secret, downwardAPI, projected, hostPath and persistentVolumeClaim volumes are supported by this node');
+  });
+
+  it("mounts a claim's bound volume where it is, read-only when the pod asks", async () => {
+    const p = pod({ volumes: [{ name: "data", persistentVolumeClaim: { claimName: "www-web-0" } }, { name: "ro", persistentVolumeClaim: { claimName: "shared", readOnly: true } }] });
+    const inputs = await resolvePodInputs(p, join(dir, "pods/u-3"), source, facts);
+    expect(inputs.volumes).toEqual({ data: { hostPath: "/var/lib/volumes/www-web-0" }, ro: { hostPath: "/var/lib/volumes/shared", readOnly: true } });
   });
 });

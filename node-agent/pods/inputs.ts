@@ -1,7 +1,8 @@
 // What the kubelet resolves for a pod before the runtime acts (PodInputs): each container's
 // environment (envFrom, then env with valueFrom configMapKeyRef/secretKeyRef/fieldRef/
 // resourceFieldRef and $(VAR) expansion), its volumes written on the host (emptyDir, configMap,
-// secret, downwardAPI, projected with the service account token and kube-root-ca.crt, hostPath),
+// secret, downwardAPI, projected with the service account token and kube-root-ca.crt, hostPath,
+// persistentVolumeClaim as its bound volume's directory),
 // and its resolv.conf and hosts files. A reference that cannot be resolved is a
 // CreateContainerConfigError with the kubelet's message.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
@@ -16,6 +17,8 @@ export interface ObjectSource {
   secret(namespace: string, name: string): Promise<Secret | undefined>;
   /** A service account token bound to the pod (TokenRequest). */
   serviceAccountToken(pod: Pod, audience: string | undefined, expirationSeconds: number): Promise<string>;
+  /** The host directory of a claim's bound volume; throws until the claim is bound (the pod waits). */
+  persistentVolumeClaimPath(namespace: string, claimName: string): Promise<string>;
 }
 
 /** Why a container cannot be configured: the kubelet reports it as CreateContainerConfigError. */
@@ -229,15 +232,20 @@ function pluginOf(volume: Volume): string {
   for (const [field, plugin] of [["emptyDir", "empty-dir"], ["configMap", "configmap"], ["secret", "secret"], ["downwardAPI", "downward-api"], ["projected", "projected"]] as const) {
     if (volume[field]) return `kubernetes.io~${plugin}`;
   }
-  throw new ContainerConfigError(`volume "${volume.name}": only emptyDir, configMap, secret, downwardAPI, projected and hostPath volumes are supported by this node`);
+  throw new ContainerConfigError(`volume "${volume.name}": only emptyDir, configMap, secret, downwardAPI, projected, hostPath and persistentVolumeClaim volumes are supported by this node`);
 }
 
-/** Writes each volume under `podDir` (hostPath volumes are used where they are) and says where it is. */
+/** Writes each volume under `podDir` (hostPath volumes and claims' volumes are used where they are) and says where it is. */
 export async function prepareVolumes(pod: Pod, podDir: string, source: ObjectSource, facts: NodeFacts): Promise<Record<string, PreparedVolume>> {
   const prepared = await Promise.all((pod.spec?.volumes ?? []).map(async (volume): Promise<[string, PreparedVolume]> => {
     if (volume.hostPath) {
       if (volume.hostPath.type === "DirectoryOrCreate") mkdirSync(volume.hostPath.path, { recursive: true });
       return [volume.name, { hostPath: volume.hostPath.path }];
+    }
+    if (volume.persistentVolumeClaim) {
+      const { claimName, readOnly } = volume.persistentVolumeClaim;
+      const path = await source.persistentVolumeClaimPath(pod.metadata?.namespace ?? "default", claimName);
+      return [volume.name, { hostPath: path, ...(readOnly ? { readOnly: true } : {}) }];
     }
     const dir = join(podDir, "volumes", pluginOf(volume), volume.name);
     const files = await volumeFiles(pod, volume, source, facts);

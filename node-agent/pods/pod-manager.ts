@@ -15,6 +15,7 @@ import type { PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimePodRef } 
 import { podDir } from "../state.ts";
 import { admitPod } from "./admission.ts";
 import { ContainerConfigError, resolvePodInputs, withPodIPs, type NodeFacts, type ObjectSource } from "./inputs.ts";
+import { LocalPathProvisioner } from "../volumes/local-path.ts";
 import { Prober } from "./probes.ts";
 import { computePodStatus } from "./status.ts";
 
@@ -96,6 +97,8 @@ export class PodManager {
   private readonly configMaps: ResourceClient<ConfigMap>;
   private readonly secrets: ResourceClient<Secret>;
   private readonly informer: Informer<Pod>;
+  /** This node's local-path provisioner: pods' claims resolve through it. */
+  private readonly localPath: LocalPathProvisioner;
   private readonly prober: Prober;
   private readonly workers = new Map<string, PodWorker>();
   private readonly facts: Omit<NodeFacts, "podIPs" | "allocatable">;
@@ -107,6 +110,7 @@ export class PodManager {
     this.configMaps = options.client.resource<ConfigMap>(builtin("v1", "configmaps"));
     this.secrets = options.client.resource<Secret>(builtin("v1", "secrets"));
     this.informer = new Informer(this.pods, { fieldSelector: `spec.nodeName=${options.nodeName}` });
+    this.localPath = new LocalPathProvisioner({ client: options.client, nodeName: options.nodeName, stateDir: options.stateDir, log: options.log });
     this.prober = new Prober({
       runtime: options.runtime,
       onChange: (uid) => this.enqueue(uid),
@@ -135,7 +139,7 @@ export class PodManager {
 
   /** Watches this node's pods until `signal` aborts; once the first list is in, removes what the runtime holds of pods no longer in the API. */
   async run(signal: AbortSignal): Promise<void> {
-    const watching = this.informer.run(signal);
+    const watching = Promise.all([this.informer.run(signal), this.localPath.run(signal)]);
     while (!this.informer.hasSynced && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
     if (!signal.aborted) await this.removeOrphans().catch((e) => this.options.log(`removing pods the API no longer has: ${(e as Error).message}`));
     await watching;
@@ -391,6 +395,7 @@ export class PodManager {
         return map;
       },
       secret: (namespace, name) => this.cachedRead("secrets", namespace, name, () => this.secrets.get(namespace, name)),
+      persistentVolumeClaimPath: (namespace, claimName) => this.localPath.claimPath(namespace, claimName),
       serviceAccountToken: async (pod, audience, expirationSeconds) => {
         const answer = await this.options.client.json<{ status: { token: string } }>({
           method: "POST",
