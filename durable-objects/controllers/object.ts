@@ -29,6 +29,10 @@ import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { podGcController } from "./pod-gc.ts";
 import { persistentVolumeBinderController } from "./persistentvolume-binder.ts";
 import { replicaSetController } from "./replicaset.ts";
+import { replicationControllerController } from "./replicationcontroller.ts";
+import { disruptionController } from "./disruption.ts";
+import { resourceQuotaController } from "./resourcequota.ts";
+import { horizontalPodAutoscalerController } from "./horizontal-pod-autoscaler.ts";
 import { NO_CA_NOTE, rootCaPublisher } from "./root-ca-publisher.ts";
 import { serviceAccountController } from "./serviceaccount.ts";
 import { statefulSetController } from "./statefulset.ts";
@@ -40,7 +44,8 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 /** The controllers this manager runs, as kube-controller-manager's --controllers list. */
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
-  serviceAccountController, rootCaPublisher, clusterRoleAggregationController, persistentVolumeBinderController];
+  serviceAccountController, rootCaPublisher, clusterRoleAggregationController, persistentVolumeBinderController,
+  replicationControllerController, disruptionController, resourceQuotaController, horizontalPodAutoscalerController()];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

@@ -2,12 +2,13 @@
 // `spec.replicas` active pods that match its selector and that it owns. It adopts orphans that
 // match, releases owned pods that no longer match, creates missing pods from the template in
 // slow-start batches and deletes extras (unscheduled first, then not ready, then the newest), and
-// reports what it counts in its status.
+// reports what it counts in its status. The ReplicationController controller (replicationcontroller.ts)
+// is this controller over v1 ReplicationControllers, as kube's ReplicationManager is.
 import type { Pod, PodTemplateSpec } from "kubernetes-types/core/v1";
 import type { ReplicaSet, ReplicaSetCondition, ReplicaSetStatus } from "kubernetes-types/apps/v1";
 import type { OwnerReference } from "kubernetes-types/meta/v1";
 import type { KubeObject } from "../../lib/client/index.ts";
-import { builtin } from "../../lib/k8s/resources.ts";
+import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { controllerRefOf, keyOf, selects, splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 
@@ -77,27 +78,47 @@ export function podFromTemplate(template: PodTemplateSpec, owner: KubeObject, re
   };
 }
 
-/** The ReplicaSets a pod may belong to: its controller, or for an orphan every ReplicaSet that selects it. */
-function replicaSetKeysFor(object: KubeObject, listers: Listers): string[] {
+/**
+ * What the replica controller manages: ReplicaSets (apps/v1, a LabelSelector) or
+ * ReplicationControllers (v1, an equality selector). Both have the same spec.replicas, template,
+ * minReadySeconds and status fields, so one reconcile serves both.
+ */
+export interface ReplicatedKind {
+  /** The controller's name, also its Events' reportingController. */
+  name: string;
+  resource: ResourceNames;
+  apiVersion: string;
+  kind: string;
+  /** Whether the owner's selector selects these labels. */
+  selects(owner: ReplicaSet, labels: Record<string, string> | undefined): boolean;
+}
+
+const REPLICA_SET_KIND: ReplicatedKind = {
+  name: "replicaset-controller", resource: REPLICASETS, apiVersion: "apps/v1", kind: "ReplicaSet",
+  selects: (rs, labels) => selects(rs.spec?.selector, labels),
+};
+
+/** The owners a pod may belong to: its controller, or for an orphan every owner of the kind that selects it. */
+function ownerKeysFor(object: KubeObject, listers: Listers, of: ReplicatedKind): string[] {
   const pod = object as Pod;
   const ref = controllerRefOf(pod);
   const namespace = pod.metadata?.namespace ?? "";
-  if (ref) return ref.kind === "ReplicaSet" ? [`${namespace}/${ref.name}`] : [];
+  if (ref) return ref.kind === of.kind ? [`${namespace}/${ref.name}`] : [];
   if (!isPodActive(pod)) return [];
-  return listers.of<ReplicaSet>(REPLICASETS).list(namespace)
-    .filter((rs) => selects(rs.spec?.selector, pod.metadata?.labels))
+  return listers.of<ReplicaSet>(of.resource).list(namespace)
+    .filter((rs) => of.selects(rs, pod.metadata?.labels))
     .map(keyOf);
 }
 
 /** Takes matching orphans and lets go of owned pods that stopped matching (PodControllerRefManager.ClaimPods). */
-async function claimPods(rs: ReplicaSet, pods: Pod[], ctx: ReconcileContext): Promise<Pod[]> {
+async function claimPods(rs: ReplicaSet, pods: Pod[], of: ReplicatedKind, ctx: ReconcileContext): Promise<Pod[]> {
   const uid = rs.metadata!.uid!;
   const namespace = rs.metadata!.namespace!;
   const podClient = ctx.client.resource<Pod>(PODS);
   const claimed: Pod[] = [];
   for (const pod of pods) {
     const ref = controllerRefOf(pod);
-    const matches = selects(rs.spec?.selector, pod.metadata?.labels);
+    const matches = of.selects(rs, pod.metadata?.labels);
     if (ref) {
       if (ref.uid !== uid) continue;
       if (matches) {
@@ -111,7 +132,7 @@ async function claimPods(rs: ReplicaSet, pods: Pod[], ctx: ReconcileContext): Pr
       continue;
     }
     if (!matches || rs.metadata?.deletionTimestamp || pod.metadata?.deletionTimestamp) continue;
-    const owners = [...(pod.metadata?.ownerReferences ?? []), controllerRefTo(rs, "apps/v1", "ReplicaSet")];
+    const owners = [...(pod.metadata?.ownerReferences ?? []), controllerRefTo(rs, of.apiVersion, of.kind)];
     const adopted = await podClient.patch(namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion, ownerReferences: owners } }, "merge").catch(ignoreGone);
     if (adopted) claimed.push(adopted);
   }
@@ -135,12 +156,12 @@ async function slowStartCreate(count: number, create: () => Promise<void>): Prom
   return undefined;
 }
 
-async function manageReplicas(rs: ReplicaSet, pods: Pod[], ctx: ReconcileContext): Promise<unknown> {
+async function manageReplicas(rs: ReplicaSet, pods: Pod[], of: ReplicatedKind, ctx: ReconcileContext): Promise<unknown> {
   const namespace = rs.metadata!.namespace!;
   const podClient = ctx.client.resource<Pod>(PODS);
   const diff = pods.length - (rs.spec?.replicas ?? 1);
   if (diff < 0) {
-    const ref = controllerRefTo(rs, "apps/v1", "ReplicaSet");
+    const ref = controllerRefTo(rs, of.apiVersion, of.kind);
     return slowStartCreate(Math.min(-diff, BURST_REPLICAS), async () => {
       try {
         const pod = await podClient.create(namespace, podFromTemplate(rs.spec!.template!, rs, ref));
@@ -176,40 +197,45 @@ function replicaFailure(status: ReplicaSetStatus | undefined, failure: unknown, 
   return [...others, { type: "ReplicaFailure", status: "True", reason: "FailedCreate", message, lastTransitionTime: existing?.lastTransitionTime ?? kubeTime(now) }];
 }
 
-export const replicaSetController: Controller = {
-  name: "replicaset-controller",
-  watches: [
-    { resource: REPLICASETS, keysFor: (rs) => [keyOf(rs)] },
-    { resource: PODS, keysFor: replicaSetKeysFor },
-  ],
-  async reconcile(key, ctx) {
-    const [namespace, name] = splitKey(key);
-    const cached = ctx.listers.of<ReplicaSet>(REPLICASETS).get(namespace, name);
-    // Gone: its pods are the garbage collector's.
-    if (!cached) return;
-    const rs = cached;
-    const candidates = ctx.listers.of<Pod>(PODS).list(namespace).filter(isPodActive);
-    const pods = await claimPods(rs, candidates, ctx);
-    const failure = rs.metadata?.deletionTimestamp ? undefined : await manageReplicas(rs, pods, ctx);
-    const now = ctx.now();
-    const minReadySeconds = rs.spec?.minReadySeconds ?? 0;
-    const templateLabels = rs.spec?.template?.metadata?.labels ?? {};
-    const status: ReplicaSetStatus = {
-      replicas: pods.length,
-      fullyLabeledReplicas: pods.filter((p) => Object.entries(templateLabels).every(([k, v]) => p.metadata?.labels?.[k] === v)).length,
-      readyReplicas: pods.filter(isPodReady).length,
-      availableReplicas: pods.filter((p) => isPodAvailable(p, minReadySeconds, now)).length,
-      observedGeneration: rs.metadata?.generation,
-      conditions: replicaFailure(rs.status, failure, now),
-    };
-    if (!status.conditions) delete status.conditions;
-    const before: Partial<ReplicaSetStatus> = rs.status ?? {};
-    const changed = (["replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"] as const)
-      .some((field) => (before[field] ?? 0) !== (status[field] ?? 0)) || JSON.stringify(before.conditions ?? []) !== JSON.stringify(status.conditions ?? []);
-    if (changed) await ctx.client.resource<ReplicaSet>(REPLICASETS).updateStatus(namespace, { ...rs, status });
-    if (failure) throw failure;
-    // Pods that are ready but not yet available for minReadySeconds: look again when they will be.
-    if (minReadySeconds > 0 && (status.readyReplicas ?? 0) > (status.availableReplicas ?? 0)) return { requeueAfter: minReadySeconds * 1000 };
-    return undefined;
-  },
-};
+/** The controller that keeps `spec.replicas` pods for each object of a replicated kind. */
+export function replicaController(of: ReplicatedKind): Controller {
+  return {
+    name: of.name,
+    watches: [
+      { resource: of.resource, keysFor: (rs) => [keyOf(rs)] },
+      { resource: PODS, keysFor: (pod, listers) => ownerKeysFor(pod, listers, of) },
+    ],
+    async reconcile(key, ctx) {
+      const [namespace, name] = splitKey(key);
+      const cached = ctx.listers.of<ReplicaSet>(of.resource).get(namespace, name);
+      // Gone: its pods are the garbage collector's.
+      if (!cached) return;
+      const rs = cached;
+      const candidates = ctx.listers.of<Pod>(PODS).list(namespace).filter(isPodActive);
+      const pods = await claimPods(rs, candidates, of, ctx);
+      const failure = rs.metadata?.deletionTimestamp ? undefined : await manageReplicas(rs, pods, of, ctx);
+      const now = ctx.now();
+      const minReadySeconds = rs.spec?.minReadySeconds ?? 0;
+      const templateLabels = rs.spec?.template?.metadata?.labels ?? {};
+      const status: ReplicaSetStatus = {
+        replicas: pods.length,
+        fullyLabeledReplicas: pods.filter((p) => Object.entries(templateLabels).every(([k, v]) => p.metadata?.labels?.[k] === v)).length,
+        readyReplicas: pods.filter(isPodReady).length,
+        availableReplicas: pods.filter((p) => isPodAvailable(p, minReadySeconds, now)).length,
+        observedGeneration: rs.metadata?.generation,
+        conditions: replicaFailure(rs.status, failure, now),
+      };
+      if (!status.conditions) delete status.conditions;
+      const before: Partial<ReplicaSetStatus> = rs.status ?? {};
+      const changed = (["replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"] as const)
+        .some((field) => (before[field] ?? 0) !== (status[field] ?? 0)) || JSON.stringify(before.conditions ?? []) !== JSON.stringify(status.conditions ?? []);
+      if (changed) await ctx.client.resource<ReplicaSet>(of.resource).updateStatus(namespace, { ...rs, status });
+      if (failure) throw failure;
+      // Pods that are ready but not yet available for minReadySeconds: look again when they will be.
+      if (minReadySeconds > 0 && (status.readyReplicas ?? 0) > (status.availableReplicas ?? 0)) return { requeueAfter: minReadySeconds * 1000 };
+      return undefined;
+    },
+  };
+}
+
+export const replicaSetController = replicaController(REPLICA_SET_KIND);

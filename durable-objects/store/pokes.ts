@@ -34,6 +34,8 @@ export const CONTROLLER_POKES: PokeTarget = {
     "/registry/minions/",
     // The PersistentVolume binder.
     "/registry/persistentvolumes/", "/registry/persistentvolumeclaims/", "/registry/storageclasses/",
+    // The resourcequota and horizontal-pod-autoscaler controllers.
+    "/registry/resourcequotas/", "/registry/horizontalpodautoscalers/",
   ],
 };
 

@@ -2,7 +2,8 @@
 // quota's status.used with compare-and-swap on the quota, so concurrent creates can never together
 // pass a limit; a failed write gives its charge back and a deletion lowers the usage. Object
 // counts are also never below what the store holds (kube's quota controller recounts the same way).
-import { formatQuantity, parseQuantity, QuantityError } from "../../lib/k8s/quantity.ts";
+import { formatQuantity } from "../../lib/k8s/quantity.ts";
+import { isBinary, LEGACY_COUNTS, POD_COMPUTE, quantity as q, quotaCounts, usageOf as chargeOf } from "../../lib/k8s/quota-usage.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { coreResources } from "../registry/core.ts";
 import { resourceQuotaLister } from "../registry/listers.ts";
@@ -12,54 +13,16 @@ import { ObjectStorage } from "../storage/object-storage.ts";
 import type { AdmissionAttributes, AdmissionPlugin } from "./plugin.ts";
 
 const quotaDef = coreResources.find((r) => r.resource === "resourcequotas")!;
-/** The short names kube gives some object counts. */
-const LEGACY_COUNTS: Record<string, string> = {
-  pods: "pods", services: "services", configmaps: "configmaps", secrets: "secrets", replicationcontrollers: "replicationcontrollers",
-  resourcequotas: "resourcequotas", persistentvolumeclaims: "persistentvolumeclaims",
-};
-const COMPUTE = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory", "requests.ephemeral-storage", "limits.ephemeral-storage"];
 
-function isBinary(resource: string): boolean {
-  return resource.includes("memory") || resource.includes("storage");
-}
-
-function q(value: unknown): bigint {
-  try {
-    return parseQuantity(value as string);
-  } catch (e) {
-    if (e instanceof QuantityError) return 0n;
-    throw e;
-  }
-}
-
-/** What an object adds to each quota resource: its counts, and for a pod its requests and limits. */
+/** What an object adds to each quota resource (lib/k8s/quota-usage.ts, as the resourcequota controller counts). */
 function usageOf(a: AdmissionAttributes, object: KubeObject): Map<string, bigint> {
-  const usage = new Map<string, bigint>();
-  const { group, resource } = a.def;
-  usage.set(`count/${group ? `${resource}.${group}` : resource}`, 1000n);
-  if (!group && LEGACY_COUNTS[resource]) usage.set(LEGACY_COUNTS[resource]!, 1000n);
-  if (!group && resource === "services") {
-    const type = object.spec?.type;
-    if (type === "NodePort" || type === "LoadBalancer") usage.set("services.nodeports", BigInt((object.spec?.ports ?? []).length) * 1000n);
-    if (type === "LoadBalancer") usage.set("services.loadbalancers", 1000n);
-  }
-  if (!group && resource === "pods") {
-    const containers: Record<string, any>[] = object.spec?.containers ?? [];
-    for (const kind of ["requests", "limits"] as const) {
-      for (const name of ["cpu", "memory", "ephemeral-storage"]) {
-        const total = containers.reduce((sum, c) => sum + q(c.resources?.[kind]?.[name] ?? "0"), 0n);
-        usage.set(`${kind}.${name}`, total);
-        if (kind === "requests" && name !== "ephemeral-storage") usage.set(name, total);
-      }
-    }
-  }
-  return usage;
+  return chargeOf(a.def.group, a.def.resource, object);
 }
 
 /** Pods must state what a quota limits: `must specify limits.cpu for: c`. */
 function missingResources(object: KubeObject, hard: Record<string, unknown>): string[] {
   const missing: string[] = [];
-  for (const resource of Object.keys(hard).filter((r) => COMPUTE.includes(r))) {
+  for (const resource of Object.keys(hard).filter((r) => POD_COMPUTE.includes(r))) {
     const [kind, name] = resource.includes(".") ? resource.split(".") as [string, string] : ["requests", resource];
     const lacking = ((object.spec?.containers ?? []) as Record<string, any>[]).filter((c) => c.resources?.[kind]?.[name] === undefined).map((c) => c.name);
     if (lacking.length) missing.push(`${resource} for: ${lacking.join(",")}`);
@@ -79,6 +42,7 @@ async function charge(a: AdmissionAttributes, object: KubeObject, sign: 1n | -1n
   for (const listed of items) {
     const name = listed.metadata!.name as string;
     const hard: Record<string, unknown> = listed.spec?.hard ?? {};
+    if (!quotaCounts(listed, a.def.group, a.def.resource, object)) continue;
     const tracked = [...usage.keys()].filter((r) => r in hard);
     if (!tracked.length) continue;
     if (sign > 0n && a.def.resource === "pods" && !a.def.group) {

@@ -207,9 +207,9 @@ describe("Kubernetes API", () => {
     expect(again.status).toBe(409);
     expect(again.body.message).toContain(`is already assigned to node "node-1"`);
 
-    // A running pod guarded by a budget that allows no disruption cannot be evicted.
+    // A running, ready pod guarded by a budget that allows no disruption cannot be evicted.
     const running = (await api("GET", `${pods}/p`)).body;
-    await api("PUT", `${pods}/p/status`, { ...running, status: { phase: "Running" } });
+    await api("PUT", `${pods}/p/status`, { ...running, status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } });
     await api("POST", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, { metadata: { name: "pdb" }, spec: { minAvailable: 1, selector: { matchLabels: { app: "guarded" } } } });
     const pdb = (await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body;
     await api("PUT", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb/status`, { ...pdb, status: { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 } });
@@ -220,7 +220,9 @@ describe("Kubernetes API", () => {
     await api("PUT", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb/status`, { ...pdbNow, status: { ...pdbNow.status, disruptionsAllowed: 1 } });
     expect((await api("POST", `${pods}/p/eviction`, { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: "p" }, deleteOptions: { gracePeriodSeconds: 0 } })).status).toBe(201);
     expect((await api("GET", `${pods}/p`)).status).toBe(404);
-    expect((await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body.status.disruptionsAllowed).toBe(0);
+    const spent = (await api("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/pdb`)).body.status;
+    expect(spent).toMatchObject({ disruptionsAllowed: 0, disruptedPods: { p: expect.any(String) } });
+    expect(spent.conditions).toEqual([expect.objectContaining({ type: "DisruptionAllowed", status: "False", reason: "InsufficientPods" })]);
   });
 
   it("records managedFields per field manager", async () => {

@@ -109,25 +109,57 @@ export async function evictPod(pods: RegistryStore, namespace: string, name: str
     throw new ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
   }
   const pdb = matching[0];
+  if (pdb && unhealthyPodMayGo(pod, pdb)) {
+    // The pod does not count towards the budget's health: deleted as it was read.
+    await pods.delete(namespace, name, { ...deleteOptions, preconditions: { ...deleteOptions.preconditions, resourceVersion: pod.metadata!.resourceVersion } });
+    return success(201);
+  }
   if (pdb) {
     await budgets.guaranteedUpdate(namespace, pdb.metadata!.name, { dryRun, subresource: "status" }, (current) => {
       const status = current.status ?? {};
       if ((status.observedGeneration ?? 0) < (current.metadata!.generation ?? 1)) {
-        throw tooManyRequests(`Cannot evict pod as it would violate the pod's disruption budget.`, "SyncFailed", `The disruption budget ${current.metadata!.name} is still being processed by the server.`);
+        throw tooManyRequests(`Cannot evict pod as it would violate the pod's disruption budget.`, `The disruption budget ${current.metadata!.name} is still being processed by the server.`);
       }
+      if ((status.disruptionsAllowed ?? 0) < 0) throw apiErrors.forbidden(`poddisruptionbudgets.policy "${current.metadata!.name}" is forbidden: pdb disruptions allowed is negative`);
       if ((status.disruptionsAllowed ?? 0) < 1) {
-        throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", "DisruptionBudget",
+        throw tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.",
           `The disruption budget ${current.metadata!.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
       }
-      return { ...current, status: { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [name]: kubeTime() } } };
+      const decremented = { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [name]: kubeTime() } };
+      // The controller's DisruptionAllowed condition turns False with the last allowed disruption.
+      if (decremented.disruptionsAllowed === 0) decremented.conditions = insufficientPods(status);
+      return { ...current, status: decremented };
     });
   }
   await pods.delete(namespace, name, deleteOptions);
   return success(201);
 }
 
-function tooManyRequests(message: string, causeReason: string, causeMessage: string): ApiError {
-  return new ApiError(429, "TooManyRequests", message, { causes: [{ reason: causeReason, message: causeMessage }] });
+function isReady(pod: KubeObject): boolean {
+  return (pod.status?.conditions ?? []).some((c: { type?: string; status?: string }) => c.type === "Ready" && c.status === "True");
+}
+
+/** An unready pod may go without spending the budget: always (AlwaysAllow), or while the budget is met (IfHealthyBudget). */
+function unhealthyPodMayGo(pod: KubeObject, pdb: KubeObject): boolean {
+  if (isReady(pod)) return false;
+  if (pdb.spec?.unhealthyPodEvictionPolicy === "AlwaysAllow") return true;
+  const { currentHealthy = 0, desiredHealthy = 0 } = pdb.status ?? {};
+  return desiredHealthy > 0 && currentHealthy >= desiredHealthy;
+}
+
+function insufficientPods(status: KubeObject["status"]): unknown[] {
+  const conditions: { type?: string; status?: string; lastTransitionTime?: string }[] = status.conditions ?? [];
+  const existing = conditions.find((c) => c.type === "DisruptionAllowed");
+  const condition = {
+    type: "DisruptionAllowed", status: "False", reason: "InsufficientPods", message: "", observedGeneration: status.observedGeneration,
+    lastTransitionTime: existing?.status === "False" ? existing.lastTransitionTime : kubeTime(),
+  };
+  return existing ? conditions.map((c) => (c === existing ? condition : c)) : [...conditions, condition];
+}
+
+/** A refusal the caller may retry later; its cause is of kube's type DisruptionBudget. */
+function tooManyRequests(message: string, causeMessage: string): ApiError {
+  return new ApiError(429, "TooManyRequests", message, { causes: [{ reason: "DisruptionBudget", message: causeMessage }] });
 }
 
 function success(code: number): KubeObject {
