@@ -100,10 +100,10 @@ export class RevisionCollision extends Error {
   override name = "RevisionCollision";
 }
 
-/** Deletes the oldest revisions beyond revisionHistoryLimit that no live pod still uses. */
-export async function truncateHistory(owner: RevisionOwner, revisions: ControllerRevision[], live: Set<string>, hashLabel: string, ctx: ReconcileContext): Promise<void> {
+/** Deletes the oldest revisions beyond revisionHistoryLimit that are not in use (`live`: the names of those that are). */
+export async function truncateHistory(owner: RevisionOwner, revisions: ControllerRevision[], live: Set<string>, ctx: ReconcileContext): Promise<void> {
   const limit = owner.spec?.revisionHistoryLimit ?? 10;
-  const unused = revisions.filter((r) => !live.has(r.metadata?.labels?.[hashLabel] ?? ""));
+  const unused = revisions.filter((r) => !live.has(r.metadata!.name!));
   const excess = unused.length - limit;
   if (excess <= 0) return;
   const client = ctx.client.resource<ControllerRevision>(CONTROLLER_REVISIONS);

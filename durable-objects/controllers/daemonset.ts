@@ -306,8 +306,8 @@ async function syncDaemonSet(ds: DaemonSet, ctx: ReconcileContext): Promise<numb
         throw e;
       }
     }));
-    const live = new Set([hash, ...[...podsByNode.values()].flat().map((p) => p.metadata?.labels?.[CONTROLLER_REVISION_HASH] ?? "")]);
-    await truncateHistory(ds, revisions, live, CONTROLLER_REVISION_HASH, ctx);
+    const liveHashes = [hash, ...[...podsByNode.values()].flat().map((p) => p.metadata?.labels?.[CONTROLLER_REVISION_HASH] ?? "")];
+    await truncateHistory(ds, revisions, new Set(liveHashes.map((h) => `${ds.metadata!.name}-${h}`)), ctx);
   }
   const status = statusOf(ds, nodes, podsByNode, hash, now);
   const before: Record<string, unknown> = { ...ds.status };

@@ -6,7 +6,7 @@
 // from the highest ordinal down to the partition, one at a time, OnDelete only as pods are deleted.
 // persistentVolumeClaimRetentionPolicy decides, through owner references, whether claims outlive
 // the set (whenDeleted) and its scale-down (whenScaled).
-import type { ControllerRevision, StatefulSet, StatefulSetStatus } from "kubernetes-types/apps/v1";
+import type { StatefulSet, StatefulSetStatus } from "kubernetes-types/apps/v1";
 import type { PersistentVolumeClaim, Pod, PodTemplateSpec, Volume } from "kubernetes-types/core/v1";
 import type { OwnerReference } from "kubernetes-types/meta/v1";
 import { isAlreadyExists, isNotFound, type KubeObject } from "../../lib/client/index.ts";
@@ -50,12 +50,12 @@ export function claimsFor(set: StatefulSet, ordinal: number): PersistentVolumeCl
 }
 
 /** newVersionedStatefulSetPod: the template, identity, revision and claims of one ordinal. */
-export function statefulPod(set: StatefulSet, ordinal: number, hash: string, template = set.spec!.template): Pod {
+export function statefulPod(set: StatefulSet, ordinal: number, revision: string, template = set.spec!.template): Pod {
   const pod = podFromTemplate(template, set, controllerRefTo(set, "apps/v1", "StatefulSet"));
   const name = podName(set, ordinal);
   delete pod.metadata!.generateName;
   pod.metadata!.name = name;
-  pod.metadata!.labels = { ...pod.metadata!.labels, [POD_NAME_LABEL]: name, [POD_INDEX_LABEL]: String(ordinal), [CONTROLLER_REVISION_HASH]: hash };
+  pod.metadata!.labels = { ...pod.metadata!.labels, [POD_NAME_LABEL]: name, [POD_INDEX_LABEL]: String(ordinal), [CONTROLLER_REVISION_HASH]: revision };
   pod.spec!.hostname = name;
   if (set.spec?.serviceName) pod.spec!.subdomain = set.spec.serviceName;
   const claims = (set.spec?.volumeClaimTemplates ?? []).map((t): Volume => ({ name: t.metadata!.name!, persistentVolumeClaim: { claimName: claimName(t.metadata!.name!, set, ordinal) } }));
@@ -79,7 +79,7 @@ export interface StatefulPlan {
  * One step of the set's sync (updateStatefulSet): which ordinals to create and which pods to
  * delete now, given the pods by ordinal. OrderedReady stops at the first pod not Running and Ready.
  */
-export function planStatefulSet(set: StatefulSet, pods: Map<number, Pod>, updateHash: string): StatefulPlan {
+export function planStatefulSet(set: StatefulSet, pods: Map<number, Pod>, updateRevision: string): StatefulPlan {
   const plan: StatefulPlan = { create: [], delete: [] };
   const replicas = set.spec?.replicas ?? 1;
   const ordered = (set.spec?.podManagementPolicy ?? "OrderedReady") === "OrderedReady";
@@ -119,7 +119,7 @@ export function planStatefulSet(set: StatefulSet, pods: Map<number, Pod>, update
   if (unhealthy) return plan;
   for (let ordinal = start + replicas - 1; ordinal >= start + partition; ordinal--) {
     const pod = pods.get(ordinal);
-    if (pod && revisionOf(pod) !== updateHash) {
+    if (pod && revisionOf(pod) !== updateRevision) {
       plan.delete.push(pod);
       break;
     }
@@ -205,9 +205,9 @@ class StatefulSetSync {
     }
   }
 
-  async createPod(ordinal: number, hash: string, template: PodTemplateSpec): Promise<void> {
+  async createPod(ordinal: number, revision: string, template: PodTemplateSpec): Promise<void> {
     await this.ensureClaims(ordinal);
-    const pod = statefulPod(this.set, ordinal, hash, template);
+    const pod = statefulPod(this.set, ordinal, revision, template);
     try {
       await this.pods.create(this.namespace, pod);
     } catch (e) {
@@ -234,9 +234,11 @@ class StatefulSetSync {
     const set = this.set;
     const now = this.ctx.now();
     const revisions = ownedRevisions(set, this.ctx);
-    const { revision: update, hash: updateHash } = await currentRevision(set, "StatefulSet", REVISION_LABEL, revisions, this.ctx);
+    const { revision: update } = await currentRevision(set, "StatefulSet", REVISION_LABEL, revisions, this.ctx);
     const current = revisions.find((r) => r.metadata!.name === set.status?.currentRevision) ?? update;
-    const currentHash = current.metadata!.name === update.metadata!.name ? updateHash : current.metadata?.labels?.[REVISION_LABEL] ?? updateHash;
+    // A StatefulSet's pods carry their revision's name (a DaemonSet's only the hash).
+    const updateName = update.metadata!.name!;
+    const currentName = current.metadata!.name!;
     const pods = new Map<number, Pod>();
     for (const pod of this.ctx.listers.of<Pod>(PODS).list(this.namespace)) {
       if (controllerRefOf(pod)?.uid !== set.metadata!.uid) continue;
@@ -244,20 +246,19 @@ class StatefulSetSync {
       if (ordinal !== undefined) pods.set(ordinal, pod);
     }
     if (!set.metadata?.deletionTimestamp) {
-      const plan = planStatefulSet(set, pods, updateHash);
+      const plan = planStatefulSet(set, pods, updateName);
       const partition = set.spec?.updateStrategy?.type === "OnDelete" ? Number.MAX_SAFE_INTEGER : set.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
       const start = set.spec?.ordinals?.start ?? 0;
       for (const pod of plan.delete) await this.deletePod(pod, ordinalOf(set, pod));
       for (const ordinal of plan.create) {
         // Below the partition (or with OnDelete) a new pod keeps the current revision.
-        const atCurrent = ordinal - start < partition && currentHash !== updateHash;
-        await this.createPod(ordinal, atCurrent ? currentHash : updateHash, atCurrent ? templateOf(current) ?? set.spec!.template : set.spec!.template);
+        const atCurrent = ordinal - start < partition && currentName !== updateName;
+        await this.createPod(ordinal, atCurrent ? currentName : updateName, atCurrent ? templateOf(current) ?? set.spec!.template : set.spec!.template);
       }
       for (const [ordinal, pod] of pods) if (!plan.delete.includes(pod)) await this.updateClaimOwners(ordinal, pod);
-      const live = new Set([updateHash, currentHash, ...[...pods.values()].map((p) => revisionOf(p) ?? "")]);
-      await truncateHistory(set, revisions, live, REVISION_LABEL, this.ctx);
+      await truncateHistory(set, revisions, new Set([updateName, currentName, ...[...pods.values()].map((p) => revisionOf(p) ?? "")]), this.ctx);
     }
-    const status = this.statusOf(pods, update, current, updateHash, currentHash, now);
+    const status = this.statusOf(pods, updateName, currentName, now);
     const before: Record<string, unknown> = { ...set.status };
     if (Object.entries(status).some(([k, v]) => (before[k] ?? 0) !== (v ?? 0))) {
       await this.ctx.client.resource<StatefulSet>(STATEFULSETS).updateStatus(this.namespace, { ...set, status });
@@ -266,7 +267,7 @@ class StatefulSetSync {
     return minReadySeconds > 0 && (status.readyReplicas ?? 0) > (status.availableReplicas ?? 0) ? minReadySeconds * 1000 : undefined;
   }
 
-  private statusOf(pods: Map<number, Pod>, update: ControllerRevision, current: ControllerRevision, updateHash: string, currentHash: string, now: number): StatefulSetStatus {
+  private statusOf(pods: Map<number, Pod>, updateRevision: string, currentRevision: string, now: number): StatefulSetStatus {
     const set = this.set;
     const live = [...pods.values()].filter((p) => !isTerminating(p));
     const minReadySeconds = set.spec?.minReadySeconds ?? 0;
@@ -275,10 +276,10 @@ class StatefulSetSync {
       replicas: live.length,
       readyReplicas: live.filter(isRunningAndReady).length,
       availableReplicas: live.filter((p) => isRunningAndReady(p) && isPodAvailable(p, minReadySeconds, now)).length,
-      currentReplicas: live.filter((p) => revisionOf(p) === currentHash).length,
-      updatedReplicas: live.filter((p) => revisionOf(p) === updateHash).length,
-      currentRevision: current.metadata!.name,
-      updateRevision: update.metadata!.name,
+      currentReplicas: live.filter((p) => revisionOf(p) === currentRevision).length,
+      updatedReplicas: live.filter((p) => revisionOf(p) === updateRevision).length,
+      currentRevision,
+      updateRevision,
       ...(set.status?.collisionCount ? { collisionCount: set.status.collisionCount } : {}),
     };
     // completeRollingUpdate: once every pod is updated and ready, the update is the current revision.

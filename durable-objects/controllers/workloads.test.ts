@@ -190,7 +190,7 @@ describe("the workload controllers", () => {
     expect(set.status!.currentRevision).toBe(set.status!.updateRevision);
     const history = (await revisions.list(ns)).items;
     expect(history.map((r) => [r.metadata!.name, r.revision])).toEqual([[set.status!.updateRevision, 1]]);
-    expect(web0.metadata!.labels!["controller-revision-hash"]).toBe(set.status!.updateRevision!.slice("web-".length));
+    expect(web0.metadata!.labels!["controller-revision-hash"]).toBe(set.status!.updateRevision);
 
     // A new image rolls from the highest ordinal down, one pod at a time.
     await statefulSets.patch(ns, "web", { spec: { template: { metadata: { annotations: { rev: "2" } } } } }, "merge");
