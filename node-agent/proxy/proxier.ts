@@ -1,0 +1,150 @@
+// The service proxy of a node, as kube-proxy's iptables proxier runs: once the Service and
+// EndpointSlice caches are listed, the whole rule set is computed from them and applied in one
+// iptables-restore; every change asks for another sync, no sooner than minSyncPeriod (1 s) after
+// the last, and every syncPeriod (30 s) a full sync re-reads our chains from the kernel and puts
+// back any missing jump. Stopping leaves the rules in place (connections keep flowing while the
+// agent restarts; `edgeplane-agent cleanup` removes them).
+import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { Iptables } from "./iptables.ts";
+import { computeRules, type LocalOverride, type ProxyNode, type Table } from "./rules.ts";
+import type { ServiceInformers } from "./service-informers.ts";
+
+const execFileAsync = promisify(execFile);
+
+export const MIN_SYNC_PERIOD_MS = 1000;
+export const SYNC_PERIOD_MS = 30_000;
+
+export interface ServiceProxyOptions {
+  informers: ServiceInformers;
+  node: ProxyNode;
+  overrides?: LocalOverride[];
+  iptables?: Iptables;
+  log: (message: string) => void;
+  minSyncPeriodMs?: number;
+  syncPeriodMs?: number;
+}
+
+export interface SyncTiming {
+  /** Computing the rules from the caches. */
+  computeMs: number;
+  /** iptables-restore. */
+  restoreMs: number;
+  services: number;
+}
+
+export class ServiceProxy {
+  private readonly options: ServiceProxyOptions;
+  private readonly iptables: Iptables;
+  private node: ProxyNode;
+  private overrides: LocalOverride[];
+  private existing: Record<Table, string[]> | undefined;
+  private lastSyncAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+  private fullSyncDue = true;
+  /** The last sync's cost, for the log and the benchmark. */
+  lastTiming: SyncTiming | undefined;
+
+  constructor(options: ServiceProxyOptions) {
+    this.options = options;
+    this.iptables = options.iptables ?? new Iptables();
+    this.node = options.node;
+    this.overrides = options.overrides ?? [];
+    options.informers.onChange(() => this.requestSync());
+  }
+
+  /** The pod range this node's pods come from (its Node's podCIDR, once assigned). */
+  setLocalCIDR(cidr: string): void {
+    this.node = { ...this.node, localCIDR: cidr };
+    this.requestSync();
+  }
+
+  /** Services this node answers itself (the cluster DNS at its own address). */
+  setOverrides(overrides: LocalOverride[]): void {
+    this.overrides = overrides;
+    this.requestSync();
+  }
+
+  /** Syncs as the caches change until `signal` aborts; the rules stay when it does. */
+  async run(signal: AbortSignal): Promise<void> {
+    await prepareHost(this.options.log);
+    const resync = setInterval(() => {
+      this.fullSyncDue = true;
+      this.requestSync();
+    }, this.options.syncPeriodMs ?? SYNC_PERIOD_MS);
+    signal.addEventListener("abort", () => {
+      clearInterval(resync);
+      clearTimeout(this.timer);
+    });
+    this.requestSync();
+  }
+
+  /** A sync now and then no more often than minSyncPeriod; changes meanwhile are folded into the next. */
+  requestSync(): void {
+    if (this.timer) return;
+    if (!this.options.informers.hasSynced) {
+      // The first sync waits for both lists, or it would reject every Service for a moment.
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.requestSync();
+      }, 100);
+      return;
+    }
+    const wait = Math.max(0, this.lastSyncAt + (this.options.minSyncPeriodMs ?? MIN_SYNC_PERIOD_MS) - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.syncOnce();
+    }, wait);
+  }
+
+  /** One sync, after any running one; resolves once applied (or failed, which is logged and retried). */
+  syncOnce(): Promise<void> {
+    const previous = this.syncing ?? Promise.resolve();
+    const run = previous.then(() => this.sync());
+    this.syncing = run;
+    return run;
+  }
+
+  private async sync(): Promise<void> {
+    this.lastSyncAt = Date.now();
+    const { informers } = this.options;
+    try {
+      const full = this.fullSyncDue || !this.existing;
+      const started = performance.now();
+      const services = informers.serviceLister.list();
+      const rules = computeRules({ services, slices: informers.sliceLister.list(), node: this.node, overrides: this.overrides });
+      const computed = performance.now();
+      if (full) this.existing = await this.iptables.ourChains();
+      await this.iptables.apply(rules, this.existing!);
+      if (full) await this.iptables.ensureJumps();
+      this.existing = rules.chains;
+      this.fullSyncDue = false;
+      this.lastTiming = { computeMs: computed - started, restoreMs: performance.now() - computed, services: services.length };
+    } catch (error) {
+      this.fullSyncDue = true;
+      this.options.log(`service proxy: sync failed: ${(error as Error).message}`);
+      this.requestSync();
+    }
+  }
+}
+
+/**
+ * What the rules need of the kernel: forwarding, and bridged pod-to-pod traffic seen by iptables
+ * (br_netfilter), or a pod reaching a Service backed by a pod on the same bridge gets no reply.
+ */
+async function prepareHost(log: (message: string) => void): Promise<void> {
+  try {
+    await execFileAsync("modprobe", ["br_netfilter"]);
+  } catch {
+    // built in, or not loadable here: the sysctl below says which
+  }
+  for (const [path, value] of [["/proc/sys/net/ipv4/ip_forward", "1"], ["/proc/sys/net/bridge/bridge-nf-call-iptables", "1"]] as const) {
+    try {
+      writeFileSync(path, value);
+    } catch (error) {
+      log(`service proxy: cannot set ${path} to ${value} (${(error as Error).message}): Services between pods of one node may not answer`);
+    }
+  }
+}
