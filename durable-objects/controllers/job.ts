@@ -133,8 +133,11 @@ export function nextBackoffRecord(job: Job, record: BackoffRecord, newlyFinished
   return { failures: record.failures + fresh.failures, lastFailure: Math.max(record.lastFailure, fresh.lastFailure) };
 }
 
-/** kube keeps the records in memory, by Job uid; after a restart they are rebuilt from the pods that remain. */
-const backoffRecords = new Map<string, BackoffRecord>();
+/**
+ * kube keeps the records in memory; after a restart they are rebuilt from the pods that remain.
+ * By "namespace/name", with the Job's uid (a new Job of the same name starts afresh).
+ */
+const backoffRecords = new Map<string, { uid: string; record: BackoffRecord }>();
 
 /** "1,3-5" from [1, 3, 4, 5], as status.completedIndexes writes intervals. */
 export function formatIndexes(indexes: Iterable<number>): string {
@@ -310,7 +313,7 @@ class JobSync {
     const now = this.ctx.now();
     const owned = this.ctx.listers.of<Pod>(PODS).list(this.namespace).filter((p) => controllerRefOf(p)?.uid === uid);
     if (isJobFinished(job) || job.metadata?.deletionTimestamp) {
-      backoffRecords.delete(uid);
+      backoffRecords.delete(keyOf(job));
       // Nothing more is counted: the pods are free to go.
       await releaseTrackingFinalizers(owned, this.ctx);
       return undefined;
@@ -407,9 +410,9 @@ class JobSync {
         status.startTime = kubeTime(now);
       }
       status.startTime ??= kubeTime(now);
-      const stored = backoffRecords.get(uid);
-      const backoff = stored ? nextBackoffRecord(job, stored, newlyFinished) : backoffRecord(job, finished);
-      backoffRecords.set(uid, backoff);
+      const stored = backoffRecords.get(keyOf(job));
+      const backoff = stored?.uid === uid ? nextBackoffRecord(job, stored.record, newlyFinished) : backoffRecord(job, finished);
+      backoffRecords.set(keyOf(job), { uid, record: backoff });
       requeueAfter = await this.manage(status, completed, active, backoff, now);
       const due = job.spec?.activeDeadlineSeconds != null ? Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 - now : undefined;
       if (due !== undefined) requeueAfter = Math.min(requeueAfter ?? due, Math.max(0, due));
@@ -468,7 +471,10 @@ export const jobController: Controller = {
       return ref.kind === "Job" && ref.name === name && ref.uid !== job?.metadata?.uid;
     });
     await releaseTrackingFinalizers(orphans, ctx);
-    if (!job) return undefined;
+    if (!job) {
+      backoffRecords.delete(key);
+      return undefined;
+    }
     return new JobSync(structuredClone(job), ctx).run();
   },
 };
