@@ -43,6 +43,11 @@ function records(domain: string, answers: Answer[], additionals: Answer[] = []):
   return { rcode: "NOERROR", answers, authorities: answers.length ? [] : [soa(domain)], additionals };
 }
 
+/** Whether a question asks for this record type (ANY, type 255, asks for all; dns-packet's types leave it out). */
+function asks(question: Question, type: "A" | "SRV"): boolean {
+  return question.type === type || String(question.type) === "ANY";
+}
+
 function a(name: string, ip: string): Answer {
   return { type: "A", name, ttl: TTL, class: "IN", data: ip };
 }
@@ -68,7 +73,7 @@ function serviceRecords(question: Question, service: Service, slices: EndpointSl
     // Any type: the CNAME is the answer, the resolver follows it.
     return records(domain, [{ type: "CNAME", name: question.name, ttl: TTL, class: "IN", data: spec.externalName ?? "" }]);
   }
-  if (question.type !== "A" && question.type !== "ANY") return records(domain, []);
+  if (!asks(question, "A")) return records(domain, []);
   if (!headless(service)) return records(domain, spec.clusterIP ? [a(question.name, spec.clusterIP)] : []);
   return records(domain, publishedEndpoints(service, slices).map((e) => a(question.name, e.addresses[0]!)));
 }
@@ -76,7 +81,7 @@ function serviceRecords(question: Question, service: Service, slices: EndpointSl
 function srvRecords(question: Question, service: Service, slices: EndpointSlice[], port: string, protocol: string, svcName: string, domain: string): ClusterAnswer {
   const servicePort = (service.spec?.ports ?? []).find((p) => p.name === port && (p.protocol ?? "TCP").toLowerCase() === protocol);
   if (!servicePort || service.spec?.type === "ExternalName") return nxdomain(domain);
-  if (question.type !== "SRV" && question.type !== "ANY") return records(domain, []);
+  if (!asks(question, "SRV")) return records(domain, []);
   if (!headless(service)) {
     const srv: Answer = { type: "SRV", name: question.name, ttl: TTL, class: "IN", data: { priority: 0, weight: 100, port: servicePort.port, target: svcName } };
     return records(domain, [srv], service.spec?.clusterIP ? [a(svcName, service.spec.clusterIP)] : []);
@@ -112,7 +117,7 @@ export function clusterAnswer(question: Question, view: ClusterView, domain: str
   if (zone === "pod" && labels.length === 3) {
     const ip = dashedIP(labels[0]!);
     if (!ip) return nxdomain(domain);
-    return records(domain, question.type === "A" || question.type === "ANY" ? [a(question.name, ip)] : []);
+    return records(domain, asks(question, "A") ? [a(question.name, ip)] : []);
   }
   if (zone !== "svc") return labels.length === 1 && zone === "pod" ? records(domain, []) : nxdomain(domain);
   // <ns>.svc and svc exist as names (they hold Services) without records of their own.
@@ -129,7 +134,7 @@ export function clusterAnswer(question: Question, view: ClusterView, domain: str
   if (labels.length === 4 && headless(service)) {
     const endpoint = publishedEndpoints(service, slices).find((e) => endpointLabel(e) === labels[0]);
     if (!endpoint) return nxdomain(domain);
-    return records(domain, question.type === "A" || question.type === "ANY" ? [a(question.name, endpoint.addresses[0]!)] : []);
+    return records(domain, asks(question, "A") ? [a(question.name, endpoint.addresses[0]!)] : []);
   }
   return nxdomain(domain);
 }

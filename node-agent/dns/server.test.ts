@@ -106,7 +106,7 @@ describe("cluster DNS server", () => {
     const second = await udpQuery("www.ns.svc.example.test", "A");
     expect(addresses(first)).toEqual(["192.0.2.80"]);
     expect(addresses(second)).toEqual(["192.0.2.80"]);
-    expect(second.id).toBe(first.id + 1);
+    expect(second.id).toBe(first.id! + 1);
     expect(upstreamView.lookups - before).toBe(1);
   });
 
