@@ -149,8 +149,13 @@ function sameStatus(a: HorizontalPodAutoscalerStatus | undefined, b: HorizontalP
   return JSON.stringify(a ?? {}) === JSON.stringify(b);
 }
 
+interface Tracked extends ScalingHistory {
+  /** The last sync: when, and of which generation of the HPA. */
+  synced?: { at: number; generation?: number };
+}
+
 /** The HorizontalPodAutoscaler controller; `history` holds each HPA's recent recommendations and rescales. */
-export function horizontalPodAutoscalerController(history = new Map<string, ScalingHistory>()): Controller {
+export function horizontalPodAutoscalerController(history = new Map<string, Tracked>()): Controller {
   return {
     name: "horizontal-pod-autoscaler",
     watches: [{ resource: HPAS, keysFor: (hpa) => [keyOf(hpa)] }],
@@ -163,6 +168,11 @@ export function horizontalPodAutoscalerController(history = new Map<string, Scal
       }
       const scaling = history.get(key) ?? { recommendations: [], scaleUps: [], scaleDowns: [] };
       history.set(key, scaling);
+      // kube's HPA queue admits a key once per sync period: a status write (its own) is no reason to look sooner.
+      const { synced } = scaling;
+      const now = ctx.now();
+      if (synced && synced.generation === hpa.metadata?.generation && now - synced.at < HPA_SYNC_MS) return { requeueAfter: synced.at + HPA_SYNC_MS - now };
+      scaling.synced = { at: now, generation: hpa.metadata?.generation };
       await reconcileAutoscaler(hpa, key, scaling, ctx);
       // Metrics change without any object changing: look again every sync period while the HPA exists.
       return { requeueAfter: HPA_SYNC_MS };

@@ -1,0 +1,110 @@
+// The policy controllers through real kubectl on a hollow node (test/support/hollow-nodes.ts): a
+// PodDisruptionBudget's ALLOWED DISRUPTIONS follows its pods' readiness (reported through the status
+// subresource as a kubelet would), a ResourceQuota's used counts follow the pods and ConfigMaps
+// created, `kubectl autoscale` makes an HPA that says why it cannot scale while metrics.k8s.io is not
+// served, and a ReplicationController from a manifest gets its pods. The cases run concurrently.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HollowNodes } from "../support/hollow-nodes.ts";
+import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+
+let harness: KubectlHarness;
+let nodes: HollowNodes;
+const kubectl = "/usr/bin/kubectl";
+const dir = mkdtempSync(join(tmpdir(), "policy-e2e-"));
+
+beforeAll(async () => {
+  harness = await startKubectlHarness("controllers-policy-e2e-");
+  nodes = new HollowNodes(harness.plane);
+  await nodes.register("policy-node");
+});
+
+afterAll(async () => {
+  nodes?.stop();
+  await harness?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Polls `check` until it holds or the deadline passes (the controllers work after the commands return). */
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const names = async (ns: string, selector: string) => (await harness.ok(kubectl, "get", "pods", "-n", ns, "-l", selector, "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
+
+/** What a kubelet reports once the pod runs and its readiness probe passes. */
+async function ready(ns: string, pod: string): Promise<void> {
+  const now = new Date().toISOString();
+  await harness.ok(kubectl, "patch", "pod", pod, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({
+    status: { phase: "Running", startTime: now, conditions: [{ type: "Ready", status: "True", lastTransitionTime: now }] },
+  }));
+}
+
+describe.concurrent("policy controllers with kubectl", () => {
+  it("kubectl create pdb: ALLOWED DISRUPTIONS counts the Ready pods over minAvailable", async () => {
+    await harness.ok(kubectl, "create", "namespace", "budgets");
+    await harness.ok(kubectl, "create", "deployment", "web", "-n", "budgets", "--image=busybox", "--replicas=3");
+    await harness.ok(kubectl, "create", "pdb", "web", "-n", "budgets", "--selector=app=web", "--min-available=2");
+    await eventually("3 pods", async () => (await names("budgets", "app=web")).length === 3);
+    const row = () => harness.ok(kubectl, "get", "pdb", "web", "-n", "budgets", "--no-headers");
+    await eventually("0 allowed while no pod is ready", async () => /^web\s+2\s+N\/A\s+0\s/.test(await row()));
+    for (const pod of await names("budgets", "app=web")) await ready("budgets", pod);
+    await eventually("1 allowed with 3 ready", async () => /^web\s+2\s+N\/A\s+1\s/.test(await row()));
+    const described = await harness.ok(kubectl, "get", "pdb", "web", "-n", "budgets", "-o", "jsonpath={.status.currentHealthy}/{.status.desiredHealthy}/{.status.expectedPods}");
+    expect(described).toBe("3/2/3");
+  });
+
+  it("kubectl create quota: used counts follow the pods and ConfigMaps created", async () => {
+    await harness.ok(kubectl, "create", "namespace", "quotas");
+    await harness.ok(kubectl, "create", "quota", "counts", "-n", "quotas", "--hard=pods=10,count/configmaps=10,count/deployments.apps=2");
+    const used = () => harness.ok(kubectl, "get", "quota", "counts", "-n", "quotas", "-o", "jsonpath={.status.used}");
+    await eventually("the quota counted", async () => (await used()) !== "");
+    const before = JSON.parse(await used()) as Record<string, string>;
+    await harness.ok(kubectl, "create", "configmap", "one", "-n", "quotas", "--from-literal=k=v");
+    await harness.ok(kubectl, "create", "configmap", "two", "-n", "quotas", "--from-literal=k=v");
+    await harness.ok(kubectl, "run", "solo", "-n", "quotas", "--image=busybox");
+    await harness.ok(kubectl, "create", "deployment", "pair", "-n", "quotas", "--image=busybox", "--replicas=2");
+    const configMaps = Number(before["count/configmaps"]) + 2;
+    const expected = new RegExp(`count/configmaps: ${configMaps}/10, count/deployments.apps: 1/2, pods: 3/10`);
+    await eventually("3 pods, the ConfigMaps and the Deployment counted", async () => expected.test(await harness.ok(kubectl, "get", "quota", "counts", "-n", "quotas")));
+    // A pod that finished charges nothing once the controller recounts.
+    await harness.ok(kubectl, "patch", "pod", "solo", "-n", "quotas", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Succeeded" } }));
+    await eventually("the finished pod no longer counted", async () => /pods: 2\/10/.test(await harness.ok(kubectl, "get", "quota", "counts", "-n", "quotas")));
+    const described = await harness.ok(kubectl, "describe", "quota", "counts", "-n", "quotas");
+    expect(described).toMatch(/pods\s+2\s+10/);
+  });
+
+  it("kubectl autoscale: ScalingActive=False in kubectl describe hpa while metrics.k8s.io is not served", async () => {
+    await harness.ok(kubectl, "create", "namespace", "autoscale");
+    await harness.ok(kubectl, "create", "deployment", "api", "-n", "autoscale", "--image=busybox", "--replicas=1");
+    await harness.ok(kubectl, "autoscale", "deployment", "api", "-n", "autoscale", "--cpu-percent=50", "--min=1", "--max=3");
+    const describe = () => harness.ok(kubectl, "describe", "hpa", "api", "-n", "autoscale");
+    await eventually("the ScalingActive condition", async () => /ScalingActive\s+False\s+FailedGetResourceMetric/.test(await describe()));
+    const described = await describe();
+    expect(described).toMatch(/AbleToScale\s+True\s+SucceededGetScale\s+the HPA controller was able to get the target's current scale/);
+    expect(described).toContain("the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)");
+    expect(described).toMatch(/Warning\s+FailedGetResourceMetric\s+.+\s+horizontal-pod-autoscaler\s+failed to get cpu utilization/);
+    expect(described).toMatch(/Warning\s+FailedComputeMetricsReplicas\s+.+\s+horizontal-pod-autoscaler\s+invalid metrics \(1 invalid out of 1\)/);
+  });
+
+  it("kubectl create -f of a ReplicationController makes its pods", async () => {
+    await harness.ok(kubectl, "create", "namespace", "legacy");
+    const file = join(dir, "rc.json");
+    writeFileSync(file, JSON.stringify({
+      apiVersion: "v1", kind: "ReplicationController", metadata: { name: "nginx", namespace: "legacy" },
+      spec: { replicas: 2, selector: { app: "nginx" }, template: { metadata: { labels: { app: "nginx" } }, spec: { containers: [{ name: "nginx", image: "busybox" }] } } },
+    }));
+    await harness.ok(kubectl, "create", "-f", file);
+    await eventually("2 pods", async () => (await names("legacy", "app=nginx")).length === 2);
+    await eventually("the RC's status", async () => /^nginx\s+2\s+2\s+0\s/.test(await harness.ok(kubectl, "get", "rc", "nginx", "-n", "legacy", "--no-headers")));
+    const described = await harness.ok(kubectl, "describe", "rc", "nginx", "-n", "legacy");
+    expect(described).toMatch(/Normal\s+SuccessfulCreate\s+.+\s+replication-controller\s+Created pod: nginx-/);
+  });
+});
