@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { ApiClient } from "../lib/client/index.ts";
 import { PodRoutes } from "./cni/routes.ts";
+import { clusterDNSServers, NodeServices } from "./proxy/node-services.ts";
 import { startCriNode } from "./cri-node.ts";
 import { httpsFetch } from "./http.ts";
 import { Kubelet } from "./kubelet.ts";
@@ -84,6 +85,8 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
   const cidrs = hollowPodCIDRs(state.nodes.map((n) => n.name));
   const abort = new AbortController();
   const runtimes = await Promise.all(state.nodes.map(({ name }) => createRuntime(state, stateDir, cidrs.get(name)!)));
+  // A real node's ClusterFirst pods resolve through the cluster DNS: kube-dns's ClusterIP, when the cluster has it.
+  const clusterDNS = simulated ? [] : await clusterDNSServers(new ApiClient({ fetch, baseUrl: state.server, token: state.nodes[0]!.token }));
   const nodes = state.nodes.map(({ name, token }, i) => {
     const { runtime } = runtimes[i]!;
     const client = new ApiClient({ fetch, baseUrl: state.server, token, userAgent: `edgeplane-agent/${KUBELET_VERSION} (linux) kubelet/${name}` });
@@ -91,16 +94,19 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
       client, nodeName: name, runtime, stateDir,
       facts: simulated ? hollowFacts(host, name) : { ...host, hostname: name, internalIP: state.nodeIP ?? host.internalIP },
       labels: simulated ? { "node.edgeplane.dev/simulated": "true" } : {},
-      reportsNetwork: !simulated, rootCA: state.ca, log: (message) => log(name, message),
+      reportsNetwork: !simulated, rootCA: state.ca, clusterDNS, log: (message) => log(name, message),
     });
+    // A real node's Services: the service proxy and the cluster DNS.
+    const services = simulated ? undefined : new NodeServices({ client, nodeName: name, log: (message) => log(name, message) });
     const routes = simulated ? undefined : new PodRoutes({
       client, nodeName: name, log: (message) => log(name, message),
       onPodCIDR: (cidr) => {
         runtime.updatePodCIDR?.(cidr);
+        services?.setPodCIDR(cidr);
         void networkReady(runtime).then(() => kubelet.refreshStatus());
       },
     });
-    return { kubelet, routes };
+    return { kubelet, routes, services };
   });
   const kubelets = nodes.map((n) => n.kubelet);
   // Registration in batches: a thousand hollow nodes should not open a thousand connections at once.
@@ -112,6 +118,7 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
     throw error;
   }
   for (const { routes } of nodes) void routes?.run(abort.signal);
+  for (const { services } of nodes) void services?.run(abort.signal).catch((e: Error) => jsonLog(state.nodes[0]!.name, `service networking stopped: ${e.message}`));
   return {
     kubelets,
     async stop(options) {

@@ -21,6 +21,8 @@ export interface KubeletOptions {
   reportsNetwork: boolean;
   /** The CA pinned at join (kube-root-ca.crt's content until the cluster publishes it). */
   rootCA?: string;
+  /** The nameservers of ClusterFirst pods (the kubelet's --cluster-dns); none: they use the host's. */
+  clusterDNS?: string[];
   log: (message: string) => void;
 }
 
@@ -62,7 +64,7 @@ export class Kubelet {
     const heartbeat = this.heartbeat;
     this.pods = new PodManager({
       client, nodeName, runtime, stateDir, hostIPs: [facts.internalIP], node: () => heartbeat.current,
-      events: new KubeletEvents(client, nodeName, log), rootCA: this.options.rootCA, log,
+      events: new KubeletEvents(client, nodeName, log), rootCA: this.options.rootCA, clusterDNS: this.options.clusterDNS, log,
     });
     void this.pods.run(this.abort.signal);
   }

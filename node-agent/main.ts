@@ -4,7 +4,7 @@
 //        [--nodes N --node-name-prefix P] [simulated runtime settings]
 //        joins the cluster (see join.ts), saves the node credentials, then runs;
 //   run [--state-dir DIR]      runs from the saved state (what a systemd unit starts);
-//   cleanup [--state-dir DIR]  stops what the runtime holds and forgets the saved state.
+//   cleanup [--state-dir DIR]  stops what the runtime holds, removes the service proxy's rules, and forgets the saved state.
 // The cri runtime is the default as root on a host with containerd, runc and the CNI plugins.
 import { existsSync } from "node:fs";
 import { homedir, hostname } from "node:os";
@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { createRuntime, hollowPodCIDRs, jsonLog, runAgent } from "./agent.ts";
 import { checkHost, cleanupCriNode } from "./cri-node.ts";
 import { join } from "./join.ts";
+import { Iptables } from "./proxy/iptables.ts";
 import { DEFAULT_STATE_DIR, readState, removeState, type AgentState, type CriSettings, type RuntimeKind } from "./state.ts";
 
 const USAGE = `usage:
@@ -140,6 +141,7 @@ async function main(argv: string[]): Promise<void> {
     const state = existsSync(joinPath(stateDir, "agent.json")) ? readState(stateDir) : undefined;
     if (state?.runtime === "cri") {
       for (const done of await cleanupCriNode(stateDir, state.cri)) console.log(done);
+      for (const done of await new Iptables().cleanup()) console.log(done);
     } else if (state) {
       const cidrs = hollowPodCIDRs(state.nodes.map((n) => n.name));
       for (const node of state.nodes) {

@@ -9,7 +9,7 @@ import { SYSTEM_PRIORITY_CLASSES } from "../admission/pod-defaults.ts";
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from "../authz/bootstrap-policy.ts";
 import { builtinStore } from "../registry/builtins.ts";
 import { serviceCidr, SYSTEM_NAMESPACES } from "../registry/core.ts";
-import { kubernetesServiceIP } from "../registry/services.ts";
+import { clusterDNSServiceIP, kubernetesServiceIP } from "../registry/services.ts";
 import type { RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -42,6 +42,15 @@ const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): P
       await ensure(builtinStore(storage, "v1", "services"), "default", [{
         metadata: { name: "kubernetes", labels: { component: "apiserver", provider: "kubernetes" } },
         spec: { clusterIP: kubernetesServiceIP(serviceCidr(env)), ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }] },
+      }]);
+      // kube-dns in kube-system, at the tenth address as kubeadm makes it. Without a selector: each
+      // node agent answers it itself (its service proxy leads the ClusterIP to its own DNS server).
+      await ensure(builtinStore(storage, "v1", "services"), "kube-system", [{
+        metadata: { name: "kube-dns", labels: { "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS" } },
+        spec: {
+          clusterIP: clusterDNSServiceIP(serviceCidr(env)),
+          ports: [{ name: "dns", port: 53, protocol: "UDP", targetPort: 53 }, { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 }],
+        },
       }]);
     },
   },

@@ -399,7 +399,8 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:node", []),
   clusterRoleBinding("edgeplane:node-bootstrapper", [group("system:bootstrappers")]),
   clusterRoleBinding("edgeplane:local-path-provisioner", [group("system:nodes")]),
-  clusterRoleBinding("system:node-proxier", [user("system:kube-proxy")]),
+  // The node agent is its node's kube-proxy, with the node's credential.
+  clusterRoleBinding("system:node-proxier", [user("system:kube-proxy"), group("system:nodes")]),
   clusterRoleBinding("system:public-info-viewer", [group("system:authenticated"), group("system:unauthenticated")]),
   clusterRoleBinding("system:service-account-issuer-discovery", [group("system:serviceaccounts")]),
   clusterRoleBinding("system:volume-scheduler", [user("system:kube-scheduler")]),

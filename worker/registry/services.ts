@@ -41,6 +41,11 @@ export function kubernetesServiceIP(cidr: Cidr): string {
   return ipString(cidr.base + 1);
 }
 
+/** The tenth address is the cluster DNS's (the kube-dns Service), as kubeadm gives it. */
+export function clusterDNSServiceIP(cidr: Cidr): string {
+  return ipString(cidr.base + 10);
+}
+
 async function claim(storage: ObjectStorage, key: string, owner: KubeObject): Promise<boolean> {
   const outcome = await storage.create(key, { owner: `${owner.metadata?.namespace}/${owner.metadata?.name}` });
   return outcome.ok;
