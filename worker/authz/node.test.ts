@@ -92,4 +92,27 @@ describe("bootstrap tokens and node credentials", () => {
     expect(status.status).toBe(200);
     expect(status.body.status.phase).toBe("Running");
   });
+  it("a node creates and deletes only its own local-path volumes, pinned to itself (the provisioner in the agent)", async () => {
+    const node = "worker-pv";
+    const credential = await joinAs(node);
+    const volume = (name: string, owner: string, pinnedTo: string) => ({
+      apiVersion: "v1", kind: "PersistentVolume",
+      metadata: { name, labels: { "edgeplane.dev/local-path-node": owner } },
+      spec: {
+        capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], hostPath: { path: `/var/lib/edgeplane/local-path/${name}` },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [pinnedTo] }] }] } },
+      },
+    });
+    expect((await api("POST", "/api/v1/persistentvolumes", volume("pv-mine", node, node), credential)).status).toBe(201);
+    const foreign = await api("POST", "/api/v1/persistentvolumes", volume("pv-other", "worker-x", "worker-x"), credential);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.message).toBe(`persistentvolumes "pv-other" is forbidden: node "${node}" may only create or delete local-path volumes with node affinity to itself`);
+    expect((await api("POST", "/api/v1/persistentvolumes", volume("pv-elsewhere", node, "worker-x"), credential)).status).toBe(403);
+    expect((await api("POST", "/api/v1/persistentvolumes", volume("pv-admin", "worker-x", "worker-x"))).status).toBe(201);
+    expect((await api("DELETE", "/api/v1/persistentvolumes/pv-admin", undefined, credential)).status).toBe(403);
+    expect((await api("PATCH", "/api/v1/persistentvolumes/pv-mine", { metadata: { labels: { x: "y" } } }, credential)).status).toBe(403);
+    const listed = await api("GET", `/api/v1/persistentvolumes?labelSelector=edgeplane.dev/local-path-node%3D${node}`, undefined, credential);
+    expect(listed.body.items.map((v: { metadata: { name: string } }) => v.metadata.name)).toEqual(["pv-mine"]);
+    expect((await api("DELETE", "/api/v1/persistentvolumes/pv-mine", undefined, credential)).status).toBe(200);
+  });
 });
