@@ -8,7 +8,7 @@
 // The cri runtime is the default as root on a host with containerd, runc and the CNI plugins.
 import { existsSync } from "node:fs";
 import { homedir, hostname } from "node:os";
-import { join as joinPath } from "node:path";
+import { join as joinPath, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createRuntime, hollowPodCIDRs, jsonLog, runAgent } from "./agent.ts";
 import { checkHost, cleanupCriNode } from "./cri-node.ts";
@@ -113,7 +113,8 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const stateDir = values["state-dir"] ?? defaultStateDir();
+  // Absolute: containerd's socket under it is a unix:// address, where a relative path would read as a host name.
+  const stateDir = resolve(values["state-dir"] ?? defaultStateDir());
   if (command === "join") {
     if (!values.server || !values.token) throw new Error(`join needs --server and --token\n${USAGE}`);
     const cri: CriSettings = {
