@@ -1,12 +1,15 @@
 // npm start's node: once the control plane is up, a bootstrap token is made and the node agent
 // joins with it as a child process (or, when it joined this cluster before, runs from its saved
-// state in .edgeplane/agent), on the runtime chooseRuntime() picks and says why.
+// state in .edgeplane/agent), on the runtime chooseRuntime() picks and says why. It is a throwaway
+// node: when npm start stops, the agent kills its pods' containers and stops its containerd.
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { existsSync, openSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { checkHost } from "../node-agent/cri-node.ts";
 import type { ControlPlane } from "./dev-server.ts";
 import { PROJECT_ROOT, sha256Hex } from "./dev-server.ts";
 
@@ -15,22 +18,17 @@ export interface RuntimeChoice {
   why: string;
 }
 
-const CNI_PLUGINS = ["/usr/lib/cni/bridge", "/opt/cni/bin/bridge"];
-
 /**
- * The runtime for this host's node: real containers need root, containerd, runc and the CNI
- * plugins, and the cri runtime wired into the agent (node-agent/agent.ts createRuntime); the
- * simulated runtime otherwise.
+ * The runtime for this host's node: real containers when the agent's own checks pass (root,
+ * containerd, runc, the CNI plugins, iptables, busybox-static), the simulated runtime otherwise.
  */
-export function chooseRuntime(): RuntimeChoice {
-  const missing = [
-    ...(process.getuid?.() === 0 ? [] : ["root"]),
-    ...(["/usr/bin/containerd", "/usr/local/bin/containerd"].some(existsSync) ? [] : ["containerd"]),
-    ...(["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"].some(existsSync) ? [] : ["runc"]),
-    ...(CNI_PLUGINS.some(existsSync) ? [] : ["the CNI plugins"]),
-  ];
-  if (missing.length) return { runtime: "simulated", why: `real containers need ${missing.join(", ")}, which this host lacks` };
-  return { runtime: "simulated", why: "this host could run real containers, but the cri runtime is not wired into the agent yet" };
+export async function chooseRuntime(): Promise<RuntimeChoice> {
+  try {
+    await checkHost();
+    return { runtime: "cri", why: "this host runs as root with containerd, runc and the CNI plugins: real containers, through the agent's own containerd" };
+  } catch (e) {
+    return { runtime: "simulated", why: `no real containers: ${(e as Error).message}` };
+  }
 }
 
 /** An admin request to the local control plane; answers the status code and body. */
@@ -73,23 +71,40 @@ export interface LocalNode {
   choice: RuntimeChoice;
   agent: ChildProcess;
   logFile: string;
+  /** Stops the agent (SIGTERM): it kills the pods' containers and stops its containerd, then exits. */
+  stop(): Promise<void>;
 }
 
-/** Joins (or re-runs) this host's node and waits until it is Ready; the agent stops when this process exits. */
+/** How long the agent gets to kill its pods and stop containerd before it is killed itself. */
+const STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * Joins (or re-runs) this host's node and waits until it is Ready. The agent runs in its own
+ * process group, so a Ctrl-C at the terminal reaches only npm start, which then stops it in order
+ * (`stop`); it is told to go when this process exits in any case.
+ */
 export async function startLocalNode(plane: ControlPlane, stateDir = join(PROJECT_ROOT, ".edgeplane/agent")): Promise<LocalNode> {
-  const choice = chooseRuntime();
   const stateFile = join(stateDir, "agent.json");
-  const saved = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as { server: string; nodes: { name: string }[] }) : undefined;
+  const saved = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as { server: string; runtime: RuntimeChoice["runtime"]; nodes: { name: string }[] }) : undefined;
   const joined = saved?.server === plane.url;
+  const choice: RuntimeChoice = joined ? { runtime: saved!.runtime, why: `it joined this cluster on it before (state in ${stateDir})` } : await chooseRuntime();
   const name = joined ? saved!.nodes[0]!.name : localNodeName();
   const args = joined
-    ? ["run", "--state-dir", stateDir]
+    ? ["run", "--state-dir", stateDir, "--kill-pods-on-exit"]
     : ["join", "--server", plane.url, "--token", await bootstrapToken(plane), "--ca-cert-sha256", sha256Hex(plane.caPem!),
-      "--runtime", choice.runtime, "--node-name", name, "--state-dir", stateDir];
+      "--runtime", choice.runtime, "--node-name", name, "--state-dir", stateDir, "--pod-logs-dir", join(stateDir, "pod-logs"), "--kill-pods-on-exit"];
   const logFile = join(PROJECT_ROOT, ".edgeplane/agent.log");
   const log = openSync(logFile, "a");
-  const agent = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", log, log] });
+  const agent = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", log, log], detached: true });
   process.on("exit", () => agent.kill());
+  const stop = async () => {
+    if (agent.exitCode !== null || agent.signalCode !== null) return;
+    const exited = once(agent, "exit");
+    agent.kill("SIGTERM");
+    const timer = setTimeout(() => agent.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (agent.exitCode !== null) throw new Error(`the node agent exited with ${agent.exitCode}; see ${logFile}`);
@@ -98,5 +113,5 @@ export async function startLocalNode(plane: ControlPlane, stateDir = join(PROJEC
     if (Date.now() > deadline) throw new Error(`node ${name} did not become Ready within 60 s; see ${logFile}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { name, choice, agent, logFile };
+  return { name, choice, agent, logFile, stop };
 }

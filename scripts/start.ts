@@ -46,9 +46,10 @@ Ctrl-C stops it; state stays in .wrangler/state. For live reload on source chang
 await (await import("../etcd-bridge/local.ts")).startLocalEtcdBridge(plane);
 const node = await startLocalNode(plane);
 console.log(`node ${node.name} joined on the ${node.choice.runtime} runtime (${node.choice.why}); its log: ${node.logFile}
-  kubectl run web --image=busybox   # ends Running on it
+  kubectl run web --image=busybox -- httpd -f -p 8080   # ends Running on it
+Ctrl-C stops the node too${node.choice.runtime === "cri" ? ": its pods' containers are killed and its containerd stopped (npm run agent -- cleanup --state-dir .edgeplane/agent removes its images, bridge and saved state as well)" : ""}.
 `);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => void plane.stop().then(() => process.exit(0)));
+  process.once(signal, () => void node.stop().then(() => plane.stop()).then(() => process.exit(0)));
 }
 plane.process.on("exit", (code) => process.exit(code ?? 0));
