@@ -86,6 +86,17 @@ describe("policy controllers", () => {
     expect(after.conditions).toEqual([expect.objectContaining({ type: "DisruptionAllowed", status: "False", reason: "InsufficientPods" })]);
   });
 
+  it("an evicted pod is marked DisruptionTarget=True before its graceful deletion", async () => {
+    const ns = await namespace("evict");
+    await pods.create(ns, { metadata: { name: "bound" }, spec: template("bound").spec });
+    await client.pods().bind(ns, "bound", { apiVersion: "v1", kind: "Binding", metadata: { name: "bound" }, target: { kind: "Node", name: "somewhere" } });
+    await markReady(ns, await pods.get(ns, "bound"));
+    await client.pods().evict(ns, "bound");
+    const evicted = await pods.get(ns, "bound");
+    expect(evicted.metadata!.deletionTimestamp).toBeDefined();
+    expect(evicted.status!.conditions).toContainEqual(expect.objectContaining({ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI", message: "Eviction API: evicting" }));
+  });
+
   it("a percentage budget: an unmanaged pod is warned about, a controller without a scale is SyncFailed", async () => {
     const ns = await namespace("pdb-orphan");
     await pods.create(ns, { metadata: { name: "lone", labels: { app: "lone" } }, spec: template("lone").spec });

@@ -97,7 +97,7 @@ export async function evictPod(pods: RegistryStore, namespace: string, name: str
   const deleteOptions: DeleteOptions = { ...eviction?.deleteOptions, dryRun };
   // Pods that are done, or not yet running anything, are not protected by budgets.
   if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed" || pod.status?.phase === "Pending" || pod.metadata!.deletionTimestamp) {
-    await pods.delete(namespace, name, deleteOptions);
+    await markDisruptedAndDelete(pods, namespace, name, deleteOptions);
     return success(201);
   }
   const budgets = new RegistryStore(pdbDef, pods.storage);
@@ -111,7 +111,7 @@ export async function evictPod(pods: RegistryStore, namespace: string, name: str
   const pdb = matching[0];
   if (pdb && unhealthyPodMayGo(pod, pdb)) {
     // The pod does not count towards the budget's health: deleted as it was read.
-    await pods.delete(namespace, name, { ...deleteOptions, preconditions: { ...deleteOptions.preconditions, resourceVersion: pod.metadata!.resourceVersion } });
+    await markDisruptedAndDelete(pods, namespace, name, { ...deleteOptions, preconditions: { ...deleteOptions.preconditions, resourceVersion: pod.metadata!.resourceVersion } });
     return success(201);
   }
   if (pdb) {
@@ -131,8 +131,36 @@ export async function evictPod(pods: RegistryStore, namespace: string, name: str
       return { ...current, status: decremented };
     });
   }
-  await pods.delete(namespace, name, deleteOptions);
+  await markDisruptedAndDelete(pods, namespace, name, deleteOptions);
   return success(201);
+}
+
+/**
+ * The pod gets DisruptionTarget=True (EvictionByEvictionAPI) before it is deleted, as kube's eviction
+ * marks it (a Job's podFailurePolicy can tell an eviction from a failure); a resourceVersion
+ * precondition then names the marked pod.
+ */
+async function markDisruptedAndDelete(pods: RegistryStore, namespace: string, name: string, options: DeleteOptions): Promise<void> {
+  if (!options.dryRun) {
+    const marked = await pods.guaranteedUpdate(namespace, name, { subresource: "status" }, (pod) => {
+      const { uid, resourceVersion } = options.preconditions ?? {};
+      if (uid && uid !== pod.metadata!.uid) {
+        throw apiErrors.conflict("", "pods", name, `the UID in the precondition (${uid}) does not match the UID in record (${pod.metadata!.uid}). The object might have been deleted and then recreated`);
+      }
+      if (resourceVersion && resourceVersion !== pod.metadata!.resourceVersion) throw pods.staleError(name);
+      pod.status = { ...pod.status, conditions: withPodCondition(pod.status?.conditions, { type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI", message: "Eviction API: evicting" }) };
+      return pod;
+    });
+    if (options.preconditions?.resourceVersion) options = { ...options, preconditions: { ...options.preconditions, resourceVersion: marked.metadata!.resourceVersion } };
+  }
+  await pods.delete(namespace, name, options);
+}
+
+/** podutil.UpdatePodCondition: the transition time moves only when the status does. */
+function withPodCondition(conditions: Record<string, unknown>[] | undefined, condition: { type: string; status: string; reason: string; message: string }): Record<string, unknown>[] {
+  const existing = (conditions ?? []).find((c) => c.type === condition.type);
+  const updated = { ...condition, lastProbeTime: null, lastTransitionTime: existing?.status === condition.status ? existing.lastTransitionTime : kubeTime() };
+  return existing ? conditions!.map((c) => (c === existing ? updated : c)) : [...(conditions ?? []), updated];
 }
 
 function isReady(pod: KubeObject): boolean {
