@@ -77,6 +77,8 @@ export class LocalPathProvisioner {
   private readonly classes: ResourceClient<StorageClass>;
   private readonly informer: Informer<PersistentVolume>;
   private readonly deleting = new Set<string>();
+  private signal: AbortSignal | undefined;
+  private watching = false;
 
   constructor(options: LocalPathOptions) {
     this.options = options;
@@ -88,9 +90,21 @@ export class LocalPathProvisioner {
     this.informer.addEventHandler({ onAdd: consider, onUpdate: (_old, volume) => consider(volume) });
   }
 
-  /** Watches this node's volumes until `signal` aborts, deleting those released under a Delete policy. */
-  run(signal: AbortSignal): Promise<void> {
-    return this.informer.run(signal);
+  /**
+   * Watches this node's volumes until `signal` aborts, deleting those released under a Delete
+   * policy. A node with none (most hollow nodes) opens no watch until it provisions one.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    this.signal = signal;
+    const selector = { labelSelector: `${LOCAL_PATH_NODE_LABEL}=${this.options.nodeName}`, limit: 1 };
+    const existing = await this.volumes.list(undefined, selector).then((list) => list.items.length > 0, () => true);
+    if (existing) this.watch();
+  }
+
+  private watch(): void {
+    if (this.watching || !this.signal || this.signal.aborted) return;
+    this.watching = true;
+    void this.informer.run(this.signal);
   }
 
   /**
@@ -118,6 +132,7 @@ export class LocalPathProvisioner {
     const storageClass = className ? await this.classes.get(undefined, className).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))) : undefined;
     const volume = localPathVolume(claim, storageClass, this.options.nodeName, this.options.stateDir);
     mkdirSync(volume.spec!.hostPath!.path, { recursive: true, mode: 0o777 });
+    this.watch();
     try {
       await this.volumes.create(undefined, volume);
       this.options.log(`provisioned ${volume.metadata!.name} for ${claim.metadata!.namespace}/${claim.metadata!.name} at ${volume.spec!.hostPath!.path}`);
