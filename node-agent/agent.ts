@@ -12,6 +12,7 @@ import { KUBELET_VERSION, machineFacts, type MachineFacts } from "./node-status.
 import type { Runtime } from "./runtime/runtime.ts";
 import { SimulatedRuntime } from "./simulated/runtime.ts";
 import type { AgentState } from "./state.ts";
+import { TunnelClient } from "./tunnel/client.ts";
 
 export type Log = (node: string, message: string) => void;
 

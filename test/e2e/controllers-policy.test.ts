@@ -59,6 +59,19 @@ describe.concurrent("policy controllers with kubectl", () => {
     await eventually("1 allowed with 3 ready", async () => /^web\s+2\s+N\/A\s+1\s/.test(await row()));
     const described = await harness.ok(kubectl, "get", "pdb", "web", "-n", "budgets", "-o", "jsonpath={.status.currentHealthy}/{.status.desiredHealthy}/{.status.expectedPods}");
     expect(described).toBe("3/2/3");
+
+    // An eviction spends the one disruption; the next is refused until the budget recovers.
+    const [first, second] = await names("budgets", "app=web");
+    const evict = (pod: string) => {
+      const file = join(dir, `evict-${pod}.json`);
+      writeFileSync(file, JSON.stringify({ apiVersion: "policy/v1", kind: "Eviction", metadata: { name: pod, namespace: "budgets" } }));
+      return harness.kubectl(kubectl, "create", "--raw", `/api/v1/namespaces/budgets/pods/${pod}/eviction`, "-f", file);
+    };
+    expect((await evict(first!)).code).toBe(0);
+    const refused = await evict(second!);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Cannot evict pod as it would violate the pod's disruption budget.");
+    await eventually("0 allowed after the eviction", async () => /^web\s+2\s+N\/A\s+0\s/.test(await row()));
   });
 
   it("kubectl create quota: used counts follow the pods and ConfigMaps created", async () => {
