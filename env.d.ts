@@ -15,6 +15,7 @@ interface Env {
   STORE: DurableObjectNamespace<import("./durable-objects/store/index.ts").StoreShard>;
   SCHEDULER: DurableObjectNamespace<import("./durable-objects/scheduler/object.ts").KubeScheduler>;
   CONTROLLERS: DurableObjectNamespace<import("./durable-objects/controllers/object.ts").KubeControllerManager>;
+  NODE_TUNNEL: DurableObjectNamespace<import("./durable-objects/tunnel/object.ts").NodeTunnel>;
   /** "false" keeps the store from waking the controller manager (test suites written for a cluster without one). */
   KUBE_CONTROLLER_MANAGER_ENABLED?: string;
   /** "false" keeps the store from waking the scheduler (test suites written for a cluster without one). */

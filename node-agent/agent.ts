@@ -120,10 +120,14 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
   }
   for (const { routes } of nodes) void routes?.run(abort.signal);
   for (const { services } of nodes) void services?.run(abort.signal).catch((e: Error) => jsonLog(state.nodes[0]!.name, `service networking stopped: ${e.message}`));
+  // Each node's tunnel, which logs and nodes/proxy reach it through: no inbound port.
+  const tunnels = state.nodes.map(({ name, token }, i) => new TunnelClient({ server: state.server, nodeName: name, token, ca: state.ca, runtime: runtimes[i]!.runtime, log: (message) => log(name, message) }));
+  for (const tunnel of tunnels) tunnel.start();
   return {
     kubelets,
     async stop(options) {
       abort.abort();
+      for (const tunnel of tunnels) tunnel.stop();
       await Promise.all(kubelets.map((k) => k.stop()));
       await Promise.all(runtimes.map((r) => r.stop(options)));
     },

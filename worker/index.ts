@@ -10,6 +10,7 @@ import type { AppEnv } from "./context.ts";
 import { versionInfo } from "./apiserver/discovery.ts";
 import { kubernetesApi } from "./apiserver/routes.ts";
 import { etcdGateway } from "./etcd-gateway.ts";
+import { tunnelRoutes } from "./tunnel/node-tunnel.ts";
 import { openapiRoutes } from "./openapi/index.ts";
 import { rewriteRoutes } from "./storage/rewrite.ts";
 import { auditMiddleware } from "./audit/middleware.ts";
@@ -20,6 +21,7 @@ import { componentChecks } from "./health/component-statuses.ts";
 export { StoreShard } from "../durable-objects/store/index.ts";
 export { KubeScheduler } from "../durable-objects/scheduler/object.ts";
 export { KubeControllerManager } from "../durable-objects/controllers/object.ts";
+export { NodeTunnel } from "../durable-objects/tunnel/object.ts";
 
 const app = new Hono<AppEnv>();
 
@@ -62,6 +64,8 @@ app.route("/etcd", etcdGateway);
 app.use("/audit/*", auditMiddleware, requireAuthorizedUser);
 app.route("/", auditRoutes);
 app.route("/admin/storage", rewriteRoutes);
+// A node agent's tunnel WebSocket: it authenticates as its node, not through the API's middleware.
+app.route("/", tunnelRoutes);
 app.route("/", openapiRoutes);
 app.route("/", kubernetesApi);
 

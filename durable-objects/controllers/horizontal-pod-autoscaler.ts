@@ -111,10 +111,30 @@ class Sync {
     return this.ctx.recorder.record(this.hpa, undefined, type, reason, "", message).then(() => undefined, () => undefined);
   }
 
+  /** validateAndParseSelector: the pods are the ones the target's scale selects, so it must have a selector. */
+  private async validateSelector(selector: string | undefined): Promise<Error | undefined> {
+    if (!selector) {
+      await this.event("Warning", "SelectorRequired", "selector is required");
+      this.setCondition("ScalingActive", "False", "InvalidSelector", "the HPA target's scale is missing a selector");
+      return new Error("selector is required");
+    }
+    try {
+      parseLabelSelector(selector);
+      return undefined;
+    } catch (e) {
+      const message = `couldn't convert selector into a corresponding internal selector object: ${(e as Error).message}`;
+      await this.event("Warning", "InvalidSelector", message);
+      this.setCondition("ScalingActive", "False", "InvalidSelector", message);
+      return new Error(message);
+    }
+  }
+
   /** computeReplicasForMetrics: the largest proposal; if no metric works, ScalingActive=False says why. */
   async metricsReplicas(scale: Scale): Promise<{ replicas: number; metricName: string; statuses: MetricStatus[] } | Error> {
     const specs = this.hpa.spec?.metrics?.length ? this.hpa.spec.metrics : DEFAULT_METRICS;
     const current = scale.spec?.replicas ?? 0;
+    const selectorError = await this.validateSelector(scale.status?.selector);
+    if (selectorError) return selectorError;
     const statuses: MetricStatus[] = [];
     let best: MetricOutcome | undefined;
     let firstError: Error | undefined;

@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
-import type { ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
+import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
 import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
 import { Backoff, goDuration, systemClock, type Clock } from "./backoff.ts";
 import { CriClient, isNotFound, type ContainerStatus, type Mount, type PodSandbox, type PodSandboxConfig } from "./client.ts";
@@ -214,6 +214,15 @@ export class CriRuntime implements Runtime {
     this.backoffTimers.add(timer);
   }
 
+  /** The container's log file, which containerd reports with its status. */
+  async containerLog(uid: string, containerID: string): Promise<ContainerLog | undefined> {
+    const id = containerID.replace(/^containerd:\/\//, "");
+    const instance = [...(await this.snapshot(uid)).containers.values()].flat().find((c) => c.id === id);
+    if (!instance) return undefined;
+    const running = () => this.client.containerStatus(instance.id).then((s) => s.state === "CONTAINER_RUNNING", () => false);
+    return { source: { path: instance.log_path }, running };
+  }
+
   async exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     const running = await this.client.listContainers({ label_selector: { [POD_UID]: uid, [CONTAINER_NAME]: container }, state: { state: "CONTAINER_RUNNING" } });
     const target = running.sort((a, b) => b.created_at - a.created_at)[0];
@@ -240,6 +249,7 @@ export class CriRuntime implements Runtime {
       snapshot = await this.snapshot(uid);
     }
     const sandbox = snapshot.ready!;
+    if (inputs.withPodIPs) inputs = await inputs.withPodIPs(snapshot.podIPs);
     const config = sandboxConfig(pod, inputs, sandbox.metadata.attempt, this.logsDir);
     const context: StartContext = { pod, inputs, emit, snapshot, sandboxId: sandbox.id, sandboxConfig: config, extraMounts: this.podMounts(pod, inputs) };
 

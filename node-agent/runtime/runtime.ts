@@ -41,6 +41,12 @@ export interface PodInputs {
   hosts?: string;
   /** Pull secrets' docker config JSON, if any. */
   pullSecrets?: string[];
+  /**
+   * The inputs again for the IPs the pod's sandbox got, which the runtime asks for before it
+   * creates containers (as the kubelet makes container configs after the sandbox): env from
+   * status.podIP(s) and the pod's hosts file name them.
+   */
+  withPodIPs?(podIPs: string[]): Promise<PodInputs>;
 }
 
 /** One container as the runtime sees it, in the words of core/v1 ContainerStatus. */
@@ -87,6 +93,13 @@ export interface RuntimeEvent {
   fieldPath?: string;
 }
 
+/** Where a container instance's CRI-format log is: a file the runtime writes, or (simulated) its text. */
+export interface ContainerLog {
+  source: { path: string } | { text: string };
+  /** Whether the instance may still write (following the log ends when it may not). */
+  running(): Promise<boolean>;
+}
+
 export interface Runtime {
   info(): Promise<RuntimeInfo>;
   health(): Promise<RuntimeHealth>;
@@ -125,6 +138,12 @@ export interface Runtime {
    * kubelet half running them (exec, httpGet, tcpSocket against the pod).
    */
   probe?(uid: string, container: string, kind: "liveness" | "readiness" | "startup"): Promise<{ success: boolean; message?: string }>;
+  /**
+   * Optional: the log of one container instance of the pod, by the containerID its status reports
+   * (current or last state), in the CRI format (`<time> <stream> <P|F> <text>` lines), for `kubectl
+   * logs`; undefined when the runtime holds no such instance.
+   */
+  containerLog?(uid: string, containerID: string): Promise<ContainerLog | undefined>;
   /** Runs a command in a container and waits for it (exec probes, lifecycle hooks). */
   exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   close(): Promise<void>;

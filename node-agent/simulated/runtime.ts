@@ -7,7 +7,7 @@
 // Holding nothing on disk, after an agent restart it adopts each pod as the pod's status reports it.
 import type { Container, ContainerStatus, Pod } from "kubernetes-types/core/v1";
 import type {
-  ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef,
+  ContainerLog, ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef,
 } from "../runtime/runtime.ts";
 
 export const SIMULATED_VERSION = "0.1.0";
@@ -160,6 +160,20 @@ export class SimulatedRuntime implements Runtime {
 
   async listPods(): Promise<RuntimePodRef[]> {
     return [...this.pods.values()].map((sim) => sim.ref);
+  }
+
+  /** A few lines saying the container is simulated, stamped with when it ran; the current instance "runs" while it is running. */
+  async containerLog(uid: string, containerID: string): Promise<ContainerLog | undefined> {
+    const sim = this.pods.get(uid);
+    for (const container of sim ? [...sim.init, ...sim.containers] : []) {
+      const last = container.lastState && "terminated" in container.lastState ? container.lastState.terminated : undefined;
+      if (last?.containerID === containerID) return { source: { text: simulatedLog(sim!, container, last.startedAt, last.finishedAt, last.exitCode) }, running: async () => false };
+      if (container.containerID !== containerID || container.startedAt === undefined) continue;
+      const ended = "terminated" in container.state ? container.state.terminated : undefined;
+      const running = async () => this.pods.get(uid) === sim && container.containerID === containerID && "running" in container.state;
+      return { source: { text: simulatedLog(sim!, container, iso(container.startedAt), ended?.finishedAt, ended?.exitCode) }, running };
+    }
+    return undefined;
   }
 
   async exec(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
@@ -321,6 +335,17 @@ export class SimulatedRuntime implements Runtime {
     });
     return { uid: sim.ref.uid, sandboxReady: true, podIPs: [sim.ip], initContainers: sim.init.map(view), containers: sim.containers.map(view) };
   }
+}
+
+/** A simulated container instance's log in the CRI format: what it is, and when it ran. */
+function simulatedLog(sim: SimPod, container: SimContainer, startedAt: string | undefined, finishedAt: string | undefined, exitCode: number | undefined): string {
+  const started = startedAt ?? iso(Date.now());
+  const lines = [
+    `${started} stdout F simulated container ${container.name} of pod ${sim.ref.namespace}/${sim.ref.name} started (image ${container.image})`,
+    `${started} stdout F this node is simulated (a hollow node): no process runs, so the container writes nothing else`,
+  ];
+  if (finishedAt) lines.push(`${finishedAt} stdout F simulated container ${container.name} exited with code ${exitCode ?? 0}`);
+  return lines.map((line) => line + "\n").join("");
 }
 
 function fieldPath(name: string, init: boolean): string {

@@ -11,6 +11,7 @@ import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDocument, apiG
 import { serveTarget } from "./handlers.ts";
 import { errorResponse } from "./negotiation.ts";
 import { resolveTarget, segmentsAfter } from "./target.ts";
+import { serveNodeProxy } from "../tunnel/node-proxy.ts";
 
 export const kubernetesApi = new Hono<AppEnv>();
 
@@ -54,6 +55,9 @@ kubernetesApi.get("/apis/:group/:version", async (c) => {
   if (!list) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   return c.json(list);
 });
+// nodes/proxy carries a path of its own after the subresource, relayed through the node's tunnel.
+kubernetesApi.all("/api/v1/nodes/:name/proxy", serveNodeProxy);
+kubernetesApi.all("/api/v1/nodes/:name/proxy/*", serveNodeProxy);
 kubernetesApi.all("/api/v1/*", async (c) => serveTarget(c, await resolveTarget(c.env, "", "v1", segmentsAfter(c, "/api/v1/"))));
 kubernetesApi.all("/apis/:group/:version/*", async (c) => {
   const { group, version } = c.req.param();

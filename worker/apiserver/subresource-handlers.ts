@@ -1,6 +1,6 @@
 // The subresources and verbs that are not the generic store's: each an entry of this table, so the
 // generic handlers hold no per-resource case. scale (any scalable kind), pods/binding and
-// pods/eviction, serviceaccounts/token and nodes/token (TokenRequests), namespaces/finalize.
+// pods/eviction, pods/log (through the node's tunnel), serviceaccounts/token and nodes/token (TokenRequests), namespaces/finalize.
 import type { Context } from "hono";
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { issueNodeCredential, issueToken } from "../authn/service-account-tokens.ts";
@@ -13,6 +13,7 @@ import type { ResourceDefinition } from "../registry/types.ts";
 import { parseBody, readObject, readText } from "./bodies.ts";
 import { respond } from "./negotiation.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
+import { servePodLog } from "../tunnel/pod-log.ts";
 import type { Target } from "./target.ts";
 
 export interface SubresourceRequest {
@@ -55,6 +56,11 @@ const HANDLERS: SubresourceHandler[] = [
         return c.json(await updateScale(store, target.namespace, target.name, (scale) => applyPatch(contentType, scale, patch, SCALE), dryRun, manager));
       },
     },
+  },
+  {
+    subresource: "log",
+    serves: core("pods"),
+    methods: { GET: servePodLog },
   },
   {
     subresource: "binding",

@@ -1,0 +1,108 @@
+// One node's tunnel: the Durable Object (one per `<cluster>/<node>`) that holds the node agent's
+// single outbound WebSocket, accepted with the hibernation API so an idle tunnel costs nothing,
+// and opens streams to the agent over it for the apiserver (logs, nodes/proxy). Only the apiserver
+// reaches this object, after its own authentication and authorization; the agent cannot open
+// streams here (the multiplexer refuses them).
+import { DurableObject } from "cloudflare:workers";
+import { TunnelMux, type StreamHeader, type StreamReply } from "../../lib/tunnel/mux.ts";
+
+/** The header carrying a stream's StreamHeader (JSON) on a /stream request, and the agent's reply on the answer. */
+export const STREAM_HEADER = "X-Tunnel-Stream";
+export const REPLY_HEADER = "X-Tunnel-Reply";
+/** What the agent sends to check the tunnel is alive; answered without waking this object. */
+export const PING = "ping";
+export const PONG = "pong";
+
+export class NodeTunnel extends DurableObject<Env> {
+  /** The multiplexer over the current socket; rebuilt after hibernation, when no stream is open. */
+  private mux: TunnelMux | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    if (path === "/connect") return this.acceptAgent(request);
+    if (path === "/stream") return this.stream(request);
+    return new Response("not found", { status: 404 });
+  }
+
+  /** The agent's WebSocket: the newest connection wins, an older one is closed. */
+  private acceptAgent(request: Request): Response {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    for (const old of this.ctx.getWebSockets()) old.close(1012, "replaced by a newer connection");
+    this.mux?.close("the node reconnected");
+    this.mux = undefined;
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * Opens a stream to the agent: 503 when it is not connected; else the agent's reply as the
+   * status (and REPLY_HEADER), with the stream's bytes as the body. The request's body, if any,
+   * is written to the stream.
+   */
+  private async stream(request: Request): Promise<Response> {
+    const mux = this.currentMux();
+    if (!mux) return new Response("not connected", { status: 503 });
+    const header = JSON.parse(request.headers.get(STREAM_HEADER) ?? "{}") as StreamHeader;
+    const stream = mux.open(header);
+    void this.pump(request.body, stream);
+    let reply: StreamReply;
+    try {
+      reply = await stream.reply;
+    } catch (e) {
+      return new Response(`the node ended the stream: ${(e as Error).message}`, { status: 503 });
+    }
+    const headers = { [REPLY_HEADER]: JSON.stringify(reply) };
+    if (reply.status >= 300) {
+      stream.reset("refused");
+      return new Response(null, { status: reply.status, headers });
+    }
+    return new Response(stream.readable, { status: reply.status, headers });
+  }
+
+  private async pump(body: ReadableStream<Uint8Array> | null, stream: ReturnType<TunnelMux["open"]>): Promise<void> {
+    try {
+      if (body) for await (const chunk of body) await stream.write(chunk);
+      stream.end();
+    } catch {
+      // The stream was reset: its reader learns why.
+    }
+  }
+
+  /** The multiplexer of the open socket, made on first use after a wake. */
+  private currentMux(): TunnelMux | undefined {
+    const socket = this.ctx.getWebSockets()[0];
+    if (!socket) return undefined;
+    this.mux ??= new TunnelMux({ ids: "odd", send: (frame) => socket.send(frame) });
+    return this.mux;
+  }
+
+  override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message === "string") return;
+    this.currentMux()?.receive(new Uint8Array(message));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.disconnected(ws, `the node's tunnel closed (${code})`);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.disconnected(ws, "the node's tunnel failed");
+  }
+
+  private disconnected(ws: WebSocket, reason: string): void {
+    try {
+      ws.close(1011, reason);
+    } catch {
+      // Already closed.
+    }
+    if (this.ctx.getWebSockets().some((s) => s !== ws && s.readyState === WebSocket.OPEN)) return;
+    this.mux?.close(reason);
+    this.mux = undefined;
+  }
+}

@@ -1,0 +1,30 @@
+// The kinds of stream the control plane opens to a node through its tunnel, by the header's `type`.
+// Each names what it is about; the agent answers with a reply (status) and then the stream's bytes.
+// Exec, attach and port-forward will be further types here (both directions carry data).
+import type { StreamHeader } from "./mux.ts";
+
+/** A container's log, as the kubelet's /containerLogs serves it (PodLogOptions, validated by the apiserver). */
+export interface LogStreamHeader extends StreamHeader {
+  type: "log";
+  namespace: string;
+  pod: string;
+  uid: string;
+  container: string;
+  follow?: boolean;
+  previous?: boolean;
+  timestamps?: boolean;
+  /** RFC 3339: entries before it are skipped (sinceSeconds is turned into this by the apiserver). */
+  sinceTime?: string;
+  tailLines?: number;
+  limitBytes?: number;
+}
+
+/** An HTTP request to the agent's own endpoints (nodes/proxy): /healthz. */
+export interface ProxyStreamHeader extends StreamHeader {
+  type: "proxy";
+  method: string;
+  /** The path and query after /api/v1/nodes/<name>/proxy. */
+  path: string;
+}
+
+export type NodeStreamHeader = LogStreamHeader | ProxyStreamHeader;

@@ -1,0 +1,99 @@
+// The agent's end of its node's tunnel: one outbound WebSocket to the control plane
+// (/api/v1/nodes/<name>/tunnel, as the node's own credential), redialed with back-off (1 s doubling
+// to 30 s) whenever it drops, and kept honest with a ping the tunnel object answers without waking.
+// The control plane opens streams over it; the agent serves them (serve.ts) and opens none.
+import WebSocket from "ws";
+import { TunnelMux } from "../../lib/tunnel/mux.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { serveStream } from "./serve.ts";
+
+export interface TunnelClientOptions {
+  server: string;
+  nodeName: string;
+  token: string;
+  /** The CA pinned at join (PEM). */
+  ca?: string;
+  runtime: Runtime;
+  log: (message: string) => void;
+}
+
+const BACKOFF_INITIAL_MS = 1000;
+const BACKOFF_MAX_MS = 30_000;
+/** How often the agent pings; two pings unanswered and the connection is dropped and redialed. */
+const PING_MS = 20_000;
+
+export class TunnelClient {
+  private readonly options: TunnelClientOptions;
+  private socket: WebSocket | undefined;
+  private stopped = false;
+  private backoff = BACKOFF_INITIAL_MS;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(options: TunnelClientOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.socket?.terminate();
+  }
+
+  private url(): string {
+    const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.options.nodeName)}/tunnel`, this.options.server);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.toString();
+  }
+
+  private dial(): void {
+    const { token, ca, runtime, log } = this.options;
+    const socket = new WebSocket(this.url(), { headers: { Authorization: `Bearer ${token}` }, ca, perMessageDeflate: false });
+    this.socket = socket;
+    const mux = new TunnelMux({
+      ids: "even",
+      send: (frame) => socket.send(frame),
+      onOpen: (stream) => void serveStream(stream, runtime),
+    });
+    let lastPong = Date.now();
+    let pinger: NodeJS.Timeout | undefined;
+    socket.on("open", () => {
+      this.backoff = BACKOFF_INITIAL_MS;
+      log("tunnel connected");
+      pinger = setInterval(() => {
+        if (Date.now() - lastPong > 2 * PING_MS) return socket.terminate();
+        socket.send("ping");
+      }, PING_MS);
+    });
+    socket.on("message", (data, isBinary) => {
+      if (!isBinary) {
+        lastPong = Date.now();
+        return;
+      }
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      mux.receive(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    });
+    socket.on("unexpected-response", (_request, response) => {
+      let body = "";
+      response.on("data", (d: Buffer) => (body += d));
+      response.on("end", () => {
+        log(`tunnel refused: ${response.statusCode} ${body.slice(0, 300)}`);
+        socket.terminate();
+      });
+    });
+    socket.on("error", (error) => log(`tunnel: ${error.message}`));
+    socket.on("close", () => {
+      clearInterval(pinger);
+      mux.close("the tunnel closed");
+      if (this.stopped || this.socket !== socket) return;
+      const delay = this.backoff;
+      this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+      log(`tunnel closed; redialing in ${delay / 1000} s`);
+      this.retry = setTimeout(() => this.dial(), delay);
+      this.retry.unref();
+    });
+  }
+}

@@ -1,0 +1,79 @@
+// What the agent serves on streams the control plane opens through its tunnel: a container's log
+// (the kubelet's /containerLogs, with its checks and wording) and its own HTTP endpoints for
+// nodes/proxy (/healthz). Each stream gets a reply first: 200, or the error kube's kubelet gives.
+import type { TunnelStream } from "../../lib/tunnel/mux.ts";
+import type { LogStreamHeader, NodeStreamHeader, ProxyStreamHeader } from "../../lib/tunnel/streams.ts";
+import { streamLog } from "../logs/cri-log.ts";
+import type { ContainerObservation, Runtime } from "../runtime/runtime.ts";
+
+class Refusal extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Serves one stream to its end; failures before the reply become the reply. */
+export async function serveStream(stream: TunnelStream, runtime: Runtime): Promise<void> {
+  const header = stream.header as NodeStreamHeader;
+  const abort = new AbortController();
+  void stream.readable.pipeTo(new WritableStream()).catch(() => abort.abort());
+  try {
+    if (header.type === "log") await serveLog(stream, header, runtime, abort.signal);
+    else if (header.type === "proxy") await serveProxy(stream, header);
+    else throw new Refusal(400, `stream type ${JSON.stringify((header as { type: string }).type)} is not supported by this node`);
+    stream.end();
+  } catch (e) {
+    if (e instanceof Refusal) {
+      stream.respond({ status: e.status, message: e.message });
+      stream.end();
+    } else {
+      stream.reset((e as Error).message);
+    }
+  }
+}
+
+/** The container ID whose log is asked for, chosen and checked as the kubelet's validateContainerLogStatus does. */
+function logContainerID(status: ContainerObservation | undefined, header: LogStreamHeader): string {
+  const { container, pod } = header;
+  if (!status) throw new Refusal(400, `container "${container}" in pod "${pod}" is not available`);
+  const last = status.lastState && "terminated" in status.lastState ? status.lastState.terminated : undefined;
+  if (header.previous) {
+    if (!last?.containerID) throw new Refusal(400, `previous terminated container "${container}" in pod "${pod}" not found`);
+    return last.containerID;
+  }
+  if ("running" in status.state && status.containerID) return status.containerID;
+  if ("terminated" in status.state) {
+    const id = status.state.terminated.containerID ?? status.containerID;
+    if (!id) throw new Refusal(400, `container "${container}" in pod "${pod}" is terminated`);
+    return id;
+  }
+  // A container waiting to restart answers with its last run's log.
+  if (last?.containerID) return last.containerID;
+  const reason = "waiting" in status.state ? status.state.waiting.reason : "ContainerCreating";
+  const why = reason === "ErrImagePull" ? "image can't be pulled" : reason === "ImagePullBackOff" ? "trying and failing to pull image" : reason;
+  throw new Refusal(400, `container "${container}" in pod "${pod}" is waiting to start: ${why}`);
+}
+
+async function serveLog(stream: TunnelStream, header: LogStreamHeader, runtime: Runtime, signal: AbortSignal): Promise<void> {
+  const observation = await runtime.observe(header.uid);
+  if (!observation) throw new Refusal(404, `pod "${header.pod}" cannot be found - no logs available`);
+  const status = [...observation.containers, ...observation.initContainers].find((c) => c.name === header.container);
+  const containerID = logContainerID(status, header);
+  if (!runtime.containerLog) throw new Refusal(400, "this node's container runtime does not keep container logs");
+  const log = await runtime.containerLog(header.uid, containerID);
+  if (!log) throw new Refusal(400, `container "${header.container}" in pod "${header.pod}" is not available`);
+  stream.respond({ status: 200 });
+  await streamLog(log, header, (bytes) => stream.write(bytes), signal);
+}
+
+/** The agent's own endpoints, as the kubelet serves them on its port. */
+async function serveProxy(stream: TunnelStream, header: ProxyStreamHeader): Promise<void> {
+  const path = header.path.split("?")[0];
+  if (path !== "/healthz") throw new Refusal(404, "404 page not found");
+  if (header.method !== "GET" && header.method !== "HEAD") throw new Refusal(405, `the method ${header.method} is not allowed on ${path}`);
+  stream.respond({ status: 200, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+  if (header.method === "GET") await stream.write(new TextEncoder().encode("ok"));
+}

@@ -1,0 +1,181 @@
+// The node tunnel end to end with the agent bundle on the simulated runtime: the agent dials its
+// node's tunnel, and real kubectl reads pod logs (and nodes/proxy) through it with no inbound port:
+// `kubectl logs` with its options and kube's errors, `-f` streaming until the pod is deleted, a
+// killed agent answered promptly with "not connected" and served again once it is back, and a
+// node credential refused another node's tunnel.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "tunnel-node";
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+let harness: KubectlHarness;
+let dir: string;
+let bundle: string;
+let stateDir: string;
+let agent: ChildProcess | undefined;
+let agentOutput = "";
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "node-tunnel-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  stateDir = join(dir, "agent");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("node-tunnel-e2e-");
+});
+
+afterAll(async () => {
+  agent?.kill("SIGKILL");
+  await harness?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function bootstrapToken(): Promise<string> {
+  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
+  const [id, secret] = [word(6), word(16)];
+  const file = join(dir, `token-${id}.json`);
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  writeFileSync(file, JSON.stringify({
+    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
+    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+    data: {
+      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
+      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
+    },
+  }));
+  await harness.ok(kubectl, "create", "-f", file);
+  return `${id}.${secret}`;
+}
+
+function startAgent(args: string[]): ChildProcess {
+  const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (d) => (agentOutput += d));
+  child.stderr!.on("data", (d) => (agentOutput += d));
+  return child;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const logs = (...args: string[]) => harness.kubectl(kubectl, "logs", ...args);
+
+async function running(name: string): Promise<void> {
+  await until(`pod ${name} to run`, async () => ((await harness.ok(kubectl, "get", "pod", name, "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
+}
+
+describe("kubectl logs through the node tunnel (simulated runtime)", () => {
+  it("the agent joins and dials its tunnel; a pod's log is read through it, with kube's options", async () => {
+    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
+    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
+    await until("the tunnel to connect", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
+    await harness.ok(kubectl, "run", "web", "--image=busybox");
+    await running("web");
+
+    const plain = await harness.ok(kubectl, "logs", "web");
+    expect(plain).toMatch(/^simulated container web of pod default\/web started \(image busybox\)\n/);
+    expect(plain.split("\n").filter(Boolean)).toHaveLength(2);
+    expect((await harness.ok(kubectl, "logs", "web", "--tail=1")).trim()).toBe("this node is simulated (a hollow node): no process runs, so the container writes nothing else");
+    const stamped = await harness.ok(kubectl, "logs", "web", "--timestamps");
+    expect(stamped.split("\n")[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z simulated container web/);
+    expect(await harness.ok(kubectl, "logs", "web", "--limit-bytes=9")).toBe("simulated");
+    expect(await harness.ok(kubectl, "logs", "web", "--since-time=2999-01-01T00:00:00Z")).toBe("");
+    expect((await harness.ok(kubectl, "logs", "web", "--since=1h")).split("\n").filter(Boolean)).toHaveLength(2);
+  });
+
+  it("answers kube's errors: no such container, several containers, no previous instance, not scheduled", async () => {
+    // kubectl checks a container name itself; the API says the same.
+    expect((await logs("web", "-c", "nope")).stderr.trim()).toBe("error: container nope is not valid for pod web");
+    expect((await harness.kubectl(kubectl, "get", "--raw", "/api/v1/namespaces/default/pods/web/log?container=nope")).stderr).toContain("container nope is not valid for pod web");
+    expect((await logs("web", "--previous")).stderr.trim()).toBe('Error from server (BadRequest): previous terminated container "web" in pod "web" not found');
+    expect((await logs("missing")).stderr.trim()).toBe('error: error from server (NotFound): pods "missing" not found in namespace "default"');
+    const pod = (name: string, spec: object) => JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec });
+    const file = join(dir, "pods.json");
+    writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: [
+      JSON.parse(pod("pair", { containers: [{ name: "a", image: "busybox" }, { name: "b", image: "busybox" }] })),
+      JSON.parse(pod("nowhere", { containers: [{ name: "c", image: "busybox" }], nodeSelector: { absent: "label" } })),
+    ] }));
+    await harness.ok(kubectl, "apply", "-f", file);
+    await running("pair");
+    // kubectl itself picks the first container of a pod with several (and says so); the API asks to choose.
+    const raw = await harness.kubectl(kubectl, "get", "--raw", "/api/v1/namespaces/default/pods/pair/log");
+    expect(raw.stderr).toContain("a container name must be specified for pod pair, choose one of: [a b]");
+    expect((await harness.ok(kubectl, "logs", "pair", "-c", "b")).split("\n")[0]).toBe("simulated container b of pod default/pair started (image busybox)");
+    await harness.ok(kubectl, "annotate", "pod", "pair", "kubectl.kubernetes.io/default-container=b");
+    expect(await harness.ok(kubectl, "get", "--raw", "/api/v1/namespaces/default/pods/pair/log")).toContain("simulated container b of pod");
+    expect((await logs("nowhere")).stderr.trim()).toBe("Error from server (BadRequest): pod nowhere does not have a host assigned");
+  });
+
+  it("nodes/proxy reaches the agent's /healthz through the tunnel", async () => {
+    expect(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/healthz`)).toBe("ok");
+    expect((await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/nothing`)).stderr).toContain("404 page not found");
+  });
+
+  it("`kubectl logs -f` streams until the pod is deleted", async () => {
+    await harness.ok(kubectl, "run", "follow", "--image=busybox");
+    await running("follow");
+    const child = spawn(kubectl, ["logs", "-f", "follow"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = once(child, "exit");
+    await until("the followed log's lines", async () => (out.split("\n").filter(Boolean).length === 2 ? true : undefined));
+    expect(child.exitCode).toBeNull();
+    await harness.ok(kubectl, "delete", "pod", "follow", "--wait=false");
+    const [code] = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`kubectl logs -f still running: ${out}`)), 30_000))]) as [number];
+    expect(code).toBe(0);
+    expect(out).toContain("simulated container follow of pod default/follow started");
+  });
+
+  it("a killed agent's node answers 'not connected' at once, and logs work again once the agent is back", async () => {
+    agent!.kill("SIGKILL");
+    await once(agent!, "exit");
+    const started = Date.now();
+    const refused = await until("logs to be refused", async () => {
+      const result = await logs("web");
+      return result.code !== 0 ? result.stderr.trim() : undefined;
+    }, 10_000);
+    expect(refused).toBe(`Error from server (ServiceUnavailable): node "${NODE}" is not connected`);
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    agentOutput = "";
+    agent = startAgent(["run", "--state-dir", stateDir]);
+    const back = await until("logs to work again", async () => {
+      const result = await logs("web");
+      return result.code === 0 ? result.stdout : undefined;
+    });
+    expect(back).toContain("simulated container web of pod default/web started");
+  });
+
+  it("a node's credential opens its own tunnel only", async () => {
+    const state = JSON.parse(readFileSync(join(stateDir, "agent.json"), "utf8")) as { nodes: { name: string; token: string }[] };
+    const token = state.nodes[0]!.token;
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = harness.plane.url.replace(/^https/, "wss") + "/api/v1/nodes/another-node/tunnel";
+      const socket = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, ca: harness.plane.caPem });
+      socket.on("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      socket.on("open", () => reject(new Error("another node's tunnel opened")));
+      socket.on("error", () => {});
+    });
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body).message).toBe(`nodes "another-node" is forbidden: User "system:node:${NODE}" cannot open the tunnel of node "another-node": only the node itself may`);
+  });
+});
