@@ -272,7 +272,8 @@ export class PodManager {
   /**
    * The pod's inputs: resolved the first time, again every 48 minutes (80% of the projected
    * service account token's hour, when the kubelet refreshes it), and their env and hosts again
-   * once the pod's addresses are known.
+   * once the pod's addresses are known (the runtime asks through withPodIPs, before it starts
+   * containers in a new sandbox).
    */
   private async inputsFor(worker: PodWorker, podIPs: string[]): Promise<PodInputs> {
     const pod = worker.pod;
@@ -285,7 +286,7 @@ export class PodManager {
       worker.inputs = await withPodIPs(worker.inputs, pod, this.objectSource(), facts);
     }
     worker.inputsAddresses = addresses;
-    return worker.inputs;
+    return { ...worker.inputs, withPodIPs: (ips) => this.inputsFor(worker, ips) };
   }
 
   /** activeDeadlineSeconds passed: the kubelet stops the pod and fails it with DeadlineExceeded. */

@@ -328,7 +328,7 @@ describe("the node agent on containerd", () => {
     expect(events).toContain("Killing: Container app failed liveness probe, will be restarted");
   });
 
-  it("puts configMap, secret and downward API contents in volumes and env", async () => {
+  it("puts configMap, secret and downward API contents (the pod's own IP too) in volumes, env and hosts", async () => {
     await apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg" }, data: { key: "value" } });
     await apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "sec" }, stringData: { password: "s3cret" } });
     const check = (name: string, script: string) => apply({
@@ -347,6 +347,7 @@ describe("the node agent on containerd", () => {
             { name: "CFG", valueFrom: { configMapKeyRef: { name: "cfg", key: "key" } } },
             { name: "PASSWORD", valueFrom: { secretKeyRef: { name: "sec", key: "password" } } },
             { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
             { name: "MEMORY", valueFrom: { resourceFieldRef: { resource: "limits.memory" } } },
           ],
           envFrom: [{ configMapRef: { name: "cfg" }, prefix: "FROM_" }],
@@ -358,7 +359,7 @@ describe("the node agent on containerd", () => {
       `test "$(cat /etc/cfg/key)" = value`, `test "$(cat /etc/sec/password)" = s3cret`,
       `test "$(cat /etc/podinfo/name)" = contents`, `grep -qx 'tier="checks"' /etc/podinfo/labels`,
       `test "$CFG" = value`, `test "$FROM_key" = value`, `test "$PASSWORD" = s3cret`, `test "$POD_NAME" = contents`,
-      `test "$MEMORY" = ${64 * 2 ** 20}`,
+      `test "$MEMORY" = ${64 * 2 ** 20}`, `ip -4 addr show eth0 | grep -q "inet $POD_IP/"`, `grep -q "^$POD_IP\s" /etc/hosts`,
     ].join(" && "));
     await check("contents-wrong", `test "$(cat /etc/cfg/key)" = other`);
     expect(await phase("contents", ["Succeeded", "Failed"])).toBe("Succeeded");
