@@ -110,7 +110,10 @@ export class PodManager {
     this.configMaps = options.client.resource<ConfigMap>(builtin("v1", "configmaps"));
     this.secrets = options.client.resource<Secret>(builtin("v1", "secrets"));
     this.informer = new Informer(this.pods, { fieldSelector: `spec.nodeName=${options.nodeName}` });
-    this.localPath = new LocalPathProvisioner({ client: options.client, nodeName: options.nodeName, stateDir: options.stateDir, log: options.log });
+    this.localPath = new LocalPathProvisioner({
+      client: options.client, nodeName: options.nodeName, stateDir: options.stateDir, log: options.log,
+      pathInUse: (path) => [...this.workers.values()].some((w) => !w.gone && !w.finished && Object.values(w.inputs?.volumes ?? {}).some((v) => v.hostPath === path)),
+    });
     this.prober = new Prober({
       runtime: options.runtime,
       onChange: (uid) => this.enqueue(uid),

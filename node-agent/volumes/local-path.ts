@@ -3,8 +3,8 @@
 // node as volume.kubernetes.io/selected-node and asked this provisioner) gets a directory
 // <state>/local-path/<pv-name> and a PersistentVolume for it: hostPath, node affinity to this node,
 // the requested capacity, a claimRef to the claim and the class's reclaim policy. A Released volume
-// of this node whose policy is Delete loses its directory, then its PersistentVolume. Pods reach
-// their claims' directories through claimPath.
+// of this node whose policy is Delete loses its directory (once no pod here has it as a volume),
+// then its PersistentVolume. Pods reach their claims' directories through claimPath.
 import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import type { PersistentVolume, PersistentVolumeClaim } from "kubernetes-types/core/v1";
@@ -68,6 +68,8 @@ export interface LocalPathOptions {
   nodeName: string;
   stateDir: string;
   log(message: string): void;
+  /** Whether a pod on this node still has this directory as a volume (its deletion waits until none has). */
+  pathInUse(path: string): boolean;
 }
 
 export class LocalPathProvisioner {
@@ -147,6 +149,7 @@ export class LocalPathProvisioner {
     this.deleting.add(name);
     try {
       const dir = ownedDirectory(volume, this.options.stateDir);
+      if (dir && this.options.pathInUse(dir)) throw new Error(`${dir} is still a volume of a pod on this node`);
       if (dir) rmSync(dir, { recursive: true, force: true });
       await this.volumes.delete(undefined, name, { preconditions: { uid: volume.metadata!.uid! } }).catch((e) => {
         if (!isNotFound(e)) throw e;
