@@ -95,7 +95,7 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
       client, nodeName: name, runtime, stateDir,
       facts: simulated ? hollowFacts(host, name) : { ...host, hostname: name, internalIP: state.nodeIP ?? host.internalIP },
       labels: simulated ? { "node.edgeplane.dev/simulated": "true" } : {},
-      reportsNetwork: !simulated, rootCA: state.ca, clusterDNS, log: (message) => log(name, message),
+      reportsNetwork: !simulated, rootCA: state.ca, podManifestPath: state.podManifestPath, clusterDNS, log: (message) => log(name, message),
     });
     // A real node's Services: the service proxy and the cluster DNS.
     const services = simulated ? undefined : new NodeServices({ client, nodeName: name, log: (message) => log(name, message) });

@@ -23,6 +23,8 @@ export interface JoinOptions {
   /** Kept in the state for `run`: the cri runtime's settings and the node's InternalIP. */
   cri?: AgentState["cri"];
   nodeIP?: string;
+  /** Kept in the state for `run`: the static pod manifest directory. */
+  podManifestPath?: string;
   isRoot?: boolean;
 }
 
@@ -99,6 +101,7 @@ export async function join(options: JoinOptions): Promise<AgentState> {
   const state: AgentState = {
     server: base, ...(ca ? { ca } : {}), runtime: options.runtime, nodes,
     ...(options.simulated ? { simulated: options.simulated } : {}), ...(options.cri ? { cri: options.cri } : {}), ...(options.nodeIP ? { nodeIP: options.nodeIP } : {}),
+    ...(options.podManifestPath ? { podManifestPath: options.podManifestPath } : {}),
   };
   writeState(options.stateDir, state);
   return state;

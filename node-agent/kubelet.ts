@@ -8,6 +8,7 @@ import { KubeletEvents } from "./events.ts";
 import { NodeHeartbeat } from "./heartbeat.ts";
 import { registrationNode, type MachineFacts } from "./node-status.ts";
 import { PodManager } from "./pods/pod-manager.ts";
+import { StaticPodSource } from "./pods/static-pods.ts";
 import type { Runtime } from "./runtime/runtime.ts";
 
 export interface KubeletOptions {
@@ -23,6 +24,8 @@ export interface KubeletOptions {
   rootCA?: string;
   /** The nameservers of ClusterFirst pods (the kubelet's --cluster-dns); none: they use the host's. */
   clusterDNS?: string[];
+  /** The directory of static pod manifests (the kubelet's --pod-manifest-path), if any. */
+  podManifestPath?: string;
   log: (message: string) => void;
 }
 
@@ -64,6 +67,7 @@ export class Kubelet {
     const heartbeat = this.heartbeat;
     this.pods = new PodManager({
       client, nodeName, runtime, stateDir, hostIPs: [facts.internalIP], node: () => heartbeat.current,
+      staticPods: this.options.podManifestPath ? new StaticPodSource({ dir: this.options.podManifestPath, nodeName, log }) : undefined,
       events: new KubeletEvents(client, nodeName, log), rootCA: this.options.rootCA, clusterDNS: this.options.clusterDNS, log,
     });
     void this.pods.run(this.abort.signal);

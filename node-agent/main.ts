@@ -1,6 +1,6 @@
 // edgeplane-agent: the command line of the node agent.
 //   join --server URL --token ID.SECRET [--ca-cert-sha256 HEX] [--node-name N] [--state-dir DIR]
-//        [--runtime cri|simulated] [--node-ip IP] [cri runtime settings]
+//        [--runtime cri|simulated] [--node-ip IP] [--pod-manifest-path DIR] [cri runtime settings]
 //        [--nodes N --node-name-prefix P] [simulated runtime settings]
 //        joins the cluster (see join.ts), saves the node credentials, then runs;
 //   run [--state-dir DIR]      runs from the saved state (what a systemd unit starts);
@@ -13,12 +13,14 @@ import { parseArgs } from "node:util";
 import { createRuntime, hollowPodCIDRs, jsonLog, runAgent } from "./agent.ts";
 import { checkHost, cleanupCriNode } from "./cri-node.ts";
 import { join } from "./join.ts";
+import { DEFAULT_POD_MANIFEST_PATH } from "./pods/static-pods.ts";
 import { Iptables } from "./proxy/iptables.ts";
 import { DEFAULT_STATE_DIR, readState, removeState, type AgentState, type CriSettings, type RuntimeKind } from "./state.ts";
 
 const USAGE = `usage:
   edgeplane-agent join --server URL --token ID.SECRET [--ca-cert-sha256 HEX] [--node-name NAME] [--state-dir DIR]
                        [--runtime cri|simulated] [--node-ip IP] [--kill-pods-on-exit]
+                       [--pod-manifest-path DIR]  static pods (default ${DEFAULT_POD_MANIFEST_PATH} for cri, none for simulated)
                        cri:       [--containerd-socket PATH [--cni-conf-dir DIR]] [--bridge NAME] [--pod-logs-dir DIR]
                        simulated: [--nodes N] [--node-name-prefix PREFIX]
                                   [--pod-start-delay MS] [--pod-ready-delay MS] [--complete-after MS] [--failure-rate 0..1]
@@ -33,6 +35,7 @@ const OPTIONS = {
   "state-dir": { type: "string" },
   runtime: { type: "string" },
   "node-ip": { type: "string" },
+  "pod-manifest-path": { type: "string" },
   "kill-pods-on-exit": { type: "boolean" },
   "containerd-socket": { type: "string" },
   "cni-conf-dir": { type: "string" },
@@ -133,6 +136,7 @@ async function main(argv: string[]): Promise<void> {
     const state = await join({
       server: values.server, token: values.token, caCertSha256: values["ca-cert-sha256"], nodeNames: names, stateDir, runtime, simulated,
       cri: runtime === "cri" ? withoutUnset(cri) : undefined, nodeIP: values["node-ip"],
+      podManifestPath: values["pod-manifest-path"] ?? (runtime === "cri" ? DEFAULT_POD_MANIFEST_PATH : undefined),
     });
     jsonLog(names.length === 1 ? names[0]! : `${names.length} nodes`, `joined ${state.server}; credentials saved in ${stateDir}`);
     await runUntilSignalled(state, stateDir, values["kill-pods-on-exit"] ?? false);

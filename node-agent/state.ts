@@ -25,6 +25,8 @@ export interface AgentState {
   cri?: CriSettings;
   /** The node's InternalIP, as the kubelet's --node-ip; by default the host's first IPv4 address. */
   nodeIP?: string;
+  /** Where static pod manifests are read from (the kubelet's --pod-manifest-path); none when absent. */
+  podManifestPath?: string;
 }
 
 export interface CriSettings {

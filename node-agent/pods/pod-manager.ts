@@ -6,10 +6,12 @@
 // A pod being deleted is killed with its grace period and then deleted for good (grace 0, its uid
 // as precondition), as the kubelet does. The informer resumes from its last resourceVersion after
 // the control plane was unreachable; the runtime's pods keep running meanwhile.
+// Static pods (static-pods.ts) have workers too: they run from their manifest files whatever the
+// API says, and their status goes to their mirror pods, which are created again when deleted.
 import { readFileSync, rmSync } from "node:fs";
 import type { ConfigMap, Node, Pod, PodStatus, Secret } from "kubernetes-types/core/v1";
 import { builtin } from "../../lib/k8s/resources.ts";
-import { Informer, isConflict, isNotFound, type ApiClient, type PodClient, type ResourceClient } from "../../lib/client/index.ts";
+import { Informer, isAlreadyExists, isConflict, isNotFound, type ApiClient, type PodClient, type ResourceClient } from "../../lib/client/index.ts";
 import type { KubeletEvents } from "../events.ts";
 import type { PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimePodRef } from "../runtime/runtime.ts";
 import { podDir } from "../state.ts";
@@ -17,6 +19,7 @@ import { admitPod } from "./admission.ts";
 import { ContainerConfigError, resolvePodInputs, withPodIPs, type NodeFacts, type ObjectSource } from "./inputs.ts";
 import { LocalPathProvisioner } from "../volumes/local-path.ts";
 import { Prober } from "./probes.ts";
+import { CONFIG_HASH, isMirrorOf, isMirrorPod, mirrorPodFor, type StaticPodSource } from "./static-pods.ts";
 import { computePodStatus } from "./status.ts";
 
 export interface PodManagerOptions {
@@ -31,6 +34,8 @@ export interface PodManagerOptions {
   /** The CA the node pinned at join: kube-root-ca.crt's content until the cluster publishes that ConfigMap. */
   rootCA?: string;
   clusterDNS?: string[];
+  /** The node's manifest directory (--pod-manifest-path), if it has one. */
+  staticPods?: StaticPodSource;
   log: (message: string) => void;
 }
 
@@ -47,7 +52,11 @@ const RETRY_MAX_MS = 30_000;
 const CONFIG_RETRY_MAX_MS = 10_000;
 
 interface PodWorker {
+  /** The pod as the API has it; for a static pod, as its file says with the status last reported. */
   pod: Pod;
+  /** A static pod's mirror pod as the API last showed it (undefined until created). */
+  mirror?: Pod;
+  isStatic: boolean;
   /** Deleted from the API: whatever the runtime holds of it goes. */
   gone: boolean;
   /** Passed node admission (or was already running when the agent started). */
@@ -127,9 +136,10 @@ export class PodManager {
     }
     this.facts = { nodeName: options.nodeName, hostIPs: options.hostIPs, clusterDNS: options.clusterDNS ?? [], clusterDomain: "cluster.local", hostResolvConf };
     this.informer.addEventHandler({
-      onAdd: (pod) => this.observe(pod),
-      onUpdate: (_old, pod) => this.observe(pod),
+      onAdd: (pod) => (isMirrorPod(pod) ? this.observeMirror(pod) : this.observe(pod)),
+      onUpdate: (_old, pod) => (isMirrorPod(pod) ? this.observeMirror(pod) : this.observe(pod)),
       onDelete: (pod) => {
+        if (isMirrorPod(pod)) return this.mirrorGone(pod);
         const worker = this.workers.get(pod.metadata!.uid!);
         if (worker) {
           worker.gone = true;
@@ -142,7 +152,12 @@ export class PodManager {
 
   /** Watches this node's pods until `signal` aborts; once the first list is in, removes what the runtime holds of pods no longer in the API. */
   async run(signal: AbortSignal): Promise<void> {
-    const watching = Promise.all([this.informer.run(signal), this.localPath.run(signal)]);
+    const { staticPods } = this.options;
+    // Static pods start at once: they need nothing from the API.
+    if (staticPods) this.setStaticPods(staticPods.read());
+    const watching = Promise.all([
+      this.informer.run(signal), this.localPath.run(signal), staticPods?.run(signal, (pods) => this.setStaticPods(pods)),
+    ]);
     while (!this.informer.hasSynced && !signal.aborted) await new Promise((r) => setTimeout(r, 50));
     if (!signal.aborted) await this.removeOrphans().catch((e) => this.options.log(`removing pods the API no longer has: ${(e as Error).message}`));
     await watching;
@@ -159,12 +174,86 @@ export class PodManager {
     if (!worker) {
       // A pod already past Pending was admitted before (by this agent before a restart).
       const admitted = (pod.status?.phase !== undefined && pod.status.phase !== "Pending") || !!pod.status?.containerStatuses?.length;
-      worker = { pod, gone: false, admitted, finished: false, running: false, dirty: false, failures: 0, configErrors: 0 };
+      worker = { pod, isStatic: false, gone: false, admitted, finished: false, running: false, dirty: false, failures: 0, configErrors: 0 };
       this.workers.set(uid, worker);
     } else {
       worker.pod = pod;
     }
     this.enqueue(uid);
+  }
+
+  /** The manifest directory's pods now: new ones start, ones whose file went (or changed) stop. */
+  private setStaticPods(pods: Pod[]): void {
+    const wanted = new Set(pods.map((pod) => pod.metadata!.uid!));
+    for (const [uid, worker] of this.workers) {
+      if (worker.isStatic && !worker.gone && !wanted.has(uid)) {
+        worker.gone = true;
+        this.enqueue(uid);
+      }
+    }
+    for (const pod of pods) {
+      const uid = pod.metadata!.uid!;
+      if (this.workers.has(uid)) continue;
+      const mirror = this.informer.lister.get(pod.metadata!.namespace, pod.metadata!.name!);
+      this.workers.set(uid, {
+        pod, mirror: mirror && isMirrorPod(mirror) ? mirror : undefined, isStatic: true,
+        gone: false, admitted: false, finished: false, running: false, dirty: false, failures: 0, configErrors: 0,
+      });
+      this.enqueue(uid);
+    }
+  }
+
+  /** The static pod a mirror pod stands for, by name (its hash may be an older file's). */
+  private staticWorkerNamed(mirror: Pod): [string, PodWorker] | undefined {
+    const { namespace, name } = mirror.metadata!;
+    return [...this.workers].find(([, w]) => w.isStatic && !w.gone && w.pod.metadata!.namespace === namespace && w.pod.metadata!.name === name);
+  }
+
+  /** A mirror pod changed: its static pod's worker looks again; a mirror pod of no static pod here is deleted, as the kubelet does. */
+  private observeMirror(mirror: Pod): void {
+    const found = this.staticWorkerNamed(mirror);
+    if (found) {
+      found[1].mirror = mirror;
+      this.enqueue(found[0]);
+    } else {
+      void this.deleteMirror(mirror).catch((e: Error) => this.options.log(`deleting orphaned mirror pod ${mirror.metadata!.namespace}/${mirror.metadata!.name}: ${e.message}`));
+    }
+  }
+
+  private mirrorGone(mirror: Pod): void {
+    const found = this.staticWorkerNamed(mirror);
+    if (found?.[1].mirror?.metadata?.uid !== mirror.metadata?.uid) return;
+    found![1].mirror = undefined;
+    this.enqueue(found![0]);
+  }
+
+  private async deleteMirror(mirror: Pod): Promise<void> {
+    const { namespace, name, uid } = mirror.metadata!;
+    try {
+      await this.pods.delete(namespace, name!, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (e) {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    }
+  }
+
+  /**
+   * The static pod's mirror pod exists and is of this version of its file: one being deleted or of
+   * an older file is deleted for good, then a new one created. The pod runs whether this works or not.
+   */
+  private async ensureMirror(worker: PodWorker): Promise<void> {
+    const hash = worker.pod.metadata!.annotations![CONFIG_HASH]!;
+    const mirror = worker.mirror;
+    if (mirror && isMirrorOf(mirror, hash) && !mirror.metadata?.deletionTimestamp) return;
+    if (mirror) {
+      await this.deleteMirror(mirror);
+      worker.mirror = undefined;
+    }
+    try {
+      worker.mirror = await this.pods.create(worker.pod.metadata!.namespace, mirrorPodFor(worker.pod, this.options.node()));
+    } catch (e) {
+      // The old one is still there: its watch event brings it here, and the next sync replaces it.
+      if (!isAlreadyExists(e)) throw e;
+    }
   }
 
   private async removeOrphans(): Promise<void> {
@@ -229,9 +318,14 @@ export class PodManager {
     const { runtime } = this.options;
     const pod = worker.pod;
     if (worker.gone) {
-      await runtime.killPod(this.ref(pod), 0);
+      // A static pod whose file went is stopped with its grace period; a pod deleted from the API has had its own.
+      await runtime.killPod(this.ref(pod), worker.isStatic ? pod.spec?.terminationGracePeriodSeconds ?? 30 : 0, worker.isStatic ? this.emitFor(pod) : undefined);
+      if (worker.mirror) await this.deleteMirror(worker.mirror);
       this.forget(uid);
       return undefined;
+    }
+    if (worker.isStatic) {
+      await this.ensureMirror(worker).catch((e: Error) => this.options.log(`mirror pod of static pod ${pod.metadata!.namespace}/${pod.metadata!.name}: ${e.message}`));
     }
     if (worker.finished) return undefined;
     if (pod.metadata?.deletionTimestamp) {
@@ -336,10 +430,27 @@ export class PodManager {
   }
 
   private async writeStatus(worker: PodWorker, status: PodStatus): Promise<void> {
+    if (worker.isStatic) return this.writeMirrorStatus(worker, status);
     if (!statusChanged(worker.pod.status, status)) return;
     const { namespace, name } = worker.pod.metadata!;
     const written = await this.pods.patch(namespace, name!, { status }, "merge", { subresource: "status" });
     if (written.metadata?.uid === worker.pod.metadata?.uid) worker.pod = written;
+  }
+
+  /** A static pod's status is its own (the kubelet half reads it back) and its mirror pod's, once there is one. */
+  private async writeMirrorStatus(worker: PodWorker, status: PodStatus): Promise<void> {
+    worker.pod = { ...worker.pod, status };
+    const mirror = worker.mirror;
+    if (!mirror || !statusChanged(mirror.status, status)) return;
+    let written: Pod;
+    try {
+      written = await this.pods.patch(mirror.metadata!.namespace, mirror.metadata!.name!, { status }, "merge", { subresource: "status" });
+    } catch (e) {
+      // Deleted meanwhile: its watch event has the worker create it again.
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    if (worker.mirror?.metadata?.uid === written.metadata?.uid) worker.mirror = written;
   }
 
   /** Graceful deletion: Killing events, the runtime stops the containers within the grace period, then the pod is deleted for good. */

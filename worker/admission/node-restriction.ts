@@ -1,9 +1,12 @@
 // NodeRestriction: a node may write only its own Node and Lease, create only mirror pods bound to
-// itself, write the status of and delete only pods bound to itself, and may not set the labels
+// itself (owned by no one or by its own Node, referring to no other API object), write the status of and delete only pods bound to itself, and may not set the labels
 // reserved for administrators (node-restriction.kubernetes.io/*), as kube's plugin allows; and
 // (edgeplane's local-path provisioner) create and delete only its own local-path volumes.
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { nodeName } from "../authz/node.ts";
+import type { KubeObject } from "../registry/types.ts";
+import { objectKey } from "../storage/keys.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
 import { LOCAL_PATH_NODE_LABEL } from "../../lib/k8s/storage.ts";
 import type { AdmissionPlugin } from "./plugin.ts";
 
@@ -14,9 +17,32 @@ function forbidden(message: string) {
   return apiErrors.forbidden(message);
 }
 
+/** Why a node may not create this mirror pod, as kube's plugin says it; undefined when it may. */
+function mirrorPodProblem(pod: KubeObject, node: string, nodeUID: () => Promise<string | undefined>): Promise<string | undefined> | string | undefined {
+  const owners: Record<string, any>[] = pod.metadata?.ownerReferences ?? [];
+  if (owners.length > 1) return `node "${node}" can only create pods with a single owner reference set to itself`;
+  const spec = pod.spec ?? {};
+  if (spec.serviceAccountName) return `node "${node}" can not create pods that reference a service account`;
+  const volumes: Record<string, any>[] = spec.volumes ?? [];
+  const sources = volumes.flatMap((v) => [v, ...(v.projected?.sources ?? [])]);
+  const envs = [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])]
+    .flatMap((c: Record<string, any>) => [...(c.env ?? []).map((e: Record<string, any>) => e.valueFrom ?? {}), ...(c.envFrom ?? [])]);
+  if (sources.some((v) => v.secret) || envs.some((e) => e.secretKeyRef || e.secretRef) || (spec.imagePullSecrets ?? []).length) {
+    return `node "${node}" can not create pods that reference secrets`;
+  }
+  if (sources.some((v) => v.configMap) || envs.some((e) => e.configMapKeyRef || e.configMapRef)) return `node "${node}" can not create pods that reference configmaps`;
+  if (volumes.some((v) => v.persistentVolumeClaim || v.ephemeral)) return `node "${node}" can not create pods that reference persistentvolumeclaims`;
+  const owner = owners[0];
+  if (!owner) return undefined;
+  if (owner.apiVersion !== "v1" || owner.kind !== "Node" || owner.name !== node) return `node "${node}" can only create pods with an owner reference set to itself`;
+  if (owner.controller !== true) return `node "${node}" can only create pods with a controller owner reference set to itself`;
+  if (owner.blockOwnerDeletion === true) return `node "${node}" must not set blockOwnerDeletion on an owner reference`;
+  return nodeUID().then((uid) => (uid === owner.uid ? undefined : `node ${node} UID mismatch: expected ${owner.uid} got ${uid ?? ""}`));
+}
+
 export const nodeRestriction: AdmissionPlugin = {
   name: "NodeRestriction",
-  validate(a) {
+  async validate(a) {
     const node = nodeName(a.user);
     if (!node) return;
     const { def } = a;
@@ -36,6 +62,9 @@ export const nodeRestriction: AdmissionPlugin = {
       if (a.operation === "CREATE" && !a.subresource) {
         if (!a.object?.metadata?.annotations?.[MIRROR]) throw forbidden(`pods "${name}" is forbidden: pod does not have "${MIRROR}" annotation, node "${node}" can only create mirror pods`);
         if (!bound) throw forbidden(`pods "${name}" is forbidden: node "${node}" can only create pods with spec.nodeName set to itself`);
+        const nodeUID = async () => (await new ObjectStorage(a.env).get(objectKey("", "nodes", undefined, node)))?.object.metadata?.uid as string | undefined;
+        const problem = await mirrorPodProblem(a.object!, node, nodeUID);
+        if (problem) throw forbidden(`pods "${name}" is forbidden: ${problem}`);
         return;
       }
       if (a.operation === "DELETE" && !bound) throw forbidden(`pods "${name}" is forbidden: node "${node}" can only delete pods with spec.nodeName set to itself`);

@@ -92,6 +92,35 @@ describe("bootstrap tokens and node credentials", () => {
     expect(status.status).toBe(200);
     expect(status.body.status.phase).toBe("Running");
   });
+  it("a node creates mirror pods owned by its own Node and referring to no other object (static pods)", async () => {
+    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+    const credential = await joinAs(node);
+    const registered = await api("POST", "/api/v1/nodes", { metadata: { name: node } }, credential);
+    expect(registered.status).toBe(201);
+    const owner = { apiVersion: "v1", kind: "Node", name: node, uid: registered.body.metadata.uid, controller: true };
+    const mirror = (name: string, extra: { owner?: Record<string, unknown>; spec?: Record<string, unknown> } = {}) => ({
+      metadata: { name, annotations: { "kubernetes.io/config.mirror": "abc", "kubernetes.io/config.source": "file" }, ownerReferences: [extra.owner ?? owner] },
+      spec: { nodeName: node, containers: [{ name: "c", image: "busybox" }], ...extra.spec },
+    });
+    const create = (body: unknown) => api("POST", "/api/v1/namespaces/default/pods", body, credential);
+    const created = await create(mirror(`static-${node}`));
+    expect(created.status).toBe(201);
+    expect(created.body.metadata.ownerReferences).toEqual([owner]);
+    expect(created.body.spec.serviceAccountName).toBeUndefined();
+    const refused: [unknown, string][] = [
+      [mirror("a", { owner: { ...owner, name: "other" } }), `node "${node}" can only create pods with an owner reference set to itself`],
+      [mirror("b", { owner: { ...owner, controller: false } }), `node "${node}" can only create pods with a controller owner reference set to itself`],
+      [mirror("c", { owner: { ...owner, uid: "not-the-node" } }), `node ${node} UID mismatch: expected not-the-node got ${owner.uid}`],
+      [mirror("d", { spec: { volumes: [{ name: "s", secret: { secretName: "x" } }] } }), `node "${node}" can not create pods that reference secrets`],
+      [mirror("e", { spec: { serviceAccountName: "default" } }), `node "${node}" can not create pods that reference a service account`],
+    ];
+    for (const [body, message] of refused) {
+      const answer = await create(body);
+      expect(answer.status).toBe(403);
+      expect(answer.body.message).toContain(message);
+    }
+    expect((await api("DELETE", `/api/v1/namespaces/default/pods/static-${node}?gracePeriodSeconds=0`, undefined, credential)).status).toBe(200);
+  });
   it("a node creates and deletes only its own local-path volumes, pinned to itself (the provisioner in the agent)", async () => {
     const node = "worker-pv";
     const credential = await joinAs(node);

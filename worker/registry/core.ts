@@ -43,7 +43,7 @@ export const coreResources: ResourceDefinition[] = [
     hasStatus: true, generation: false,
     defaults(pod) {
       pod.spec ??= {};
-      defaultPodSpec(pod.spec);
+      defaultPodSpec(pod.spec, { serviceAccount: !pod.metadata?.annotations?.["kubernetes.io/config.mirror"] });
       defaultHostNetworkPorts(pod.spec);
       pod.status ??= {};
       pod.status.phase ??= "Pending";

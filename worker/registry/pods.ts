@@ -54,14 +54,17 @@ function imagePullPolicy(image: unknown): string {
   return tag === "" || tag === "latest" ? "Always" : "IfNotPresent";
 }
 
-export function defaultPodSpec(spec: Obj): void {
+/** `serviceAccount: false` for a mirror pod, which runs under no account (NodeRestriction refuses one that names any). */
+export function defaultPodSpec(spec: Obj, { serviceAccount = true } = {}): void {
   spec.restartPolicy ??= "Always";
   spec.terminationGracePeriodSeconds ??= 30;
   spec.dnsPolicy ??= "ClusterFirst";
   spec.securityContext ??= {};
   spec.schedulerName ??= "default-scheduler";
-  spec.serviceAccountName ??= spec.serviceAccount ?? "default";
-  spec.serviceAccount ??= spec.serviceAccountName;
+  if (serviceAccount) {
+    spec.serviceAccountName ??= spec.serviceAccount ?? "default";
+    spec.serviceAccount ??= spec.serviceAccountName;
+  }
   spec.enableServiceLinks ??= true;
   for (const c of list(spec.containers)) defaultContainer(c);
   for (const c of list(spec.initContainers)) defaultContainer(c);
