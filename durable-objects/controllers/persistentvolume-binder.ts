@@ -12,7 +12,7 @@ import { isNotFound } from "../../lib/client/index.ts";
 import { parseQuantity } from "../../lib/k8s/quantity.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import {
-  ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_PROVISIONED_BY, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER,
+  ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_PROVISIONED_BY, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER, NO_PROVISIONER,
 } from "../../lib/k8s/storage.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { keyOf, selects, splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
@@ -22,9 +22,6 @@ const VOLUMES = builtin("v1", "persistentvolumes");
 const CLASSES = builtin("storage.k8s.io/v1", "storageclasses");
 const PODS = builtin("v1", "pods");
 const NODES = builtin("v1", "nodes");
-
-/** The provisioner of classes whose volumes are only ever made by hand (static local volumes). */
-const NO_PROVISIONER = "kubernetes.io/no-provisioner";
 
 type EventSpec = { type: "Normal" | "Warning"; reason: string; message: string };
 

@@ -17,6 +17,9 @@ export const ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node";
 /** On a StorageClass: the class claims without one get. */
 export const ANN_IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class";
 
+/** The provisioner of classes whose volumes are only ever made by hand (static local volumes). */
+export const NO_PROVISIONER = "kubernetes.io/no-provisioner";
+
 export const LOCAL_PATH_PROVISIONER = "edgeplane.dev/local-path";
 /** On a local-path volume: the node whose directory it is (agents list their own volumes by it). */
 export const LOCAL_PATH_NODE_LABEL = "edgeplane.dev/local-path-node";

@@ -10,6 +10,7 @@ import type { PluginFactory } from "../framework/interface.ts";
 import { asError, skip, unresolvable } from "../framework/status.ts";
 import { nodeSelectorMatches } from "../node-selector.ts";
 import type { ClaimInfo } from "../snapshot.ts";
+import { NO_PROVISIONER } from "../../../lib/k8s/storage.ts";
 
 const NAME = "VolumeBinding";
 const ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind";
@@ -17,8 +18,6 @@ const ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict";
 const ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
 const ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims";
 const PRE_FILTER_KEY = `PreFilter${NAME}`;
-/** The provisioner of classes whose volumes are only ever made by hand. */
-const NO_PROVISIONER = "kubernetes.io/no-provisioner";
 
 const canProvision = (provisioner: string | undefined) => !!provisioner && provisioner !== NO_PROVISIONER;
 
