@@ -3,7 +3,7 @@
 import type { Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
 import {
-  normalizeWithBehavior, normalizeWithoutBehavior, recordScale, resourceReplicas, scaleDownLimit, scaleUpLimit,
+  normalizeWithBehavior, normalizeWithoutBehavior, rawResourceReplicas, recordScale, resourceReplicas, scaleDownLimit, scaleUpLimit,
   type PodMetric, type ScalingHistory,
 } from "./horizontal-pod-autoscaler-replicas.ts";
 
@@ -45,6 +45,20 @@ describe("the replicas a CPU utilization target asks for", () => {
     ["a container without a request", [{ ...pod("a"), spec: { containers: [{ name: "c" }] } }], { a: 10 }, "missing request for cpu in container c of Pod a"],
   ])("%s is an error", (_, pods, usage, message) => {
     expect(() => resourceReplicas(1, 50, "cpu", pods as Pod[], metrics(usage), now)).toThrow(message);
+  });
+});
+
+describe("the replicas an average value target asks for", () => {
+  it.each([
+    ["twice the target doubles", 2, 100, [pod("a"), pod("b")], { a: 200, b: 200 }, { replicas: 4, rawAverage: 200 }],
+    ["within the tolerance stays", 2, 100, [pod("a"), pod("b")], { a: 105, b: 95 }, { replicas: 2, rawAverage: 100 }],
+    ["a third of the target", 3, 300, [pod("a"), pod("b"), pod("c")], { a: 100, b: 100, c: 100 }, { replicas: 1, rawAverage: 100 }],
+    // No requests are needed: the target is an amount per pod.
+    ["pods without requests", 1, 100, [{ ...pod("a"), spec: { containers: [{ name: "c" }] } }], { a: 300 }, { replicas: 3, rawAverage: 300 }],
+    // A missing pod counts as using the target on a scale-down.
+    ["a missing pod tempers a scale-down", 2, 100, [pod("a"), pod("b")], { a: 10 }, { replicas: 2, rawAverage: 10 }],
+  ])("%s", (_, current, target, pods, usage, expected) => {
+    expect(rawResourceReplicas(current, target, "cpu", pods as Pod[], metrics(usage), now)).toEqual(expected);
   });
 });
 

@@ -99,32 +99,65 @@ export function utilizationRatio(metrics: Map<string, number>, requests: Map<str
   return { ratio: utilization / targetUtilization, utilization, rawAverage: Math.trunc(metricsTotal / entries) };
 }
 
-/** GetResourceReplicas: the replicas a utilization target asks for. Throws kube's errors. */
-export function resourceReplicas(currentReplicas: number, targetUtilization: number, resource: string, pods: Pod[], podMetrics: Map<string, PodMetric>, now: number): ResourceProposal {
+/** How a target measures the pods' usage: the ratio to the target, and what a pod without metrics is taken to use on a scale-down. */
+interface Measure {
+  ratio(metrics: Map<string, number>): number;
+  scaleDownGuess(pod: string): number;
+}
+
+/**
+ * The replica count both kinds of resource target share (GetResourceReplicas, calcPlainMetricReplicas):
+ * ceil(ratio × ready pods) outside the tolerance; pods without metrics use the guess on a
+ * scale-down and nothing on a scale-up, unready pods nothing on a scale-up — guesses that can
+ * never make the autoscaler overshoot or turn around. `measured` are the metrics that counted.
+ */
+function proposeReplicas(current: number, resource: string, pods: Pod[], podMetrics: Map<string, PodMetric>, now: number, measure: (measured: Map<string, number>) => Measure) {
   if (pods.length === 0) throw new Error("no pods returned by selector while calculating replica count");
   const { readyPodCount, unready, missing, ignored } = groupPods(pods, podMetrics, resource, now);
-  const metrics = new Map([...podMetrics].filter(([name]) => !ignored.has(name) && !unready.has(name)).map(([name, m]) => [name, m.value]));
-  if (metrics.size === 0) throw new Error("did not receive metrics for targeted pods (pods might be unready)");
-  const requests = podRequests(pods, resource);
-  const { ratio, utilization, rawAverage } = utilizationRatio(metrics, requests, targetUtilization);
-  const unchanged = { replicas: currentReplicas, utilization, rawAverage };
-  const scaleUpWithUnready = unready.size > 0 && ratio > 1;
+  const measured = new Map([...podMetrics].filter(([name]) => !ignored.has(name) && !unready.has(name)).map(([name, m]) => [name, m.value]));
+  if (measured.size === 0) throw new Error("did not receive metrics for targeted pods (pods might be unready)");
+  const { ratio, scaleDownGuess } = measure(measured);
+  const initial = ratio(measured);
+  const scaleUpWithUnready = unready.size > 0 && initial > 1;
   if (!scaleUpWithUnready && missing.size === 0) {
-    if (Math.abs(1 - ratio) <= TOLERANCE) return unchanged;
-    return { replicas: Math.ceil(ratio * readyPodCount), utilization, rawAverage };
+    return { measured, replicas: Math.abs(1 - initial) <= TOLERANCE ? current : Math.ceil(initial * readyPodCount) };
   }
-  // Pods without metrics use all of their request on a scale-down and none on a scale-up; unready
-  // pods none on a scale-up: the guesses that cannot make the autoscaler overshoot.
+  const metrics = new Map(measured);
   for (const name of missing) {
-    if (ratio < 1) metrics.set(name, Math.trunc((requests.get(name)! * Math.max(100, targetUtilization)) / 100));
-    else if (ratio > 1) metrics.set(name, 0);
+    if (initial < 1) metrics.set(name, scaleDownGuess(name));
+    else if (initial > 1) metrics.set(name, 0);
   }
   if (scaleUpWithUnready) for (const name of unready) metrics.set(name, 0);
-  const newRatio = utilizationRatio(metrics, requests, targetUtilization).ratio;
-  if (Math.abs(1 - newRatio) <= TOLERANCE || (ratio < 1 && newRatio > 1) || (ratio > 1 && newRatio < 1)) return unchanged;
-  const replicas = Math.ceil(newRatio * metrics.size);
-  if ((newRatio < 1 && replicas > currentReplicas) || (newRatio > 1 && replicas < currentReplicas)) return unchanged;
+  const next = ratio(metrics);
+  if (Math.abs(1 - next) <= TOLERANCE || (initial < 1 && next > 1) || (initial > 1 && next < 1)) return { measured, replicas: current };
+  const replicas = Math.ceil(next * metrics.size);
+  if ((next < 1 && replicas > current) || (next > 1 && replicas < current)) return { measured, replicas: current };
+  return { measured, replicas };
+}
+
+/** GetResourceReplicas: the replicas an averageUtilization target (percent of the pods' requests) asks for. Throws kube's errors. */
+export function resourceReplicas(currentReplicas: number, targetUtilization: number, resource: string, pods: Pod[], podMetrics: Map<string, PodMetric>, now: number): ResourceProposal {
+  let requests: Map<string, number> | undefined;
+  const { measured, replicas } = proposeReplicas(currentReplicas, resource, pods, podMetrics, now, () => {
+    requests = podRequests(pods, resource);
+    return {
+      ratio: (metrics) => utilizationRatio(metrics, requests!, targetUtilization).ratio,
+      // A missing pod on a scale-down uses its whole request (or the target, when above 100%).
+      scaleDownGuess: (pod) => Math.trunc((requests!.get(pod)! * Math.max(100, targetUtilization)) / 100),
+    };
+  });
+  const { utilization, rawAverage } = utilizationRatio(measured, requests!, targetUtilization);
   return { replicas, utilization, rawAverage };
+}
+
+/** GetRawResourceReplicas: the replicas an averageValue target (usage per pod, in thousandths) asks for. */
+export function rawResourceReplicas(currentReplicas: number, targetAverage: number, resource: string, pods: Pod[], podMetrics: Map<string, PodMetric>, now: number): { replicas: number; rawAverage: number } {
+  const average = (metrics: Map<string, number>) => [...metrics.values()].reduce((a, b) => a + b, 0) / metrics.size;
+  const { measured, replicas } = proposeReplicas(currentReplicas, resource, pods, podMetrics, now, () => ({
+    ratio: (metrics) => average(metrics) / targetAverage,
+    scaleDownGuess: () => targetAverage,
+  }));
+  return { replicas, rawAverage: Math.trunc(average(measured)) };
 }
 
 // ---- normalization ----

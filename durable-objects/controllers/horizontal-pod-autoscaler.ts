@@ -12,7 +12,7 @@ import { quantity } from "../../lib/k8s/quota-usage.ts";
 import { matchesLabels, parseLabelSelector } from "../../lib/k8s/selectors.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { keyOf, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
-import { normalizeWithBehavior, normalizeWithoutBehavior, recordScale, resourceReplicas, type PodMetric, type ScalingHistory } from "./horizontal-pod-autoscaler-replicas.ts";
+import { normalizeWithBehavior, normalizeWithoutBehavior, rawResourceReplicas, recordScale, resourceReplicas, type PodMetric, type ScalingHistory } from "./horizontal-pod-autoscaler-replicas.ts";
 import { PODS } from "./replicaset.ts";
 import { getScale, resourceOfKind, updateScale } from "./scale-targets.ts";
 
@@ -60,15 +60,12 @@ interface MetricOutcome {
   status: MetricStatus;
 }
 
-/** One Resource metric's proposal (computeStatusForResourceMetric); errors carry kube's wording. */
+/** One Resource metric's proposal (computeStatusForResourceMetricGeneric); errors carry kube's wording. */
 async function resourceMetricReplicas(hpa: HorizontalPodAutoscaler, spec: MetricSpec, current: number, selector: string, ctx: ReconcileContext): Promise<MetricOutcome> {
   const name = spec.resource!.name;
   const target = spec.resource!.target;
-  if (target.averageUtilization === undefined) {
-    throw new Error("invalid resource metric source: neither an average utilization target nor an average value (usage) target was set");
-  }
   const namespace = hpa.metadata!.namespace!;
-  try {
+  const inputs = async () => {
     let metrics: Map<string, PodMetric>;
     try {
       metrics = await podMetrics(ctx.client, namespace, selector, name);
@@ -76,7 +73,22 @@ async function resourceMetricReplicas(hpa: HorizontalPodAutoscaler, spec: Metric
       throw new Error(`unable to get metrics for resource ${name}: ${(e as Error).message}`);
     }
     const requirements = parseLabelSelector(selector);
-    const pods = ctx.listers.of<Pod>(PODS).list(namespace).filter((p) => matchesLabels(requirements, p.metadata?.labels));
+    return { metrics, pods: ctx.listers.of<Pod>(PODS).list(namespace).filter((p) => matchesLabels(requirements, p.metadata?.labels)) };
+  };
+  if (target.averageValue !== undefined) {
+    try {
+      const { metrics, pods } = await inputs();
+      const proposal = rawResourceReplicas(current, Number(quantity(target.averageValue)), name, pods, metrics, ctx.now());
+      return { replicas: proposal.replicas, metricName: `${name} resource`, status: { type: "Resource", resource: { name, current: { averageValue: `${proposal.rawAverage}m` } } } };
+    } catch (e) {
+      throw new Error(`failed to get ${name} usage: ${(e as Error).message}`);
+    }
+  }
+  if (target.averageUtilization === undefined) {
+    throw new Error("invalid resource metric source: neither an average utilization target nor an average value (usage) target was set");
+  }
+  try {
+    const { metrics, pods } = await inputs();
     const proposal = resourceReplicas(current, target.averageUtilization, name, pods, metrics, ctx.now());
     return {
       replicas: proposal.replicas, metricName: `${name} resource utilization (percentage of request)`,
