@@ -1,7 +1,8 @@
 // The node tunnel end to end with the agent bundle on the simulated runtime: the agent dials its
 // node's tunnel, and real kubectl reads pod logs (and nodes/proxy) through it with no inbound port:
 // `kubectl logs` with its options and kube's errors, `-f` streaming until the pod is deleted, a
-// killed agent answered promptly with "not connected" and served again once it is back, and a
+// killed agent cutting a followed log, its node answered promptly with "not connected" and served
+// again once the agent is back, and a
 // node credential refused another node's tunnel.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -141,9 +142,19 @@ describe("kubectl logs through the node tunnel (simulated runtime)", () => {
     expect(out).toContain("simulated container follow of pod default/follow started");
   });
 
-  it("a killed agent's node answers 'not connected' at once, and logs work again once the agent is back", async () => {
+  it("a killed agent ends a followed log, its node answers 'not connected' at once, and logs work again once the agent is back", async () => {
+    const follower = spawn(kubectl, ["logs", "-f", "web"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+    let followed = "";
+    follower.stdout.on("data", (d) => (followed += d));
+    follower.stderr.on("data", (d) => (followed += d));
+    const followerExited = once(follower, "exit");
+    await until("the followed log's lines", async () => (followed.split("\n").filter(Boolean).length === 2 ? true : undefined));
     agent!.kill("SIGKILL");
     await once(agent!, "exit");
+    const [followerCode] = await Promise.race([followerExited, new Promise((_, reject) => setTimeout(() => reject(new Error(`kubectl logs -f still running: ${followed}`)), 10_000))]) as [number];
+    // The answer's head went out long ago: the connection is cut, as when a kubelet goes away mid-stream.
+    expect(followerCode).toBe(1);
+    expect(followed).toContain("error: unexpected EOF");
     const started = Date.now();
     const refused = await until("logs to be refused", async () => {
       const result = await logs("web");
