@@ -120,6 +120,16 @@ describe("iptables rules in a network namespace", () => {
     expect(nodePort.answers).toEqual(["ECONNREFUSED"]);
   });
 
+  it("a partial sync (only the changed chains written) moves new connections to the new endpoint", async () => {
+    await apply({ services: [web()], slices: [slice([BACKENDS[0]!])], node });
+    const rules = computeRules({ services: [web()], slices: [slice([BACKENDS[1]!])], node });
+    await iptables.apply(rules, existing, computeRules({ services: [web()], slices: [slice([BACKENDS[0]!])], node }));
+    existing = rules.chains;
+    const { answers } = get(NODE_NS, "http://10.96.0.20/", 5);
+    expect(new Set(answers.map((a) => a.split(" ")[0]))).toEqual(new Set([BACKENDS[1]]));
+    expect(inNode("iptables-save", "-t", "nat")).not.toContain(`${BACKENDS[0]}:8080`);
+  });
+
   it("a Service deleted leaves no chain of its own", async () => {
     await apply({ services: [web()], slices: [slice(BACKENDS)], node });
     expect(inNode("iptables-save", "-t", "nat")).toMatch(/EDGEPLANE-SEP-/);

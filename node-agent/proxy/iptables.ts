@@ -2,7 +2,7 @@
 // (our chains replaced, nobody else's touched, in one commit per table), keeps the jumps from the
 // built-in chains into ours, and removes every rule and chain of ours on cleanup.
 import { spawn } from "node:child_process";
-import { CHAIN_PREFIX, JUMP_RULES, restoreInput, type ProxyRules, type Table } from "./rules.ts";
+import { CHAIN_PREFIX, changedRules, JUMP_RULES, restoreInput, type ProxyRules, type Table } from "./rules.ts";
 
 /** Runs a command (with standard input) and resolves with its output; rejects with its stderr. */
 export type CommandRunner = (command: string, args: string[], input?: string) => Promise<string>;
@@ -44,16 +44,19 @@ export class Iptables {
   }
 
   /**
-   * Replaces our chains with `rules` and deletes those of ours it no longer has (`existing`: what
-   * the kernel holds, from `ourChains` or the previous apply).
+   * Makes our chains those of `rules` and deletes those of ours it no longer has (`existing`: what
+   * the kernel holds, from `ourChains` or the previous apply). With `applied`, the rules the kernel
+   * holds from the previous apply, only the chains that changed are written (a partial sync), and
+   * chains no longer wanted are emptied but left for the next full sync to delete: with
+   * iptables-nft, deleting a chain costs seconds once the tables are large (kube-proxy defers it too).
    */
-  async apply(rules: ProxyRules, existing: Record<Table, string[]>): Promise<void> {
+  async apply(rules: ProxyRules, existing: Record<Table, string[]>, applied?: ProxyRules): Promise<void> {
     const stale: Record<Table, string[]> = { nat: [], filter: [] };
     for (const table of TABLES) {
       const wanted = new Set(rules.chains[table]);
       stale[table] = existing[table].filter((c) => !wanted.has(c));
     }
-    await this.run("iptables-restore", ["-w", "5", "--noflush"], restoreInput(rules, stale));
+    await this.run("iptables-restore", ["-w", "5", "--noflush"], restoreInput(changedRules(rules, applied), stale, applied !== undefined));
   }
 
   /** Adds the jumps from the built-in chains into ours where they are missing (our chains must exist). */

@@ -1,20 +1,21 @@
 // The service proxy of a node, as kube-proxy's iptables proxier runs: once the Service and
 // EndpointSlice caches are listed, the whole rule set is computed from them and applied in one
 // iptables-restore; every change asks for another sync, no sooner than minSyncPeriod (1 s) after
-// the last, and every syncPeriod (30 s) a full sync re-reads our chains from the kernel and puts
-// back any missing jump. Stopping leaves the rules in place (connections keep flowing while the
+// the last. A sync writes only the chains that changed since the last one (kube's partial sync);
+// after start, after a failure and every syncPeriod (1 h, as kube's full sync) a full sync re-reads
+// our chains from the kernel, rewrites them all and puts back any missing jump. Stopping leaves the rules in place (connections keep flowing while the
 // agent restarts; `edgeplane-agent cleanup` removes them).
 import { writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Iptables } from "./iptables.ts";
-import { computeRules, type LocalOverride, type ProxyNode, type Table } from "./rules.ts";
+import { computeRules, type LocalOverride, type ProxyNode, type ProxyRules, type Table } from "./rules.ts";
 import type { ServiceInformers } from "./service-informers.ts";
 
 const execFileAsync = promisify(execFile);
 
 export const MIN_SYNC_PERIOD_MS = 1000;
-export const SYNC_PERIOD_MS = 30_000;
+export const SYNC_PERIOD_MS = 60 * 60_000;
 
 export interface ServiceProxyOptions {
   informers: ServiceInformers;
@@ -40,6 +41,8 @@ export class ServiceProxy {
   private node: ProxyNode;
   private overrides: LocalOverride[];
   private existing: Record<Table, string[]> | undefined;
+  /** What the last sync applied, for the next partial sync to compare with. */
+  private applied: ProxyRules | undefined;
   private lastSyncAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
@@ -117,9 +120,10 @@ export class ServiceProxy {
       const rules = computeRules({ services, slices: informers.sliceLister.list(), node: this.node, overrides: this.overrides });
       const computed = performance.now();
       if (full) this.existing = await this.iptables.ourChains();
-      await this.iptables.apply(rules, this.existing!);
+      await this.iptables.apply(rules, this.existing!, full ? undefined : this.applied);
       if (full) await this.iptables.ensureJumps();
       this.existing = rules.chains;
+      this.applied = rules;
       this.fullSyncDue = false;
       this.lastTiming = { computeMs: computed - started, restoreMs: performance.now() - computed, services: services.length };
     } catch (error) {

@@ -3,7 +3,7 @@
 import type { Service } from "kubernetes-types/core/v1";
 import type { Endpoint, EndpointSlice } from "kubernetes-types/discovery/v1";
 import { describe, expect, it } from "vitest";
-import { chainName, computeRules, restoreInput, type ProxyState } from "./rules.ts";
+import { chainName, changedRules, computeRules, restoreInput, type ProxyState } from "./rules.ts";
 
 const node = { name: "node-a", localCIDR: "10.244.0.0/24" };
 
@@ -224,6 +224,15 @@ describe("computeRules", () => {
       const target = / -j (EDGEPLANE-\S+)/.exec(line)?.[1];
       if (target) expect([...rules.chains.nat, ...rules.chains.filter]).toContain(target);
     }
+  });
+
+  it("a partial sync writes only the chains an endpoint change touched", () => {
+    const before = computeRules({ services: [service("web", {}), service("other", { clusterIP: "10.96.0.30" })], slices: [slice("web", [endpoint("10.244.0.5", "node-a")]), slice("other", [endpoint("10.244.0.9", "node-a")])], node });
+    const after = computeRules({ services: [service("web", {}), service("other", { clusterIP: "10.96.0.30" })], slices: [slice("web", [endpoint("10.244.0.6", "node-a")]), slice("other", [endpoint("10.244.0.9", "node-a")])], node });
+    const changed = changedRules(after, before);
+    expect(changed.chains).toEqual({ nat: [sep("10.244.0.6"), SVC], filter: [] });
+    expect(changed.rules.nat.every((line) => line.startsWith(`-A ${SVC} `) || line.startsWith(`-A ${sep("10.244.0.6")} `))).toBe(true);
+    expect(changedRules(after, undefined)).toBe(after);
   });
 
   it("deletes chains of ours that are no longer wanted, in the same commit", () => {

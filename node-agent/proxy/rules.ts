@@ -309,15 +309,44 @@ export function computeRules(state: ProxyState): ProxyRules {
 }
 
 /**
+ * What a partial sync writes, as kube-proxy's MinimizeIPTablesRestore: only the chains whose rules
+ * differ from those `applied` last (all of them when nothing is known to be applied).
+ */
+export function changedRules(rules: ProxyRules, applied: ProxyRules | undefined): ProxyRules {
+  if (!applied) return rules;
+  const changed: ProxyRules = { chains: { nat: [], filter: [] }, rules: { nat: [], filter: [] } };
+  for (const table of ["nat", "filter"] as const) {
+    const before = rulesByChain(applied.rules[table]);
+    const after = rulesByChain(rules.rules[table]);
+    const wanted = new Set(rules.chains[table].filter((c) => !applied.chains[table].includes(c) || (before.get(c) ?? "") !== (after.get(c) ?? "")));
+    changed.chains[table] = [...wanted];
+    changed.rules[table] = rules.rules[table].filter((line) => wanted.has(line.slice(3, line.indexOf(" ", 3))));
+  }
+  return changed;
+}
+
+/** Each chain's rules as one text, for comparing. */
+function rulesByChain(lines: string[]): Map<string, string> {
+  const chains = new Map<string, string>();
+  for (const line of lines) {
+    const chain = line.slice(3, line.indexOf(" ", 3));
+    chains.set(chain, `${chains.get(chain) ?? ""}${line}\n`);
+  }
+  return chains;
+}
+
+/**
  * The iptables-restore input (for --noflush) that replaces our chains with `rules` in one commit
  * per table: each chain declared is emptied first, and the `stale` ones (ours, no longer wanted)
- * are then deleted.
+ * are emptied too and, unless `keepStale`, deleted.
  */
-export function restoreInput(rules: ProxyRules, stale: Record<Table, string[]> = { nat: [], filter: [] }): string {
+export function restoreInput(rules: ProxyRules, stale: Record<Table, string[]> = { nat: [], filter: [] }, keepStale = false): string {
   const lines: string[] = [];
   for (const table of ["filter", "nat"] as const) {
+    if (!rules.chains[table].length && !stale[table].length) continue;
     lines.push(`*${table}`, ...[...rules.chains[table], ...stale[table]].map((c) => `:${c} - [0:0]`), ...rules.rules[table]);
-    lines.push(...stale[table].map((c) => `-X ${c}`), "COMMIT");
+    if (!keepStale) lines.push(...stale[table].map((c) => `-X ${c}`));
+    lines.push("COMMIT");
   }
   return lines.join("\n") + "\n";
 }
