@@ -45,6 +45,8 @@ describe("usage from the namespace's objects", () => {
       { pods: 2, "requests.cpu": 0.75, "requests.memory": 64 * 1024 * 1024, "limits.cpu": 1 }],
     ["an init container larger than the containers sets the request",
       quota({ cpu: "4" }), [pod("a", { cpu: "100m", init: "2" })], { cpu: 2 }],
+    ["extended resources by their requests",
+      quota({ "requests.example.com/gpu": "4" }), [{ metadata: { name: "g" }, spec: { containers: [{ name: "c", resources: { requests: { "example.com/gpu": "2" } } }] }, status: { phase: "Running" } }], { "requests.example.com/gpu": 2 }],
     ["only what the quota limits",
       quota({ "count/pods": "5" }), [pod("a", { cpu: "1" })], { "count/pods": 1 }],
     ["a Terminating quota counts pods with a deadline",

@@ -56,6 +56,13 @@ function podAmount(spec: Record<string, any> | undefined, kind: "requests" | "li
   return (running > largestInit ? running : largestInit) + overhead;
 }
 
+/** Extended resources and huge pages a pod's containers ask for: quota limits only their requests. */
+function otherRequested(spec: Record<string, any> | undefined): string[] {
+  const containers: Record<string, any>[] = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
+  const names = new Set(containers.flatMap((c) => Object.keys(c.resources?.requests ?? {})));
+  return [...names].filter((name) => !["cpu", "memory", "ephemeral-storage"].includes(name));
+}
+
 function podUsage(pod: Obj, usage: Map<string, bigint>): void {
   for (const kind of ["requests", "limits"] as const) {
     for (const name of ["cpu", "memory", "ephemeral-storage"]) {
@@ -64,6 +71,7 @@ function podUsage(pod: Obj, usage: Map<string, bigint>): void {
       if (kind === "requests" && name !== "ephemeral-storage") usage.set(name, total);
     }
   }
+  for (const name of otherRequested(pod.spec)) usage.set(`requests.${name}`, podAmount(pod.spec, "requests", name));
 }
 
 function serviceUsage(service: Obj, usage: Map<string, bigint>): void {
