@@ -57,6 +57,18 @@ describe("usage from the namespace's objects", () => {
     expect(formatted(usageFrom(q, "", "pods", pods, now))).toEqual(expected);
   });
 
+  it.each([
+    ["In", ["high"], ["a"]],
+    ["NotIn", ["high"], ["b", "c"]],
+    ["Exists", undefined, ["a", "b"]],
+    ["DoesNotExist", undefined, ["c"]],
+  ])("a PriorityClass scope selector with %s counts pods by their priority class", (operator, values, counted) => {
+    const q: ResourceQuota = { metadata: { name: "q" }, spec: { hard: { pods: "9" }, scopeSelector: { matchExpressions: [{ scopeName: "PriorityClass", operator, ...(values ? { values } : {}) }] } } };
+    const classed = (name: string, priorityClassName?: string): Pod => ({ ...pod(name), spec: { ...pod(name).spec!, ...(priorityClassName ? { priorityClassName } : {}) } });
+    const all = [classed("a", "high"), classed("b", "low"), classed("c")];
+    expect(formatted(usageFrom(q, "", "pods", all, now))).toEqual({ pods: counted.length });
+  });
+
   it("counts other objects by name, and a scoped quota counts none of them", () => {
     const maps = [{ metadata: { name: "a" } }, { metadata: { name: "b" } }];
     expect(formatted(usageFrom(quota({ configmaps: "5", "count/configmaps": "5" }), "", "configmaps", maps, now))).toEqual({ configmaps: 2, "count/configmaps": 2 });

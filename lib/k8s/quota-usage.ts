@@ -113,12 +113,28 @@ const SCOPES: Record<string, (pod: Obj) => boolean> = {
   NotTerminating: (pod) => typeof pod.spec?.activeDeadlineSeconds !== "number",
   BestEffort: isBestEffort,
   NotBestEffort: (pod) => !isBestEffort(pod),
+  PriorityClass: (pod) => !!pod.spec?.priorityClassName,
 };
 
-/** The scopes a quota applies to: its `scopes` and the Exists scopes of its scopeSelector. */
-function quotaScopes(quota: Obj): string[] {
-  const selected = (quota.spec?.scopeSelector?.matchExpressions ?? []).filter((e: any) => e.operator === "Exists").map((e: any) => e.scopeName as string);
-  return [...(quota.spec?.scopes ?? []), ...selected];
+interface ScopeRequirement {
+  scopeName: string;
+  operator: string;
+  values?: string[];
+}
+
+/** Whether a pod is in one scope requirement: PriorityClass by name (In, NotIn, Exists, DoesNotExist), the others by Exists. */
+function podInScope(pod: Obj, { scopeName, operator, values = [] }: ScopeRequirement): boolean {
+  if (scopeName === "PriorityClass" && (operator === "In" || operator === "NotIn")) {
+    return values.includes(pod.spec?.priorityClassName ?? "") === (operator === "In");
+  }
+  const inScope = SCOPES[scopeName]?.(pod) ?? false;
+  return operator === "DoesNotExist" ? !inScope : inScope;
+}
+
+/** A quota's scopes and its scopeSelector's requirements together. */
+function quotaScopes(quota: Obj): ScopeRequirement[] {
+  const listed = (quota.spec?.scopes ?? []).map((scopeName: string) => ({ scopeName, operator: "Exists" }));
+  return [...listed, ...(quota.spec?.scopeSelector?.matchExpressions ?? [])];
 }
 
 /** Whether a quota counts this object: a quota with scopes counts only the pods in all of them. */
@@ -126,5 +142,5 @@ export function quotaCounts(quota: Obj, group: string, resource: string, object:
   const scopes = quotaScopes(quota);
   if (!scopes.length) return true;
   if (group || resource !== "pods") return false;
-  return scopes.every((scope) => SCOPES[scope]?.(object) ?? false);
+  return scopes.every((scope) => podInScope(object, scope));
 }
