@@ -1,0 +1,151 @@
+// `kubectl logs` of real containers through the node tunnel (as root): the agent bundle joins on
+// the cri runtime with its own containerd, and kubectl reads busybox pods' CRI log files through
+// the tunnel: stdout and stderr, --tail, --timestamps, -c, --previous after a restart, and -f
+// following lines as the container writes them.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "tunnel-cri";
+const BRIDGE = "ep-tun0";
+/** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246.0.0/16). */
+const CLUSTER_CIDR = "10.247.0.0/16";
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+
+let harness: KubectlHarness;
+let dir: string;
+let bundle: string;
+let agent: ChildProcess | undefined;
+let output = "";
+const stateDir = () => join(dir, "agent");
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "node-tunnel-cri-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("node-tunnel-cri-e2e-", { vars: { CLUSTER_CIDR } });
+});
+
+afterAll(async () => {
+  agent?.kill("SIGKILL");
+  if (dir && existsSync(join(stateDir(), "agent.json"))) {
+    try {
+      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
+    } catch {
+      // Nothing left to clean.
+    }
+  }
+  await harness?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function bootstrapToken(): Promise<string> {
+  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
+  const [id, secret] = [word(6), word(16)];
+  const file = join(dir, `token-${id}.json`);
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  writeFileSync(file, JSON.stringify({
+    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
+    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
+  }));
+  await harness.ok(kubectl, "create", "-f", file);
+  return `${id}.${secret}`;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${output.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function apply(pod: object): Promise<void> {
+  const file = join(dir, `pod-${randomBytes(3).toString("hex")}.json`);
+  writeFileSync(file, JSON.stringify(pod));
+  await harness.ok(kubectl, "apply", "-f", file);
+}
+
+const logs = (...args: string[]) => harness.ok(kubectl, "logs", ...args);
+
+describe("kubectl logs of real containers through the tunnel", () => {
+  it("the agent joins on containerd and its tunnel connects", async () => {
+    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
+    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash,
+      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
+    agent.stdout!.on("data", (d) => (output += d));
+    agent.stderr!.on("data", (d) => (output += d));
+    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
+    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+  });
+
+  it("reads stdout and stderr, the tail, with timestamps, and one container of two", async () => {
+    await apply({
+      apiVersion: "v1", kind: "Pod", metadata: { name: "printer" },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          { name: "main", image: "busybox", command: ["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; exec sleep 3600"] },
+          { name: "side", image: "busybox", command: ["sh", "-c", "for i in 1 2 3; do echo side $i; done; exec sleep 3600"] },
+        ],
+      },
+    });
+    const all = await until("the printer's log", async () => {
+      const text = await logs("printer", "-c", "main");
+      return text.split("\n").length === 7 ? text : undefined;
+    });
+    // stdout and stderr reach the log file through separate pipes: their lines may interleave either way.
+    expect(all.split("\n").filter(Boolean).sort()).toEqual(["line 1", "line 2", "line 3", "line 4", "line 5", "oops"]);
+    expect(await until("the sidecar's log", async () => ((await logs("printer", "-c", "side")) === "side 1\nside 2\nside 3\n" ? true : undefined))).toBe(true);
+    expect(await logs("printer", "-c", "side", "--tail=2")).toBe("side 2\nside 3\n");
+    const stamped = (await logs("printer", "-c", "side", "--timestamps", "--tail=1")).trim();
+    expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) side 3$/);
+    expect(await logs("printer", "-c", "side", "--limit-bytes=8")).toBe("side 1\ns");
+  });
+
+  it("--previous shows the run before a restart", async () => {
+    await apply({
+      apiVersion: "v1", kind: "Pod", metadata: { name: "restarter" },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        volumes: [{ name: "state", emptyDir: {} }],
+        containers: [{
+          name: "app", image: "busybox", volumeMounts: [{ name: "state", mountPath: "/state" }],
+          command: ["sh", "-c", "n=$(( $(cat /state/n 2>/dev/null || echo 0) + 1 )); echo $n > /state/n; echo run $n; [ $n -ge 2 ] && exec sleep 3600; exit 1"],
+        }],
+      },
+    });
+    await until("the restarted container to run", async () => {
+      const status = await harness.ok(kubectl, "get", "pod", "restarter", "-o", "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.running.startedAt}");
+      return /^1 \S+/.test(status) ? true : undefined;
+    });
+    expect(await until("the second run's log", async () => ((await logs("restarter")) === "run 2\n" ? "run 2\n" : undefined))).toBe("run 2\n");
+    expect(await logs("restarter", "--previous")).toBe("run 1\n");
+  });
+
+  it("-f follows lines as the container writes them", async () => {
+    await harness.ok(kubectl, "run", "ticker", "--image=busybox", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done");
+    await harness.ok(kubectl, "wait", "pod/ticker", "--for=condition=Ready", "--timeout=60s");
+    const child = spawn(kubectl, ["logs", "-f", "ticker"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    try {
+      const seen = () => out.split("\n").filter((l) => l.startsWith("tick ")).length;
+      await until("ten ticks to be followed", async () => (seen() >= 10 ? true : undefined), 30_000);
+      const numbers = out.split("\n").filter(Boolean).map((l) => Number(l.split(" ")[1]));
+      expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i));
+    } finally {
+      child.kill();
+    }
+  });
+});
