@@ -2,7 +2,7 @@
 // runc, the CNI plugins, iptables, busybox-static — each missing one named with its Debian package,
 // before anything is registered), then containerd (the agent's own, with a private config, root,
 // state and socket under the state directory, or the one at a given socket), the busybox and pause
-// images imported, and the CRI runtime over it. Stopping leaves the pods' containers running under
+// images imported, and the CRI runtime over it with the kubelet's garbage collection (cri/gc.ts). Stopping leaves the pods' containers running under
 // their shims, as a kubelet restart does, unless asked to kill them; `cleanup` removes everything.
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, readFileSync, rmSync } from "node:fs";
@@ -12,6 +12,7 @@ import { removePodRoutes } from "./cni/routes.ts";
 import { Containerd } from "./containerd/containerd.ts";
 import { importAgentImages, startNodeRuntime } from "./containerd/node-runtime.ts";
 import { CriClient } from "./cri/client.ts";
+import { NodeGarbageCollector } from "./cri/gc.ts";
 import { CriRuntime } from "./cri/runtime.ts";
 import { findBusybox } from "./image/oci-image.ts";
 import type { CriSettings } from "./state.ts";
@@ -100,9 +101,15 @@ export async function startCriNode(stateDir: string, settings: CriSettings = {})
     socket = containerd.socket;
   }
   const runtime = new CriRuntime({ endpoint: socket, logsDir: settings.podLogsDir ?? DEFAULT_POD_LOGS_DIR, podsDir: join(stateDir, "pods"), preloadedImages: images, network });
+  const gc = new NodeGarbageCollector({
+    client: runtime.client, preloadedImages: images,
+    log: (message) => process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), component: "gc", msg: message }) + "\n"),
+  });
+  gc.start();
   return {
     runtime,
     async stop(options = {}) {
+      gc.stop();
       if (options.killPods) await Promise.all((await runtime.listPods()).map((pod) => runtime.killPod(pod, EXIT_GRACE_SECONDS)));
       await runtime.close();
       await containerd?.stop();
