@@ -3,10 +3,11 @@
 // kubectl drives it: the node Ready once the node IPAM controller gave it a podCIDR; a busybox httpd
 // pod Running with an IP from that range, answering the host and another pod; liveness restarts,
 // readiness flips Ready; configMap, secret and downward API contents in volumes and env; an
-// unpullable image backs off; an agent restarted mid-way adopts its pods; deletion is graceful. A
-// second node in a network namespace (a veth pair to the host, its own agent and containerd) gets
-// its own podCIDR, and pods talk across the two through the agents' routes. `edgeplane-agent
-// cleanup` removes every pod, containerd, the bridges and the routes.
+// unpullable image backs off; an agent restarted mid-way adopts its pods; deletion is graceful; a
+// StatefulSet's local-path volume keeps its data when its pod is made again. A second node in a
+// network namespace (a veth pair to the host, its own agent and containerd) gets its own podCIDR,
+// and pods talk across the two through the agents' routes. `edgeplane-agent cleanup` removes
+// every pod, containerd, the bridges and the routes.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -422,6 +423,41 @@ describe("the node agent on containerd", () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(readFileSync(join(dir, "out", "graceful"), "utf8")).toBe("terminated\n");
     expect(await containersOf(uid)).toEqual([]);
+  });
+
+  it("keeps a StatefulSet pod's data on its local-path volume when the pod is deleted and made again", async () => {
+    await apply({
+      apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "db" },
+      spec: {
+        serviceName: "db", replicas: 1, selector: { matchLabels: { app: "db" } },
+        template: {
+          metadata: { labels: { app: "db" } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [{
+              name: "db", image: "busybox", volumeMounts: [{ name: "data", mountPath: "/data" }],
+              // The first pod writes `first`; a later one finds it and writes `second`.
+              command: ["sh", "-c", "if [ -f /data/first ]; then echo again > /data/second; else hostname > /data/first; fi; trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"],
+            }],
+          },
+        },
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
+      },
+    });
+    await phase("db-0", ["Running"]);
+    const volume = await get("pvc", "data-db-0", "-o", "jsonpath={.spec.volumeName}");
+    const path = await get("pv", volume, "-o", "jsonpath={.spec.hostPath.path}");
+    expect(path.startsWith(stateDir())).toBe(true);
+    await until("the first pod's file", async () => (existsSync(join(path, "first")) ? true : undefined));
+    const first = await pod("db-0");
+    await harness.ok(kubectl, "delete", "pod", "db-0", "--timeout=30s");
+    await until("db-0 made again and Running", async () => {
+      const again = await pod("db-0");
+      return again.metadata!.uid !== first.metadata!.uid && again.status?.phase === "Running" ? true : undefined;
+    });
+    await until("the second pod's file", async () => (existsSync(join(path, "second")) ? true : undefined));
+    expect(readFileSync(join(path, "first"), "utf8")).toBe("db-0\n");
+    expect(readFileSync(join(path, "second"), "utf8")).toBe("again\n");
   });
 
   it("joins a second node in another network namespace, and pods talk across the two", async () => {
