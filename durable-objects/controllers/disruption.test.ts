@@ -2,7 +2,7 @@
 import type { Pod } from "kubernetes-types/core/v1";
 import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
 import { describe, expect, it } from "vitest";
-import { awaitedDisruptions, countHealthy, DELETION_TIMEOUT_MS, disruptionAllowedCondition, disruptionsAllowed, expectedAndDesired, needsScale } from "./disruption.ts";
+import { awaitedDisruptions, countHealthy, DELETION_TIMEOUT_MS, disruptionAllowedCondition, disruptionMark, disruptionsAllowed, expectedAndDesired, needsScale, staleInMs } from "./disruption.ts";
 
 const budget = (spec: PodDisruptionBudget["spec"]): PodDisruptionBudget => ({ metadata: { name: "b", namespace: "ns", generation: 1 }, spec });
 
@@ -70,5 +70,28 @@ describe("the DisruptionAllowed condition", () => {
     expect(first).toEqual([{ type: "DisruptionAllowed", status, reason, message: "", observedGeneration: 2, lastTransitionTime: "2026-01-01T00:00:00Z" }]);
     const again = disruptionAllowedCondition({ disruptionsAllowed: allowed, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0, observedGeneration: 3, conditions: first }, now + 60_000);
     expect(again[0]).toMatchObject({ observedGeneration: 3, lastTransitionTime: "2026-01-01T00:00:00Z" });
+  });
+});
+
+describe("stale disruption marks", () => {
+  const now = Date.parse("2026-01-01T00:10:00Z");
+  const marked = (reason: string, { phase = "Running", deleting = false, status = "True" } = {}): Pod => ({
+    metadata: { name: "p", ...(deleting ? { deletionTimestamp: "2026-01-01T00:09:00Z" } : {}) },
+    status: { phase, conditions: [{ type: "DisruptionTarget", status, reason, lastTransitionTime: "2026-01-01T00:09:00Z" }] },
+  });
+  it.each([
+    ["an eviction's mark", marked("EvictionByEvictionAPI"), true],
+    ["a pod being deleted", marked("EvictionByEvictionAPI", { deleting: true }), false],
+    ["a finished pod", marked("PreemptionByScheduler", { phase: "Failed" }), false],
+    ["the kubelet's own mark", marked("TerminationByKubelet"), false],
+    ["a mark already taken back", marked("EvictionByEvictionAPI", { status: "False" }), false],
+  ])("%s", (_, pod, counted) => {
+    expect(disruptionMark(pod) !== undefined).toBe(counted);
+  });
+
+  it("is stale 2 minutes after it was set", () => {
+    const mark = disruptionMark(marked("EvictionByEvictionAPI"))!;
+    expect(staleInMs(mark, now)).toBe(60_000);
+    expect(staleInMs(mark, now + 90_000)).toBe(0);
   });
 });

@@ -3,8 +3,10 @@
 // must be (minAvailable, or the controllers' scale less maxUnavailable) and so how many evictions
 // it allows now. The eviction subresource spends `disruptionsAllowed` and records the pod in
 // `disruptedPods`; the controller forgets a recorded pod once it is gone or 2 minutes have passed.
+// Its second queue (stalePodDisruptionController) turns a DisruptionTarget=True condition False on
+// a pod that was marked for a disruption but still is not being deleted 2 minutes later.
 import type { Deployment, ReplicaSet, StatefulSet } from "kubernetes-types/apps/v1";
-import type { Pod, ReplicationController } from "kubernetes-types/core/v1";
+import type { Pod, PodCondition, ReplicationController } from "kubernetes-types/core/v1";
 import type { Condition } from "kubernetes-types/meta/v1";
 import type { PodDisruptionBudget, PodDisruptionBudgetStatus } from "kubernetes-types/policy/v1";
 import { isConflict, isNotFound, type KubeObject } from "../../lib/client/index.ts";
@@ -192,6 +194,43 @@ async function sync(pdb: PodDisruptionBudget, ctx: ReconcileContext): Promise<nu
   }
   return recheckAt === undefined ? undefined : Math.max(0, recheckAt - now);
 }
+
+/** How long a pod may carry DisruptionTarget=True without being deleted before the mark is taken back. */
+export const STALE_POD_DISRUPTION_MS = 2 * 60_000;
+
+/**
+ * nonTerminatingPodHasStaleDisruptionCondition: the DisruptionTarget=True condition of a pod that is
+ * neither being deleted nor finished. The kubelet's own mark (TerminationByKubelet) never goes stale.
+ */
+export function disruptionMark(pod: Pod): PodCondition | undefined {
+  const condition = pod.status?.conditions?.find((c) => c.type === "DisruptionTarget");
+  if (pod.metadata?.deletionTimestamp || !condition || condition.status !== "True" || condition.reason === "TerminationByKubelet") return undefined;
+  return pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed" ? undefined : condition;
+}
+
+/** How long until a disruption mark is stale (0: it is). */
+export function staleInMs(mark: PodCondition, now: number): number {
+  return Math.max(0, (Date.parse(mark.lastTransitionTime ?? "") || 0) + STALE_POD_DISRUPTION_MS - now);
+}
+
+export const stalePodDisruptionController: Controller = {
+  name: "stale-pod-disruption",
+  watches: [{ resource: PODS, keysFor: (pod) => (disruptionMark(pod as Pod) ? [keyOf(pod)] : []) }],
+  async reconcile(key, ctx) {
+    const [namespace, name] = splitKey(key);
+    const pod = ctx.listers.of<Pod>(PODS).get(namespace, name);
+    const mark = pod && disruptionMark(pod);
+    if (!mark) return undefined;
+    const wait = staleInMs(mark, ctx.now());
+    if (wait > 0) return { requeueAfter: wait };
+    // The condition's reason and message stay: only its status and transition time move.
+    await ctx.client.resource<Pod>(PODS).patch(namespace, name, {
+      metadata: { resourceVersion: pod.metadata!.resourceVersion },
+      status: { conditions: [{ type: "DisruptionTarget", status: "False", lastTransitionTime: kubeTime(ctx.now()) }] },
+    }, "strategic", { subresource: "status" });
+    return undefined;
+  },
+};
 
 /** The budgets whose selector selects a pod. */
 function budgetsOf(object: KubeObject, listers: Listers): string[] {

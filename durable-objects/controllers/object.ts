@@ -30,7 +30,7 @@ import { podGcController } from "./pod-gc.ts";
 import { persistentVolumeBinderController } from "./persistentvolume-binder.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { replicationControllerController } from "./replicationcontroller.ts";
-import { disruptionController } from "./disruption.ts";
+import { disruptionController, stalePodDisruptionController } from "./disruption.ts";
 import { resourceQuotaController } from "./resourcequota.ts";
 import { horizontalPodAutoscalerController } from "./horizontal-pod-autoscaler.ts";
 import { NO_CA_NOTE, rootCaPublisher } from "./root-ca-publisher.ts";
@@ -45,7 +45,7 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
   serviceAccountController, rootCaPublisher, clusterRoleAggregationController, persistentVolumeBinderController,
-  replicationControllerController, disruptionController, resourceQuotaController, horizontalPodAutoscalerController()];
+  replicationControllerController, disruptionController, stalePodDisruptionController, resourceQuotaController, horizontalPodAutoscalerController()];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;

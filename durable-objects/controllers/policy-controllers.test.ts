@@ -97,6 +97,19 @@ describe("policy controllers", () => {
     expect(evicted.status!.conditions).toContainEqual(expect.objectContaining({ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI", message: "Eviction API: evicting" }));
   });
 
+  it("a DisruptionTarget mark on a pod still not being deleted after 2 minutes is taken back", async () => {
+    const ns = await namespace("stale");
+    const mark = (ago: number) => ({ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI", message: "Eviction API: evicting", lastTransitionTime: new Date(Date.now() - ago).toISOString() });
+    for (const [name, ago] of [["stale", 3 * 60_000], ["recent", 10_000]] as const) {
+      await pods.create(ns, { metadata: { name }, spec: template(name).spec });
+      await pods.patch(ns, name, { status: { phase: "Running", conditions: [mark(ago)] } }, "strategic", { subresource: "status" });
+    }
+    await wake();
+    const condition = async (name: string) => (await pods.get(ns, name)).status!.conditions!.find((c) => c.type === "DisruptionTarget");
+    expect(await condition("stale")).toMatchObject({ status: "False", reason: "EvictionByEvictionAPI", message: "Eviction API: evicting" });
+    expect(await condition("recent")).toMatchObject({ status: "True" });
+  });
+
   it("a percentage budget: an unmanaged pod is warned about, a controller without a scale is SyncFailed", async () => {
     const ns = await namespace("pdb-orphan");
     await pods.create(ns, { metadata: { name: "lone", labels: { app: "lone" } }, spec: template("lone").spec });
