@@ -4,6 +4,7 @@
 // following lines as the container writes them.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +34,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  agent?.kill("SIGKILL");
+  // SIGTERM: the agent stops its own containerd (a killed agent would leave it running), then cleanup removes the pods.
+  if (agent && agent.exitCode === null && agent.signalCode === null) {
+    const exited = once(agent, "exit");
+    agent.kill("SIGTERM");
+    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
   if (dir && existsSync(join(stateDir(), "agent.json"))) {
     try {
       execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });

@@ -2,8 +2,7 @@
 // node's tunnel, and real kubectl reads pod logs (and nodes/proxy) through it with no inbound port:
 // `kubectl logs` with its options and kube's errors, `-f` streaming until the pod is deleted, a
 // killed agent cutting a followed log, its node answered promptly with "not connected" and served
-// again once the agent is back, and a
-// node credential refused another node's tunnel.
+// again once the agent is back, and a node credential refused another node's tunnel.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
