@@ -5,6 +5,7 @@
 // to the runtime, which writes the pod network for it. Routes carry their own protocol number, so
 // `edgeplane-agent cleanup` finds them again.
 import { execFile } from "node:child_process";
+import { networkInterfaces } from "node:os";
 import { promisify } from "node:util";
 import type { Node } from "kubernetes-types/core/v1";
 import { builtin } from "../../lib/k8s/resources.ts";
@@ -34,11 +35,23 @@ export const hostIp: IpCommand = async (args) => {
   }
 };
 
-/** The route to a node's pods, or undefined while it has no podCIDR or no InternalIP. */
-export function routeTo(node: Node): PodRoute | undefined {
+/** Hollow nodes (the simulated runtime) have no pods anyone can reach. */
+const SIMULATED_LABEL = "node.edgeplane.dev/simulated";
+
+/** This host's own addresses. */
+function localAddresses(): Set<string> {
+  return new Set(Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((a) => a.address)));
+}
+
+/**
+ * The route to a node's pods, or undefined while it has no podCIDR or no InternalIP, and for a
+ * node without real pods or one at this host's own address (hollow nodes of an agent here).
+ */
+export function routeTo(node: Node, ownAddresses = localAddresses()): PodRoute | undefined {
   const destination = node.spec?.podCIDR;
   const via = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-  return destination && via ? { destination, via } : undefined;
+  if (!destination || !via || node.metadata?.labels?.[SIMULATED_LABEL] === "true" || ownAddresses.has(via)) return undefined;
+  return { destination, via };
 }
 
 export interface PodRoutesOptions {
@@ -65,7 +78,10 @@ export class PodRoutes {
     this.ip = options.ip ?? hostIp;
     this.informer = new Informer(options.client.resource<Node>(builtin("v1", "nodes")), {
       // Only what the routes need of each Node.
-      project: (node) => ({ metadata: node.metadata, spec: { podCIDR: node.spec?.podCIDR }, status: { addresses: node.status?.addresses } }),
+      project: (node) => ({
+        metadata: { name: node.metadata?.name, labels: node.metadata?.labels, resourceVersion: node.metadata?.resourceVersion },
+        spec: { podCIDR: node.spec?.podCIDR }, status: { addresses: node.status?.addresses },
+      }),
     });
     this.informer.addEventHandler({
       onAdd: (node) => this.nodeChanged(node),
