@@ -1,0 +1,366 @@
+// The node agent benchmark: pod startup latency on simulated nodes and the heartbeat load of many
+// hollow nodes, each against a fresh control plane, with the agent as users run it (`node
+// node-agent/main.ts join --runtime simulated --nodes N`) in its own process.
+//   startup:   N hollow nodes in one agent; pods created as fast as the API takes them (the scheduler
+//              places them); latency is create sent → phase Running seen on a watch of the pods;
+//              the agent's CPU and RSS growth per pod over the phase.
+//   heartbeat: N hollow nodes renewing their Leases every 10 s (one pod watch each), measured over a
+//              window: Lease renewals/s and Node status writes/s seen on watches, the CPU of the
+//              workerd process (apiserver + store + scheduler + controllers) and of the agent, the
+//              agent's RSS, and the latency of a ConfigMap patch sent 10 times a second meanwhile.
+//
+//   npm run bench:pods [-- --json]
+//
+// Environment: BENCH_CASES (startup,heartbeat), BENCH_NODES (startup nodes, 100), BENCH_PODS (3000),
+// BENCH_CREATE_CONCURRENCY (16), BENCH_HEARTBEAT_NODES (comma list, "1000"; "1000,5000" for both),
+// BENCH_HEARTBEAT_SECONDS (window, 60), BENCH_TIMEOUT_SECONDS (per phase, 900), BENCH_VARS.
+// Load average is printed with every figure: the machine may be shared.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Pod } from "kubernetes-types/core/v1";
+import { defaultEngine, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
+import { HttpTarget, LatencyRecorder, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch } from "./load.ts";
+
+const NAMESPACE = "bench";
+const AGENT = fileURLToPath(new URL("../node-agent/main.ts", import.meta.url));
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+const PROBE_WRITES_PER_SECOND = 10;
+
+const load = () => loadavg().map((n) => n.toFixed(2)).join(" ");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Fields of /proc/<pid>/stat after the command, and the command, or undefined when the process is gone. */
+function procStat(pid: number): { command: string; fields: string[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return { command: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), fields: stat.slice(stat.lastIndexOf(")") + 2).split(" ") };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds a process has used (user + system). */
+function cpuSeconds(pid: number): number {
+  const stat = procStat(pid);
+  return stat ? (Number(stat.fields[11]) + Number(stat.fields[12])) / CLOCK_TICKS : 0;
+}
+
+function rssMb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes of a process group whose command starts with `command` (the control plane's workerd). */
+function groupProcesses(pgid: number, command: string): number[] {
+  return readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+    const stat = procStat(pid);
+    return stat && Number(stat.fields[2]) === pgid && stat.command.startsWith(command);
+  });
+}
+
+const sum = (pids: number[], of: (pid: number) => number) => pids.reduce((total, pid) => total + of(pid), 0);
+
+async function ok(api: HttpTarget, method: string, path: string, body: unknown, contentType?: string): Promise<any> {
+  const answer = await api.send(method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), contentType);
+  if (answer.status >= 300) throw new Error(`${method} ${path}: HTTP ${answer.status}: ${answer.body.toString("utf8").slice(0, 300)}`);
+  return JSON.parse(answer.body.toString("utf8"));
+}
+
+/** A bootstrap token Secret, as `npm run admin -- bootstrap-token` makes one; answers "id.secret". */
+async function bootstrapToken(api: HttpTarget): Promise<string> {
+  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
+  const [id, secret] = [word(6), word(16)];
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  await ok(api, "POST", "/api/v1/namespaces/kube-system/secrets", {
+    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token", metadata: { name: `bootstrap-token-${id}` },
+    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
+  });
+  return `${id}.${secret}`;
+}
+
+interface Cluster {
+  root: string;
+  plane: ControlPlane;
+  api: HttpTarget;
+  agent?: ChildProcess;
+  agentLog: string[];
+  stop(): Promise<void>;
+}
+
+async function startCluster(prefix: string): Promise<Cluster> {
+  const root = mkdtempSync(join(tmpdir(), `edgeplane-bench-pods-${prefix}-`));
+  const plane = await startControlPlane({ engine: defaultEngine(), stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
+  const api = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, 64, plane.caPem);
+  const cluster: Cluster = {
+    root, plane, api, agentLog: [],
+    async stop() {
+      cluster.agent?.kill("SIGKILL");
+      api.close();
+      await plane.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
+
+/** The agent as users run it, joining `nodes` hollow nodes; resolves once it says it is running. */
+async function startAgent(cluster: Cluster, nodes: number, timeoutMs: number): Promise<ChildProcess> {
+  const token = await bootstrapToken(cluster.api);
+  const caHash = createHash("sha256").update(cluster.plane.caPem!).digest("hex");
+  const child = spawn(process.execPath, [AGENT, "join", "--server", cluster.plane.url, "--token", token, "--ca-cert-sha256", caHash,
+    "--runtime", "simulated", "--nodes", String(nodes), "--node-name-prefix", "hollow-", "--state-dir", join(cluster.root, "agent")], { stdio: ["ignore", "ignore", "pipe"] });
+  cluster.agent = child;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent did not start ${nodes} nodes in ${timeoutMs / 1000} s; it said: ${cluster.agentLog.slice(-5).join(" | ")}`)), timeoutMs);
+    child.stderr!.on("data", lineSplitter((line) => {
+      if (cluster.agentLog.length < 10_000) cluster.agentLog.push(line);
+      if (line.includes("running on the simulated runtime")) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    }));
+    child.on("exit", (code) => reject(new Error(`the agent exited (${code}): ${cluster.agentLog.slice(-5).join(" | ")}`)));
+  });
+}
+
+/** Counts a watch's events by type, and calls `onEvent` for each. */
+async function watchEvents(api: HttpTarget, path: string, onEvent: (type: string, object: any) => void): Promise<IncomingMessage> {
+  const list = await ok(api, "GET", path, undefined);
+  const response = await api.stream(`${path}${path.includes("?") ? "&" : "?"}watch=true&resourceVersion=${list.metadata.resourceVersion}`);
+  response.on("data", lineSplitter((line) => {
+    const event = JSON.parse(line) as { type: string; object: unknown };
+    onEvent(event.type, event.object);
+  }));
+  return response;
+}
+
+async function until(done: () => boolean, deadline: number): Promise<boolean> {
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/** The default service account, which pods need: the controller manager makes it. */
+async function waitForServiceAccount(api: HttpTarget, deadline: number): Promise<void> {
+  while ((await api.send("GET", `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error("no default service account in the bench namespace");
+    await sleep(200);
+  }
+}
+
+interface StartupFigures {
+  nodes: number;
+  pods: number;
+  running: number;
+  seconds: number;
+  latency: LatencyRecorder;
+  /** Create sent → spec.nodeName seen: the scheduler's share. */
+  bound: LatencyRecorder;
+  agentCpuMsPerPod: number;
+  agentRssKbPerPod: number;
+  agentRssMb: number;
+  loadAverage: string;
+}
+
+function benchPod(i: number): Pod {
+  return {
+    apiVersion: "v1", kind: "Pod", metadata: { name: `startup-${i}`, namespace: NAMESPACE, labels: { app: "bench" } },
+    spec: { containers: [{ name: "main", image: "busybox:1.36", resources: { requests: { cpu: "10m", memory: "16Mi" } } }], terminationGracePeriodSeconds: 0 },
+  };
+}
+
+async function runStartup(nodes: number, pods: number, concurrency: number, timeoutSeconds: number): Promise<StartupFigures> {
+  const cluster = await startCluster("startup");
+  try {
+    const { api } = cluster;
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    await ok(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
+    const agent = await startAgent(cluster, nodes, timeoutSeconds * 1000);
+    await waitForServiceAccount(api, deadline);
+    const runningAt = new Map<string, number>();
+    const boundAt = new Map<string, number>();
+    const watch = await watchEvents(api, `/api/v1/namespaces/${NAMESPACE}/pods`, (_type, pod: Pod) => {
+      const name = pod.metadata?.name ?? "";
+      if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
+      if (pod.status?.phase === "Running" && !runningAt.has(name)) runningAt.set(name, performance.now());
+    });
+    const sentAt = new Map<string, number>();
+    const cpuBefore = cpuSeconds(agent.pid!);
+    const rssBefore = rssMb(agent.pid!);
+    const start = performance.now();
+    const created = await runBatch({
+      concurrency, count: pods,
+      op: async (i) => {
+        const pod = benchPod(i);
+        sentAt.set(pod.metadata!.name!, performance.now());
+        await ok(api, "POST", `/api/v1/namespaces/${NAMESPACE}/pods`, pod);
+      },
+    });
+    if (created.errors) throw new Error(`creating pods: ${created.errors} errors; first: ${String(created.firstError)}`);
+    await until(() => runningAt.size >= pods, deadline);
+    const seconds = (performance.now() - start) / 1000;
+    const agentCpu = cpuSeconds(agent.pid!) - cpuBefore;
+    const agentRss = rssMb(agent.pid!);
+    watch.destroy();
+    const latency = new LatencyRecorder();
+    for (const [name, at] of runningAt) latency.record(at - sentAt.get(name)!);
+    const bound = new LatencyRecorder();
+    for (const [name, at] of boundAt) bound.record(at - sentAt.get(name)!);
+    return {
+      nodes, pods, running: runningAt.size, seconds, latency, bound, agentCpuMsPerPod: (agentCpu * 1000) / Math.max(1, runningAt.size),
+      agentRssKbPerPod: ((agentRss - rssBefore) * 1024) / Math.max(1, runningAt.size), agentRssMb: agentRss, loadAverage: load(),
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+interface HeartbeatFigures {
+  nodes: number;
+  registerSeconds: number;
+  windowSeconds: number;
+  leaseRenewalsPerSecond: number;
+  nodeWritesPerSecond: number;
+  workerdCpuPercent: number;
+  agentCpuPercent: number;
+  agentRssMb: number;
+  workerdRssMb: number;
+  write: LatencyRecorder;
+  writeErrors: number;
+  loadAverage: string;
+}
+
+async function runHeartbeat(nodes: number, windowSeconds: number, timeoutSeconds: number): Promise<HeartbeatFigures> {
+  const cluster = await startCluster("heartbeat");
+  try {
+    const { api, plane } = cluster;
+    const registering = performance.now();
+    const agent = await startAgent(cluster, nodes, timeoutSeconds * 1000);
+    const registerSeconds = (performance.now() - registering) / 1000;
+    await ok(api, "POST", "/api/v1/namespaces/default/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "probe" }, data: { n: "0" } });
+    // A minute of settling: the nodes' first status writes and the controllers' catch-up are not the steady state.
+    await sleep(Math.min(60_000, windowSeconds * 1000));
+    let renewals = 0;
+    let nodeWrites = 0;
+    const leases = await watchEvents(api, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", (type) => type === "MODIFIED" && renewals++);
+    const nodeWatch = await watchEvents(api, "/api/v1/nodes", (type) => type === "MODIFIED" && nodeWrites++);
+    const workerd = groupProcesses(plane.process.pid!, "workerd");
+    const workerdBefore = sum(workerd, cpuSeconds);
+    const agentBefore = cpuSeconds(agent.pid!);
+    const write = new LatencyRecorder();
+    let writeErrors = 0;
+    const began = performance.now();
+    const end = began + windowSeconds * 1000;
+    for (let i = 1; performance.now() < end; i++) {
+      const sent = performance.now();
+      try {
+        await ok(api, "PATCH", "/api/v1/namespaces/default/configmaps/probe", { data: { n: String(i) } }, "application/merge-patch+json");
+        write.record(performance.now() - sent);
+      } catch {
+        writeErrors++;
+      }
+      await sleep(Math.max(0, 1000 / PROBE_WRITES_PER_SECOND - (performance.now() - sent)));
+    }
+    const wall = (performance.now() - began) / 1000;
+    const figures: HeartbeatFigures = {
+      nodes, registerSeconds, windowSeconds: wall, leaseRenewalsPerSecond: renewals / wall, nodeWritesPerSecond: nodeWrites / wall,
+      workerdCpuPercent: ((sum(workerd, cpuSeconds) - workerdBefore) * 100) / wall, agentCpuPercent: ((cpuSeconds(agent.pid!) - agentBefore) * 100) / wall,
+      agentRssMb: rssMb(agent.pid!), workerdRssMb: sum(workerd, rssMb), write, writeErrors, loadAverage: load(),
+    };
+    leases.destroy();
+    nodeWatch.destroy();
+    return figures;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes("--json");
+  const count = (name: string, fallback: number) => Math.floor(envNumber(name, fallback));
+  const cases = (process.env.BENCH_CASES ?? "startup,heartbeat").split(",").map((s) => s.trim());
+  const nodes = Math.max(1, count("BENCH_NODES", 100));
+  const pods = Math.max(1, count("BENCH_PODS", 3000));
+  const concurrency = Math.max(1, count("BENCH_CREATE_CONCURRENCY", 16));
+  const heartbeatNodes = (process.env.BENCH_HEARTBEAT_NODES ?? "1000").split(",").map((s) => Number(s.trim())).filter((n) => n > 0);
+  const windowSeconds = count("BENCH_HEARTBEAT_SECONDS", 60);
+  const timeoutSeconds = count("BENCH_TIMEOUT_SECONDS", 900);
+  console.log(`node agent benchmark (${defaultEngine()}); load average ${load()}`);
+
+  const problems: string[] = [];
+  let startup: StartupFigures | undefined;
+  if (cases.includes("startup")) {
+    try {
+      startup = await runStartup(nodes, pods, concurrency, timeoutSeconds);
+      if (startup.running < startup.pods) problems.push(`startup: only ${startup.running} of ${startup.pods} pods Running in time`);
+    } catch (e) {
+      problems.push(`startup: ${message(e)}`);
+    }
+  }
+  const heartbeats: HeartbeatFigures[] = [];
+  for (const n of cases.includes("heartbeat") ? heartbeatNodes : []) {
+    try {
+      const figures = await runHeartbeat(n, windowSeconds, timeoutSeconds);
+      heartbeats.push(figures);
+      if (figures.writeErrors) problems.push(`heartbeat ${n}: ${figures.writeErrors} probe writes failed`);
+    } catch (e) {
+      problems.push(`heartbeat ${n}: ${message(e)}`);
+    }
+  }
+
+  if (json) {
+    console.log(JSON.stringify({
+      startup: startup && {
+        nodes: startup.nodes, pods: startup.pods, running: startup.running, seconds: startup.seconds, p50Ms: startup.latency.percentile(50), p99Ms: startup.latency.percentile(99),
+        boundP50Ms: startup.bound.percentile(50), boundP99Ms: startup.bound.percentile(99),
+        agentCpuMsPerPod: startup.agentCpuMsPerPod, agentRssKbPerPod: startup.agentRssKbPerPod, agentRssMb: startup.agentRssMb, loadAverage: startup.loadAverage,
+      },
+      heartbeat: heartbeats.map((h) => ({ ...h, write: undefined, writeP50Ms: h.write.percentile(50), writeP99Ms: h.write.percentile(99) })),
+      problems,
+    }, null, 2));
+  } else {
+    if (startup) {
+      console.log(`\npod startup: create sent → phase Running seen on a watch (the scheduler places each pod; the simulated runtime starts it at once);
+bound: create sent → spec.nodeName seen (the scheduler's share); agent CPU and RSS growth over the phase, per Running pod. Kubernetes' SLO: p99 ≤ 5 s; the goal here: p99 ≤ 1 s`);
+      console.log(formatTable(
+        ["nodes", "pods", "seconds", "p50 ms", "p99 ms", "bound p50 ms", "bound p99 ms", "agent cpu ms/pod", "agent RSS KB/pod", "agent RSS MB", "load average"],
+        [[startup.nodes, startup.running === startup.pods ? startup.pods : `${startup.running}/${startup.pods}`, fixed(startup.seconds, 1),
+          fixed(startup.latency.percentile(50), 0), fixed(startup.latency.percentile(99), 0),
+          fixed(startup.bound.percentile(50), 0), fixed(startup.bound.percentile(99), 0), fixed(startup.agentCpuMsPerPod, 2),
+          fixed(startup.agentRssKbPerPod, 1), fixed(startup.agentRssMb, 0), startup.loadAverage]],
+      ));
+    }
+    if (heartbeats.length) {
+      console.log(`\nheartbeats: hollow nodes of one agent process renewing Leases every 10 s, each with its own pod watch, over a ${windowSeconds} s window after a minute of settling;
+CPU as % of one core; write: a ConfigMap merge patch ${PROBE_WRITES_PER_SECOND} times a second meanwhile`);
+      console.log(formatTable(
+        ["nodes", "joined s", "lease renewals/s", "node writes/s", "workerd cpu %", "workerd RSS MB", "agent cpu %", "agent RSS MB", "write p50 ms", "write p99 ms", "load average"],
+        heartbeats.map((h) => [h.nodes, fixed(h.registerSeconds, 0), fixed(h.leaseRenewalsPerSecond, 1), fixed(h.nodeWritesPerSecond, 2), fixed(h.workerdCpuPercent, 1),
+          fixed(h.workerdRssMb, 0), fixed(h.agentCpuPercent, 1), fixed(h.agentRssMb, 0), fixed(h.write.percentile(50), 1), fixed(h.write.percentile(99), 1), h.loadAverage]),
+      ));
+    }
+    console.log(`\nload average after: ${load()}`);
+  }
+  if (problems.length) {
+    console.log(`\nproblems (${problems.length}):`);
+    for (const p of problems) console.log(`- ${p}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
