@@ -5,7 +5,7 @@
 // images imported, and the CRI runtime over it with the kubelet's garbage collection (cri/gc.ts). Stopping leaves the pods' containers running under
 // their shims, as a kubelet restart does, unless asked to kill them; `cleanup` removes everything.
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { findCniBinDir, type PodNetwork } from "./cni/config.ts";
 import { removePodRoutes } from "./cni/routes.ts";
@@ -82,6 +82,39 @@ function criDir(stateDir: string): string {
   return join(stateDir, "cri");
 }
 
+/** The pids of processes run with this command-line argument (read from /proc). */
+function processesWithArgument(argument: string): number[] {
+  return readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(argument) ? [Number(pid)] : [];
+    } catch {
+      return []; // Gone meanwhile.
+    }
+  });
+}
+
+/**
+ * A containerd an agent killed outright (SIGKILL, a crash) left running on this state directory:
+ * stopped (SIGTERM, SIGKILL after 10 s) so that a new one can take its root; the containers it
+ * ran keep running under their shims, and the new one finds them.
+ */
+async function stopLeftoverContainerd(dir: string): Promise<void> {
+  const config = join(dir, "containerd", "config.toml");
+  const pids = processesWithArgument(config);
+  const deadline = Date.now() + 10_000;
+  for (const pid of pids) signal(pid, "SIGTERM");
+  while (processesWithArgument(config).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of processesWithArgument(config)) signal(pid, "SIGKILL");
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // It ended meanwhile.
+  }
+}
+
 /** Starts (or reaches) containerd, imports the agent's images, and answers the runtime over it. */
 export async function startCriNode(stateDir: string, settings: CriSettings = {}): Promise<CriNode> {
   await checkHost(settings);
@@ -96,6 +129,7 @@ export async function startCriNode(stateDir: string, settings: CriSettings = {})
     images = await importAgentImages(socket, join(dir, "images"));
     network = { confDir: settings.cniConfDir ?? DEFAULT_CNI_CONF_DIR, bridge, ipamDataDir: join(dir, "ipam") };
   } else {
+    await stopLeftoverContainerd(dir);
     const started = await startNodeRuntime({ dir, bridge });
     ({ containerd, images, network } = started);
     socket = containerd.socket;

@@ -383,23 +383,35 @@ describe("the node agent on containerd", () => {
     ]));
   });
 
-  it("adopts its pods after a restart: the same containers, no duplicates, restart counts kept", async () => {
-    const before = await pod("web");
-    const unhealthyRestarts = (await pod("unhealthy")).status!.containerStatuses![0]!.restartCount;
-    agent!.kill("SIGTERM");
-    const [code] = await once(agent!, "exit");
-    expect(code).toBe(0);
+  /** Stops the agent with `signal` and runs it again from its state; resolves once it runs. */
+  async function restartAgent(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+    const runs = () => (output.match(/running on the cri runtime/g) ?? []).length;
+    const before = runs();
+    agent!.kill(signal);
+    const [code, killedBy] = await once(agent!, "exit");
+    expect([code, killedBy]).toEqual(signal === "SIGTERM" ? [0, null] : [null, "SIGKILL"]);
     agent = startAgent(["run", "--state-dir", stateDir()]);
-    await until("the agent to run again", async () => (/running on the cri runtime/.test(output.split("SIGTERM").at(-1)!) ? true : undefined));
-    // A pod created now shows the restarted agent at work before the old pods are compared.
-    await harness.ok(kubectl, "run", "after-restart", "--image=busybox", "--", "sleep", "3600");
-    await phase("after-restart", ["Running"]);
-    const after = await pod("web");
-    expect(after.status!.containerStatuses![0]).toMatchObject({ containerID: before.status!.containerStatuses![0]!.containerID, restartCount: 0, ready: true });
-    expect(after.status!.podIP).toBe(before.status!.podIP);
-    expect(await containersOf(before.metadata!.uid!)).toEqual(["web CONTAINER_RUNNING"]);
-    expect((await pod("unhealthy")).status!.containerStatuses![0]!.restartCount).toBeGreaterThanOrEqual(unhealthyRestarts);
-    expect(await (await fetch(`http://${after.status!.podIP}:8080/`)).text()).toBe("web\n");
+    await until("the agent to run again", async () => (runs() > before ? true : undefined));
+  }
+
+  it("adopts its pods after a restart, and after being killed outright: the same containers, no duplicates, restart counts kept", async () => {
+    const before = await pod("web");
+    const config = join(stateDir(), "cri", "containerd", "config.toml");
+    for (const [i, signal] of (["SIGTERM", "SIGKILL"] as const).entries()) {
+      const unhealthyRestarts = (await pod("unhealthy")).status!.containerStatuses![0]!.restartCount;
+      // SIGTERM stops containerd too; SIGKILL leaves it running, and the next run stops it and starts its own.
+      await restartAgent(signal);
+      // A pod created now shows the restarted agent at work before the old pods are compared.
+      await harness.ok(kubectl, "run", `after-restart-${i}`, "--image=busybox", "--", "sleep", "3600");
+      await phase(`after-restart-${i}`, ["Running"]);
+      const after = await pod("web");
+      expect(after.status!.containerStatuses![0]).toMatchObject({ containerID: before.status!.containerStatuses![0]!.containerID, restartCount: 0, ready: true });
+      expect(after.status!.podIP).toBe(before.status!.podIP);
+      expect(await containersOf(before.metadata!.uid!)).toEqual(["web CONTAINER_RUNNING"]);
+      expect((await pod("unhealthy")).status!.containerStatuses![0]!.restartCount).toBeGreaterThanOrEqual(unhealthyRestarts);
+      expect(await (await fetch(`http://${after.status!.podIP}:8080/`)).text()).toBe("web\n");
+      expect(sh("ps", ["-eo", "args"]).split("\n").filter((line) => line.includes(config))).toHaveLength(1);
+    }
   });
 
   it("deletes a pod gracefully: SIGTERM first, then the containers and sandbox are gone", async () => {
