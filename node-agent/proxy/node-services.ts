@@ -78,11 +78,17 @@ export class NodeServices {
 
   /** Watches, serves DNS and programs the rules until `signal` aborts (the rules stay). */
   async run(signal: AbortSignal): Promise<void> {
-    const port = await this.dns.start();
-    this.options.log(`cluster DNS for ${CLUSTER_DOMAIN} on port ${port}; service proxy in iptables mode (nftables and userspace modes are not built)`);
-    signal.addEventListener("abort", () => void this.dns.close());
     void this.informers.run(signal);
     await this.proxy.run(signal);
+    this.options.log("service proxy in iptables mode (the nftables and userspace modes are not built)");
+    try {
+      const port = await this.dns.start();
+      signal.addEventListener("abort", () => void this.dns.close());
+      this.options.log(`cluster DNS for ${CLUSTER_DOMAIN} on port ${port}`);
+    } catch (error) {
+      // The proxy goes on without it: Services by address still work.
+      this.options.log(`cluster DNS cannot listen on port ${this.options.dnsPort ?? CLUSTER_DNS_PORT}: ${(error as Error).message}`);
+    }
   }
 
   /** The Node's podCIDR: pods inside it are not masqueraded, and kube-dns leads to the DNS server at its gateway. */

@@ -3,7 +3,8 @@
 // and real kubectl drives it: a Deployment of three busybox httpd pods, each answering its own
 // hostname, exposed with `kubectl expose`; a client pod reaches all three through the ClusterIP and
 // through the Service's name (the agent's cluster DNS behind kube-dns); `nslookup` finds the
-// kubernetes Service from a pod; scaled to 0 the ClusterIP refuses connections at once; `edgeplane-agent cleanup`
+// kubernetes Service from a pod; a NodePort answers from the host; a headless Service resolves to
+// the pods' addresses; scaled to 0 the ClusterIP refuses connections at once; `edgeplane-agent cleanup`
 // leaves no rule or chain of the proxy behind.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -186,6 +187,27 @@ describe("Services on a node agent", () => {
     expect(backendsIn(byIP.log).size, byIP.log).toBe(3);
     const byName = await runClient("by-name", askScript("web", 10));
     expect(byName.phase, byName.log).toBe("Succeeded");
+  });
+
+  it("a NodePort answers from the host, and a headless Service resolves to the pods' addresses", async () => {
+    await harness.ok(kubectl, "expose", "deployment", "web", "--name=web-nodeport", "--type=NodePort", "--port=80", "--target-port=8080");
+    await harness.ok(kubectl, "expose", "deployment", "web", "--name=web-headless", "--cluster-ip=None", "--port=80", "--target-port=8080");
+    const nodePort = await get("service", "web-nodeport", "-o", "jsonpath={.spec.ports[0].nodePort}");
+    // From this host, through the veth, to the node's address.
+    const answers: string[] = [];
+    await until("the NodePort to answer 10 times", async () => {
+      answers.push((await (await fetch(`http://${NODE_IP}:${nodePort}/`, { signal: AbortSignal.timeout(3000) })).text()).trim());
+      return answers.length >= 10 ? true : undefined;
+    });
+    expect(answers.every((a) => a.startsWith("web-")), answers.join(",")).toBe(true);
+    const podIPs = await until("the headless Service's three ready endpoints", async () => {
+      const ready = await get("endpointslices", "-l", "kubernetes.io/service-name=web-headless", "-o", "jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}");
+      const ips = ready.split(" ").filter(Boolean);
+      return ips.length === 3 ? ips : undefined;
+    });
+    const lookup = await runClient("headless", "nslookup web-headless.default.svc.cluster.local");
+    expect(lookup.phase, lookup.log).toBe("Succeeded");
+    for (const ip of podIPs) expect(lookup.log).toMatch(new RegExp(`Address:?\\s+${ip.replaceAll(".", "\\.")}\\s*$`, "m"));
   });
 
   it("scaled to 0, the ClusterIP refuses connections at once", async () => {

@@ -323,6 +323,9 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule([""], ["persistentvolumes"], ["create", "delete", "get", "list", "watch"]),
     rule(["storage.k8s.io"], ["storageclasses"], ["get"]),
   ]),
+  // edgeplane's service proxy and cluster DNS run in each node agent with the node's credential
+  // (kube runs kube-proxy as system:kube-proxy): what system:node-proxier has beyond system:node.
+  clusterRole("edgeplane:node-proxier", [rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"])]),
   clusterRole("system:node-problem-detector", [
     rule([""], ["nodes"], ["get"]),
     rule([""], ["nodes/status"], ["patch"]),
@@ -399,8 +402,8 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:node", []),
   clusterRoleBinding("edgeplane:node-bootstrapper", [group("system:bootstrappers")]),
   clusterRoleBinding("edgeplane:local-path-provisioner", [group("system:nodes")]),
-  // The node agent is its node's kube-proxy, with the node's credential.
-  clusterRoleBinding("system:node-proxier", [user("system:kube-proxy"), group("system:nodes")]),
+  clusterRoleBinding("system:node-proxier", [user("system:kube-proxy")]),
+  clusterRoleBinding("edgeplane:node-proxier", [group("system:nodes")]),
   clusterRoleBinding("system:public-info-viewer", [group("system:authenticated"), group("system:unauthenticated")]),
   clusterRoleBinding("system:service-account-issuer-discovery", [group("system:serviceaccounts")]),
   clusterRoleBinding("system:volume-scheduler", [user("system:kube-scheduler")]),
