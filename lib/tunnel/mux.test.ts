@@ -1,6 +1,7 @@
 // The tunnel multiplexer between two ends joined by an in-memory channel: frames, the open/reply/
 // data/end/reset life of a stream, flow control (a writer stops at the reader's window and goes on
-// as it reads), a slow reader holding back only its own stream, refusals and a closed channel.
+// as it reads), a slow reader holding back only its own stream, a cancelling reader, refusals and a
+// closed channel.
 import { describe, expect, it } from "vitest";
 import { decodeFrame, encodeFrame, FRAME } from "./frames.ts";
 import { TunnelMux, type TunnelStream } from "./mux.ts";
@@ -97,6 +98,20 @@ describe("TunnelMux", () => {
     expect(await received).toBe(4 * 1024 * 1024);
     expect(slowDone).toBe(false);
     slow.reset("done");
+  });
+
+  it("a reader that cancels resets the stream: the writer's next write fails with the reason", async () => {
+    const { opener, accepted } = pair({ window: 100 });
+    const stream = opener.open({ type: "log", follow: true });
+    await until(() => accepted.length === 1);
+    const follower = accepted[0]!;
+    await follower.write(bytes(10));
+    const reader = stream.readable.getReader();
+    expect((await reader.read()).value!.byteLength).toBe(10);
+    await reader.cancel("the client went away");
+    await until(() => follower.resetBy !== undefined);
+    await expect(follower.write(bytes(10))).rejects.toThrow("the client went away");
+    await until(() => opener.size === 0 && accepted.length === 1);
   });
 
   it("an end with no handler for opens refuses them; a reset reaches the reader with its reason", async () => {

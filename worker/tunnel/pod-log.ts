@@ -4,7 +4,9 @@
 import type { Pod } from "kubernetes-types/core/v1";
 import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { LogStreamHeader } from "../../lib/tunnel/streams.ts";
-import type { SubresourceRequest } from "../apiserver/subresource-handlers.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "../context.ts";
+import type { RegistryStore } from "../registry/store.ts";
 import { openNodeStream } from "./node-tunnel.ts";
 
 const DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
@@ -52,7 +54,8 @@ export function logContainer(pod: Pod, asked: string | undefined): string {
   return asked;
 }
 
-export async function servePodLog({ c, target, store }: SubresourceRequest): Promise<Response> {
+/** GET pods/{name}/log (a subresource handler: the pods store and the target come from the generic handlers). */
+export async function servePodLog({ c, target, store }: { c: Context<AppEnv>; target: { namespace?: string; name: string }; store: RegistryStore }): Promise<Response> {
   const pod = (await store.get(target.namespace, target.name)) as Pod;
   const options = podLogOptions(target.name, c.req.query());
   const container = logContainer(pod, c.req.query("container"));
