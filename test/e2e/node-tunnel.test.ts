@@ -2,7 +2,8 @@
 // node's tunnel, and real kubectl reads pod logs (and nodes/proxy) through it with no inbound port:
 // `kubectl logs` with its options and kube's errors, `-f` streaming until the pod is deleted, a
 // killed agent cutting a followed log, its node answered promptly with "not connected" and served
-// again once the agent is back, and a node credential refused another node's tunnel.
+// again once the agent is back, the tunnel redialed with back-off across a control plane restart,
+// and a node credential refused another node's tunnel.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
+import { newEncryptionKeys, newServiceAccountKey, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 const kubectl = "/usr/bin/kubectl";
@@ -23,17 +25,22 @@ let bundle: string;
 let stateDir: string;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
+/** The keys the control plane keeps across its restart (the node's credential stays valid). */
+const serviceAccountKey = newServiceAccountKey();
+const encryptionKeys = newEncryptionKeys();
+let restarted: ControlPlane | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "node-tunnel-e2e-"));
   bundle = join(dir, "edgeplane-agent.mjs");
   stateDir = join(dir, "agent");
   await buildAgent(bundle);
-  harness = await startKubectlHarness("node-tunnel-e2e-");
+  harness = await startKubectlHarness("node-tunnel-e2e-", { serviceAccountKey, encryptionKeys });
 });
 
 afterAll(async () => {
   agent?.kill("SIGKILL");
+  await restarted?.stop();
   await harness?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -187,5 +194,20 @@ describe("kubectl logs through the node tunnel (simulated runtime)", () => {
     });
     expect(answer.status).toBe(403);
     expect(JSON.parse(answer.body).message).toBe(`nodes "another-node" is forbidden: User "system:node:${NODE}" cannot open the tunnel of node "another-node": only the node itself may`);
+  });
+
+  it("redials with back-off while the control plane is down, and serves logs again once it is back", async () => {
+    const { plane } = harness;
+    await plane.stop();
+    await until("the agent to redial twice", async () => (/redialing in 1 s[\s\S]*redialing in 2 s/.test(agentOutput) ? true : undefined));
+    restarted = await startControlPlane({
+      port: Number(new URL(plane.url).port), token: plane.token, serviceAccountKey, encryptionKeys,
+      stateDir: join(harness.dir, "state"), tlsDir: join(harness.dir, "tls"),
+    });
+    const back = await until("logs through the redialed tunnel", async () => {
+      const result = await logs("web");
+      return result.code === 0 ? result.stdout : undefined;
+    }, 60_000);
+    expect(back).toContain("simulated container web of pod default/web started");
   });
 });
