@@ -14,6 +14,7 @@ import { parseBody, readObject, readText } from "./bodies.ts";
 import { respond } from "./negotiation.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { servePodLog } from "../tunnel/pod-log.ts";
+import { unservedPodStream } from "../tunnel/node-tunnel.ts";
 import type { Target } from "./target.ts";
 
 export interface SubresourceRequest {
@@ -62,6 +63,11 @@ const HANDLERS: SubresourceHandler[] = [
     serves: core("pods"),
     methods: { GET: servePodLog },
   },
+  ...["exec", "attach", "portforward"].map((subresource) => ({
+    subresource,
+    serves: core("pods"),
+    methods: { GET: unservedPodStream(subresource), POST: unservedPodStream(subresource) },
+  })),
   {
     subresource: "binding",
     serves: core("pods"),

@@ -45,3 +45,12 @@ export async function openNodeStream(env: Env, node: string, header: NodeStreamH
   return { reply, body: response.body ?? new ReadableStream({ start: (controller) => controller.close() }) };
 }
 
+/**
+ * pods/exec, pods/attach and pods/portforward are not relayed through the tunnel yet: a clear
+ * Status rather than kube's "could not find the requested resource".
+ */
+export function unservedPodStream(subresource: string): () => Promise<Response> {
+  return async () => {
+    throw apiErrors.badRequest(`pods/${subresource} is not supported by this cluster yet: the node tunnel carries pods/log and nodes/proxy only`);
+  };
+}
