@@ -1,20 +1,16 @@
 // The clusterrole-aggregation controller against the real apiserver: admin, edit and view store
 // the rules they aggregate; a new role labelled aggregate-to-view reaches view and, through nesting,
 // edit and admin; authorization reads the stored rules.
-import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { ClusterRole } from "kubernetes-types/rbac/v1";
 import { describe, expect, it } from "vitest";
 import { rawApi, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const client = testClient();
 const clusterRoles = client.resource<ClusterRole>(builtin("rbac.authorization.k8s.io/v1", "clusterroles"));
 
-async function wake(): Promise<void> {
-  await runInDurableObject(env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME)), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 const mentions = (role: ClusterRole, resource: string) => (role.rules ?? []).some((r) => r.resources?.includes(resource));
 

@@ -1,8 +1,6 @@
 // What the garbage collector decides for a dependent given its owners' states, and which
 // dependents hold up an owner's foreground deletion; then each propagation policy against the
 // real apiserver, woken as the store's poke would wake it.
-import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { Deployment, ReplicaSet } from "kubernetes-types/apps/v1";
 import type { ConfigMap, Pod } from "kubernetes-types/core/v1";
 import type { OwnerReference } from "kubernetes-types/meta/v1";
@@ -10,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../lib/client/index.ts";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
 import { blockingDependents, decideForDependent, type OwnerState } from "./garbage-collector.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const ref = (uid: string, blockOwnerDeletion?: boolean): OwnerReference => ({ apiVersion: "apps/v1", kind: "ReplicaSet", name: uid, uid, ...(blockOwnerDeletion === undefined ? {} : { blockOwnerDeletion }) });
 
@@ -57,9 +55,7 @@ const replicaSets = client.resource<ReplicaSet>(builtin("apps/v1", "replicasets"
 const pods = client.resource<Pod>(builtin("v1", "pods"));
 const configMaps = client.resource<ConfigMap>(builtin("v1", "configmaps"));
 
-async function wake(): Promise<void> {
-  await runInDurableObject(env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME)), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 /** A Deployment of 2 with its ReplicaSet and pods made by the controllers. */
 async function deploymentWithPods(ns: string): Promise<void> {

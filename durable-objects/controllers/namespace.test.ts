@@ -1,8 +1,6 @@
 // The namespace controller: the conditions a Terminating namespace carries for what one pass found,
 // which CRDs add content to delete; then, against the real apiserver, a deleted namespace emptied
 // of built-in and custom resources, kept while a finalizer holds an object, and finally finalized.
-import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap, Namespace } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
@@ -10,7 +8,7 @@ import { isNotFound, type KubeObject } from "../../lib/client/index.ts";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { customContent, deletionConditions, mergeConditions, type ContentLeft } from "./namespace.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const resource = (group: string, plural: string): ResourceNames => ({ group, version: "v1", kind: plural, resource: plural, singular: plural, namespaced: true });
 const left = (r: ResourceNames, remaining: number, finalizers: Record<string, number> = {}, error?: string): ContentLeft =>
@@ -79,9 +77,7 @@ const deployments = client.resource<Deployment>(builtin("apps/v1", "deployments"
 const crds = client.resource<KubeObject & { spec?: unknown }>(builtin("apiextensions.k8s.io/v1", "customresourcedefinitions"));
 const gadgets = client.resource<KubeObject>({ group: "ns-test.example.com", version: "v1", kind: "Gadget", resource: "gadgets", singular: "gadget", namespaced: true });
 
-async function wake(): Promise<void> {
-  await runInDurableObject(env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME)), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 async function installGadgets(): Promise<void> {
   await crds.create(undefined, {

@@ -2,14 +2,13 @@
 // node whose kubelet went silent turns Ready=Unknown and tainted in one wake and a repeated wake
 // changes nothing; every node gets its own pod CIDR and a deleted node's CIDR goes to the next.
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { Lease } from "kubernetes-types/coordination/v1";
 import type { Node } from "kubernetes-types/core/v1";
 import type { Event as EventV1 } from "kubernetes-types/events/v1";
 import { describe, expect, it } from "vitest";
 import { testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const client = testClient();
 const nodes = client.resource<Node>(builtin("v1", "nodes"));
@@ -17,9 +16,7 @@ const leases = client.resource<Lease>(builtin("coordination.k8s.io/v1", "leases"
 const events = client.resource<EventV1>(builtin("events.k8s.io/v1", "events"));
 const manager = () => env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME));
 
-async function wake(): Promise<void> {
-  await runInDurableObject(manager(), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 /** A registered node whose kubelet last posted `secondsAgo` ago, with a Lease renewed then. */
 async function node(name: string, secondsAgo: number): Promise<void> {

@@ -3,14 +3,14 @@
 // extras, a new image makes a new ReplicaSet and scales the old one down, deleted pods come back,
 // and a restart between wakes loses nothing and duplicates nothing.
 import { env } from "cloudflare:workers";
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import type { Deployment, ReplicaSet } from "kubernetes-types/apps/v1";
 import type { Pod } from "kubernetes-types/core/v1";
 import type { Event as EventV1 } from "kubernetes-types/events/v1";
 import { describe, expect, it } from "vitest";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const client = testClient();
 const deployments = client.resource<Deployment>(builtin("apps/v1", "deployments"));
@@ -20,9 +20,7 @@ const events = client.resource<EventV1>(builtin("events.k8s.io/v1", "events"));
 const manager = () => env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME));
 
 /** One wake that starts after everything written so far (what the store's poke leads to). */
-async function wake(): Promise<void> {
-  await runInDurableObject(manager(), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 function deployment(name: string, replicas: number, image = "busybox"): Deployment {
   return {

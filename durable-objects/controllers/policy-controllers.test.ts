@@ -3,7 +3,6 @@
 // follows its pods' readiness and an eviction spends it; a quota's used follows what exists; an
 // HPA without metrics.k8s.io says why it cannot scale.
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { ReplicaSet } from "kubernetes-types/apps/v1";
 import type { HorizontalPodAutoscaler } from "kubernetes-types/autoscaling/v2";
 import type { ConfigMap, Pod, ReplicationController, ResourceQuota } from "kubernetes-types/core/v1";
@@ -12,7 +11,7 @@ import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
 import { describe, expect, it } from "vitest";
 import { createDefaultServiceAccount, freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const client = testClient();
 const rcs = client.resource<ReplicationController>(builtin("v1", "replicationcontrollers"));
@@ -25,9 +24,7 @@ const hpas = client.resource<HorizontalPodAutoscaler>(builtin("autoscaling/v2", 
 const events = client.resource<EventV1>(builtin("events.k8s.io/v1", "events"));
 const manager = () => env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME));
 
-async function wake(): Promise<void> {
-  await runInDurableObject(manager(), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 async function namespace(prefix: string): Promise<string> {
   const ns = await freshNamespace(client, prefix);

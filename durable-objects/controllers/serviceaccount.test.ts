@@ -1,21 +1,17 @@
 // The ServiceAccount controller against the real apiserver: a new namespace gets its "default"
 // ServiceAccount, a deleted one comes back, and a Terminating namespace gets none.
-import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { Namespace, ServiceAccount } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
 import { isNotFound } from "../../lib/client/index.ts";
 import { testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const client = testClient();
 const namespaces = client.resource<Namespace>(builtin("v1", "namespaces"));
 const serviceAccounts = client.resource<ServiceAccount>(builtin("v1", "serviceaccounts"));
 
-async function wake(): Promise<void> {
-  await runInDurableObject(env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME)), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 describe("the serviceaccount controller", () => {
   it("gives a new namespace its default ServiceAccount and makes it again when it is deleted", async () => {

@@ -6,7 +6,6 @@
 // and rolls a new template; a CronJob whose time has come creates its Job, Replace replaces it,
 // and finished Jobs beyond the history limit go.
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import type { ControllerRevision, DaemonSet, StatefulSet } from "kubernetes-types/apps/v1";
 import type { CronJob, Job } from "kubernetes-types/batch/v1";
 import type { Node, PersistentVolumeClaim, Pod } from "kubernetes-types/core/v1";
@@ -14,7 +13,7 @@ import type { Event as EventV1 } from "kubernetes-types/events/v1";
 import { describe, expect, it } from "vitest";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
-import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const client = testClient();
 const jobs = client.resource<Job>(builtin("batch/v1", "jobs"));
@@ -27,9 +26,7 @@ const nodes = client.resource<Node>(builtin("v1", "nodes"));
 const pods = client.resource<Pod>(builtin("v1", "pods"));
 const manager = () => env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME));
 
-async function wake(): Promise<void> {
-  await runInDurableObject(manager(), (object: KubeControllerManager) => object.alarm());
-}
+const wake = wakeControllerManager;
 
 const container = { name: "c", image: "busybox" };
 const live = (list: Pod[]) => list.filter((p) => !p.metadata?.deletionTimestamp);
