@@ -50,7 +50,9 @@ function resourceEntries(def: ResourceDefinition) {
   if (def.group === "" && def.resource === "pods") {
     sub("binding", "Binding", ["create"]);
     sub("eviction", "Eviction", ["create"], { group: "policy", version: "v1" });
+    sub("log", "Pod", ["get"]);
   }
+  if (def.group === "" && def.resource === "nodes") sub("proxy", "NodeProxyOptions", ["create", "delete", "get", "patch", "update"]);
   if (def.group === "" && def.resource === "namespaces") sub("finalize", "Namespace", ["update"]);
   if (def.group === "" && def.resource === "serviceaccounts") sub("token", "TokenRequest", ["create"], { group: "authentication.k8s.io", version: "v1" });
   return entries;
@@ -86,7 +88,9 @@ function discoveryResource(def: ResourceDefinition) {
   if (def.group === "" && def.resource === "pods") {
     sub("binding", responseKind("", "v1", "Binding"), ["create"]);
     sub("eviction", responseKind("policy", "v1", "Eviction"), ["create"]);
+    sub("log", responseKind("", "v1", "Pod"), ["get"]);
   }
+  if (def.group === "" && def.resource === "nodes") sub("proxy", responseKind("", "v1", "NodeProxyOptions"), ["create", "delete", "get", "patch", "update"]);
   if (def.group === "" && def.resource === "namespaces") sub("finalize", responseKind("", "v1", "Namespace"), ["update"]);
   if (def.group === "" && def.resource === "serviceaccounts") sub("token", responseKind("authentication.k8s.io", "v1", "TokenRequest"), ["create"]);
   const entry: Record<string, unknown> = {
