@@ -47,8 +47,9 @@ export class Iptables {
    * Makes our chains those of `rules` and deletes those of ours it no longer has (`existing`: what
    * the kernel holds, from `ourChains` or the previous apply). With `applied`, the rules the kernel
    * holds from the previous apply, only the chains that changed are written (a partial sync), and
-   * chains no longer wanted are emptied but left for the next full sync to delete: with
-   * iptables-nft, deleting a chain costs seconds once the tables are large (kube-proxy defers it too).
+   * chains no longer wanted are left, unreferenced, for the next full sync to delete: with
+   * iptables-nft, flushing or deleting them costs seconds once the tables are large (kube-proxy
+   * defers it too).
    */
   async apply(rules: ProxyRules, existing: Record<Table, string[]>, applied?: ProxyRules): Promise<void> {
     const stale: Record<Table, string[]> = { nat: [], filter: [] };
@@ -56,7 +57,7 @@ export class Iptables {
       const wanted = new Set(rules.chains[table]);
       stale[table] = existing[table].filter((c) => !wanted.has(c));
     }
-    await this.run("iptables-restore", ["-w", "5", "--noflush"], restoreInput(changedRules(rules, applied), stale, applied !== undefined));
+    await this.run("iptables-restore", ["-w", "5", "--noflush"], applied ? restoreInput(changedRules(rules, applied)) : restoreInput(rules, stale));
   }
 
   /** Adds the jumps from the built-in chains into ours where they are missing (our chains must exist). */

@@ -3,7 +3,8 @@
 // iptables-restore; every change asks for another sync, no sooner than minSyncPeriod (1 s) after
 // the last. A sync writes only the chains that changed since the last one (kube's partial sync);
 // after start, after a failure and every syncPeriod (1 h, as kube's full sync) a full sync re-reads
-// our chains from the kernel, rewrites them all and puts back any missing jump. Stopping leaves the rules in place (connections keep flowing while the
+// our chains from the kernel, rewrites them all, deletes those no longer wanted (partial syncs
+// leave them unreferenced) and puts back any missing jump. Stopping leaves the rules in place (connections keep flowing while the
 // agent restarts; `edgeplane-agent cleanup` removes them).
 import { writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";

@@ -338,14 +338,14 @@ function rulesByChain(lines: string[]): Map<string, string> {
 /**
  * The iptables-restore input (for --noflush) that replaces our chains with `rules` in one commit
  * per table: each chain declared is emptied first, and the `stale` ones (ours, no longer wanted)
- * are emptied too and, unless `keepStale`, deleted.
+ * are emptied and deleted.
  */
-export function restoreInput(rules: ProxyRules, stale: Record<Table, string[]> = { nat: [], filter: [] }, keepStale = false): string {
+export function restoreInput(rules: ProxyRules, stale: Record<Table, string[]> = { nat: [], filter: [] }): string {
   const lines: string[] = [];
   for (const table of ["filter", "nat"] as const) {
     if (!rules.chains[table].length && !stale[table].length) continue;
     lines.push(`*${table}`, ...[...rules.chains[table], ...stale[table]].map((c) => `:${c} - [0:0]`), ...rules.rules[table]);
-    if (!keepStale) lines.push(...stale[table].map((c) => `-X ${c}`));
+    lines.push(...stale[table].map((c) => `-X ${c}`));
     lines.push("COMMIT");
   }
   return lines.join("\n") + "\n";
