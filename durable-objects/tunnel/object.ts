@@ -4,7 +4,7 @@
 // reaches this object, after its own authentication and authorization; the agent cannot open
 // streams here (the multiplexer refuses them).
 import { DurableObject } from "cloudflare:workers";
-import { TunnelMux, type StreamHeader, type StreamReply } from "../../lib/tunnel/mux.ts";
+import { TunnelMux, type StreamHeader, type StreamReply, type TunnelStream } from "../../lib/tunnel/mux.ts";
 
 /** The header carrying a stream's StreamHeader (JSON) on a /stream request, and the agent's reply on the answer. */
 export const STREAM_HEADER = "X-Tunnel-Stream";
@@ -16,6 +16,7 @@ export const PONG = "pong";
 export class NodeTunnel extends DurableObject<Env> {
   /** The multiplexer over the current socket; rebuilt after hibernation, when no stream is open. */
   private mux: TunnelMux | undefined;
+  private muxSocket: WebSocket | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -33,8 +34,6 @@ export class NodeTunnel extends DurableObject<Env> {
   private acceptAgent(request: Request): Response {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     for (const old of this.ctx.getWebSockets()) old.close(1012, "replaced by a newer connection");
-    this.mux?.close("the node reconnected");
-    this.mux = undefined;
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     return new Response(null, { status: 101, webSocket: client });
@@ -65,7 +64,7 @@ export class NodeTunnel extends DurableObject<Env> {
     return new Response(stream.readable, { status: reply.status, headers });
   }
 
-  private async pump(body: ReadableStream<Uint8Array> | null, stream: ReturnType<TunnelMux["open"]>): Promise<void> {
+  private async pump(body: ReadableStream<Uint8Array> | null, stream: TunnelStream): Promise<void> {
     try {
       if (body) for await (const chunk of body) await stream.write(chunk);
       stream.end();
@@ -74,17 +73,22 @@ export class NodeTunnel extends DurableObject<Env> {
     }
   }
 
-  /** The multiplexer of the open socket, made on first use after a wake. */
+  /** The multiplexer of the open socket (the newest; a replaced one is closing), made on first use after a wake. */
   private currentMux(): TunnelMux | undefined {
-    const socket = this.ctx.getWebSockets()[0];
+    const socket = this.ctx.getWebSockets().filter((s) => s.readyState === WebSocket.OPEN).at(-1);
     if (!socket) return undefined;
-    this.mux ??= new TunnelMux({ ids: "odd", send: (frame) => socket.send(frame) });
+    if (this.muxSocket !== socket) {
+      this.mux?.close("the node reconnected");
+      this.mux = new TunnelMux({ ids: "odd", send: (frame) => socket.send(frame) });
+      this.muxSocket = socket;
+    }
     return this.mux;
   }
 
-  override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (typeof message === "string") return;
-    this.currentMux()?.receive(new Uint8Array(message));
+    const mux = this.currentMux();
+    if (ws === this.muxSocket) mux?.receive(new Uint8Array(message));
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -101,8 +105,9 @@ export class NodeTunnel extends DurableObject<Env> {
     } catch {
       // Already closed.
     }
-    if (this.ctx.getWebSockets().some((s) => s !== ws && s.readyState === WebSocket.OPEN)) return;
+    if (ws !== this.muxSocket) return;
     this.mux?.close(reason);
     this.mux = undefined;
+    this.muxSocket = undefined;
   }
 }

@@ -1,8 +1,8 @@
 // The node tunnel in workerd: a node's credential opens its own tunnel and no other; while no agent
 // is connected pods/log answers 503 "not connected"; with one, the apiserver's streams reach it
 // carrying the validated PodLogOptions and its bytes come back as the log; streams the node tries
-// to open are refused; a closed tunnel is "not connected" again. The test plays the agent's end of
-// the protocol over a real WebSocket to the Worker.
+// to open are refused; a closed tunnel is "not connected" again; a reconnecting node replaces its
+// older connection. The test plays the agent's end of the protocol over a real WebSocket.
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
@@ -113,5 +113,25 @@ describe("node tunnels", () => {
       return res.status === 503 ? res : undefined;
     });
     expect(gone.body.message).toBe(`node "${node}" is not connected`);
+  });
+
+  it("a newer connection of the node replaces the older one, and streams go to the newer", async () => {
+    const node = `tn-${crypto.randomUUID().slice(0, 6)}`;
+    const token = await joinAs(node);
+    const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
+    await createDefaultServiceAccount("default");
+    expect((await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } })).status).toBe(201);
+    const answerWith = (text: string) => async (stream: TunnelStream) => {
+      stream.respond({ status: 200 });
+      await stream.write(new TextEncoder().encode(text));
+      stream.end();
+    };
+    const first = (await dial(node, token)).webSocket!;
+    const closed = new Promise<number>((resolve) => first.addEventListener("close", (event) => resolve(event.code)));
+    agentEnd(first, answerWith("old\n"));
+    expect((await api("GET", `/api/v1/namespaces/default/pods/${pod}/log`)).text).toBe("old\n");
+    agentEnd((await dial(node, token)).webSocket!, answerWith("new\n"));
+    expect(await closed).toBe(1012);
+    expect((await api("GET", `/api/v1/namespaces/default/pods/${pod}/log`)).text).toBe("new\n");
   });
 });
