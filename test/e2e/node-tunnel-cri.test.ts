@@ -1,7 +1,7 @@
 // `kubectl logs` of real containers through the node tunnel (as root): the agent bundle joins on
 // the cri runtime with its own containerd, and kubectl reads busybox pods' CRI log files through
-// the tunnel: stdout and stderr, --tail, --timestamps, -c, --previous after a restart, and -f
-// following lines as the container writes them.
+// the tunnel: stdout and stderr, --tail, --timestamps, -c, a line containerd split into partial
+// entries joined again, --previous after a restart, and -f following lines as they are written.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -96,7 +96,7 @@ describe("kubectl logs of real containers through the tunnel", () => {
     await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
   });
 
-  it("reads stdout and stderr, the tail, with timestamps, and one container of two", async () => {
+  it("reads stdout and stderr, the tail, with timestamps, one container of several, and a long line whole", async () => {
     await apply({
       apiVersion: "v1", kind: "Pod", metadata: { name: "printer" },
       spec: {
@@ -104,6 +104,8 @@ describe("kubectl logs of real containers through the tunnel", () => {
         containers: [
           { name: "main", image: "busybox", command: ["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; exec sleep 3600"] },
           { name: "side", image: "busybox", command: ["sh", "-c", "for i in 1 2 3; do echo side $i; done; exec sleep 3600"] },
+          // One 40000-byte line, which containerd writes as partial (P) entries of 16 KiB.
+          { name: "long", image: "busybox", command: ["sh", "-c", "head -c 40000 /dev/zero | tr '\\0' a; echo; echo after; exec sleep 3600"] },
         ],
       },
     });
@@ -118,6 +120,12 @@ describe("kubectl logs of real containers through the tunnel", () => {
     const stamped = (await logs("printer", "-c", "side", "--timestamps", "--tail=1")).trim();
     expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) side 3$/);
     expect(await logs("printer", "-c", "side", "--limit-bytes=8")).toBe("side 1\ns");
+    const long = await until("the long line", async () => {
+      const text = await logs("printer", "-c", "long");
+      return text.endsWith("after\n") ? text : undefined;
+    });
+    expect(long).toBe(`${"a".repeat(40000)}\nafter\n`);
+    expect(await logs("printer", "-c", "long", "--tail=2")).toBe(`${"a".repeat(40000)}\nafter\n`);
   });
 
   it("--previous shows the run before a restart", async () => {
