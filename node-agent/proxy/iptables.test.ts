@@ -143,8 +143,10 @@ describe("iptables rules in a network namespace", () => {
   it("cleanup removes every rule and chain of ours", async () => {
     await apply({ services: [web()], slices: [slice(BACKENDS)], node });
     await iptables.ensureJumps();
+    expect(await iptables.hasChain("nat", "EDGEPLANE-MARK-MASQ")).toBe(true);
     const done = await iptables.cleanup();
     expect(done.length).toBeGreaterThan(0);
     expect(inNode("iptables-save")).not.toContain("EDGEPLANE");
+    expect(await iptables.hasChain("nat", "EDGEPLANE-MARK-MASQ")).toBe(false);
   });
 });

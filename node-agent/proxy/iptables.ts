@@ -60,6 +60,16 @@ export class Iptables {
     await this.run("iptables-restore", ["-w", "5", "--noflush"], applied ? restoreInput(changedRules(rules, applied)) : restoreInput(rules, stale));
   }
 
+  /** Whether a chain exists (it is listed, which for a chain of one rule costs little). */
+  async hasChain(table: Table, chain: string): Promise<boolean> {
+    try {
+      await this.run("iptables", ["-w", "5", "-t", table, "-S", chain]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Adds the jumps from the built-in chains into ours where they are missing (our chains must exist). */
   async ensureJumps(): Promise<void> {
     for (const { table, chain, rule } of JUMP_RULES) {

@@ -4,19 +4,22 @@
 // the last. A sync writes only the chains that changed since the last one (kube's partial sync);
 // after start, after a failure and every syncPeriod (1 h, as kube's full sync) a full sync re-reads
 // our chains from the kernel, rewrites them all, deletes those no longer wanted (partial syncs
-// leave them unreferenced) and puts back any missing jump. Stopping leaves the rules in place (connections keep flowing while the
+// leave them unreferenced) and puts back any missing jump; so does a check every 30 s that finds
+// our chains gone. Stopping leaves the rules in place (connections keep flowing while the
 // agent restarts; `edgeplane-agent cleanup` removes them).
 import { writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Iptables } from "./iptables.ts";
-import { computeRules, type LocalOverride, type ProxyNode, type ProxyRules, type Table } from "./rules.ts";
+import { computeRules, MARK_MASQ_CHAIN, type LocalOverride, type ProxyNode, type ProxyRules, type Table } from "./rules.ts";
 import type { ServiceInformers } from "./service-informers.ts";
 
 const execFileAsync = promisify(execFile);
 
 export const MIN_SYNC_PERIOD_MS = 1000;
 export const SYNC_PERIOD_MS = 60 * 60_000;
+/** How often the proxy checks that its chains still exist (kube-proxy checks its canary every 30 s). */
+const CANARY_PERIOD_MS = 30_000;
 
 export interface ServiceProxyOptions {
   informers: ServiceInformers;
@@ -78,10 +81,24 @@ export class ServiceProxy {
       this.fullSyncDue = true;
       this.requestSync();
     }, this.options.syncPeriodMs ?? SYNC_PERIOD_MS);
+    const canary = setInterval(() => void this.checkCanary(), CANARY_PERIOD_MS);
     signal.addEventListener("abort", () => {
       clearInterval(resync);
+      clearInterval(canary);
       clearTimeout(this.timer);
     });
+    this.requestSync();
+  }
+
+  /**
+   * Whether our rules are still there, as kube-proxy watches its canary chain: when someone flushed
+   * the tables (a firewall reload, another agent's cleanup), everything is written again at once
+   * rather than at the next hourly full sync.
+   */
+  private async checkCanary(): Promise<void> {
+    if (!this.existing || (await this.iptables.hasChain("nat", MARK_MASQ_CHAIN))) return;
+    this.options.log("service proxy: our chains are gone from the nat table; rewriting them all");
+    this.fullSyncDue = true;
     this.requestSync();
   }
 
