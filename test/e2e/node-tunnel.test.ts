@@ -14,7 +14,7 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { newEncryptionKeys, newServiceAccountKey, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
-import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "tunnel-node";
@@ -102,6 +102,7 @@ describe("kubectl logs through the node tunnel (simulated runtime)", () => {
     expect(await harness.ok(kubectl, "logs", "web", "--limit-bytes=9")).toBe("simulated");
     expect(await harness.ok(kubectl, "logs", "web", "--since-time=2999-01-01T00:00:00Z")).toBe("");
     expect((await harness.ok(kubectl, "logs", "web", "--since=1h")).split("\n").filter(Boolean)).toHaveLength(2);
+    for (const binary of KUBECTLS) expect(await harness.ok(binary, "logs", "web", "--tail=1"), binary).toContain("this node is simulated");
   });
 
   it("answers kube's errors: no such container, several containers, no previous instance, not scheduled", async () => {
