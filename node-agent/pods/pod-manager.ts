@@ -137,17 +137,24 @@ export class PodManager {
     this.facts = { nodeName: options.nodeName, hostIPs: options.hostIPs, clusterDNS: options.clusterDNS ?? [], clusterDomain: "cluster.local", hostResolvConf };
     this.informer.addEventHandler({
       onAdd: (pod) => (isMirrorPod(pod) ? this.observeMirror(pod) : this.observe(pod)),
-      onUpdate: (_old, pod) => (isMirrorPod(pod) ? this.observeMirror(pod) : this.observe(pod)),
-      onDelete: (pod) => {
-        if (isMirrorPod(pod)) return this.mirrorGone(pod);
-        const worker = this.workers.get(pod.metadata!.uid!);
-        if (worker) {
-          worker.gone = true;
-          this.enqueue(pod.metadata!.uid!);
-        }
+      onUpdate: (old, pod) => {
+        // Deleted and made again under its name while the watch was away (a relist shows only a change): the old pod is gone.
+        if (old.metadata?.uid !== pod.metadata?.uid) this.deleted(old);
+        return isMirrorPod(pod) ? this.observeMirror(pod) : this.observe(pod);
       },
+      onDelete: (pod) => this.deleted(pod),
     });
     options.runtime.onPodChange?.((uid) => this.enqueue(uid));
+  }
+
+  /** A pod the API no longer has: its worker stops whatever the runtime holds of it, as the kubelet's pod config does by uid. */
+  private deleted(pod: Pod): void {
+    if (isMirrorPod(pod)) return this.mirrorGone(pod);
+    const worker = this.workers.get(pod.metadata!.uid!);
+    if (worker) {
+      worker.gone = true;
+      this.enqueue(pod.metadata!.uid!);
+    }
   }
 
   /** Watches this node's pods until `signal` aborts; once the first list is in, removes what the runtime holds of pods no longer in the API. */

@@ -6,12 +6,15 @@
 // keep running under containerd. Then one evicted pod is force-deleted from the API and the agent
 // runs again from its state: the node is Ready within seconds and loses its taints, and the agent
 // stops the containers of both pods deleted while it was away (the terminating one gracefully, the
-// force-deleted one as an orphan) until containerd holds none. `edgeplane-agent cleanup` removes
-// the pods, containerd and the bridge.
+// force-deleted one as an orphan) until containerd holds none, and adopts the pod that tolerated
+// its absence. Cut off from the control plane (through a relay the test cuts) while a pod of its
+// is deleted and made again under the same name and the store is compacted, the agent relists on
+// its return and stops the old pod. `edgeplane-agent cleanup` removes the pods, containerd and the bridge.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Pod } from "kubernetes-types/core/v1";
@@ -40,6 +43,10 @@ let bundle: string;
 let realAgent: ChildProcess | undefined;
 let simulatedAgent: ChildProcess | undefined;
 let output = "";
+/** The real node's way to the control plane: a TCP relay that the test can cut (a network partition). */
+let relay: Server | undefined;
+let partitioned = false;
+const relayed = new Set<Socket>();
 
 const realState = () => join(dir, "real");
 const containerdSocket = () => join(realState(), "cri", "containerd", "containerd.sock");
@@ -49,7 +56,24 @@ beforeAll(async () => {
   bundle = join(dir, "edgeplane-agent.mjs");
   await buildAgent(bundle);
   harness = await startKubectlHarness("node-failover-e2e-", { vars: { CLUSTER_CIDR, NODE_MONITOR_GRACE_PERIOD_SECONDS: String(GRACE_SECONDS) } });
+  relay = createServer((socket) => {
+    if (partitioned) return socket.destroy();
+    const upstream = createConnection(Number(new URL(harness.plane.url).port), "127.0.0.1");
+    for (const end of [socket, upstream]) {
+      relayed.add(end);
+      end.on("error", () => undefined).on("close", () => relayed.delete(end));
+    }
+    socket.pipe(upstream).pipe(socket);
+  });
+  relay.listen(0, "127.0.0.1");
+  await once(relay, "listening");
 });
+
+/** Cuts every connection through the relay and refuses new ones until `heal`. */
+function partition(): void {
+  partitioned = true;
+  for (const socket of relayed) socket.destroy();
+}
 
 /** `edgeplane-agent cleanup` of the real node, if it still has state. */
 function cleanup(): void {
@@ -64,6 +88,7 @@ function cleanup(): void {
 afterAll(async () => {
   for (const child of [realAgent, simulatedAgent]) child?.kill("SIGKILL");
   if (dir) cleanup();
+  relay?.close();
   await harness?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -84,10 +109,15 @@ async function bootstrapToken(): Promise<string> {
   return `${id}.${secret}`;
 }
 
+/** A file holding `object` as JSON, for kubectl's -f. */
+function file(object: object): string {
+  const path = join(dir, `${randomBytes(4).toString("hex")}.json`);
+  writeFileSync(path, JSON.stringify(object));
+  return path;
+}
+
 async function apply(object: object): Promise<void> {
-  const file = join(dir, `${randomBytes(4).toString("hex")}.json`);
-  writeFileSync(file, JSON.stringify(object));
-  await harness.ok(kubectl, "create", "-f", file);
+  await harness.ok(kubectl, "create", "-f", file(object));
 }
 
 function startAgent(args: string[]): ChildProcess {
@@ -97,9 +127,9 @@ function startAgent(args: string[]): ChildProcess {
   return child;
 }
 
-async function joinArgs(name: string, state: string): Promise<string[]> {
+async function joinArgs(name: string, state: string, server = harness.plane.url): Promise<string[]> {
   const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-  return ["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--node-name", name, "--state-dir", state];
+  return ["join", "--server", server, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--node-name", name, "--state-dir", state];
 }
 
 const get = (...args: string[]) => harness.ok(kubectl, "get", ...args);
@@ -144,7 +174,8 @@ describe("a node whose agent dies", () => {
   let survivor: Pod;
 
   it("turns NotReady and unreachable; its pods are evicted and run again on the other node while their containers keep running", async () => {
-    realAgent = startAgent([...(await joinArgs(REAL, realState())), "--runtime", "cri", "--bridge", BRIDGE, "--pod-logs-dir", join(realState(), "logs")]);
+    const { port } = relay!.address() as { port: number };
+    realAgent = startAgent([...(await joinArgs(REAL, realState(), `https://127.0.0.1:${port}`)), "--runtime", "cri", "--bridge", BRIDGE, "--pod-logs-dir", join(realState(), "logs")]);
     simulatedAgent = startAgent([...(await joinArgs(SIMULATED, join(dir, "simulated"))), "--runtime", "simulated"]);
     // Everything lands on the real node first: the simulated one is cordoned until then.
     await until("the simulated Node", () => get("node", SIMULATED, "-o", "name"));
@@ -244,6 +275,34 @@ describe("a node whose agent dies", () => {
     expect(pods.map((p) => [p.spec!.nodeName, p.status!.phase, !!p.metadata!.deletionTimestamp])).toEqual([[SIMULATED, "Running", false], [SIMULATED, "Running", false]]);
   });
 
+  it("cut off while its pod is deleted and made again under the same name, and the store compacted, stops the old pod once back", async () => {
+    const pinned = {
+      apiVersion: "v1", kind: "Pod", metadata: { name: "pinned" },
+      spec: { nodeName: REAL, terminationGracePeriodSeconds: 5, containers: [{ name: "app", image: "busybox", command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"] }] },
+    };
+    await apply(pinned);
+    await harness.ok(kubectl, "wait", "pod/pinned", "--for=condition=Ready", "--timeout=30s");
+    const old = await get("pod", "pinned", "-o", "jsonpath={.metadata.uid}");
+
+    partition();
+    await harness.ok(kubectl, "delete", "pod", "pinned", "--force", "--grace-period=0");
+    await apply(pinned);
+    const made = await get("pod", "pinned", "-o", "jsonpath={.metadata.uid}");
+    // Compacted past the agent's cursor: its watch resumes with 410 Gone and it lists again, where the
+    // pod shows only as changed (same name, another uid).
+    const revision = JSON.parse(await harness.ok(kubectl, "create", "--raw", "/etcd/v3/kv/range", "-f", file({ key: Buffer.from("/registry/pods/default/pinned").toString("base64") }))).header.revision;
+    await harness.ok(kubectl, "create", "--raw", "/etcd/v3/kv/compaction", "-f", file({ revision, physical: true }));
+    partitioned = false;
+
+    await harness.ok(kubectl, "wait", "pod/pinned", "--for=condition=Ready", "--timeout=30s");
+    await until("containerd to hold the new pod, not the old one", async () => {
+      const { containers, sandboxes } = await containerdHolds();
+      const uids = [survivor.metadata!.uid!, made].sort();
+      return JSON.stringify(containers) === JSON.stringify(running(uids)) && JSON.stringify(sandboxes) === JSON.stringify(uids) ? true : undefined;
+    });
+    expect(old).not.toBe(made);
+  });
+
   it("edgeplane-agent cleanup stops containerd and removes the bridge", async () => {
     for (const child of [realAgent, simulatedAgent]) {
       child!.kill("SIGTERM");
@@ -251,7 +310,7 @@ describe("a node whose agent dies", () => {
     }
     realAgent = simulatedAgent = undefined;
     const cleaned = execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", realState()], { encoding: "utf8" });
-    expect(cleaned).toContain("stopped and removed 1 pod(s)");
+    expect(cleaned).toContain("stopped and removed 2 pod(s)");
     expect(cleaned).toContain(`deleted the bridge ${BRIDGE}`);
     expect(execFileSync("ip", ["-br", "link"], { encoding: "utf8" })).not.toContain(BRIDGE);
     expect(existsSync(join(realState(), "cri"))).toBe(false);
