@@ -1,6 +1,7 @@
 // One node's tunnel: the Durable Object (one per `<cluster>/<node>`) that holds the node agent's
 // single outbound WebSocket, accepted with the hibernation API so an idle tunnel costs nothing,
-// and opens streams to the agent over it for the apiserver (logs, nodes/proxy). Only the apiserver
+// and opens streams to the agent over it for the apiserver (logs, nodes/proxy; exec and attach over
+// a WebSocket of their own, as both directions flow at once). Only the apiserver
 // reaches this object, after its own authentication and authorization; the agent cannot open
 // streams here (the multiplexer refuses them).
 import { DurableObject } from "cloudflare:workers";
@@ -26,6 +27,7 @@ export class NodeTunnel extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/connect") return this.acceptAgent(request);
+    if (path === "/stream" && request.headers.get("Upgrade")?.toLowerCase() === "websocket") return this.socketStream(request);
     if (path === "/stream") return this.stream(request);
     return new Response("not found", { status: 404 });
   }
@@ -62,6 +64,48 @@ export class NodeTunnel extends DurableObject<Env> {
       return new Response(null, { status: reply.status, headers });
     }
     return new Response(stream.readable, { status: reply.status, headers });
+  }
+
+  /**
+   * Opens a stream whose two directions flow at once (exec, attach): the same answer as /stream,
+   * but a 200 reply upgrades to a WebSocket carrying the stream's bytes both ways, a message per
+   * chunk. The stream's end closes it with 1000, a reset with 1011 and the reason; its close resets
+   * the stream.
+   */
+  private async socketStream(request: Request): Promise<Response> {
+    const mux = this.currentMux();
+    if (!mux) return new Response("not connected", { status: 503 });
+    const stream = mux.open(JSON.parse(request.headers.get(STREAM_HEADER) ?? "{}") as StreamHeader);
+    let reply: StreamReply;
+    try {
+      reply = await stream.reply;
+    } catch (e) {
+      return new Response(`the node ended the stream: ${(e as Error).message}`, { status: 503 });
+    }
+    const headers = { [REPLY_HEADER]: JSON.stringify(reply) };
+    if (reply.status >= 300) {
+      stream.reset("refused");
+      return new Response(null, { status: reply.status, headers });
+    }
+    const { 0: apiserver, 1: socket } = new WebSocketPair();
+    socket.accept();
+    socket.binaryType = "arraybuffer";
+    let written = Promise.resolve();
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data === "string") return;
+      const chunk = new Uint8Array(event.data);
+      written = written.then(() => stream.write(chunk)).catch(() => {});
+    });
+    socket.addEventListener("close", () => stream.reset("the apiserver closed the stream"));
+    void (async () => {
+      try {
+        for await (const chunk of stream.readable) socket.send(chunk);
+        socket.close(1000, "");
+      } catch (e) {
+        socket.close(1011, (e as Error).message.slice(0, 120));
+      }
+    })();
+    return new Response(null, { status: 101, webSocket: apiserver, headers });
   }
 
   private async pump(body: ReadableStream<Uint8Array> | null, stream: TunnelStream): Promise<void> {

@@ -1,6 +1,6 @@
 // The kinds of stream the control plane opens to a node through its tunnel, by the header's `type`.
 // Each names what it is about; the agent answers with a reply (status) and then the stream's bytes.
-// Exec, attach and port-forward will be further types here (both directions carry data).
+// exec and attach carry channel records (channels.ts) both ways.
 import type { StreamHeader } from "./mux.ts";
 
 /** A container's log, as the kubelet's /containerLogs serves it (PodLogOptions, validated by the apiserver). */
@@ -27,4 +27,24 @@ export interface ProxyStreamHeader extends StreamHeader {
   path: string;
 }
 
-export type NodeStreamHeader = LogStreamHeader | ProxyStreamHeader;
+/**
+ * kubectl exec (a command run in the container) or attach (the container's own process): the
+ * bytes both ways are channel records; the agent ends with a Status on the error channel.
+ */
+export interface ExecStreamHeader extends StreamHeader {
+  type: "exec" | "attach";
+  namespace: string;
+  pod: string;
+  uid: string;
+  container: string;
+  /** exec only. */
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+  /** Only check that the container runs, run nothing (the answer a SPDY client gets depends on it). */
+  check?: boolean;
+}
+
+export type NodeStreamHeader = LogStreamHeader | ProxyStreamHeader | ExecStreamHeader;

@@ -100,6 +100,21 @@ export interface ContainerLog {
   running(): Promise<boolean>;
 }
 
+/** A client's ends of an exec or attach: what it types, where output goes, its terminal. */
+export interface StreamSession {
+  tty: boolean;
+  /** What the client types, ending when it closes stdin; undefined when it sends none. */
+  stdin: ReadableStream<Uint8Array> | undefined;
+  /** Output (with a tty, stderr goes to stdout); undefined when the client did not ask for it. */
+  stdout: ((bytes: Uint8Array) => Promise<void>) | undefined;
+  stderr: ((bytes: Uint8Array) => Promise<void>) | undefined;
+  /** The client's terminal size (tty), updated as it resizes. */
+  size: { width: number; height: number } | undefined;
+  onResize(listener: (size: { width: number; height: number }) => void): void;
+  /** Aborted when the client is gone. */
+  signal: AbortSignal;
+}
+
 export interface Runtime {
   info(): Promise<RuntimeInfo>;
   health(): Promise<RuntimeHealth>;
@@ -144,6 +159,13 @@ export interface Runtime {
    * logs`; undefined when the runtime holds no such instance.
    */
   containerLog?(uid: string, containerID: string): Promise<ContainerLog | undefined>;
+  /**
+   * Optional: runs a command in a container joined to a client (`kubectl exec`): its stdin, stdout,
+   * stderr and terminal; answers the exit code.
+   */
+  execSession?(uid: string, container: string, command: string[], session: StreamSession): Promise<number>;
+  /** Optional: joins a client to a running container's own process (`kubectl attach`); answers its exit code, or undefined when the client left first. */
+  attachSession?(uid: string, container: string, session: StreamSession): Promise<number | undefined>;
   /** Runs a command in a container and waits for it (exec probes, lifecycle hooks). */
   exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   close(): Promise<void>;

@@ -5,10 +5,12 @@
 // restartPolicy with the kubelet's back-off (10 s doubling to 5 min, CrashLoopBackOff meanwhile).
 // It emits the kubelet's container Events and tells the kubelet half when a pod changed on its own.
 // Holding nothing on disk, after an agent restart it adopts each pod as the pod's status reports it.
+// `kubectl exec` runs a tiny built-in shell (shell.ts); `kubectl attach` finds a container echoing stdin.
 import type { Container, ContainerStatus, Pod } from "kubernetes-types/core/v1";
 import type {
-  ContainerLog, ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef,
+  ContainerLog, ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession,
 } from "../runtime/runtime.ts";
+import { runShell } from "./shell.ts";
 
 export const SIMULATED_VERSION = "0.1.0";
 
@@ -178,6 +180,17 @@ export class SimulatedRuntime implements Runtime {
 
   async exec(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     return { exitCode: 0, stdout: "", stderr: "" };
+  }
+
+  /** `kubectl exec` runs the built-in shell (shell.ts). */
+  async execSession(_uid: string, _container: string, command: string[], session: StreamSession): Promise<number> {
+    return runShell(command, session);
+  }
+
+  /** `kubectl attach` joins a container that echoes its stdin, as `cat` would, until stdin ends. */
+  async attachSession(_uid: string, _container: string, session: StreamSession): Promise<number | undefined> {
+    await runShell(["cat"], session);
+    return session.signal.aborted ? undefined : 0;
   }
 
   /** Liveness and startup probes pass; readiness passes `readyDelayMs` after the container started. */

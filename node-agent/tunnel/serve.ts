@@ -1,12 +1,15 @@
 // What the agent serves on streams the control plane opens through its tunnel: a container's log
-// (the kubelet's /containerLogs, with its checks and wording) and its own HTTP endpoints for
-// nodes/proxy (/healthz). Each stream gets a reply first: 200, or the error kube's kubelet gives.
+// (the kubelet's /containerLogs, with its checks and wording), its own HTTP endpoints for
+// nodes/proxy (/healthz), and exec and attach sessions (exec.ts). Each stream gets a reply first:
+// 200, or the error kube's kubelet gives.
 import type { TunnelStream } from "../../lib/tunnel/mux.ts";
 import type { LogStreamHeader, NodeStreamHeader, ProxyStreamHeader } from "../../lib/tunnel/streams.ts";
 import { streamLog } from "../logs/cri-log.ts";
+import { serveSessionStream } from "./exec.ts";
 import type { ContainerObservation, Runtime } from "../runtime/runtime.ts";
 
-class Refusal extends Error {
+/** A stream the agent will not serve: the reply's status and kube's words. */
+export class Refusal extends Error {
   readonly status: number;
 
   constructor(status: number, message: string) {
@@ -19,10 +22,12 @@ class Refusal extends Error {
 export async function serveStream(stream: TunnelStream, runtime: Runtime): Promise<void> {
   const header = stream.header as NodeStreamHeader;
   const abort = new AbortController();
-  void stream.readable.pipeTo(new WritableStream()).catch(() => abort.abort());
+  const interactive = header.type === "exec" || header.type === "attach";
+  if (!interactive) void stream.readable.pipeTo(new WritableStream()).catch(() => abort.abort());
   try {
     if (header.type === "log") await serveLog(stream, header, runtime, abort.signal);
     else if (header.type === "proxy") await serveProxy(stream, header);
+    else if (interactive) await serveSessionStream(stream, header, runtime);
     else throw new Refusal(400, `stream type ${JSON.stringify((header as { type: string }).type)} is not supported by this node`);
     stream.end();
   } catch (e) {

@@ -133,12 +133,10 @@ describe("kubectl logs through the node tunnel (simulated runtime)", () => {
     expect((await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/nothing`)).stderr).toContain("404 page not found");
   });
 
-  it("exec and attach say they are not served yet", async () => {
-    const exec = await harness.kubectl(kubectl, "exec", "web", "--", "echo", "hi");
-    expect(exec.code).not.toBe(0);
-    expect(exec.stderr).toContain("pods/exec is not supported by this cluster yet: the node tunnel carries pods/log and nodes/proxy only");
-    const attach = await harness.kubectl(kubectl, "attach", "web");
-    expect(attach.stderr).toContain("pods/attach is not supported by this cluster yet");
+  it("port-forward says it is not served yet", async () => {
+    const forward = await harness.kubectl(kubectl, "port-forward", "web", "0:80");
+    expect(forward.code).not.toBe(0);
+    expect(forward.stderr).toContain("pods/portforward is not supported by this cluster yet");
   });
 
   it("`kubectl logs -f` streams until the pod is deleted", async () => {

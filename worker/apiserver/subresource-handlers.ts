@@ -1,6 +1,6 @@
 // The subresources and verbs that are not the generic store's: each an entry of this table, so the
 // generic handlers hold no per-resource case. scale (any scalable kind), pods/binding and
-// pods/eviction, pods/log (through the node's tunnel), serviceaccounts/token and nodes/token (TokenRequests), namespaces/finalize.
+// pods/eviction, pods/log, pods/exec and pods/attach (through the node's tunnel), serviceaccounts/token and nodes/token (TokenRequests), namespaces/finalize.
 import type { Context } from "hono";
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { issueNodeCredential, issueToken } from "../authn/service-account-tokens.ts";
@@ -15,6 +15,7 @@ import { respond } from "./negotiation.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { servePodLog } from "../tunnel/pod-log.ts";
 import { unservedPodStream } from "../tunnel/node-tunnel.ts";
+import { podStreamHandler } from "../tunnel/exec.ts";
 import type { Target } from "./target.ts";
 
 export interface SubresourceRequest {
@@ -63,11 +64,16 @@ const HANDLERS: SubresourceHandler[] = [
     serves: core("pods"),
     methods: { GET: servePodLog },
   },
-  ...["exec", "attach", "portforward"].map((subresource) => ({
+  ...(["exec", "attach"] as const).map((subresource) => ({
     subresource,
     serves: core("pods"),
-    methods: { GET: unservedPodStream(subresource), POST: unservedPodStream(subresource) },
+    methods: { GET: podStreamHandler(subresource), POST: podStreamHandler(subresource) },
   })),
+  {
+    subresource: "portforward",
+    serves: core("pods"),
+    methods: { GET: unservedPodStream("portforward"), POST: unservedPodStream("portforward") },
+  },
   {
     subresource: "binding",
     serves: core("pods"),

@@ -33,6 +33,22 @@ tunnelRoutes.get("/api/v1/nodes/:name/tunnel", async (c) => {
  */
 export async function openNodeStream(env: Env, node: string, header: NodeStreamHeader): Promise<{ reply: StreamReply; body: ReadableStream<Uint8Array> }> {
   const response = await tunnelOf(env, node).fetch("https://tunnel/stream", { method: "POST", headers: { [STREAM_HEADER]: JSON.stringify(header) } });
+  const reply = await acceptedReply(response, node);
+  return { reply, body: response.body ?? new ReadableStream({ start: (controller) => controller.close() }) };
+}
+
+/**
+ * Opens a stream whose directions flow at once (exec, attach): as openNodeStream, but its bytes
+ * cross a WebSocket, a message per chunk; a close with 1011 says why the stream broke.
+ */
+export async function openNodeSocket(env: Env, node: string, header: NodeStreamHeader): Promise<WebSocket> {
+  const response = await tunnelOf(env, node).fetch("https://tunnel/stream", { headers: { Upgrade: "websocket", [STREAM_HEADER]: JSON.stringify(header) } });
+  await acceptedReply(response, node);
+  return response.webSocket!;
+}
+
+/** The agent's reply to an open; its refusal, or the tunnel's absence, thrown as a Status. */
+async function acceptedReply(response: Response, node: string): Promise<StreamReply> {
   if (response.status === 503 && !response.headers.has(REPLY_HEADER)) {
     const detail = await response.text();
     throw apiErrors.serviceUnavailable(detail === "not connected" ? `node "${node}" is not connected` : `node "${node}": ${detail}`);
@@ -42,15 +58,15 @@ export async function openNodeStream(env: Env, node: string, header: NodeStreamH
     await response.body?.cancel();
     throw new ApiError(reply.status, reasonForCode(reply.status), reply.message ?? "");
   }
-  return { reply, body: response.body ?? new ReadableStream({ start: (controller) => controller.close() }) };
+  return reply;
 }
 
 /**
- * pods/exec, pods/attach and pods/portforward are not relayed through the tunnel yet: a clear
+ * pods/portforward is not relayed through the tunnel yet: a clear
  * Status rather than kube's "could not find the requested resource".
  */
 export function unservedPodStream(subresource: string): () => Promise<Response> {
   return async () => {
-    throw apiErrors.badRequest(`pods/${subresource} is not supported by this cluster yet: the node tunnel carries pods/log and nodes/proxy only`);
+    throw apiErrors.badRequest(`pods/${subresource} is not supported by this cluster yet: the node tunnel carries pods/log, pods/exec, pods/attach and nodes/proxy only`);
   };
 }

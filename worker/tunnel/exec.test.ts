@@ -1,0 +1,96 @@
+// pods/exec relayed in workerd: a v5 WebSocket client's stdin crosses the tunnel as channel records
+// to the agent (played here over a real WebSocket), whose stdout and error-channel Status come back
+// as channel messages; SPDY is answered with the Status naming the kubectl that works, unless the
+// node is away (the reason a kubectl falling back from WebSocket to SPDY must see).
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
+import { CHANNEL, ChannelDecoder, encodeChannelRecord } from "../../lib/tunnel/channels.ts";
+import { TunnelMux, type TunnelStream } from "../../lib/tunnel/mux.ts";
+
+const api = (method: string, path: string, body?: unknown, token = "test-admin-token") => rawApi(method, path, body, { token });
+
+async function joinAs(node: string): Promise<string> {
+  const id = crypto.randomUUID().replace(/-/g, "").slice(0, 6);
+  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
+  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true" };
+  await api("POST", "/api/v1/namespaces/kube-system/secrets", {
+    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
+  });
+  const issued = await api("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, `${id}.${secret}`);
+  return issued.body.status.token;
+}
+
+/** The agent's end: every exec stream echoes stdin records as stdout until stdin closes, then Success. */
+async function echoingAgent(node: string): Promise<void> {
+  const token = await joinAs(node);
+  const response = await exports.default.fetch(`https://edgeplane.test/api/v1/nodes/${node}/tunnel`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` } });
+  const socket = response.webSocket!;
+  socket.accept();
+  const serve = async (stream: TunnelStream) => {
+    stream.respond({ status: 200 });
+    const decoder = new ChannelDecoder();
+    for await (const chunk of stream.readable) {
+      for (const { channel, payload } of decoder.push(chunk)) {
+        if (channel === CHANNEL.STDIN) await stream.write(encodeChannelRecord(CHANNEL.STDOUT, payload));
+        if (channel === CHANNEL.CLOSE) {
+          await stream.write(encodeChannelRecord(CHANNEL.ERROR, new TextEncoder().encode('{"metadata":{},"status":"Success"}')));
+          stream.end();
+          return;
+        }
+      }
+    }
+  };
+  const mux = new TunnelMux({ ids: "even", send: (frame) => socket.send(frame), onOpen: (stream) => void serve(stream) });
+  let delivered = Promise.resolve();
+  socket.addEventListener("message", (event) => {
+    const data = event.data as string | ArrayBuffer | Blob;
+    if (typeof data === "string") return;
+    delivered = delivered.then(async () => mux.receive(new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : data)));
+  });
+}
+
+describe("pods/exec through the tunnel", () => {
+  it("relays stdin to the agent and its stdout and Status back, over v5.channel.k8s.io", async () => {
+    const node = `ex-${crypto.randomUUID().slice(0, 6)}`;
+    const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
+    await createDefaultServiceAccount("default");
+    await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } });
+    await echoingAgent(node);
+    const response = await exports.default.fetch(`https://edgeplane.test/api/v1/namespaces/default/pods/${pod}/exec?command=cat&stdin=true&stdout=true`, {
+      headers: { Upgrade: "websocket", Authorization: "Bearer test-admin-token", "Sec-WebSocket-Protocol": "v5.channel.k8s.io" },
+    });
+    expect(response.status).toBe(101);
+    expect(response.headers.get("Sec-WebSocket-Protocol")).toBe("v5.channel.k8s.io");
+    const client = response.webSocket!;
+    client.accept();
+    const received: string[] = [];
+    const closed = new Promise<void>((resolve) => client.addEventListener("close", () => resolve()));
+    client.addEventListener("message", async (event) => {
+      const data = event.data as ArrayBuffer | Blob;
+      const bytes = new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : data);
+      received.push(`${bytes[0]}:${new TextDecoder().decode(bytes.subarray(1))}`);
+    });
+    client.send(Uint8Array.of(CHANNEL.STDIN, ...new TextEncoder().encode("hello")));
+    client.send(Uint8Array.of(CHANNEL.CLOSE, CHANNEL.STDIN));
+    await closed;
+    expect(received).toEqual(["1:hello", '3:{"metadata":{},"status":"Success"}']);
+  });
+
+  it("answers SPDY with the Status naming kubectl 1.30, once the node is known to be there", async () => {
+    const node = `ex-${crypto.randomUUID().slice(0, 6)}`;
+    const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
+    await createDefaultServiceAccount("default");
+    await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } });
+    const spdy = () => exports.default.fetch(`https://edgeplane.test/api/v1/namespaces/default/pods/${pod}/exec?command=true&stdout=true`, {
+      method: "POST", headers: { Connection: "Upgrade", Upgrade: "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io", Authorization: "Bearer test-admin-token" },
+    });
+    const away = await spdy();
+    expect(away.status).toBe(503);
+    expect(await away.json()).toMatchObject({ message: `node "${node}" is not connected` });
+    await echoingAgent(node);
+    const response = await spdy();
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ kind: "Status", reason: "BadRequest", message: "exec needs kubectl 1.30 or newer: this server speaks only WebSocket (v5.channel.k8s.io), not SPDY" });
+  });
+});
