@@ -183,7 +183,7 @@ async function startHollowNodes(plane: ControlPlane, api: HttpTarget, nodes: num
 interface Figures {
   workload: Workload;
   pods: number;
-  /** From the first create sent to the last pod seen, and to the last Deployment complete. */
+  /** From the first create sent to the last pod seen, and to the last Deployment complete (NaN until every one is). */
   existSeconds: number;
   completeSeconds: number;
   /** Per Deployment (one workload: per pod) from its create. */
@@ -249,7 +249,7 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     return {
       workload, pods: progress.podSeenAt.size,
       existSeconds: (last(progress.podSeenAt.values()) - start) / 1000,
-      completeSeconds: (last(progress.completeAt.values()) - start) / 1000,
+      completeSeconds: progress.completeAt.size < workload.deployments ? NaN : (last(progress.completeAt.values()) - start) / 1000,
       exist, complete, podReady, cpu, problems: progress.problems,
     };
   } finally {
@@ -283,7 +283,8 @@ async function main(): Promise<void> {
       const figures = await runWorkload(workload, nodes, concurrency, timeoutSeconds);
       results.push(figures);
       for (const p of figures.problems) problems.push(`${workload.name}: ${p}`);
-      console.log(`${workload.name}: ${figures.pods} pods exist in ${fixed(figures.existSeconds, 1)} s, complete in ${fixed(figures.completeSeconds, 1)} s; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+      const complete = Number.isNaN(figures.completeSeconds) ? "not every Deployment complete" : `complete in ${fixed(figures.completeSeconds, 1)} s`;
+      console.log(`${workload.name}: ${figures.pods} pods exist in ${fixed(figures.existSeconds, 1)} s, ${complete}; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
     } catch (e) {
       problems.push(`${workload.name}: ${message(e)}`);
       console.log(`${workload.name}: failed: ${message(e)}`);
