@@ -8,7 +8,8 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
-import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef } from "../runtime/runtime.ts";
+import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession } from "../runtime/runtime.ts";
+import { execInTask } from "./exec-session.ts";
 import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
 import { Backoff, goDuration, systemClock, type Clock } from "./backoff.ts";
 import { CriClient, isNotFound, type ContainerStatus, type Mount, type PodSandbox, type PodSandboxConfig } from "./client.ts";
@@ -67,6 +68,8 @@ export class CriRuntime implements Runtime {
   readonly client: CriClient;
   private readonly logsDir: string;
   private readonly podsDir: string;
+  /** containerd's socket, for `ctr task exec`. */
+  private readonly endpoint: string;
   private readonly preloaded: Set<string>;
   private readonly network?: PodNetwork;
   private podCIDR?: string;
@@ -85,6 +88,7 @@ export class CriRuntime implements Runtime {
     this.client = new CriClient(options.endpoint);
     this.logsDir = options.logsDir;
     this.podsDir = options.podsDir;
+    this.endpoint = options.endpoint;
     this.preloaded = new Set((options.preloadedImages ?? []).map(normalizeImage));
     this.network = options.network;
     const clock = options.clock ?? systemClock;
@@ -224,11 +228,22 @@ export class CriRuntime implements Runtime {
   }
 
   async exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const result = await this.client.execSync(await this.runningContainerId(uid, container), command, timeoutSeconds);
+    return { exitCode: result.exit_code, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8") };
+  }
+
+  /** `kubectl exec` without a terminal, through `ctr task exec` (exec-session.ts). */
+  async execSession(uid: string, container: string, command: string[], session: StreamSession): Promise<number> {
+    if (session.tty) throw new Error("a terminal (-t) is not supported by this node's runtime yet: run without -t");
+    return execInTask(this.endpoint, await this.runningContainerId(uid, container), command, session);
+  }
+
+  /** The newest running instance of a pod's container. */
+  private async runningContainerId(uid: string, container: string): Promise<string> {
     const running = await this.client.listContainers({ label_selector: { [POD_UID]: uid, [CONTAINER_NAME]: container }, state: { state: "CONTAINER_RUNNING" } });
     const target = running.sort((a, b) => b.created_at - a.created_at)[0];
     if (!target) throw new Error(`container "${container}" of pod ${uid} is not running`);
-    const result = await this.client.execSync(target.id, command, timeoutSeconds);
-    return { exitCode: result.exit_code, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8") };
+    return target.id;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,165 @@
+// `kubectl exec` into real containers through the node tunnel (as root): the agent bundle joins on
+// the cri runtime with its own containerd, and every kubectl here that speaks WebSocket runs
+// commands in a busybox pod: output, exit codes, stdin piped through to its end; the SPDY-only
+// kubectls get the Status naming 1.30; and the round trip of `exec -- echo` is timed against `ctr
+// task exec` on the host.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { KUBECTLS, startKubectlHarness, type KubectlHarness, type KubectlResult } from "../support/kubectl.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "exec-cri";
+const BRIDGE = "ep-exec0";
+/** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246–10.248). */
+const CLUSTER_CIDR = "10.249.0.0/16";
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+
+let harness: KubectlHarness;
+let dir: string;
+let bundle: string;
+let agent: ChildProcess | undefined;
+let output = "";
+const stateDir = () => join(dir, "agent");
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "node-exec-cri-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("node-exec-cri-e2e-", { vars: { CLUSTER_CIDR } });
+});
+
+afterAll(async () => {
+  // SIGTERM: the agent stops its own containerd (a killed agent would leave it running), then cleanup removes the pods.
+  if (agent && agent.exitCode === null && agent.signalCode === null) {
+    const exited = once(agent, "exit");
+    agent.kill("SIGTERM");
+    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (dir && existsSync(join(stateDir(), "agent.json"))) {
+    try {
+      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
+    } catch {
+      // Nothing left to clean.
+    }
+  }
+  await harness?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function bootstrapToken(): Promise<string> {
+  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
+  const [id, secret] = [word(6), word(16)];
+  const file = join(dir, `token-${id}.json`);
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  writeFileSync(file, JSON.stringify({
+    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
+    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
+  }));
+  await harness.ok(kubectl, "create", "-f", file);
+  return `${id}.${secret}`;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${output.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function apply(pod: object): Promise<void> {
+  const file = join(dir, `pod-${randomBytes(3).toString("hex")}.json`);
+  writeFileSync(file, JSON.stringify(pod));
+  await harness.ok(kubectl, "apply", "-f", file);
+}
+
+
+/** kubectl exec speaks WebSocket from 1.30; the older ones only SPDY. */
+const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 99);
+const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 30);
+const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 30);
+
+/** A kubectl run with `input` on its stdin (then closed). */
+function withInput(binary: string, input: string, ...args: string[]): Promise<KubectlResult> {
+  const child = spawn(binary, args, { env: harness.env(), stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ stdout, stderr, code: code ?? 1 })));
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function timed(runs: number, once: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await once();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: Math.round(percentile(times, 50)), p99: Math.round(percentile(times, 99)) };
+}
+
+describe("kubectl exec into real containers through the tunnel", () => {
+  it("the agent joins on containerd and its tunnel connects", async () => {
+    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
+    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash,
+      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
+    agent.stdout!.on("data", (d) => (output += d));
+    agent.stderr!.on("data", (d) => (output += d));
+    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
+    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+    await apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "shell" }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] } });
+    await harness.ok(kubectl, "wait", "pod/shell", "--for=condition=Ready", "--timeout=120s");
+  });
+
+  it("runs commands in the container: output, stderr apart, exit codes", async () => {
+    for (const binary of WEBSOCKET_KUBECTLS) {
+      expect(await harness.ok(binary, "exec", "shell", "--", "sh", "-c", "echo hi; hostname"), binary).toBe("hi\nshell\n");
+      const failed = await harness.kubectl(binary, "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3");
+      expect(failed, binary).toMatchObject({ code: 3, stdout: "out\n" });
+      expect(failed.stderr, binary).toContain("err\n");
+      expect(failed.stderr, binary).toContain("command terminated with exit code 3");
+    }
+  });
+
+  it("pipes stdin through, and its end ends the command", async () => {
+    for (const binary of WEBSOCKET_KUBECTLS) {
+      expect(await withInput(binary, "hello\nworld\n", "exec", "-i", "shell", "--", "sh", "-c", "wc -l; cat /dev/null"), binary).toMatchObject({ code: 0, stdout: "2\n" });
+    }
+    const big = "y".repeat(200_000);
+    expect((await withInput(kubectl, big, "exec", "-i", "shell", "--", "cat")).stdout).toBe(big);
+  });
+
+  it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
+    for (const binary of SPDY_KUBECTLS) {
+      const exec = await harness.kubectl(binary, "exec", "shell", "--", "echo", "hi");
+      expect(exec.code, binary).not.toBe(0);
+      expect(exec.stderr, binary).toContain("exec needs kubectl 1.30 or newer");
+    }
+  });
+
+  it("times `kubectl exec -- echo` against `ctr task exec` on the host", async () => {
+    const id = (await harness.ok(kubectl, "get", "pod", "shell", "-o", "jsonpath={.status.containerStatuses[0].containerID}")).replace("containerd://", "");
+    const socket = join(stateDir(), "cri", "containerd", "containerd.sock");
+    const outputs: string[] = [];
+    const viaKubectl = await timed(20, async () => outputs.push(await harness.ok(kubectl, "exec", "shell", "--", "echo", "hi")));
+    const viaCtr = await timed(20, async () => outputs.push(execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", "task", "exec", "--exec-id", `t-${randomBytes(4).toString("hex")}`, id, "echo", "hi"], { encoding: "utf8" })));
+    console.log(`exec round trip (ms): kubectl exec p50 ${viaKubectl.p50} p99 ${viaKubectl.p99}; ctr task exec p50 ${viaCtr.p50} p99 ${viaCtr.p99}`);
+    expect(outputs).toEqual(Array(40).fill("hi\n"));
+  });
+});
