@@ -3,6 +3,7 @@
 // runs one of these, or many for hollow nodes.
 import type { Node } from "kubernetes-types/core/v1";
 import { builtin } from "../lib/k8s/resources.ts";
+import { ApiError } from "../lib/k8s/status.ts";
 import { isAlreadyExists, type ApiClient, type ResourceClient } from "../lib/client/index.ts";
 import { KubeletEvents } from "./events.ts";
 import { NodeHeartbeat } from "./heartbeat.ts";
@@ -58,9 +59,25 @@ export class Kubelet {
     return this.nodes.patch(undefined, nodeName, { status: { addresses, capacity, allocatable, nodeInfo, daemonEndpoints } }, "merge", { subresource: "status" });
   }
 
+  /**
+   * Registers, as the kubelet keeps trying while the apiserver fails (5xx, 429): 200 ms doubling to
+   * 7 s. Any other failure (refused, or the runtime not answering) is thrown.
+   */
+  private async registerWithRetry(): Promise<Node> {
+    for (let delay = 200; ; delay = Math.min(7000, delay * 2)) {
+      try {
+        return await this.register();
+      } catch (e) {
+        if (!(e instanceof ApiError) || (e.code < 500 && e.code !== 429) || this.abort.signal.aborted) throw e;
+        this.options.log(`registering the node failed (retrying in ${delay} ms): ${e.message}`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   /** Registers, then heartbeats and runs pods until `stop`. Resolves once registered. */
   async start(): Promise<void> {
-    const node = await this.register();
+    const node = await this.registerWithRetry();
     const { client, nodeName, runtime, stateDir, facts, log } = this.options;
     this.heartbeat = new NodeHeartbeat({ client, node, runtime, reportsNetwork: this.options.reportsNetwork, log });
     this.heartbeat.start();
