@@ -23,6 +23,8 @@ service RuntimeService {
   rpc ListContainers(ListContainersRequest) returns (ListContainersResponse) {}
   rpc ContainerStatus(ContainerStatusRequest) returns (ContainerStatusResponse) {}
   rpc ExecSync(ExecSyncRequest) returns (ExecSyncResponse) {}
+  rpc Exec(ExecRequest) returns (ExecResponse) {}
+  rpc Attach(AttachRequest) returns (AttachResponse) {}
   rpc ContainerStats(ContainerStatsRequest) returns (ContainerStatsResponse) {}
   rpc Status(StatusRequest) returns (StatusResponse) {}
 }
@@ -290,6 +292,10 @@ message ContainerStatus {
 message ContainerStatusResponse { ContainerStatus status = 1; map<string, string> info = 2; }
 
 message ExecSyncRequest { string container_id = 1; repeated string cmd = 2; int64 timeout = 3; }
+message ExecRequest { string container_id = 1; repeated string cmd = 2; bool tty = 3; bool stdin = 4; bool stdout = 5; bool stderr = 6; }
+message ExecResponse { string url = 1; }
+message AttachRequest { string container_id = 1; bool stdin = 2; bool tty = 3; bool stdout = 4; bool stderr = 5; }
+message AttachResponse { string url = 1; }
 message ExecSyncResponse { bytes stdout = 1; bytes stderr = 2; int32 exit_code = 3; }
 
 message ContainerStatsRequest { string container_id = 1; }

@@ -288,6 +288,16 @@ export class CriClient {
     return this.call(this.runtime, "ExecSync", { container_id: id, cmd, timeout: timeoutSeconds }, CALL_SECONDS + timeoutSeconds);
   }
 
+  /** A URL on the runtime's streaming server where the command runs once a client connects (CRI Exec). */
+  async exec(request: { container_id: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    return (await this.call<{ url: string }>(this.runtime, "Exec", request)).url;
+  }
+
+  /** A URL on the runtime's streaming server joining a client to the container's process (CRI Attach). */
+  async attach(request: { container_id: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    return (await this.call<{ url: string }>(this.runtime, "Attach", request)).url;
+  }
+
   async containerStats(id: string): Promise<ContainerStats> {
     return (await this.call<{ stats: ContainerStats }>(this.runtime, "ContainerStats", { container_id: id })).stats;
   }

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession } from "../runtime/runtime.ts";
 import { execInTask } from "./exec-session.ts";
+import { streamSession } from "./stream-session.ts";
 import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
 import { Backoff, goDuration, systemClock, type Clock } from "./backoff.ts";
 import { CriClient, isNotFound, type ContainerStatus, type Mount, type PodSandbox, type PodSandboxConfig } from "./client.ts";
@@ -232,10 +233,23 @@ export class CriRuntime implements Runtime {
     return { exitCode: result.exit_code, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8") };
   }
 
-  /** `kubectl exec` without a terminal, through `ctr task exec` (exec-session.ts). */
+  /**
+   * `kubectl exec`: with a terminal through CRI Exec and containerd's streaming server
+   * (stream-session.ts), without one through `ctr task exec` (exec-session.ts), whose pipes pass
+   * stdin's end on.
+   */
   async execSession(uid: string, container: string, command: string[], session: StreamSession): Promise<number> {
-    if (session.tty) throw new Error("a terminal (-t) is not supported by this node's runtime yet: run without -t");
-    return execInTask(this.endpoint, await this.runningContainerId(uid, container), command, session);
+    const id = await this.runningContainerId(uid, container);
+    if (!session.tty) return execInTask(this.endpoint, id, command, session);
+    const url = await this.client.exec({ container_id: id, cmd: command, tty: true, stdin: !!session.stdin, stdout: !!session.stdout, stderr: false });
+    return (await streamSession(url, session)) ?? 0;
+  }
+
+  /** `kubectl attach`, through CRI Attach and containerd's streaming server. */
+  async attachSession(uid: string, container: string, session: StreamSession): Promise<number | undefined> {
+    const id = await this.runningContainerId(uid, container);
+    const url = await this.client.attach({ container_id: id, tty: session.tty, stdin: !!session.stdin, stdout: !!session.stdout, stderr: !!session.stderr && !session.tty });
+    return streamSession(url, session);
   }
 
   /** The newest running instance of a pod's container. */

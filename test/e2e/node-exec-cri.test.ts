@@ -1,14 +1,16 @@
 // `kubectl exec` into real containers through the node tunnel (as root): the agent bundle joins on
 // the cri runtime with its own containerd, and every kubectl here that speaks WebSocket runs
-// commands in a busybox pod: output, exit codes, stdin piped through to its end; the SPDY-only
+// commands in a busybox pod: output, exit codes, stdin piped through to its end, a terminal's
+// size; attach joins a running container's output and stdin; the SPDY-only
 // kubectls get the Status naming 1.30; and the round trip of `exec -- echo` is timed against `ctr
-// task exec` on the host.
+// task exec` on the host and a bare WebSocket client.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { KUBECTLS, startKubectlHarness, type KubectlHarness, type KubectlResult } from "../support/kubectl.ts";
@@ -114,6 +116,29 @@ async function timed(runs: number, once: () => Promise<unknown>): Promise<{ p50:
   return { p50: Math.round(percentile(times, 50)), p99: Math.round(percentile(times, 99)) };
 }
 
+/**
+ * A bare v5.channel.k8s.io client on `path` (under the default namespace's pods): sends `messages`
+ * once open and answers its stdout when the server closes, or (leaving itself) once `enough` says so.
+ */
+function rawSession(path: string, messages: Buffer[] = [], enough?: (stdout: string) => boolean): Promise<string> {
+  const url = `${harness.plane.url.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/${path}`;
+  const socket = new WebSocket(url, ["v5.channel.k8s.io"], { headers: { Authorization: `Bearer ${harness.plane.token}` }, ca: harness.plane.caPem });
+  let stdout = "";
+  socket.on("open", () => {
+    for (const message of messages) socket.send(message);
+  });
+  socket.on("message", (data: Buffer) => {
+    if (data[0] === 1) stdout += data.subarray(1).toString();
+    if (enough?.(stdout)) socket.close();
+  });
+  return new Promise((resolve, reject) => {
+    socket.on("close", () => resolve(stdout));
+    socket.on("error", reject);
+  });
+}
+
+const rawExec = (command: string[]) => rawSession(`shell/exec?${command.map((c) => `command=${encodeURIComponent(c)}`).join("&")}&stdout=true`);
+
 describe("kubectl exec into real containers through the tunnel", () => {
   it("the agent joins on containerd and its tunnel connects", async () => {
     const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
@@ -145,6 +170,36 @@ describe("kubectl exec into real containers through the tunnel", () => {
     expect((await withInput(kubectl, big, "exec", "-i", "shell", "--", "cat")).stdout).toBe(big);
   });
 
+  it("a terminal: its size reaches the command, and its output comes back as a terminal writes it", async () => {
+    const resize = Buffer.concat([Buffer.of(4), Buffer.from(JSON.stringify({ Width: 120, Height: 40 }))]);
+    // The terminal is 0×0 until the resize lands: the command waits for it.
+    const script = encodeURIComponent('until stty size 2>/dev/null | grep -qv "^0 0$"; do sleep 0.05; done; stty size');
+    const sized = await rawSession(`shell/exec?command=sh&command=-c&command=${script}&stdin=true&stdout=true&tty=true`, [resize]);
+    expect(sized).toBe("40 120\r\n");
+  });
+
+  it("kubectl attach joins a running container's output, and a client's stdin reaches it", async () => {
+    await apply({
+      apiVersion: "v1", kind: "Pod", metadata: { name: "talker" },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", stdin: true, command: ["sh", "-c", "while read line; do echo got $line; done"] }] },
+    });
+    await harness.ok(kubectl, "wait", "pod/talker", "--for=condition=Ready", "--timeout=60s");
+    const answered = await rawSession("talker/attach?stdin=true&stdout=true&stderr=true", [Buffer.from("\x00hello\n")], (out) => out.includes("got hello"));
+    expect(answered).toBe("got hello\n");
+    await harness.ok(kubectl, "run", "ticker", "--image=busybox", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done");
+    await harness.ok(kubectl, "wait", "pod/ticker", "--for=condition=Ready", "--timeout=60s");
+    for (const binary of WEBSOCKET_KUBECTLS) {
+      const child = spawn(binary, ["attach", "ticker"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      try {
+        await until(`${binary} attach to show ticks`, async () => (out.split("\n").filter((l) => l.startsWith("tick ")).length >= 3 ? true : undefined), 30_000);
+      } finally {
+        child.kill();
+      }
+    }
+  });
+
   it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
     for (const binary of SPDY_KUBECTLS) {
       const exec = await harness.kubectl(binary, "exec", "shell", "--", "echo", "hi");
@@ -159,7 +214,8 @@ describe("kubectl exec into real containers through the tunnel", () => {
     const outputs: string[] = [];
     const viaKubectl = await timed(20, async () => outputs.push(await harness.ok(kubectl, "exec", "shell", "--", "echo", "hi")));
     const viaCtr = await timed(20, async () => outputs.push(execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", "task", "exec", "--exec-id", `t-${randomBytes(4).toString("hex")}`, id, "echo", "hi"], { encoding: "utf8" })));
-    console.log(`exec round trip (ms): kubectl exec p50 ${viaKubectl.p50} p99 ${viaKubectl.p99}; ctr task exec p50 ${viaCtr.p50} p99 ${viaCtr.p99}`);
-    expect(outputs).toEqual(Array(40).fill("hi\n"));
+    const viaSocket = await timed(20, async () => outputs.push(await rawExec(["echo", "hi"])));
+    console.log(`exec round trip (ms): kubectl exec p50 ${viaKubectl.p50} p99 ${viaKubectl.p99}; raw v5 WebSocket p50 ${viaSocket.p50} p99 ${viaSocket.p99}; ctr task exec p50 ${viaCtr.p50} p99 ${viaCtr.p99}`);
+    expect(outputs).toEqual(Array(60).fill("hi\n"));
   });
 });
