@@ -94,14 +94,22 @@ function relay(node: WebSocket, protocol: string): Response {
     if (typeof event.data === "string") return;
     for (const { channel, payload } of records.push(new Uint8Array(event.data))) {
       if (channel === CHANNEL.CLOSE && protocol !== "v5.channel.k8s.io") continue;
-      server.send(Uint8Array.of(channel, ...payload));
+      server.send(channelMessage(channel, payload));
     }
   });
   node.addEventListener("close", (event) => {
-    if (event.code !== 1000) server.send(Uint8Array.of(CHANNEL.ERROR, ...new TextEncoder().encode(JSON.stringify(failure(event.reason || `code ${event.code}`)))));
+    if (event.code !== 1000) server.send(channelMessage(CHANNEL.ERROR, new TextEncoder().encode(JSON.stringify(failure(event.reason || `code ${event.code}`)))));
     closeBoth();
   });
   return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Protocol": protocol } });
+}
+
+/** A WebSocket message of the channel protocol: the channel's byte, then the payload. */
+function channelMessage(channel: number, payload: Uint8Array): Uint8Array {
+  const message = new Uint8Array(1 + payload.byteLength);
+  message[0] = channel;
+  message.set(payload, 1);
+  return message;
 }
 
 /** The error channel's Status when the stream broke before the command ended. */
