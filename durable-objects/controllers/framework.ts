@@ -40,6 +40,15 @@ export interface Watch {
 export const OWNER_INDEX = "owner";
 /** Also kept by every cache: pods by `spec.nodeName` (`lister.byIndex(NODE_NAME_INDEX, node)`). */
 export const NODE_NAME_INDEX = "nodeName";
+/**
+ * Also kept by every cache: objects no controller owns, by namespace (`lister.byIndex(ORPHAN_INDEX,
+ * namespace)`), so a controller looking for orphans to adopt need not read the whole namespace.
+ */
+export const ORPHAN_INDEX = "orphan";
+
+export function orphansByNamespace(object: KubeObject): string[] {
+  return controllerRefOf(object) ? [] : [object.metadata?.namespace ?? ""];
+}
 
 export interface Controller {
   /** As kube names it: "replicaset-controller" is also its Events' reportingController. */

@@ -20,7 +20,7 @@ import { daemonSetController } from "./daemonset.ts";
 import { deploymentController } from "./deployment.ts";
 import { endpointsController } from "./endpoints.ts";
 import { endpointSliceController } from "./endpointslice.ts";
-import { NODE_NAME_INDEX, OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { NODE_NAME_INDEX, ORPHAN_INDEX, orphansByNamespace, OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 import { garbageCollector } from "./garbage-collector.ts";
 import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
@@ -112,7 +112,7 @@ class Runtime {
         if (!informer) {
           // A cache of another projection is another cache: switching lists afresh.
           const [project, cacheName] = wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName } });
+          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
           this.informers.set(id, informer);
         }
         const enqueue = (...objects: KubeObject[]) => {

@@ -10,7 +10,7 @@ import type { OwnerReference } from "kubernetes-types/meta/v1";
 import type { KubeObject } from "../../lib/client/index.ts";
 import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { controllerRefOf, keyOf, selects, splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { controllerRefOf, keyOf, ORPHAN_INDEX, OWNER_INDEX, selects, splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 
 export const REPLICASETS = builtin("apps/v1", "replicasets");
 export const PODS = builtin("v1", "pods");
@@ -211,7 +211,10 @@ export function replicaController(of: ReplicatedKind): Controller {
       // Gone: its pods are the garbage collector's.
       if (!cached) return;
       const rs = cached;
-      const candidates = ctx.listers.of<Pod>(PODS).list(namespace).filter(isPodActive);
+      // Its own pods and the namespace's orphans: the only ones it may keep or adopt (not every pod of the namespace).
+      const podLister = ctx.listers.of<Pod>(PODS);
+      const candidates = [...new Map([...podLister.byIndex(OWNER_INDEX, rs.metadata!.uid!), ...podLister.byIndex(ORPHAN_INDEX, namespace)]
+        .map((pod) => [pod.metadata!.uid, pod])).values()].filter(isPodActive);
       const pods = await claimPods(rs, candidates, of, ctx);
       const failure = rs.metadata?.deletionTimestamp ? undefined : await manageReplicas(rs, pods, of, ctx);
       const now = ctx.now();
