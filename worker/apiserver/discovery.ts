@@ -51,6 +51,8 @@ function resourceEntries(def: ResourceDefinition) {
     sub("binding", "Binding", ["create"]);
     sub("eviction", "Eviction", ["create"], { group: "policy", version: "v1" });
     sub("log", "Pod", ["get"]);
+    sub("attach", "PodAttachOptions", ["create", "get"]);
+    sub("exec", "PodExecOptions", ["create", "get"]);
   }
   if (def.group === "" && def.resource === "nodes") sub("proxy", "NodeProxyOptions", ["create", "delete", "get", "patch", "update"]);
   if (def.group === "" && def.resource === "namespaces") sub("finalize", "Namespace", ["update"]);
@@ -89,6 +91,8 @@ function discoveryResource(def: ResourceDefinition) {
     sub("binding", responseKind("", "v1", "Binding"), ["create"]);
     sub("eviction", responseKind("policy", "v1", "Eviction"), ["create"]);
     sub("log", responseKind("", "v1", "Pod"), ["get"]);
+    sub("attach", responseKind("", "v1", "PodAttachOptions"), ["create", "get"]);
+    sub("exec", responseKind("", "v1", "PodExecOptions"), ["create", "get"]);
   }
   if (def.group === "" && def.resource === "nodes") sub("proxy", responseKind("", "v1", "NodeProxyOptions"), ["create", "delete", "get", "patch", "update"]);
   if (def.group === "" && def.resource === "namespaces") sub("finalize", responseKind("", "v1", "Namespace"), ["update"]);

@@ -51,6 +51,13 @@ async function echoingAgent(node: string): Promise<void> {
 }
 
 describe("pods/exec through the tunnel", () => {
+  it("discovery lists pods/exec and pods/attach as kube-apiserver does", async () => {
+    const { body } = await api("GET", "/api/v1");
+    const resources = body.resources as { name: string; kind: string; verbs: string[] }[];
+    expect(resources.find((r) => r.name === "pods/exec")).toMatchObject({ kind: "PodExecOptions", verbs: ["create", "get"] });
+    expect(resources.find((r) => r.name === "pods/attach")).toMatchObject({ kind: "PodAttachOptions", verbs: ["create", "get"] });
+  });
+
   it("relays stdin to the agent and its stdout and Status back, over v5.channel.k8s.io", async () => {
     const node = `ex-${crypto.randomUUID().slice(0, 6)}`;
     const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
