@@ -1,6 +1,6 @@
 // pods/exec relayed in workerd: a v5 WebSocket client's stdin crosses the tunnel as channel records
 // to the agent (played here over a real WebSocket), whose stdout and error-channel Status come back
-// as channel messages; SPDY is answered with the Status naming the kubectl that works, unless the
+// as channel messages; a WebSocket GET is authorized as create; SPDY is answered with the Status naming the kubectl that works, unless the
 // node is away (the reason a kubectl falling back from WebSocket to SPDY must see).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -82,6 +82,22 @@ describe("pods/exec through the tunnel", () => {
     client.send(Uint8Array.of(CHANNEL.CLOSE, CHANNEL.STDIN));
     await closed;
     expect(received).toEqual(["1:hello", '3:{"metadata":{},"status":"Success"}']);
+  });
+
+  it("a WebSocket GET needs create on pods/exec, as kube 1.30 authorizes it", async () => {
+    const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
+    const user = `getter-${crypto.randomUUID().slice(0, 6)}`;
+    await createDefaultServiceAccount("default");
+    await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: "nowhere", containers: [{ name: "app", image: "busybox" }] } });
+    await api("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", { metadata: { name: user }, rules: [{ apiGroups: [""], resources: ["pods", "pods/exec"], verbs: ["get"] }] });
+    await api("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", {
+      metadata: { name: user }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: user }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
+    });
+    const response = await exports.default.fetch(`https://edgeplane.test/api/v1/namespaces/default/pods/${pod}/exec?command=true&stdout=true`, {
+      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "v5.channel.k8s.io", Authorization: "Bearer test-admin-token", "Impersonate-User": user },
+    });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { message: string }).message).toBe(`pods "${pod}" is forbidden: User "${user}" cannot create resource "pods/exec" in API group "" in the namespace "default"`);
   });
 
   it("answers SPDY with the Status naming kubectl 1.30, once the node is known to be there", async () => {
