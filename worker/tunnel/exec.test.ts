@@ -1,7 +1,8 @@
 // pods/exec relayed in workerd: a v5 WebSocket client's stdin crosses the tunnel as channel records
 // to the agent (played here over a real WebSocket), whose stdout and error-channel Status come back
-// as channel messages; a WebSocket GET is authorized as create; SPDY is answered with the Status naming the kubectl that works, unless the
-// node is away (the reason a kubectl falling back from WebSocket to SPDY must see).
+// as channel messages; a WebSocket GET is authorized as create; SPDY is answered with the Status
+// naming the kubectl that works, unless the node is away (the reason a kubectl falling back from
+// WebSocket to SPDY must see).
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
