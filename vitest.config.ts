@@ -10,6 +10,9 @@ const TEST_SERVICE_ACCOUNT_KEY = '{"kty":"EC","x":"B4RM9mtp-idNcnH_zgjOcj6wgA43o
 /** An AES-256 key made for the tests only: encryption at rest seals secrets with it. */
 const TEST_ENCRYPTION_KEYS = "test-key:OGlX8zuKsmkCp0grd7Sd+X1cLsbEaVmgnHTgp5UILEM=";
 
+/** Suites that join real (containerd) nodes in the host's network namespace. */
+const HOST_NODE_SUITES = ["test/e2e/node-agent-cri.test.ts", "test/e2e/node-tunnel-cri.test.ts", "test/e2e/node-exec-cri.test.ts", "test/e2e/node-failover.test.ts", "test/e2e/services.test.ts"];
+
 export default defineConfig({
   test: {
     projects: [
@@ -33,6 +36,19 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/**/*.test.ts", "scripts/**/*.test.ts", "bench/**/*.test.ts", "etcd-bridge/**/*.test.ts", "node-agent/**/*.test.ts"],
+          exclude: HOST_NODE_SUITES,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        // Real nodes in the host's own network namespace: each runs a cri agent whose service proxy
+        // owns the EDGEPLANE-* iptables chains and the DNS port there (one per host, as kube-proxy),
+        // so these suites run one after another.
+        test: {
+          name: "host",
+          include: HOST_NODE_SUITES,
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },
