@@ -7,7 +7,7 @@ import { CHANNEL, channelRecords, encodeChannelRecord, type TerminalSize } from 
 import type { TunnelStream } from "../../lib/tunnel/mux.ts";
 import type { ExecStreamHeader } from "../../lib/tunnel/streams.ts";
 import type { Runtime, StreamSession } from "../runtime/runtime.ts";
-import { Refusal } from "./serve.ts";
+import { Refusal } from "./refusal.ts";
 
 /** Serves one exec or attach stream to its end (refusals before the reply are thrown). */
 export async function serveSessionStream(stream: TunnelStream, header: ExecStreamHeader, runtime: Runtime): Promise<void> {

@@ -6,17 +6,8 @@ import type { TunnelStream } from "../../lib/tunnel/mux.ts";
 import type { LogStreamHeader, NodeStreamHeader, ProxyStreamHeader } from "../../lib/tunnel/streams.ts";
 import { streamLog } from "../logs/cri-log.ts";
 import { serveSessionStream } from "./exec.ts";
+import { Refusal } from "./refusal.ts";
 import type { ContainerObservation, Runtime } from "../runtime/runtime.ts";
-
-/** A stream the agent will not serve: the reply's status and kube's words. */
-export class Refusal extends Error {
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
 
 /** Serves one stream to its end; failures before the reply become the reply. */
 export async function serveStream(stream: TunnelStream, runtime: Runtime): Promise<void> {

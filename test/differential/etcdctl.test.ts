@@ -123,6 +123,8 @@ class Side {
 
 let etcd: LocalEtcd;
 let plane: ControlPlane;
+/** Revisions are compared with etcd's, so nothing else may write meanwhile: no controllers (they publish each namespace's ServiceAccount and CA ConfigMap after start) and no scheduler. */
+const QUIET_STORE = { KUBE_CONTROLLER_MANAGER_ENABLED: "false", KUBE_SCHEDULER_ENABLED: "false" };
 let bridge: EtcdBridge;
 let theirs: Side;
 let ours: Side;
@@ -130,7 +132,7 @@ let workDir: string;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "edgeplane-etcdctl-"));
-  [etcd, plane] = await Promise.all([startEtcd(), startControlPlane({ stateDir: join(workDir, "state") })]);
+  [etcd, plane] = await Promise.all([startEtcd(), startControlPlane({ stateDir: join(workDir, "state"), vars: QUIET_STORE })]);
   bridge = await startEtcdBridge({ server: plane.url, token: plane.token, listen: "127.0.0.1:0", certDir: join(workDir, "etcd-pki") });
   const c = bridge.certificates;
   theirs = new Side("etcd", etcd.url, []);
