@@ -14,6 +14,29 @@ describe("IsolateCache", () => {
     await expect(cache.get(() => Promise.reject(new Error("down")), -1)).rejects.toThrow("down");
     expect(await cache.get(load)).toBe(4);
   });
+
+  it("never hands one request's read in flight to another: each reads for itself until a value is kept", async () => {
+    const cache = new IsolateCache<string>(60_000);
+    let releaseFirst!: (value: string) => void;
+    const first = cache.get(() => new Promise<string>((resolve) => (releaseFirst = resolve)));
+    // The first read is held open (in workerd: a store RPC of request A still under way).
+    expect(await cache.get(async () => "second")).toBe("second");
+    expect(await cache.get(async () => "third")).toBe("second");
+    releaseFirst("first");
+    expect(await first).toBe("first");
+    // The older read finishing later does not replace the newer value.
+    expect(await cache.get(async () => "fourth")).toBe("second");
+  });
+
+  it("keeps no value a read saw before invalidate()", async () => {
+    const cache = new IsolateCache<string>(60_000);
+    let release!: (value: string) => void;
+    const stale = cache.get(() => new Promise<string>((resolve) => (release = resolve)));
+    cache.invalidate();
+    release("before");
+    expect(await stale).toBe("before");
+    expect(await cache.get(async () => "after")).toBe("after");
+  });
 });
 
 describe("KeyedIsolateCache", () => {

@@ -2,28 +2,40 @@
 // (RBAC policy, CRDs, admission configuration): kube-apiserver follows such objects through an
 // informer; an isolate instead reads them again once its copy is older than `freshMs`, or at once
 // after it wrote them itself (invalidate). A read that fails is not kept.
+// Only the settled value is shared, never a read in flight: workerd ties a promise that settles
+// through a store RPC to the request that made it, so a second request awaiting it would depend on
+// the first one's I/O ("Cannot perform I/O on behalf of a different request", or a cancelled hang
+// when the first request ends early). A request that finds no fresh value makes its own read.
 export class IsolateCache<T> {
-  private current: { value: Promise<T>; at: number } | undefined;
+  private current: { value: T; at: number; read: number } | undefined;
+  /** Reads are numbered: a value is kept only if no later read is kept and no invalidate() came after it began. */
+  private reads = 0;
+  private invalidatedAfter = 0;
   private readonly freshMs: number;
 
   constructor(freshMs: number) {
     this.freshMs = freshMs;
   }
 
-  get(load: () => Promise<T>, maxAgeMs = this.freshMs): Promise<T> {
-    const now = Date.now();
-    if (!this.current || now - this.current.at > maxAgeMs) {
-      const value = load();
-      this.current = { value, at: now };
-      value.catch(() => {
-        if (this.current?.value === value) this.current = undefined;
-      });
+  async get(load: () => Promise<T>, maxAgeMs = this.freshMs): Promise<T> {
+    const at = Date.now();
+    if (this.current && at - this.current.at <= maxAgeMs) return this.current.value;
+    const read = ++this.reads;
+    let value: T;
+    try {
+      value = await load();
+    } catch (e) {
+      // As before a failed read: the copy it was meant to replace is not served again.
+      if (read > (this.current?.read ?? 0)) this.current = undefined;
+      throw e;
     }
-    return this.current.value;
+    if (read > this.invalidatedAfter && read > (this.current?.read ?? 0)) this.current = { value, at, read };
+    return value;
   }
 
   invalidate(): void {
     this.current = undefined;
+    this.invalidatedAfter = this.reads;
   }
 }
 
