@@ -77,19 +77,19 @@ const POST_START_HOOKS: { name: string; run(env: Env, storage: ObjectStorage): P
   },
 ];
 
-/** Each hook's run in this isolate; a failed one is tried again on the next request. */
-const runs = new Map<string, Promise<void>>();
+/**
+ * The hooks that have completed in this isolate. A request that finds a hook not done runs it
+ * itself (the hooks only create what is missing, so concurrent runs agree): sharing one request's
+ * run in flight would make other requests wait on its store I/O, which workerd forbids.
+ */
+const done = new Set<string>();
 
 function runHooks(env: Env): Promise<void>[] {
   const storage = new ObjectStorage(env);
-  return POST_START_HOOKS.map((hook) => {
-    let run = runs.get(hook.name);
-    if (!run) {
-      run = hook.run(env, storage);
-      run.catch(() => runs.delete(hook.name));
-      runs.set(hook.name, run);
-    }
-    return run;
+  return POST_START_HOOKS.map(async (hook) => {
+    if (done.has(hook.name)) return;
+    await hook.run(env, storage);
+    done.add(hook.name);
   });
 }
 
