@@ -2,11 +2,17 @@
 // kube-apiserver's --oidc-* flags: an ID token from the issuer, for the client id, names the user
 // (OIDC_USERNAME_CLAIM, default "sub", prefixed with "<issuer>#" unless the claim is "email" or
 // OIDC_USERNAME_PREFIX says otherwise) and their groups (OIDC_GROUPS_CLAIM, OIDC_GROUPS_PREFIX).
-// The issuer's keys are found through its discovery document and cached (jose's remote JWKS).
-import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose";
+// The issuer's keys are found through its discovery document and cached per isolate as plain JSON:
+// each request fetches them itself when the copy is missing or old, never awaiting another
+// request's fetch (workerd ties a fetch to the request that made it).
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import type { UserInfo } from "../context.ts";
 
-let keys: { issuer: string; jwks: Promise<ReturnType<typeof createRemoteJWKSet>> } | undefined;
+/** How long the issuer's keys are used before they are fetched again; after a key miss, at most this often. */
+const KEYS_MAX_AGE_MS = 600_000;
+const KEYS_COOLDOWN_MS = 30_000;
+
+let keys: { issuer: string; jwks: ReturnType<typeof createLocalJWKSet>; at: number } | undefined;
 
 /** https issuers only, except a local one on loopback for development. */
 function allowedIssuer(issuer: string): boolean {
@@ -18,21 +24,34 @@ function allowedIssuer(issuer: string): boolean {
   }
 }
 
-function jwksFor(issuer: string): Promise<ReturnType<typeof createRemoteJWKSet>> {
-  if (keys?.issuer !== issuer) {
-    const jwks = (async () => {
-      const res = await fetch(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`, { headers: { Accept: "application/json" } });
-      if (!res.ok) throw new Error(`OIDC discovery answered ${res.status}`);
-      const config = (await res.json()) as { issuer?: string; jwks_uri?: string };
-      if (config.issuer !== issuer || !config.jwks_uri) throw new Error("OIDC discovery document does not match the issuer");
-      return createRemoteJWKSet(new URL(config.jwks_uri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-    })();
-    keys = { issuer, jwks };
-    jwks.catch(() => {
-      if (keys?.jwks === jwks) keys = undefined;
-    });
+async function fetchKeys(issuer: string): Promise<ReturnType<typeof createLocalJWKSet>> {
+  const res = await fetch(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`, { headers: { Accept: "application/json" } });
+  if (!res.ok) throw new Error(`OIDC discovery answered ${res.status}`);
+  const config = (await res.json()) as { issuer?: string; jwks_uri?: string };
+  if (config.issuer !== issuer || !config.jwks_uri) throw new Error("OIDC discovery document does not match the issuer");
+  const jwks = await fetch(config.jwks_uri, { headers: { Accept: "application/json" } });
+  if (!jwks.ok) throw new Error(`OIDC JWKS answered ${jwks.status}`);
+  const set = createLocalJWKSet((await jwks.json()) as JSONWebKeySet);
+  keys = { issuer, jwks: set, at: Date.now() };
+  return set;
+}
+
+/** The issuer's keys: this isolate's copy while it is fresh (or, after a key miss, while one was fetched lately). */
+function keysFor(issuer: string, missed: boolean): Promise<ReturnType<typeof createLocalJWKSet>> {
+  const age = keys?.issuer === issuer ? Date.now() - keys.at : Infinity;
+  if (age < (missed ? KEYS_COOLDOWN_MS : KEYS_MAX_AGE_MS)) return Promise.resolve(keys!.jwks);
+  return fetchKeys(issuer);
+}
+
+/** The token's verified claims; a token signed by a key we do not know yet makes us fetch the keys once more. */
+async function verify(token: string, issuer: string, clientId: string): Promise<JWTPayload> {
+  const options = { issuer, audience: clientId, algorithms: ["RS256", "ES256", "RS384", "ES384", "RS512", "PS256"] };
+  try {
+    return (await jwtVerify(token, await keysFor(issuer, false), options)).payload;
+  } catch (e) {
+    if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
+    return (await jwtVerify(token, await keysFor(issuer, true), options)).payload;
   }
-  return keys.jwks;
 }
 
 export async function authenticateOIDC(env: Env, token: string): Promise<UserInfo | undefined> {
@@ -48,7 +67,7 @@ export async function authenticateOIDC(env: Env, token: string): Promise<UserInf
   if (unverified.iss !== issuer) return undefined;
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, await jwksFor(issuer), { issuer, audience: clientId, algorithms: ["RS256", "ES256", "RS384", "ES384", "RS512", "PS256"] }));
+    payload = await verify(token, issuer, clientId);
   } catch {
     return undefined;
   }
