@@ -178,7 +178,8 @@ describe("a node whose agent dies", () => {
     realAgent = startAgent([...(await joinArgs(REAL, realState(), `https://127.0.0.1:${port}`)), "--runtime", "cri", "--bridge", BRIDGE, "--pod-logs-dir", join(realState(), "logs")]);
     simulatedAgent = startAgent([...(await joinArgs(SIMULATED, join(dir, "simulated"))), "--runtime", "simulated"]);
     // Everything lands on the real node first: the simulated one is cordoned until then.
-    await until("the simulated Node", () => get("node", SIMULATED, "-o", "name"));
+    // The cri agent registers its Node only once its containerd runs and its images are imported.
+    for (const node of [SIMULATED, REAL]) await until(`the Node ${node}`, () => get("node", node, "-o", "name"));
     await harness.ok(kubectl, "cordon", SIMULATED);
     for (const node of [REAL, SIMULATED]) await harness.ok(kubectl, "wait", `node/${node}`, "--for=condition=Ready", "--timeout=60s");
     await until("the unschedulable taint", async () => ((await taintsOf(SIMULATED)).includes("node.kubernetes.io/unschedulable:NoSchedule") ? true : undefined));
