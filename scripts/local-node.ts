@@ -45,7 +45,7 @@ function adminRequest(plane: ControlPlane, method: string, path: string, body?: 
 }
 
 /** A one-hour bootstrap token, as `npm run admin -- bootstrap-token` makes one. */
-async function bootstrapToken(plane: ControlPlane): Promise<string> {
+export async function bootstrapToken(plane: ControlPlane): Promise<string> {
   const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
   const [id, secret] = [word(6), word(16)];
   const b64 = (s: string) => Buffer.from(s).toString("base64");

@@ -5,13 +5,14 @@
 // template back until resume; rollout restart replacing every pod; and a Deployment that cannot
 // progress failing rollout status with kubectl's "exceeded its progress deadline".
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../scripts/dev-server.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NS = "rollouts";
@@ -20,19 +21,6 @@ let harness: KubectlHarness;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
 const dir = mkdtempSync(join(tmpdir(), "rollouts-e2e-"));
-
-/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  await apply(`token-${id}`, {
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
-  });
-  return `${id}.${secret}`;
-}
 
 async function apply(name: string, manifest: object): Promise<void> {
   const file = join(dir, `${name}.json`);
@@ -44,7 +32,7 @@ beforeAll(async () => {
   harness = await startKubectlHarness("controllers-rollouts-e2e-");
   const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
   // Three hollow nodes in one agent; a container is Ready 300 ms after it starts, so a rollout takes steps.
-  agent = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), "join", "--server", harness.plane.url, "--token", await bootstrapToken(),
+  agent = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane),
     "--ca-cert-sha256", caHash, "--runtime", "simulated", "--nodes", String(NODES.length), "--node-name-prefix", "rollout-",
     "--pod-ready-delay", "300", "--state-dir", join(dir, "agent"), "--kill-pods-on-exit"], { stdio: ["ignore", "pipe", "pipe"] });
   agent.stdout!.on("data", (d) => (agentOutput += d));

@@ -21,6 +21,8 @@ import { CriClient } from "../../node-agent/cri/client.ts";
 import { POD_UID } from "../../node-agent/cri/labels.ts";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "e2e-cri";
@@ -118,22 +120,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  await apply({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  });
-  return `${id}.${secret}`;
-}
-
 async function apply(object: object): Promise<void> {
   const file = join(dir, `${randomBytes(4).toString("hex")}.json`);
   writeFileSync(file, JSON.stringify(object));
@@ -151,7 +137,7 @@ function startAgent(args: string[], netns?: string): ChildProcess {
 }
 
 async function joinNode(name: string, state: string, nodeIP: string, netns?: string): Promise<ChildProcess> {
-  return startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(),
+  return startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash(),
     "--node-name", name, "--node-ip", nodeIP, "--state-dir", state, "--bridge", BRIDGE, "--pod-logs-dir", join(state, "logs")], netns);
 }
 
@@ -163,15 +149,8 @@ async function pod(name: string): Promise<Pod> {
   return JSON.parse(await get("pod", name, "-o", "json")) as Pod;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
 
 async function phase(name: string, wanted: string[]): Promise<string> {
   return until(`pod ${name} to be ${wanted.join(" or ")}`, async () => {
@@ -237,7 +216,7 @@ describe("the node agent on containerd", () => {
 
   it("refuses to join when the given containerd socket does not answer, and registers nothing", async () => {
     const socket = join(dir, "no-containerd.sock");
-    const child = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(),
+    const child = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash(),
       "--node-name", "no-containerd", "--containerd-socket", socket, "--state-dir", join(dir, "no-containerd")]);
     const [code] = await once(child, "exit");
     expect(code).toBe(1);

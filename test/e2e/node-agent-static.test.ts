@@ -2,7 +2,7 @@
 // --pod-manifest-path runs as `<name>-<node>` and shows as a mirror pod owned by the Node, with
 // the file source's annotations and a toleration of every NoExecute taint; a deleted mirror pod
 // comes back; a changed file replaces the pod; a removed file stops it and its mirror pod goes.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAgent, type RunningAgent } from "../../node-agent/agent.ts";
 import { join as joinCluster } from "../../node-agent/join.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "static-node";
@@ -25,31 +27,9 @@ const manifest = (image: string) => JSON.stringify({
   spec: { containers: [{ name: "web", image }], terminationGracePeriodSeconds: 1 },
 });
 
-/** A bootstrap token Secret as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const file = join(dir, `token-${id}.json`);
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
-  }));
-  await harness.ok(kubectl, "create", "-f", file);
-  return `${id}.${secret}`;
-}
-
 /** Polls `probe` until it answers something, for at most `timeoutMs`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent said:\n${agentLog.slice(-20).join("\n")}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent said:\n${agentLog.slice(-20).join("\n")}` });
 
 /** The mirror pod as kubectl shows it, when `test` holds for it. */
 async function mirrorPod(what: string, test: (pod: any) => boolean): Promise<any> {
@@ -68,7 +48,7 @@ beforeAll(async () => {
   writeFileSync(join(manifests, "web.json"), manifest("busybox:1.36"));
   harness = await startKubectlHarness("node-agent-static-e2e-");
   const state = await joinCluster({
-    server: harness.plane.url, token: await bootstrapToken(), caCertSha256: createHash("sha256").update(harness.plane.caPem!).digest("hex"),
+    server: harness.plane.url, token: await bootstrapToken(harness.plane), caCertSha256: createHash("sha256").update(harness.plane.caPem!).digest("hex"),
     nodeNames: [NODE], stateDir: join(dir, "agent"), runtime: "simulated", simulated: { startDelayMs: 50, readyDelayMs: 50 }, podManifestPath: manifests,
   });
   agent = await runAgent(state, join(dir, "agent"), (_node, message) => agentLog.push(message));

@@ -9,13 +9,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { freePort, newEncryptionKeys, newServiceAccountKey, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "e2e-node";
@@ -46,24 +48,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const file = join(dir, `token-${id}.json`);
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  }));
-  await harness.ok(kubectl, "create", "-f", file);
-  return `${id}.${secret}`;
-}
-
 const caHash = () => createHash("sha256").update(harness.plane.caPem!).digest("hex");
 
 function startAgent(args: string[]): ChildProcess {
@@ -88,22 +72,15 @@ async function get(...args: string[]): Promise<string> {
   return harness.ok(kubectl, "get", ...args);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-4000)}` });
 
 const renewTime = () => get("lease", NODE, "-n", "kube-node-lease", "-o", "jsonpath={.spec.renewTime}");
 
 describe("the node agent with the simulated runtime", () => {
   it("joins with a bootstrap token: the Node is Ready with its capacity, and its Lease is renewed", async () => {
     const stateDir = join(dir, "agent");
-    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(), "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
+    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash(), "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
     await until("the Node to be registered", () => get("node", NODE, "-o", "name").catch(() => undefined));
     await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=60s");
     expect(statSync(join(stateDir, "agent.json")).mode & 0o777).toBe(0o600);
@@ -191,11 +168,11 @@ describe("the node agent with the simulated runtime", () => {
     const port = await freePort();
     const wrongToken = await failedJoin(["--server", harness.plane.url, "--token", "abcdef.0123456789abcdef", "--ca-cert-sha256", caHash(), "--node-name", "bad-token"]);
     expect(wrongToken).toBe("edgeplane-agent: the bootstrap token was refused (401 Unauthorized): it is wrong, expired or deleted; make a new one with `npm run admin -- bootstrap-token`");
-    const wrongUrl = await failedJoin(["--server", `https://127.0.0.1:${port}`, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(), "--node-name", "bad-url"]);
+    const wrongUrl = await failedJoin(["--server", `https://127.0.0.1:${port}`, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash(), "--node-name", "bad-url"]);
     expect(wrongUrl).toMatch(new RegExp(`^edgeplane-agent: cannot reach the control plane at https://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
-    const unpinned = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(), "--node-name", "bad-ca"]);
+    const unpinned = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--node-name", "bad-ca"]);
     expect(unpinned).toMatch(/^edgeplane-agent: the server's certificate is not trusted \(self-signed certificate\)/);
-    const wrongHash = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", "0".repeat(64), "--node-name", "bad-hash"]);
+    const wrongHash = await failedJoin(["--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", "0".repeat(64), "--node-name", "bad-hash"]);
     expect(wrongHash).toContain(`the server's certificate is not trusted: ${harness.plane.url} presents certificates with SHA-256 ${caHash()}`);
     expect((await get("nodes", "-o", "name")).trim().split("\n")).toEqual([`node/${NODE}`]);
   });
@@ -220,7 +197,7 @@ describe("the node agent with the simulated runtime", () => {
   });
 
   it("runs many hollow nodes in one agent process, each with its own Lease and pods", async () => {
-    const hollow = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash(),
+    const hollow = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash(),
       "--runtime", "simulated", "--nodes", "3", "--node-name-prefix", "hollow-", "--state-dir", join(dir, "hollow")]);
     try {
       const names = ["hollow-0", "hollow-1", "hollow-2"];

@@ -14,6 +14,8 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { KUBECTLS, startKubectlHarness, type KubectlHarness, type KubectlResult } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "exec-cri";
@@ -56,29 +58,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const file = join(dir, `token-${id}.json`);
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
-  }));
-  await harness.ok(kubectl, "create", "-f", file);
-  return `${id}.${secret}`;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
 
 async function apply(pod: object): Promise<void> {
   const file = join(dir, `pod-${randomBytes(3).toString("hex")}.json`);
@@ -142,7 +123,7 @@ const rawExec = (command: string[]) => rawSession(`shell/exec?${command.map((c) 
 describe("kubectl exec into real containers through the tunnel", () => {
   it("the agent joins on containerd and its tunnel connects", async () => {
     const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash,
+    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
       "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
     agent.stdout!.on("data", (d) => (output += d));
     agent.stderr!.on("data", (d) => (output += d));

@@ -5,7 +5,7 @@
 // client sees the tty's size and the error channel's Status; an agent killed mid-exec ends the
 // session with an error, and exec works again once it is back.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,8 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { KUBECTLS, startKubectlHarness, type KubectlHarness, type KubectlResult } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "exec-node";
@@ -43,23 +45,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const file = join(dir, `token-${id}.json`);
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  }));
-  await harness.ok(kubectl, "create", "-f", file);
-  return `${id}.${secret}`;
-}
-
 function startAgent(args: string[]): ChildProcess {
   const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d) => (agentOutput += d));
@@ -67,15 +52,8 @@ function startAgent(args: string[]): ChildProcess {
   return child;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-4000)}` });
 
 /** A kubectl run with `input` on its stdin (then closed). */
 function withInput(binary: string, input: string, ...args: string[]): Promise<KubectlResult> {
@@ -119,7 +97,7 @@ function channelClient(path: string, protocols: string[], messages: Buffer[]): P
 describe("kubectl exec and attach through the node tunnel (simulated runtime)", () => {
   it("every WebSocket kubectl runs a command and gets its output", async () => {
     const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
+    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
     await until("the tunnel to connect", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
     await harness.ok(kubectl, "run", "web", "--image=busybox");
     await running("web");

@@ -23,6 +23,8 @@ import { CriClient } from "../../node-agent/cri/client.ts";
 import { POD_UID } from "../../node-agent/cri/labels.ts";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const REAL = "failover-real";
@@ -93,22 +95,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  await apply({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  });
-  return `${id}.${secret}`;
-}
-
 /** A file holding `object` as JSON, for kubectl's -f. */
 function file(object: object): string {
   const path = join(dir, `${randomBytes(4).toString("hex")}.json`);
@@ -129,20 +115,13 @@ function startAgent(args: string[]): ChildProcess {
 
 async function joinArgs(name: string, state: string, server = harness.plane.url): Promise<string[]> {
   const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-  return ["join", "--server", server, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--node-name", name, "--state-dir", state];
+  return ["join", "--server", server, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--node-name", name, "--state-dir", state];
 }
 
 const get = (...args: string[]) => harness.ok(kubectl, "get", ...args);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
 
 const readyOf = (node: string) => get("node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`);
 const taintsOf = async (node: string) => (await get("node", node, "-o", "jsonpath={range .spec.taints[*]}{.key}:{.effect}{\"\\n\"}{end}")).split("\n").filter(Boolean);

@@ -5,7 +5,7 @@
 // again once the agent is back, the tunnel redialed with back-off across a control plane restart,
 // and a node credential refused another node's tunnel.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { newEncryptionKeys, newServiceAccountKey, startControlPlane, type ControlPlane } from "../../scripts/dev-server.ts";
 import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "tunnel-node";
@@ -45,23 +47,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const file = join(dir, `token-${id}.json`);
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  writeFileSync(file, JSON.stringify({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  }));
-  await harness.ok(kubectl, "create", "-f", file);
-  return `${id}.${secret}`;
-}
-
 function startAgent(args: string[]): ChildProcess {
   const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d) => (agentOutput += d));
@@ -69,15 +54,8 @@ function startAgent(args: string[]): ChildProcess {
   return child;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-4000)}` });
 
 const logs = (...args: string[]) => harness.kubectl(kubectl, "logs", ...args);
 
@@ -88,7 +66,7 @@ async function running(name: string): Promise<void> {
 describe("kubectl logs through the node tunnel (simulated runtime)", () => {
   it("the agent joins and dials its tunnel; a pod's log is read through it, with kube's options", async () => {
     const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
+    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
     await until("the tunnel to connect", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
     await harness.ok(kubectl, "run", "web", "--image=busybox");
     await running("web");

@@ -17,6 +17,8 @@ import type { Pod } from "kubernetes-types/core/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "e2e-services";
@@ -99,34 +101,12 @@ async function create(object: object): Promise<void> {
   await harness.ok(kubectl, "create", "-f", file);
 }
 
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  await create({
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  });
-  return `${id}.${secret}`;
-}
-
 async function get(...args: string[]): Promise<string> {
   return harness.ok(kubectl, "get", ...args);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
 
 /** A pod that runs `script` once; how it ended and what it printed (its log is on this host). */
 async function runClient(name: string, script: string): Promise<{ phase: string; log: string }> {
@@ -154,7 +134,7 @@ describe("Services on a node agent", () => {
   let clusterIP = "";
 
   it("the node joins, its pods resolve names through the cluster DNS at kube-dns's ClusterIP", async () => {
-    const token = await bootstrapToken();
+    const token = await bootstrapToken(harness.plane);
     const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
     agent = spawn("nsenter", [`--net=/run/netns/${NETNS}`, HOST_NODE, bundle, "join", "--server", harness.plane.url, "--token", token, "--ca-cert-sha256", caHash,
       "--node-name", NODE, "--node-ip", NODE_IP, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });

@@ -4,13 +4,15 @@
 // state directory, node affinity to the node); deleting a claim deletes its volume and directory.
 // A volume made by hand binds to a claim that fits and is Released, kept, when the claim goes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "volumes-node";
@@ -21,22 +23,6 @@ let stateDir: string;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
 
-/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  await apply(`token-${id}`, {
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: {
-      "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true"),
-      expiration: b64(new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z")),
-    },
-  });
-  return `${id}.${secret}`;
-}
-
 async function apply(name: string, manifest: object): Promise<void> {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(manifest));
@@ -45,15 +31,8 @@ async function apply(name: string, manifest: object): Promise<void> {
 
 const getJson = async (...args: string[]) => JSON.parse(await harness.ok(kubectl, "get", ...args, "-o", "json"));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-3000)}` });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "volumes-e2e-"));
@@ -62,7 +41,7 @@ beforeAll(async () => {
   await buildAgent(bundle);
   harness = await startKubectlHarness("volumes-e2e-");
   const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-  agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir], { stdio: ["ignore", "pipe", "pipe"] });
+  agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir], { stdio: ["ignore", "pipe", "pipe"] });
   agent.stdout!.on("data", (d) => (agentOutput += d));
   agent.stderr!.on("data", (d) => (agentOutput += d));
   await until("the Node to be registered", () => harness.ok(kubectl, "get", "node", NODE, "-o", "name"));
