@@ -5,7 +5,7 @@
 import WebSocket from "ws";
 import { TunnelMux } from "../../lib/tunnel/mux.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { serveStream } from "./serve.ts";
+import { serveStream, type AgentEndpoint } from "./serve.ts";
 
 export interface TunnelClientOptions {
   server: string;
@@ -14,6 +14,8 @@ export interface TunnelClientOptions {
   /** The CA pinned at join (PEM). */
   ca?: string;
   runtime: Runtime;
+  /** The agent's own HTTP endpoints served for nodes/proxy besides /healthz (/stats/summary). */
+  endpoints?: AgentEndpoint[];
   log: (message: string) => void;
 }
 
@@ -50,13 +52,13 @@ export class TunnelClient {
   }
 
   private dial(): void {
-    const { token, ca, runtime, log } = this.options;
+    const { token, ca, runtime, endpoints, log } = this.options;
     const socket = new WebSocket(this.url(), { headers: { Authorization: `Bearer ${token}` }, ca, perMessageDeflate: false });
     this.socket = socket;
     const mux = new TunnelMux({
       ids: "even",
       send: (frame) => socket.send(frame),
-      onOpen: (stream) => void serveStream(stream, runtime),
+      onOpen: (stream) => void serveStream(stream, runtime, endpoints),
     });
     let lastPong = Date.now();
     let pinger: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 // What the agent serves on streams the control plane opens through its tunnel: a container's log
 // (the kubelet's /containerLogs, with its checks and wording), its own HTTP endpoints for
-// nodes/proxy (/healthz), and exec and attach sessions (exec.ts). Each stream gets a reply first:
-// 200, or the error kube's kubelet gives.
+// nodes/proxy (/healthz, and the endpoints the agent adds: /stats/summary), and exec and attach
+// sessions (exec.ts). Each stream gets a reply first: 200, or the error kube's kubelet gives.
 import type { TunnelStream } from "../../lib/tunnel/mux.ts";
 import type { LogStreamHeader, NodeStreamHeader, ProxyStreamHeader } from "../../lib/tunnel/streams.ts";
 import { streamLog } from "../logs/cri-log.ts";
@@ -9,15 +9,24 @@ import { serveSessionStream } from "./exec.ts";
 import { Refusal } from "./refusal.ts";
 import type { ContainerObservation, Runtime } from "../runtime/runtime.ts";
 
+/** An answer of one of the agent's own HTTP endpoints; failures are thrown as a Refusal. */
+export interface AgentAnswer {
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+}
+
+/** One of the agent's own HTTP endpoints (nodes/proxy): its answer, or undefined when the path is not its. */
+export type AgentEndpoint = (method: string, path: string) => Promise<AgentAnswer | undefined>;
+
 /** Serves one stream to its end; failures before the reply become the reply. */
-export async function serveStream(stream: TunnelStream, runtime: Runtime): Promise<void> {
+export async function serveStream(stream: TunnelStream, runtime: Runtime, endpoints: AgentEndpoint[] = []): Promise<void> {
   const header = stream.header as NodeStreamHeader;
   const abort = new AbortController();
   const interactive = header.type === "exec" || header.type === "attach";
   if (!interactive) void stream.readable.pipeTo(new WritableStream()).catch(() => abort.abort());
   try {
     if (header.type === "log") await serveLog(stream, header, runtime, abort.signal);
-    else if (header.type === "proxy") await serveProxy(stream, header);
+    else if (header.type === "proxy") await serveProxy(stream, header, endpoints);
     else if (interactive) await serveSessionStream(stream, header, runtime);
     else throw new Refusal(400, `stream type ${JSON.stringify((header as { type: string }).type)} is not supported by this node`);
     stream.end();
@@ -66,8 +75,15 @@ async function serveLog(stream: TunnelStream, header: LogStreamHeader, runtime: 
 }
 
 /** The agent's own endpoints, as the kubelet serves them on its port. */
-async function serveProxy(stream: TunnelStream, header: ProxyStreamHeader): Promise<void> {
+async function serveProxy(stream: TunnelStream, header: ProxyStreamHeader, endpoints: AgentEndpoint[]): Promise<void> {
   const path = header.path.split("?")[0];
+  for (const endpoint of endpoints) {
+    const answer = await endpoint(header.method, header.path);
+    if (!answer) continue;
+    stream.respond({ status: 200, headers: answer.headers });
+    if (header.method !== "HEAD") await stream.write(typeof answer.body === "string" ? new TextEncoder().encode(answer.body) : answer.body);
+    return;
+  }
   if (path !== "/healthz") throw new Refusal(404, "404 page not found");
   if (header.method !== "GET" && header.method !== "HEAD") throw new Refusal(405, `the method ${header.method} is not allowed on ${path}`);
   stream.respond({ status: 200, headers: { "Content-Type": "text/plain; charset=utf-8" } });
