@@ -11,6 +11,8 @@ import { labelSelectorFromObject, matchesLabels, type LabelSelectorObject } from
 /** The listers of every watched resource, shared by all controllers, by "group/version/resource". */
 export interface Listers {
   of<T extends KubeObject>(resource: ResourceNames): Lister<T>;
+  /** Whether some controller watches this resource now (dynamic watches come and go). */
+  has(resource: ResourceNames): boolean;
 }
 
 export interface ReconcileContext {
@@ -54,6 +56,11 @@ export interface Controller {
   /** As kube names it: "replicaset-controller" is also its Events' reportingController. */
   name: string;
   watches: Watch[];
+  /**
+   * Watches that follow what the cluster serves (the garbage collector's custom resources): asked
+   * after each catch-up; a resource newly named gets an informer, one no longer named loses it.
+   */
+  dynamicWatches?(listers: Listers): Watch[];
   reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void>;
 }
 

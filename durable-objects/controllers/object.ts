@@ -20,7 +20,7 @@ import { daemonSetController } from "./daemonset.ts";
 import { deploymentController } from "./deployment.ts";
 import { endpointsController } from "./endpoints.ts";
 import { endpointSliceController } from "./endpointslice.ts";
-import { NODE_NAME_INDEX, ORPHAN_INDEX, orphansByNamespace, OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { NODE_NAME_INDEX, ORPHAN_INDEX, orphansByNamespace, OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext, type Watch } from "./framework.ts";
 import { garbageCollector } from "./garbage-collector.ts";
 import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
@@ -84,14 +84,19 @@ class Runtime {
   readonly lease: LeaderLease;
   readonly running: Running[] = [];
   private readonly informers = new Map<string, Informer<KubeObject>>();
+  /** The informers made for dynamic watches, by resource id: dropped when no controller names their resource. */
+  private readonly dynamic = new Set<string>();
   readonly listers: Listers;
   /** Set once the first catch-up after a (re)start queued every object, as kube's controllers resync on start. */
   private resynced = false;
 
   readonly settings: ControllerSettings;
+  private readonly storage: DurableObjectStorage;
+  private readonly wholeObjectsRead: Set<string>;
 
   constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings) {
     this.settings = settings;
+    this.storage = storage;
     this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-controller-manager.internal", userAgent: "kube-controller-manager/edgeplane" });
     this.lease = new LeaderLease(this.client, { name: "kube-controller-manager", identity });
     this.listers = {
@@ -100,32 +105,72 @@ class Runtime {
         if (!informer) throw new Error(`no controller watches ${resourceId(resource)}`);
         return informer.lister as unknown as import("../../lib/client/informer.ts").Lister<T>;
       },
+      has: (resource) => this.informers.has(resourceId(resource)),
     };
-    const wholeObjectsRead = new Set(CONTROLLERS.flatMap((c) => c.watches.filter((w) => !w.metadataOnly).map((w) => resourceId(w.resource))));
+    this.wholeObjectsRead = new Set(CONTROLLERS.flatMap((c) => c.watches.filter((w) => !w.metadataOnly).map((w) => resourceId(w.resource))));
     for (const controller of CONTROLLERS) {
       const queue = new WorkQueue({ store: new SqliteQueueStore(storage, `controllers/${controller.name}`) });
       const recorder = new EventRecorder(this.client, { reportingController: controller.name, reportingInstance: identity });
-      this.running.push({ controller, queue, recorder });
-      for (const watch of controller.watches) {
+      const running = { controller, queue, recorder };
+      this.running.push(running);
+      for (const watch of controller.watches) this.watch(running, watch);
+    }
+  }
+
+  /** Feeds a watch's keys to a controller's queue, from the resource's one informer (made on first use). */
+  private watch({ queue }: Running, watch: Watch): Informer<KubeObject> {
+    const id = resourceId(watch.resource);
+    let informer = this.informers.get(id);
+    if (!informer) {
+      // A cache of another projection is another cache: switching lists afresh.
+      const [project, cacheName] = this.wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
+      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(this.storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
+      this.informers.set(id, informer);
+    }
+    const enqueue = (...objects: KubeObject[]) => {
+      for (const object of objects) for (const key of watch.keysFor(object, this.listers)) queue.add(key);
+    };
+    informer.addEventHandler({ onAdd: (o) => enqueue(o), onUpdate: (old, o) => enqueue(old, o), onDelete: (o) => enqueue(o) });
+    return informer;
+  }
+
+  /**
+   * Informers for the resources the controllers' dynamic watches name now (a CRD established),
+   * none for those they no longer name (a CRD deleted). A dropped informer's cache stays in SQLite
+   * with its cursor: a resource served again resumes from it (or relists on 410).
+   */
+  private async syncDynamicWatches(): Promise<void> {
+    const wanted = new Map<string, { running: Running; watch: Watch }[]>();
+    for (const running of this.running) {
+      for (const watch of running.controller.dynamicWatches?.(this.listers) ?? []) {
         const id = resourceId(watch.resource);
-        let informer = this.informers.get(id);
-        if (!informer) {
-          // A cache of another projection is another cache: switching lists afresh.
-          const [project, cacheName] = wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-          informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
-          this.informers.set(id, informer);
-        }
-        const enqueue = (...objects: KubeObject[]) => {
-          for (const object of objects) for (const key of watch.keysFor(object, this.listers)) queue.add(key);
-        };
-        informer.addEventHandler({ onAdd: (o) => enqueue(o), onUpdate: (old, o) => enqueue(old, o), onDelete: (o) => enqueue(o) });
+        if (this.informers.has(id) && !this.dynamic.has(id)) continue;
+        wanted.set(id, [...(wanted.get(id) ?? []), { running, watch }]);
       }
+    }
+    for (const id of this.dynamic) {
+      if (wanted.has(id)) continue;
+      this.informers.delete(id);
+      this.dynamic.delete(id);
+    }
+    for (const [id, watches] of wanted) {
+      if (this.dynamic.has(id)) continue;
+      let informer: Informer<KubeObject> | undefined;
+      for (const { running, watch } of watches) informer = this.watch(running, watch);
+      this.dynamic.add(id);
+      await informer!.catchUp();
     }
   }
 
   /** Brings every cache up to now (no watch stays open); the first time, queues every object each controller owns. */
   async catchUp(): Promise<void> {
-    for (const informer of this.informers.values()) await informer.catchUp();
+    for (const [id, informer] of this.informers) {
+      // A custom resource stops being served before its CRD's deletion reaches the cache: that
+      // informer's failure leaves the others to catch up, and the next sync drops it.
+      if (this.dynamic.has(id)) await informer.catchUp().catch((e) => console.warn(JSON.stringify({ informer: id, error: (e as Error)?.message ?? String(e) })));
+      else await informer.catchUp();
+    }
+    await this.syncDynamicWatches();
     if (this.resynced) return;
     for (const { controller, queue } of this.running) {
       const primary = controller.watches[0]!;
