@@ -7,6 +7,8 @@ import type { Commit } from "./mvcc.ts";
 export interface PokeTarget {
   binding: string;
   prefixes: string[];
+  /** Also every custom resource and CRD: keys whose segment after /registry/ is a dotted group. */
+  customResources?: boolean;
 }
 
 /** The scheduler reads pods, nodes, namespaces, disruption budgets, the workloads that spread pods, and volumes. */
@@ -37,6 +39,8 @@ export const CONTROLLER_POKES: PokeTarget = {
     // The resourcequota and horizontal-pod-autoscaler controllers.
     "/registry/resourcequotas/", "/registry/horizontalpodautoscalers/",
   ],
+  // The garbage collector follows owner references to and from custom resources.
+  customResources: true,
 };
 
 /** The cluster of a store object named "<cluster>/<shard>". */
@@ -57,8 +61,17 @@ function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
+const REGISTRY = encoder.encode("/registry/");
+
+/** "/registry/example.com/widgets/…" and "/registry/apiextensions.k8s.io/…": kube keeps custom resources under their group. */
+function isCustomResourceKey(key: Uint8Array): boolean {
+  if (!startsWith(key, REGISTRY)) return false;
+  for (let i = REGISTRY.length; i < key.length && key[i] !== 0x2f; i++) if (key[i] === 0x2e) return true;
+  return false;
+}
+
 export class Pokes {
-  private readonly targets: { binding: string; prefixes: Uint8Array[]; inFlight: boolean; again: boolean; failures: number }[];
+  private readonly targets: { binding: string; prefixes: Uint8Array[]; customResources: boolean; inFlight: boolean; again: boolean; failures: number }[];
 
   constructor(
     private readonly env: Env,
@@ -68,12 +81,12 @@ export class Pokes {
   ) {
     this.targets = targets
       .filter((t) => (env as unknown as Record<string, unknown>)[t.binding] !== undefined)
-      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => encoder.encode(p)), inFlight: false, again: false, failures: 0 }));
+      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => encoder.encode(p)), customResources: !!t.customResources, inFlight: false, again: false, failures: 0 }));
   }
 
   committed(commit: Commit): void {
     for (const target of this.targets) {
-      if (commit.events.some((e) => target.prefixes.some((p) => startsWith(e.kv.key, p)))) this.poke(target);
+      if (commit.events.some((e) => target.prefixes.some((p) => startsWith(e.kv.key, p)) || (target.customResources && isCustomResourceKey(e.kv.key)))) this.poke(target);
     }
   }
 
