@@ -6,11 +6,22 @@
 // start too and kept in .edgeplane/service-account-key.jwk (mode 0600), so tokens outlive restarts,
 // and so is the key that seals Secrets at rest (.edgeplane/encryption-keys). Once the control plane
 // is up, one node joins it (scripts/local-node.ts): the node agent as a child process.
+// `npm start -- --cluster NAME` (or CLUSTER_NAME=NAME) serves another cluster of the same state,
+// such as one a snapshot was restored into (scripts/start-options.ts).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startLocalNode } from "./local-node.ts";
+import { START_USAGE, startOptions, startVars } from "./start-options.ts";
 import { defaultEngine, kubeconfig, newAdminToken, newEncryptionKeys, newServiceAccountKey, PROJECT_ROOT, startControlPlane } from "./dev-server.ts";
 
+let options;
+try {
+  options = startOptions(process.argv.slice(2), process.env);
+} catch (e) {
+  console.error(`npm start: ${(e as Error).message}\n${START_USAGE}`);
+  process.exit(2);
+}
+const { port, cluster } = options;
 const tokenFile = join(PROJECT_ROOT, ".edgeplane/admin-token");
 if (!existsSync(tokenFile)) {
   mkdirSync(join(PROJECT_ROOT, ".edgeplane"), { recursive: true, mode: 0o700 });
@@ -26,14 +37,16 @@ const encryptionFile = join(PROJECT_ROOT, ".edgeplane/encryption-keys");
 if (!existsSync(encryptionFile)) writeFileSync(encryptionFile, newEncryptionKeys() + "\n", { mode: 0o600 });
 chmodSync(encryptionFile, 0o600);
 const encryptionKeys = readFileSync(encryptionFile, "utf8").trim();
-const port = Number(process.env.PORT ?? 8787);
 const engine = defaultEngine();
 
-const plane = await startControlPlane({ port, token, serviceAccountKey, encryptionKeys, engine, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls") });
+const plane = await startControlPlane({
+  port, token, serviceAccountKey, encryptionKeys, engine, inheritOutput: true, tlsDir: join(PROJECT_ROOT, ".edgeplane/tls"),
+  vars: startVars(options),
+});
 const kubeconfigFile = join(PROJECT_ROOT, ".edgeplane/kubeconfig");
 writeFileSync(kubeconfigFile, kubeconfig(plane.url, token, plane.caPem), { mode: 0o600 });
 console.log(`
-edgeplane control plane is up at ${plane.url} (${engine === "workerd" ? "workerd through Miniflare" : "wrangler dev, reloading on source changes"})
+edgeplane control plane is up at ${plane.url}, serving cluster ${cluster ?? "default"} (${engine === "workerd" ? "workerd through Miniflare" : "wrangler dev, reloading on source changes"})
   point kubectl at it:
     export KUBECONFIG=${kubeconfigFile}
     kubectl get namespaces
