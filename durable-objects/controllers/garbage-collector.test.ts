@@ -1,11 +1,12 @@
 // What the garbage collector decides for a dependent given its owners' states, and which
 // dependents hold up an owner's foreground deletion; then each propagation policy against the
-// real apiserver, woken as the store's poke would wake it.
+// real apiserver, woken as the store's poke would wake it, for built-in and custom resources.
 import type { Deployment, ReplicaSet } from "kubernetes-types/apps/v1";
 import type { ConfigMap, Pod } from "kubernetes-types/core/v1";
 import type { OwnerReference } from "kubernetes-types/meta/v1";
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../lib/client/index.ts";
+import { isNotFound } from "../../lib/client/index.ts";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { blockingDependents, decideForDependent, type OwnerState } from "./garbage-collector.ts";
@@ -117,5 +118,75 @@ describe("the garbage collector", () => {
     expect((await names(configMaps.list(ns))).sort()).toEqual(expect.arrayContaining(["half", "owner"]));
     expect(await names(configMaps.list(ns))).not.toContain("dangling");
     expect((await configMaps.get(ns, "half")).metadata!.ownerReferences).toEqual([live]);
+  });
+});
+
+// ---- custom resources: owners and dependents through the CRDs served ----
+
+const crds = client.resource<KubeObject & { spec?: unknown }>(builtin("apiextensions.k8s.io/v1", "customresourcedefinitions"));
+const widgets = client.resource<KubeObject>({ group: "gc-test.example.com", version: "v1", kind: "Widget", resource: "widgets", singular: "widget", namespaced: true });
+
+async function installWidgets(): Promise<void> {
+  await crds.create(undefined, {
+    metadata: { name: "widgets.gc-test.example.com" },
+    spec: {
+      group: "gc-test.example.com", scope: "Namespaced", names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
+      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+    },
+  }).catch((e) => {
+    if ((e as { code?: number }).code !== 409) throw e;
+  });
+}
+
+/** A Widget and a ConfigMap it owns (blocking its owner's foreground deletion, as controllers set it). */
+async function widgetOwningConfigMap(ns: string): Promise<KubeObject> {
+  await installWidgets();
+  const widget = await widgets.create(ns, { apiVersion: "gc-test.example.com/v1", kind: "Widget", metadata: { name: "w" } });
+  await configMaps.create(ns, {
+    metadata: { name: "owned", ownerReferences: [{ apiVersion: "gc-test.example.com/v1", kind: "Widget", name: "w", uid: widget.metadata!.uid!, controller: true, blockOwnerDeletion: true }] },
+  });
+  await wake();
+  expect(await names(configMaps.list(ns))).toContain("owned");
+  return widget;
+}
+
+describe("the garbage collector with custom resources", () => {
+  it("background: a custom owner deleted takes the ConfigMap it owns with it", async () => {
+    const ns = await freshNamespace(client, "gc-cr");
+    await widgetOwningConfigMap(ns);
+    await widgets.delete(ns, "w");
+    await wake();
+    await expect(configMaps.get(ns, "owned")).rejects.toSatisfy(isNotFound);
+  });
+
+  it("foreground: the custom owner stays with its foregroundDeletion finalizer until its ConfigMap is gone", async () => {
+    const ns = await freshNamespace(client, "gc-cr");
+    await widgetOwningConfigMap(ns);
+    await widgets.delete(ns, "w", { propagationPolicy: "Foreground" });
+    expect((await widgets.get(ns, "w")).metadata!.finalizers).toEqual(["foregroundDeletion"]);
+    await wake();
+    await expect(configMaps.get(ns, "owned")).rejects.toSatisfy(isNotFound);
+    await expect(widgets.get(ns, "w")).rejects.toSatisfy(isNotFound);
+  });
+
+  it("orphan: the ConfigMap stays without its reference to the custom owner", async () => {
+    const ns = await freshNamespace(client, "gc-cr");
+    await widgetOwningConfigMap(ns);
+    await widgets.delete(ns, "w", { propagationPolicy: "Orphan" });
+    await wake();
+    await expect(widgets.get(ns, "w")).rejects.toSatisfy(isNotFound);
+    expect((await configMaps.get(ns, "owned")).metadata!.ownerReferences ?? []).toEqual([]);
+  });
+
+  it("a custom resource whose built-in owner is deleted goes too", async () => {
+    const ns = await freshNamespace(client, "gc-cr");
+    await installWidgets();
+    const owner = await configMaps.create(ns, { metadata: { name: "owner" } });
+    await widgets.create(ns, { apiVersion: "gc-test.example.com/v1", kind: "Widget", metadata: { name: "dependent", ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata!.uid! }] } });
+    await wake();
+    expect(await names(widgets.list(ns))).toEqual(["dependent"]);
+    await configMaps.delete(ns, "owner");
+    await wake();
+    expect(await names(widgets.list(ns))).toEqual([]);
   });
 });

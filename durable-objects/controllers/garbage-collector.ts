@@ -3,10 +3,12 @@
 // `foregroundDeletion` finalizer until no dependent that blocks owner deletion is left; an owner
 // deleted with propagationPolicy=Orphan has its references removed from its dependents, then its
 // `orphan` finalizer. Whether an owner is gone is decided by uid against the API (a live read),
-// as kube's absent-owner check does, never from the cache alone.
+// as kube's absent-owner check does, never from the cache alone. Custom resources take part as
+// owners and dependents: each established CRD's resource is watched while it is served.
 import type { OwnerReference } from "kubernetes-types/meta/v1";
 import { isNotFound, retryOnConflict, type ApiClient, type KubeObject } from "../../lib/client/index.ts";
 import { builtin, resourceForKind, type ResourceNames } from "../../lib/k8s/resources.ts";
+import { CUSTOM_RESOURCE_DEFINITIONS, customResourceForKind, servedCustomResources } from "./custom-resources.ts";
 import { OWNER_INDEX, resourceId, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
 
 export const ORPHAN_FINALIZER = "orphan";
@@ -26,7 +28,14 @@ export const COLLECTED: readonly ResourceNames[] = [
   builtin("batch/v1", "jobs"), builtin("batch/v1", "cronjobs"),
   builtin("discovery.k8s.io/v1", "endpointslices"), builtin("policy/v1", "poddisruptionbudgets"),
 ];
-const collectedIds = new Set(COLLECTED.map(resourceId));
+
+/** The custom resources served now, from the CRDs in the cache. */
+const customResources = (listers: Listers) => servedCustomResources(listers.of(CUSTOM_RESOURCE_DEFINITIONS).list());
+
+/** Every resource in the graph whose cache is there to read: the built-in ones and the custom ones watched so far. */
+function collected(listers: Listers): ResourceNames[] {
+  return [...COLLECTED, ...customResources(listers).filter((r) => listers.has(r))];
+}
 
 // ---- keys: "<group>/<version>/<resource>|<namespace>/<name>" ----
 
@@ -34,10 +43,11 @@ export function gcKey(resource: ResourceNames, object: KubeObject): string {
   return `${resourceId(resource)}|${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
 }
 
-function parseGcKey(key: string): { resource: ResourceNames; namespace: string; name: string } {
+function parseGcKey(key: string, listers: Listers): { resource: ResourceNames | undefined; namespace: string; name: string } {
   const bar = key.indexOf("|");
   const id = key.slice(0, bar);
-  const resource = COLLECTED.find((r) => resourceId(r) === id)!;
+  // A custom resource's CRD may have gone since the key was queued.
+  const resource = collected(listers).find((r) => resourceId(r) === id);
   const rest = key.slice(bar + 1);
   const slash = rest.indexOf("/");
   return { resource, namespace: rest.slice(0, slash), name: rest.slice(slash + 1) };
@@ -53,7 +63,7 @@ export const isDeletingDependents = (object: KubeObject) => isDeleting(object) &
 
 /** The collected objects that name this uid among their owners, with their resources. */
 export function dependentsOf(uid: string, listers: Listers): { resource: ResourceNames; object: KubeObject }[] {
-  return COLLECTED.flatMap((resource) => listers.of(resource).byIndex(OWNER_INDEX, uid).map((object) => ({ resource, object })));
+  return collected(listers).flatMap((resource) => listers.of(resource).byIndex(OWNER_INDEX, uid).map((object) => ({ resource, object })));
 }
 
 const referenceTo = (dependent: KubeObject, uid: string) => dependent.metadata?.ownerReferences?.find((ref) => ref.uid === uid);
@@ -92,8 +102,8 @@ export function decideForDependent(object: KubeObject, owners: Map<string, Owner
 // ---- reading owners ----
 
 /** The resource and namespace an owner reference names, from the dependent's point of view; undefined for a kind not served here. */
-function ownerLocation(dependent: KubeObject, ref: OwnerReference): { resource: ResourceNames; namespace: string } | undefined {
-  const resource = resourceForKind(ref.apiVersion, ref.kind);
+function ownerLocation(dependent: KubeObject, ref: OwnerReference, listers: Listers): { resource: ResourceNames; namespace: string } | undefined {
+  const resource = resourceForKind(ref.apiVersion, ref.kind) ?? customResourceForKind(customResources(listers), ref.apiVersion, ref.kind);
   if (!resource) return undefined;
   return { resource, namespace: resource.namespaced ? dependent.metadata?.namespace ?? "" : "" };
 }
@@ -102,13 +112,13 @@ function ownerLocation(dependent: KubeObject, ref: OwnerReference): { resource: 
 async function ownerStates(dependent: KubeObject, ctx: ReconcileContext): Promise<Map<string, OwnerState>> {
   const states = new Map<string, OwnerState>();
   for (const ref of dependent.metadata?.ownerReferences ?? []) {
-    const where = ownerLocation(dependent, ref);
+    const where = ownerLocation(dependent, ref, ctx.listers);
     // An owner of a kind this cluster cannot resolve is left alone, as kube leaves it.
     if (!where) {
       states.set(ref.uid, "solid");
       continue;
     }
-    const cached = collectedIds.has(resourceId(where.resource)) ? ctx.listers.of(where.resource).get(where.namespace, ref.name) : undefined;
+    const cached = ctx.listers.has(where.resource) ? ctx.listers.of(where.resource).get(where.namespace, ref.name) : undefined;
     if (cached?.metadata?.uid === ref.uid && !isDeleting(cached)) {
       states.set(ref.uid, "solid");
       continue;
@@ -202,9 +212,9 @@ function keysFor(resource: ResourceNames) {
     const keys: string[] = [];
     let look = hasFinalizer(object, ORPHAN_FINALIZER) || hasFinalizer(object, FOREGROUND_FINALIZER);
     for (const ref of object.metadata?.ownerReferences ?? []) {
-      const where = ownerLocation(object, ref);
+      const where = ownerLocation(object, ref, listers);
       if (!where) continue;
-      const owner = collectedIds.has(resourceId(where.resource)) ? listers.of(where.resource).get(where.namespace, ref.name) : undefined;
+      const owner = listers.has(where.resource) ? listers.of(where.resource).get(where.namespace, ref.name) : undefined;
       if (owner?.metadata?.uid !== ref.uid) look = true;
       else if (isDeleting(owner)) {
         keys.push(gcKey(where.resource, owner));
@@ -222,9 +232,15 @@ function keysFor(resource: ResourceNames) {
 
 export const garbageCollector: Controller = {
   name: "garbage-collector-controller",
-  watches: COLLECTED.map((resource) => ({ resource, keysFor: keysFor(resource), metadataOnly: true })),
+  watches: [
+    ...COLLECTED.map((resource) => ({ resource, keysFor: keysFor(resource), metadataOnly: true })),
+    // Read for the custom resources they serve, as kube's garbage collector reads discovery.
+    { resource: CUSTOM_RESOURCE_DEFINITIONS, keysFor: () => [] },
+  ],
+  dynamicWatches: (listers) => customResources(listers).map((resource) => ({ resource, keysFor: keysFor(resource), metadataOnly: true })),
   async reconcile(key, ctx) {
-    const { resource, namespace, name } = parseGcKey(key);
+    const { resource, namespace, name } = parseGcKey(key, ctx.listers);
+    if (!resource) return;
     const object = ctx.listers.of(resource).get(namespace, name);
     if (!object) return;
     if (isDeleting(object)) {
