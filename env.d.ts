@@ -46,6 +46,8 @@ interface Env {
   CLUSTER_CA_PEM?: string;
   /** Where Services get their ClusterIPs (default 10.96.0.0/12). */
   SERVICE_CIDR?: string;
+  /** LoadBalancer Services at the edge are `<svc>.<ns>.<LOADBALANCER_DOMAIN>` (default lb.localhost; also `/lb/<ns>/<svc>/` on any host). */
+  LOADBALANCER_DOMAIN?: string;
   /** SHA-256 (hex) of the admin bearer token; the token itself is never given to the Worker. */
   ADMIN_TOKEN_SHA256?: string;
   /** The private JWK (EC P-256) that signs service account tokens: a secret. */

@@ -1,5 +1,6 @@
 // The controller manager's settings, as kube-controller-manager's flags: read from the Worker's
 // vars (wrangler.toml), each with kube 1.30's default when unset.
+import { loadBalancerDomain } from "./service-lb-names.ts";
 export interface ControllerSettings {
   /** --cluster-cidr: the range node IPAM carves nodes' pod CIDRs from. */
   clusterCidr: string;
@@ -17,10 +18,12 @@ export interface ControllerSettings {
   terminatedPodGcThreshold: number;
   /** --root-ca-file: the CA (PEM) pods should trust for the apiserver; unset, no kube-root-ca.crt is published. */
   clusterCaPem?: string;
+  /** LoadBalancer Services exposed at the edge get hostnames `<svc>.<ns>.<loadBalancerDomain>` (service-lb.ts). */
+  loadBalancerDomain: string;
 }
 
 export type ControllerVars = Partial<Record<
-  "CLUSTER_CIDR" | "NODE_CIDR_MASK_SIZE" | "NODE_MONITOR_GRACE_PERIOD_SECONDS" | "NODE_STARTUP_GRACE_PERIOD_SECONDS" | "NODE_EVICTION_RATE" | "SECONDARY_NODE_EVICTION_RATE" | "TERMINATED_POD_GC_THRESHOLD" | "CLUSTER_CA_PEM",
+  "CLUSTER_CIDR" | "NODE_CIDR_MASK_SIZE" | "NODE_MONITOR_GRACE_PERIOD_SECONDS" | "NODE_STARTUP_GRACE_PERIOD_SECONDS" | "NODE_EVICTION_RATE" | "SECONDARY_NODE_EVICTION_RATE" | "TERMINATED_POD_GC_THRESHOLD" | "CLUSTER_CA_PEM" | "LOADBALANCER_DOMAIN",
   string
 >>;
 
@@ -39,6 +42,7 @@ export function controllerSettings(vars: ControllerVars): ControllerSettings {
     nodeEvictionRate: number(vars.NODE_EVICTION_RATE, 0.1),
     secondaryNodeEvictionRate: number(vars.SECONDARY_NODE_EVICTION_RATE, 0.01),
     terminatedPodGcThreshold: number(vars.TERMINATED_POD_GC_THRESHOLD, 12500),
+    loadBalancerDomain: loadBalancerDomain(vars.LOADBALANCER_DOMAIN),
     ...(vars.CLUSTER_CA_PEM?.trim() ? { clusterCaPem: vars.CLUSTER_CA_PEM } : {}),
   };
 }
