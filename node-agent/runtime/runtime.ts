@@ -100,6 +100,36 @@ export interface ContainerLog {
   running(): Promise<boolean>;
 }
 
+/**
+ * A running container's usage as the runtime measures it (CRI ContainerStats): CPU time since it
+ * started, and memory now. The Summary API (node-agent/stats/) is built from these.
+ */
+export interface ContainerUsage {
+  name: string;
+  /** When it started (ms since the epoch). */
+  startedAt: number;
+  /** When it was measured (ms since the epoch). */
+  timestamp: number;
+  usageCoreNanoSeconds: number;
+  /** Its CPU rate, when the runtime knows it (a simulated container's); else the agent derives it from two samples. */
+  usageNanoCores?: number;
+  workingSetBytes: number;
+  usageBytes?: number;
+  rssBytes?: number;
+  pageFaults?: number;
+  majorPageFaults?: number;
+  /** Its writable layer's use. */
+  rootfsUsedBytes?: number;
+  rootfsInodesUsed?: number;
+}
+
+/** A pod's running containers' usage; `startedAt` is its sandbox's creation. */
+export interface PodUsage {
+  ref: RuntimePodRef;
+  startedAt: number;
+  containers: ContainerUsage[];
+}
+
 /** A client's ends of an exec or attach: what it types, where output goes, its terminal. */
 export interface StreamSession {
   tty: boolean;
@@ -166,6 +196,8 @@ export interface Runtime {
   execSession?(uid: string, container: string, command: string[], session: StreamSession): Promise<number>;
   /** Optional: joins a client to a running container's own process (`kubectl attach`); answers its exit code, or undefined when the client left first. */
   attachSession?(uid: string, container: string, session: StreamSession): Promise<number | undefined>;
+  /** Optional: every running container's usage (CRI ListContainerStats), for `kubectl top` and the HPA (node-agent/stats/). */
+  containerStats?(): Promise<PodUsage[]>;
   /** Runs a command in a container and waits for it (exec probes, lifecycle hooks). */
   exec(uid: string, container: string, command: string[], timeoutSeconds: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   close(): Promise<void>;
