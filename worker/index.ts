@@ -17,6 +17,7 @@ import { auditMiddleware } from "./audit/middleware.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { postStartHookChecks, postStartHooks } from "./apiserver/bootstrap.ts";
 import { componentChecks } from "./health/component-statuses.ts";
+import { edgeLoadBalancer } from "./loadbalancer/index.ts";
 
 export { StoreShard } from "../durable-objects/store/index.ts";
 export { KubeScheduler } from "../durable-objects/scheduler/object.ts";
@@ -24,6 +25,9 @@ export { KubeControllerManager } from "../durable-objects/controllers/object.ts"
 export { NodeTunnel } from "../durable-objects/tunnel/object.ts";
 
 const app = new Hono<AppEnv>();
+
+// Exposed LoadBalancer Services (their hostnames, /lb/<ns>/<svc>/) are relayed before anything else: no credential.
+app.use("*", edgeLoadBalancer);
 
 app.get("/healthz", (c) => c.text("ok"));
 app.get("/livez", (c) => c.text("ok"));
