@@ -26,6 +26,7 @@ service RuntimeService {
   rpc Exec(ExecRequest) returns (ExecResponse) {}
   rpc Attach(AttachRequest) returns (AttachResponse) {}
   rpc ContainerStats(ContainerStatsRequest) returns (ContainerStatsResponse) {}
+  rpc ListContainerStats(ListContainerStatsRequest) returns (ListContainerStatsResponse) {}
   rpc Status(StatusRequest) returns (StatusResponse) {}
 }
 
@@ -333,6 +334,13 @@ message ContainerStats {
   FilesystemUsage writable_layer = 4;
 }
 message ContainerStatsResponse { ContainerStats stats = 1; }
+message ContainerStatsFilter {
+  string id = 1;
+  string pod_sandbox_id = 2;
+  map<string, string> label_selector = 3;
+}
+message ListContainerStatsRequest { ContainerStatsFilter filter = 1; }
+message ListContainerStatsResponse { repeated ContainerStats stats = 1; }
 
 message StatusRequest { bool verbose = 1; }
 message RuntimeCondition {

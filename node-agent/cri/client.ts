@@ -160,7 +160,10 @@ export interface FilesystemUsage {
 export interface ContainerStats {
   attributes: { id: string; metadata: { name: string; attempt: number }; labels: Labels; annotations: Labels } | null;
   cpu: { timestamp: number; usage_core_nano_seconds: UInt64Value | null; usage_nano_cores: UInt64Value | null } | null;
-  memory: { timestamp: number; working_set_bytes: UInt64Value | null; usage_bytes: UInt64Value | null; rss_bytes: UInt64Value | null } | null;
+  memory: {
+    timestamp: number; working_set_bytes: UInt64Value | null; usage_bytes: UInt64Value | null; rss_bytes: UInt64Value | null;
+    page_faults: UInt64Value | null; major_page_faults: UInt64Value | null;
+  } | null;
   writable_layer: FilesystemUsage | null;
 }
 
@@ -300,6 +303,10 @@ export class CriClient {
 
   async containerStats(id: string): Promise<ContainerStats> {
     return (await this.call<{ stats: ContainerStats }>(this.runtime, "ContainerStats", { container_id: id })).stats;
+  }
+
+  async listContainerStats(): Promise<ContainerStats[]> {
+    return (await this.call<{ stats: ContainerStats[] }>(this.runtime, "ListContainerStats", { filter: {} })).stats;
   }
 
   async listImages(): Promise<Image[]> {

@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
-import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession } from "../runtime/runtime.ts";
+import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, PodUsage, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession } from "../runtime/runtime.ts";
 import { execInTask } from "./exec-session.ts";
 import { streamSession } from "./stream-session.ts";
 import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
@@ -18,6 +18,7 @@ import { runHook } from "./hooks.ts";
 import { defaultPullPolicy, normalizeImage, pullAuth } from "./images.ts";
 import { containerState, nanosToMs } from "./container-status.ts";
 import { CONTAINER_HASH, CONTAINER_NAME, CONTAINER_TYPE, POD_NAME, POD_NAMESPACE, POD_UID, SPEC_IMAGE, preStopOf, restartCountOf, type ContainerType } from "./labels.ts";
+import { podUsageFromCri } from "./stats.ts";
 import { ContainerConfigError, containerConfig, containerHash, podDescription, sandboxConfig, verifyRunAsNonRoot } from "./pod-config.ts";
 
 export interface CriRuntimeOptions {
@@ -220,6 +221,12 @@ export class CriRuntime implements Runtime {
   }
 
   /** The container's log file, which containerd reports with its status. */
+  /** Every running container's CPU and memory (ListContainerStats), for the Summary API. */
+  async containerStats(): Promise<PodUsage[]> {
+    const [sandboxes, containers, stats] = await Promise.all([this.client.listPodSandbox(), this.client.listContainers(), this.client.listContainerStats()]);
+    return podUsageFromCri(sandboxes, containers, stats, Date.now());
+  }
+
   async containerLog(uid: string, containerID: string): Promise<ContainerLog | undefined> {
     const id = containerID.replace(/^containerd:\/\//, "");
     const instance = [...(await this.snapshot(uid)).containers.values()].flat().find((c) => c.id === id);
