@@ -8,8 +8,9 @@
 // `kubectl exec` runs a tiny built-in shell (shell.ts); `kubectl attach` finds a container echoing stdin.
 import type { Container, ContainerStatus, Pod } from "kubernetes-types/core/v1";
 import type {
-  ContainerLog, ContainerObservation, ContainerState, PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession,
+  ContainerLog, ContainerObservation, ContainerState, PodInputs, PodObservation, PodUsage, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession,
 } from "../runtime/runtime.ts";
+import { simulatedPodUsage } from "../stats/simulated.ts";
 import { runShell } from "./shell.ts";
 
 export const SIMULATED_VERSION = "0.1.0";
@@ -176,6 +177,15 @@ export class SimulatedRuntime implements Runtime {
       return { source: { text: simulatedLog(sim!, container, iso(container.startedAt), ended?.finishedAt, ended?.exitCode) }, running };
     }
     return undefined;
+  }
+
+  /** Made-up but stable figures for running containers (node-agent/stats/simulated.ts: requests, or the pod's simulated.edgeplane.dev/* annotations). */
+  async containerStats(): Promise<PodUsage[]> {
+    const now = this.options.now();
+    return [...this.pods.values()].map((sim) => {
+      const running = [...sim.init, ...sim.containers].filter((c) => "running" in c.state && c.startedAt !== undefined);
+      return simulatedPodUsage(sim.pod, running.map((c) => ({ name: c.name, startedAt: c.startedAt! })), now);
+    }).filter((usage) => usage.containers.length > 0);
   }
 
   async exec(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
