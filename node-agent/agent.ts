@@ -11,6 +11,8 @@ import { Kubelet } from "./kubelet.ts";
 import { KUBELET_VERSION, machineFacts, type MachineFacts } from "./node-status.ts";
 import type { Runtime } from "./runtime/runtime.ts";
 import { SimulatedRuntime } from "./simulated/runtime.ts";
+import { statsEndpoint } from "./stats/endpoint.ts";
+import { startNodeStats } from "./stats/node-stats.ts";
 import type { AgentState } from "./state.ts";
 import { TunnelClient } from "./tunnel/client.ts";
 
@@ -120,14 +122,21 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
   }
   for (const { routes } of nodes) void routes?.run(abort.signal);
   for (const { services } of nodes) void services?.run(abort.signal).catch((e: Error) => jsonLog(state.nodes[0]!.name, `service networking stopped: ${e.message}`));
+  // Each node's stats (/stats/summary, /metrics/resource), for metrics.k8s.io.
+  const stats = state.nodes.map(({ name }, i) => startNodeStats({
+    nodeName: name, runtime: runtimes[i]!.runtime, stateDir, log: (message) => log(name, message), hollow: simulated ? hollowFacts(host, name) : undefined,
+  }));
   // Each node's tunnel, which logs and nodes/proxy reach it through: no inbound port.
-  const tunnels = state.nodes.map(({ name, token }, i) => new TunnelClient({ server: state.server, nodeName: name, token, ca: state.ca, runtime: runtimes[i]!.runtime, log: (message) => log(name, message) }));
+  const tunnels = state.nodes.map(({ name, token }, i) => new TunnelClient({
+    server: state.server, nodeName: name, token, ca: state.ca, runtime: runtimes[i]!.runtime, endpoints: [statsEndpoint(stats[i]!)], log: (message) => log(name, message),
+  }));
   for (const tunnel of tunnels) tunnel.start();
   return {
     kubelets,
     async stop(options) {
       abort.abort();
       for (const tunnel of tunnels) tunnel.stop();
+      for (const collector of stats) collector.stop();
       await Promise.all(kubelets.map((k) => k.stop()));
       await Promise.all(runtimes.map((r) => r.stop(options)));
     },
