@@ -10,7 +10,7 @@ import type { AppEnv } from "../context.ts";
 import { typeNameForKind } from "../patch/strategic-merge-patch.ts";
 import { managerFromUserAgent } from "../registry/managed-fields.ts";
 import { RegistryStore, type ListQuery } from "../registry/store.ts";
-import type { KubeObject } from "../registry/types.ts";
+import { groupVersion, type KubeObject, type ResourceDefinition } from "../registry/types.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { afterWrite } from "./after-write.ts";
 import { parseBody, parseLimit, readObject, readObjectAndText, readText, withBodyDryRun } from "./bodies.ts";
@@ -79,11 +79,12 @@ export async function serveTarget(c: Context<AppEnv>, target: Target): Promise<R
   }
 }
 
-/** A kind built on each read (ComponentStatus): get and list only. */
-async function serveComputed(c: Context<AppEnv>, { def, name, subresource }: Target, compute: (env: Env) => Promise<KubeObject[]>): Promise<Response> {
+/** A kind built on each read (ComponentStatus, metrics.k8s.io): get and list only. */
+async function serveComputed(c: Context<AppEnv>, { def, namespace, name, subresource }: Target, compute: NonNullable<ResourceDefinition["computed"]>): Promise<Response> {
   if (c.req.method !== "GET" || subresource || isWatch(c)) throw methodNotAllowed();
-  const items = await compute(c.env);
-  if (!name) return respond(c, def, { kind: `${def.kind}List`, apiVersion: def.version, metadata: {}, items });
+  const { labelSelector, fieldSelector } = c.req.query();
+  const items = await compute(c.env, { namespace, name, labelSelector, fieldSelector });
+  if (!name) return respond(c, def, { kind: `${def.kind}List`, apiVersion: groupVersion(def), metadata: {}, items });
   const found = items.find((item) => item.metadata?.name === name);
   if (!found) throw apiErrors.notFound(def.group, def.resource, name);
   return respond(c, def, found);

@@ -28,8 +28,8 @@ export interface ResourceDefinition extends ResourceNames {
   unknownFields?(object: KubeObject): string[];
   /** Sent as a Warning with every answer about this resource, as kube warns of deprecated APIs. */
   deprecated?: string;
-  /** A kind computed on each read, never stored (ComponentStatus): its objects now. */
-  computed?(env: Env): Promise<KubeObject[]>;
+  /** A kind computed on each read, never stored (ComponentStatus, metrics.k8s.io): its objects now, for the request's namespace and selectors. */
+  computed?(env: Env, request: ComputedRequest): Promise<KubeObject[]>;
   /** A review kind (create-only, nothing stored): answers a POST for the requesting user. */
   review?(env: Env, user: UserInfo, body: KubeObject): Promise<KubeObject>;
   /** A custom resource: the CRD that declares it, and its version's schema. */
@@ -58,6 +58,14 @@ export interface ResourceDefinition extends ResourceNames {
   deletion?: { refuse?(object: KubeObject): ApiError | undefined; mark?(object: KubeObject): void; pending?(object: KubeObject): boolean };
   /** Carries over what an update may not change or drop (e.g. a service's allocated addresses). */
   keepOnUpdate?(next: KubeObject, current: KubeObject): void;
+}
+
+/** What a get or list of a computed kind asks for: the objects of a namespace (all when absent), by name or selectors. */
+export interface ComputedRequest {
+  namespace?: string;
+  name?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
 }
 
 export type AdmissionOperation = "CREATE" | "UPDATE" | "DELETE";
