@@ -2,72 +2,30 @@
 // namespace behind a veth pair serving HTTP on two addresses; a ClusterIP and a NodePort reach
 // both backends, affinity keeps a client on one, a Service without endpoints is refused at once,
 // and cleanup leaves no rule or chain of ours.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import type { Service } from "kubernetes-types/core/v1";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostCommands, Iptables } from "./iptables.ts";
 import { computeRules, type ProxyState, type Table } from "./rules.ts";
+import { BACKENDS, LOCAL_CIDR, NODE_IP, startTestbed, type Testbed } from "./testbed.ts";
 
-const NODE_NS = `edgeplane-proxy-node-${process.pid}`;
-const POD_NS = `edgeplane-proxy-pod-${process.pid}`;
-const NODE_IP = "10.213.0.1";
-const BACKENDS = ["10.213.0.2", "10.213.0.3"];
-const node = { name: "node-a", localCIDR: "10.213.0.0/24" };
-
-function sh(...args: string[]): string {
-  return execFileSync(args[0]!, args.slice(1), { encoding: "utf8" });
-}
-
-function inNode(...args: string[]): string {
-  return sh("ip", "netns", "exec", NODE_NS, ...args);
-}
-
-let server: ChildProcess;
+const node = { name: "node-a", localCIDR: LOCAL_CIDR };
+let bed: Testbed;
+let NODE_NS = "";
+let POD_NS = "";
+let iptables: Iptables;
 
 beforeAll(async () => {
-  sh("ip", "netns", "add", NODE_NS);
-  sh("ip", "netns", "add", POD_NS);
-  sh("ip", "link", "add", "ep-node0", "netns", NODE_NS, "type", "veth", "peer", "name", "ep-pod0", "netns", POD_NS);
-  inNode("ip", "addr", "add", `${NODE_IP}/24`, "dev", "ep-node0");
-  inNode("ip", "link", "set", "ep-node0", "up");
-  inNode("ip", "link", "set", "lo", "up");
-  // A node has a default route; ClusterIPs are routed by it until DNAT says otherwise.
-  inNode("ip", "route", "add", "default", "dev", "ep-node0");
-  inNode("sysctl", "-qw", "net.ipv4.ip_forward=1");
-  for (const ip of BACKENDS) sh("ip", "netns", "exec", POD_NS, "ip", "addr", "add", `${ip}/24`, "dev", "ep-pod0");
-  sh("ip", "netns", "exec", POD_NS, "ip", "link", "set", "ep-pod0", "up");
-  sh("ip", "netns", "exec", POD_NS, "ip", "link", "set", "lo", "up");
-  sh("ip", "netns", "exec", POD_NS, "ip", "route", "add", "default", "via", NODE_IP);
-  // Each backend answers with its own address and the client's, as seen after any NAT.
-  const script = `require("http").createServer((q, s) => s.end(q.socket.localAddress + " " + q.socket.remoteAddress)).listen(8080, "0.0.0.0", () => console.log("listening"))`;
-  server = spawn("ip", ["netns", "exec", POD_NS, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve) => server.stdout!.once("data", () => resolve()));
+  bed = await startTestbed("iptables");
+  NODE_NS = bed.nodeNs;
+  POD_NS = bed.podNs;
+  iptables = new Iptables(hostCommands(NODE_NS));
 });
 
-afterAll(() => {
-  server?.kill();
-  for (const ns of [NODE_NS, POD_NS]) execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-});
+afterAll(() => bed?.stop());
 
-/** Requests from a namespace, one after another: each answer's body or error code, and the whole time taken. */
-function get(ns: string, url: string, times: number): { answers: string[]; ms: number } {
-  const script = `
-    const http = require("http");
-    const started = Date.now();
-    (async () => {
-      const answers = [];
-      for (let i = 0; i < ${times}; i++) {
-        answers.push(await new Promise((resolve) => {
-          const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: 5000 }, (res) => { let b = ""; res.on("data", (d) => b += d); res.on("end", () => resolve(b)); });
-          req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
-          req.on("error", (e) => resolve(e.code));
-        }));
-      }
-      console.log(JSON.stringify({ answers, ms: Date.now() - started }));
-    })();`;
-  return JSON.parse(sh("ip", "netns", "exec", ns, process.execPath, "-e", script));
-}
+const get = (ns: string, url: string, times: number) => bed.get(ns, url, times);
+const inNode = (...args: string[]) => bed.inNode(...args);
 
 function web(spec: Service["spec"] = {}): Service {
   return { metadata: { namespace: "default", name: "web" }, spec: { clusterIP: "10.96.0.20", type: "NodePort", ports: [{ port: 80, nodePort: 30080, protocol: "TCP" }], ...spec } };
@@ -81,7 +39,6 @@ function slice(ips: string[]): EndpointSlice {
   };
 }
 
-const iptables = new Iptables(hostCommands(NODE_NS));
 let existing: Record<Table, string[]> = { nat: [], filter: [] };
 
 async function apply(state: ProxyState): Promise<void> {

@@ -1,15 +1,25 @@
-// A real node's Service networking: the service proxy (iptables mode; the nftables and userspace
-// modes are not built) and the cluster DNS server, over one pair of Service and EndpointSlice
+// A real node's Service networking: the service proxy (in the mode --proxy-mode asks for, or the
+// best this host supports) and the cluster DNS server, over one pair of Service and EndpointSlice
 // informers. The kube-dns Service's ClusterIP leads to this node's own DNS server (as NodeLocal
-// DNSCache intercepts it), at its pod network's gateway address once the Node has a podCIDR.
+// DNSCache intercepts it), at its pod network's gateway address once the Node has a podCIDR. The
+// mode chosen and why is logged, put on the Node (annotation and Event) and served at /proxyMode
+// on kube-proxy's metrics address, 127.0.0.1:10249.
+import { createServer, type Server } from "node:http";
 import { networkInterfaces } from "node:os";
 import { readFileSync } from "node:fs";
-import type { Service } from "kubernetes-types/core/v1";
+import type { Event, Node, Service } from "kubernetes-types/core/v1";
 import { isNotFound, type ApiClient } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { ClusterDNS, resolvConfUpstreams } from "../dns/server.ts";
+import { backendFor, chooseProxyMode, type ModeChoice, type RequestedProxyMode } from "./modes.ts";
 import { ServiceProxy } from "./proxier.ts";
+import type { LocalOverride, ProxyNode } from "./rules.ts";
 import { ServiceInformers, BY_SERVICE } from "./service-informers.ts";
+
+/** The Node annotation that says which mode the node's service proxy runs. */
+export const PROXY_MODE_ANNOTATION = "edgeplane.dev/proxy-mode";
+/** Where kube-proxy serves /proxyMode (its metrics address). */
+export const PROXY_METRICS_PORT = 10249;
 
 export const CLUSTER_DOMAIN = "cluster.local";
 /** Where the DNS server listens on the node (kube-dns's own port); pods reach it through kube-dns's ClusterIP. */
@@ -47,20 +57,29 @@ export interface NodeServicesOptions {
   log: (message: string) => void;
   /** Where the DNS server listens (default 10053). */
   dnsPort?: number;
+  /** --proxy-mode (default auto). */
+  proxyMode?: RequestedProxyMode;
+  /** Where /proxyMode is served on 127.0.0.1 (default 10249; 0 for none). */
+  proxyMetricsPort?: number;
 }
 
 export class NodeServices {
   private readonly options: NodeServicesOptions;
   private readonly informers: ServiceInformers;
-  private readonly proxy: ServiceProxy;
+  private proxy: ServiceProxy | undefined;
+  private proxyNode: ProxyNode;
+  private overrides: LocalOverride[] = [];
   private readonly dns: ClusterDNS;
+  private metrics: Server | undefined;
+  /** The service proxy's mode and why, once chosen. */
+  mode: ModeChoice | undefined;
   private podCIDR: { gateway: string; contains(ip: string): boolean } | undefined;
   private nodeAddresses = localAddresses();
 
   constructor(options: NodeServicesOptions) {
     this.options = options;
     this.informers = new ServiceInformers(options.client);
-    this.proxy = new ServiceProxy({ informers: this.informers, node: { name: options.nodeName }, log: options.log });
+    this.proxyNode = { name: options.nodeName };
     let resolvConf = "";
     try {
       resolvConf = readFileSync("/etc/resolv.conf", "utf8");
@@ -78,9 +97,14 @@ export class NodeServices {
 
   /** Watches, serves DNS and programs the rules until `signal` aborts (the rules stay). */
   async run(signal: AbortSignal): Promise<void> {
+    const { log } = this.options;
+    this.mode = await chooseProxyMode(this.options.proxyMode ?? "auto");
+    this.proxy = new ServiceProxy({ informers: this.informers, node: this.proxyNode, overrides: this.overrides, backend: backendFor(this.mode.mode, log), log });
     void this.informers.run(signal);
     await this.proxy.run(signal);
-    this.options.log("service proxy in iptables mode (the nftables and userspace modes are not built)");
+    log(`service proxy in ${this.mode.mode} mode: ${this.mode.reason}`);
+    void this.reportMode(this.mode);
+    this.serveProxyMode(this.mode.mode, signal);
     try {
       const port = await this.dns.start();
       signal.addEventListener("abort", () => void this.dns.close());
@@ -96,7 +120,43 @@ export class NodeServices {
     this.podCIDR = cidrOf(cidr);
     this.nodeAddresses = localAddresses();
     const port = this.options.dnsPort ?? CLUSTER_DNS_PORT;
-    this.proxy.setOverrides([{ namespace: "kube-system", name: "kube-dns", address: this.podCIDR.gateway, ports: { dns: port, "dns-tcp": port } }]);
-    this.proxy.setLocalCIDR(cidr);
+    this.overrides = [{ namespace: "kube-system", name: "kube-dns", address: this.podCIDR.gateway, ports: { dns: port, "dns-tcp": port } }];
+    this.proxyNode = { ...this.proxyNode, localCIDR: cidr };
+    this.proxy?.setOverrides(this.overrides);
+    this.proxy?.setLocalCIDR(cidr);
+  }
+
+  /** The mode on the Node: an annotation, and an Event as kube-proxy records when it starts. */
+  private async reportMode({ mode, reason }: ModeChoice): Promise<void> {
+    const { client, nodeName, log } = this.options;
+    try {
+      const node = await client.resource<Node>(builtin("v1", "nodes")).patch(undefined, nodeName, { metadata: { annotations: { [PROXY_MODE_ANNOTATION]: mode } } }, "merge");
+      const stamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+      const event: Event = {
+        apiVersion: "v1", kind: "Event",
+        metadata: { name: `${nodeName}.${Date.now().toString(16)}`, namespace: "default" },
+        involvedObject: { apiVersion: "v1", kind: "Node", name: nodeName, uid: node.metadata?.uid },
+        reason: "Starting", type: "Normal", message: `Started the service proxy in ${mode} mode: ${reason}`,
+        source: { component: "kube-proxy", host: nodeName }, reportingComponent: "kube-proxy", reportingInstance: nodeName,
+        firstTimestamp: stamp, lastTimestamp: stamp, count: 1,
+      };
+      await client.resource<Event>(builtin("v1", "events")).create("default", event);
+    } catch (error) {
+      log(`service proxy: cannot record its mode on Node ${nodeName}: ${(error as Error).message}`);
+    }
+  }
+
+  /** GET /proxyMode answers the mode, as kube-proxy's metrics server does. */
+  private serveProxyMode(mode: string, signal: AbortSignal): void {
+    const port = this.options.proxyMetricsPort ?? PROXY_METRICS_PORT;
+    if (!port) return;
+    const server = createServer((req, res) => {
+      if (req.url === "/proxyMode") res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(mode);
+      else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("404 page not found\n");
+    });
+    server.on("error", (error) => this.options.log(`service proxy: cannot serve /proxyMode on 127.0.0.1:${port}: ${error.message}`));
+    server.listen(port, "127.0.0.1");
+    this.metrics = server;
+    signal.addEventListener("abort", () => void this.metrics?.close());
   }
 }

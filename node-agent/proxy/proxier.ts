@@ -1,17 +1,17 @@
-// The service proxy of a node, as kube-proxy's iptables proxier runs: once the Service and
-// EndpointSlice caches are listed, the whole rule set is computed from them and applied in one
-// iptables-restore; every change asks for another sync, no sooner than minSyncPeriod (1 s) after
-// the last. A sync writes only the chains that changed since the last one (kube's partial sync);
-// after start, after a failure and every syncPeriod (1 h, as kube's full sync) a full sync re-reads
-// our chains from the kernel, rewrites them all, deletes those no longer wanted (partial syncs
-// leave them unreferenced) and puts back any missing jump; so does a check every 30 s that finds
-// our chains gone. Stopping leaves the rules in place (connections keep flowing while the
-// agent restarts; `edgeplane-agent cleanup` removes them).
+// The service proxy of a node, as kube-proxy's proxiers run: once the Service and EndpointSlice
+// caches are listed, the whole rule set is computed from them and put into effect by the mode's
+// backend (modes.ts: one iptables-restore, one nft transaction, or the userspace listeners);
+// every change asks for another sync, no sooner than minSyncPeriod (1 s) after the last. A sync
+// writes only what changed since the last one (kube's partial sync); after start, after a failure
+// and every syncPeriod (1 h, as kube's full sync) a full sync re-reads what the kernel holds,
+// rewrites everything and deletes what is no longer wanted; so does a check every 30 s that finds
+// our rules gone. Stopping leaves the rules in place (connections keep flowing while the agent
+// restarts; `edgeplane-agent cleanup` removes them).
 import { writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { Iptables } from "./iptables.ts";
-import { computeRules, MARK_MASQ_CHAIN, type LocalOverride, type ProxyNode, type ProxyRules, type Table } from "./rules.ts";
+import { IptablesBackend, type ProxyBackend, type SyncCost } from "./modes.ts";
+import type { LocalOverride, ProxyNode, ProxyState } from "./rules.ts";
 import type { ServiceInformers } from "./service-informers.ts";
 
 const execFileAsync = promisify(execFile);
@@ -25,28 +25,25 @@ export interface ServiceProxyOptions {
   informers: ServiceInformers;
   node: ProxyNode;
   overrides?: LocalOverride[];
-  iptables?: Iptables;
+  /** How rules are put into effect (iptables mode when not given). */
+  backend?: ProxyBackend;
   log: (message: string) => void;
   minSyncPeriodMs?: number;
   syncPeriodMs?: number;
+  /** Told after every sync that put its state into effect (the benchmark times changes with it). */
+  onSynced?: (state: ProxyState, timing: SyncTiming) => void;
 }
 
-export interface SyncTiming {
-  /** Computing the rules from the caches. */
-  computeMs: number;
-  /** iptables-restore. */
-  restoreMs: number;
+export interface SyncTiming extends SyncCost {
   services: number;
+  full: boolean;
 }
 
 export class ServiceProxy {
   private readonly options: ServiceProxyOptions;
-  private readonly iptables: Iptables;
+  readonly backend: ProxyBackend;
   private node: ProxyNode;
   private overrides: LocalOverride[];
-  private existing: Record<Table, string[]> | undefined;
-  /** What the last sync applied, for the next partial sync to compare with. */
-  private applied: ProxyRules | undefined;
   private lastSyncAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
@@ -56,7 +53,7 @@ export class ServiceProxy {
 
   constructor(options: ServiceProxyOptions) {
     this.options = options;
-    this.iptables = options.iptables ?? new Iptables();
+    this.backend = options.backend ?? new IptablesBackend();
     this.node = options.node;
     this.overrides = options.overrides ?? [];
     options.informers.onChange(() => this.requestSync());
@@ -86,6 +83,7 @@ export class ServiceProxy {
       clearInterval(resync);
       clearInterval(canary);
       clearTimeout(this.timer);
+      void this.backend.close();
     });
     this.requestSync();
   }
@@ -96,8 +94,8 @@ export class ServiceProxy {
    * rather than at the next hourly full sync.
    */
   private async checkCanary(): Promise<void> {
-    if (!this.existing || (await this.iptables.hasChain("nat", MARK_MASQ_CHAIN))) return;
-    this.options.log("service proxy: our chains are gone from the nat table; rewriting them all");
+    if (await this.backend.intact()) return;
+    this.options.log(`service proxy: our ${this.backend.mode} rules are gone; rewriting them all`);
     this.fullSyncDue = true;
     this.requestSync();
   }
@@ -132,18 +130,12 @@ export class ServiceProxy {
     this.lastSyncAt = Date.now();
     const { informers } = this.options;
     try {
-      const full = this.fullSyncDue || !this.existing;
-      const started = performance.now();
-      const services = informers.serviceLister.list();
-      const rules = computeRules({ services, slices: informers.sliceLister.list(), node: this.node, overrides: this.overrides });
-      const computed = performance.now();
-      if (full) this.existing = await this.iptables.ourChains();
-      await this.iptables.apply(rules, this.existing!, full ? undefined : this.applied);
-      if (full) await this.iptables.ensureJumps();
-      this.existing = rules.chains;
-      this.applied = rules;
+      const full = this.fullSyncDue;
+      const state: ProxyState = { services: informers.serviceLister.list(), slices: informers.sliceLister.list(), node: this.node, overrides: this.overrides };
+      const cost = await this.backend.sync(state, full);
       this.fullSyncDue = false;
-      this.lastTiming = { computeMs: computed - started, restoreMs: performance.now() - computed, services: services.length };
+      this.lastTiming = { ...cost, services: state.services.length, full };
+      this.options.onSynced?.(state, this.lastTiming);
     } catch (error) {
       this.fullSyncDue = true;
       this.options.log(`service proxy: sync failed: ${(error as Error).message}`);

@@ -271,6 +271,24 @@ function endpointsOf(service: Service, port: ServicePort, slices: EndpointSlice[
   return servicePortEndpoints(port, slices, state.node.name);
 }
 
+/** Every port of every Service the proxy programs, in a stable order, with the endpoints it has on this node's view. */
+export function proxiedServicePorts(state: ProxyState): { service: Service; port: ServicePort; endpoints: ProxyEndpoint[] }[] {
+  const slicesByService = new Map<string, EndpointSlice[]>();
+  for (const slice of state.slices) {
+    const owner = slice.metadata?.labels?.["kubernetes.io/service-name"];
+    if (!owner) continue;
+    const key = `${slice.metadata?.namespace}/${owner}`;
+    const list = slicesByService.get(key);
+    if (list) list.push(slice);
+    else slicesByService.set(key, [slice]);
+  }
+  const services = state.services.filter(proxied).sort((a, b) => serviceKey(a).localeCompare(serviceKey(b)));
+  return services.flatMap((service) => {
+    const slices = slicesByService.get(serviceKey(service)) ?? [];
+    return (service.spec?.ports ?? []).map((port) => ({ service, port, endpoints: endpointsOf(service, port, slices, state) }));
+  });
+}
+
 /** The whole rule set for this node, as one iptables-restore input. */
 export function computeRules(state: ProxyState): ProxyRules {
   const w = new RuleWriter();
@@ -286,18 +304,7 @@ export function computeRules(state: ProxyState): ProxyRules {
   w.filterRule(FORWARD_CHAIN, ...comment("edgeplane forwarding rules"), "-m", "mark", "--mark", `${MASQ_MARK}/${MASQ_MARK}`, "-j", "ACCEPT");
   w.filterRule(FORWARD_CHAIN, ...comment("edgeplane forwarding conntrack rule"), "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT");
 
-  const slicesByService = new Map<string, EndpointSlice[]>();
-  for (const slice of state.slices) {
-    const owner = slice.metadata?.labels?.["kubernetes.io/service-name"];
-    if (!owner) continue;
-    const key = `${slice.metadata?.namespace}/${owner}`;
-    slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
-  }
-  const services = state.services.filter(proxied).sort((a, b) => serviceKey(a).localeCompare(serviceKey(b)));
-  for (const service of services) {
-    const slices = slicesByService.get(serviceKey(service)) ?? [];
-    for (const port of service.spec?.ports ?? []) writeServicePort(w, service, port, endpointsOf(service, port, slices, state), state.node);
-  }
+  for (const { service, port, endpoints } of proxiedServicePorts(state)) writeServicePort(w, service, port, endpoints, state.node);
 
   // NodePorts last: kube-proxy's "this must be the last rule in this chain".
   const nodePortComment = comment("edgeplane service nodeports; NOTE: this must be the last rule in this chain");
