@@ -100,7 +100,7 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
       reportsNetwork: !simulated, rootCA: state.ca, podManifestPath: state.podManifestPath, clusterDNS, log: (message) => log(name, message),
     });
     // A real node's Services: the service proxy and the cluster DNS.
-    const services = simulated ? undefined : new NodeServices({ client, nodeName: name, log: (message) => log(name, message) });
+    const services = simulated ? undefined : new NodeServices({ client, nodeName: name, proxyMode: state.proxyMode, log: (message) => log(name, message) });
     const routes = simulated ? undefined : new PodRoutes({
       client, nodeName: name, log: (message) => log(name, message),
       onPodCIDR: (cidr) => {

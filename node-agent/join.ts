@@ -25,6 +25,8 @@ export interface JoinOptions {
   nodeIP?: string;
   /** Kept in the state for `run`: the static pod manifest directory. */
   podManifestPath?: string;
+  /** Kept in the state for `run`: the service proxy's --proxy-mode. */
+  proxyMode?: AgentState["proxyMode"];
   isRoot?: boolean;
 }
 
@@ -101,7 +103,7 @@ export async function join(options: JoinOptions): Promise<AgentState> {
   const state: AgentState = {
     server: base, ...(ca ? { ca } : {}), runtime: options.runtime, nodes,
     ...(options.simulated ? { simulated: options.simulated } : {}), ...(options.cri ? { cri: options.cri } : {}), ...(options.nodeIP ? { nodeIP: options.nodeIP } : {}),
-    ...(options.podManifestPath ? { podManifestPath: options.podManifestPath } : {}),
+    ...(options.podManifestPath ? { podManifestPath: options.podManifestPath } : {}), ...(options.proxyMode ? { proxyMode: options.proxyMode } : {}),
   };
   writeState(options.stateDir, state);
   return state;

@@ -1,9 +1,9 @@
 // edgeplane-agent: the command line of the node agent.
 //   join --server URL --token ID.SECRET [--ca-cert-sha256 HEX] [--node-name N] [--state-dir DIR]
-//        [--runtime cri|simulated] [--node-ip IP] [--pod-manifest-path DIR] [cri runtime settings]
+//        [--runtime cri|simulated] [--node-ip IP] [--pod-manifest-path DIR] [--proxy-mode MODE] [cri runtime settings]
 //        [--nodes N --node-name-prefix P] [simulated runtime settings]
 //        joins the cluster (see join.ts), saves the node credentials, then runs;
-//   run [--state-dir DIR]      runs from the saved state (what a systemd unit starts);
+//   run [--state-dir DIR] [--proxy-mode MODE]  runs from the saved state (what a systemd unit starts);
 //   cleanup [--state-dir DIR]  stops what the runtime holds, removes the service proxy's rules, and forgets the saved state.
 // The cri runtime is the default as root on a host with containerd, runc and the CNI plugins.
 import { existsSync } from "node:fs";
@@ -15,16 +15,19 @@ import { checkHost, cleanupCriNode } from "./cri-node.ts";
 import { join } from "./join.ts";
 import { DEFAULT_POD_MANIFEST_PATH } from "./pods/static-pods.ts";
 import { Iptables } from "./proxy/iptables.ts";
+import { PROXY_MODES, type RequestedProxyMode } from "./proxy/modes.ts";
+import { Nftables } from "./proxy/nftables.ts";
 import { DEFAULT_STATE_DIR, readState, removeState, type AgentState, type CriSettings, type RuntimeKind } from "./state.ts";
 
 const USAGE = `usage:
   edgeplane-agent join --server URL --token ID.SECRET [--ca-cert-sha256 HEX] [--node-name NAME] [--state-dir DIR]
                        [--runtime cri|simulated] [--node-ip IP] [--kill-pods-on-exit]
                        [--pod-manifest-path DIR]  static pods (default ${DEFAULT_POD_MANIFEST_PATH} for cri, none for simulated)
+                       [--proxy-mode auto|nftables|iptables|userspace]  the service proxy's (default auto: nftables, else iptables, else userspace)
                        cri:       [--containerd-socket PATH [--cni-conf-dir DIR]] [--bridge NAME] [--pod-logs-dir DIR]
                        simulated: [--nodes N] [--node-name-prefix PREFIX]
                                   [--pod-start-delay MS] [--pod-ready-delay MS] [--complete-after MS] [--failure-rate 0..1]
-  edgeplane-agent run [--state-dir DIR] [--kill-pods-on-exit]
+  edgeplane-agent run [--state-dir DIR] [--kill-pods-on-exit] [--proxy-mode MODE]
   edgeplane-agent cleanup [--state-dir DIR]`;
 
 const OPTIONS = {
@@ -36,6 +39,7 @@ const OPTIONS = {
   runtime: { type: "string" },
   "node-ip": { type: "string" },
   "pod-manifest-path": { type: "string" },
+  "proxy-mode": { type: "string" },
   "kill-pods-on-exit": { type: "boolean" },
   "containerd-socket": { type: "string" },
   "cni-conf-dir": { type: "string" },
@@ -53,6 +57,11 @@ const OPTIONS = {
 /** Root keeps its state where a system service does; anyone else under their home folder. */
 function defaultStateDir(): string {
   return process.getuid?.() === 0 ? DEFAULT_STATE_DIR : joinPath(homedir(), ".edgeplane-agent");
+}
+
+function proxyMode(text: string | undefined): RequestedProxyMode | undefined {
+  if (text === undefined || (PROXY_MODES as readonly string[]).includes(text)) return text as RequestedProxyMode | undefined;
+  throw new Error(`--proxy-mode ${text}: one of ${PROXY_MODES.join(", ")}`);
 }
 
 function number(flag: string, text: string | undefined): number | undefined {
@@ -137,16 +146,20 @@ async function main(argv: string[]): Promise<void> {
       server: values.server, token: values.token, caCertSha256: values["ca-cert-sha256"], nodeNames: names, stateDir, runtime, simulated,
       cri: runtime === "cri" ? withoutUnset(cri) : undefined, nodeIP: values["node-ip"],
       podManifestPath: values["pod-manifest-path"] ?? (runtime === "cri" ? DEFAULT_POD_MANIFEST_PATH : undefined),
+      proxyMode: proxyMode(values["proxy-mode"]),
     });
     jsonLog(names.length === 1 ? names[0]! : `${names.length} nodes`, `joined ${state.server}; credentials saved in ${stateDir}`);
     await runUntilSignalled(state, stateDir, values["kill-pods-on-exit"] ?? false);
   } else if (command === "run") {
-    await runUntilSignalled(readState(stateDir), stateDir, values["kill-pods-on-exit"] ?? false);
+    const state = readState(stateDir);
+    const mode = proxyMode(values["proxy-mode"]);
+    await runUntilSignalled(mode ? { ...state, proxyMode: mode } : state, stateDir, values["kill-pods-on-exit"] ?? false);
   } else if (command === "cleanup") {
     const state = existsSync(joinPath(stateDir, "agent.json")) ? readState(stateDir) : undefined;
     if (state?.runtime === "cri") {
       for (const done of await cleanupCriNode(stateDir, state.cri)) console.log(done);
-      for (const done of await new Iptables().cleanup()) console.log(done);
+      for (const done of await new Iptables().cleanup().catch(() => [])) console.log(done);
+      for (const done of await new Nftables().cleanup().catch(() => [])) console.log(done);
     } else if (state) {
       const cidrs = hollowPodCIDRs(state.nodes.map((n) => n.name));
       for (const node of state.nodes) {

@@ -27,6 +27,8 @@ export interface AgentState {
   nodeIP?: string;
   /** Where static pod manifests are read from (the kubelet's --pod-manifest-path); none when absent. */
   podManifestPath?: string;
+  /** The service proxy's --proxy-mode (iptables, nftables, userspace or auto; auto when absent). */
+  proxyMode?: "iptables" | "nftables" | "userspace" | "auto";
 }
 
 export interface CriSettings {
