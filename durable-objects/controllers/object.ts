@@ -35,6 +35,7 @@ import { resourceQuotaController } from "./resourcequota.ts";
 import { horizontalPodAutoscalerController } from "./horizontal-pod-autoscaler.ts";
 import { NO_CA_NOTE, rootCaPublisher } from "./root-ca-publisher.ts";
 import { serviceAccountController } from "./serviceaccount.ts";
+import { serviceLoadBalancerController } from "./service-lb.ts";
 import { statefulSetController } from "./statefulset.ts";
 import { taintEvictionController } from "./taint-eviction.ts";
 import { ttlAfterFinishedController } from "./ttlafterfinished.ts";
@@ -45,7 +46,7 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
   serviceAccountController, rootCaPublisher, clusterRoleAggregationController, persistentVolumeBinderController,
-  replicationControllerController, disruptionController, stalePodDisruptionController, resourceQuotaController, horizontalPodAutoscalerController()];
+  replicationControllerController, disruptionController, stalePodDisruptionController, resourceQuotaController, horizontalPodAutoscalerController(), serviceLoadBalancerController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */
 const BATCH_MS = 2_000;
