@@ -13,15 +13,15 @@
 // creates in flight, 32), BENCH_TIMEOUT_SECONDS (per workload, 300), BENCH_VARS (Worker vars).
 // kube-controller-manager at its default client limits (20 QPS, burst 30) needs about 50 s for
 // 1,000 pods; the goal here is 1,000 pods existing in 5 s and the Deployment complete in 10 s.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import type { ChildProcess } from "node:child_process";
 import type { IncomingMessage } from "node:http";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { Pod } from "kubernetes-types/core/v1";
-import { PROJECT_ROOT, defaultEngine, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
+import { defaultEngine, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
+import { defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
 import { HttpTarget, LatencyRecorder, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch } from "./load.ts";
 
 const NAMESPACE = "bench";
@@ -43,18 +43,6 @@ const WORKLOAD_SHAPES: Workload[] = [
   { name: "one-1000", title: "1 Deployment × 1,000", deployments: 1, replicas: 1000 },
   { name: "many-100x10", title: "100 Deployments × 10", deployments: 100, replicas: 10 },
 ];
-
-/** `kubectl create deployment NAME --image=busybox --replicas=N`, as kubectl sends it. */
-function deployment(name: string, replicas: number): Deployment {
-  return {
-    apiVersion: "apps/v1", kind: "Deployment",
-    metadata: { name, namespace: NAMESPACE, labels: { app: name } },
-    spec: {
-      replicas, selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "busybox", image: "busybox", resources: { requests: { cpu: "10m", memory: "16Mi" } } }] } },
-    },
-  };
-}
 
 /** CPU seconds used so far by the processes whose process group or pid is given. */
 function cpuSeconds(match: (pid: number, pgid: number) => boolean): number {
@@ -144,42 +132,6 @@ async function until(done: () => boolean, deadline: number): Promise<boolean> {
   return true;
 }
 
-async function expectCreated(api: HttpTarget, method: string, path: string, body: unknown, contentType?: string): Promise<void> {
-  const answer = await api.send(method, path, Buffer.from(JSON.stringify(body)), contentType);
-  if (answer.status !== 201 && answer.status !== 200) throw new Error(`${method} ${path}: HTTP ${answer.status}: ${answer.body.toString("utf8").slice(0, 300)}`);
-}
-
-/** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(api: HttpTarget): Promise<string> {
-  const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
-  const [id, secret] = [word(6), word(16)];
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  await expectCreated(api, "POST", "/api/v1/namespaces/kube-system/secrets", {
-    apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
-    metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-    data: { "token-id": b64(id), "token-secret": b64(secret), "usage-bootstrap-authentication": b64("true") },
-  });
-  return `${id}.${secret}`;
-}
-
-/** The node agent on the simulated runtime with `nodes` hollow nodes; resolves once every node is Ready. */
-async function startHollowNodes(plane: ControlPlane, api: HttpTarget, nodes: number, stateDir: string, deadline: number): Promise<{ agent: ChildProcess; output: () => string }> {
-  const caHash = createHash("sha256").update(plane.caPem!).digest("hex");
-  const agent = spawn(process.execPath, [join(PROJECT_ROOT, "node-agent/main.ts"), "join", "--server", plane.url, "--token", await bootstrapToken(api),
-    "--ca-cert-sha256", caHash, "--runtime", "simulated", "--nodes", String(nodes), "--node-name-prefix", "hollow-", "--state-dir", stateDir], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  agent.stdout!.on("data", (d) => (output += d));
-  agent.stderr!.on("data", (d) => (output += d));
-  for (;;) {
-    const answer = await api.send("GET", "/api/v1/nodes");
-    const items = (JSON.parse(answer.body.toString("utf8")) as { items?: { status?: { conditions?: { type: string; status: string }[] } }[] }).items ?? [];
-    if (items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length >= nodes) break;
-    if (agent.exitCode !== null || performance.now() > deadline) throw new Error(`the hollow nodes did not all become Ready:\n${output.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { agent, output: () => output };
-}
-
 interface Figures {
   workload: Workload;
   pods: number;
@@ -208,11 +160,7 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     await expectCreated(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
     const hollow = await startHollowNodes(plane, api, nodes, join(root, "agent"), deadline);
     agent = hollow.agent;
-    // Pods need the namespace's default ServiceAccount, which the serviceaccount controller makes.
-    while ((await api.send("GET", `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)).status !== 200) {
-      if (performance.now() > deadline) throw new Error("no default ServiceAccount in the bench namespace");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await defaultServiceAccount(api, NAMESPACE, deadline);
     await progress.open(api);
 
     const planeGroup = plane.process.pid!;
@@ -225,7 +173,7 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
       concurrency, count: names.length,
       op: async (i) => {
         sentAt.set(names[i]!, performance.now());
-        await expectCreated(api!, "POST", `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, deployment(names[i]!, workload.replicas));
+        await expectCreated(api!, "POST", `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, deployment(NAMESPACE, names[i]!, workload.replicas));
       },
     });
     if (created.errors) progress.problems.push(`${created.errors} Deployment creates failed; first: ${String(created.firstError)}`);

@@ -1,18 +1,31 @@
-// Where a request's CPU goes: runs one load (1 KiB etcd puts, or pod creates) against a fresh
-// control plane served from workerd, with workerd's V8 CPU profiler on during the measured window,
-// and prints CPU ms per request: JS by function (self and inclusive) and what V8 does outside it.
-// The Worker and its store Durable Object share one isolate locally, so one profile has both.
+// Where the control plane's CPU goes: runs one load against a fresh control plane served from
+// workerd, with workerd's V8 CPU profiler on during the measured window, and prints CPU ms per
+// operation: by source file, by function (self and inclusive), and what V8 does outside JS. The
+// Worker and its Durable Objects (store, scheduler, controller manager) share one isolate locally,
+// so one profile has them all.
+//   put:        1 KiB etcd puts in a closed loop (BENCH_CONCURRENCY).
+//   pod:        pod creates in a closed loop.
+//   deployment: one Deployment of BENCH_REPLICAS (300) on BENCH_NODES (20) hollow nodes of the
+//               simulated node agent, profiled from its create until every replica is available
+//               (or BENCH_TIMEOUT_SECONDS, 300): apiserver, store, scheduler, controller manager and
+//               the agent's writes together; per pod.
 //
-//   npm run bench:profile -- put|pod [--top N] [--save FILE.cpuprofile]
+//   npm run bench:profile -- put|pod|deployment [--top N] [--save FILE.cpuprofile]
 //
-// Environment: BENCH_SECONDS (profiled seconds, default 5), BENCH_WARMUP_SECONDS (2),
-// BENCH_CONCURRENCY (1), BENCH_VARS (Worker vars, "NAME=value,…"). A saved profile opens in Chrome DevTools' Performance panel.
+// Environment: BENCH_SECONDS (profiled seconds of put/pod, default 5), BENCH_WARMUP_SECONDS (2),
+// BENCH_CONCURRENCY (1), BENCH_VARS (Worker vars, "NAME=value,…"). A saved profile opens in Chrome
+// DevTools' Performance panel (FILE.modules.json beside it: where each module starts in the bundle
+// its lines refer to). Source files come from the comments esbuild leaves in the bundle
+// (`// worker/index.ts`), which this script builds again as `wrangler deploy --dry-run` does.
+import type { ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, startControlPlane } from "../scripts/dev-server.ts";
+import { freePort, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
+import { defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
 import { HttpTarget, benchVars, envNumber, fixed, formatTable, runClosedLoop } from "./load.ts";
 
 interface ProfileNode {
@@ -58,15 +71,67 @@ async function inspect(port: number, target: string) {
 
 const OUTSIDE_JS = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
 
-function frameName(node: ProfileNode): string {
+/** A frame as "function source-file" (the bundle's lines mapped back to their modules). */
+function frameName(node: ProfileNode, moduleOf: (line: number) => string): string {
   const { functionName, url, lineNumber } = node.callFrame;
   if (OUTSIDE_JS.has(functionName)) return functionName;
-  const file = url.split("/").pop() || "native";
-  return `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`;
+  const file = url.endsWith("index.js") ? moduleOf(lineNumber) : url.split("/").pop() || "native";
+  return `${functionName || "(anonymous)"} ${file}`;
+}
+
+/** Which source file each line of the bundle comes from: esbuild opens every module with a `// path` comment. */
+function bundleModules(): { moduleOf: (line: number) => string; starts: { line: number; module: string }[] } {
+  const outDir = mkdtempSync(join(tmpdir(), "edgeplane-profile-bundle-"));
+  try {
+    execFileSync(process.execPath, [join(PROJECT_ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir], {
+      cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "warn" },
+    });
+    const starts: { line: number; module: string }[] = [];
+    readFileSync(join(outDir, "index.js"), "utf8").split("\n").forEach((text, line) => {
+      const m = /^\/\/ (\S+\.(?:ts|js|mjs|json))$/.exec(text);
+      if (m) starts.push({ line, module: m[1]! });
+    });
+    const moduleOf = (line: number) => {
+      let lo = 0;
+      let hi = starts.length - 1;
+      let found = "(bundle prelude)";
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid]!.line <= line) {
+          found = starts[mid]!.module;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return found;
+    };
+    return { moduleOf, starts };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/** Sampled self time per source file (node_modules by package), in ms. */
+function byModule(profile: CpuProfile, moduleOf: (line: number) => string): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const times = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const { functionName, url, lineNumber } = byId.get(profile.samples[i]!)!.callFrame;
+    let name: string;
+    if (OUTSIDE_JS.has(functionName)) name = functionName;
+    else if (!url.endsWith("index.js")) name = "(native)";
+    else {
+      name = moduleOf(lineNumber);
+      const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(name);
+      if (pkg) name = `node_modules/${pkg[1]}`;
+    }
+    times.set(name, (times.get(name) ?? 0) + ms);
+  }
+  return times;
 }
 
 /** Self and inclusive sampled time per function name, in ms. */
-function summarize(profile: CpuProfile) {
+function summarize(profile: CpuProfile, moduleOf: (line: number) => string) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
@@ -76,12 +141,12 @@ function summarize(profile: CpuProfile) {
   for (let i = 0; i < profile.samples.length; i++) {
     const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
     const leaf = byId.get(profile.samples[i]!)!;
-    const leafName = frameName(leaf);
+    const leafName = frameName(leaf, moduleOf);
     total += ms;
     self.set(leafName, (self.get(leafName) ?? 0) + ms);
     const seen = new Set<string>();
     for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
-      const name = frameName(byId.get(id)!);
+      const name = frameName(byId.get(id)!, moduleOf);
       if (seen.has(name)) continue;
       seen.add(name);
       inclusive.set(name, (inclusive.get(name) ?? 0) + ms);
@@ -127,44 +192,94 @@ function scenario(name: string): Scenario {
   throw new Error(`unknown scenario ${JSON.stringify(name)}: put or pod`);
 }
 
+/** The profiler of our Worker's isolate. Over HTTPS, Miniflare's entry worker (another isolate on the same thread) passes each request on to ours; it is not profiled. */
+async function startProfiler(inspectorPort: number): Promise<() => Promise<CpuProfile>> {
+  const inspector = await inspect(inspectorPort, "core:user:edgeplane");
+  await inspector.call("Profiler.enable");
+  await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
+  await inspector.call("Profiler.start");
+  return async () => {
+    const { profile } = await inspector.call<{ profile: CpuProfile }>("Profiler.stop");
+    inspector.close();
+    return profile;
+  };
+}
+
+/** One Deployment of `replicas` on hollow nodes, profiled from its create until every replica is available. */
+async function profileDeployment(inspectorPort: number, plane: import("../scripts/dev-server.ts").ControlPlane, api: HttpTarget, root: string) {
+  const nodes = Math.max(1, Math.floor(envNumber("BENCH_NODES", 20)));
+  const replicas = Math.max(1, Math.floor(envNumber("BENCH_REPLICAS", 300)));
+  const timeoutMs = envNumber("BENCH_TIMEOUT_SECONDS", 300) * 1000;
+  let agent: ChildProcess | undefined;
+  try {
+    const setupDeadline = performance.now() + 300_000;
+    await expectCreated(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } });
+    agent = (await startHollowNodes(plane, api, nodes, join(root, "agent"), setupDeadline)).agent;
+    await defaultServiceAccount(api, "bench", setupDeadline);
+    const stop = await startProfiler(inspectorPort);
+    const start = performance.now();
+    await expectCreated(api, "POST", "/apis/apps/v1/namespaces/bench/deployments", deployment("bench", "web", replicas));
+    let available = 0;
+    while (performance.now() - start < timeoutMs) {
+      const answer = await api.send("GET", "/apis/apps/v1/namespaces/bench/deployments/web");
+      available = (JSON.parse(answer.body.toString("utf8")) as { status?: { availableReplicas?: number } }).status?.availableReplicas ?? 0;
+      if (available >= replicas) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const profile = await stop();
+    return { profile, ops: replicas, title: `one Deployment of ${replicas} on ${nodes} hollow nodes: ${available} of ${replicas} available in ${fixed(seconds, 1)} s`, unit: "pod" };
+  } finally {
+    agent?.kill("SIGKILL");
+  }
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "30" }, save: { type: "string" } } });
   const which = positionals[0] ?? "put";
+  if (!["put", "pod", "deployment"].includes(which)) throw new Error(`unknown scenario ${JSON.stringify(which)}: put, pod or deployment`);
   const top = Number(values.top);
   const seconds = envNumber("BENCH_SECONDS", 5);
   const warmupSeconds = envNumber("BENCH_WARMUP_SECONDS", 2);
   const concurrency = envNumber("BENCH_CONCURRENCY", 1);
-  const work = scenario(which);
+  const { moduleOf, starts } = bundleModules();
   const root = mkdtempSync(join(tmpdir(), "edgeplane-profile-"));
   const inspectorPort = await freePort();
-  // Plain HTTP for puts (as bench:store), HTTPS for pods (as bench:api and kubectl).
-  const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: which === "pod" ? join(root, "tls") : undefined, inspectorPort, vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
-  const client = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, concurrency, plane.caPem);
+  // Plain HTTP for puts (as bench:store), HTTPS otherwise (as bench:api and kubectl).
+  const plane = await startControlPlane({ stateDir: join(root, "state"), tlsDir: which === "put" ? undefined : join(root, "tls"), inspectorPort, vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
+  const client = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, Math.max(concurrency, 4), plane.caPem);
+  const loadBefore = loadavg()[0]!.toFixed(2);
   try {
-    await work.setup(client);
-    await runClosedLoop({ concurrency, durationMs: warmupSeconds * 1000, warmupMs: 0, op: (_w, seq) => work.op(client, seq) });
-    // Our Worker and its Durable Object share one isolate. Over HTTPS, Miniflare's entry worker
-    // (another isolate on the same thread) passes each request on to ours; it is not profiled.
-    const inspector = await inspect(inspectorPort, "core:user:edgeplane");
-    await inspector.call("Profiler.enable");
-    await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
-    await inspector.call("Profiler.start");
-    const result = await runClosedLoop({ concurrency, durationMs: seconds * 1000, warmupMs: 0, op: (_w, seq) => work.op(client, seq + 1_000_000) });
-    const { profile } = await inspector.call<{ profile: CpuProfile }>("Profiler.stop");
-    inspector.close();
-    if (values.save) writeFileSync(values.save, JSON.stringify(profile));
-    if (result.errors) throw new Error(`${result.errors} errors; first: ${(result.firstError as Error).message}`);
-    const { self, inclusive, total } = summarize(profile);
-    const perOp = (ms: number) => fixed(ms / result.ops, 3);
+    let run: { profile: CpuProfile; ops: number; title: string; unit: string };
+    if (which === "deployment") run = await profileDeployment(inspectorPort, plane, client, root);
+    else {
+      const work = scenario(which);
+      await work.setup(client);
+      await runClosedLoop({ concurrency, durationMs: warmupSeconds * 1000, warmupMs: 0, op: (_w, seq) => work.op(client, seq) });
+      const stop = await startProfiler(inspectorPort);
+      const result = await runClosedLoop({ concurrency, durationMs: seconds * 1000, warmupMs: 0, op: (_w, seq) => work.op(client, seq + 1_000_000) });
+      const profile = await stop();
+      if (result.errors) throw new Error(`${result.errors} errors; first: ${(result.firstError as Error).message}`);
+      run = { profile, ops: result.ops, title: `${which} at concurrency ${concurrency}: ${result.ops} ops in ${seconds} s (${fixed(result.opsPerSecond, 0)}/s)`, unit: "op" };
+    }
+    const { profile, ops, unit } = run;
+    if (values.save) {
+      writeFileSync(values.save, JSON.stringify(profile));
+      // Where each module starts in the bundle, to read the saved profile's lines by source file.
+      writeFileSync(`${values.save}.modules.json`, JSON.stringify(starts));
+    }
+    const { self, inclusive, total } = summarize(profile, moduleOf);
+    const perOp = (ms: number) => fixed(ms / ops, 3);
     const idle = self.get("(idle)") ?? 0;
-    console.log(`${which} at concurrency ${concurrency}: ${result.ops} ops in ${seconds} s (${fixed(result.opsPerSecond, 0)}/s); ` +
-      `our isolate busy ${perOp(total - idle)} ms per op, ${perOp(jsTime(self))} of it in JS (of ${perOp(total)} ms wall per op); `);
-    console.log("\nself time, ms per op");
-    const selfRows = [...self].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, top);
-    console.log(formatTable(["function", "ms/op", "% busy"], selfRows.map(([n, ms]) => [n, perOp(ms), fixed((100 * ms) / (total - idle), 1)])));
-    console.log("\ninclusive time, ms per op");
-    const inclusiveRows = [...inclusive].filter(([n]) => !OUTSIDE_JS.has(n)).sort((a, b) => b[1] - a[1]).slice(0, top);
-    console.log(formatTable(["function", "ms/op", "% busy"], inclusiveRows.map(([n, ms]) => [n, perOp(ms), fixed((100 * ms) / (total - idle), 1)])));
+    console.log(`${run.title}; our isolate busy ${perOp(total - idle)} ms per ${unit}, ${perOp(jsTime(self))} of it in JS ` +
+      `(of ${perOp(total)} ms wall per ${unit}); load average ${loadBefore} → ${loadavg()[0]!.toFixed(2)}`);
+    const table = (title: string, rows: [string, number][]) => {
+      console.log(`\n${title}, ms per ${unit}`);
+      console.log(formatTable(["", `ms/${unit}`, "% busy"], rows.slice(0, top).map(([n, ms]) => [n, perOp(ms), fixed((100 * ms) / (total - idle), 1)])));
+    };
+    table("self time by source file", [...byModule(profile, moduleOf)].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
+    table("self time by function", [...self].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
+    table("inclusive time by function", [...inclusive].filter(([n]) => !OUTSIDE_JS.has(n)).sort((a, b) => b[1] - a[1]));
   } finally {
     client.close();
     await plane.stop();
