@@ -4,10 +4,13 @@ import { authenticationResources } from "../authn/reviews.ts";
 import { authorizationResources } from "../authz/reviews.ts";
 import { crdResource } from "../crd/definition.ts";
 import { componentStatusResource } from "../health/component-statuses.ts";
+import { metricsResources } from "../metrics/resources.ts";
 import { builtinDefinitions } from "./builtins.ts";
 import type { ResourceDefinition } from "./types.ts";
 
-export const resources: ResourceDefinition[] = [...builtinDefinitions, componentStatusResource, crdResource, ...authenticationResources, ...authorizationResources];
+export const resources: ResourceDefinition[] = [
+  ...builtinDefinitions, componentStatusResource, crdResource, ...authenticationResources, ...authorizationResources, ...metricsResources,
+];
 const byPath = new Map(resources.map((def) => [`${def.group}/${def.version}/${def.resource}`, def]));
 
 export function findResource(group: string, version: string, resource: string): ResourceDefinition | undefined {
