@@ -80,6 +80,10 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
     rule(["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"], READ),
   ], { labels: { [AGGREGATE_TO_VIEW]: "true" } }),
+  // metrics-server's role, installed with it in kube; here the apiserver serves metrics.k8s.io itself.
+  clusterRole("system:aggregated-metrics-reader", [rule(["metrics.k8s.io"], ["pods", "nodes"], READ)], {
+    labels: { [AGGREGATE_TO_ADMIN]: "true", [AGGREGATE_TO_EDIT]: "true", [AGGREGATE_TO_VIEW]: "true" },
+  }),
   clusterRole("system:auth-delegator", [tokenReviews, subjectAccessReviews]),
   clusterRole("system:basic-user", [
     rule(["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], ["create"]),
