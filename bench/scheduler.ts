@@ -215,6 +215,8 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     const api = client;
     const problems = watch.problems;
     await expect201(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
+    // The ServiceAccount controller (in the controller manager, off here) would make it; pod admission waits for it.
+    await expect201(api, "POST", `/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
     await expect201(api, "POST", "/apis/scheduling.k8s.io/v1/priorityclasses", { apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "bench-high" }, value: 1000 });
 
     const registering = performance.now();
@@ -255,7 +257,11 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
         const name = pod.metadata!.name!;
         const began = performance.now();
         sentAt.set(name, began);
-        await expect201(api, "POST", `/api/v1/namespaces/${NAMESPACE}/pods`, pod);
+        // A pod whose create failed is counted as a problem, not waited for.
+        await expect201(api, "POST", `/api/v1/namespaces/${NAMESPACE}/pods`, pod).catch((e: unknown) => {
+          sentAt.delete(name);
+          throw e;
+        });
         createLatency.record(performance.now() - began);
         if (workload.bindsItself) {
           await expect201(api, "POST", `/api/v1/namespaces/${NAMESPACE}/pods/${name}/binding`, {
