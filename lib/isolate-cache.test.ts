@@ -28,6 +28,36 @@ describe("IsolateCache", () => {
     expect(await cache.get(async () => "fourth")).toBe("second");
   });
 
+  it("serves a copy a little past fresh while another request reads a newer one, and only that long", async () => {
+    let now = 0;
+    const cache = new IsolateCache<string>(1_000, () => now);
+    expect(await cache.get(async () => "v1")).toBe("v1");
+    now = 1_500;
+    let release!: (value: string) => void;
+    const refresh = cache.get(() => new Promise<string>((resolve) => (release = resolve)));
+    // The refresh is under way: others get the stale copy instead of a read each.
+    expect(await cache.get(async () => "not read")).toBe("v1");
+    // A caller asking for a younger copy than usual still reads for itself.
+    expect(await cache.get(async () => "own", 0)).toBe("own");
+    now = 6_501;
+    // Too old even to bridge a refresh (the own read's copy is 5,001 ms old): read.
+    expect(await cache.get(async () => "v3")).toBe("v3");
+    release("v2");
+    expect(await refresh).toBe("v2");
+    now = 7_000;
+    expect(await cache.get(async () => "not read")).toBe("v3");
+    // With no read under way, a stale copy is never served.
+    now = 7_600;
+    expect(await cache.get(async () => "v4")).toBe("v4");
+    cache.invalidate();
+    let hold!: (value: string) => void;
+    const afterWrite = cache.get(() => new Promise<string>((resolve) => (hold = resolve)));
+    // After invalidate() there is no copy to bridge with: each request reads.
+    expect(await cache.get(async () => "v5")).toBe("v5");
+    hold("v6");
+    await afterWrite;
+  });
+
   it("keeps no value a read saw before invalidate()", async () => {
     const cache = new IsolateCache<string>(60_000);
     let release!: (value: string) => void;
