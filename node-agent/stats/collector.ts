@@ -51,7 +51,7 @@ export class StatsCollector {
 
   /** The Summary: the latest housekeeping's when the node keeps house, else one sampled now. */
   async summary(options: SummaryOptions = {}): Promise<Summary> {
-    if (this.timer === undefined || !this.latest) {
+    if (!this.latest) {
       const sample = await this.sample();
       return buildSummary(this.options.nodeName, sample, cpuRates(sample, this.previous), options);
     }
