@@ -96,3 +96,21 @@ describe("resolv.conf", () => {
     expect(parseResolvConf("# made by the agent\nnameserver 1.1.1.1\nnameserver 8.8.8.8 ; second\nsearch a b\noptions ndots:2 edns0\n")).toEqual({ servers: ["1.1.1.1", "8.8.8.8"], searches: ["a", "b"], options: ["ndots:2", "edns0"] });
   });
 });
+
+describe("seccomp", () => {
+  const config = (p: Pod) => containerConfig({ pod: p, container: p.spec!.containers[0]!, type: "regular", inputs: { env: {}, volumes: {} }, restartCount: 0, image: "busybox", extraMounts: [] });
+
+  it("runs a container with its own profile, else the pod's, else Unconfined (the kubelet's --seccomp-default is off)", () => {
+    expect(config(pod([{ name: "c" }])).linux?.security_context?.seccomp).toEqual({ profile_type: "Unconfined" });
+    const podDefault = pod([{ name: "c" }], { securityContext: { seccompProfile: { type: "RuntimeDefault" } } });
+    expect(config(podDefault).linux?.security_context?.seccomp).toEqual({ profile_type: "RuntimeDefault" });
+    expect(sandboxConfig(podDefault, { env: {}, volumes: {} }, 0, "/logs").linux?.security_context?.seccomp).toEqual({ profile_type: "RuntimeDefault" });
+    const overridden = pod([{ name: "c", securityContext: { seccompProfile: { type: "Unconfined" } } }], { securityContext: { seccompProfile: { type: "RuntimeDefault" } } });
+    expect(config(overridden).linux?.security_context?.seccomp).toEqual({ profile_type: "Unconfined" });
+  });
+
+  it("finds a Localhost profile under the kubelet's seccomp directory", () => {
+    const local = pod([{ name: "c", securityContext: { seccompProfile: { type: "Localhost", localhostProfile: "profiles/audit.json" } } }]);
+    expect(config(local).linux?.security_context?.seccomp).toEqual({ profile_type: "Localhost", localhost_ref: "/var/lib/kubelet/seccomp/profiles/audit.json" });
+  });
+});

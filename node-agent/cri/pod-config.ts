@@ -1,12 +1,13 @@
 // A pod spec in CRI's words, as the kubelet's kuberuntime writes it: the sandbox (metadata, labels,
 // hostname, DNS, port mappings, host namespaces) and each container (command, args, env, working
-// directory, mounts, resources as cgroup settings, security context).
+// directory, mounts, resources as cgroup settings, security context with its seccomp profile).
 import { createHash } from "node:crypto";
 import { totalmem } from "node:os";
-import type { Container, Pod, SecurityContext, PodSecurityContext } from "kubernetes-types/core/v1";
+import { join } from "node:path";
+import type { Container, Pod, SecurityContext, PodSecurityContext, SeccompProfile } from "kubernetes-types/core/v1";
 import { parseQuantity } from "../../lib/k8s/quantity.ts";
 import type { PodInputs } from "../runtime/runtime.ts";
-import type { ContainerConfig, DNSConfig, LinuxContainerResources, LinuxContainerSecurityContext, Mount, MountPropagation, PodSandboxConfig, PortMapping } from "./client.ts";
+import type { ContainerConfig, DNSConfig, LinuxContainerResources, LinuxContainerSecurityContext, Mount, MountPropagation, PodSandboxConfig, PortMapping, SecurityProfile } from "./client.ts";
 import { containerAnnotations, containerLabels, podLabels, type ContainerType } from "./labels.ts";
 
 /** A pod's configuration error: the container waits with CreateContainerConfigError and this message. */
@@ -53,6 +54,7 @@ export function sandboxConfig(pod: Pod, inputs: PodInputs, attempt: number, logs
         run_as_group: security?.runAsGroup !== undefined ? { value: security.runAsGroup } : undefined,
         supplemental_groups: supplementalGroups(security),
         privileged: [...(spec.initContainers ?? []), ...spec.containers].some((c) => c.securityContext?.privileged === true),
+        seccomp: seccompProfile(security?.seccompProfile),
       },
       sysctls: Object.fromEntries((security?.sysctls ?? []).map((s) => [s.name, s.value])),
     },
@@ -220,7 +222,22 @@ function containerSecurityContext(pod: Pod, container: Container): LinuxContaine
     readonly_rootfs: security.readOnlyRootFilesystem === true,
     supplemental_groups: supplementalGroups(podSecurity),
     no_new_privs: security.allowPrivilegeEscalation === false,
+    seccomp: seccompProfile(security.seccompProfile ?? podSecurity.seccompProfile),
   };
+}
+
+/** Where Localhost seccomp profiles are, as the kubelet's <root-dir>/seccomp. */
+export const SECCOMP_PROFILE_ROOT = "/var/lib/kubelet/seccomp";
+
+/**
+ * The seccomp profile CRI runs a container (or the sandbox) with, as the kubelet picks it: the
+ * container's own, else the pod's; without one Unconfined (the kubelet's --seccomp-default is off
+ * by default); a Localhost profile is a file under SECCOMP_PROFILE_ROOT.
+ */
+export function seccompProfile(profile: SeccompProfile | undefined, root = SECCOMP_PROFILE_ROOT): SecurityProfile {
+  if (profile?.type === "RuntimeDefault") return { profile_type: "RuntimeDefault" };
+  if (profile?.type === "Localhost") return { profile_type: "Localhost", localhost_ref: join(root, profile.localhostProfile ?? "") };
+  return { profile_type: "Unconfined" };
 }
 
 /**
