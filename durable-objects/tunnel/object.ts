@@ -1,6 +1,6 @@
 // One node's tunnel: the Durable Object (one per `<cluster>/<node>`) that holds the node agent's
 // single outbound WebSocket, accepted with the hibernation API so an idle tunnel costs nothing,
-// and opens streams to the agent over it for the apiserver (logs, nodes/proxy; exec and attach over
+// and opens streams to the agent over it for the apiserver (logs, nodes/proxy; exec, attach and port-forward over
 // a WebSocket of their own, as both directions flow at once). Only the apiserver
 // reaches this object, after its own authentication and authorization; the agent cannot open
 // streams here (the multiplexer refuses them).
@@ -10,6 +10,8 @@ import { TunnelMux, type StreamHeader, type StreamReply, type TunnelStream } fro
 /** The header carrying a stream's StreamHeader (JSON) on a /stream request, and the agent's reply on the answer. */
 export const STREAM_HEADER = "X-Tunnel-Stream";
 export const REPLY_HEADER = "X-Tunnel-Reply";
+/** A text message on a stream's WebSocket: the apiserver writes no more (a forwarded connection's half-close). */
+export const END_OF_INPUT = "end";
 /** What the agent sends to check the tunnel is alive; answered without waking this object. */
 export const PING = "ping";
 export const PONG = "pong";
@@ -67,10 +69,10 @@ export class NodeTunnel extends DurableObject<Env> {
   }
 
   /**
-   * Opens a stream whose two directions flow at once (exec, attach): the same answer as /stream,
-   * but a 200 reply upgrades to a WebSocket carrying the stream's bytes both ways, a message per
-   * chunk. The stream's end closes it with 1000, a reset with 1011 and the reason; its close resets
-   * the stream.
+   * Opens a stream whose two directions flow at once (exec, attach, port-forward): the same answer
+   * as /stream, but a 200 reply upgrades to a WebSocket carrying the stream's bytes both ways, a
+   * message per chunk, and END_OF_INPUT when the apiserver's side is done. The stream's end closes
+   * it with 1000, a reset with 1011 and the reason; its close resets the stream.
    */
   private async socketStream(request: Request): Promise<Response> {
     const mux = this.currentMux();
@@ -92,7 +94,10 @@ export class NodeTunnel extends DurableObject<Env> {
     socket.binaryType = "arraybuffer";
     let written = Promise.resolve();
     socket.addEventListener("message", (event) => {
-      if (typeof event.data === "string") return;
+      if (typeof event.data === "string") {
+        if (event.data === END_OF_INPUT) written = written.then(() => stream.end());
+        return;
+      }
       const chunk = new Uint8Array(event.data);
       written = written.then(() => stream.write(chunk)).catch(() => {});
     });

@@ -24,6 +24,8 @@ export const CONTROL = {
 export const RST = { PROTOCOL_ERROR: 1, INVALID_STREAM: 2, REFUSED_STREAM: 3, CANCEL: 5, INTERNAL_ERROR: 6 } as const;
 
 const FLAG_FIN = 0x01;
+/** An empty stored deflate block: the end of a sync flush. */
+const SYNC_MARKER = [0x00, 0x00, 0x00, 0xff, 0xff];
 const MAX_DATA = 0xffffff;
 
 /** Header names (lower case) to their values (a value block splits at NUL into several). */
@@ -214,8 +216,8 @@ export class SpdyWriter {
 
   /**
    * A header block as the next part of this direction's zlib stream: the zlib header once (no
-   * preset dictionary), then the block as one stored deflate block, which ends on a byte boundary
-   * as a sync flush does.
+   * preset dictionary), then the block as one stored deflate block and the empty stored block that
+   * ends a sync flush.
    */
   private headerBlock(headers: Record<string, string>): Uint8Array {
     const parts: Uint8Array[] = [];
@@ -238,7 +240,7 @@ export class SpdyWriter {
     if (raw.byteLength > 0xffff) throw new SpdyProtocolError("header block too large");
     const prefix = this.headerStreamStarted ? [] : [0x78, 0x01];
     this.headerStreamStarted = true;
-    const out = new Uint8Array(prefix.length + 5 + raw.byteLength);
+    const out = new Uint8Array(prefix.length + 5 + raw.byteLength + SYNC_MARKER.length);
     out.set(prefix);
     const at = prefix.length;
     // BFINAL 0, BTYPE 00 (stored), then LEN and its one's complement, little-endian.
@@ -248,6 +250,9 @@ export class SpdyWriter {
     out[at + 3] = ~raw.byteLength & 0xff;
     out[at + 4] = (~raw.byteLength >> 8) & 0xff;
     out.set(raw, at + 5);
+    // Go's flate reader hands a block's bytes over only when the next block header follows; without
+    // this empty block (what a sync flush writes) it reads on past the frame and fails the connection.
+    out.set(SYNC_MARKER, at + 5 + raw.byteLength);
     return out;
   }
 }

@@ -1,6 +1,6 @@
 // The kinds of stream the control plane opens to a node through its tunnel, by the header's `type`.
 // Each names what it is about; the agent answers with a reply (status) and then the stream's bytes.
-// exec and attach carry channel records (channels.ts) both ways.
+// exec and attach carry channel records (channels.ts) both ways; port-forward the connection's bytes.
 import type { StreamHeader } from "./mux.ts";
 
 /** A container's log, as the kubelet's /containerLogs serves it (PodLogOptions, validated by the apiserver). */
@@ -47,4 +47,18 @@ export interface ExecStreamHeader extends StreamHeader {
   check?: boolean;
 }
 
-export type NodeStreamHeader = LogStreamHeader | ProxyStreamHeader | ExecStreamHeader;
+/**
+ * One forwarded connection of `kubectl port-forward` (pods/portforward): the stream's bytes are the
+ * connection's, both ways; the agent refuses with the kubelet's words when the port cannot be reached.
+ */
+export interface PortForwardStreamHeader extends StreamHeader {
+  type: "portforward";
+  namespace: string;
+  pod: string;
+  uid: string;
+  port: number;
+  /** Only check that the pod is on this node, connect to nothing. */
+  check?: boolean;
+}
+
+export type NodeStreamHeader = LogStreamHeader | ProxyStreamHeader | ExecStreamHeader | PortForwardStreamHeader;

@@ -1,11 +1,14 @@
 // What the agent serves on streams the control plane opens through its tunnel: a container's log
 // (the kubelet's /containerLogs, with its checks and wording), its own HTTP endpoints for
-// nodes/proxy (/healthz, and the endpoints the agent adds: /stats/summary), and exec and attach
-// sessions (exec.ts). Each stream gets a reply first: 200, or the error kube's kubelet gives.
+// nodes/proxy (/healthz, the host's /logs/, and the endpoints the agent adds: /stats/summary),
+// exec and attach sessions (exec.ts) and port-forward connections (portforward.ts). Each stream
+// gets a reply first: 200, or the error kube's kubelet gives.
 import type { TunnelStream } from "../../lib/tunnel/mux.ts";
 import type { LogStreamHeader, NodeStreamHeader, ProxyStreamHeader } from "../../lib/tunnel/streams.ts";
 import { streamLog } from "../logs/cri-log.ts";
 import { serveSessionStream } from "./exec.ts";
+import { isHostLogPath, serveHostLogs } from "./host-logs.ts";
+import { servePortForward } from "./portforward.ts";
 import { serveHttpProxyStream } from "./http-proxy.ts";
 import { Refusal } from "./refusal.ts";
 import type { ContainerObservation, Runtime } from "../runtime/runtime.ts";
@@ -25,11 +28,13 @@ export async function serveStream(stream: TunnelStream, runtime: Runtime, endpoi
   const header = stream.header as NodeStreamHeader;
   const abort = new AbortController();
   const interactive = header.type === "exec" || header.type === "attach";
-  if (!interactive) void stream.readable.pipeTo(new WritableStream()).catch(() => abort.abort());
+  // Streams that read what the apiserver sends read it themselves; the others drain it.
+  if (!interactive && header.type !== "portforward") void stream.readable.pipeTo(new WritableStream()).catch(() => abort.abort());
   try {
     if (header.type === "log") await serveLog(stream, header, runtime, abort.signal);
     else if (header.type === "proxy") await serveProxy(stream, header, endpoints);
     else if (interactive) await serveSessionStream(stream, header, runtime);
+    else if (header.type === "portforward") await servePortForward(stream, header, runtime);
     else throw new Refusal(400, `stream type ${JSON.stringify((header as { type: string }).type)} is not supported by this node`);
     stream.end();
   } catch (e) {
@@ -78,7 +83,8 @@ async function serveLog(stream: TunnelStream, header: LogStreamHeader, runtime: 
 
 /** The agent's own endpoints, as the kubelet serves them on its port. */
 async function serveProxy(stream: TunnelStream, header: ProxyStreamHeader, endpoints: AgentEndpoint[]): Promise<void> {
-  const path = header.path.split("?")[0];
+  const path = header.path.split("?")[0]!;
+  if (isHostLogPath(path)) return serveHostLogs(stream, header.method, path);
   for (const endpoint of endpoints) {
     const answer = await endpoint(header.method, header.path);
     if (!answer) continue;

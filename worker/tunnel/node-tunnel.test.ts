@@ -2,8 +2,10 @@
 // is connected pods/log answers 503 "not connected"; with one, the apiserver's streams reach it
 // carrying the validated PodLogOptions and its bytes come back as the log; streams the node tries
 // to open are refused; a closed tunnel is "not connected" again; a reconnecting node replaces its
-// older connection. The test plays the agent's end of the protocol over a real WebSocket.
-import { exports } from "cloudflare:workers";
+// older connection; an idle tunnel hibernates (its object evicted, pings answered by workerd
+// alone) and wakes for a stream. The test plays the agent's end of the protocol over a real WebSocket.
+import { env, exports } from "cloudflare:workers";
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
 import { TunnelMux, type TunnelStream } from "../../lib/tunnel/mux.ts";
@@ -133,5 +135,37 @@ describe("node tunnels", () => {
     agentEnd((await dial(node, token)).webSocket!, answerWith("new\n"));
     expect(await closed).toBe(1012);
     expect((await api("GET", `/api/v1/namespaces/default/pods/${pod}/log`)).text).toBe("new\n");
+  });
+
+  it("an idle tunnel hibernates: evicted with the agent's socket kept open, pings answered without waking it, a stream wakes it", async () => {
+    const node = `tn-${crypto.randomUUID().slice(0, 6)}`;
+    const token = await joinAs(node);
+    const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
+    await createDefaultServiceAccount("default");
+    expect((await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } })).status).toBe(201);
+    const socket = (await dial(node, token)).webSocket!;
+    let closed = false;
+    socket.addEventListener("close", () => (closed = true));
+    const texts: string[] = [];
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data === "string") texts.push(event.data);
+    });
+    agentEnd(socket, async (stream) => {
+      stream.respond({ status: 200 });
+      await stream.write(new TextEncoder().encode("awake\n"));
+      stream.end();
+    });
+    const tunnel = env.NODE_TUNNEL.get(env.NODE_TUNNEL.idFromName(`${env.CLUSTER_NAME}/${node}`));
+    // Nothing holds the object while the agent is idle: it can be evicted with its socket hibernated, not closed.
+    await evictDurableObject(tunnel);
+    socket.send("ping");
+    await until(async () => (texts.includes("pong") ? true : undefined));
+    expect(closed).toBe(false);
+    // The ping was answered by workerd itself: the object did not run to answer it (evicting a stopped object is refused).
+    await expect(evictDurableObject(tunnel)).rejects.toThrow();
+    // A stream wakes it, over the same socket.
+    expect((await api("GET", `/api/v1/namespaces/default/pods/${pod}/log`)).text).toBe("awake\n");
+    await evictDurableObject(tunnel);
+    expect(closed).toBe(false);
   });
 });

@@ -60,13 +60,3 @@ async function acceptedReply(response: Response, node: string): Promise<StreamRe
   }
   return reply;
 }
-
-/**
- * pods/portforward is not relayed through the tunnel yet: a clear
- * Status rather than kube's "could not find the requested resource".
- */
-export function unservedPodStream(subresource: string): () => Promise<Response> {
-  return async () => {
-    throw apiErrors.badRequest(`pods/${subresource} is not supported by this cluster yet: the node tunnel carries pods/log, pods/exec, pods/attach and nodes/proxy only`);
-  };
-}
