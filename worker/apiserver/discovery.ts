@@ -53,6 +53,7 @@ function resourceEntries(def: ResourceDefinition) {
     sub("log", "Pod", ["get"]);
     sub("attach", "PodAttachOptions", ["create", "get"]);
     sub("exec", "PodExecOptions", ["create", "get"]);
+    sub("portforward", "PodPortForwardOptions", ["create", "get"]);
   }
   if (def.group === "" && def.resource === "nodes") sub("proxy", "NodeProxyOptions", ["create", "delete", "get", "patch", "update"]);
   if (def.group === "" && def.resource === "namespaces") sub("finalize", "Namespace", ["update"]);
@@ -93,6 +94,7 @@ function discoveryResource(def: ResourceDefinition) {
     sub("log", responseKind("", "v1", "Pod"), ["get"]);
     sub("attach", responseKind("", "v1", "PodAttachOptions"), ["create", "get"]);
     sub("exec", responseKind("", "v1", "PodExecOptions"), ["create", "get"]);
+    sub("portforward", responseKind("", "v1", "PodPortForwardOptions"), ["create", "get"]);
   }
   if (def.group === "" && def.resource === "nodes") sub("proxy", responseKind("", "v1", "NodeProxyOptions"), ["create", "delete", "get", "patch", "update"]);
   if (def.group === "" && def.resource === "namespaces") sub("finalize", responseKind("", "v1", "Namespace"), ["update"]);

@@ -1,6 +1,6 @@
 // The subresources and verbs that are not the generic store's: each an entry of this table, so the
 // generic handlers hold no per-resource case. scale (any scalable kind), pods/binding and
-// pods/eviction, pods/log, pods/exec and pods/attach (through the node's tunnel), serviceaccounts/token and nodes/token (TokenRequests), namespaces/finalize.
+// pods/eviction, pods/log, pods/exec, pods/attach and pods/portforward (through the node's tunnel), serviceaccounts/token and nodes/token (TokenRequests), namespaces/finalize.
 import type { Context } from "hono";
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { issueNodeCredential, issueToken } from "../authn/service-account-tokens.ts";
@@ -14,7 +14,7 @@ import { parseBody, readObject, readText } from "./bodies.ts";
 import { respond } from "./negotiation.ts";
 import { applyPatch, PATCH_TYPES } from "./patch.ts";
 import { servePodLog } from "../tunnel/pod-log.ts";
-import { unservedPodStream } from "../tunnel/node-tunnel.ts";
+import { servePodPortForward } from "../tunnel/portforward.ts";
 import { podStreamHandler } from "../tunnel/exec.ts";
 import type { Target } from "./target.ts";
 
@@ -72,7 +72,7 @@ const HANDLERS: SubresourceHandler[] = [
   {
     subresource: "portforward",
     serves: core("pods"),
-    methods: { GET: unservedPodStream("portforward"), POST: unservedPodStream("portforward") },
+    methods: { GET: servePodPortForward, POST: servePodPortForward },
   },
   {
     subresource: "binding",
