@@ -7,6 +7,8 @@ import { once } from "node:events";
 import type { Pod } from "kubernetes-types/core/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedRuntime } from "../simulated/runtime.ts";
+import * as grpc from "@grpc/grpc-js";
+import protobuf from "protobufjs";
 import { Prober, runProbe } from "./probes.ts";
 
 const http = createHttpServer((req, res) => {
@@ -48,6 +50,34 @@ async function closedPort(): Promise<number> {
 
 const noExec = async () => ({ exitCode: 0, stdout: "", stderr: "" });
 
+/** A gRPC server implementing grpc.health.v1.Health/Check: "" and "shop" serve, "cart" does not, "slow" never answers. */
+async function healthServer(implemented = true): Promise<{ port: number; server: grpc.Server; services: string[] }> {
+  const root = protobuf.parse(`syntax = "proto3"; package grpc.health.v1;
+    message HealthCheckRequest { string service = 1; }
+    message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; }`).root;
+  const request = root.lookupType("grpc.health.v1.HealthCheckRequest");
+  const response = root.lookupType("grpc.health.v1.HealthCheckResponse");
+  const services: string[] = [];
+  const server = new grpc.Server();
+  const check = {
+    path: "/grpc.health.v1.Health/Check", requestStream: false, responseStream: false, originalName: "Check",
+    requestSerialize: (v: object) => Buffer.from(request.encode(request.create(v)).finish()), requestDeserialize: (b: Buffer) => request.toObject(request.decode(b)),
+    responseSerialize: (v: object) => Buffer.from(response.encode(response.create(v)).finish()), responseDeserialize: (b: Buffer) => response.toObject(response.decode(b)),
+  };
+  if (implemented) {
+    server.addService({ Check: check } as grpc.ServiceDefinition, {
+      Check: (call: grpc.ServerUnaryCall<{ service?: string }, object>, callback: grpc.sendUnaryData<object>) => {
+        const service = call.request.service ?? "";
+        services.push(`${service} ${call.metadata.get("user-agent")[0]}`);
+        if (service === "slow") return;
+        callback(null, { status: service === "cart" ? 2 : 1 });
+      },
+    });
+  }
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { port, server, services };
+}
+
 describe("runProbe", () => {
   it("httpGet passes on 2xx and 3xx, fails on other codes and refused connections, reaches named ports", async () => {
     expect(await runProbe(noExec, pod, container(), { httpGet: { path: "/healthz", port: httpPort } })).toEqual({ success: true });
@@ -70,6 +100,30 @@ describe("runProbe", () => {
     const exec = async (_uid: string, _c: string, command: string[]) => (command[0] === "true" ? { exitCode: 0, stdout: "", stderr: "" } : { exitCode: 1, stdout: "", stderr: "cat: /tmp/healthy: No such file or directory\n" });
     expect(await runProbe(exec, pod, container(), { exec: { command: ["true"] } })).toEqual({ success: true });
     expect(await runProbe(exec, pod, container(), { exec: { command: ["cat", "/tmp/healthy"] } })).toEqual({ success: false, message: "cat: /tmp/healthy: No such file or directory" });
+  });
+});
+
+describe("grpc probes", () => {
+  it("pass when grpc.health.v1.Health/Check answers SERVING, and fail in the kubelet's words otherwise", async () => {
+    const { port, server, services } = await healthServer();
+    try {
+      expect(await runProbe(noExec, pod, container(), { grpc: { port } })).toEqual({ success: true, message: "service healthy" });
+      expect(await runProbe(noExec, pod, container(), { grpc: { port, service: "shop" } })).toEqual({ success: true, message: "service healthy" });
+      expect(services[0]).toMatch(/^ kube-probe\/1\.30/);
+      expect(await runProbe(noExec, pod, container(), { grpc: { port, service: "cart" } })).toEqual({ success: false, message: 'service unhealthy (responded with "NOT_SERVING")' });
+      expect(await runProbe(noExec, pod, container(), { grpc: { port, service: "slow" }, timeoutSeconds: 1 })).toEqual({ success: false, message: "timeout: health rpc did not complete within 1s" });
+    } finally {
+      server.forceShutdown();
+    }
+    const bare = await healthServer(false);
+    try {
+      const unimplemented = await runProbe(noExec, pod, container(), { grpc: { port: bare.port } });
+      expect(unimplemented).toEqual({ success: false, message: expect.stringMatching(/^error: this server does not implement the grpc health protocol \(grpc\.health\.v1\.Health\): /) });
+    } finally {
+      bare.server.forceShutdown();
+    }
+    const closed = await closedPort();
+    expect(await runProbe(noExec, pod, container(), { grpc: { port: closed }, timeoutSeconds: 1 })).toEqual({ success: false, message: `timeout: failed to connect service "127.0.0.1:${closed}" within 1s: context deadline exceeded` });
   });
 });
 

@@ -1,9 +1,11 @@
 // The kubelet's prober: one worker per running container and probe (liveness, readiness, startup)
 // that waits initialDelaySeconds, runs the probe every periodSeconds within timeoutSeconds (exec
-// through the runtime, httpGet, tcpSocket) and turns successThreshold/failureThreshold runs of
+// through the runtime, httpGet, tcpSocket, grpc's health checking protocol) and turns successThreshold/failureThreshold runs of
 // results into what the status reports (Ready, started). A failed liveness or startup probe kills
 // the container, which the runtime restarts per the restartPolicy. Liveness and readiness wait
 // until the startup probe has passed.
+import * as grpc from "@grpc/grpc-js";
+import protobuf from "protobufjs";
 import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
@@ -81,7 +83,57 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeO
   });
 }
 
-/** Runs one probe once against the pod: exec through the runtime, httpGet and tcpSocket to the pod's IP. */
+/** gRPC's health checking protocol (grpc.health.v1), the messages the kubelet's grpc probe sends and reads. */
+const HEALTH = protobuf.parse(`
+syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse {
+  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
+  ServingStatus status = 1;
+}`).root;
+const HealthCheckRequest = HEALTH.lookupType("grpc.health.v1.HealthCheckRequest");
+const HealthCheckResponse = HEALTH.lookupType("grpc.health.v1.HealthCheckResponse");
+const GRPC_CODE_NAMES = ["OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"];
+
+/** Go's time.Duration text for whole seconds ("1s", "1m30s"). */
+function goSeconds(seconds: number): string {
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+}
+
+/**
+ * The kubelet's grpc probe: connect (insecure) within the timeout, then grpc.health.v1.Health/Check
+ * for the service; SERVING passes. Failures in the kubelet's words.
+ */
+export function grpcProbe(host: string, port: number, service: string, timeoutSeconds: number): Promise<ProbeOutcome> {
+  const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const client = new grpc.Client(addr, grpc.credentials.createInsecure(), { "grpc.primary_user_agent": "kube-probe/1.30" });
+  const done = (outcome: ProbeOutcome) => {
+    client.close();
+    return outcome;
+  };
+  return new Promise((resolve) => {
+    client.waitForReady(deadline, (error) => {
+      if (error) return resolve(done({ success: false, message: `timeout: failed to connect service "${addr}" within ${goSeconds(timeoutSeconds)}: context deadline exceeded` }));
+      const serialize = (value: { service: string }) => Buffer.from(HealthCheckRequest.encode(HealthCheckRequest.create(value)).finish());
+      const deserialize = (bytes: Buffer) => HealthCheckResponse.toObject(HealthCheckResponse.decode(bytes), { enums: String, defaults: true }) as { status: string };
+      client.makeUnaryRequest("/grpc.health.v1.Health/Check", serialize, deserialize, { service }, new grpc.Metadata(), { deadline }, (callError, response) => {
+        if (callError) {
+          const code = callError.code;
+          if (code === grpc.status.UNIMPLEMENTED) return resolve(done({ success: false, message: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${callError.details}` }));
+          if (code === grpc.status.DEADLINE_EXCEEDED) return resolve(done({ success: false, message: `timeout: health rpc did not complete within ${goSeconds(timeoutSeconds)}` }));
+          return resolve(done({ success: false, message: `error: health rpc probe failed: rpc error: code = ${GRPC_CODE_NAMES[code] ?? code} desc = ${callError.details}` }));
+        }
+        if (response?.status !== "SERVING") return resolve(done({ success: false, message: `service unhealthy (responded with "${response?.status ?? "UNKNOWN"}")` }));
+        resolve(done({ success: true, message: "service healthy" }));
+      });
+    });
+  });
+}
+
+/** Runs one probe once against the pod: exec through the runtime, httpGet, tcpSocket and grpc to the pod's IP. */
 export async function runProbe(exec: Runtime["exec"], pod: Pod, container: Container, probe: Probe): Promise<ProbeOutcome> {
   const uid = pod.metadata!.uid!;
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
@@ -97,7 +149,8 @@ export async function runProbe(exec: Runtime["exec"], pod: Pod, container: Conta
     return httpProbe(url, Object.fromEntries(httpHeaders.map((h) => [h.name, h.value])), timeoutMs);
   }
   if (probe.tcpSocket) return tcpProbe(probe.tcpSocket.host || podIP, portNumber(container, probe.tcpSocket.port), timeoutMs);
-  return { success: false, message: "only exec, httpGet and tcpSocket probes are supported by this node" };
+  if (probe.grpc) return grpcProbe(podIP, probe.grpc.port, probe.grpc.service ?? "", probe.timeoutSeconds ?? 1);
+  return { success: false, message: "the probe names no handler (exec, httpGet, tcpSocket or grpc)" };
 }
 
 /** One probe of one running container (by containerID: a restarted container gets new workers). */
