@@ -1,0 +1,157 @@
+// kubectl port-forward through the node tunnel, end to end, on the simulated runtime (whose pods'
+// ports echo what they are sent): every kubectl here that speaks port-forward over WebSocket (1.31+)
+// forwards two ports with several connections at once; the SPDY-only kubectls (1.27–1.30) get the
+// Status naming the version they need; an agent killed mid-stream ends the forward with an error
+// naming the node, and forwarding works again once it is back. nodes/proxy serves the host's
+// /logs/ and /healthz through the same tunnel.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { exchange, startPortForward } from "../support/port-forward.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "pf-node";
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+/** kubectl port-forward speaks WebSocket from 1.31; the older ones only SPDY. /usr/bin/kubectl runs the server's version (1.30). */
+const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 30);
+const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 31);
+const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 31);
+const newest = WEBSOCKET_KUBECTLS.at(-1)!;
+
+let harness: KubectlHarness;
+let dir: string;
+let bundle: string;
+let stateDir: string;
+let agent: ChildProcess | undefined;
+let agentOutput = "";
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "node-portforward-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  stateDir = join(dir, "agent");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("node-portforward-e2e-");
+});
+
+afterAll(async () => {
+  agent?.kill("SIGKILL");
+  await harness?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startAgent(args: string[]): ChildProcess {
+  const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (d) => (agentOutput += d));
+  child.stderr!.on("data", (d) => (agentOutput += d));
+  return child;
+}
+
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-4000)}` });
+
+describe("kubectl port-forward through the node tunnel (simulated runtime)", () => {
+  it("every kubectl 1.31+ forwards two ports, several connections at once", async () => {
+    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
+    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
+    await until("the tunnel to connect", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
+    await harness.ok(kubectl, "run", "web", "--image=busybox");
+    await until("pod web to run", async () => ((await harness.ok(kubectl, "get", "pod", "web", "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
+    expect(WEBSOCKET_KUBECTLS.length).toBeGreaterThan(0);
+    for (const binary of WEBSOCKET_KUBECTLS) {
+      const forward = await startPortForward(binary, harness.env(), "pod/web", [80, 8080]);
+      try {
+        const messages = forward.locals.flatMap((port) => [1, 2, 3].map((i) => ({ port, text: `hello ${port} #${i} from ${binary}` })));
+        const answers = await Promise.all(messages.map(({ port, text }) => exchange(port, text, { expect: Buffer.byteLength(text) })));
+        expect(answers.map(String), binary).toEqual(messages.map((m) => m.text));
+        // One after another on the same forward, too (each a new pair of streams).
+        for (let i = 0; i < 3; i++) expect(String(await exchange(forward.locals[0]!, `again ${i}`, { expect: 7 })), binary).toBe(`again ${i}`);
+        expect(forward.output(), binary).toContain(`Handling connection for ${forward.locals[1]}`);
+      } finally {
+        forward.stop();
+      }
+    }
+  });
+
+  it("a megabyte crosses whole both ways, and the client's half-close ends the connection", async () => {
+    const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    try {
+      const payload = randomBytes(1 << 20);
+      const echoed = await exchange(forward.locals[0]!, payload, { end: true });
+      expect(echoed.byteLength).toBe(payload.byteLength);
+      expect(echoed.equals(payload)).toBe(true);
+    } finally {
+      forward.stop();
+    }
+  });
+
+  it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
+    expect(SPDY_KUBECTLS.length).toBeGreaterThan(0);
+    for (const binary of SPDY_KUBECTLS) {
+      const result = await harness.kubectl(binary, "port-forward", "pod/web", ":80");
+      expect(result.code, binary).not.toBe(0);
+      expect(result.stderr, binary).toContain("port-forward needs kubectl 1.31 or newer: this server speaks only WebSocket (SPDY/3.1+portforward.k8s.io), not SPDY");
+    }
+  });
+
+  it("nodes/proxy serves the host's /logs/ (a listing and a file) and /healthz", async () => {
+    const name = `edgeplane-e2e-${randomBytes(4).toString("hex")}.log`;
+    const file = join("/var/log", name);
+    writeFileSync(file, "a line of the host's log\n");
+    try {
+      const listing = await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/`);
+      expect(listing).toContain(`<a href="${name}">${name}</a>`);
+      expect(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/${name}`)).toBe("a line of the host's log\n");
+      const missing = await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/no-such-${name}`);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain("404 page not found");
+      const escape = await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/..%2Fetc%2Fpasswd`);
+      expect(escape.code).not.toBe(0);
+      expect(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/healthz`)).toBe("ok");
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it("an agent killed mid-stream ends the forward with an error naming the node; forwarding works once it is back", async () => {
+    const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    // A connection held open across the agent's death.
+    const socket = connect({ host: "127.0.0.1", port: forward.locals[0]! });
+    let received = "";
+    socket.on("data", (d) => (received += d));
+    const closed = once(socket, "close");
+    socket.on("error", () => {});
+    socket.write("before");
+    await until("the first bytes to come back", async () => (received === "before" ? true : undefined));
+    agent!.kill("SIGKILL");
+    await once(agent!, "exit");
+    await closed;
+    const code = await Promise.race([forward.exited, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`port-forward still running: ${forward.output()}`)), 15_000))]);
+    expect(code).not.toBe(0);
+    // klog quotes the error, escaping its quotes.
+    expect(forward.output()).toMatch(new RegExp(`error forwarding port 80 to pod web_default, uid [0-9a-f-]+: the stream to node \\\\?"${NODE}\\\\?" ended: the node's tunnel closed`));
+    expect(forward.output()).toContain("lost connection to pod");
+
+    const refused = await harness.kubectl(newest, "port-forward", "pod/web", ":80");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`node "${NODE}" is not connected`);
+
+    agentOutput = "";
+    agent = startAgent(["run", "--state-dir", stateDir]);
+    await until("the tunnel to connect again", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
+    const again = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    try {
+      expect(String(await exchange(again.locals[0]!, "back", { expect: 4 }))).toBe("back");
+    } finally {
+      again.stop();
+    }
+  });
+});
