@@ -14,6 +14,9 @@ export const batchResources: ResourceDefinition[] = [
       job.spec.backoffLimit ??= job.spec.backoffLimitPerIndex != null ? 2147483647 : 6;
       job.spec.completionMode ??= "NonIndexed";
       job.spec.suspend ??= false;
+      // JobSuccessPolicy and JobManagedBy are alpha in 1.30, off by default: their fields are dropped (dropDisabledFields).
+      delete job.spec.successPolicy;
+      delete job.spec.managedBy;
       const templateLabels = job.spec.template?.metadata?.labels;
       if (templateLabels && typeof templateLabels === "object" && !Object.keys(job.metadata?.labels ?? {}).length) job.metadata!.labels = { ...templateLabels };
       if (job.spec.template?.spec) defaultPodSpec(job.spec.template.spec);

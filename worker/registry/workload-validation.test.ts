@@ -245,8 +245,41 @@ describe("Jobs", () => {
     ["Indexed without completions", job({ completionMode: "Indexed", parallelism: 2 }), ["FieldValueRequired spec.completions: Required value: when completion mode is Indexed"]],
     ["an unknown completion mode", job({ completionMode: "Sometimes" }), [`FieldValueNotSupported spec.completionMode: Unsupported value: "Sometimes": supported values: "NonIndexed", "Indexed"`]],
     ["backoffLimitPerIndex without Indexed", job({ backoffLimitPerIndex: 1 }), ["FieldValueInvalid spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode"]],
+    ["a FailIndex rule without backoffLimitPerIndex", job({ template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } }, podFailurePolicy: { rules: [{ action: "FailIndex", onExitCodes: { operator: "In", values: [1] } }] } }), [
+      `FieldValueInvalid spec.podFailurePolicy.rules[0].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex to be set`,
+    ]],
+    ["pod failure policy rules that are malformed", job({ template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } }, podFailurePolicy: { rules: [
+      { action: "Retry", onExitCodes: { operator: "In", values: [0, 3, 3, 2], containerName: "ghost" } },
+      { action: "Ignore" },
+      { action: "Count", onExitCodes: { operator: "Maybe", values: [] }, onPodConditions: [{ type: "DisruptionTarget" }] },
+    ] } }), [
+      `FieldValueNotSupported spec.podFailurePolicy.rules[0].action: Unsupported value: "Retry": supported values: "Count", "FailIndex", "FailJob", "Ignore"`,
+      `FieldValueInvalid spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "ghost": must be one of the container or initContainer names in the pod template`,
+      "FieldValueInvalid spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator",
+      "FieldValueDuplicate spec.podFailurePolicy.rules[0].onExitCodes.values[2]: Duplicate value: 3",
+      "FieldValueInvalid spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{0, 3, 3, 2}: must be ordered",
+      "FieldValueInvalid spec.podFailurePolicy.rules[1]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required",
+      `FieldValueNotSupported spec.podFailurePolicy.rules[2].onExitCodes.operator: Unsupported value: "Maybe": supported values: "In", "NotIn"`,
+      "FieldValueInvalid spec.podFailurePolicy.rules[2].onExitCodes.values: Invalid value: []int32{}: at least one value is required",
+      `FieldValueRequired spec.podFailurePolicy.rules[2].onPodConditions[0].status: Required value: valid values: ["False" "True" "Unknown"]`,
+      "FieldValueInvalid spec.podFailurePolicy.rules[2]: Invalid value: specifying both OnExitCodes and OnPodConditions is not supported",
+    ]],
+    ["maxFailedIndexes beyond completions, or without backoffLimitPerIndex", job({ completionMode: "Indexed", completions: 2, maxFailedIndexes: 3 }), [
+      "FieldValueRequired spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified",
+      "FieldValueInvalid spec.maxFailedIndexes: Invalid value: 3: must be less than or equal to completions",
+    ]],
+    ["backoffLimitPerIndex over 100000 completions without maxFailedIndexes", job({ completionMode: "Indexed", completions: 100001, parallelism: 10001, backoffLimitPerIndex: 1 }), [
+      "FieldValueRequired spec.maxFailedIndexes: Required value: must be specified when completions is above 100000",
+      "FieldValueInvalid spec.parallelism: Invalid value: 10001: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",
+    ]],
   ])("refuses %s", (_name, object, expected) => {
     expect(check("jobs", object)).toEqual(expected);
+  });
+
+  it("drops successPolicy and managedBy, alpha and off in 1.30, as kube-apiserver does", () => {
+    const indexed = defaulted("jobs", job({ completionMode: "Indexed", completions: 2, successPolicy: { rules: [{ succeededCount: 1 }] }, managedBy: "example.com/queue" }));
+    expect(indexed.spec).not.toHaveProperty("successPolicy");
+    expect(indexed.spec).not.toHaveProperty("managedBy");
   });
 
   it("keeps completions, selector and template on update; a suspended Job that never ran may move its pods", () => {

@@ -304,6 +304,72 @@ const MAX_FAILED_INDEXES = 100000;
 const COMPLETION_MODES = ["NonIndexed", "Indexed"];
 const JOB_RESTART_POLICIES = ["OnFailure", "Never"];
 const POD_REPLACEMENT_POLICIES = ["Failed", "TerminatingOrFailed"];
+/** With JobBackoffLimitPerIndex (beta, on in 1.30), FailIndex is among them. */
+const POD_FAILURE_POLICY_ACTIONS = ["Count", "FailIndex", "FailJob", "Ignore"];
+const EXIT_CODE_OPERATORS = ["In", "NotIn"];
+const CONDITION_STATUSES = ["False", "True", "Unknown"];
+const MAX_POD_FAILURE_POLICY_RULES = 20;
+const MAX_EXIT_CODE_VALUES = 255;
+const MAX_CONDITION_PATTERNS = 20;
+/** Above this many completions, backoffLimitPerIndex asks for maxFailedIndexes and tighter limits. */
+const COMPLETIONS_SOFT_LIMIT = 100000;
+const LIMIT_FOR_HIGH_COMPLETIONS = 10000;
+
+/** Go's %q of a []string: `["a" "b"]`. */
+const goQuotedList = (values: readonly string[]) => `[${values.map((v) => JSON.stringify(v)).join(" ")}]`;
+const tooMany = (field: string, count: number, max: number): StatusCause => ({ reason: "FieldValueTooMany", field, message: `Too many: ${count}: must have at most ${max} items` });
+/** field.Invalid with an omitted value: only the detail. */
+const invalidOmitted = (field: string, detail: string): StatusCause => ({ reason: "FieldValueInvalid", field, message: `Invalid value: ${detail}` });
+const goInt32Slice = (values: unknown): BadValue => ({ go: Array.isArray(values) ? `[]int32{${values.join(", ")}}` : "[]int32(nil)" });
+
+/** validatePodFailurePolicy: each rule's action, and exactly one of onExitCodes and onPodConditions, well formed. */
+function validatePodFailurePolicy(spec: Obj, path: string): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const rules: Obj[] = Array.isArray(obj(spec.podFailurePolicy).rules) ? spec.podFailurePolicy.rules : [];
+  const rulesPath = `${path}.podFailurePolicy.rules`;
+  if (rules.length > MAX_POD_FAILURE_POLICY_RULES) causes.push(tooMany(rulesPath, rules.length, MAX_POD_FAILURE_POLICY_RULES));
+  const podSpec = obj(obj(spec.template).spec);
+  const containerNames = new Set([...(podSpec.containers ?? []), ...(podSpec.initContainers ?? [])].map((c: Obj) => c?.name));
+  rules.forEach((rawRule, i) => {
+    const rule = obj(rawRule);
+    const at = `${rulesPath}[${i}]`;
+    if (!rule.action) causes.push(fieldErrors.required(`${at}.action`, `valid values: ${goQuotedList(POD_FAILURE_POLICY_ACTIONS)}`));
+    else if (rule.action === "FailIndex") {
+      if (spec.backoffLimitPerIndex === undefined || spec.backoffLimitPerIndex === null) causes.push(fieldErrors.invalid(`${at}.action`, rule.action, "requires the backoffLimitPerIndex to be set"));
+    } else if (!POD_FAILURE_POLICY_ACTIONS.includes(rule.action)) causes.push(fieldErrors.notSupported(`${at}.action`, String(rule.action), POD_FAILURE_POLICY_ACTIONS));
+    const onExitCodes = rule.onExitCodes ? obj(rule.onExitCodes) : undefined;
+    const patterns: Obj[] = Array.isArray(rule.onPodConditions) ? rule.onPodConditions : [];
+    if (onExitCodes) {
+      const codesAt = `${at}.onExitCodes`;
+      if (!onExitCodes.operator) causes.push(fieldErrors.required(`${codesAt}.operator`, `valid values: ${goQuotedList(EXIT_CODE_OPERATORS)}`));
+      else if (!EXIT_CODE_OPERATORS.includes(onExitCodes.operator)) causes.push(fieldErrors.notSupported(`${codesAt}.operator`, String(onExitCodes.operator), EXIT_CODE_OPERATORS));
+      if (typeof onExitCodes.containerName === "string" && !containerNames.has(onExitCodes.containerName)) {
+        causes.push(fieldErrors.invalid(`${codesAt}.containerName`, onExitCodes.containerName, "must be one of the container or initContainer names in the pod template"));
+      }
+      const values: number[] = Array.isArray(onExitCodes.values) ? onExitCodes.values : [];
+      if (values.length === 0) causes.push(fieldErrors.invalid(`${codesAt}.values`, goInt32Slice(onExitCodes.values), "at least one value is required"));
+      else if (values.length > MAX_EXIT_CODE_VALUES) causes.push(tooMany(`${codesAt}.values`, values.length, MAX_EXIT_CODE_VALUES));
+      const seen = new Set<number>();
+      values.forEach((value, j) => {
+        if (onExitCodes.operator === "In" && value === 0) causes.push(fieldErrors.invalid(`${codesAt}.values[${j}]`, value, "must not be 0 for the In operator"));
+        if (seen.has(value)) causes.push(fieldErrors.duplicate(`${codesAt}.values[${j}]`, value));
+        seen.add(value);
+      });
+      if (values.some((value, j) => j > 0 && values[j - 1]! > value)) causes.push(fieldErrors.invalid(`${codesAt}.values`, goInt32Slice(values), "must be ordered"));
+    }
+    if (patterns.length > MAX_CONDITION_PATTERNS) causes.push(tooMany(`${at}.onPodConditions`, patterns.length, MAX_CONDITION_PATTERNS));
+    patterns.forEach((rawPattern, j) => {
+      const pattern = obj(rawPattern);
+      const patternAt = `${at}.onPodConditions[${j}]`;
+      for (const message of qualifiedNameErrors(String(pattern.type ?? ""))) causes.push(fieldErrors.invalid(`${patternAt}.type`, String(pattern.type ?? ""), message));
+      if (!pattern.status) causes.push(fieldErrors.required(`${patternAt}.status`, `valid values: ${goQuotedList(CONDITION_STATUSES)}`));
+      else if (!CONDITION_STATUSES.includes(pattern.status)) causes.push(fieldErrors.notSupported(`${patternAt}.status`, String(pattern.status), CONDITION_STATUSES));
+    });
+    if (onExitCodes && patterns.length) causes.push(invalidOmitted(at, "specifying both OnExitCodes and OnPodConditions is not supported"));
+    if (!onExitCodes && !patterns.length) causes.push(invalidOmitted(at, "specifying one of OnExitCodes and OnPodConditions is required"));
+  });
+  return causes;
+}
 
 const JOB_LABELS = {
   controllerUid: "batch.kubernetes.io/controller-uid",
@@ -333,12 +399,19 @@ function validateJobSpec(spec: Obj, path: string): StatusCause[] {
       if (typeof spec.maxFailedIndexes === "number" && spec.maxFailedIndexes > MAX_FAILED_INDEXES) {
         causes.push(fieldErrors.invalid(`${path}.maxFailedIndexes`, spec.maxFailedIndexes, `must be less than or equal to ${MAX_FAILED_INDEXES}`));
       }
+      if (typeof spec.completions === "number" && spec.completions > COMPLETIONS_SOFT_LIMIT && has("backoffLimitPerIndex")) {
+        const high = `when completions are above ${COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index`;
+        if (!has("maxFailedIndexes")) causes.push(fieldErrors.required(`${path}.maxFailedIndexes`, `must be specified when completions is above ${COMPLETIONS_SOFT_LIMIT}`));
+        if (typeof spec.parallelism === "number" && spec.parallelism > LIMIT_FOR_HIGH_COMPLETIONS) causes.push(fieldErrors.invalid(`${path}.parallelism`, spec.parallelism, `must be less than or equal to ${LIMIT_FOR_HIGH_COMPLETIONS} ${high}`));
+        if (typeof spec.maxFailedIndexes === "number" && spec.maxFailedIndexes > LIMIT_FOR_HIGH_COMPLETIONS) causes.push(fieldErrors.invalid(`${path}.maxFailedIndexes`, spec.maxFailedIndexes, `must be less than or equal to ${LIMIT_FOR_HIGH_COMPLETIONS} ${high}`));
+      }
     }
   }
   if (!has("completionMode") || spec.completionMode === "NonIndexed") {
     if (has("backoffLimitPerIndex")) causes.push(fieldErrors.invalid(`${path}.backoffLimitPerIndex`, spec.backoffLimitPerIndex, "requires indexed completion mode"));
     if (has("maxFailedIndexes")) causes.push(fieldErrors.invalid(`${path}.maxFailedIndexes`, spec.maxFailedIndexes, "requires indexed completion mode"));
   }
+  if (has("podFailurePolicy")) causes.push(...validatePodFailurePolicy(spec, path));
   if (has("podReplacementPolicy")) {
     const allowed = has("podFailurePolicy") ? ["Failed"] : POD_REPLACEMENT_POLICIES;
     if (!allowed.includes(spec.podReplacementPolicy)) causes.push(fieldErrors.notSupported(`${path}.podReplacementPolicy`, String(spec.podReplacementPolicy), allowed));
