@@ -63,6 +63,7 @@ export class StoreShard extends DurableObject<Env> {
     this.commits = new CommitGroup(ctx.storage);
     this.snapshots = new ShardSnapshots(db, ctx.storage, this.mvcc);
     this.watches = new WatchHub(ctx, this.mvcc, headerIdentity(ctx.id.toString()));
+    this.mvcc.wantsPrevKv = (key) => this.watches.wantsPrevKv(key);
     const cluster = clusterOfStoreObject(ctx.id.name);
     if (cluster) {
       const targets = [

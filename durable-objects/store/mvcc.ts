@@ -10,7 +10,7 @@ import type {
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, TxnRequest, TxnResponse,
 } from "../../lib/etcd/messages.ts";
 import { leases, liveKeys, revisionLog, revisionTimes, storeState } from "./schema.ts";
-import { prepareStatements, type Db, type Statements } from "./statements.ts";
+import { liveRowToKeyValue, Statements, type Db } from "./statements.ts";
 
 /** etcd's defaults: --max-request-bytes 1.5 MiB, --max-txn-ops 128, the lessor's minimum and maximum TTL. */
 export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
@@ -43,13 +43,18 @@ export class Mvcc {
   compactRevision = -1;
   private lastSampleAt = 0;
   private readonly q: Statements;
+  /**
+   * Whether anyone will be shown the value a put replaces (a watcher that asked for prev_kv on
+   * that key); the owner sets it. Until then every put reads it.
+   */
+  wantsPrevKv: (key: Uint8Array) => boolean = () => true;
 
   constructor(
     private readonly db: Db,
     private readonly storage: DurableObjectStorage,
     private readonly now: () => number = Date.now,
   ) {
-    this.q = prepareStatements(db);
+    this.q = new Statements(storage.sql);
   }
 
   /** Loads the clock; a new store starts at revision 1 like etcd. */
@@ -113,10 +118,7 @@ export class Mvcc {
 
   private countLive(range: KeyRange): number {
     if (range.end === undefined) return this.liveKey(range.key) ? 1 : 0;
-    const counted = range.end === null
-      ? this.q.countFrom.get({ from: range.key })
-      : this.q.countRange.get({ from: range.key, to: range.end });
-    return counted?.n ?? 0;
+    return this.q.countRange(range.key, range.end);
   }
 
   /** Live keys in range, in key order; `limit` 0 means all. */
@@ -125,17 +127,12 @@ export class Mvcc {
       const kv = this.liveKey(range.key);
       return kv ? [kv] : [];
     }
-    const sqlLimit = limit > 0 ? limit : -1;
-    const rows = range.end === null
-      ? this.q.liveFrom.all({ from: range.key, limit: sqlLimit })
-      : this.q.liveRange.all({ from: range.key, to: range.end, limit: sqlLimit });
-    return rows.map(liveRowToKeyValue);
+    return this.q.liveRange(range.key, range.end, limit > 0 ? limit : -1);
   }
 
   private deleteLive(range: KeyRange): void {
-    if (range.end === undefined) this.q.deleteKey.run({ key: range.key });
-    else if (range.end === null) this.q.deleteFrom.run({ from: range.key });
-    else this.q.deleteRange.run({ from: range.key, to: range.end });
+    if (range.end === undefined) this.q.deleteKey(range.key);
+    else this.q.deleteRange(range.key, range.end);
   }
 
   /** The newest log entry at or below `rev` for each key in range, tombstones dropped. */
@@ -155,8 +152,7 @@ export class Mvcc {
   }
 
   private liveKey(key: Uint8Array): KeyValue | undefined {
-    const row = this.q.liveKey.get({ key });
-    return row ? liveRowToKeyValue(row) : undefined;
+    return this.q.liveKey(key);
   }
 
   // ---- writes ----
@@ -199,7 +195,7 @@ export class Mvcc {
     const response = this.storage.transactionSync(() => {
       const response = apply(batch);
       if (batch.events.length) {
-        this.q.setRevision.run({ revision: batch.revision });
+        this.q.setRevision(batch.revision);
         this.sampleRevisionTime(batch.revision);
       }
       return response;
@@ -225,19 +221,28 @@ export class Mvcc {
   }
 
   private applyPut(batch: WriteBatch, req: PutRequest): PutResponse {
-    const prev = this.liveKey(req.key);
     const revision = batch.base + 1;
+    const value = req.value ?? EMPTY;
+    const lease = req.lease ?? 0;
+    // The previous value is read only when someone will see it; otherwise one upsert says what the
+    // key's creation revision and version now are.
+    if (!req.prev_kv && !req.ignore_value && !req.ignore_lease && !this.wantsPrevKv(req.key)) {
+      const { create_revision, version } = this.q.putLive(req.key, revision, lease, value);
+      const kv: KeyValue = { key: req.key, create_revision, mod_revision: revision, version, value, lease };
+      this.appendLog(batch, kv, false);
+      batch.events.push({ type: "PUT", kv });
+      return { header: { revision } };
+    }
+    const prev = this.liveKey(req.key);
     const kv: KeyValue = {
       key: req.key,
       create_revision: prev ? prev.create_revision : revision,
       mod_revision: revision,
       version: prev ? prev.version + 1 : 1,
-      value: req.ignore_value ? prev!.value : (req.value ?? EMPTY),
-      lease: req.ignore_lease ? prev!.lease : (req.lease ?? 0),
+      value: req.ignore_value ? prev!.value : value,
+      lease: req.ignore_lease ? prev!.lease : lease,
     };
-    this.q.upsertLive.run({
-      key: kv.key, createRevision: kv.create_revision, modRevision: revision, version: kv.version, lease: kv.lease, value: kv.value,
-    });
+    this.q.upsertLive(kv);
     this.appendLog(batch, kv, false);
     batch.events.push({ type: "PUT", kv, prev_kv: prev });
     return { header: { revision }, prev_kv: req.prev_kv ? prev : undefined };
@@ -260,10 +265,7 @@ export class Mvcc {
   }
 
   private appendLog(batch: WriteBatch, kv: KeyValue, deleted: boolean): void {
-    this.q.appendLog.run({
-      revision: batch.base + 1, sub: batch.events.length, key: kv.key, deleted: deleted ? 1 : 0,
-      createRevision: kv.create_revision, version: kv.version, lease: kv.lease, value: kv.value,
-    });
+    this.q.appendLog(batch.base + 1, batch.events.length, kv, deleted);
   }
 
   // ---- transactions ----
@@ -318,7 +320,7 @@ export class Mvcc {
   // ---- leases ----
 
   private leaseExists(id: number): boolean {
-    return this.q.leaseExists.get({ id }) !== undefined;
+    return this.q.leaseExists(id);
   }
 
   leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
@@ -345,7 +347,7 @@ export class Mvcc {
       const attached = this.db.select().from(liveKeys).where(eq(liveKeys.lease, id)).orderBy(asc(liveKeys.key)).all();
       if (attached.length) {
         this.db.delete(liveKeys).where(eq(liveKeys.lease, id)).run();
-        for (const row of attached) this.recordDelete(batch, liveRowToKeyValue(row));
+        for (const row of attached) this.recordDelete(batch, drizzleRowToKeyValue(row));
       }
       this.db.delete(leases).where(eq(leases.id, id)).run();
       return { header: { revision: batch.revision } };
@@ -598,7 +600,7 @@ function logRowToKeyValue(r: LogRow): KeyValue {
   return { key: new Uint8Array(r.key), create_revision: r.create_revision, mod_revision: r.revision, version: r.version, value: new Uint8Array(r.value), lease: r.lease };
 }
 
-function liveRowToKeyValue(r: typeof liveKeys.$inferSelect): KeyValue {
+function drizzleRowToKeyValue(r: typeof liveKeys.$inferSelect): KeyValue {
   return { key: r.key, create_revision: r.createRevision, mod_revision: r.modRevision, version: r.version, value: r.value, lease: r.lease };
 }
 

@@ -63,6 +63,14 @@ export class WatchHub {
     return n;
   }
 
+  /** Whether a watcher will be sent the value a write to `key` replaces (it asked for prev_kv). */
+  wantsPrevKv(key: Uint8Array): boolean {
+    for (const s of this.streams.values()) {
+      for (const w of s.watchers) if (w.prevKv && !w.noPut && rangeContains(w.range, key)) return true;
+    }
+    return false;
+  }
+
   hasProgressWatchers(): boolean {
     for (const s of this.streams.values()) if (s.watchers.some((w) => w.progressNotify)) return true;
     return false;
