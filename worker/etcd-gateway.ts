@@ -6,12 +6,14 @@ import { EtcdFailure, GrpcCode, httpStatusOf, type EtcdError, type StoreResult }
 import {
   decodeCompactionRequest, decodeDeleteRangeRequest, decodeLeaseGrantRequest, decodeLeaseId, decodeLeaseTimeToLiveRequest,
   decodePutRequest, decodeRangeRequest, decodeTxnRequest, decodeWatchRequest, encodeResponse, headerIdentity, parseJsonBody,
+  type HeaderIdentity,
 } from "../lib/etcd/gateway-json.ts";
 import { JsonObjectSplitter } from "../lib/etcd/json-stream.ts";
 import type { Bytes, RequestOp, TxnRequest } from "../lib/etcd/messages.ts";
-import { MAIN_SHARD, shardForRange, shardMapOf, storeObjectName } from "../lib/shards.ts";
+import { MAIN_SHARD, shardForRange, shardMapOf } from "../lib/shards.ts";
 import { requireAdmin } from "./auth.ts";
 import { etcdAdmin } from "./etcd-admin.ts";
+import { storeShardId } from "./storage/store-ids.ts";
 import type { AppEnv } from "./context.ts";
 
 /** etcd refuses requests over 1.5 MiB; in JSON, base64 makes that about 2 MiB of text. */
@@ -35,6 +37,10 @@ function chooseShard(c: Context<AppEnv>, spans: KeySpan[]): string {
   const named = c.req.param("shard");
   if (named) return named;
   const map = shardMapOf(c.env.STORE_SHARDS);
+  if (spans.length === 1) {
+    const only = shardForRange(map, spans[0]![0], spans[0]![1]);
+    if (only !== undefined) return only;
+  }
   const shards = new Set(spans.map(([key, end]) => shardForRange(map, key, end)));
   if (shards.size === 0) return MAIN_SHARD;
   const [only] = shards;
@@ -45,10 +51,17 @@ function chooseShard(c: Context<AppEnv>, spans: KeySpan[]): string {
   return only;
 }
 
-function storeStub(env: Env, shard: string): { stub: Stub; id: DurableObjectId } {
-  const id = env.STORE.idFromName(storeObjectName(env.CLUSTER_NAME, shard));
-  return { stub: env.STORE.get(id), id };
+function storeStub(env: Env, shard: string): { stub: Stub; identity: HeaderIdentity } {
+  const id = storeShardId(env.STORE, env.CLUSTER_NAME, shard);
+  let identity = identities.get(id);
+  if (!identity) identities.set(id, (identity = headerIdentity(id.toString())));
+  return { stub: env.STORE.get(id), identity };
 }
+
+/** Each shard's header identity, by its (per-isolate) id: deriving it means printing the id. */
+const identities = new WeakMap<DurableObjectId, HeaderIdentity>();
+
+const JSON_HEADERS = { "Content-Type": "application/json" };
 
 async function readBody(c: Context): Promise<Json> {
   const length = Number(c.req.header("Content-Length") ?? 0);
@@ -80,12 +93,12 @@ function unary<R>(
   return async (c: Context<AppEnv>) => {
     try {
       const req = decode(await readBody(c));
-      const { stub, id } = storeStub(c.env, chooseShard(c, spans(req)));
+      const { stub, identity } = storeStub(c.env, chooseShard(c, spans(req)));
       const result = await call(stub, req);
       if (!result.ok) return errorResponse(c, result.error);
-      const body = encodeResponse(result.value, headerIdentity(id.toString()));
+      const body = encodeResponse(result.value, identity);
       // etcd serves lease keep-alive as a stream: its one answer arrives wrapped in "result".
-      return wrap ? c.body(JSON.stringify({ result: body }) + "\n", 200, { "Content-Type": "application/json" }) : c.json(body);
+      return new Response(wrap ? JSON.stringify({ result: body }) + "\n" : JSON.stringify(body), { headers: JSON_HEADERS });
     } catch (e) {
       if (e instanceof EtcdFailure) return errorResponse(c, e);
       throw e;

@@ -6,10 +6,11 @@ import type { EtcdError, StoreResult } from "../../lib/etcd/errors.ts";
 import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-json.ts";
 import { prefixEnd } from "../../lib/etcd/keys.ts";
 import type { KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
-import { shardForKey, shardMapOf, storeObjectName, type ShardMap } from "../../lib/shards.ts";
+import { shardForKey, shardMapOf, type ShardMap } from "../../lib/shards.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { valueTransformer, type ValueTransformer } from "./encryption.ts";
 import { prefixOfQualifiedResource } from "./keys.ts";
+import { storeShardId } from "./store-ids.ts";
 
 /** How many keys a rewrite reads from the store at a time. */
 const REWRITE_PAGE = 256;
@@ -41,7 +42,7 @@ export class ObjectStorage {
   /** Every key under one resource prefix lives in one shard, so a prefix picks the shard. */
   stub(key: string) {
     const shard = shardForKey(this.shards, utf8(key));
-    return this.env.STORE.get(this.env.STORE.idFromName(storeObjectName(this.env.CLUSTER_NAME, shard)));
+    return this.env.STORE.get(storeShardId(this.env.STORE, this.env.CLUSTER_NAME, shard));
   }
 
   private transformer(): Promise<ValueTransformer> {
