@@ -17,6 +17,10 @@ export const ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node";
 /** On a StorageClass: the class claims without one get. */
 export const ANN_IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class";
 
+/** On every claim and volume from creation (StorageObjectInUseProtection): held while a pod uses the claim / while the volume is bound. */
+export const PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection";
+export const PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection";
+
 /** The provisioner of classes whose volumes are only ever made by hand (static local volumes). */
 export const NO_PROVISIONER = "kubernetes.io/no-provisioner";
 
