@@ -302,7 +302,7 @@ describe("Kubernetes API", () => {
     }
     const core = await (await exports.default.fetch("https://edgeplane.test/api", { headers: { ...AUTH, Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" } })).json() as any;
     expect(core.items).toHaveLength(1);
-    expect(core.items[0].versions[0].resources.find((r: any) => r.resource === "pods").subresources.map((s: any) => s.subresource)).toEqual(["status", "binding", "eviction", "log", "attach", "exec"]);
+    expect(core.items[0].versions[0].resources.find((r: any) => r.resource === "pods").subresources.map((s: any) => s.subresource)).toEqual(["status", "binding", "eviction", "log", "attach", "exec", "portforward"]);
   });
 
   it("serves discovery and Tables", async () => {
