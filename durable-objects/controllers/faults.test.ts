@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { freshNamespace, testClient } from "../../lib/client/testing.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import type { KubeControllerManager } from "./object.ts";
+import { wakeControllerManagerOnce } from "./testing.ts";
 
 const client = testClient();
 const deployments = client.resource<Deployment>(builtin("apps/v1", "deployments"));
@@ -20,8 +21,8 @@ const pods = client.resource<Pod>(builtin("v1", "pods"));
 const events = client.resource<EventV1>(builtin("events.k8s.io/v1", "events"));
 const manager = () => env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME));
 
-function wake(): Promise<void> {
-  return runInDurableObject(manager(), (object: KubeControllerManager) => object.alarm());
+async function wake(): Promise<void> {
+  await wakeControllerManagerOnce();
 }
 
 /** The Durable Object's instance thrown away at once, whatever it is doing (its storage stays). */

@@ -11,6 +11,7 @@ import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
 import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
+import type { PokeNews, StoreChanges } from "../../lib/client/store-changes.ts";
 import { WorkQueue } from "../../lib/client/work-queue.ts";
 import type { ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
@@ -94,11 +95,17 @@ class Runtime {
   readonly settings: ControllerSettings;
   private readonly storage: DurableObjectStorage;
   private readonly wholeObjectsRead: Set<string>;
+  private readonly changes: StoreChanges;
 
-  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings) {
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings, changes: StoreChanges) {
     this.settings = settings;
     this.storage = storage;
-    this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-controller-manager.internal", userAgent: "kube-controller-manager/edgeplane" });
+    this.changes = changes;
+    this.client = new ApiClient({
+      fetch: (request) => api.fetch(request), baseUrl: "https://kube-controller-manager.internal", userAgent: "kube-controller-manager/edgeplane",
+      // The next catch-up re-watches what this wake wrote, so no key is reconciled again before its own writes are seen.
+      onWrite: (resource) => changes.wrote(resource),
+    });
     this.lease = new LeaderLease(this.client, { name: "kube-controller-manager", identity });
     this.listers = {
       of: <T extends KubeObject>(resource: ResourceNames) => {
@@ -125,7 +132,7 @@ class Runtime {
     if (!informer) {
       // A cache of another projection is another cache: switching lists afresh.
       const [project, cacheName] = this.wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(this.storage, cacheName), project, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
+      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(this.storage, cacheName), project, changes: this.changes, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
       this.informers.set(id, informer);
     }
     const enqueue = (...objects: KubeObject[]) => {
@@ -163,7 +170,11 @@ class Runtime {
     }
   }
 
-  /** Brings every cache up to now (no watch stays open); the first time, queues every object each controller owns. */
+  /**
+   * Brings every cache up to now (no watch stays open; caches of resources with no commit since
+   * their cursor, by the pokes' news, are skipped); the first time, queues every object each
+   * controller owns.
+   */
   async catchUp(): Promise<void> {
     for (const [id, informer] of this.informers) {
       // A custom resource stops being served before its CRD's deletion reaches the cache: that
@@ -222,9 +233,9 @@ export class KubeControllerManager extends DurableObject<Env> {
   private lastStatus: ControllerManagerStatus = { reconciled: 0, failed: 0 };
   private readonly wakes = new AlarmWakes(this.ctx.storage, () => this.wake());
 
-  /** The store's fire-and-forget call after something the controllers watch changed. */
-  poke(): Promise<void> {
-    return this.wakes.poke();
+  /** The store's fire-and-forget call after something the controllers watch changed, with what changed. */
+  poke(news?: PokeNews): Promise<void> {
+    return this.wakes.poke(news);
   }
 
   /** For /readyz and componentstatuses. */
@@ -240,7 +251,7 @@ export class KubeControllerManager extends DurableObject<Env> {
   private async wake(): Promise<WakeOutcome> {
     const status: ControllerManagerStatus = { reconciled: 0, failed: 0 };
     try {
-      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`, controllerSettings(this.env));
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`, controllerSettings(this.env), this.wakes.changes);
       const runtime = this.runtime;
       await runtime.lease.tryAcquireOrRenew();
       if (!runtime.lease.isLeader) return { retryAt: Date.now() + 15_000 };

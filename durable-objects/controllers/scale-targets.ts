@@ -32,5 +32,5 @@ export function getScale(client: ApiClient, names: ResourceNames, namespace: str
 
 /** Writes a Scale back; its resourceVersion makes the write conditional on what was read. */
 export function updateScale(client: ApiClient, names: ResourceNames, namespace: string, scale: Scale): Promise<Scale> {
-  return client.json<Scale>({ method: "PUT", path: scalePath(client, names, namespace, scale.metadata!.name!), body: { apiVersion: "autoscaling/v1", kind: "Scale", ...scale } });
+  return client.write<Scale>(names, { method: "PUT", path: scalePath(client, names, namespace, scale.metadata!.name!), body: { apiVersion: "autoscaling/v1", kind: "Scale", ...scale } });
 }

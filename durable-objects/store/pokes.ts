@@ -1,6 +1,12 @@
 // After a commit, the Durable Objects that act on what changed are poked: a fire-and-forget call
-// that carries no data (they catch up through the API). At most one poke per target is in flight;
-// commits meanwhile send one more when it returns, so a burst of writes costs a couple of calls.
+// that carries no objects (they catch up through the API), only news: for each key prefix the target
+// watches that lives in this shard, the revision of the last commit under it (PokeNews), so a woken
+// object re-watches only what changed. At most one poke per target is in flight; commits meanwhile
+// send one more when it returns, so a burst of writes costs a couple of calls. Each poke carries
+// every prefix's revision, so a lost poke's news comes with the next one.
+import { prefixEnd } from "../../lib/etcd/keys.ts";
+import type { PokeNews } from "../../lib/client/store-changes.ts";
+import { shardForKey, shardForRange, shardMapOf } from "../../lib/shards.ts";
 import type { Commit } from "./mvcc.ts";
 
 /** Who is poked for which keys: the binding of a Durable Object namespace with a `poke()` method. */
@@ -50,7 +56,7 @@ export function clusterOfStoreObject(name: string | undefined): string | undefin
 }
 
 interface Pokeable {
-  poke(): Promise<void>;
+  poke(news: PokeNews): Promise<void>;
 }
 
 const encoder = new TextEncoder();
@@ -70,8 +76,22 @@ function isCustomResourceKey(key: Uint8Array): boolean {
   return false;
 }
 
+interface Target {
+  binding: string;
+  prefixes: { text: string; bytes: Uint8Array }[];
+  inFlight: boolean;
+  again: boolean;
+  failures: number;
+}
+
 export class Pokes {
-  private readonly targets: { binding: string; prefixes: Uint8Array[]; customResources: boolean; inFlight: boolean; again: boolean; failures: number }[];
+  private readonly targets: Target[];
+  /**
+   * Per watched prefix held by this shard: the revision of its last commit. Before the first commit
+   * this object sees, every prefix gets that commit's revision less one (no commit under it can be
+   * later). Prefixes of other shards are never reported: their revisions are not this shard's.
+   */
+  private heads: Map<string, number> | undefined;
 
   constructor(
     private readonly env: Env,
@@ -81,16 +101,46 @@ export class Pokes {
   ) {
     this.targets = targets
       .filter((t) => (env as unknown as Record<string, unknown>)[t.binding] !== undefined)
-      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => encoder.encode(p)), customResources: !!t.customResources, inFlight: false, again: false, failures: 0 }));
+      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => ({ text: p, bytes: encoder.encode(p) })), inFlight: false, again: false, failures: 0 }));
   }
 
   committed(commit: Commit): void {
+    if (commit.events.length === 0) return;
+    this.heads ??= this.startHeads(commit);
     for (const target of this.targets) {
-      if (commit.events.some((e) => target.prefixes.some((p) => startsWith(e.kv.key, p)) || (target.customResources && isCustomResourceKey(e.kv.key)))) this.poke(target);
+      let touched = false;
+      for (const e of commit.events) {
+        for (const p of target.prefixes) {
+          if (!startsWith(e.kv.key, p.bytes)) continue;
+          this.heads.set(p.text, commit.revision);
+          touched = true;
+        }
+      }
+      if (touched) this.poke(target);
     }
   }
 
-  private poke(target: (typeof this.targets)[number]): void {
+  /** The prefixes this shard holds (every key under them), known from the shard of the first key it commits. */
+  private startHeads(first: Commit): Map<string, number> {
+    const shards = shardMapOf(this.env.STORE_SHARDS);
+    const shard = shardForKey(shards, first.events[0]!.kv.key);
+    const heads = new Map<string, number>();
+    for (const target of this.targets) {
+      for (const p of target.prefixes) if (shardForRange(shards, p.bytes, prefixEnd(p.bytes)) === shard) heads.set(p.text, first.revision - 1);
+    }
+    return heads;
+  }
+
+  private news(target: Target): PokeNews {
+    const revisions: Record<string, number> = {};
+    for (const p of target.prefixes) {
+      const revision = this.heads?.get(p.text);
+      if (revision !== undefined) revisions[p.text] = revision;
+    }
+    return { revisions };
+  }
+
+  private poke(target: Target): void {
     if (target.inFlight) {
       target.again = true;
       return;
@@ -100,7 +150,7 @@ export class Pokes {
     const namespace = (this.env as unknown as Record<string, DurableObjectNamespace>)[target.binding]!;
     const stub = namespace.get(namespace.idFromName(this.cluster)) as unknown as Pokeable;
     // Fire and forget: the commit's answer never waits for it.
-    stub.poke().then(
+    stub.poke(this.news(target)).then(
       () => void (target.failures = 0),
       // A failed poke is sent again a few times; then the next commit tries anew.
       () => void (++target.failures <= 3 && (target.again = true)),

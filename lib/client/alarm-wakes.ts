@@ -1,7 +1,9 @@
 // How a control-plane Durable Object wakes: a poke (the store's fire-and-forget call after a commit)
 // asks for a wake shortly after, so a burst of commits shares one; the alarm runs one wake at a
 // time; and after a wake the alarm is set to when work is next due, or removed, so an idle cluster
-// costs nothing. The scheduler and the controller manager both wake this way.
+// costs nothing. The scheduler and the controller manager both wake this way. What a poke says
+// changed is kept in `changes`, for informers to skip catch-ups with nothing new.
+import { StoreChanges, type PokeNews } from "./store-changes.ts";
 
 /** The alarm calls of a Durable Object's storage. */
 export interface AlarmStorage {
@@ -28,6 +30,8 @@ export class AlarmWakes {
   private pokes = 0;
   private readonly storage: AlarmStorage;
   private readonly wake: () => Promise<WakeOutcome>;
+  /** What the pokes so far said was committed: informers given it (InformerOptions.changes) skip empty catch-ups. */
+  readonly changes = new StoreChanges();
 
   constructor(storage: AlarmStorage, wake: () => Promise<WakeOutcome>) {
     this.storage = storage;
@@ -35,7 +39,8 @@ export class AlarmWakes {
   }
 
   /** The store's poke: a wake within POKE_BATCH_MS, unless one is due sooner. */
-  async poke(): Promise<void> {
+  async poke(news?: PokeNews): Promise<void> {
+    this.changes.note(news);
     this.pokes++;
     const due = Date.now() + POKE_BATCH_MS;
     const alarm = await this.storage.getAlarm();

@@ -16,6 +16,12 @@ export interface ApiClientOptions {
   /** A bearer token, or a function that gives the current one (a rotating node credential). */
   token?: string | (() => Promise<string>);
   userAgent?: string;
+  /**
+   * Called once a write to a resource (create, update, patch, delete, a subresource POST or PUT)
+   * has been answered or has failed: whatever it changed is in the store by then. A woken
+   * Durable Object marks the resource for its next catch-up with it (StoreChanges.wrote).
+   */
+  onWrite?: (resource: ResourceNames) => void;
 }
 
 /** What every Kubernetes object has. */
@@ -102,12 +108,14 @@ export class ApiClient {
   private readonly baseUrl: string;
   private readonly token?: string | (() => Promise<string>);
   private readonly userAgent?: string;
+  private readonly onWrite?: (resource: ResourceNames) => void;
 
   constructor(options: ApiClientOptions) {
     this.transport = options.fetch;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token;
     this.userAgent = options.userAgent;
+    this.onWrite = options.onWrite;
   }
 
   resource<T extends KubeObject>(names: ResourceNames): ResourceClient<T> {
@@ -141,6 +149,15 @@ export class ApiClient {
   async json<R>(spec: RequestSpec): Promise<R> {
     const response = await this.send(spec);
     return (await response.json()) as R;
+  }
+
+  /** A write to `resource`'s objects; `onWrite` hears of it once it is answered or failed. */
+  async write<R>(resource: ResourceNames, spec: RequestSpec): Promise<R> {
+    try {
+      return await this.json<R>(spec);
+    } finally {
+      this.onWrite?.(resource);
+    }
   }
 }
 
@@ -268,20 +285,20 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   create(namespace: string | undefined, object: T, options?: WriteOptions): Promise<T> {
-    return this.client.json<T>({ method: "POST", path: this.path(namespace), query: writeQuery(options), body: this.typed(object) });
+    return this.client.write<T>(this.names, { method: "POST", path: this.path(namespace), query: writeQuery(options), body: this.typed(object) });
   }
 
   update(namespace: string | undefined, object: T, options?: WriteOptions): Promise<T> {
-    return this.client.json<T>({ method: "PUT", path: this.path(namespace, this.nameOf(object)), query: writeQuery(options), body: this.typed(object) });
+    return this.client.write<T>(this.names, { method: "PUT", path: this.path(namespace, this.nameOf(object)), query: writeQuery(options), body: this.typed(object) });
   }
 
   updateStatus(namespace: string | undefined, object: T, options?: WriteOptions): Promise<T> {
-    return this.client.json<T>({ method: "PUT", path: this.path(namespace, this.nameOf(object), "status"), query: writeQuery(options), body: this.typed(object) });
+    return this.client.write<T>(this.names, { method: "PUT", path: this.path(namespace, this.nameOf(object), "status"), query: writeQuery(options), body: this.typed(object) });
   }
 
   /** `body` is the patch document: an object for merge/strategic/apply, a list of operations for json. */
   patch(namespace: string | undefined, name: string, body: unknown, type: PatchType, options: PatchOptions = {}): Promise<T> {
-    return this.client.json<T>({
+    return this.client.write<T>(this.names, {
       method: "PATCH", path: this.path(namespace, name, options.subresource),
       query: { ...writeQuery(options), force: options.force ? "true" : undefined },
       body, contentType: PATCH_MEDIA_TYPES[type],
@@ -290,12 +307,12 @@ export class ResourceClient<T extends KubeObject> {
 
   /** The deleted object (or, with a finalizer or grace period, the object as it is being deleted); some resources answer a Status. */
   delete(namespace: string | undefined, name: string, options?: DeleteOptions): Promise<T | Status> {
-    return this.client.json<T | Status>({ method: "DELETE", path: this.path(namespace, name), body: deleteBody(options) });
+    return this.client.write<T | Status>(this.names, { method: "DELETE", path: this.path(namespace, name), body: deleteBody(options) });
   }
 
   deleteCollection(namespace: string | undefined, options: Pick<ListOptions, "labelSelector" | "fieldSelector"> & DeleteOptions = {}): Promise<ObjectList<T> | Status> {
     const { labelSelector, fieldSelector, ...rest } = options;
-    return this.client.json<ObjectList<T> | Status>({
+    return this.client.write<ObjectList<T> | Status>(this.names, {
       method: "DELETE", path: this.path(namespace), query: { labelSelector, fieldSelector }, body: deleteBody(rest),
     });
   }
@@ -307,10 +324,11 @@ export class ResourceClient<T extends KubeObject> {
     subresource: string,
     request: { method?: "GET" | "PUT" | "POST"; body?: unknown; options?: WriteOptions } = {},
   ): Promise<R> {
-    return this.client.json<R>({
+    const spec = {
       method: request.method ?? "GET", path: this.path(namespace, name, subresource),
       query: request.method && request.method !== "GET" ? writeQuery(request.options) : undefined, body: request.body,
-    });
+    };
+    return spec.method === "GET" ? this.client.json<R>(spec) : this.client.write<R>(this.names, spec);
   }
 
   private typed(object: T): T {

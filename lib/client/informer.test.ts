@@ -6,8 +6,9 @@ import type { ConfigMap, Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
 import { builtin } from "../k8s/resources.ts";
 import { storeObjectName, MAIN_SHARD } from "../shards.ts";
-import type { ApiClient, KubeObject } from "./api-client.ts";
+import { ApiClient, type KubeObject } from "./api-client.ts";
 import { byNodeName, byOwnerUid, Informer, type InformerOptions } from "./informer.ts";
+import { StoreChanges } from "./store-changes.ts";
 import { compactStore, droppingFetch, freshNamespace, loggingFetch, testClient } from "./testing.ts";
 
 const client = testClient();
@@ -192,6 +193,51 @@ describe("Informer", () => {
     expect(dropping.open()).toBe(0);
     expect(informer.lister.get(ns, "x")!.data).toEqual({ v: "2" });
     expect(Number(informer.resourceVersion)).toBeGreaterThanOrEqual(Number(last.metadata!.resourceVersion));
+  });
+
+  it("with StoreChanges, catchUp watches only when a poke's news or one of its client's own writes says the resource changed", async () => {
+    const ns = await freshNamespace(client);
+    const changes = new StoreChanges();
+    const { fetch, log } = loggingFetch();
+    const own = new ApiClient({ fetch, baseUrl: "https://edgeplane.test", token: "test-admin-token", onWrite: (resource) => changes.wrote(resource) });
+    const informer = configMapInformer(own, ns, { changes });
+    const watched = () => log.filter((line) => line.startsWith("WATCH")).length;
+    await informer.catchUp();
+    expect(log).toEqual([`GET /api/v1/namespaces/${ns}/configmaps`]);
+    // No news yet: it cannot know, so it watches.
+    await informer.catchUp();
+    expect(watched()).toBe(1);
+
+    // The last configmap commit is at its cursor: nothing to see, no request.
+    const prefix = "/registry/configmaps/";
+    changes.note({ revisions: { [prefix]: Number(informer.resourceVersion) } });
+    await informer.catchUp();
+    expect(log).toHaveLength(2);
+
+    // Someone else's write, then its poke's news.
+    const theirs = await configMaps.create(ns, { metadata: { name: "theirs" } });
+    await informer.catchUp();
+    expect(informer.lister.get(ns, "theirs")).toBeUndefined(); // the news has not come yet
+    changes.note({ revisions: { [prefix]: Number(theirs.metadata!.resourceVersion) } });
+    await informer.catchUp();
+    expect(watched()).toBe(2);
+    expect(informer.lister.get(ns, "theirs")).toBeDefined();
+    // Older news (a late poke) changes nothing.
+    changes.note({ revisions: { [prefix]: Number(theirs.metadata!.resourceVersion) - 1 } });
+    await informer.catchUp();
+    expect(watched()).toBe(2);
+
+    // Its own write needs no news: the next catch-up looks.
+    await own.resource<ConfigMap>(configMapNames).create(ns, { metadata: { name: "mine" } });
+    await informer.catchUp();
+    expect(watched()).toBe(3);
+    expect(informer.lister.get(ns, "mine")).toBeDefined();
+    await informer.catchUp();
+    expect(watched()).toBe(3);
+    // News of another resource says nothing about this one.
+    changes.note({ revisions: { "/registry/secrets/": Number.MAX_SAFE_INTEGER } });
+    await informer.catchUp();
+    expect(watched()).toBe(3);
   });
 
   it("keeps only the projection of each object when given one", async () => {

@@ -6,6 +6,7 @@ import type { Pod } from "kubernetes-types/core/v1";
 import { matchesLabels, parseLabelSelector, type LabelRequirement } from "../k8s/selectors.ts";
 import { isGone, type KubeObject, type ResourceClient } from "./api-client.ts";
 import { MemoryCache, objectKey, type IndexFunc, type Indexers, type InformerCache } from "./informer-cache.ts";
+import { TRUST_POKES_MS, type StoreChanges } from "./store-changes.ts";
 
 export const byNamespace: IndexFunc<KubeObject> = (object) => [object.metadata?.namespace ?? ""];
 export const byNodeName: IndexFunc<KubeObject> = (object) => {
@@ -48,6 +49,11 @@ export interface InformerOptions<T> {
   /** Back-off after a failed list or watch in `run`: doubling from `initialMs` up to `maxMs` (800 ms, 30 s). */
   backoff?: { initialMs: number; maxMs: number };
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * What the store's pokes and the client's own writes say changed: `catchUp` skips its watch when
+   * nothing under this resource was committed since its cursor (at most TRUST_POKES_MS at a time).
+   */
+  changes?: StoreChanges;
 }
 
 type Change<T> = { type: "add"; object: T } | { type: "update"; old: T; object: T } | { type: "delete"; object: T };
@@ -70,6 +76,9 @@ export class Informer<T extends KubeObject> {
   private readonly options: InformerOptions<T>;
   private readonly cache: InformerCache<T>;
   private readonly handlers: EventHandlers<T>[] = [];
+  /** Own writes to this resource (StoreChanges.writesTo) when the last catch-up started, and when it ended. */
+  private writesSeen: number | undefined;
+  private caughtUpAt = 0;
 
   constructor(resource: ResourceClient<T>, options: InformerOptions<T> = {}) {
     this.resource = resource;
@@ -105,9 +114,20 @@ export class Informer<T extends KubeObject> {
   /**
    * Brings the cache up to now and returns, leaving no watch open: a list the first time (or after
    * the cursor was compacted away), else a watch from the cursor until the server's bookmark says
-   * the replay is delivered.
+   * the replay is delivered; nothing at all when `changes` says nothing was committed since.
    */
   async catchUp(signal?: AbortSignal): Promise<void> {
+    const changes = this.options.changes;
+    const names = this.resource.names;
+    if (changes?.upToDate(names, this.resourceVersion, this.writesSeen) && Date.now() - this.caughtUpAt < TRUST_POKES_MS) return;
+    const writes = changes?.writesTo(names);
+    await this.catchUpNow(signal);
+    if (signal?.aborted) return;
+    this.writesSeen = writes;
+    this.caughtUpAt = Date.now();
+  }
+
+  private async catchUpNow(signal?: AbortSignal): Promise<void> {
     if (!this.hasSynced) return this.relist();
     let failures = 0;
     for (;;) {

@@ -1,0 +1,60 @@
+// The store's pokes, sent to a real controller manager object (one of its own, under a throwaway
+// cluster name): each carries the revision of the last commit under every prefix the target
+// watches, and a prefix with no commit since the shard started is reported at the revision before
+// its first commit, so a cache already past that skips its catch-up; resources the target is not
+// poked for stay unknown (always caught up).
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { StoreChanges } from "../../lib/client/store-changes.ts";
+import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
+import { until } from "../../test/support/until.ts";
+import type { KubeControllerManager } from "../controllers/object.ts";
+import type { Commit } from "./mvcc.ts";
+import { CONTROLLER_POKES, Pokes } from "./pokes.ts";
+
+const configMaps = builtin("v1", "configmaps");
+const pods = builtin("v1", "pods");
+const podTemplates = builtin("v1", "podtemplates");
+const leases = builtin("coordination.k8s.io/v1", "leases");
+
+/** A commit of puts at `revision`, as the store's MVCC layer hands it to the pokes. */
+function commit(revision: number, ...keys: string[]): Commit {
+  return {
+    revision,
+    events: keys.map((key) => ({ type: "PUT" as const, kv: { key: new TextEncoder().encode(key), create_revision: revision, mod_revision: revision, version: 1, value: new Uint8Array(), lease: 0 } })),
+  };
+}
+
+describe("the store's pokes", () => {
+  it("tell the poked object the revision of the last commit under each prefix it watches", async () => {
+    const cluster = `pokes-${crypto.randomUUID()}`;
+    const manager = env.CONTROLLERS.get(env.CONTROLLERS.idFromName(cluster));
+    // Whether a cache of `resource` at `resourceVersion` is up to date by the news so far. The
+    // poke also asks for a wake, which this test does not want: the alarm goes each time.
+    const upToDate = (resource: ResourceNames, resourceVersion: number) =>
+      runInDurableObject(manager, async (object: KubeControllerManager, state) => {
+        await state.storage.deleteAlarm();
+        return (object["wakes"].changes as StoreChanges).upToDate(resource, String(resourceVersion), 0);
+      });
+    const pokes = new Pokes(env, cluster, [CONTROLLER_POKES]);
+
+    pokes.committed(commit(41, "/registry/configmaps/default/a"));
+    await until("the first poke's news", async () => (await upToDate(configMaps, 41)) || undefined);
+    expect(await upToDate(configMaps, 40)).toBe(false);
+    // No commit under PodTemplates since the shard started: none after revision 40.
+    expect(await upToDate(podTemplates, 40)).toBe(true);
+    expect(await upToDate(podTemplates, 39)).toBe(false);
+    // Leases are not among the prefixes the controller manager is poked for: never known.
+    expect(await upToDate(leases, Number.MAX_SAFE_INTEGER)).toBe(false);
+
+    // Commits that touch nothing it watches send nothing; a later poke carries every prefix's revision.
+    pokes.committed(commit(42, "/registry/leases/kube-node-lease/n1"));
+    pokes.committed(commit(43, "/registry/pods/default/p", "/registry/configmaps/default/b"));
+    await until("the second poke's news", async () => (await upToDate(pods, 43)) || undefined);
+    expect(await upToDate(pods, 42)).toBe(false);
+    expect(await upToDate(configMaps, 42)).toBe(false);
+    expect(await upToDate(configMaps, 43)).toBe(true);
+    expect(await upToDate(podTemplates, 40)).toBe(true);
+  });
+});
