@@ -29,6 +29,8 @@ import { nodeIpamController } from "./node-ipam.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { podGcController } from "./pod-gc.ts";
 import { persistentVolumeBinderController } from "./persistentvolume-binder.ts";
+import { pvcProtectionController } from "./pvc-protection.ts";
+import { pvProtectionController } from "./pv-protection.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { replicationControllerController } from "./replicationcontroller.ts";
 import { disruptionController, stalePodDisruptionController } from "./disruption.ts";
@@ -47,6 +49,7 @@ import { controllerSettings, type ControllerSettings } from "./settings.ts";
 export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploymentController, garbageCollector, namespaceController, jobController, cronJobController, daemonSetController, statefulSetController, ttlAfterFinishedController,
   nodeIpamController, nodeLifecycleController, taintEvictionController, podGcController, endpointSliceController, endpointsController,
   serviceAccountController, rootCaPublisher, clusterRoleAggregationController, persistentVolumeBinderController,
+  pvcProtectionController, pvProtectionController,
   replicationControllerController, disruptionController, stalePodDisruptionController, resourceQuotaController, horizontalPodAutoscalerController(), serviceLoadBalancerController];
 
 /** How long one wake may reconcile before it yields (and sets an alarm for now). */

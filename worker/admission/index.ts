@@ -11,6 +11,7 @@ import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks
 import { nodeRestriction } from "./node-restriction.ts";
 import { defaultTolerationSeconds, priority } from "./pod-defaults.ts";
 import { defaultStorageClass } from "./default-storage-class.ts";
+import { storageObjectInUseProtection } from "./storage-object-in-use-protection.ts";
 import { podSecurity } from "./pod-security-admission.ts";
 import { rbacEscalation } from "./rbac-escalation.ts";
 import { resourceQuota } from "./resource-quota.ts";
@@ -19,11 +20,11 @@ import { serviceAccount } from "./service-account.ts";
 /**
  * Kubernetes' order: RBAC escalation prevention (kube's RBAC storage checks it first), then the
  * plugins: NamespaceLifecycle (in the store), LimitRanger, ServiceAccount, NodeRestriction, Priority,
- * DefaultTolerationSeconds, DefaultStorageClass, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
+ * DefaultTolerationSeconds, DefaultStorageClass, StorageObjectInUseProtection, PodSecurity, MutatingAdmissionWebhook, ValidatingAdmissionPolicy,
  * ValidatingAdmissionWebhook, ResourceQuota.
  */
 const PLUGINS: AdmissionPlugin[] = [
-  rbacEscalation, limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, defaultStorageClass, podSecurity,
+  rbacEscalation, limitRanger, serviceAccount, nodeRestriction, priority, defaultTolerationSeconds, defaultStorageClass, storageObjectInUseProtection, podSecurity,
   mutatingAdmissionWebhook, validatingAdmissionPolicy, validatingAdmissionWebhook, resourceQuota,
 ];
 
