@@ -111,10 +111,10 @@ describe("kubectl logs through the node tunnel (simulated runtime)", () => {
     expect((await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/nothing`)).stderr).toContain("404 page not found");
   });
 
-  it("port-forward says it is not served yet", async () => {
+  it("port-forward with the server's own kubectl (1.30, SPDY only) gets the Status naming 1.31", async () => {
     const forward = await harness.kubectl(kubectl, "port-forward", "web", "0:80");
     expect(forward.code).not.toBe(0);
-    expect(forward.stderr).toContain("pods/portforward is not supported by this cluster yet");
+    expect(forward.stderr).toContain("port-forward needs kubectl 1.31 or newer");
   });
 
   it("`kubectl logs -f` streams until the pod is deleted", async () => {
