@@ -1,0 +1,130 @@
+// `kubectl port-forward` to real containers through the node tunnel (as root): the agent bundle
+// joins on the cri runtime with its own containerd; a busybox pod serves HTTP on two ports, and
+// every kubectl here that speaks port-forward over WebSocket (1.31+) forwards both at once, with
+// several requests on each; a port nothing listens on answers with the kubelet's words; the
+// SPDY-only kubectls get the Status naming 1.31.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { exchange, startPortForward } from "../support/port-forward.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { until as waitUntil } from "../support/until.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "pf-cri";
+const BRIDGE = "ep-pf0";
+/** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246–10.249). */
+const CLUSTER_CIDR = "10.250.0.0/16";
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+/** kubectl port-forward speaks WebSocket from 1.31; /usr/bin/kubectl runs the server's version (1.30). */
+const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 30);
+const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 31);
+const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 31);
+
+let harness: KubectlHarness;
+let dir: string;
+let bundle: string;
+let agent: ChildProcess | undefined;
+let output = "";
+const stateDir = () => join(dir, "agent");
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "node-portforward-cri-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("node-portforward-cri-e2e-", { vars: { CLUSTER_CIDR } });
+});
+
+afterAll(async () => {
+  // SIGTERM: the agent stops its own containerd (a killed agent would leave it running), then cleanup removes the pods.
+  if (agent && agent.exitCode === null && agent.signalCode === null) {
+    const exited = once(agent, "exit");
+    agent.kill("SIGTERM");
+    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (dir && existsSync(join(stateDir(), "agent.json"))) {
+    try {
+      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
+    } catch {
+      // Nothing left to clean.
+    }
+  }
+  await harness?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
+
+const get = (path: string) => `GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`;
+
+describe("kubectl port-forward to real containers through the tunnel", () => {
+  it("the agent joins on containerd and a pod serves HTTP on ports 80 and 8080", async () => {
+    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
+    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
+      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
+    agent.stdout!.on("data", (d) => (output += d));
+    agent.stderr!.on("data", (d) => (output += d));
+    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
+    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+    const pod = {
+      apiVersion: "v1", kind: "Pod", metadata: { name: "web" },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [{
+          name: "web", image: "busybox",
+          command: ["sh", "-c", "mkdir -p /a /b && echo eighty > /a/index.html && echo eighty-eighty > /b/index.html && httpd -p 80 -h /a && exec httpd -f -p 8080 -h /b"],
+        }],
+      },
+    };
+    const file = join(dir, "web.json");
+    writeFileSync(file, JSON.stringify(pod));
+    await harness.ok(kubectl, "apply", "-f", file);
+    await harness.ok(kubectl, "wait", "pod/web", "--for=condition=Ready", "--timeout=120s");
+  });
+
+  it("every kubectl 1.31+ forwards both ports, several requests at once on each", async () => {
+    expect(WEBSOCKET_KUBECTLS.length).toBeGreaterThan(0);
+    for (const binary of WEBSOCKET_KUBECTLS) {
+      const forward = await startPortForward(binary, harness.env(), "pod/web", [80, 8080]);
+      try {
+        const [eighty, eightyEighty] = forward.locals as [number, number];
+        const requests = [eighty, eightyEighty, eighty, eightyEighty, eighty, eightyEighty];
+        const answers = (await Promise.all(requests.map((port) => exchange(port, get("/index.html"))))).map(String);
+        for (const [i, answer] of answers.entries()) {
+          expect(answer, binary).toMatch(/^HTTP\/1\.[01] 200 OK\r\n/);
+          expect(answer.endsWith(requests[i] === eighty ? "\r\n\r\neighty\n" : "\r\n\r\neighty-eighty\n"), `${binary}: ${answer}`).toBe(true);
+        }
+        for (let i = 0; i < 3; i++) expect(String(await exchange(eighty, get("/missing"))), binary).toMatch(/^HTTP\/1\.[01] 404 /);
+      } finally {
+        forward.stop();
+      }
+    }
+  });
+
+  it("a port nothing listens on: the connection ends with the kubelet's words, and kubectl says it lost the pod", async () => {
+    const newest = WEBSOCKET_KUBECTLS.at(-1)!;
+    const forward = await startPortForward(newest, harness.env(), "pod/web", [9999]);
+    expect((await exchange(forward.locals[0]!, get("/"))).byteLength).toBe(0);
+    expect(await forward.exited).not.toBe(0);
+    expect(forward.output()).toMatch(/error forwarding port 9999 to pod web_default, uid [0-9a-f-]+: connect ECONNREFUSED 10\.250\.\d+\.\d+:9999/);
+    expect(forward.output()).toContain("lost connection to pod");
+  });
+
+  it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
+    expect(SPDY_KUBECTLS.length).toBeGreaterThan(0);
+    for (const binary of SPDY_KUBECTLS) {
+      const result = await harness.kubectl(binary, "port-forward", "pod/web", ":80");
+      expect(result.code, binary).not.toBe(0);
+      expect(result.stderr, binary).toContain("port-forward needs kubectl 1.31 or newer");
+    }
+  });
+});
