@@ -11,7 +11,7 @@ const TEST_SERVICE_ACCOUNT_KEY = '{"kty":"EC","x":"B4RM9mtp-idNcnH_zgjOcj6wgA43o
 const TEST_ENCRYPTION_KEYS = "test-key:OGlX8zuKsmkCp0grd7Sd+X1cLsbEaVmgnHTgp5UILEM=";
 
 /** Suites that join real (containerd) nodes in the host's network namespace. */
-const HOST_NODE_SUITES = ["test/e2e/node-agent-cri.test.ts", "test/e2e/node-tunnel-cri.test.ts", "test/e2e/node-exec-cri.test.ts", "test/e2e/node-portforward-cri.test.ts", "test/e2e/node-failover.test.ts", "test/e2e/services.test.ts", "test/e2e/services-nftables.test.ts", "test/e2e/loadbalancer.test.ts", "test/e2e/services-faults.test.ts", "test/e2e/services-two-nodes.test.ts"];
+const HOST_NODE_SUITES = ["test/e2e/node-agent-cri.test.ts", "test/e2e/node-tunnel-cri.test.ts", "test/e2e/node-exec-cri.test.ts", "test/e2e/node-portforward-cri.test.ts", "test/e2e/node-failover.test.ts", "test/e2e/services.test.ts", "test/e2e/services-nftables.test.ts", "test/e2e/loadbalancer.test.ts", "test/e2e/services-faults.test.ts", "test/e2e/services-two-nodes.test.ts", "test/e2e/metrics-cri.test.ts"];
 
 export default defineConfig({
   test: {
