@@ -10,10 +10,13 @@ import { isNotFound, type KubeObject } from "../../lib/client/index.ts";
 import { labelSelectorFromObject, matchesLabels, type LabelSelectorObject } from "../../lib/k8s/selectors.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { CONTROLLER_REVISION_HASH, CONTROLLER_REVISIONS, currentRevision, ownedRevisions, RevisionCollision, truncateHistory } from "./controllerrevision.ts";
-import { controllerRefOf, keyOf, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
+import { controllerRefOf, keyOf, selects, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
+import { claimPods, podCandidates, podOwnerKeys, type PodOwnerKind } from "./pod-claims.ts";
 import { controllerRefTo, isPodAvailable, isPodReady, PODS, podFromTemplate } from "./replicaset.ts";
 
 export const DAEMONSETS = builtin("apps/v1", "daemonsets");
+/** A DaemonSet's pods: those its selector matches, adopted when orphaned. */
+const DAEMON_SET_PODS: PodOwnerKind<DaemonSet> = { resource: DAEMONSETS, apiVersion: "apps/v1", kind: "DaemonSet", selects: (ds, pod) => selects(ds.spec?.selector, pod.metadata?.labels) };
 export const NODES = builtin("v1", "nodes");
 
 /** The deprecated label kube still sets: the DaemonSet's generation when the pod was made. */
@@ -272,8 +275,7 @@ async function syncDaemonSet(ds: DaemonSet, ctx: ReconcileContext): Promise<numb
   const { hash } = await currentRevision(ds, "DaemonSet", CONTROLLER_REVISION_HASH, revisions, ctx);
   const nodes = ctx.listers.of<Node>(NODES).list();
   const podsByNode = new Map<string, Pod[]>();
-  for (const pod of ctx.listers.of<Pod>(PODS).list(namespace)) {
-    if (controllerRefOf(pod)?.uid !== ds.metadata!.uid) continue;
+  for (const pod of await claimPods(ds, podCandidates(ds, ctx.listers), DAEMON_SET_PODS, ctx)) {
     const node = targetNodeOf(pod);
     if (node) podsByNode.set(node, [...(podsByNode.get(node) ?? []), pod]);
   }
@@ -324,7 +326,7 @@ export const daemonSetController: Controller = {
   name: "daemonset-controller",
   watches: [
     { resource: DAEMONSETS, keysFor: (ds) => [keyOf(ds)] },
-    { resource: PODS, keysFor: daemonSetKeysFor },
+    { resource: PODS, keysFor: (pod, listers) => podOwnerKeys(pod as Pod, listers, DAEMON_SET_PODS) },
     { resource: CONTROLLER_REVISIONS, keysFor: daemonSetKeysFor },
     // Any node change may change where every DaemonSet runs.
     { resource: NODES, keysFor: (_node, listers) => listers.of<DaemonSet>(DAEMONSETS).list().map(keyOf) },

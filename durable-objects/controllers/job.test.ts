@@ -3,7 +3,7 @@
 import type { Job } from "kubernetes-types/batch/v1";
 import type { Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
-import { backoffDelay, backoffRecord, nextBackoffRecord, surplusIndexedPods, formatIndexes, jobPod, matchPodFailurePolicy, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
+import { backoffDelay, backoffRecord, nextBackoffRecord, surplusIndexedPods, formatIndexes, isIndexFailed, jobPod, matchPodFailurePolicy, nextIndexFailures, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
 
 function job(spec: Partial<NonNullable<Job["spec"]>> = {}): Job {
   return {
@@ -140,5 +140,42 @@ describe("jobPod", () => {
     expect(p.metadata).toMatchObject({ generateName: "pi-2-", annotations: { "batch.kubernetes.io/job-completion-index": "2" }, labels: { "batch.kubernetes.io/job-completion-index": "2" } });
     expect(p.spec!.hostname).toBe("pi-2");
     expect(p.spec!.containers[0]!.env).toEqual([{ name: "JOB_COMPLETION_INDEX", valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } }]);
+  });
+});
+
+describe("backoffLimitPerIndex", () => {
+  const indexed = (spec: Partial<NonNullable<Job["spec"]>> = {}) => job({ completionMode: "Indexed", completions: 3, backoffLimitPerIndex: 1, ...spec });
+  const failedAt = (failures: number, { ignored = 0, exitCode = 1 }: { ignored?: number; exitCode?: number } = {}) => {
+    const p = pod("f", { phase: "Failed", exitCode, index: 0 });
+    p.metadata!.annotations = { ...p.metadata!.annotations, "batch.kubernetes.io/job-index-failure-count": String(failures), ...(ignored ? { "batch.kubernetes.io/job-index-ignored-failure-count": String(ignored) } : {}) };
+    return p;
+  };
+  const failIndexOn42 = { podFailurePolicy: { rules: [{ action: "FailIndex", onExitCodes: { operator: "In", values: [42] } }, { action: "Ignore", onExitCodes: { operator: "In", values: [7] } }] } };
+
+  it.each([
+    ["an index's first failure, under a limit of 1: retried", indexed(), failedAt(0), false],
+    ["its second failure (one before it): the index fails", indexed(), failedAt(1), true],
+    ["a limit of 0: the first failure fails the index", indexed({ backoffLimitPerIndex: 0 }), failedAt(0), true],
+    ["a FailIndex rule: the index fails at once", indexed(failIndexOn42), failedAt(0, { exitCode: 42 }), true],
+    ["an ignored failure never fails the index", indexed({ backoffLimitPerIndex: 0, ...failIndexOn42 }), failedAt(5, { exitCode: 7 }), false],
+    ["a Job without backoffLimitPerIndex has no failed indexes", indexed({ backoffLimitPerIndex: undefined }), failedAt(9), false],
+    ["a pod that has not failed", indexed({ backoffLimitPerIndex: 0 }), pod("ok", { phase: "Succeeded", index: 0 }), false],
+  ])("isIndexFailed: %s", (_, j, p, expected) => {
+    expect(isIndexFailed(j, p)).toBe(expected);
+  });
+
+  it.each([
+    ["an index's first pod", indexed(), undefined, { failures: 0, ignored: 0 }],
+    ["after a counted failure", indexed(), failedAt(1, { ignored: 2 }), { failures: 2, ignored: 2 }],
+    ["after a failure the policy ignores", indexed(failIndexOn42), failedAt(1, { exitCode: 7 }), { failures: 1, ignored: 1 }],
+  ])("nextIndexFailures: %s", (_, j, replaced, expected) => {
+    expect(nextIndexFailures(j, replaced)).toEqual(expected);
+  });
+
+  it("a pod of such a Job carries its index's failure counts (the ignored one only when not zero)", () => {
+    expect(jobPod(indexed(), 2, { failures: 1, ignored: 0 }).metadata!.annotations).toMatchObject({ "batch.kubernetes.io/job-completion-index": "2", "batch.kubernetes.io/job-index-failure-count": "1" });
+    expect(jobPod(indexed(), 2, { failures: 1, ignored: 0 }).metadata!.annotations).not.toHaveProperty("batch.kubernetes.io/job-index-ignored-failure-count");
+    expect(jobPod(indexed(), 0, { failures: 0, ignored: 3 }).metadata!.annotations).toMatchObject({ "batch.kubernetes.io/job-index-failure-count": "0", "batch.kubernetes.io/job-index-ignored-failure-count": "3" });
+    expect(jobPod(indexed({ backoffLimitPerIndex: undefined }), 0).metadata!.annotations).not.toHaveProperty("batch.kubernetes.io/job-index-failure-count");
   });
 });

@@ -5,12 +5,18 @@
 // failure, or `activeDeadlineSeconds` passes; a suspended Job has no pods. Finished pods are
 // counted through status.uncountedTerminatedPods and the `batch.kubernetes.io/job-tracking`
 // finalizer, so no pod is counted twice or lost; Complete and Failed conditions end the Job.
+// An Indexed Job with backoffLimitPerIndex retries each index on its own (its pods carry the
+// index's failure count), gives up on an index past its limit (status.failedIndexes) and fails
+// once more than maxFailedIndexes have failed, or when every index has succeeded or failed.
+// Orphaned pods its selector matches are adopted (with the tracking finalizer), as kube's
+// controllerRef manager does; successPolicy is alpha and off in 1.30, so it is not served.
 import type { Job, JobCondition, JobStatus, PodFailurePolicyRule } from "kubernetes-types/batch/v1";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import { isNotFound, type KubeObject } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { controllerRefOf, keyOf, splitKey, type Controller, type ReconcileContext, type ReconcileResult } from "./framework.ts";
+import { controllerRefOf, keyOf, selects, splitKey, type Controller, type Listers, type ReconcileContext, type ReconcileResult } from "./framework.ts";
+import { claimPods, podCandidates, podOwnerKeys, type PodOwnerKind } from "./pod-claims.ts";
 import { controllerRefTo, deletionOrder, isPodReady, PODS, podFromTemplate } from "./replicaset.ts";
 
 export const JOBS = builtin("batch/v1", "jobs");
@@ -18,6 +24,9 @@ export const JOBS = builtin("batch/v1", "jobs");
 export const JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking";
 export const COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index";
 const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
+/** On each pod of a Job with backoffLimitPerIndex: how many pods of its index failed before it (counted, and ignored by the podFailurePolicy). */
+export const INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count";
+export const INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count";
 /** kube's DefaultJobPodFailureBackOff and MaxJobPodFailureBackOff. */
 const BACKOFF_BASE_MS = 10_000;
 const BACKOFF_MAX_MS = 360_000;
@@ -26,6 +35,14 @@ const MAX_PODS_PER_SYNC = 500;
 
 const BACKOFF_LIMIT_MESSAGE = "Job has reached the specified backoff limit";
 const DEADLINE_MESSAGE = "Job was active longer than specified deadline";
+const MAX_FAILED_INDEXES_MESSAGE = "Job has exceeded the specified maximal number of failed indexes";
+const FAILED_INDEXES_MESSAGE = "Job has failed indexes";
+
+/** A Job's pods: those its selector matches (the generated one names its controller-uid), adopted with the tracking finalizer. */
+const JOB_PODS: PodOwnerKind<Job> = {
+  resource: JOBS, apiVersion: "batch/v1", kind: "Job", finalizer: JOB_TRACKING_FINALIZER,
+  selects: (job, pod) => !!job.spec?.selector && selects(job.spec.selector, pod.metadata?.labels),
+};
 
 export type PodOutcome = "Succeeded" | "Failed";
 
@@ -93,6 +110,35 @@ export function matchPodFailurePolicy(job: Job, pod: Pod): FailurePolicyMatch {
     }
   }
   return { action: "Count" };
+}
+
+const countAnnotation = (pod: Pod, key: string): number => {
+  const text = pod.metadata?.annotations?.[key] ?? "0";
+  return /^\d+$/.test(text) ? Number(text) : 0;
+};
+
+const perIndex = (job: Job): boolean => job.spec?.completionMode === "Indexed" && job.spec?.backoffLimitPerIndex != null;
+
+/** Whether this pod's failure fails its index (isIndexFailed): a FailIndex rule, or a counted failure at the index's limit. */
+export function isIndexFailed(job: Job, pod: Pod): boolean {
+  if (!perIndex(job) || podOutcome(pod, job) !== "Failed") return false;
+  const action = job.spec?.podFailurePolicy ? matchPodFailurePolicy(job, pod).action : "Count";
+  if (action === "FailIndex") return true;
+  return action !== "Ignore" && countAnnotation(pod, INDEX_FAILURE_COUNT) >= job.spec!.backoffLimitPerIndex!;
+}
+
+export interface IndexFailures {
+  failures: number;
+  ignored: number;
+}
+
+/** The counts a pod replacing this failed one carries (getNewIndexFailureCounts); none for an index's first pod. */
+export function nextIndexFailures(job: Job, replaced: Pod | undefined): IndexFailures {
+  if (!replaced) return { failures: 0, ignored: 0 };
+  const failures = countAnnotation(replaced, INDEX_FAILURE_COUNT);
+  const ignored = countAnnotation(replaced, INDEX_IGNORED_FAILURE_COUNT);
+  const counted = !job.spec?.podFailurePolicy || matchPodFailurePolicy(job, replaced).action !== "Ignore";
+  return counted ? { failures: failures + 1, ignored } : { failures, ignored: ignored + 1 };
 }
 
 /** When a pod finished: its containers' last finish, else its last condition change, else its creation. */
@@ -189,8 +235,8 @@ export function surplusIndexedPods(job: Job, completed: Set<number>, active: Pod
   });
 }
 
-/** The pod a Job makes, with the tracking finalizer, and in Indexed mode its index and hostname. */
-export function jobPod(job: Job, index: number | undefined): Pod {
+/** The pod a Job makes, with the tracking finalizer, and in Indexed mode its index and hostname (and with backoffLimitPerIndex its index's failure counts). */
+export function jobPod(job: Job, index: number | undefined, failures: IndexFailures = { failures: 0, ignored: 0 }): Pod {
   const pod = podFromTemplate(job.spec!.template, job, controllerRefTo(job, "batch/v1", "Job"));
   pod.metadata!.finalizers = [...(pod.metadata!.finalizers ?? []), JOB_TRACKING_FINALIZER];
   if (index === undefined) return pod;
@@ -198,6 +244,10 @@ export function jobPod(job: Job, index: number | undefined): Pod {
   pod.metadata!.generateName = `${name}-${index}-`;
   pod.metadata!.annotations = { ...pod.metadata!.annotations, [COMPLETION_INDEX]: String(index) };
   pod.metadata!.labels = { ...pod.metadata!.labels, [COMPLETION_INDEX]: String(index) };
+  if (perIndex(job)) {
+    pod.metadata!.annotations[INDEX_FAILURE_COUNT] = String(failures.failures);
+    if (failures.ignored > 0) pod.metadata!.annotations[INDEX_IGNORED_FAILURE_COUNT] = String(failures.ignored);
+  }
   pod.spec!.hostname ??= `${name}-${index}`;
   const indexEnv = { name: "JOB_COMPLETION_INDEX", valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX}']` } } };
   for (const container of [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers]) {
@@ -227,13 +277,25 @@ export function pastBackoffLimitOnFailure(job: Job, active: Pod[]): boolean {
   return limit === 0 ? restarts > 0 : restarts >= limit;
 }
 
-/** A pod's Job; for an orphan that still has the tracking finalizer, the Job its label names. */
-function jobKeysFor(object: KubeObject): string[] {
-  const ref = controllerRefOf(object);
-  const namespace = object.metadata?.namespace ?? "";
-  if (ref) return ref.kind === "Job" ? [`${namespace}/${ref.name}`] : [];
+/** A pod's Job; for an orphan, the Jobs that would adopt it and (while it has the tracking finalizer) the Job its label names. */
+function jobKeysFor(object: KubeObject, listers: Listers): string[] {
+  const keys = podOwnerKeys(object as Pod, listers, JOB_PODS);
+  if (controllerRefOf(object)) return keys;
   const jobName = object.metadata?.labels?.[JOB_NAME_LABEL];
-  return jobName && object.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER) ? [`${namespace}/${jobName}`] : [];
+  if (jobName && object.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER)) keys.push(`${object.metadata?.namespace ?? ""}/${jobName}`);
+  return keys;
+}
+
+/** The newest failed pod of each index: the one a replacement counts on from. */
+function lastFailedPerIndex(job: Job, finished: Finished[]): Map<number, Pod> {
+  const last = new Map<number, Pod>();
+  for (const { pod, outcome } of finished) {
+    const index = completionIndexOf(pod);
+    if (outcome !== "Failed" || index === undefined) continue;
+    const before = last.get(index);
+    if (!before || finishedAt(pod) > finishedAt(before)) last.set(index, pod);
+  }
+  return last;
 }
 
 /** Lets go of these pods' tracking finalizers. */
@@ -255,6 +317,8 @@ class JobSync {
   private readonly namespace: string;
   private readonly pods;
   private readonly jobs;
+  /** With backoffLimitPerIndex: each index's newest failed pod. */
+  private lastFailed = new Map<number, Pod>();
 
   constructor(job: Job, ctx: ReconcileContext) {
     this.job = job;
@@ -291,7 +355,8 @@ class JobSync {
       next += slice.length;
       const results = await Promise.allSettled(slice.map(async (index) => {
         try {
-          const pod = await this.pods.create(this.namespace, jobPod(this.job, index));
+          const replaced = index === undefined ? undefined : this.lastFailed.get(index);
+          const pod = await this.pods.create(this.namespace, jobPod(this.job, index, perIndex(this.job) ? nextIndexFailures(this.job, replaced) : undefined));
           await this.event("Normal", "SuccessfulCreate", "Create", `Created pod: ${pod.metadata!.name}`);
         } catch (e) {
           await this.event("Warning", "FailedCreate", "Create", `Error creating: ${(e as Error).message}`);
@@ -311,13 +376,13 @@ class JobSync {
     const job = this.job;
     const uid = job.metadata!.uid!;
     const now = this.ctx.now();
-    const owned = this.ctx.listers.of<Pod>(PODS).list(this.namespace).filter((p) => controllerRefOf(p)?.uid === uid);
     if (isJobFinished(job) || job.metadata?.deletionTimestamp) {
       backoffRecords.delete(keyOf(job));
       // Nothing more is counted: the pods are free to go.
-      await releaseTrackingFinalizers(owned, this.ctx);
+      await releaseTrackingFinalizers(this.ctx.listers.of<Pod>(PODS).list(this.namespace).filter((p) => controllerRefOf(p)?.uid === uid), this.ctx);
       return undefined;
     }
+    const owned = await claimPods(job, podCandidates(job, this.ctx.listers), JOB_PODS, this.ctx);
     const finished = owned.map((pod) => ({ pod, outcome: podOutcome(pod, job) })).filter((f): f is { pod: Pod; outcome: PodOutcome } => f.outcome !== undefined);
     const active = owned.filter((p) => podOutcome(p, job) === undefined && !p.metadata?.deletionTimestamp);
     const terminating = owned.filter((p) => p.metadata?.deletionTimestamp && !["Succeeded", "Failed"].includes(p.status?.phase ?? ""));
@@ -329,8 +394,10 @@ class JobSync {
     const known = new Set([...uncounted.succeeded, ...uncounted.failed]);
     const newlyFinished = finished.filter((f) => f.pod.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER) && !known.has(f.pod.metadata!.uid!));
     const completed = parseIndexes(status.completedIndexes);
+    const failedIndexes = parseIndexes(status.failedIndexes ?? undefined);
     let failJob: string | undefined = conditionOf(job, "FailureTarget")?.message;
     for (const { pod, outcome } of newlyFinished) {
+      if (isIndexFailed(job, pod)) failedIndexes.add(completionIndexOf(pod)!);
       if (outcome === "Failed") {
         const match = matchPodFailurePolicy(job, pod);
         // Ignored: not counted towards the backoffLimit, not in status.failed.
@@ -339,6 +406,8 @@ class JobSync {
       }
       uncounted[outcome === "Succeeded" ? "succeeded" : "failed"].push(pod.metadata!.uid!);
     }
+    // Recorded with the pods that failed them, before their finalizers go.
+    if (perIndex(job)) status.failedIndexes = formatIndexes(failedIndexes);
     if (newlyFinished.length) {
       status.uncountedTerminatedPods = uncounted;
       Object.assign(this.job, await this.writeStatus(status));
@@ -387,6 +456,10 @@ class JobSync {
       // 1.30 records the interim FailureTarget (so the message survives the finalizers' removal), then Failed.
       conditions = withCondition(conditions, condition("FailureTarget", "True", now, "PodFailurePolicy", failJob));
       await finishWith("Failed", "PodFailurePolicy", failJob);
+    } else if (perIndex(job) && job.spec?.maxFailedIndexes != null && failedIndexes.size > job.spec.maxFailedIndexes) {
+      await finishWith("Failed", "MaxFailedIndexesExceeded", MAX_FAILED_INDEXES_MESSAGE);
+    } else if (perIndex(job) && failedIndexes.size > 0 && failedIndexes.size + completed.size >= (completions ?? 0)) {
+      await finishWith("Failed", "FailedIndexes", FAILED_INDEXES_MESSAGE);
     } else if (status.failed > (job.spec?.backoffLimit ?? 6) || pastBackoffLimitOnFailure(job, active)) {
       await finishWith("Failed", "BackoffLimitExceeded", BACKOFF_LIMIT_MESSAGE);
     } else if (deadline !== undefined && now >= deadline && !job.spec?.suspend) {
@@ -413,7 +486,8 @@ class JobSync {
       const stored = backoffRecords.get(keyOf(job));
       const backoff = stored?.uid === uid ? nextBackoffRecord(job, stored.record, newlyFinished) : backoffRecord(job, finished);
       backoffRecords.set(keyOf(job), { uid, record: backoff });
-      requeueAfter = await this.manage(status, completed, active, backoff, now);
+      this.lastFailed = lastFailedPerIndex(job, finished);
+      requeueAfter = await this.manage(status, completed, failedIndexes, active, backoff, now);
       const due = job.spec?.activeDeadlineSeconds != null ? Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 - now : undefined;
       if (due !== undefined) requeueAfter = Math.min(requeueAfter ?? due, Math.max(0, due));
     }
@@ -424,12 +498,14 @@ class JobSync {
   }
 
   /** Creates missing pods (after the back-off) and deletes extras; answers when to look again. */
-  private async manage(status: JobStatus, completed: Set<number>, running: Pod[], { failures, lastFailure }: BackoffRecord, now: number): Promise<number | undefined> {
-    const surplus = this.job.spec?.completionMode === "Indexed" ? surplusIndexedPods(this.job, completed, running) : [];
+  private async manage(status: JobStatus, completed: Set<number>, failedIndexes: Set<number>, running: Pod[], { failures, lastFailure }: BackoffRecord, now: number): Promise<number | undefined> {
+    // A failed index, like a completed one, has no pod running and gets none.
+    const finishedIndexes = new Set([...completed, ...failedIndexes]);
+    const surplus = this.job.spec?.completionMode === "Indexed" ? surplusIndexedPods(this.job, finishedIndexes, running) : [];
     await this.deletePods(surplus);
     const active = running.filter((p) => !surplus.includes(p));
     status.active = active.length;
-    const wanted = wantedPods(this.job, status.succeeded ?? 0, completed, active);
+    const wanted = wantedPods(this.job, status.succeeded ?? 0, finishedIndexes, active);
     if (active.length > wanted.count) {
       const extras = [...active].sort(deletionOrder).slice(0, active.length - wanted.count);
       await this.deletePods(extras);
@@ -438,11 +514,32 @@ class JobSync {
     }
     const missing = wanted.count - active.length;
     if (missing <= 0) return undefined;
+    if (perIndex(this.job)) return this.createAfterIndexBackoff(status, missing, wanted.indexes, active.length, now);
     const wait = lastFailure + backoffDelay(failures) - now;
     if (failures > 0 && wait > 0) return wait;
     await this.createPods(missing, wanted.indexes);
     status.active = active.length + Math.min(missing, this.job.spec?.completionMode === "Indexed" ? wanted.indexes.length : missing);
     return undefined;
+  }
+
+  /** With backoffLimitPerIndex each index backs off on its own, from its newest failed pod: an index whose failure is recent waits. */
+  private async createAfterIndexBackoff(status: JobStatus, missing: number, indexes: number[], running: number, now: number): Promise<number | undefined> {
+    let wait: number | undefined;
+    const ready = indexes.filter((index) => {
+      const last = this.lastFailed.get(index);
+      if (!last) return true;
+      const { failures } = nextIndexFailures(this.job, last);
+      const left = finishedAt(last) + backoffDelay(failures) - now;
+      if (left <= 0 || failures === countAnnotation(last, INDEX_FAILURE_COUNT)) return true;
+      wait = Math.min(wait ?? left, left);
+      return false;
+    });
+    const count = Math.min(missing, ready.length);
+    if (count > 0) {
+      await this.createPods(count, ready);
+      status.active = running + count;
+    }
+    return wait;
   }
 }
 
@@ -465,9 +562,11 @@ export const jobController: Controller = {
     const [namespace, name] = splitKey(key);
     const job = ctx.listers.of<Job>(JOBS).get(namespace, name);
     // The pods of a Job that is gone (or was replaced by another of its name) are counted by no one: they go free.
+    const adopts = job && !isJobFinished(job) && !job.metadata?.deletionTimestamp;
     const orphans = ctx.listers.of<Pod>(PODS).list(namespace).filter((p) => {
       const ref = controllerRefOf(p);
-      if (!ref) return p.metadata?.labels?.[JOB_NAME_LABEL] === name;
+      // An orphan the Job still selects is adopted, finalizer and all, not let go.
+      if (!ref) return p.metadata?.labels?.[JOB_NAME_LABEL] === name && !(adopts && JOB_PODS.selects(job, p));
       return ref.kind === "Job" && ref.name === name && ref.uid !== job?.metadata?.uid;
     });
     await releaseTrackingFinalizers(orphans, ctx);

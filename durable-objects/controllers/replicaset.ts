@@ -10,7 +10,10 @@ import type { OwnerReference } from "kubernetes-types/meta/v1";
 import type { KubeObject } from "../../lib/client/index.ts";
 import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { controllerRefOf, keyOf, ORPHAN_INDEX, OWNER_INDEX, selects, splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { keyOf, selects, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
+import { claimPods, controllerRefTo, podCandidates, podOwnerKeys, type PodOwnerKind } from "./pod-claims.ts";
+
+export { controllerRefTo } from "./pod-claims.ts";
 
 export const REPLICASETS = builtin("apps/v1", "replicasets");
 export const PODS = builtin("v1", "pods");
@@ -58,10 +61,6 @@ export function deletionOrder(a: Pod, b: Pod): number {
   return created(b) - created(a);
 }
 
-export function controllerRefTo(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
-  return { apiVersion, kind, name: owner.metadata!.name!, uid: owner.metadata!.uid!, controller: true, blockOwnerDeletion: true };
-}
-
 /** The pod a template makes for its owner (controller.GetPodFromTemplate). */
 export function podFromTemplate(template: PodTemplateSpec, owner: KubeObject, ref: OwnerReference): Pod {
   const metadata = template.metadata ?? {};
@@ -97,52 +96,6 @@ const REPLICA_SET_KIND: ReplicatedKind = {
   name: "replicaset-controller", resource: REPLICASETS, apiVersion: "apps/v1", kind: "ReplicaSet",
   selects: (rs, labels) => selects(rs.spec?.selector, labels),
 };
-
-/** The owners a pod may belong to: its controller, or for an orphan every owner of the kind that selects it. */
-function ownerKeysFor(object: KubeObject, listers: Listers, of: ReplicatedKind): string[] {
-  const pod = object as Pod;
-  const ref = controllerRefOf(pod);
-  const namespace = pod.metadata?.namespace ?? "";
-  if (ref) return ref.kind === of.kind ? [`${namespace}/${ref.name}`] : [];
-  if (!isPodActive(pod)) return [];
-  return listers.of<ReplicaSet>(of.resource).list(namespace)
-    .filter((rs) => of.selects(rs, pod.metadata?.labels))
-    .map(keyOf);
-}
-
-/** Takes matching orphans and lets go of owned pods that stopped matching (PodControllerRefManager.ClaimPods). */
-async function claimPods(rs: ReplicaSet, pods: Pod[], of: ReplicatedKind, ctx: ReconcileContext): Promise<Pod[]> {
-  const uid = rs.metadata!.uid!;
-  const namespace = rs.metadata!.namespace!;
-  const podClient = ctx.client.resource<Pod>(PODS);
-  const claimed: Pod[] = [];
-  for (const pod of pods) {
-    const ref = controllerRefOf(pod);
-    const matches = of.selects(rs, pod.metadata?.labels);
-    if (ref) {
-      if (ref.uid !== uid) continue;
-      if (matches) {
-        claimed.push(pod);
-        continue;
-      }
-      if (rs.metadata?.deletionTimestamp) continue;
-      // Released: the pod keeps its other owners.
-      const owners = (pod.metadata?.ownerReferences ?? []).filter((o) => o.uid !== uid);
-      await podClient.patch(namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion, ownerReferences: owners } }, "merge").catch(ignoreGone);
-      continue;
-    }
-    if (!matches || rs.metadata?.deletionTimestamp || pod.metadata?.deletionTimestamp) continue;
-    const owners = [...(pod.metadata?.ownerReferences ?? []), controllerRefTo(rs, of.apiVersion, of.kind)];
-    const adopted = await podClient.patch(namespace, pod.metadata!.name!, { metadata: { uid: pod.metadata!.uid, resourceVersion: pod.metadata!.resourceVersion, ownerReferences: owners } }, "merge").catch(ignoreGone);
-    if (adopted) claimed.push(adopted);
-  }
-  return claimed;
-}
-
-function ignoreGone(e: unknown): undefined {
-  if ((e as { code?: number })?.code === 404) return undefined;
-  throw e;
-}
 
 /** Creates `count` pods in batches of 1, 2, 4…, stopping at the first batch with a failure; answers the first failure. */
 async function slowStartCreate(count: number, create: () => Promise<void>): Promise<unknown> {
@@ -199,11 +152,12 @@ function replicaFailure(status: ReplicaSetStatus | undefined, failure: unknown, 
 
 /** The controller that keeps `spec.replicas` pods for each object of a replicated kind. */
 export function replicaController(of: ReplicatedKind): Controller {
+  const owners: PodOwnerKind<ReplicaSet> = { resource: of.resource, apiVersion: of.apiVersion, kind: of.kind, selects: (rs, pod) => of.selects(rs, pod.metadata?.labels) };
   return {
     name: of.name,
     watches: [
       { resource: of.resource, keysFor: (rs) => [keyOf(rs)] },
-      { resource: PODS, keysFor: (pod, listers) => ownerKeysFor(pod, listers, of) },
+      { resource: PODS, keysFor: (pod, listers) => podOwnerKeys(pod as Pod, listers, owners, isPodActive) },
     ],
     async reconcile(key, ctx) {
       const [namespace, name] = splitKey(key);
@@ -211,11 +165,7 @@ export function replicaController(of: ReplicatedKind): Controller {
       // Gone: its pods are the garbage collector's.
       if (!cached) return;
       const rs = cached;
-      // Its own pods and the namespace's orphans: the only ones it may keep or adopt (not every pod of the namespace).
-      const podLister = ctx.listers.of<Pod>(PODS);
-      const candidates = [...new Map([...podLister.byIndex(OWNER_INDEX, rs.metadata!.uid!), ...podLister.byIndex(ORPHAN_INDEX, namespace)]
-        .map((pod) => [pod.metadata!.uid, pod])).values()].filter(isPodActive);
-      const pods = await claimPods(rs, candidates, of, ctx);
+      const pods = await claimPods(rs, podCandidates(rs, ctx.listers).filter(isPodActive), owners, ctx);
       const failure = rs.metadata?.deletionTimestamp ? undefined : await manageReplicas(rs, pods, of, ctx);
       const now = ctx.now();
       const minReadySeconds = rs.spec?.minReadySeconds ?? 0;

@@ -12,7 +12,8 @@ import type { OwnerReference } from "kubernetes-types/meta/v1";
 import { isAlreadyExists, isNotFound, type KubeObject } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { CONTROLLER_REVISION_HASH, CONTROLLER_REVISIONS, currentRevision, ownedRevisions, RevisionCollision, templateOf, truncateHistory } from "./controllerrevision.ts";
-import { controllerRefOf, keyOf, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
+import { controllerRefOf, keyOf, selects, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
+import { claimPods, podCandidates, podOwnerKeys, type PodOwnerKind } from "./pod-claims.ts";
 import { controllerRefTo, isPodAvailable, isPodReady, PODS, podFromTemplate } from "./replicaset.ts";
 
 export const STATEFULSETS = builtin("apps/v1", "statefulsets");
@@ -33,6 +34,12 @@ export function ordinalOf(set: StatefulSet, pod: Pod): number | undefined {
 }
 
 export const podName = (set: StatefulSet, ordinal: number) => `${set.metadata!.name}-${ordinal}`;
+
+/** A StatefulSet's pods: those its selector matches that are named as its members (isMemberOf), adopted when orphaned. */
+const STATEFUL_SET_PODS: PodOwnerKind<StatefulSet> = {
+  resource: STATEFULSETS, apiVersion: "apps/v1", kind: "StatefulSet",
+  selects: (set, pod) => ordinalOf(set, pod) !== undefined && selects(set.spec?.selector, pod.metadata?.labels),
+};
 export const claimName = (template: string, set: StatefulSet, ordinal: number) => `${template}-${podName(set, ordinal)}`;
 
 /** The claims an ordinal's pod uses, one per volumeClaimTemplate (getPersistentVolumeClaims). */
@@ -240,8 +247,7 @@ class StatefulSetSync {
     const updateName = update.metadata!.name!;
     const currentName = current.metadata!.name!;
     const pods = new Map<number, Pod>();
-    for (const pod of this.ctx.listers.of<Pod>(PODS).list(this.namespace)) {
-      if (controllerRefOf(pod)?.uid !== set.metadata!.uid) continue;
+    for (const pod of await claimPods(set, podCandidates(set, this.ctx.listers), STATEFUL_SET_PODS, this.ctx)) {
       const ordinal = ordinalOf(set, pod);
       if (ordinal !== undefined) pods.set(ordinal, pod);
     }
@@ -296,7 +302,7 @@ export const statefulSetController: Controller = {
   name: "statefulset-controller",
   watches: [
     { resource: STATEFULSETS, keysFor: (set) => [keyOf(set)] },
-    { resource: PODS, keysFor: statefulSetKeysFor },
+    { resource: PODS, keysFor: (pod, listers) => podOwnerKeys(pod as Pod, listers, STATEFUL_SET_PODS) },
     { resource: CONTROLLER_REVISIONS, keysFor: statefulSetKeysFor },
   ],
   async reconcile(key, ctx) {
