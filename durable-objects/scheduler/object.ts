@@ -27,7 +27,9 @@ const BATCH_MS = 2_000;
 /** How often the counts of repeated Events are written (client-go's event series refresh). */
 const SERIES_REFRESH_MS = 30 * 60_000;
 /** Bindings in flight at once: kube binds asynchronously while the next cycles run. */
-const BIND_CONCURRENCY = 32;
+const BIND_CONCURRENCY = 128;
+/** How often the leader renews its Lease (kube's retryPeriod): not on every wake. */
+const LEASE_RETRY_MS = 2_000;
 
 export interface SchedulerStatus {
   /** When it last finished a wake, and what that wake did. */
@@ -83,6 +85,8 @@ class Runtime {
   private readonly informers: Informer<KubeObject>[] = [];
   /** When repeated Events' counts were last written. */
   flushedAt = Date.now();
+  /** When the Lease was last acquired or renewed by this object. */
+  leaseRenewedAt = -Infinity;
   /** The pods as last caught up (projections), to write a condition only when it changes. */
   readonly pods: Informer<Pod>;
   private restored = false;
@@ -130,9 +134,17 @@ class Runtime {
     }, podProjection);
   }
 
-  /** Brings every cache up to now (no watch stays open). */
+  /** Holds the Lease as kube-scheduler does: a round every retryPeriod while leading, each wake otherwise. */
+  async lead(): Promise<boolean> {
+    const now = Date.now();
+    if (this.lease.isLeader && now - this.leaseRenewedAt < LEASE_RETRY_MS) return true;
+    if (await this.lease.tryAcquireOrRenew()) this.leaseRenewedAt = now;
+    return this.lease.isLeader;
+  }
+
+  /** Brings every cache up to now (no watch stays open); the watches run side by side. */
   async catchUp(): Promise<void> {
-    for (const informer of this.informers) await informer.catchUp();
+    await Promise.all(this.informers.map((informer) => informer.catchUp()));
     if (!this.restored) {
       // Queue state of pods that no longer wait is dropped once the pods are known again.
       this.scheduler.queue.dropUnrestored();
@@ -165,9 +177,8 @@ export class KubeScheduler extends DurableObject<Env> {
     try {
       this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`, configuration(this.env));
       const runtime = this.runtime;
-      await runtime.lease.tryAcquireOrRenew();
       // Someone else holds the lease (a scheduler elsewhere): try again when it would expire.
-      if (!runtime.lease.isLeader) return { retryAt: Date.now() + 15_000 };
+      if (!(await runtime.lead())) return { retryAt: Date.now() + 15_000 };
       await runtime.catchUp();
       await this.reportGated(runtime);
       const more = await this.scheduleBatch(runtime, status);
@@ -246,7 +257,8 @@ export class KubeScheduler extends DurableObject<Env> {
     const { client, recorder } = runtime;
     const { pod } = failure;
     const pods = client.resource<Pod>(builtin("v1", "pods"));
-    for (const victim of failure.preemption?.victims ?? []) {
+    // Victims go side by side, as kube's preemption evicts them in parallel.
+    await Promise.all((failure.preemption?.victims ?? []).map(async (victim) => {
       const condition: PodCondition = {
         type: "DisruptionTarget", status: "True", reason: "PreemptionByScheduler", lastTransitionTime: kubeTime(),
         message: `${pod.spec.schedulerName}: preempting to accommodate a higher priority pod`,
@@ -254,10 +266,9 @@ export class KubeScheduler extends DurableObject<Env> {
       await pods.patch(victim.namespace, victim.name, { status: { conditions: [condition] } }, "strategic", { subresource: "status" }).catch(ignoreGone);
       await pods.delete(victim.namespace, victim.name, { preconditions: { uid: victim.uid } }).catch(ignoreGone);
       await recorder.record(podReference(victim), podReference(pod), "Normal", "Preempted", "Preempting", `Preempted by pod ${pod.uid} on node ${failure.nominatedNodeName ?? victim.nodeName}`).catch(eventLost);
-    }
-    for (const other of failure.preemption?.clearNominations ?? []) {
-      await pods.patch(other.namespace, other.name, { status: { nominatedNodeName: null } }, "merge", { subresource: "status" }).catch(ignoreGone);
-    }
+    }));
+    await Promise.all((failure.preemption?.clearNominations ?? []).map((other) =>
+      pods.patch(other.namespace, other.name, { status: { nominatedNodeName: null } }, "merge", { subresource: "status" }).catch(ignoreGone)));
     // As kube-scheduler: the pod is written only when the condition or the nomination changes
     // (retries of a pod that still fits nowhere add to the Event's series, not to the pod).
     const known = runtime.pods.lister.get(pod.namespace, pod.name);
