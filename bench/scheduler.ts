@@ -7,7 +7,7 @@
 //   npm run bench:scheduler [-- --json]
 //
 // Environment: BENCH_NODES (hollow nodes, default 500), BENCH_PODS (measured pods, 2000),
-// BENCH_WORKLOADS (comma list of basic, write-path, anti-affinity, topology-spread, preemption;
+// BENCH_WORKLOADS (comma list of basic, creates, write-path, anti-affinity, topology-spread, preemption;
 // default all), BENCH_CREATE_CONCURRENCY (32), BENCH_TIMEOUT_SECONDS (per workload, 300),
 // BENCH_MEMORY_NODES / BENCH_MEMORY_PODS (the core's projection at 5000 / 150000; 0 skips),
 // BENCH_VARS (Worker vars, "NAME=value,…").
@@ -31,8 +31,8 @@ const NODE_CONCURRENCY = 32;
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
 
-type WorkloadName = "basic" | "write-path" | "anti-affinity" | "topology-spread" | "preemption";
-const WORKLOADS: WorkloadName[] = ["basic", "write-path", "anti-affinity", "topology-spread", "preemption"];
+type WorkloadName = "basic" | "creates" | "write-path" | "anti-affinity" | "topology-spread" | "preemption";
+const WORKLOADS: WorkloadName[] = ["basic", "creates", "write-path", "anti-affinity", "topology-spread", "preemption"];
 
 interface Workload {
   name: WorkloadName;
@@ -46,6 +46,8 @@ interface Workload {
   measuredPod: (i: number) => Pod;
   /** The scheduler is off and the benchmark posts each pod's binding itself. */
   bindsItself?: boolean;
+  /** The scheduler is off and nothing binds: the creates alone (their figures stand for "bound"). */
+  createsOnly?: boolean;
 }
 
 /** scheduler_perf's pod-default: one container asking for 100m CPU and 500Mi. */
@@ -61,6 +63,7 @@ function workloads(nodes: number, pods: number): Workload[] {
   const perNode = Math.min(pods, nodes);
   return [
     { name: "basic", title: "SchedulingBasic", floor: "680–810", initPods: 0, measuredPods: pods, measuredPod: (i) => plainPod(`basic-${i}`) },
+    { name: "creates", title: "creates alone, no scheduler", initPods: 0, measuredPods: pods, measuredPod: (i) => plainPod(`basic-${i}`), createsOnly: true },
     { name: "write-path", title: "creates + bindings, no scheduler", initPods: 0, measuredPods: pods, measuredPod: (i) => plainPod(`basic-${i}`), bindsItself: true },
     {
       // scheduler_perf's SchedulingPodAntiAffinity: one pod per hostname.
@@ -205,7 +208,7 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
   // The hollow nodes send no Lease heartbeats, so the controller manager's node controller would mark
   // them NotReady (and taint them) 40 s in: this bench measures the scheduler without it.
   const vars: Record<string, string> = { RATE_LIMIT_QPS: "1000000", KUBE_CONTROLLER_MANAGER_ENABLED: "false", ...benchVars() };
-  if (workload.bindsItself) vars.KUBE_SCHEDULER_ENABLED = "false";
+  if (workload.bindsItself || workload.createsOnly) vars.KUBE_SCHEDULER_ENABLED = "false";
   let plane: ControlPlane | undefined;
   let client: HttpTarget | undefined;
   const watch = new BindingWatch();
@@ -249,6 +252,9 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     const sentAt = new Map<string, number>();
     const createLatency = new LatencyRecorder();
     const bindNode = (i: number) => `hollow-${i % nodes}`;
+    // Creates alone: a pod counts as done when its create is answered.
+    const answeredAt = new Map<string, number>();
+    const doneAt = workload.createsOnly ? answeredAt : watch.boundAt;
     const start = performance.now();
     const created = await runBatch({
       concurrency, count: workload.measuredPods,
@@ -263,6 +269,7 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
           throw e;
         });
         createLatency.record(performance.now() - began);
+        if (workload.createsOnly) answeredAt.set(name, performance.now());
         if (workload.bindsItself) {
           await expect201(api, "POST", `/api/v1/namespaces/${NAMESPACE}/pods/${name}/binding`, {
             apiVersion: "v1", kind: "Binding", metadata: { name, namespace: NAMESPACE }, target: { kind: "Node", name: bindNode(i) },
@@ -272,13 +279,13 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     });
     const createdAt = performance.now();
     if (created.errors) problems.push(`${created.errors} pod creates failed; first: ${String(created.firstError)}`);
-    const measured = () => [...sentAt.keys()].filter((name) => watch.boundAt.has(name)).length;
+    const measured = () => [...sentAt.keys()].filter((name) => doneAt.has(name)).length;
     if (!(await until(() => measured() >= sentAt.size, deadline))) problems.push(`only ${measured()} of ${sentAt.size} pods bound within ${timeoutSeconds} s`);
     const cpuSeconds = groupCpuSeconds(pgid) - cpuBefore;
     const latency = new LatencyRecorder();
     let last = start;
     for (const [name, sent] of sentAt) {
-      const bound = watch.boundAt.get(name);
+      const bound = doneAt.get(name);
       if (bound === undefined) continue;
       latency.record(bound - sent);
       last = Math.max(last, bound);
@@ -341,6 +348,38 @@ async function memoryChild(nodes: number, pods: number): Promise<MemoryFigures> 
   return { nodes, pods, mb, ms };
 }
 
+interface CycleFigures {
+  nodes: number;
+  pods: number;
+  msPerPod: number;
+}
+
+async function measureCycles(nodes: number, pods: number): Promise<CycleFigures> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--experimental-transform-types", "--no-warnings", fileURLToPath(import.meta.url), "--cycles", String(nodes), String(pods)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as CycleFigures;
+}
+
+/** SchedulingBasic's scheduling cycles alone (no I/O): pending pods placed one by one on the hollow nodes. */
+async function cyclesChild(nodes: number, pods: number): Promise<CycleFigures> {
+  const { Scheduler } = await import("../durable-objects/scheduler/scheduler.ts");
+  const scheduler = new Scheduler();
+  for (let i = 0; i < nodes; i++) {
+    const { node, status } = nodeObject(i);
+    scheduler.nodes.onAdd?.({ ...node, status });
+  }
+  for (let i = 0; i < pods; i++) {
+    const pod = plainPod(`pod-${i}`);
+    scheduler.pods.onAdd?.({ ...pod, metadata: { ...pod.metadata, uid: `uid-${i}` } });
+  }
+  // CPU time, not wall time: the figure is compared with the control plane's CPU per pod.
+  const began = process.cpuUsage();
+  let placed = 0;
+  while (scheduler.scheduleNext()?.kind === "assumed") placed++;
+  if (placed !== pods) throw new Error(`cycles: placed ${placed} of ${pods} pods`);
+  const used = process.cpuUsage(began);
+  return { nodes, pods, msPerPod: (used.user + used.system) / 1000 / pods };
+}
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -372,8 +411,10 @@ async function main(): Promise<void> {
     }
   }
   let memory: MemoryFigures | undefined;
+  let cycles: CycleFigures | undefined;
   try {
     if (memoryNodes && memoryPods) memory = await measureMemory(memoryNodes, memoryPods);
+    if (chosen.includes("basic")) cycles = await measureCycles(nodes, Math.min(pods, 5000));
   } catch (e) {
     problems.push(`memory: ${message(e)}`);
   }
@@ -386,7 +427,7 @@ async function main(): Promise<void> {
         p50Ms: r.latency.percentile(50), p99Ms: r.latency.percentile(99), createP50Ms: r.createLatency.percentile(50),
         cpuMsPerPod: (r.cpuSeconds * 1000) / r.bound, workerdRssMb: r.rssMb, floor: r.workload.floor,
       })),
-      memory, problems,
+      memory, cycles, problems,
     }, null, 2));
     return;
   }
@@ -402,6 +443,20 @@ cpu/pod: CPU of the control plane's whole process group (Miniflare + workerd: ap
   ));
   const basic = results.find((r) => r.workload.name === "basic");
   const write = results.find((r) => r.workload.name === "write-path");
+  const creates = results.find((r) => r.workload.name === "creates");
+  if (basic && write && creates) {
+    const perPod = (r: Figures) => (r.cpuSeconds * 1000) / r.bound;
+    const total = perPod(basic);
+    const parts: [string, number][] = [
+      ["pod creates (apiserver + store)", perPod(creates)],
+      ["bindings (apiserver + store)", perPod(write) - perPod(creates)],
+      ["scheduling cycles (the core alone, CPU in Node)", cycles?.msPerPod ?? 0],
+      ["the rest of the scheduler object: catch-up watches, Events, Lease, status writes", total - perPod(write) - (cycles?.msPerPod ?? 0)],
+    ];
+    console.log(`
+where SchedulingBasic's control-plane CPU goes, ms per pod (differences between the workloads' figures; shares of ${fixed(total, 2)} ms):`);
+    console.log(formatTable(["part", "cpu ms/pod", "share"], parts.map(([part, ms]) => [part, fixed(ms, 2), `${fixed((100 * ms) / total, 0)}%`])));
+  }
   if (basic && write) {
     console.log(`\nwrite path: creates + bindings alone take ${fixed(write.seconds, 1)} s for ${write.pods} pods (${fixed(write.podsPerSecond, 0)}/s), ` +
       `${fixed((100 * write.seconds) / basic.seconds, 0)}% of SchedulingBasic's ${fixed(basic.seconds, 1)} s; CPU ${fixed((write.cpuSeconds * 1000) / write.bound, 2)} of ${fixed((basic.cpuSeconds * 1000) / basic.bound, 2)} ms/pod ` +
@@ -419,5 +474,7 @@ cpu/pod: CPU of the control plane's whole process group (Miniflare + workerd: ap
 }
 
 const memoryAt = process.argv.indexOf("--memory");
-if (memoryAt === -1) await main();
-else console.log(JSON.stringify(await memoryChild(Number(process.argv[memoryAt + 1]), Number(process.argv[memoryAt + 2]))));
+const cyclesAt = process.argv.indexOf("--cycles");
+if (memoryAt !== -1) console.log(JSON.stringify(await memoryChild(Number(process.argv[memoryAt + 1]), Number(process.argv[memoryAt + 2]))));
+else if (cyclesAt !== -1) console.log(JSON.stringify(await cyclesChild(Number(process.argv[cyclesAt + 1]), Number(process.argv[cyclesAt + 2]))));
+else await main();
