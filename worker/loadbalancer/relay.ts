@@ -90,6 +90,7 @@ export async function relayToService(request: Request, env: Env, target: EdgeTar
   const hasBody = request.body !== null;
   const unreachable = new Set<string>();
   let lastFailure = "";
+  let lastFailureStatus = 503;
   for (const backend of shuffled(backends)) {
     if (unreachable.has(backend.node)) continue;
     const header: HttpProxyStreamHeader = {
@@ -102,12 +103,14 @@ export async function relayToService(request: Request, env: Env, target: EdgeTar
       // The node is not connected: the body was not read, another node may serve.
       unreachable.add(backend.node);
       lastFailure = `node "${backend.node}" is not connected`;
+      lastFailureStatus = 503;
       await response.body?.cancel();
       continue;
     }
     const reply = JSON.parse(response.headers.get(REPLY_HEADER)!) as StreamReply;
     if (reply.status >= 300) {
       lastFailure = `node "${backend.node}": ${reply.message ?? `status ${reply.status}`}`;
+      lastFailureStatus = 502;
       // A request body has started to flow to the refusing node: it cannot be sent again.
       if (hasBody) return answer(502, `${what}: ${lastFailure}`);
       continue;
@@ -120,5 +123,6 @@ export async function relayToService(request: Request, env: Env, target: EdgeTar
     // The backend's body is already encoded as its Content-Encoding says: workerd must not encode it again.
     return new Response(empty ? null : body, { status: head.status, statusText: head.statusText, headers: out, encodeBody: "manual" });
   }
-  return answer(503, `${what}: no node with a ready endpoint could serve the request (${lastFailure})`);
+  // The last node tried was away (503), or answered that it could not reach its pod (502).
+  return answer(lastFailureStatus, `${what}: no node with a ready endpoint could serve the request (${lastFailure})`);
 }
