@@ -1,7 +1,8 @@
 // kubectl port-forward through the node tunnel, end to end, on the simulated runtime (whose pods'
 // ports echo what they are sent): every kubectl here that speaks port-forward over WebSocket (1.31+)
 // forwards two ports with several connections at once; the SPDY-only kubectls (1.27–1.30) get the
-// Status naming the version they need; an agent killed mid-stream ends the forward with an error
+// Status naming the version they need; a client library's v4.channel.k8s.io port-forward works;
+// an agent killed mid-stream ends the forward with an error
 // naming the node, and forwarding works again once it is back. nodes/proxy serves the host's
 // /logs/ and /healthz through the same tunnel.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -11,6 +12,7 @@ import { connect } from "node:net";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
@@ -91,6 +93,24 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
     } finally {
       forward.stop();
     }
+  });
+
+  it("a client library's WebSocket port-forward (v4.channel.k8s.io): the port on each channel first, then the connection's bytes", async () => {
+    const url = `${harness.plane.url.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/web/portforward?ports=80,8080`;
+    const socket = new WebSocket(url, ["v4.channel.k8s.io"], { headers: { Authorization: `Bearer ${harness.plane.token}` }, ca: harness.plane.caPem });
+    const channels: Record<number, Buffer> = {};
+    socket.on("message", (data: Buffer) => (channels[data[0]!] = Buffer.concat([channels[data[0]!] ?? Buffer.alloc(0), data.subarray(1)])));
+    await once(socket, "open");
+    expect(socket.protocol).toBe("v4.channel.k8s.io");
+    socket.send(Buffer.concat([Buffer.of(0), Buffer.from("to eighty")]));
+    socket.send(Buffer.concat([Buffer.of(2), Buffer.from("to 8080")]));
+    await until("both ports' echoes", async () => (channels[0]?.length === 2 + 9 && channels[2]?.length === 2 + 7 ? true : undefined));
+    expect([...channels[0]!.subarray(0, 2)]).toEqual([80, 0]);
+    expect(String(channels[0]!.subarray(2))).toBe("to eighty");
+    expect([...channels[2]!.subarray(0, 2)]).toEqual([8080 & 0xff, 8080 >> 8]);
+    expect(String(channels[2]!.subarray(2))).toBe("to 8080");
+    expect([...channels[1]!]).toEqual([80, 0]);
+    socket.close();
   });
 
   it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {

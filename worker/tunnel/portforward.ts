@@ -6,7 +6,8 @@
 // whose agent connects to the pod's port: the data stream carries the connection's bytes, the error
 // stream the kubelet's words when the port cannot be reached or the node goes away mid-stream.
 // kubectl 1.30 and older speak SPDY itself, which Workers cannot accept: they get a Status naming
-// the kubectl that works.
+// the kubectl that works. Client libraries' WebSocket port-forward (v4.channel.k8s.io, `ports` in
+// the query, a data and an error channel per port) is served too.
 import type { Pod } from "kubernetes-types/core/v1";
 import type { Context } from "hono";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
@@ -20,6 +21,8 @@ import { openNodeSocket, openNodeStream } from "./node-tunnel.ts";
 
 /** The WebSocket subprotocol kubectl 1.31+ asks for: SPDY tunneled in the WebSocket's messages. */
 export const PORT_FORWARD_TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
+/** The kubelet's own WebSocket port-forward (client libraries): a data and an error channel per `ports` entry. */
+export const PORT_FORWARD_CHANNEL_PROTOCOL = "v4.channel.k8s.io";
 
 interface StreamRequest {
   c: Context<AppEnv>;
@@ -32,10 +35,10 @@ export async function servePodPortForward({ c, target, store }: StreamRequest): 
   const upgrade = (c.req.header("Upgrade") ?? "").toLowerCase();
   const spdy = upgrade.startsWith("spdy/");
   if (!spdy && upgrade !== "websocket") throw apiErrors.badRequest("Upgrade request required");
-  if (!spdy) {
-    const offered = (c.req.header("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim());
-    if (!offered.includes(PORT_FORWARD_TUNNEL_PROTOCOL)) throw apiErrors.badRequest(`none of the offered subprotocols [${offered.join(" ")}] is spoken here: ${PORT_FORWARD_TUNNEL_PROTOCOL}`);
-  }
+  const offered = (c.req.header("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim());
+  const protocol = spdy ? undefined : [PORT_FORWARD_TUNNEL_PROTOCOL, PORT_FORWARD_CHANNEL_PROTOCOL].find((p) => offered.includes(p));
+  if (!spdy && !protocol) throw apiErrors.badRequest(`none of the offered subprotocols [${offered.join(" ")}] is spoken here: ${PORT_FORWARD_TUNNEL_PROTOCOL}, ${PORT_FORWARD_CHANNEL_PROTOCOL}`);
+  const ports = protocol === PORT_FORWARD_CHANNEL_PROTOCOL ? channelPorts(c.req.queries("ports") ?? []) : [];
   // A WebSocket upgrade is a GET; kube authorizes it as the create it is.
   if (c.req.method === "GET") await authorizeRequest(c.env, "POST", new URL(c.req.url), c.get("user"));
   const pod = (await store.get(target.namespace, target.name)) as Pod;
@@ -46,7 +49,100 @@ export async function servePodPortForward({ c, target, store }: StreamRequest): 
   // The node must be there and hold the pod: a kubectl falling back from WebSocket to SPDY must see that reason first.
   await (await openNodeStream(c.env, node, { ...header, check: true })).body.cancel();
   if (spdy) throw new ApiError(400, "BadRequest", `port-forward needs kubectl 1.31 or newer: this server speaks only WebSocket (${PORT_FORWARD_TUNNEL_PROTOCOL}), not SPDY`);
+  if (protocol === PORT_FORWARD_CHANNEL_PROTOCOL) return channelPortForward(c.env, node, header, ports);
   return new PortForwardSession(c.env, node, header).accept();
+}
+
+/** The `ports` query of the channel protocol, checked as the kubelet checks it. */
+function channelPorts(values: string[]): number[] {
+  if (values.length === 0) throw apiErrors.badRequest('query parameter "port" is required');
+  return values.flatMap((value) => {
+    if (value === "") throw apiErrors.badRequest('query parameter "port" cannot be empty');
+    return value.split(",").map((p) => {
+      if (!/^\d+$/.test(p) || Number(p) > 65535) throw apiErrors.badRequest(`unable to parse "${value}" as a port`);
+      if (Number(p) < 1) throw apiErrors.badRequest(`port "${value}" must be > 0`);
+      return Number(p);
+    });
+  });
+}
+
+/**
+ * The channel protocol (v4.channel.k8s.io, as the kubelet serves it to client libraries): port i's
+ * data on channel 2i, its error on 2i+1, each first carrying the port (uint16, little-endian); one
+ * connection per port, all ending with the WebSocket.
+ */
+function channelPortForward(env: Env, nodeName: string, header: PortForwardStreamHeader, ports: number[]): Response {
+  const { 0: client, 1: server } = new WebSocketPair();
+  server.accept();
+  server.binaryType = "arraybuffer";
+  let closed = false;
+  const send = (channel: number, bytes: Uint8Array) => {
+    if (closed) return;
+    const message = new Uint8Array(1 + bytes.byteLength);
+    message[0] = channel;
+    message.set(bytes, 1);
+    server.send(message);
+  };
+  const nodes: (WebSocket | undefined)[] = [];
+  const pending: Uint8Array[][] = ports.map(() => []);
+  let open = ports.length;
+  const portDone = () => {
+    if (--open === 0) closeAll();
+  };
+  const closeAll = () => {
+    if (closed) return;
+    closed = true;
+    for (const node of nodes) {
+      try {
+        node?.close(1000, "");
+      } catch {
+        // Already closed.
+      }
+    }
+    try {
+      server.close(1000, "");
+    } catch {
+      // Already closed.
+    }
+  };
+  ports.forEach((port, i) => {
+    for (const channel of [2 * i, 2 * i + 1]) send(channel, Uint8Array.of(port & 0xff, port >> 8));
+    void (async () => {
+      let node: WebSocket;
+      try {
+        node = await openNodeSocket(env, nodeName, { ...header, port });
+      } catch (e) {
+        send(2 * i + 1, encoder.encode((e as Error).message));
+        return portDone();
+      }
+      node.accept();
+      node.binaryType = "arraybuffer";
+      if (closed) return node.close(1000, "");
+      nodes[i] = node;
+      for (const chunk of pending[i]!.splice(0)) node.send(chunk);
+      node.addEventListener("message", (event) => {
+        if (typeof event.data !== "string") send(2 * i, new Uint8Array(event.data));
+      });
+      node.addEventListener("close", (event) => {
+        const { pod, namespace, uid } = header;
+        if (event.code !== 1000) send(2 * i + 1, encoder.encode(`error forwarding port ${port} to pod ${pod}_${namespace}, uid ${uid}: the stream to node "${nodeName}" ended: ${event.reason || `code ${event.code}`}`));
+        portDone();
+      });
+    })();
+  });
+  server.addEventListener("message", (event) => {
+    if (typeof event.data === "string" || event.data.byteLength === 0) return;
+    const message = new Uint8Array(event.data);
+    const channel = message[0]!;
+    if (channel % 2 !== 0 || channel / 2 >= ports.length) return;
+    const i = channel / 2;
+    const bytes = message.slice(1);
+    if (nodes[i]) nodes[i]!.send(bytes);
+    else pending[i]!.push(bytes);
+  });
+  server.addEventListener("close", closeAll);
+  server.addEventListener("error", closeAll);
+  return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Protocol": PORT_FORWARD_CHANNEL_PROTOCOL } });
 }
 
 /** One forwarded connection: the client's error and data streams of one requestID, and the node's stream. */
