@@ -118,6 +118,26 @@ describe("cluster DNS server", () => {
     expect(tcp.answers).toHaveLength(60);
   });
 
+  it("answers a repeated question from its cache until the view changes, and afresh after", async () => {
+    const list: Service[] = [{ metadata: { namespace: "default", name: "moving" }, spec: { clusterIP: "10.96.0.30", ports: [{ port: 80 }] } }];
+    const view = viewOf(list);
+    const cached = new ClusterDNS({ view, domain: "cluster.local", upstreams: [], host: "127.0.0.1", port: 0, log: () => {} });
+    const cachedPort = await cached.start();
+    try {
+      const first = await udpQuery("moving.default.svc.cluster.local", "A", cachedPort);
+      const second = await udpQuery("moving.default.svc.cluster.local", "A", cachedPort);
+      expect(addresses(second)).toEqual(["10.96.0.30"]);
+      expect(second.id).toBe(first.id! + 1);
+      expect(view.lookups).toBe(1);
+      list[0]!.spec!.clusterIP = "10.96.0.31";
+      expect(addresses(await udpQuery("moving.default.svc.cluster.local", "A", cachedPort))).toEqual(["10.96.0.30"]);
+      cached.viewChanged();
+      expect(addresses(await udpQuery("moving.default.svc.cluster.local", "A", cachedPort))).toEqual(["10.96.0.31"]);
+    } finally {
+      await cached.close();
+    }
+  });
+
   it("refuses clients it does not serve", async () => {
     const closed = new ClusterDNS({ view: viewOf(services), domain: "cluster.local", upstreams: [], host: "127.0.0.1", port: 0, accepts: () => false, log: () => {} });
     const closedPort = await closed.start();

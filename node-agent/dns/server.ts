@@ -1,6 +1,8 @@
 // The node's DNS server for its pods, over UDP and TCP on one port: names of the cluster zone are
 // answered from the Service and EndpointSlice caches (answers.ts), everything else is forwarded to
 // the host's resolvers (its /etc/resolv.conf) with a small cache that keeps answers for their TTL.
+// Cluster answers are kept encoded, by the query's bytes, until the view changes (the owner calls
+// `viewChanged`), so a repeated question costs a map lookup rather than a decode and an encode.
 // It answers only its own pods and the node itself: it is not an open resolver.
 import { createSocket, type Socket } from "node:dgram";
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
@@ -12,6 +14,8 @@ const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } a
 const UDP_MAX = 512;
 const UPSTREAM_TIMEOUT_MS = 2000;
 const CACHE_ENTRIES = 10_000;
+/** The smallest DNS message: a header. */
+const HEADER_BYTES = 12;
 /** Forwarded answers are kept no longer than this, whatever their TTL (CoreDNS's cache default). */
 const CACHE_MAX_TTL_S = 30;
 
@@ -77,6 +81,8 @@ function withId(answer: Buffer, id: number): Buffer {
 export class ClusterDNS {
   private readonly options: ClusterDNSOptions;
   private readonly cache = new AnswerCache();
+  /** Cluster answers, encoded, by transport size and the query's bytes after its id; emptied when the view changes. */
+  private readonly clusterAnswers = new Map<string, Buffer>();
   private udp: Socket | undefined;
   private tcp: Server | undefined;
   private readonly connections = new Set<TcpSocket>();
@@ -134,8 +140,17 @@ export class ClusterDNS {
     });
   }
 
+  /** The Services or EndpointSlices changed: cluster answers are computed afresh. */
+  viewChanged(): void {
+    this.clusterAnswers.clear();
+  }
+
   /** The answer to one query message, at most `maxSize` bytes; undefined for what is not a query. */
   async handle(message: Buffer, client: string, maxSize: number): Promise<Buffer | undefined> {
+    const allowed = !this.options.accepts || this.options.accepts(client.replace(/^::ffff:/, ""));
+    const key = allowed && message.length >= HEADER_BYTES ? `${maxSize}/${message.toString("latin1", 2)}` : undefined;
+    const known = key === undefined ? undefined : this.clusterAnswers.get(key);
+    if (known) return withId(known, message.readUInt16BE(0));
     let query: DecodedPacket;
     try {
       query = dnsPacket.decode(message);
@@ -148,7 +163,7 @@ export class ClusterDNS {
       const flags = dnsPacket.RECURSION_AVAILABLE | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | rcode;
       return dnsPacket.encode({ type: "response", id: query.id, flags, questions: query.questions, ...body });
     };
-    if (this.options.accepts && !this.options.accepts(client.replace(/^::ffff:/, ""))) return reply(RCODE.REFUSED);
+    if (!allowed) return reply(RCODE.REFUSED);
     if (!question || query.questions!.length !== 1) return reply(RCODE.FORMERR);
     try {
       const cluster = clusterAnswer(question, this.options.view, this.options.domain);
@@ -156,7 +171,12 @@ export class ClusterDNS {
       const answer = reply(RCODE[cluster.rcode] | dnsPacket.AUTHORITATIVE_ANSWER, { answers: cluster.answers, authorities: cluster.authorities, additionals: cluster.additionals });
       const limit = Math.max(maxSize, ednsSize(query));
       // Too big for this transport: the client asks again over TCP.
-      return answer.length <= limit ? answer : reply(RCODE[cluster.rcode] | dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.TRUNCATED_RESPONSE);
+      const sized = answer.length <= limit ? answer : reply(RCODE[cluster.rcode] | dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.TRUNCATED_RESPONSE);
+      if (key !== undefined) {
+        if (this.clusterAnswers.size >= CACHE_ENTRIES) this.clusterAnswers.clear();
+        this.clusterAnswers.set(key, sized);
+      }
+      return sized;
     } catch (error) {
       this.options.log(`cluster DNS: ${question.name} ${question.type}: ${(error as Error).message}`);
       return reply(RCODE.SERVFAIL);

@@ -93,6 +93,7 @@ export class NodeServices {
       view: { service: (ns, name) => serviceLister.get(ns, name), slices: (ns, name) => sliceLister.byIndex(BY_SERVICE, `${ns}/${name}`) },
       accepts: (ip) => ip.startsWith("127.") || !!this.podCIDR?.contains(ip) || this.nodeAddresses.has(ip),
     });
+    this.informers.onChange(() => this.dns.viewChanged());
   }
 
   /** Watches, serves DNS and programs the rules until `signal` aborts (the rules stay). */
