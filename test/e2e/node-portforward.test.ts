@@ -83,6 +83,15 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
     }
   });
 
+  it("kubectl 1.30 forwards too once its WebSocket port-forward is switched on (KUBECTL_PORT_FORWARD_WEBSOCKETS=true)", async () => {
+    const forward = await startPortForward("/usr/lib/google-cloud-sdk/bin/kubectl.1.30", { ...harness.env(), KUBECTL_PORT_FORWARD_WEBSOCKETS: "true" }, "pod/web", [80]);
+    try {
+      expect(String(await exchange(forward.locals[0]!, "from 1.30", { expect: 9 }))).toBe("from 1.30");
+    } finally {
+      forward.stop();
+    }
+  });
+
   it("a megabyte crosses whole both ways, and the client's half-close ends the connection", async () => {
     const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
     try {

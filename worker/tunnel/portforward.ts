@@ -48,7 +48,7 @@ export async function servePodPortForward({ c, target, store }: StreamRequest): 
   const header: PortForwardStreamHeader = { type: "portforward", namespace: namespace!, pod: name!, uid: uid!, port: 0 };
   // The node must be there and hold the pod: a kubectl falling back from WebSocket to SPDY must see that reason first.
   await (await openNodeStream(c.env, node, { ...header, check: true })).body.cancel();
-  if (spdy) throw new ApiError(400, "BadRequest", `port-forward needs kubectl 1.31 or newer: this server speaks only WebSocket (${PORT_FORWARD_TUNNEL_PROTOCOL}), not SPDY`);
+  if (spdy) throw new ApiError(400, "BadRequest", `port-forward needs kubectl 1.31 or newer: this server speaks only WebSocket (${PORT_FORWARD_TUNNEL_PROTOCOL}), not SPDY; kubectl 1.30 speaks it with KUBECTL_PORT_FORWARD_WEBSOCKETS=true`);
   if (protocol === PORT_FORWARD_CHANNEL_PROTOCOL) return channelPortForward(c.env, node, header, ports);
   return new PortForwardSession(c.env, node, header).accept();
 }
