@@ -1,7 +1,8 @@
 // What follows a successful write in this isolate: caches of configuration it wrote (RBAC policy,
 // admission configuration, CRDs, checked tokens) are forgotten so it decides by the new state at
-// once, and a deleted CRD's objects are cleaned up after the answer. (A terminating namespace is
-// the namespace controller's.)
+// once, and a deleted CRD's objects are cleaned up after the answer, again after each write to one
+// of them while the CRD waits (a custom resource's own finalizer may hold it). (A terminating
+// namespace is the namespace controller's.)
 import { invalidateValidatingAdmissionPolicies } from "../admission/validating-admission-policy.ts";
 import { invalidateWebhookConfigurations } from "../admission/webhooks.ts";
 import { forgetCheckedTokens } from "../authn/service-account-tokens.ts";
@@ -35,8 +36,15 @@ const FORGET: { matches(def: ResourceDefinition, method: string): boolean; forge
 /** Runs after every write request, whether it succeeded or not (a failed write may have changed something first). */
 export function afterWrite(env: Env, write: Write, waitUntil: (work: Promise<unknown>) => void): void {
   for (const entry of FORGET) if (entry.matches(write.def, write.method)) entry.forget();
-  if (write.method !== "DELETE" || write.dryRun) return;
-  if (write.def.group === "apiextensions.k8s.io" && write.def.resource === "customresourcedefinitions") waitUntil(finalizeDeletedCustomResourceDefinitions(env));
+  if (write.dryRun) return;
+  if (write.method === "DELETE" && write.def.group === "apiextensions.k8s.io" && write.def.resource === "customresourcedefinitions") waitUntil(finalizeDeletedCustomResourceDefinitions(env));
+  else if (write.def.custom && ["DELETE", "PUT", "PATCH"].includes(write.method)) waitUntil(finalizeIfTerminating(env, write.def.custom.crd));
+}
+
+/** The CRD of a custom resource just written, if it is being deleted: its cleanup may have waited for this object's finalizers. */
+async function finalizeIfTerminating(env: Env, crdName: string): Promise<void> {
+  const { crds } = await customResources(env);
+  if (crds.some((c) => c.metadata?.name === crdName && c.metadata?.deletionTimestamp)) await finalizeCustomResourceDefinition(env, crdName);
 }
 
 async function finalizeDeletedCustomResourceDefinitions(env: Env): Promise<void> {

@@ -3,6 +3,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { rawApi } from "../../lib/client/testing.ts";
+import { until } from "../../test/support/until.ts";
 
 const AUTH = { Authorization: "Bearer test-admin-token" };
 
@@ -259,5 +260,24 @@ describe("CustomResourceDefinitions", () => {
     again.crd.spec.group = group;
     expect((await api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", again.crd)).status).toBe(201);
     expect((await api("GET", `/apis/${group}/v1/namespaces/${ns}/widgets`)).body.items).toEqual([]);
+  });
+
+  it("a custom resource's own finalizer holds its CRD's deletion until the finalizer is removed", async () => {
+    const { group } = await installWidgets();
+    const ns = await freshNamespace();
+    const path = `/apis/${group}/v1/namespaces/${ns}/widgets`;
+    expect((await api("POST", path, { apiVersion: `${group}/v1`, kind: "Widget", metadata: { name: "held", finalizers: ["example.com/hold"] }, spec: { size: "small" } })).status).toBe(201);
+    const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${group}`;
+    expect((await api("DELETE", crdPath)).status).toBe(200);
+    const terminating = await until("the widget marked for deletion", async () => {
+      const widget = await api("GET", `${path}/held`);
+      return widget.body.metadata?.deletionTimestamp ? widget : undefined;
+    });
+    expect(terminating.body.metadata.finalizers).toEqual(["example.com/hold"]);
+    const crd = await api("GET", crdPath);
+    expect(crd.status).toBe(200);
+    expect(crd.body.status.conditions).toContainEqual(expect.objectContaining({ type: "Terminating", status: "True" }));
+    expect((await api("PATCH", `${path}/held`, { metadata: { finalizers: null } }, { "Content-Type": "application/merge-patch+json" })).status).toBe(200);
+    await until("the CRD gone", async () => ((await api("GET", crdPath)).status === 404 ? true : undefined));
   });
 });
