@@ -19,7 +19,7 @@ export interface LogStreamHeader extends StreamHeader {
   limitBytes?: number;
 }
 
-/** An HTTP request to the agent's own endpoints (nodes/proxy): /healthz. */
+/** An HTTP request to the agent's own endpoints (nodes/proxy): /healthz, /logs/, and those the agent adds. */
 export interface ProxyStreamHeader extends StreamHeader {
   type: "proxy";
   method: string;
