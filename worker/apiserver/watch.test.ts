@@ -1,12 +1,28 @@
 // Watches across compaction: a watcher whose resourceVersion is just before the compaction
-// revision must never silently miss what happened at it.
+// revision must never silently miss what happened at it. Selective watches (label and field
+// selectors, which skip most events before parsing them) see exactly what enters, changes in and
+// leaves their selection.
 import { describe, expect, it } from "vitest";
-import type { ConfigMap } from "kubernetes-types/core/v1";
+import type { ConfigMap, Pod } from "kubernetes-types/core/v1";
+import type { ResourceClient, WatchOptions } from "../../lib/client/api-client.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { compactStore, freshNamespace, testClient } from "../../lib/client/testing.ts";
 
 const client = testClient();
 const configMaps = client.resource<ConfigMap>(builtin("v1", "configmaps"));
+const pods = client.resource<Pod>(builtin("v1", "pods"));
+
+/** The events of a watch from `resourceVersion` up to its first bookmark (the replay's end), as "TYPE name". */
+async function replay<T extends { metadata?: { name?: string } }>(resource: ResourceClient<T>, ns: string, options: WatchOptions): Promise<string[]> {
+  const seen: string[] = [];
+  const abort = new AbortController();
+  for await (const event of resource.watch(ns, { ...options, allowWatchBookmarks: true }, abort.signal)) {
+    if (event.type === "BOOKMARK") break;
+    seen.push(`${event.type} ${event.object.metadata!.name}`);
+  }
+  abort.abort();
+  return seen;
+}
 
 describe("watch after compaction", () => {
   it("answers 410 Expired when a delete at exactly the compaction revision lost its earlier value", async () => {
@@ -37,5 +53,43 @@ describe("watch after compaction", () => {
       abort.abort();
       break;
     }
+  });
+
+  it("a selective watch whose earlier value was compacted still hears that the object left its selection", async () => {
+    const ns = await freshNamespace(client, "watch-compact");
+    const created = await configMaps.create(ns, { metadata: { name: "moved", labels: { app: "web" } } });
+    await configMaps.patch(ns, "moved", { metadata: { labels: { app: "db" } } }, "merge");
+    await compactStore((await configMaps.list(ns)).metadata!.resourceVersion!);
+    expect(await replay(configMaps, ns, { resourceVersion: created.metadata!.resourceVersion, labelSelector: "app=web" })).toEqual(["DELETED moved"]);
+  });
+});
+
+describe("selective watches", () => {
+  it("see objects enter, change in and leave a label selection, and nothing of the others", async () => {
+    const ns = await freshNamespace(client, "watch-select");
+    const start = (await configMaps.list(ns)).metadata!.resourceVersion!;
+    await configMaps.create(ns, { metadata: { name: "x", labels: { app: "other" } } });
+    await configMaps.create(ns, { metadata: { name: "y", labels: { app: "web" } } });
+    await configMaps.patch(ns, "x", { metadata: { labels: { app: "web" } } }, "merge");
+    await configMaps.patch(ns, "x", { data: { v: "1" } }, "merge");
+    await configMaps.patch(ns, "y", { metadata: { labels: { app: "db" } } }, "merge");
+    await configMaps.delete(ns, "x");
+    await configMaps.delete(ns, "y");
+    expect(await replay(configMaps, ns, { resourceVersion: start, labelSelector: "app=web" })).toEqual(["ADDED y", "ADDED x", "MODIFIED x", "DELETED y", "DELETED x"]);
+  });
+
+  it("of a node's pods (spec.nodeName) see that node's pods only", async () => {
+    const ns = await freshNamespace(client, "watch-select");
+    const start = (await pods.list(ns)).metadata!.resourceVersion!;
+    const pod = (name: string, nodeName: string): Pod => ({ metadata: { name }, spec: { nodeName, containers: [{ name: "c", image: "busybox" }] } });
+    await pods.create(ns, pod("on-a", "node-a"));
+    await pods.create(ns, pod("on-b", "node-b"));
+    // "node-a" is also in the name of this node: only the exact field value counts.
+    await pods.create(ns, pod("on-a2", "node-a2"));
+    await pods.patch(ns, "on-a", { metadata: { labels: { seen: "yes" } } }, "merge");
+    await pods.patch(ns, "on-b", { metadata: { labels: { seen: "yes" } } }, "merge");
+    await pods.delete(ns, "on-a", { gracePeriodSeconds: 0 });
+    await pods.delete(ns, "on-b", { gracePeriodSeconds: 0 });
+    expect(await replay(pods, ns, { resourceVersion: start, fieldSelector: "spec.nodeName=node-a" })).toEqual(["ADDED on-a", "MODIFIED on-a", "DELETED on-a"]);
   });
 });

@@ -38,6 +38,38 @@ export interface WatchFormat {
   framing?: WatchFraming;
 }
 
+/** Selectable fields whose value is a JSON string under this key in the stored object, as written. */
+const FIELD_JSON_KEYS: Record<string, string> = { "spec.nodeName": "nodeName", "metadata.name": "name", "metadata.namespace": "namespace" };
+/** Values JSON.stringify writes as they are (no escapes), so the stored text holds them verbatim. */
+const PLAIN_VALUE = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+const utf8Decoder = new TextDecoder();
+
+/**
+ * A cheap test on an event's stored bytes, before they are parsed: an object can match a selection
+ * that requires `field=value` or `label=value` only if its JSON text holds `"key":"value"`. Most
+ * events a node's watch of its own pods (`spec.nodeName=<node>`) is sent are other nodes' pods, and
+ * parsing each of them was most of what a node's watch cost the apiserver. Values in another form
+ * than plain JSON (sealed at rest, converted between versions) are always parsed.
+ */
+function storedBytesFilter(store: RegistryStore, selection: ReturnType<RegistryStore["selection"]>): ((value: Uint8Array) => boolean) | undefined {
+  if (store.def.conversion) return undefined;
+  const needles: string[] = [];
+  for (const f of selection.fields) {
+    const key = FIELD_JSON_KEYS[f.field];
+    if (key && (f.operator === "=" || f.operator === "==") && PLAIN_VALUE.test(f.value)) needles.push(`"${key}":"${f.value}"`);
+  }
+  for (const l of selection.labels) {
+    if ((l.operator === "=" || l.operator === "==") && PLAIN_VALUE.test(l.key) && PLAIN_VALUE.test(l.values[0] ?? "")) needles.push(`"${l.key}":"${l.values[0]}"`);
+  }
+  if (!needles.length) return undefined;
+  return (value) => {
+    // A JSON object starts with "{"; anything else (a sealed value) is parsed as usual.
+    if (value[0] !== 0x7b) return true;
+    const text = utf8Decoder.decode(value);
+    return needles.every((needle) => text.includes(needle));
+  };
+}
+
 /** Default server-side watch timeout, like kube-apiserver's --min-request-timeout (1800 s). */
 const DEFAULT_TIMEOUT_SECONDS = 1800;
 
@@ -64,6 +96,7 @@ export async function watchResponse(
   const abort = new AbortController();
   const timeout = setTimeout(() => abort.abort(), (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000);
   const prefix = store.prefix(namespace);
+  const mayMatch = storedBytesFilter(store, selection);
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -75,7 +108,7 @@ export async function watchResponse(
         for (const item of initialItems) emit("ADDED", item);
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
-          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks)) {
+          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks, mayMatch)) {
             revision = event.revision;
             if (event.type === "PROGRESS") {
               if (options.allowWatchBookmarks) bookmark(event.revision);

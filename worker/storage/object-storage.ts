@@ -128,8 +128,11 @@ export class ObjectStorage {
   /**
    * Events under `prefix` after `afterRevision`, as they commit. Ends when the store drops the
    * stream (restart) or `signal` aborts; throws an Expired ApiError when the revision is compacted.
+   * `mayMatch`, given the stored bytes of a value, says whether the watcher could want it: an event
+   * whose old and new values both say no is dropped before either is parsed (events whose old value
+   * the store no longer has are always passed on).
    */
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, mayMatch?: (value: Uint8Array) => boolean): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
     const upgrade = await this.stub(prefix).fetch("https://store/watch", { headers: { Upgrade: "websocket" } });
     const ws = upgrade.webSocket;
     if (!ws) throw apiErrors.serviceUnavailable("the store refused the watch stream");
@@ -162,7 +165,10 @@ export class ObjectStorage {
             yield { type: "PROGRESS", revision: Number(result.header.revision) };
             continue;
           }
-          for (const e of result.events) yield await this.decodeEvent(e);
+          for (const e of result.events) {
+            const event = await this.decodeEvent(e, mayMatch);
+            if (event) yield event;
+          }
         }
         if (closed) return;
         await new Promise<void>((resolve) => (wake = resolve));
@@ -173,13 +179,17 @@ export class ObjectStorage {
     }
   }
 
-  /** A watch event as the store sends it (etcd's gateway JSON), its values opened. */
-  private async decodeEvent(e: any): Promise<StorageEvent> {
+  /** A watch event as the store sends it (etcd's gateway JSON), its values opened; undefined when `mayMatch` rules it out. */
+  private async decodeEvent(e: any, mayMatch?: (value: Uint8Array) => boolean): Promise<StorageEvent | undefined> {
     const key = fromUtf8(fromBase64(e.kv.key, "key"));
     const revision = Number(e.kv.mod_revision);
-    const prev = e.prev_kv?.value ? await this.parse(key, fromBase64(e.prev_kv.value, "value")) : undefined;
+    const prevValue = e.prev_kv?.value ? fromBase64(e.prev_kv.value, "value") : undefined;
+    const value = e.type === "DELETE" ? undefined : fromBase64(e.kv.value ?? "", "value");
+    const created = e.type !== "DELETE" && e.kv.version === "1";
+    if (mayMatch && (prevValue || created) && !(prevValue && mayMatch(prevValue)) && !(value && mayMatch(value))) return undefined;
+    const prev = prevValue ? await this.parse(key, prevValue) : undefined;
     if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, created: false };
-    return { type: "PUT", key, revision, object: await this.parse(key, fromBase64(e.kv.value ?? "", "value")), prev, created: e.kv.version === "1" };
+    return { type: "PUT", key, revision, object: await this.parse(key, value!), prev, created };
   }
 
   /**
