@@ -45,7 +45,13 @@ async function relay(stream: TunnelStream, socket: Socket): Promise<void> {
   const toPod = (async () => {
     try {
       for await (const chunk of stream.readable) {
-        if (!socket.write(chunk)) await new Promise<void>((resolve) => socket.once("drain", resolve));
+        if (socket.destroyed) break;
+        if (!socket.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            socket.once("drain", resolve);
+            socket.once("close", resolve);
+          });
+        }
       }
       socket.end();
     } catch {
