@@ -15,18 +15,16 @@
 // 1,000 pods; the goal here is 1,000 pods existing in 5 s and the Deployment complete in 10 s.
 import type { ChildProcess } from "node:child_process";
 import type { IncomingMessage } from "node:http";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { Pod } from "kubernetes-types/core/v1";
 import { defaultEngine, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
-import { defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
+import { cpuSeconds, defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
 import { HttpTarget, LatencyRecorder, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch } from "./load.ts";
 
 const NAMESPACE = "bench";
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
 
 type WorkloadName = "one-100" | "one-1000" | "many-100x10";
 const WORKLOADS: WorkloadName[] = ["one-100", "one-1000", "many-100x10"];
@@ -43,25 +41,6 @@ const WORKLOAD_SHAPES: Workload[] = [
   { name: "one-1000", title: "1 Deployment × 1,000", deployments: 1, replicas: 1000 },
   { name: "many-100x10", title: "100 Deployments × 10", deployments: 100, replicas: 10 },
 ];
-
-/** CPU seconds used so far by the processes whose process group or pid is given. */
-function cpuSeconds(match: (pid: number, pgid: number) => boolean): number {
-  let ticks = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // Fields after the command's closing parenthesis: state ppid pgrp … utime(14) stime(15).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (!match(Number(entry), Number(fields[2]))) continue;
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / CLOCK_TICKS;
-}
 
 /** First sight of each pod and of its Ready condition, and each Deployment's completion, from two watches of the namespace. */
 class Progress {

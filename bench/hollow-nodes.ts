@@ -1,8 +1,10 @@
 // Hollow nodes for the benchmarks: the node agent on its simulated runtime, joined with a fresh
 // bootstrap token as users join it (`node node-agent/main.ts join --runtime simulated --nodes N`),
-// in a child process; and `kubectl create deployment`'s Deployment, which the benchmarks scale.
+// in a child process; `kubectl create deployment`'s Deployment, which the benchmarks scale; and the
+// CPU the control plane's processes use meanwhile.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import { PROJECT_ROOT, type ControlPlane } from "../scripts/dev-server.ts";
@@ -62,4 +64,26 @@ export function deployment(namespace: string, name: string, replicas: number): D
       template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "busybox", image: "busybox", resources: { requests: { cpu: "10m", memory: "16Mi" } } }] } },
     },
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds used so far by the processes whose process group or pid is given. */
+export function cpuSeconds(match: (pid: number, pgid: number) => boolean): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after the command's closing parenthesis: state ppid pgrp … utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (!match(Number(entry), Number(fields[2]))) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
 }

@@ -25,7 +25,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
-import { defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
+import { cpuSeconds, defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
 import { HttpTarget, benchVars, envNumber, fixed, formatTable, runClosedLoop } from "./load.ts";
 
 interface ProfileNode {
@@ -205,6 +205,25 @@ async function startProfiler(inspectorPort: number): Promise<() => Promise<CpuPr
   };
 }
 
+/** API requests since `since`, from the audit log, counted by client ("kube-scheduler", "node", …), verb and resource. */
+async function requestsSince(api: HttpTarget, since: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const client = (user: string) => user.replace(/^system:node:.*/, "node").replace(/^system:/, "");
+  let next: string | undefined;
+  do {
+    const answer = await api.send("GET", `/audit/v1/events?since=${encodeURIComponent(since)}&limit=5000${next ? `&continue=${encodeURIComponent(next)}` : ""}`);
+    if (answer.status !== 200) throw new Error(`audit log: HTTP ${answer.status}`);
+    const list = JSON.parse(answer.body.toString("utf8")) as { metadata: { continue?: string }; items: { verb: string; user: { username: string }; objectRef?: { resource?: string; subresource?: string } }[] };
+    for (const e of list.items) {
+      const resource = e.objectRef?.resource ? `${e.objectRef.resource}${e.objectRef.subresource ? `/${e.objectRef.subresource}` : ""}` : "-";
+      const key = `${client(e.user.username)} ${e.verb} ${resource}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    next = list.metadata.continue || undefined;
+  } while (next);
+  return counts;
+}
+
 /** One Deployment of `replicas` on hollow nodes, profiled from its create until every replica is available. */
 async function profileDeployment(inspectorPort: number, plane: import("../scripts/dev-server.ts").ControlPlane, api: HttpTarget, root: string) {
   const nodes = Math.max(1, Math.floor(envNumber("BENCH_NODES", 20)));
@@ -216,8 +235,11 @@ async function profileDeployment(inspectorPort: number, plane: import("../script
     await expectCreated(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } });
     agent = (await startHollowNodes(plane, api, nodes, join(root, "agent"), setupDeadline)).agent;
     await defaultServiceAccount(api, "bench", setupDeadline);
+    const group = plane.process.pid!;
+    const cpuBefore = cpuSeconds((_, g) => g === group);
     const stop = await startProfiler(inspectorPort);
     const start = performance.now();
+    const startedAt = new Date().toISOString();
     await expectCreated(api, "POST", "/apis/apps/v1/namespaces/bench/deployments", deployment("bench", "web", replicas));
     let available = 0;
     while (performance.now() - start < timeoutMs) {
@@ -228,7 +250,13 @@ async function profileDeployment(inspectorPort: number, plane: import("../script
     }
     const seconds = (performance.now() - start) / 1000;
     const profile = await stop();
-    return { profile, ops: replicas, title: `one Deployment of ${replicas} on ${nodes} hollow nodes: ${available} of ${replicas} available in ${fixed(seconds, 1)} s`, unit: "pod" };
+    const cpuMs = (cpuSeconds((_, g) => g === group) - cpuBefore) * 1000;
+    const requests = await requestsSince(api, startedAt);
+    return {
+      profile, ops: replicas, requests, unit: "pod",
+      title: `one Deployment of ${replicas} on ${nodes} hollow nodes: ${available} of ${replicas} available in ${fixed(seconds, 1)} s; ` +
+        `control plane processes (workerd, Miniflare) ${fixed(cpuMs / replicas, 1)} ms CPU per pod`,
+    };
   } finally {
     agent?.kill("SIGKILL");
   }
@@ -250,7 +278,7 @@ async function main(): Promise<void> {
   const client = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, Math.max(concurrency, 4), plane.caPem);
   const loadBefore = loadavg()[0]!.toFixed(2);
   try {
-    let run: { profile: CpuProfile; ops: number; title: string; unit: string };
+    let run: { profile: CpuProfile; ops: number; title: string; unit: string; requests?: Map<string, number> };
     if (which === "deployment") run = await profileDeployment(inspectorPort, plane, client, root);
     else {
       const work = scenario(which);
@@ -277,6 +305,11 @@ async function main(): Promise<void> {
       console.log(`\n${title}, ms per ${unit}`);
       console.log(formatTable(["", `ms/${unit}`, "% busy"], rows.slice(0, top).map(([n, ms]) => [n, perOp(ms), fixed((100 * ms) / (total - idle), 1)])));
     };
+    if (run.requests) {
+      const rows = [...run.requests].sort((a, b) => b[1] - a[1]).slice(0, top);
+      console.log(`\nAPI requests per ${unit} (audit log; client verb resource)`);
+      console.log(formatTable(["", `per ${unit}`], rows.map(([k, n]) => [k, fixed(n / ops, 2)])));
+    }
     table("self time by source file", [...byModule(profile, moduleOf)].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
     table("self time by function", [...self].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
     table("inclusive time by function", [...inclusive].filter(([n]) => !OUTSIDE_JS.has(n)).sort((a, b) => b[1] - a[1]));
