@@ -78,6 +78,12 @@ interface PodWorker {
 const isTerminal = (pod: Pod) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
+/** A finished pod's status once its sandbox is gone: PodReadyToStartContainers False, as the kubelet reports it. */
+function sandboxRemoved(status: PodStatus): PodStatus {
+  const conditions = (status.conditions ?? []).map((c) => (c.type === "PodReadyToStartContainers" && c.status !== "False" ? { ...c, status: "False", lastTransitionTime: stamp() } : c));
+  return { ...status, conditions };
+}
+
 /** When the pod's activeDeadlineSeconds ends, counted from its startTime (ms since the epoch). */
 function activeDeadline(pod: Pod): number | undefined {
   const seconds = pod.spec?.activeDeadlineSeconds;
@@ -340,8 +346,9 @@ export class PodManager {
       return undefined;
     }
     if (isTerminal(pod)) {
-      // A finished pod's containers have exited; its sandbox goes too.
+      // A finished pod's containers have exited; its sandbox goes too, and its status says so.
       if (await runtime.observe(uid)) await runtime.killPod(this.ref(pod), 0);
+      await this.writeStatus(worker, sandboxRemoved(pod.status ?? {}));
       this.prober.removePod(uid);
       return undefined;
     }

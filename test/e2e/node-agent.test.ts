@@ -136,6 +136,8 @@ describe("the node agent with the simulated runtime", () => {
     await harness.ok(kubectl, "run", "deadline", "--image=busybox", "--overrides", JSON.stringify({ spec: { activeDeadlineSeconds: 2 } }));
     await harness.ok(kubectl, "wait", "pod/deadline", "--for=jsonpath={.status.phase}=Failed", "--timeout=30s");
     expect(await get("pod", "deadline", "-o", "jsonpath={.status.reason}: {.status.message}")).toBe("DeadlineExceeded: Pod was active on the node longer than the specified deadline");
+    // Its sandbox is gone, and its status says so.
+    await harness.ok(kubectl, "wait", "pod/deadline", "--for=condition=PodReadyToStartContainers=False", "--timeout=30s");
 
     // kubectl delete waits until the pod is gone: the agent stopped it and deleted it for good.
     await harness.ok(kubectl, "delete", "pod", "web", "--timeout=30s");
