@@ -47,7 +47,8 @@ export class UserspaceProxy {
     for (const [port, listener] of this.listeners) {
       if (wanted.has(port)) continue;
       this.listeners.delete(port);
-      await new Promise<void>((resolve) => listener.server.close(() => resolve()));
+      // No new connections; those relayed already drain on their own (close would wait for them).
+      listener.server.close();
     }
     for (const [port, next] of wanted) {
       const current = this.listeners.get(port);
@@ -98,7 +99,10 @@ export class UserspaceProxy {
       return seen.endpoint;
     }
     const endpoint = addresses[Math.floor(Math.random() * addresses.length)]!;
-    if (listener.affinitySeconds !== undefined) listener.clients.set(client, { endpoint, at: now });
+    if (listener.affinitySeconds === undefined) return endpoint;
+    // Clients whose affinity has timed out are forgotten once the table grows.
+    if (listener.clients.size >= 10_000) for (const [address, entry] of listener.clients) if (now - entry.at >= listener.affinitySeconds * 1000) listener.clients.delete(address);
+    listener.clients.set(client, { endpoint, at: now });
     return endpoint;
   }
 
