@@ -96,7 +96,12 @@ export class ServicesNode {
     inNs("link", "set", "eth0", "up");
     inNs("link", "set", "lo", "up");
     inNs("route", "add", "default", "via", hostIP);
-    this.forwarders.server = createServer((socket) => socket.pipe(createConnection(port, "127.0.0.1")).pipe(socket).on("error", () => socket.destroy()));
+    // Either side failing (a node's forwarder killed, the control plane stopped) ends the other: no error goes unhandled.
+    this.forwarders.server = createServer((socket) => {
+      const upstream = createConnection(port, "127.0.0.1").on("error", () => socket.destroy());
+      socket.on("error", () => upstream.destroy());
+      socket.pipe(upstream).pipe(socket);
+    });
     this.forwarders.server.listen(port, hostIP);
     await once(this.forwarders.server, "listening");
     const script = `require("net").createServer((s) => s.pipe(require("net").createConnection(${port}, "${hostIP}")).pipe(s).on("error", () => s.destroy())).listen(${port}, "127.0.0.1", () => console.log("listening"))`;
