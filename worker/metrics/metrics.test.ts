@@ -110,7 +110,7 @@ describe("metrics.k8s.io", () => {
 
     const none = await api("GET", `/apis/metrics.k8s.io/v1beta1/nodes/${away}`);
     expect(none.status).toBe(404);
-    expect(none.body.message).toBe(`nodes.metrics.k8s.io "${away}" not found`);
+    expect(none.body.message).toBe(`nodemetrics.metrics.k8s.io "${away}" not found`);
     const missing = await api("GET", "/apis/metrics.k8s.io/v1beta1/nodes/no-such-node");
     expect(missing.body.message).toBe('nodes "no-such-node" not found');
     expect((await api("GET", "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=pool%3Dnone")).body.items).toEqual([]);
@@ -155,7 +155,7 @@ describe("metrics.k8s.io", () => {
     expect((await api("GET", `/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods/db`)).body.containers[0].usage.cpu).toBe("1500m");
     const pending = await api("GET", `/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods/fresh`);
     expect(pending.status).toBe(404);
-    expect(pending.body.message).toBe(`pods.metrics.k8s.io "${ns}/fresh" not found`);
+    expect(pending.body.message).toBe(`podmetrics.metrics.k8s.io "${ns}/fresh" not found`);
     expect((await api("GET", `/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods/nope`)).body.message).toBe('pods "nope" not found');
 
     // kubectl get podmetrics: metrics-server's table, usage summed over containers.

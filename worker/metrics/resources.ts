@@ -64,6 +64,8 @@ async function nodeMetrics(env: Env, request: ComputedRequest): Promise<KubeObje
       timestamp: stats!.cpu!.time, window: WINDOW, usage,
     });
   }
+  // metrics-server's words: its storage is named nodemetrics and podmetrics.
+  if (request.name && !items.length) throw apiErrors.notFound(METRICS_GROUP, "nodemetrics", request.name);
   return items.sort((a, b) => (a.metadata!.name < b.metadata!.name ? -1 : 1));
 }
 
@@ -92,7 +94,7 @@ async function podMetrics(env: Env, request: ComputedRequest): Promise<KubeObjec
       timestamp: stats!.cpu?.time ?? stats!.containers![0]!.cpu!.time, window: WINDOW, containers,
     });
   }
-  if (request.name && !items.length) throw apiErrors.notFound(METRICS_GROUP, "pods", `${request.namespace}/${request.name}`);
+  if (request.name && !items.length) throw apiErrors.notFound(METRICS_GROUP, "podmetrics", `${request.namespace}/${request.name}`);
   return items.sort((a, b) => (a.metadata!.namespace + "/" + a.metadata!.name < b.metadata!.namespace + "/" + b.metadata!.name ? -1 : 1));
 }
 
