@@ -175,6 +175,9 @@ describe("metrics.k8s.io", () => {
     const nodes = await api("GET", "/apis/metrics.k8s.io/v1beta1/nodes", undefined, as);
     expect(nodes.body.message).toBe(`nodes.metrics.k8s.io is forbidden: User "${user}" cannot list resource "nodes" in API group "metrics.k8s.io" at the cluster scope`);
 
+    // The HPA controller reads pods' metrics as the controller manager.
+    expect((await api("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", undefined, { "Impersonate-User": "system:kube-controller-manager" })).status).toBe(200);
+
     const role = await api("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregated-metrics-reader");
     expect(role.body.rules).toEqual([{ apiGroups: ["metrics.k8s.io"], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] }]);
     expect(role.body.metadata.labels).toMatchObject({ "rbac.authorization.k8s.io/aggregate-to-view": "true", "rbac.authorization.k8s.io/aggregate-to-edit": "true", "rbac.authorization.k8s.io/aggregate-to-admin": "true" });
