@@ -5,6 +5,7 @@
 // send one more when it returns, so a burst of writes costs a couple of calls. Each poke carries
 // every prefix's revision, so a lost poke's news comes with the next one.
 import { prefixEnd } from "../../lib/etcd/keys.ts";
+import { resourcePrefix } from "../../lib/k8s/registry-keys.ts";
 import type { PokeNews } from "../../lib/client/store-changes.ts";
 import { shardForKey, shardForRange, shardMapOf } from "../../lib/shards.ts";
 import type { Commit } from "./mvcc.ts";
@@ -17,34 +18,42 @@ export interface PokeTarget {
   customResources?: boolean;
 }
 
+/** Where the objects of resources live, by "group/resource" ("" for the core group). */
+const prefixesOf = (...resources: string[]) => resources.map((r) => {
+  const [group, resource] = r.split("/") as [string, string];
+  return resourcePrefix(group, resource);
+});
+
 /** The scheduler reads pods, nodes, namespaces, disruption budgets, the workloads that spread pods, and volumes. */
 export const SCHEDULER_POKES: PokeTarget = {
   binding: "SCHEDULER",
-  prefixes: [
-    "/registry/pods/", "/registry/minions/", "/registry/namespaces/", "/registry/poddisruptionbudgets/",
-    "/registry/services/specs/", "/registry/controllers/", "/registry/replicasets/", "/registry/statefulsets/",
+  prefixes: prefixesOf(
+    "/pods", "/nodes", "/namespaces", "policy/poddisruptionbudgets",
+    "/services", "/replicationcontrollers", "apps/replicasets", "apps/statefulsets",
     // VolumeBinding waits for claims and their volumes.
-    "/registry/persistentvolumes/", "/registry/persistentvolumeclaims/", "/registry/storageclasses/",
-  ],
+    "/persistentvolumes", "/persistentvolumeclaims", "storage.k8s.io/storageclasses",
+  ),
 };
 
-/** The controller manager reads what its controllers watch. */
+/** The controller manager reads what its controllers watch (all but Leases: node lifecycle wakes at each node's deadline). */
 export const CONTROLLER_POKES: PokeTarget = {
   binding: "CONTROLLERS",
-  prefixes: [
-    "/registry/deployments/", "/registry/replicasets/", "/registry/pods/",
+  prefixes: prefixesOf(
+    "apps/deployments", "apps/replicasets", "/pods",
     // The garbage collector's ownership graph.
-    "/registry/controllers/", "/registry/services/specs/", "/registry/configmaps/", "/registry/secrets/", "/registry/serviceaccounts/",
-    "/registry/podtemplates/", "/registry/daemonsets/", "/registry/statefulsets/", "/registry/controllerrevisions/", "/registry/jobs/",
-    "/registry/cronjobs/", "/registry/endpointslices/", "/registry/poddisruptionbudgets/",
-    "/registry/namespaces/", "/registry/clusterroles/",
+    "/replicationcontrollers", "/services", "/configmaps", "/secrets", "/serviceaccounts",
+    "/podtemplates", "apps/daemonsets", "apps/statefulsets", "apps/controllerrevisions", "batch/jobs",
+    "batch/cronjobs", "discovery.k8s.io/endpointslices", "/endpoints", "policy/poddisruptionbudgets",
+    "/namespaces", "rbac.authorization.k8s.io/clusterroles", "rbac.authorization.k8s.io/clusterrolebindings",
+    // Custom resources' informers come and go with their definitions (news for the CRD informer).
+    "apiextensions.k8s.io/customresourcedefinitions",
     // The DaemonSet controller places pods by node.
-    "/registry/minions/",
+    "/nodes",
     // The PersistentVolume binder.
-    "/registry/persistentvolumes/", "/registry/persistentvolumeclaims/", "/registry/storageclasses/",
+    "/persistentvolumes", "/persistentvolumeclaims", "storage.k8s.io/storageclasses",
     // The resourcequota and horizontal-pod-autoscaler controllers.
-    "/registry/resourcequotas/", "/registry/horizontalpodautoscalers/",
-  ],
+    "/resourcequotas", "autoscaling/horizontalpodautoscalers",
+  ),
   // The garbage collector follows owner references to and from custom resources.
   customResources: true,
 };
