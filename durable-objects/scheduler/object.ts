@@ -14,6 +14,7 @@ import { Informer, type EventHandlers } from "../../lib/client/informer.ts";
 import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
+import type { PokeNews, StoreChanges } from "../../lib/client/store-changes.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import type { PodInfo } from "./projection.ts";
@@ -91,8 +92,12 @@ class Runtime {
   readonly pods: Informer<Pod>;
   private restored = false;
 
-  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, config: KubeSchedulerConfiguration | undefined) {
-    this.client = new ApiClient({ fetch: (request) => api.fetch(request), baseUrl: "https://kube-scheduler.internal", userAgent: "kube-scheduler/edgeplane" });
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, config: KubeSchedulerConfiguration | undefined, changes: StoreChanges) {
+    this.client = new ApiClient({
+      fetch: (request) => api.fetch(request), baseUrl: "https://kube-scheduler.internal", userAgent: "kube-scheduler/edgeplane",
+      // Its own bindings and status writes are news to its next catch-up, before the store's poke says so.
+      onWrite: (resource) => changes.wrote(resource),
+    });
     this.recorder = new EventRecorder(this.client, { reportingController: "default-scheduler", reportingInstance: identity });
     this.lease = new LeaderLease(this.client, { name: "kube-scheduler", identity });
     this.scheduler = new Scheduler({
@@ -106,7 +111,8 @@ class Runtime {
     });
     const s = this.scheduler;
     const watch = <T extends KubeObject>(names: Parameters<typeof builtin>, handlers: EventHandlers<T>, project: (o: T) => T = slim): Informer<T> => {
-      const informer = new Informer<T>(this.client.resource<T>(builtin(...names)), { cache: new SqliteCache<T>(storage, `scheduler/${names.join("/")}`), project });
+      // A wake re-watches only what the pokes say changed since the cache's cursor (pods, mostly).
+      const informer = new Informer<T>(this.client.resource<T>(builtin(...names)), { cache: new SqliteCache<T>(storage, `scheduler/${names.join("/")}`), project, changes });
       informer.addEventHandler(handlers);
       this.informers.push(informer as unknown as Informer<KubeObject>);
       // What the cache held before a restart is the scheduler's starting picture.
@@ -142,7 +148,7 @@ class Runtime {
     return this.lease.isLeader;
   }
 
-  /** Brings every cache up to now (no watch stays open); the watches run side by side. */
+  /** Brings every cache up to now (no watch stays open; caches with no commit since their cursor are skipped); the watches run side by side. */
   async catchUp(): Promise<void> {
     await Promise.all(this.informers.map((informer) => informer.catchUp()));
     if (!this.restored) {
@@ -158,9 +164,9 @@ export class KubeScheduler extends DurableObject<Env> {
   private lastStatus: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
   private readonly wakes = new AlarmWakes(this.ctx.storage, () => this.wake());
 
-  /** The store's fire-and-forget call after pods, nodes or what placement reads changed. */
-  poke(): Promise<void> {
-    return this.wakes.poke();
+  /** The store's fire-and-forget call after pods, nodes or what placement reads changed, with what changed. */
+  poke(news?: PokeNews): Promise<void> {
+    return this.wakes.poke(news);
   }
 
   /** For /readyz and componentstatuses. */
@@ -175,7 +181,7 @@ export class KubeScheduler extends DurableObject<Env> {
   private async wake(): Promise<WakeOutcome> {
     const status: SchedulerStatus = { scheduled: 0, unschedulable: 0 };
     try {
-      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`, configuration(this.env));
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_SCHEDULER_API, `kube-scheduler-${this.ctx.id.toString().slice(0, 16)}`, configuration(this.env), this.wakes.changes);
       const runtime = this.runtime;
       // Someone else holds the lease (a scheduler elsewhere): try again when it would expire.
       if (!(await runtime.lead())) return { retryAt: Date.now() + 15_000 };
