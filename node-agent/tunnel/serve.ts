@@ -78,7 +78,47 @@ async function serveLog(stream: TunnelStream, header: LogStreamHeader, runtime: 
   const log = await runtime.containerLog(header.uid, containerID);
   if (!log) throw new Refusal(400, `container "${header.container}" in pod "${header.pod}" is not available`);
   stream.respond({ status: 200 });
-  await streamLog(log, header, (bytes) => stream.write(bytes), signal);
+  const out = coalescedWrites((bytes) => stream.write(bytes));
+  await streamLog(log, header, out.write, signal);
+  await out.flush();
+}
+
+/** Most bytes held before a write waits for them to be sent. */
+const COALESCE_BYTES = 64 * 1024;
+
+/**
+ * Joins many small writes (a log's lines, one write each) into stream writes of up to 64 KiB:
+ * each crosses the tunnel as one frame and one flow-control credit instead of one per line. What
+ * is held goes out once the writer yields to the event loop (a followed log's new lines at once),
+ * or when 64 KiB have gathered, and the writer then waits for it to be sent.
+ */
+function coalescedWrites(send: (bytes: Uint8Array) => Promise<void>): { write(bytes: Uint8Array): Promise<void>; flush(): Promise<void> } {
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let sending: Promise<void> = Promise.resolve();
+  let scheduled = false;
+  const flush = (): Promise<void> => {
+    scheduled = false;
+    if (heldBytes === 0) return sending;
+    const chunk = Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    sending = sending.then(() => send(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    return sending;
+  };
+  return {
+    async write(bytes) {
+      held.push(bytes);
+      heldBytes += bytes.byteLength;
+      if (heldBytes >= COALESCE_BYTES) return flush();
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => void flush().catch(() => {}));
+      }
+      return sending;
+    },
+    flush,
+  };
 }
 
 /** The agent's own endpoints, as the kubelet serves them on its port. */
