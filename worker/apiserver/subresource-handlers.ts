@@ -4,7 +4,7 @@
 import type { Context } from "hono";
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { issueNodeCredential, issueToken } from "../authn/service-account-tokens.ts";
-import { nodeName, podsOnNode } from "../authz/node.ts";
+import { nodeName, podOnNode } from "../authz/node.ts";
 import type { AppEnv } from "../context.ts";
 import { finalizeNamespace } from "../registry/namespaces.ts";
 import type { RegistryStore } from "../registry/store.ts";
@@ -101,7 +101,7 @@ const HANDLERS: SubresourceHandler[] = [
         if (node) {
           // NodeRestriction: a node asks only for tokens bound to a pod of its own that runs as this account.
           const ref = request?.spec?.boundObjectRef;
-          const pod = ref?.kind === "Pod" ? (await podsOnNode(c.env, namespace!, node)).find((p) => p.metadata?.name === ref.name) : undefined;
+          const pod = ref?.kind === "Pod" && typeof ref.name === "string" ? await podOnNode(c.env, namespace!, ref.name, node) : undefined;
           if (!pod || (pod.spec?.serviceAccountName ?? "default") !== name) {
             throw apiErrors.forbidden(`serviceaccounts "${name}" is forbidden: node requested token not bound to a pod scheduled on the node`);
           }

@@ -92,6 +92,36 @@ describe("bootstrap tokens and node credentials", () => {
     expect(status.status).toBe(200);
     expect(status.body.status.phase).toBe("Running");
   });
+  it("among other nodes' pods, a node gets tokens and objects only for pods bound to it", async () => {
+    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+    // Another node whose name starts with this one's: only the exact node name counts.
+    const neighbour = `${node}-2`;
+    const credential = await joinAs(node);
+    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
+    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+    await createDefaultServiceAccount(ns);
+    for (const name of ["for-mine", "for-theirs"]) expect((await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name } })).status).toBe(201);
+    const pod = (name: string, nodeName: string, configMap: string) => ({
+      metadata: { name }, spec: { nodeName, containers: [{ name: "c", image: "busybox", envFrom: [{ configMapRef: { name: configMap } }] }] },
+    });
+    expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, pod("mine", node, "for-mine"))).status).toBe(201);
+    for (let i = 0; i < 5; i++) expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, pod(`theirs-${i}`, neighbour, "for-theirs"))).status).toBe(201);
+
+    const tokenFor = (podName: string) => api("POST", `/api/v1/namespaces/${ns}/serviceaccounts/default/token`, {
+      apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { boundObjectRef: { kind: "Pod", apiVersion: "v1", name: podName } },
+    }, credential);
+    expect((await tokenFor("mine")).status).toBe(201);
+    for (const podName of ["theirs-0", "missing"]) {
+      const refused = await tokenFor(podName);
+      expect(refused.status).toBe(403);
+      expect(refused.body.message).toBe(`serviceaccounts "default" is forbidden: node requested token not bound to a pod scheduled on the node`);
+    }
+    expect((await api("GET", `/api/v1/namespaces/${ns}/configmaps/for-mine`, undefined, credential)).status).toBe(200);
+    const theirs = await api("GET", `/api/v1/namespaces/${ns}/configmaps/for-theirs`, undefined, credential);
+    expect(theirs.status).toBe(403);
+    expect(theirs.body.message).toContain(`no relationship found between node '${node}' and this object`);
+  });
+
   it("a node creates mirror pods owned by its own Node and referring to no other object (static pods)", async () => {
     const node = `node-${crypto.randomUUID().slice(0, 6)}`;
     const credential = await joinAs(node);

@@ -54,10 +54,29 @@ function references(pod: Record<string, any>): Record<string, Set<string>> {
   return refs;
 }
 
-/** The pods of a namespace bound to a node. */
-export async function podsOnNode(env: Env, namespace: string, node: string): Promise<Record<string, any>[]> {
-  const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace);
+const utf8Decoder = new TextDecoder();
+
+/**
+ * The pods of a namespace bound to a node (that mention `name` somewhere, when given). Their stored
+ * JSON is searched before any is parsed: the namespace may hold thousands of other nodes' pods, and
+ * a node asks about every pod it starts (its token, kube-root-ca.crt).
+ */
+export async function podsOnNode(env: Env, namespace: string, node: string, name?: string): Promise<Record<string, any>[]> {
+  const needles = [`"nodeName":${JSON.stringify(node)}`, ...(name === undefined ? [] : [JSON.stringify(name)])];
+  const mayMatch = (value: Uint8Array) => {
+    // Not plain JSON (sealed at rest): parsed and checked as usual.
+    if (value[0] !== 0x7b) return true;
+    const text = utf8Decoder.decode(value);
+    return needles.every((needle) => text.includes(needle));
+  };
+  const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace, mayMatch);
   return pods.filter((p) => p.spec?.nodeName === node);
+}
+
+/** The pod, if it is bound to the node. */
+export async function podOnNode(env: Env, namespace: string, name: string, node: string): Promise<Record<string, any> | undefined> {
+  const pod = await builtinStore(new ObjectStorage(env), "v1", "pods").find(namespace, name);
+  return pod?.spec?.nodeName === node ? pod : undefined;
 }
 
 /** The node's decision, or undefined when the user is not a node. */
@@ -71,7 +90,8 @@ export async function authorizeNode(env: Env, attrs: RequestAttributes): Promise
     if (!(isToken || isRead) || !attrs.name || !attrs.namespace) {
       return { allowed: false, reason: `can only ${resource === "serviceaccounts" ? "create tokens for individual service accounts" : `read individual ${resource}`} referenced by pods bound to the node` };
     }
-    const pods = await podsOnNode(env, attrs.namespace, node);
+    // A service account may be referenced by its absence (serviceAccountName defaults to "default").
+    const pods = await podsOnNode(env, attrs.namespace, node, resource === "serviceaccounts" ? undefined : attrs.name);
     if (pods.some((pod) => references(pod)[resource]!.has(attrs.name!))) return { allowed: true, reason: "" };
     return { allowed: false, reason: `no relationship found between node '${node}' and this object` };
   }

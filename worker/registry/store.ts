@@ -103,9 +103,12 @@ export class RegistryStore {
     return this.withVersion(await this.read(namespace, name));
   }
 
-  /** Every object (in one namespace, or all), read at once for code that needs them all: policy, limits, quotas. */
-  async all(namespace?: string): Promise<KubeObject[]> {
-    const { items } = await this.storage.list(this.prefix(namespace), {});
+  /**
+   * Every object (in one namespace, or all), read at once for code that needs them all: policy,
+   * limits, quotas; `mayMatch` (see ObjectStorage.list) leaves out unparsed those it rules out.
+   */
+  async all(namespace?: string, mayMatch?: (value: Uint8Array) => boolean): Promise<KubeObject[]> {
+    const { items } = await this.storage.list(this.prefix(namespace), { mayMatch });
     return items.map((stored) => this.withVersion(stored));
   }
 

@@ -82,13 +82,17 @@ export class ObjectStorage {
     return unwrap(await this.stub(key).range({ key: utf8(key), count_only: true })).header.revision;
   }
 
-  /** Objects under `prefix` from `startKey` on, at `revision` (0: now), up to `limit` (0: all). */
-  async list(prefix: string, options: { startKey?: string; limit?: number; revision?: number }) {
+  /**
+   * Objects under `prefix` from `startKey` on, at `revision` (0: now), up to `limit` (0: all).
+   * `mayMatch`, given an object's stored bytes, drops the ones the caller cannot want unparsed.
+   */
+  async list(prefix: string, options: { startKey?: string; limit?: number; revision?: number; mayMatch?: (value: Uint8Array) => boolean }) {
     const res = unwrap(await this.stub(prefix).range({
       key: utf8(options.startKey ?? prefix), range_end: prefixEnd(utf8(prefix)),
       limit: options.limit ?? 0, revision: options.revision ?? 0,
     }));
-    const items = await Promise.all(res.kvs.map((kv) => this.decode(kv)));
+    const mayMatch = options.mayMatch;
+    const items = await Promise.all((mayMatch ? res.kvs.filter((kv) => mayMatch(kv.value)) : res.kvs).map((kv) => this.decode(kv)));
     return { items, revision: options.revision || res.header.revision, more: res.more, remaining: res.count - items.length };
   }
 
