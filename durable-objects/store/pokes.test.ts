@@ -11,7 +11,7 @@ import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { until } from "../../test/support/until.ts";
 import type { KubeControllerManager } from "../controllers/object.ts";
 import type { Commit } from "./mvcc.ts";
-import { CONTROLLER_POKES, Pokes } from "./pokes.ts";
+import { CONTROLLER_POKES, isCustomResourceKey, Pokes } from "./pokes.ts";
 
 const configMaps = builtin("v1", "configmaps");
 const pods = builtin("v1", "pods");
@@ -56,5 +56,16 @@ describe("the store's pokes", () => {
     expect(await upToDate(configMaps, 42)).toBe(false);
     expect(await upToDate(configMaps, 43)).toBe(true);
     expect(await upToDate(podTemplates, 40)).toBe(true);
+  });
+
+  it.each([
+    ["/registry/gc.example.com/widgets/default/w", true],
+    ["/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.gc.example.com", true],
+    ["/registry/configmaps/default/a.b", false],
+    ["/registry/deployments/default/web", false],
+    ["/other/x.y/z", false],
+  ])("a custom resource or CRD key, which the controller manager is poked for too: %s → %s", (key, expected) => {
+    expect(isCustomResourceKey(new TextEncoder().encode(key))).toBe(expected);
+    expect(CONTROLLER_POKES.customResources).toBe(true);
   });
 });

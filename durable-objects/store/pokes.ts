@@ -79,7 +79,7 @@ function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
 const REGISTRY = encoder.encode("/registry/");
 
 /** "/registry/example.com/widgets/…" and "/registry/apiextensions.k8s.io/…": kube keeps custom resources under their group. */
-function isCustomResourceKey(key: Uint8Array): boolean {
+export function isCustomResourceKey(key: Uint8Array): boolean {
   if (!startsWith(key, REGISTRY)) return false;
   for (let i = REGISTRY.length; i < key.length && key[i] !== 0x2f; i++) if (key[i] === 0x2e) return true;
   return false;
@@ -88,6 +88,8 @@ function isCustomResourceKey(key: Uint8Array): boolean {
 interface Target {
   binding: string;
   prefixes: { text: string; bytes: Uint8Array }[];
+  /** Poked for custom resource and CRD writes too (no news: their informers always catch up). */
+  customResources: boolean;
   inFlight: boolean;
   again: boolean;
   failures: number;
@@ -110,7 +112,7 @@ export class Pokes {
   ) {
     this.targets = targets
       .filter((t) => (env as unknown as Record<string, unknown>)[t.binding] !== undefined)
-      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => ({ text: p, bytes: encoder.encode(p) })), inFlight: false, again: false, failures: 0 }));
+      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => ({ text: p, bytes: encoder.encode(p) })), customResources: !!t.customResources, inFlight: false, again: false, failures: 0 }));
   }
 
   committed(commit: Commit): void {
@@ -119,6 +121,7 @@ export class Pokes {
     for (const target of this.targets) {
       let touched = false;
       for (const e of commit.events) {
+        if (target.customResources && isCustomResourceKey(e.kv.key)) touched = true;
         for (const p of target.prefixes) {
           if (!startsWith(e.kv.key, p.bytes)) continue;
           this.heads.set(p.text, commit.revision);
