@@ -4,7 +4,7 @@
 // applied, so that a sync after a change sends only the difference.
 import { Iptables, hostCommands, type CommandRunner } from "./iptables.ts";
 import { Nftables } from "./nftables.ts";
-import { computeNftRules, type NftExisting, type NftRules } from "./nft-rules.ts";
+import { computeNftRules, NftRulesMemo, type NftExisting, type NftRules } from "./nft-rules.ts";
 import { computeRules, MARK_MASQ_CHAIN, type ProxyRules, type ProxyState, type Table } from "./rules.ts";
 import { UserspaceProxy } from "./userspace.ts";
 
@@ -71,6 +71,7 @@ export class IptablesBackend implements ProxyBackend {
 export class NftablesBackend implements ProxyBackend {
   readonly mode = "nftables";
   private readonly nft: Nftables;
+  private readonly memo = new NftRulesMemo();
   private applied: NftRules | undefined;
 
   constructor(nft = new Nftables()) {
@@ -78,7 +79,7 @@ export class NftablesBackend implements ProxyBackend {
   }
 
   async sync(state: ProxyState, full: boolean): Promise<SyncCost> {
-    const [rules, computeMs] = timed(() => computeNftRules(state));
+    const [rules, computeMs] = timed(() => computeNftRules(state, this.memo));
     const started = performance.now();
     try {
       const existing: NftExisting | undefined = full || !this.applied ? await this.nft.existing() : undefined;

@@ -4,7 +4,7 @@
 import type { Service } from "kubernetes-types/core/v1";
 import type { Endpoint, EndpointSlice } from "kubernetes-types/discovery/v1";
 import { describe, expect, it } from "vitest";
-import { computeNftRules, nftChainName, nftScript, type MapName } from "./nft-rules.ts";
+import { computeNftRules, nftChainName, NftRulesMemo, nftScript, type MapName } from "./nft-rules.ts";
 import type { ProxyState } from "./rules.ts";
 
 const node = { name: "node-a", localCIDR: "10.244.0.0/24" };
@@ -256,6 +256,20 @@ describe("nftables transactions", () => {
     expect(script).toContain("add element ip edgeplane no-endpoint-services { 10.96.0.20 . tcp . 80 : goto reject-chain }");
     expect(script).toContain("add element ip edgeplane no-endpoint-nodeports { tcp . 30080 : goto reject-chain }");
     expect(script).toContain(`delete chain ip edgeplane ${SVC}`);
+  });
+
+  it("with a memo, a Service whose objects did not change keeps its rules; the changed one is computed again, as without a memo", () => {
+    const memo = new NftRulesMemo();
+    const other = service("other", { clusterIP: "10.96.0.21" });
+    const otherSlice = slice("other", [endpoint("10.244.1.9", "node-x")]);
+    const web = service("web", {});
+    const first = computeNftRules({ services: [web, other], slices: [slice("web", [endpoint("10.244.1.5", "node-x")]), otherSlice], node }, memo);
+    const changed = { services: [web, other], slices: [slice("web", [endpoint("10.244.1.6", "node-x")]), otherSlice], node };
+    const second = computeNftRules(changed, memo);
+    const otherChain = nftChainName("service", "default/other/tcp/");
+    expect(second.chains.get(otherChain)).toBe(first.chains.get(otherChain));
+    expect(second.chains.get(SVC)).not.toBe(first.chains.get(SVC));
+    expect(second).toEqual(computeNftRules(changed));
   });
 
   it("nothing changed: an empty transaction", () => {

@@ -7,7 +7,8 @@
 // touches only the chains and map elements that changed.
 import { createHash } from "node:crypto";
 import type { Service, ServicePort } from "kubernetes-types/core/v1";
-import { MASQ_MARK, proxiedServicePorts, usableEndpoints, type ProxyEndpoint, type ProxyNode, type ProxyState } from "./rules.ts";
+import type { EndpointSlice } from "kubernetes-types/discovery/v1";
+import { endpointsOf, MASQ_MARK, overrideOf, proxiedServices, usableEndpoints, type LocalOverride, type ProxyEndpoint, type ProxyNode, type ProxyState } from "./rules.ts";
 
 export const NFT_FAMILY = "ip";
 export const NFT_TABLE = "edgeplane";
@@ -168,8 +169,38 @@ function writeServicePort(w: TableWriter, service: Service, port: ServicePort, e
   }
 }
 
-/** The whole table for this node. */
-export function computeNftRules(state: ProxyState): NftRules {
+/** What one Service puts in the table: its chains, map elements and affinity sets. */
+interface Contribution {
+  chains: Map<string, string[]>;
+  maps: [MapName, string, string][];
+  sets: Map<string, number>;
+  /** What it was computed from, compared by identity: the informer caches replace an object when it changes. */
+  from: { slices: EndpointSlice[]; node: ProxyNode; override: LocalOverride | undefined };
+}
+
+/**
+ * Each Service's contribution kept between syncs, so that a sync after one EndpointSlice changes
+ * computes that Service's rules alone and reuses every other Service's (and their rule arrays,
+ * which the transaction then recognises as unchanged without comparing them).
+ */
+export class NftRulesMemo {
+  readonly byService = new WeakMap<Service, Contribution>();
+}
+
+function sameInputs(a: Contribution["from"], b: Contribution["from"]): boolean {
+  return a.node === b.node && a.override === b.override && a.slices.length === b.slices.length && a.slices.every((slice, i) => slice === b.slices[i]);
+}
+
+function contributionOf(service: Service, from: Contribution["from"], state: ProxyState): Contribution {
+  const w = new TableWriter();
+  for (const port of service.spec?.ports ?? []) writeServicePort(w, service, port, endpointsOf(service, port, from.slices, state), state.node);
+  const maps: [MapName, string, string][] = [];
+  for (const map of Object.keys(w.maps) as MapName[]) for (const [key, verdict] of w.maps[map]) maps.push([map, key, verdict]);
+  return { chains: w.chains, maps, sets: w.sets, from };
+}
+
+/** The whole table for this node; with `memo`, Services whose inputs are the same objects as last time are not computed again. */
+export function computeNftRules(state: ProxyState, memo?: NftRulesMemo): NftRules {
   const w = new TableWriter();
   w.rule("nat-prerouting", `jump ${SERVICES}`);
   w.rule("nat-output", `jump ${SERVICES}`);
@@ -188,7 +219,17 @@ export function computeNftRules(state: ProxyState): NftRules {
   w.rule(SERVICE_ENDPOINTS_CHECK, "ip daddr . meta l4proto . th dport vmap @no-endpoint-services");
   w.rule(NODEPORT_ENDPOINTS_CHECK, `${nodePortMatch(state.node)} meta l4proto . th dport vmap @no-endpoint-nodeports`);
   w.rule(REJECT_CHAIN, "reject");
-  for (const { service, port, endpoints } of proxiedServicePorts(state)) writeServicePort(w, service, port, endpoints, state.node);
+  for (const { service, slices } of proxiedServices(state)) {
+    const from = { slices, node: state.node, override: overrideOf(service, state) };
+    let contribution = memo?.byService.get(service);
+    if (!contribution || !sameInputs(contribution.from, from)) {
+      contribution = contributionOf(service, from, state);
+      memo?.byService.set(service, contribution);
+    }
+    for (const [chain, rules] of contribution.chains) w.chains.set(chain, rules);
+    for (const [map, key, verdict] of contribution.maps) w.maps[map].set(key, verdict);
+    for (const [set, timeout] of contribution.sets) w.sets.set(set, timeout);
+  }
   return { chains: w.chains, maps: w.maps, sets: w.sets };
 }
 
@@ -237,7 +278,7 @@ export function nftScript(rules: NftRules, applied?: NftRules, existing: NftExis
   for (const [set, timeout] of rules.sets) if (!applied.sets.has(set)) lines.push(declareSet(set, timeout));
   for (const [chain, chainRules] of rules.chains) {
     const before = applied.chains.get(chain);
-    if (before && sameRules(before, chainRules)) continue;
+    if (before && (before === chainRules || sameRules(before, chainRules))) continue;
     if (before) lines.push(`flush chain ${T} ${chain}`);
     lines.push(...ruleLines(chain, chainRules));
   }

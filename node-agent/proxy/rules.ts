@@ -262,8 +262,8 @@ function writeServicePort(w: RuleWriter, service: Service, port: ServicePort, en
 }
 
 /** The endpoints of a Service port: its slices', or this node's own server for an overridden Service. */
-function endpointsOf(service: Service, port: ServicePort, slices: EndpointSlice[], state: ProxyState): ProxyEndpoint[] {
-  const override = state.overrides?.find((o) => o.namespace === service.metadata?.namespace && o.name === service.metadata?.name);
+export function endpointsOf(service: Service, port: ServicePort, slices: EndpointSlice[], state: ProxyState): ProxyEndpoint[] {
+  const override = overrideOf(service, state);
   if (override) {
     const target = override.ports[port.name ?? ""];
     return target === undefined ? [] : [{ ip: override.address, port: target, local: true, ready: true, serving: true, terminating: false }];
@@ -271,8 +271,12 @@ function endpointsOf(service: Service, port: ServicePort, slices: EndpointSlice[
   return servicePortEndpoints(port, slices, state.node.name);
 }
 
-/** Every port of every Service the proxy programs, in a stable order, with the endpoints it has on this node's view. */
-export function proxiedServicePorts(state: ProxyState): { service: Service; port: ServicePort; endpoints: ProxyEndpoint[] }[] {
+export function overrideOf(service: Service, state: ProxyState): LocalOverride | undefined {
+  return state.overrides?.find((o) => o.namespace === service.metadata?.namespace && o.name === service.metadata?.name);
+}
+
+/** Every Service the proxy programs, in a stable order, with its EndpointSlices. */
+export function proxiedServices(state: ProxyState): { service: Service; slices: EndpointSlice[] }[] {
   const slicesByService = new Map<string, EndpointSlice[]>();
   for (const slice of state.slices) {
     const owner = slice.metadata?.labels?.["kubernetes.io/service-name"];
@@ -282,11 +286,15 @@ export function proxiedServicePorts(state: ProxyState): { service: Service; port
     if (list) list.push(slice);
     else slicesByService.set(key, [slice]);
   }
-  const services = state.services.filter(proxied).sort((a, b) => serviceKey(a).localeCompare(serviceKey(b)));
-  return services.flatMap((service) => {
-    const slices = slicesByService.get(serviceKey(service)) ?? [];
-    return (service.spec?.ports ?? []).map((port) => ({ service, port, endpoints: endpointsOf(service, port, slices, state) }));
-  });
+  const keyed = state.services.filter(proxied).map((service) => ({ key: serviceKey(service), service }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map(({ key, service }) => ({ service, slices: slicesByService.get(key) ?? [] }));
+}
+
+/** Every port of every Service the proxy programs, in a stable order, with the endpoints it has on this node's view. */
+export function proxiedServicePorts(state: ProxyState): { service: Service; port: ServicePort; endpoints: ProxyEndpoint[] }[] {
+  return proxiedServices(state).flatMap(({ service, slices }) =>
+    (service.spec?.ports ?? []).map((port) => ({ service, port, endpoints: endpointsOf(service, port, slices, state) })));
 }
 
 /** The whole rule set for this node, as one iptables-restore input. */
