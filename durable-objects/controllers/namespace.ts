@@ -7,10 +7,10 @@ import { isNotFound, retryOnConflict, type ApiClient, type KubeObject } from "..
 import { builtin, builtinResources, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { splitKey, type Controller, type Listers, type ReconcileContext } from "./framework.ts";
+import { CUSTOM_RESOURCE_DEFINITIONS, servedCustomResources } from "./custom-resources.ts";
 import { COLLECTED } from "./garbage-collector.ts";
 
 export const NAMESPACES = builtin("v1", "namespaces");
-const CRDS = builtin("apiextensions.k8s.io/v1", "customresourcedefinitions");
 /** The finalizer this controller owns in a namespace's spec.finalizers. */
 export const KUBERNETES_FINALIZER = "kubernetes";
 
@@ -23,22 +23,9 @@ const BUILTIN_CONTENT: readonly ResourceNames[] = builtinResources.filter((r, i,
 /** kube's GroupResource.String(): "pods", "deployments.apps". */
 export const groupResource = (r: Pick<ResourceNames, "group" | "resource">) => (r.group ? `${r.resource}.${r.group}` : r.resource);
 
-interface CustomResourceDefinitionLike extends KubeObject {
-  spec?: { group: string; scope: string; names: { plural: string; kind: string }; versions: { name: string; served: boolean; storage: boolean }[] };
-  status?: { conditions?: { type: string; status: string }[]; acceptedNames?: { plural?: string; kind?: string } };
-}
-
 /** The served namespaced resources of the established CRDs: kube finds them through discovery. */
-export function customContent(crds: CustomResourceDefinitionLike[]): ResourceNames[] {
-  return crds.flatMap((crd) => {
-    const spec = crd.spec;
-    const established = crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
-    const version = spec?.versions.find((v) => v.storage && v.served) ?? spec?.versions.find((v) => v.served);
-    if (!spec || spec.scope !== "Namespaced" || !established || !version) return [];
-    const plural = crd.status?.acceptedNames?.plural || spec.names.plural;
-    const kind = crd.status?.acceptedNames?.kind || spec.names.kind;
-    return [{ group: spec.group, version: version.name, kind, resource: plural, singular: kind.toLowerCase(), namespaced: true }];
-  });
+export function customContent(crds: KubeObject[]): ResourceNames[] {
+  return servedCustomResources(crds).filter((r) => r.namespaced);
 }
 
 /** What deleting one resource's content in the namespace left. */
@@ -126,8 +113,8 @@ async function deleteContent(client: ApiClient, resource: ResourceNames, namespa
 
 async function deleteAllContent(namespace: string, ctx: ReconcileContext): Promise<DeletionOutcome> {
   const discoveryErrors: string[] = [];
-  const crds = await ctx.client.resource<CustomResourceDefinitionLike>(CRDS).listAll(undefined).then((list) => list.items, (e) => {
-    discoveryErrors.push(`${CRDS.group}/${CRDS.version}: ${(e as Error)?.message ?? e}`);
+  const crds = await ctx.client.resource(CUSTOM_RESOURCE_DEFINITIONS).listAll(undefined).then((list) => list.items, (e) => {
+    discoveryErrors.push(`${CUSTOM_RESOURCE_DEFINITIONS.group}/${CUSTOM_RESOURCE_DEFINITIONS.version}: ${(e as Error)?.message ?? e}`);
     return [];
   });
   const now = ctx.now();
