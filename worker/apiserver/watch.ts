@@ -97,6 +97,8 @@ export async function watchResponse(
   const timeout = setTimeout(() => abort.abort(), (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000);
   const prefix = store.prefix(namespace);
   const mayMatch = storedBytesFilter(store, selection);
+  // With no selector, every object is in the selection: an update's old value tells nothing.
+  const selective = selection.labels.length > 0 || selection.fields.length > 0;
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -108,7 +110,7 @@ export async function watchResponse(
         for (const item of initialItems) emit("ADDED", item);
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
-          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks, mayMatch)) {
+          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks, mayMatch, selective)) {
             revision = event.revision;
             if (event.type === "PROGRESS") {
               if (options.allowWatchBookmarks) bookmark(event.revision);
@@ -122,8 +124,8 @@ export async function watchResponse(
             // cannot be told what left, so it must relist, as kube's watch cache says.
             if (event.type === "DELETE" && !event.prev) throw apiErrors.expired("The resourceVersion for the provided watch is too old.");
             // An update whose earlier value was compacted may have been in the selection.
-            const prevUnknown = event.type === "PUT" && !event.created && !event.prev;
-            const wasIn = prevUnknown || store.matches(selection, event.prev);
+            const prevUnknown = event.type === "PUT" && !event.created && !event.hadPrev;
+            const wasIn = prevUnknown || (selective ? store.matches(selection, event.prev) : event.hadPrev);
             const isIn = event.type === "PUT" && store.matches(selection, event.object);
             if (event.type === "DELETE") {
               if (wasIn) emit("DELETED", stamp(event.prev));

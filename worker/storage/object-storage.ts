@@ -28,7 +28,10 @@ export interface StorageEvent {
   key: string;
   revision: number;
   object?: Record<string, any>;
+  /** The value before, when the store still had it (and, for a PUT, the watcher asked for it parsed). */
   prev?: Record<string, any>;
+  /** Whether the store still had the value before (a PUT's is left unparsed when not asked for). */
+  hadPrev: boolean;
   created: boolean;
 }
 
@@ -134,9 +137,10 @@ export class ObjectStorage {
    * stream (restart) or `signal` aborts; throws an Expired ApiError when the revision is compacted.
    * `mayMatch`, given the stored bytes of a value, says whether the watcher could want it: an event
    * whose old and new values both say no is dropped before either is parsed (events whose old value
-   * the store no longer has are always passed on).
+   * the store no longer has are always passed on). Without `prevOfPuts`, an update's old value is
+   * not parsed (a watcher with no selector needs only to know whether there was one).
    */
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, mayMatch?: (value: Uint8Array) => boolean): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, mayMatch?: (value: Uint8Array) => boolean, prevOfPuts = true): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
     const upgrade = await this.stub(prefix).fetch("https://store/watch", { headers: { Upgrade: "websocket" } });
     const ws = upgrade.webSocket;
     if (!ws) throw apiErrors.serviceUnavailable("the store refused the watch stream");
@@ -170,7 +174,7 @@ export class ObjectStorage {
             continue;
           }
           for (const e of result.events) {
-            const event = await this.decodeEvent(e, mayMatch);
+            const event = await this.decodeEvent(e, mayMatch, prevOfPuts);
             if (event) yield event;
           }
         }
@@ -184,16 +188,17 @@ export class ObjectStorage {
   }
 
   /** A watch event as the store sends it (etcd's gateway JSON), its values opened; undefined when `mayMatch` rules it out. */
-  private async decodeEvent(e: any, mayMatch?: (value: Uint8Array) => boolean): Promise<StorageEvent | undefined> {
+  private async decodeEvent(e: any, mayMatch?: (value: Uint8Array) => boolean, prevOfPuts = true): Promise<StorageEvent | undefined> {
     const key = fromUtf8(fromBase64(e.kv.key, "key"));
     const revision = Number(e.kv.mod_revision);
     const prevValue = e.prev_kv?.value ? fromBase64(e.prev_kv.value, "value") : undefined;
     const value = e.type === "DELETE" ? undefined : fromBase64(e.kv.value ?? "", "value");
     const created = e.type !== "DELETE" && e.kv.version === "1";
     if (mayMatch && (prevValue || created) && !(prevValue && mayMatch(prevValue)) && !(value && mayMatch(value))) return undefined;
-    const prev = prevValue ? await this.parse(key, prevValue) : undefined;
-    if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, created: false };
-    return { type: "PUT", key, revision, object: await this.parse(key, value!), prev, created };
+    const hadPrev = !!prevValue;
+    const prev = prevValue && (e.type === "DELETE" || prevOfPuts) ? await this.parse(key, prevValue) : undefined;
+    if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, hadPrev, created: false };
+    return { type: "PUT", key, revision, object: await this.parse(key, value!), prev, hadPrev, created };
   }
 
   /**
