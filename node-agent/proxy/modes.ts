@@ -158,6 +158,18 @@ export async function chooseProxyMode(requested: RequestedProxyMode, run: Comman
   };
 }
 
+/**
+ * Removes what the other modes left on this host (an agent that ran in another mode before), as
+ * kube-proxy clears the other backends' rules at start: two sets of rules would both DNAT. Says
+ * what it removed.
+ */
+export async function removeOtherModes(mode: ProxyMode, run: CommandRunner = hostCommands()): Promise<string[]> {
+  const done: string[] = [];
+  if (mode !== "iptables") done.push(...(await new Iptables(run).cleanup().catch(() => [])));
+  if (mode !== "nftables") done.push(...(await new Nftables(run).cleanup().catch(() => [])));
+  return done;
+}
+
 /** The backend of a mode, running its commands through `run` (a network namespace's, in tests). */
 export function backendFor(mode: ProxyMode, log: (message: string) => void, run: CommandRunner = hostCommands()): ProxyBackend {
   if (mode === "nftables") return new NftablesBackend(new Nftables(run));

@@ -6,8 +6,8 @@
 import type { Service } from "kubernetes-types/core/v1";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostCommands, type CommandRunner } from "./iptables.ts";
-import { chooseProxyMode, NftablesBackend } from "./modes.ts";
+import { hostCommands, Iptables, type CommandRunner } from "./iptables.ts";
+import { chooseProxyMode, IptablesBackend, NftablesBackend, removeOtherModes } from "./modes.ts";
 import { computeNftRules, nftScript } from "./nft-rules.ts";
 import { Nftables } from "./nftables.ts";
 import type { ProxyState } from "./rules.ts";
@@ -115,6 +115,16 @@ describe("nftables mode in a network namespace", () => {
     await backend.sync({ services: [web()], slices: [slice(BACKENDS)], node }, true);
     expect(await backend.intact()).toBe(true);
     expect(backendsOf(bed.get(bed.nodeNs, "http://10.96.0.20/", 20).answers)).toEqual(new Set(BACKENDS));
+  });
+
+  it("starting in nftables mode removes the chains an iptables-mode agent left, and the other way round", async () => {
+    await new IptablesBackend(new Iptables(run)).sync({ services: [web()], slices: [slice(BACKENDS)], node }, true);
+    expect(bed.inNode("iptables-save", "-t", "nat")).toContain("EDGEPLANE-SERVICES");
+    const removed = await removeOtherModes("nftables", run);
+    expect(removed.join("\n")).toMatch(/deleted \d+ nat and \d+ filter chains of the service proxy/);
+    expect(bed.inNode("iptables-save")).not.toContain("EDGEPLANE");
+    expect(bed.inNode("nft", "list", "tables")).toContain("table ip edgeplane");
+    expect(backendsOf(bed.get(bed.nodeNs, "http://10.96.0.20/", 10).answers)).toEqual(new Set(BACKENDS));
   });
 
   it("cleanup deletes the table", async () => {

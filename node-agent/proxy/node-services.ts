@@ -11,7 +11,7 @@ import type { Event, Node, Service } from "kubernetes-types/core/v1";
 import { isNotFound, type ApiClient } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { ClusterDNS, resolvConfUpstreams } from "../dns/server.ts";
-import { backendFor, chooseProxyMode, type ModeChoice, type RequestedProxyMode } from "./modes.ts";
+import { backendFor, chooseProxyMode, removeOtherModes, type ModeChoice, type RequestedProxyMode } from "./modes.ts";
 import { ServiceProxy } from "./proxier.ts";
 import type { LocalOverride, ProxyNode } from "./rules.ts";
 import { ServiceInformers, BY_SERVICE } from "./service-informers.ts";
@@ -100,6 +100,7 @@ export class NodeServices {
   async run(signal: AbortSignal): Promise<void> {
     const { log } = this.options;
     this.mode = await chooseProxyMode(this.options.proxyMode ?? "auto");
+    for (const done of await removeOtherModes(this.mode.mode)) log(`service proxy in ${this.mode.mode} mode: ${done}`);
     this.proxy = new ServiceProxy({ informers: this.informers, node: this.proxyNode, overrides: this.overrides, backend: backendFor(this.mode.mode, log), log });
     void this.informers.run(signal);
     await this.proxy.run(signal);
