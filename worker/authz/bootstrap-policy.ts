@@ -214,6 +214,15 @@ export const bootstrapClusterRoles: readonly ClusterRole[] = [
     rule([""], ["pods"], ["delete", "get", "list"]),
     eventsRule,
   ]),
+  clusterRole("system:controller:pvc-protection-controller", [
+    rule([""], ["persistentvolumeclaims"], ["get", "list", "watch", "update"]),
+    rule([""], ["pods"], ["list", "watch", "get"]),
+    eventsRule,
+  ]),
+  clusterRole("system:controller:pv-protection-controller", [
+    rule([""], ["persistentvolumes"], ["get", "list", "watch", "update"]),
+    eventsRule,
+  ]),
   clusterRole("system:controller:persistent-volume-binder", [
     rule([""], ["persistentvolumes"], ["create", "delete", "get", "list", "update", "watch"]),
     rule([""], ["persistentvolumes/status"], ["update"]),
@@ -394,6 +403,8 @@ export const bootstrapClusterRoleBindings: readonly ClusterRoleBinding[] = [
   clusterRoleBinding("system:controller:endpointslice-controller", [serviceAccount("kube-system", "endpointslice-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:node-controller", [serviceAccount("kube-system", "node-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:persistent-volume-binder", [serviceAccount("kube-system", "persistent-volume-binder"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:pvc-protection-controller", [serviceAccount("kube-system", "pvc-protection-controller"), user("system:kube-controller-manager")]),
+  clusterRoleBinding("system:controller:pv-protection-controller", [serviceAccount("kube-system", "pv-protection-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:pod-garbage-collector", [serviceAccount("kube-system", "pod-garbage-collector"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:replication-controller", [serviceAccount("kube-system", "replication-controller"), user("system:kube-controller-manager")]),
   clusterRoleBinding("system:controller:disruption-controller", [serviceAccount("kube-system", "disruption-controller"), user("system:kube-controller-manager")]),

@@ -484,6 +484,14 @@ describe("bootstrap policy", () => {
     expect(can(p, controllers, "DELETE", "/api/v1/namespaces/a/pods/web")).toBe(true);
     expect(can(p, controllers, "PUT", "/apis/apps/v1/namespaces/a/deployments/web/status")).toBe(true);
     expect(can(p, controllers, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")).toBe(false);
+    // kube's pvc-protection and pv-protection controller roles: read, and update for the finalizer, nothing more.
+    const pvcProtection: User = { name: "system:serviceaccount:kube-system:pvc-protection-controller", groups: ["system:serviceaccounts", "system:authenticated"] };
+    expect(can(p, pvcProtection, "PUT", "/api/v1/namespaces/a/persistentvolumeclaims/data")).toBe(true);
+    expect(can(p, pvcProtection, "GET", "/api/v1/namespaces/a/pods")).toBe(true);
+    expect(can(p, pvcProtection, "DELETE", "/api/v1/namespaces/a/persistentvolumeclaims/data")).toBe(false);
+    const pvProtection: User = { name: "system:serviceaccount:kube-system:pv-protection-controller", groups: ["system:serviceaccounts", "system:authenticated"] };
+    expect(can(p, pvProtection, "PUT", "/api/v1/persistentvolumes/pv1")).toBe(true);
+    expect(can(p, pvProtection, "PUT", "/api/v1/namespaces/a/persistentvolumeclaims/data")).toBe(false);
     // Nodes get nothing from RBAC: system:node is bound to no one.
     const node: User = { name: "system:node:n1", groups: ["system:nodes", "system:authenticated"] };
     expect(can(p, node, "GET", "/api/v1/nodes/n1")).toBe(false);
