@@ -1,6 +1,6 @@
 // What the pvc-protection and pv-protection controllers share: whether an object is waiting for its
 // protection finalizer to go, whether it still needs it, and the finalizer edit itself (a fresh
-// read, written back with its resourceVersion as the precondition).
+// read, updated with its resourceVersion as the precondition).
 import { isNotFound, retryOnConflict, type KubeObject, type ResourceClient } from "../../lib/client/index.ts";
 
 /** Being deleted, and held by this finalizer (kube's protectionutil.IsDeletionCandidate). */
@@ -19,7 +19,8 @@ export function setFinalizer(api: ResourceClient<KubeObject>, object: KubeObject
     const finalizers = live.metadata?.finalizers ?? [];
     if (live.metadata?.uid !== uid || finalizers.includes(finalizer) === present) return;
     const next = present ? [...finalizers, finalizer] : finalizers.filter((f) => f !== finalizer);
-    await api.patch(namespace, name!, { metadata: { uid, resourceVersion: live.metadata?.resourceVersion, finalizers: next.length ? next : null } }, "merge");
+    // An update of the object read, as kube's controllers write it (their roles grant update, not patch).
+    await api.update(namespace, { ...live, metadata: { ...live.metadata, finalizers: next } });
   }).catch((e) => {
     if (!isNotFound(e)) throw e;
   });
