@@ -65,6 +65,20 @@ describe("revisions", () => {
     expect(after.kvs.map(show)).toEqual(["a=2@3 v2"]);
     expect(ok(await store.range({ key: b("a"), revision: 2 })).kvs.map(show)).toEqual(["a=1@2 v1"]);
   });
+
+  it("after a restart the clock goes on from the newest write, a delete that left no key and a compaction included", async () => {
+    const store = freshStore();
+    ok(await store.put({ key: b("a"), value: b("1") })); // 2
+    ok(await store.put({ key: b("b"), value: b("1") })); // 3
+    ok(await store.deleteRange({ key: b("a"), range_end: b("c") })); // 4
+    ok(await store.compact({ revision: 4 }));
+    await evictDurableObject(store, { webSockets: "close" });
+    expect(await store.status()).toMatchObject({ header: { revision: 4 }, compactRevision: 4 });
+    expect(ok(await store.put({ key: b("a"), value: b("2") })).header.revision).toBe(5);
+    await evictDurableObject(store, { webSockets: "close" });
+    expect(ok(await store.range({ key: b("a") })).kvs.map(show)).toEqual(["a=2@5 v1"]);
+    expect(ok(await store.put({ key: b("a"), value: b("3") })).header.revision).toBe(6);
+  });
 });
 
 describe("range", () => {

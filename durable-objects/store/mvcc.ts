@@ -17,6 +17,8 @@ export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
 export const MAX_TXN_OPS = 128;
 export const MIN_LEASE_TTL_SECONDS = 2;
 export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;
+/** store_state's compaction floor while a snapshot restore is under way (restoreBegin to restoreFinish). */
+export const RESTORING = -2;
 /** How often a (time, revision) sample is kept for time-based compaction. */
 const REVISION_SAMPLE_EVERY_MS = 10_000;
 
@@ -48,6 +50,8 @@ export class Mvcc {
    * that key); the owner sets it. Until then every put reads it.
    */
   wantsPrevKv: (key: Uint8Array) => boolean = () => true;
+  /** A snapshot restore has begun and not finished (store_state says RESTORING). */
+  restoring = false;
 
   constructor(
     private readonly db: Db,
@@ -57,11 +61,21 @@ export class Mvcc {
     this.q = new Statements(storage.sql);
   }
 
-  /** Loads the clock; a new store starts at revision 1 like etcd. */
+  /**
+   * Loads the clock; a new store starts at revision 1 like etcd. Writes do not store the clock:
+   * it is the newest revision in the log (compaction always keeps it), or store_state's when that
+   * is ahead (a restored snapshot), so a write dirties no page of its own for it. While a restore
+   * is under way the log is the restore's, not yet the shard's.
+   */
   load(): void {
     const state = this.db.select().from(storeState).where(eq(storeState.id, 1)).get();
-    if (state) {
-      this.revision = state.revision;
+    this.restoring = state?.compactRevision === RESTORING;
+    if (this.restoring) {
+      this.revision = 1;
+      this.compactRevision = -1;
+    } else if (state) {
+      const newest = this.db.select({ revision: sql<number | null>`max(${revisionLog.revision})` }).from(revisionLog).get()?.revision ?? 0;
+      this.revision = Math.max(state.revision, newest);
       this.compactRevision = state.compactRevision;
     } else {
       this.db.insert(storeState).values({ id: 1, revision: 1, compactRevision: -1 }).run();
@@ -195,12 +209,14 @@ export class Mvcc {
     const response = this.storage.transactionSync(() => {
       const response = apply(batch);
       if (batch.events.length) {
-        this.q.setRevision(batch.revision);
         this.sampleRevisionTime(batch.revision);
+        // A shard written after a restore began (and never finished) is no longer being restored.
+        if (this.restoring) this.db.update(storeState).set({ compactRevision: this.compactRevision }).where(eq(storeState.id, 1)).run();
       }
       return response;
     });
     this.revision = batch.revision;
+    if (batch.events.length) this.restoring = false;
     response.header.revision = batch.revision;
     return { response, commit: { revision: batch.revision, events: batch.events } };
   }
@@ -344,9 +360,9 @@ export class Mvcc {
   leaseRevoke(id: number): { response: { header: { revision: number } }; commit: Commit } {
     if (!this.leaseExists(id)) throw errors.leaseNotFound();
     return this.write((batch) => {
-      const attached = this.db.select().from(liveKeys).where(eq(liveKeys.lease, id)).orderBy(asc(liveKeys.key)).all();
+      const attached = this.db.select().from(liveKeys).where(attachedTo(id)).orderBy(asc(liveKeys.key)).all();
       if (attached.length) {
-        this.db.delete(liveKeys).where(eq(liveKeys.lease, id)).run();
+        this.db.delete(liveKeys).where(attachedTo(id)).run();
         for (const row of attached) this.recordDelete(batch, drizzleRowToKeyValue(row));
       }
       this.db.delete(leases).where(eq(leases.id, id)).run();
@@ -367,7 +383,7 @@ export class Mvcc {
     if (!lease) return { header, ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     const remaining = Math.max(0, Math.floor((lease.expiresAt - this.now()) / 1000));
     const keys = req.keys
-      ? this.db.select({ key: liveKeys.key }).from(liveKeys).where(eq(liveKeys.lease, req.ID)).orderBy(asc(liveKeys.key)).all().map((r) => r.key)
+      ? this.db.select({ key: liveKeys.key }).from(liveKeys).where(attachedTo(req.ID)).orderBy(asc(liveKeys.key)).all().map((r) => r.key)
       : [];
     return { header, ID: req.ID, TTL: remaining, grantedTTL: lease.ttl, keys };
   }
@@ -446,6 +462,11 @@ export class Mvcc {
     if (!row || row.deleted) return undefined;
     return { key: row.key, create_revision: row.createRevision, mod_revision: row.revision, version: row.version, value: row.value, lease: row.lease };
   }
+}
+
+/** Keys attached to a lease; "lease <> 0" lets SQLite use the index of leased keys (lease ids are never 0). */
+function attachedTo(id: number) {
+  return and(eq(liveKeys.lease, id), sql`${liveKeys.lease} <> 0`);
 }
 
 // ---- validation (before anything is applied) ----

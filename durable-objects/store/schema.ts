@@ -1,4 +1,5 @@
 // The store's SQLite schema (drizzle-orm). drizzle-kit turns changes here into migrations/.
+import { sql } from "drizzle-orm";
 import { customType, index, integer, primaryKey, sqliteTable } from "drizzle-orm/sqlite-core";
 
 /** etcd keys and values are bytes; SQLite BLOBs compare with memcmp, which is etcd's key order. */
@@ -25,7 +26,8 @@ export const liveKeys = sqliteTable(
     lease: integer("lease").notNull(),
     value: bytes("value").notNull(),
   },
-  (t) => [index("live_keys_lease").on(t.lease)],
+  // Only leased keys are indexed: a put of an unleased key then touches no index page.
+  (t) => [index("live_keys_leased").on(t.lease).where(sql`${t.lease} <> 0`)],
 );
 
 /**

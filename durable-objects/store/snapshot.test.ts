@@ -1,5 +1,6 @@
 // Snapshots of a shard: export at a fixed revision in pages, restore into a shard never written,
 // refusal otherwise, and a compaction during the export detected.
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ShardSnapshotHead, SnapshotCursor, SnapshotEntry } from "../../lib/etcd/snapshot.ts";
 import { b, failure, freshStore, ok, show } from "./testing.ts";
@@ -67,6 +68,32 @@ describe("shard snapshots", () => {
     ok(await leased.leaseGrant({ TTL: 60, ID: 5 }));
     expect(failure(await leased.restoreBegin()).message).toContain("0 keys, 1 leases");
     expect(failure(await leased.restoreFinish({ revision: 3, compact_revision: -1, leases: [] })).code).toBe(9);
+  });
+
+  it("a restore cut off by a restart begins again; a shard written after an abandoned restore keeps its clock", async () => {
+    const source = freshStore("snap-cut-source");
+    for (let i = 0; i < 3; i++) ok(await source.put({ key: b(`k${i}`), value: b(`v${i}`) }));
+    const { head, entries } = await exportShard(source);
+    const target = freshStore("snap-cut-target");
+    ok(await target.restoreBegin());
+    ok(await target.restoreEntries(entries));
+    await evictDurableObject(target, { webSockets: "close" });
+    // The restore's log is not yet the shard's: it is still never written, so the restore starts over.
+    expect(await target.status()).toMatchObject({ header: { revision: 1 }, compactRevision: -1 });
+    ok(await target.restoreBegin());
+    ok(await target.restoreEntries(entries));
+    ok(await target.restoreFinish(head));
+    await evictDurableObject(target, { webSockets: "close" });
+    expect(await everything(target)).toEqual(await everything(source));
+    expect(ok(await target.put({ key: b("k9"), value: b("new") })).header.revision).toBe(5);
+
+    const abandoned = freshStore("snap-abandoned");
+    ok(await abandoned.restoreBegin());
+    ok(await abandoned.put({ key: b("x"), value: b("1") })); // 2
+    ok(await abandoned.put({ key: b("x"), value: b("2") })); // 3
+    await evictDurableObject(abandoned, { webSockets: "close" });
+    expect(await abandoned.status()).toMatchObject({ header: { revision: 3 }, compactRevision: -1 });
+    expect(await everything(abandoned)).toEqual(["x=2@3 v2"]);
   });
 
   it("notices a compaction between pages", async () => {

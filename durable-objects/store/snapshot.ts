@@ -6,7 +6,7 @@
 import { and, asc, count, eq, gt, lte, or, sql } from "drizzle-orm";
 import { EtcdFailure, GrpcCode } from "../../lib/etcd/errors.ts";
 import type { ShardSnapshotHead, SnapshotCursor, SnapshotEntry, SnapshotPage } from "../../lib/etcd/snapshot.ts";
-import type { Mvcc } from "./mvcc.ts";
+import { RESTORING, type Mvcc } from "./mvcc.ts";
 import { leases, liveKeys, revisionLog, revisionTimes, storeState } from "./schema.ts";
 import type { Db } from "./statements.ts";
 
@@ -74,7 +74,10 @@ export class ShardSnapshots {
     this.storage.transactionSync(() => {
       this.db.delete(revisionLog).run();
       this.db.delete(revisionTimes).run();
+      // The log written from here on is the restore's: a restart before restoreFinish must not take it for the shard's.
+      this.db.update(storeState).set({ compactRevision: RESTORING }).where(eq(storeState.id, 1)).run();
     });
+    this.mvcc.restoring = true;
   }
 
   restoreEntries(entries: SnapshotEntry[]): void {

@@ -91,10 +91,6 @@ export class Statements {
     );
   }
 
-  setRevision(revision: number): void {
-    this.sql.exec("UPDATE store_state SET revision = ? WHERE id = 1", revision);
-  }
-
   leaseExists(id: number): boolean {
     return this.sql.exec("SELECT 1 FROM leases WHERE id = ?", id).toArray().length > 0;
   }
