@@ -59,14 +59,17 @@ const get = (ns: string, what: string, jsonpath: string) => harness.ok(kubectl, 
 const names = async (ns: string, selector: string) => (await harness.ok(kubectl, "get", "pods", "-n", ns, "-l", selector, "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);
 
 /** What a kubelet reports when the pod's container exits. */
-async function exited(ns: string, pod: string, exitCode: number): Promise<void> {
-  const now = new Date().toISOString();
+/** What a kubelet reports for a container that exited; answers the finishedAt it wrote (ms since the epoch). */
+async function exited(ns: string, pod: string, exitCode: number): Promise<number> {
+  const at = Date.now();
+  const now = new Date(at).toISOString();
   await harness.ok(kubectl, "patch", "pod", pod, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({
     status: {
       phase: exitCode === 0 ? "Succeeded" : "Failed",
       containerStatuses: [{ name: "main", image: "busybox", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode, reason: exitCode ? "Error" : "Completed", startedAt: now, finishedAt: now } } }],
     },
   }));
+  return at;
 }
 
 async function ready(ns: string, pod: string): Promise<void> {
@@ -104,8 +107,8 @@ describe.concurrent("workload controllers with kubectl", () => {
     await apply("flaky", { ...job("flaky", 1), metadata: { name: "flaky", namespace: "jobs" } });
     await eventually("the first pod", async () => (await names("jobs", "job-name=flaky")).length === 1);
     const [first] = await names("jobs", "job-name=flaky");
-    await exited("jobs", first!, 1);
-    const failedAt = Date.now();
+    // The back-off counts from the finishedAt written (kept to the second): the replacement cannot be seen before 9 s after it.
+    const failedAt = await exited("jobs", first!, 1);
     // (The failed pod may be gone by then: the DaemonSet case deletes nodes, and PodGC their pods.)
     const replacement = async () => (await names("jobs", "job-name=flaky")).find((n) => n !== first);
     await eventually("the replacement after the back-off", async () => (await replacement()) !== undefined, 30_000);
