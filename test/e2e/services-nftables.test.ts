@@ -1,9 +1,10 @@
 // Services on a real node in nftables mode (as root, nft installed): the agent joins with its
 // default --proxy-mode=auto in a network namespace of its own, chooses nftables and says so (its
 // log, the Node's annotation and Event, /proxyMode on 127.0.0.1:10249); a Deployment of three
-// busybox httpd pods exposed with `kubectl expose` answers from all three through the ClusterIP; a
-// NodePort answers from the host; scaled to 0 the ClusterIP refuses connections at once (reject,
-// not a time-out); `edgeplane-agent cleanup` leaves no table of ours and no iptables chain either.
+// busybox httpd pods exposed with `kubectl expose` answers from all three through the ClusterIP,
+// and by name through kube-dns's ClusterIP; a NodePort answers from the host; scaled to 0 the
+// ClusterIP refuses connections at once (reject, not a time-out); `edgeplane-agent cleanup` leaves
+// no table of ours and no iptables chain either.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { askScript, backendsIn, kubectl, ServicesNode } from "../support/services.ts";
 
@@ -33,7 +34,7 @@ describe("Services on a node agent in nftables mode", () => {
     expect(node.inNode("nft", "list", "tables")).toContain("table ip edgeplane");
   });
 
-  it("a ClusterIP balances over all three pods of a Deployment exposed with kubectl expose", async () => {
+  it("a ClusterIP balances over all three pods of a Deployment exposed with kubectl expose, and its name resolves", async () => {
     await node.harness.ok(kubectl, "create", "deployment", "web", "--image=busybox", "--replicas=3", "--",
       "sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -p 8080 -h /www && trap 'exit 0' TERM && while :; do sleep 1 & wait $!; done");
     await node.harness.ok(kubectl, "expose", "deployment", "web", "--port=80", "--target-port=8080");
@@ -44,6 +45,9 @@ describe("Services on a node agent in nftables mode", () => {
     const byIP = await node.runClient("by-ip", askScript(clusterIP, 30));
     expect(byIP.phase, byIP.log).toBe("Succeeded");
     expect(backendsIn(byIP.log).size, byIP.log).toBe(3);
+    // By name: the pod's resolver is kube-dns's ClusterIP, which the table leads to the node's own DNS server.
+    const byName = await node.runClient("by-name", askScript("web", 5));
+    expect(byName.phase, byName.log).toBe("Succeeded");
   });
 
   it("a NodePort answers from the host", async () => {
