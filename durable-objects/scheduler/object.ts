@@ -150,7 +150,10 @@ class Runtime {
 
   /** Brings every cache up to now (no watch stays open; caches with no commit since their cursor are skipped); the watches run side by side. */
   async catchUp(): Promise<void> {
-    await Promise.all(this.informers.map((informer) => informer.catchUp()));
+    // Every watch ends before the wake does, even when one fails: the next wake's must not overlap it.
+    const outcomes = await Promise.allSettled(this.informers.map((informer) => informer.catchUp()));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
     if (!this.restored) {
       // Queue state of pods that no longer wait is dropped once the pods are known again.
       this.scheduler.queue.dropUnrestored();
