@@ -1,0 +1,136 @@
+// Resource metrics and seccomp on a real containerd node (as root): the agent bundle joins on the
+// cri runtime with its own containerd; a busybox pod spinning in a loop under a 200m CPU limit
+// shows about 200m in `kubectl top pod` (CRI ListContainerStats, rates over the agent's 10 s
+// housekeeping) and the node's own figures come from /proc; the Summary API carries the node's
+// filesystem and processes. A RuntimeDefault seccomp profile filters the container's processes
+// (Seccomp: 2 in /proc/1/status), a pod without one runs unconfined (0), as the kubelet's default.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { bootstrapToken } from "../../scripts/local-node.ts";
+import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { until as waitUntil } from "../support/until.ts";
+
+const kubectl = "/usr/bin/kubectl";
+const NODE = "metrics-cri";
+const BRIDGE = "ep-metrics0";
+/** A pod range clear of npm start's (10.244.0.0/16), the other cri e2e's (10.246–10.250) and bench:streams' (10.251). */
+const CLUSTER_CIDR = "10.252.0.0/16";
+const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+
+let harness: KubectlHarness;
+let dir: string;
+let bundle: string;
+let agent: ChildProcess | undefined;
+let output = "";
+const stateDir = () => join(dir, "agent");
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "metrics-cri-e2e-"));
+  bundle = join(dir, "edgeplane-agent.mjs");
+  await buildAgent(bundle);
+  harness = await startKubectlHarness("metrics-cri-e2e-", { vars: { CLUSTER_CIDR } });
+});
+
+afterAll(async () => {
+  // SIGTERM: the agent stops its own containerd, then cleanup removes the pods.
+  if (agent && agent.exitCode === null && agent.signalCode === null) {
+    const exited = once(agent, "exit");
+    agent.kill("SIGTERM");
+    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (dir && existsSync(join(stateDir(), "agent.json"))) {
+    try {
+      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
+    } catch {
+      // Nothing left to clean.
+    }
+  }
+  await harness?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 1000, detail: () => `agent output:\n${output.slice(-4000)}` });
+
+async function apply(name: string, pod: object): Promise<void> {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(pod));
+  await harness.ok(kubectl, "apply", "-f", file);
+}
+
+const pod = (name: string, command: string[], cpuLimit: string, seccompProfile?: { type: string }) => ({
+  apiVersion: "v1", kind: "Pod", metadata: { name },
+  spec: {
+    terminationGracePeriodSeconds: 1,
+    ...(seccompProfile ? { securityContext: { seccompProfile } } : {}),
+    containers: [{ name: "main", image: "busybox", command, resources: { requests: { cpu: "100m", memory: "16Mi" }, limits: { cpu: cpuLimit, memory: "64Mi" } } }],
+  },
+});
+
+/** "215m" → 215; "1" → 1000. */
+const millicores = (text: string) => (text.endsWith("m") ? Number(text.slice(0, -1)) : Number(text) * 1000);
+const mebibytes = (text: string) => (text.endsWith("Mi") ? Number(text.slice(0, -2)) : text.endsWith("Ki") ? Number(text.slice(0, -2)) / 1024 : Number(text) / 2 ** 20);
+
+describe("resource metrics and seccomp on containerd", () => {
+  it("the agent joins on containerd; a spinning pod and an idle one run", async () => {
+    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
+    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
+      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
+    agent.stdout!.on("data", (d) => (output += d));
+    agent.stderr!.on("data", (d) => (output += d));
+    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
+    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+    // The loop is held to a fifth of a core by its limit, so the test does not starve the machine.
+    await apply("busy", pod("busy", ["sh", "-c", "while :; do :; done"], "200m", { type: "RuntimeDefault" }));
+    await apply("idle", pod("idle", ["sleep", "3600"], "100m"));
+    await harness.ok(kubectl, "wait", "pod/busy", "pod/idle", "--for=condition=Ready", "--timeout=120s");
+  });
+
+  it("kubectl top pod shows the loop's CPU (about its 200m limit) and both pods' memory", async () => {
+    const top = await until("both pods' metrics", async () => {
+      const rows = (await harness.ok(kubectl, "top", "pod", "--no-headers")).trim().split("\n").map((l) => l.trim().split(/\s+/));
+      return rows.length === 2 ? Object.fromEntries(rows.map(([name, cpu, memory]) => [name!, { cpu: millicores(cpu!), memory: mebibytes(memory!) }])) : undefined;
+    }, 90_000);
+    expect(top.busy!.cpu).toBeGreaterThanOrEqual(120);
+    expect(top.busy!.cpu).toBeLessThanOrEqual(260);
+    expect(top.idle!.cpu).toBeLessThan(20);
+    // kubectl prints whole MiB: busybox's shell may work in less than one; the API has the bytes.
+    for (const name of ["busy", "idle"]) {
+      expect(top[name]!.memory).toBeLessThan(64);
+      const metrics = JSON.parse(await harness.ok(kubectl, "get", "--raw", `/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/${name}`));
+      expect(metrics.containers[0].name).toBe("main");
+      expect(metrics.containers[0].usage.memory).toMatch(/^[1-9]\d*(Ki|Mi)?$/);
+    }
+    const containers = (await harness.ok(kubectl, "top", "pod", "busy", "--containers", "--no-headers")).trim().split(/\s+/);
+    expect(containers.slice(0, 2)).toEqual(["busy", "main"]);
+  });
+
+  it("kubectl top node and the Summary API show the host's own figures", async () => {
+    const [name, cpu, cpuPercent, memory] = (await harness.ok(kubectl, "top", "node", NODE, "--no-headers")).trim().split(/\s+/);
+    expect(name).toBe(NODE);
+    // At least the loop's share of a core; the host's other work counts too.
+    expect(millicores(cpu!)).toBeGreaterThanOrEqual(120);
+    expect(cpuPercent).toMatch(/^\d+%$/);
+    expect(mebibytes(memory!)).toBeGreaterThan(64);
+    const summary = JSON.parse(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/stats/summary`));
+    expect(summary.node.nodeName).toBe(NODE);
+    expect(summary.node.fs.capacityBytes).toBeGreaterThan(summary.node.fs.availableBytes);
+    expect(summary.node.rlimit.curproc).toBeGreaterThan(1);
+    const busy = summary.pods.find((p: { podRef: { name: string } }) => p.podRef.name === "busy");
+    expect(busy.containers[0]).toMatchObject({ name: "main", cpu: { usageCoreNanoSeconds: expect.any(Number) }, memory: { workingSetBytes: expect.any(Number) } });
+    expect(busy.containers[0].rootfs.usedBytes).toBeGreaterThanOrEqual(0);
+  });
+
+  it("a RuntimeDefault seccomp profile filters the container's processes; without one they run unconfined", async () => {
+    expect(await harness.ok(kubectl, "exec", "busy", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+2\n$/);
+    expect(await harness.ok(kubectl, "exec", "idle", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+0\n$/);
+  });
+});
