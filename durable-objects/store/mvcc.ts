@@ -324,7 +324,9 @@ export class Mvcc {
 
   private compare(c: Compare): boolean {
     const range = keyRange(c.key, c.range_end);
-    const kvs = range.end === undefined ? [this.liveKey(c.key)].filter((kv) => kv !== undefined) : this.readLive(range, 0);
+    // A compare on one key's revisions, version or lease (the apiserver's compare-and-swap) reads no value.
+    const one = range.end !== undefined ? undefined : c.target === "VALUE" ? this.liveKey(c.key) : this.q.liveKeyMeta(c.key);
+    const kvs = range.end === undefined ? (one ? [one] : []) : this.readLive(range, 0);
     if (kvs.length === 0) {
       // A missing key has version, revisions and lease 0, and no value to compare: etcd fails VALUE compares.
       if (c.target === "VALUE") return false;

@@ -7,6 +7,7 @@ import type * as schema from "./schema.ts";
 
 export type Db = DrizzleSqliteDODatabase<typeof schema>;
 
+const NO_VALUE = new Uint8Array(0);
 const LIVE_COLUMNS = "key, create_revision, mod_revision, version, lease, value";
 
 type LiveRow = {
@@ -38,6 +39,13 @@ export class Statements {
   liveKey(key: Uint8Array): KeyValue | undefined {
     const [row] = this.sql.exec<LiveRow>(`SELECT ${LIVE_COLUMNS} FROM live_keys WHERE key = ?`, key).toArray();
     return row ? liveRowToKeyValue(row) : undefined;
+  }
+
+  /** A live key without its value (an empty one in its place): what compares on revisions, version or lease need. */
+  liveKeyMeta(key: Uint8Array): KeyValue | undefined {
+    const [row] = this.sql.exec<Omit<LiveRow, "key" | "value">>(
+      "SELECT create_revision, mod_revision, version, lease FROM live_keys WHERE key = ?", key).toArray();
+    return row ? { key, create_revision: row.create_revision, mod_revision: row.mod_revision, version: row.version, lease: row.lease, value: NO_VALUE } : undefined;
   }
 
   /** Live keys in [from, to) (to null: to the end), key order; limit -1 means all. */
