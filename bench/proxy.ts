@@ -55,6 +55,9 @@ const dnsWindow = Number(process.env.BENCH_DNS_WINDOW ?? 64);
 const NAMESPACE = "bench";
 const NODE = "node-0";
 
+/** Changes made so far, across modes and counts: each gives an endpoint a new address. */
+let changeSerial = 0;
+
 const load = () => loadavg().map((n) => n.toFixed(2)).join(" ");
 const round = (n: number) => Math.round(n * 10) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -170,7 +173,9 @@ async function endToEnd(count: number): Promise<{ rows: (string | number)[][]; p
           await sleep(1500);
           const i = (n * 7919) % (count - 1);
           const { slice } = serviceOf(i, count);
-          const endpoints = slice.endpoints.map((e, k) => (k === 0 ? { ...e, addresses: [`10.201.${n >> 8}.${n & 255}`] } : e));
+          // An address never used before, in this mode or an earlier one: a PATCH that changes nothing would not be a change.
+          const serial = ++changeSerial;
+          const endpoints = slice.endpoints.map((e, k) => (k === 0 ? { ...e, addresses: [`10.${201 + (serial >> 16)}.${(serial >> 8) & 255}.${serial & 255}`] } : e));
           const sent = performance.now();
           const patched = await slices.patch(NAMESPACE, slice.metadata!.name!, { endpoints }, "merge");
           const rv = BigInt(patched.metadata!.resourceVersion!);
