@@ -3,11 +3,12 @@
 // shows about 200m in `kubectl top pod` (CRI ListContainerStats, rates over the agent's 10 s
 // housekeeping) and the node's own figures come from /proc; the Summary API carries the node's
 // filesystem and processes. A RuntimeDefault seccomp profile filters the container's processes
-// (Seccomp: 2 in /proc/1/status), a pod without one runs unconfined (0), as the kubelet's default.
+// (Seccomp: 2 in /proc/1/status), a pod without one runs unconfined (0), as the kubelet's default,
+// and a Localhost profile from the kubelet's seccomp directory refuses the calls it names.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +23,9 @@ const BRIDGE = "ep-metrics0";
 /** A pod range clear of npm start's (10.244.0.0/16), the other cri e2e's (10.246–10.250) and bench:streams' (10.251). */
 const CLUSTER_CIDR = "10.252.0.0/16";
 const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
+/** A Localhost profile of this test, under the kubelet's seccomp directory: every call allowed but mkdir. */
+const SECCOMP_DIR = "/var/lib/kubelet/seccomp";
+const PROFILE = `edgeplane-e2e-${process.pid}-no-mkdir.json`;
 
 let harness: KubectlHarness;
 let dir: string;
@@ -55,6 +59,7 @@ afterAll(async () => {
   }
   await harness?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  rmSync(join(SECCOMP_DIR, PROFILE), { force: true });
 });
 
 const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
@@ -132,5 +137,18 @@ describe("resource metrics and seccomp on containerd", () => {
   it("a RuntimeDefault seccomp profile filters the container's processes; without one they run unconfined", async () => {
     expect(await harness.ok(kubectl, "exec", "busy", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+2\n$/);
     expect(await harness.ok(kubectl, "exec", "idle", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+0\n$/);
+  });
+
+  it("a Localhost seccomp profile refuses what it names", async () => {
+    mkdirSync(SECCOMP_DIR, { recursive: true });
+    writeFileSync(join(SECCOMP_DIR, PROFILE), JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] }));
+    const local = pod("local", ["sleep", "3600"], "100m");
+    (local.spec.containers[0] as Record<string, unknown>).securityContext = { seccompProfile: { type: "Localhost", localhostProfile: PROFILE } };
+    await apply("local", local);
+    await harness.ok(kubectl, "wait", "pod/local", "--for=condition=Ready", "--timeout=120s");
+    const refused = await harness.kubectl(kubectl, "exec", "local", "--", "mkdir", "/tmp/made");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Operation not permitted");
+    expect((await harness.kubectl(kubectl, "exec", "idle", "--", "mkdir", "/tmp/made")).code).toBe(0);
   });
 });
