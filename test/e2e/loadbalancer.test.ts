@@ -21,6 +21,10 @@ beforeAll(async () => {
   caFile = join(node.dir, "ca.pem");
   writeFileSync(caFile, node.harness.plane.caPem!);
   await node.join();
+  // Every test's Service: three httpd pods behind a LoadBalancer Service, not yet opted in.
+  await node.harness.ok(kubectl, "create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "sh", "-c", SERVE);
+  await node.harness.ok(kubectl, "expose", "deployment", "web", "--type=LoadBalancer", "--port=80", "--target-port=8080");
+  await node.until("three ready endpoints", async () => ((await node.readyEndpoints("web")).length === 3 ? true : undefined), 120_000);
 });
 
 afterAll(() => node.stop());
@@ -45,9 +49,6 @@ const SERVE = `mkdir -p /www/cgi-bin && hostname > /www/index.html && printf '%s
 
 describe("LoadBalancer Services through the edge", () => {
   it("stay <pending> until they opt in, then show their hostname and answer from every pod through the control plane's URL", async () => {
-    await node.harness.ok(kubectl, "create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "sh", "-c", SERVE);
-    await node.harness.ok(kubectl, "expose", "deployment", "web", "--type=LoadBalancer", "--port=80", "--target-port=8080");
-    await node.until("three ready endpoints", async () => ((await node.readyEndpoints("web")).length === 3 ? true : undefined), 120_000);
     expect(await node.get("service", "web")).toMatch(/^web\s+LoadBalancer\s+[\d.]+\s+<pending>\s+80:\d+\/TCP/m);
     const notExposed = await curl("/lb/default/web/");
     expect(notExposed).toEqual({ status: 404, body: 'no load balancer for service "default/web": no such Service is exposed at the edge\n' });
@@ -77,6 +78,8 @@ describe("LoadBalancer Services through the edge", () => {
   });
 
   it("relays the method, query, body and forwarding headers to the pod, and the pod's own status back", async () => {
+    await node.harness.ok(kubectl, "annotate", "--overwrite", "service", "web", "edgeplane.dev/expose=true");
+    await node.until("the edge to answer", async () => ((await curl("/lb/default/web/")).status === 200 ? true : undefined));
     const echoed = await curl("/lb/default/web/cgi-bin/echo?x=1", "-X", "POST", "--data-binary", "hello edge");
     expect(echoed.status, echoed.body).toBe(200);
     const host = new URL(node.harness.plane.url).host;
@@ -86,8 +89,12 @@ describe("LoadBalancer Services through the edge", () => {
   });
 
   it("answers 503 once the Service has no ready endpoints", async () => {
-    await node.harness.ok(kubectl, "scale", "deployment", "web", "--replicas=0");
-    await node.until("no ready endpoints", async () => ((await node.readyEndpoints("web")).length === 0 ? true : undefined), 60_000);
-    expect(await curl("/lb/default/web/")).toEqual({ status: 503, body: 'service "default/web" has no ready endpoints\n' });
+    await node.harness.ok(kubectl, "create", "deployment", "gone", "--image=busybox", "--", "sh", "-c", SERVE);
+    await node.harness.ok(kubectl, "expose", "deployment", "gone", "--type=LoadBalancer", "--port=80", "--target-port=8080");
+    await node.harness.ok(kubectl, "annotate", "service", "gone", "edgeplane.dev/expose=true");
+    await node.until("the edge to answer", async () => ((await curl("/lb/default/gone/")).status === 200 ? true : undefined), 120_000);
+    await node.harness.ok(kubectl, "scale", "deployment", "gone", "--replicas=0");
+    await node.until("no ready endpoints", async () => ((await node.readyEndpoints("gone")).length === 0 ? true : undefined), 60_000);
+    expect(await curl("/lb/default/gone/")).toEqual({ status: 503, body: 'service "default/gone" has no ready endpoints\n' });
   });
 });

@@ -110,7 +110,10 @@ describe("Services when things go wrong", () => {
   });
 
   it("with the control plane unreachable, the node keeps its last rules and the ClusterIP keeps answering", async () => {
-    const clusterIP = await clusterIPOf("ready");
+    await node.harness.ok(kubectl, "create", "deployment", "steady", "--image=busybox", "--", "sh", "-c", HTTPD(false));
+    await node.harness.ok(kubectl, "expose", "deployment", "steady", "--port=80", "--target-port=8080");
+    const clusterIP = await clusterIPOf("steady");
+    await node.until("the ClusterIP to answer", async () => (askFromNode(clusterIP).startsWith("steady-") ? true : undefined), 120_000);
     const before = node.inNode("iptables-save", "-t", "nat").split("\n").filter((l) => l.includes("EDGEPLANE")).sort();
     const redials = () => node.output.split("tunnel closed; redialing").length - 1;
     const redialsBefore = redials();
@@ -121,6 +124,6 @@ describe("Services when things go wrong", () => {
     await node.until("the agent to lose the control plane", async () => (redials() >= redialsBefore + 2 ? true : undefined));
     const after = node.inNode("iptables-save", "-t", "nat").split("\n").filter((l) => l.includes("EDGEPLANE")).sort();
     expect(after).toEqual(before);
-    expect(askFromNode(clusterIP)).toMatch(/^ready-/);
+    expect(askFromNode(clusterIP)).toMatch(/^steady-/);
   });
 });
