@@ -31,16 +31,19 @@ export async function servePortForward(stream: TunnelStream, header: PortForward
 /** Copies the stream into the socket and the socket into the stream, each under the other's pace. */
 async function relay(stream: TunnelStream, socket: Socket): Promise<void> {
   const fromPod = new Promise<void>((resolve, reject) => {
+    // The last chunk may still be waiting for window when the socket ends: the end waits for it.
+    let writing = Promise.resolve();
     socket.on("data", (chunk: Buffer) => {
       socket.pause();
-      stream.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)).then(() => socket.resume(), (e) => {
+      writing = stream.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)).then(() => void socket.resume(), (e) => {
         socket.destroy();
         reject(e);
       });
     });
-    socket.once("end", resolve);
+    const ended = () => void writing.then(resolve);
+    socket.once("end", ended);
     socket.once("error", reject);
-    socket.once("close", () => resolve());
+    socket.once("close", ended);
   });
   const toPod = (async () => {
     try {
