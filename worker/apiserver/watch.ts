@@ -9,6 +9,7 @@ import { encodeWatchEvent, PROTOBUF_WATCH_MEDIA_TYPE } from "../protobuf/encode.
 import type { ListQuery, RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
+import { StoredTextFilter } from "../storage/stored-text-filter.ts";
 
 export interface WatchOptions extends ListQuery {
   allowWatchBookmarks?: boolean;
@@ -42,16 +43,14 @@ export interface WatchFormat {
 const FIELD_JSON_KEYS: Record<string, string> = { "spec.nodeName": "nodeName", "metadata.name": "name", "metadata.namespace": "namespace" };
 /** Values JSON.stringify writes as they are (no escapes), so the stored text holds them verbatim. */
 const PLAIN_VALUE = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-const utf8Decoder = new TextDecoder();
 
 /**
- * A cheap test on an event's stored bytes, before they are parsed: an object can match a selection
- * that requires `field=value` or `label=value` only if its JSON text holds `"key":"value"`. Most
- * events a node's watch of its own pods (`spec.nodeName=<node>`) is sent are other nodes' pods, and
- * parsing each of them was most of what a node's watch cost the apiserver. Values in another form
- * than plain JSON (sealed at rest, converted between versions) are always parsed.
+ * What an object's stored JSON must hold to match a selection requiring `field=value` or
+ * `label=value`: `"key":"value"`. Most events a node's watch of its own pods (`spec.nodeName=<node>`)
+ * is sent are other nodes' pods; testing their stored text spares decoding and parsing them.
+ * Resources converted between versions are always parsed.
  */
-function storedBytesFilter(store: RegistryStore, selection: ReturnType<RegistryStore["selection"]>): ((value: Uint8Array) => boolean) | undefined {
+function storedTextFilter(store: RegistryStore, selection: ReturnType<RegistryStore["selection"]>): StoredTextFilter | undefined {
   if (store.def.conversion) return undefined;
   const needles: string[] = [];
   for (const f of selection.fields) {
@@ -61,13 +60,7 @@ function storedBytesFilter(store: RegistryStore, selection: ReturnType<RegistryS
   for (const l of selection.labels) {
     if ((l.operator === "=" || l.operator === "==") && PLAIN_VALUE.test(l.key) && PLAIN_VALUE.test(l.values[0] ?? "")) needles.push(`"${l.key}":"${l.values[0]}"`);
   }
-  if (!needles.length) return undefined;
-  return (value) => {
-    // A JSON object starts with "{"; anything else (a sealed value) is parsed as usual.
-    if (value[0] !== 0x7b) return true;
-    const text = utf8Decoder.decode(value);
-    return needles.every((needle) => text.includes(needle));
-  };
+  return needles.length ? new StoredTextFilter(needles) : undefined;
 }
 
 /** Default server-side watch timeout, like kube-apiserver's --min-request-timeout (1800 s). */
@@ -96,7 +89,7 @@ export async function watchResponse(
   const abort = new AbortController();
   const timeout = setTimeout(() => abort.abort(), (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000);
   const prefix = store.prefix(namespace);
-  const mayMatch = storedBytesFilter(store, selection);
+  const filter = storedTextFilter(store, selection);
   // With no selector, every object is in the selection: an update's old value tells nothing.
   const selective = selection.labels.length > 0 || selection.fields.length > 0;
 
@@ -110,7 +103,7 @@ export async function watchResponse(
         for (const item of initialItems) emit("ADDED", item);
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
-          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks, mayMatch, selective)) {
+          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks, filter, selective)) {
             revision = event.revision;
             if (event.type === "PROGRESS") {
               if (options.allowWatchBookmarks) bookmark(event.revision);

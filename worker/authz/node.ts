@@ -4,6 +4,7 @@
 // NodeRestriction admission plugin). Anyone else gets no opinion here.
 import type { PolicyRule } from "kubernetes-types/rbac/v1";
 import { ObjectStorage } from "../storage/object-storage.ts";
+import { StoredTextFilter } from "../storage/stored-text-filter.ts";
 import type { RequestAttributes } from "./attributes.ts";
 import { bootstrapClusterRoles } from "./bootstrap-policy.ts";
 import { ruleAllows, type Decision } from "./rbac.ts";
@@ -54,22 +55,14 @@ function references(pod: Record<string, any>): Record<string, Set<string>> {
   return refs;
 }
 
-const utf8Decoder = new TextDecoder();
-
 /**
  * The pods of a namespace bound to a node (that mention `name` somewhere, when given). Their stored
  * JSON is searched before any is parsed: the namespace may hold thousands of other nodes' pods, and
  * a node asks about every pod it starts (its token, kube-root-ca.crt).
  */
 export async function podsOnNode(env: Env, namespace: string, node: string, name?: string): Promise<Record<string, any>[]> {
-  const needles = [`"nodeName":${JSON.stringify(node)}`, ...(name === undefined ? [] : [JSON.stringify(name)])];
-  const mayMatch = (value: Uint8Array) => {
-    // Not plain JSON (sealed at rest): parsed and checked as usual.
-    if (value[0] !== 0x7b) return true;
-    const text = utf8Decoder.decode(value);
-    return needles.every((needle) => text.includes(needle));
-  };
-  const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace, mayMatch);
+  const filter = new StoredTextFilter([`"nodeName":${JSON.stringify(node)}`, ...(name === undefined ? [] : [JSON.stringify(name)])]);
+  const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace, filter);
   return pods.filter((p) => p.spec?.nodeName === node);
 }
 

@@ -5,6 +5,7 @@ import { kubeTime } from "../../lib/k8s/time.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from "../../lib/k8s/selectors.ts";
 import { ApiError, apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import type { ObjectStorage, StoredObject } from "../storage/object-storage.ts";
+import type { StoredTextFilter } from "../storage/stored-text-filter.ts";
 import { resourcePrefix } from "../storage/keys.ts";
 import { invalidateListers, isListedKind, namespaceLister } from "./listers.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
@@ -105,10 +106,10 @@ export class RegistryStore {
 
   /**
    * Every object (in one namespace, or all), read at once for code that needs them all: policy,
-   * limits, quotas; `mayMatch` (see ObjectStorage.list) leaves out unparsed those it rules out.
+   * limits, quotas; `filter` leaves out, unparsed, those whose stored text it rules out.
    */
-  async all(namespace?: string, mayMatch?: (value: Uint8Array) => boolean): Promise<KubeObject[]> {
-    const { items } = await this.storage.list(this.prefix(namespace), { mayMatch });
+  async all(namespace?: string, filter?: StoredTextFilter): Promise<KubeObject[]> {
+    const { items } = await this.storage.list(this.prefix(namespace), { filter });
     return items.map((stored) => this.withVersion(stored));
   }
 

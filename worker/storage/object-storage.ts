@@ -10,6 +10,7 @@ import { shardForKey, shardMapOf, type ShardMap } from "../../lib/shards.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { valueTransformer, type ValueTransformer } from "./encryption.ts";
 import { prefixOfQualifiedResource } from "./keys.ts";
+import type { StoredTextFilter } from "./stored-text-filter.ts";
 import { storeShardId } from "./store-ids.ts";
 
 /** How many keys a rewrite reads from the store at a time. */
@@ -87,15 +88,15 @@ export class ObjectStorage {
 
   /**
    * Objects under `prefix` from `startKey` on, at `revision` (0: now), up to `limit` (0: all).
-   * `mayMatch`, given an object's stored bytes, drops the ones the caller cannot want unparsed.
+   * `filter` drops, unparsed, the objects whose stored text the caller cannot want.
    */
-  async list(prefix: string, options: { startKey?: string; limit?: number; revision?: number; mayMatch?: (value: Uint8Array) => boolean }) {
+  async list(prefix: string, options: { startKey?: string; limit?: number; revision?: number; filter?: StoredTextFilter }) {
     const res = unwrap(await this.stub(prefix).range({
       key: utf8(options.startKey ?? prefix), range_end: prefixEnd(utf8(prefix)),
       limit: options.limit ?? 0, revision: options.revision ?? 0,
     }));
-    const mayMatch = options.mayMatch;
-    const items = await Promise.all((mayMatch ? res.kvs.filter((kv) => mayMatch(kv.value)) : res.kvs).map((kv) => this.decode(kv)));
+    const filter = options.filter;
+    const items = await Promise.all((filter ? res.kvs.filter((kv) => filter.bytes(kv.value)) : res.kvs).map((kv) => this.decode(kv)));
     return { items, revision: options.revision || res.header.revision, more: res.more, remaining: res.count - items.length };
   }
 
@@ -135,12 +136,12 @@ export class ObjectStorage {
   /**
    * Events under `prefix` after `afterRevision`, as they commit. Ends when the store drops the
    * stream (restart) or `signal` aborts; throws an Expired ApiError when the revision is compacted.
-   * `mayMatch`, given the stored bytes of a value, says whether the watcher could want it: an event
-   * whose old and new values both say no is dropped before either is parsed (events whose old value
-   * the store no longer has are always passed on). Without `prevOfPuts`, an update's old value is
+   * `filter` says from a value's stored text whether the watcher could want it: an event whose old
+   * and new values both say no is dropped before either is decoded (events whose old value the store
+   * no longer has are always passed on). Without `prevOfPuts`, an update's old value is
    * not parsed (a watcher with no selector needs only to know whether there was one).
    */
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, mayMatch?: (value: Uint8Array) => boolean, prevOfPuts = true): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, filter?: StoredTextFilter, prevOfPuts = true): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
     const upgrade = await this.stub(prefix).fetch("https://store/watch", { headers: { Upgrade: "websocket" } });
     const ws = upgrade.webSocket;
     if (!ws) throw apiErrors.serviceUnavailable("the store refused the watch stream");
@@ -174,7 +175,7 @@ export class ObjectStorage {
             continue;
           }
           for (const e of result.events) {
-            const event = await this.decodeEvent(e, mayMatch, prevOfPuts);
+            const event = await this.decodeEvent(e, filter, prevOfPuts);
             if (event) yield event;
           }
         }
@@ -187,14 +188,16 @@ export class ObjectStorage {
     }
   }
 
-  /** A watch event as the store sends it (etcd's gateway JSON), its values opened; undefined when `mayMatch` rules it out. */
-  private async decodeEvent(e: any, mayMatch?: (value: Uint8Array) => boolean, prevOfPuts = true): Promise<StorageEvent | undefined> {
+  /** A watch event as the store sends it (etcd's gateway JSON), its values opened; undefined when `filter` rules it out. */
+  private async decodeEvent(e: any, filter?: StoredTextFilter, prevOfPuts = true): Promise<StorageEvent | undefined> {
+    const prevText: string | undefined = e.prev_kv?.value || undefined;
+    const valueText: string | undefined = e.type === "DELETE" ? undefined : e.kv.value ?? "";
+    const created = e.type !== "DELETE" && e.kv.version === "1";
+    if (filter && (prevText || created) && !(prevText && filter.base64(prevText)) && !(valueText && filter.base64(valueText))) return undefined;
     const key = fromUtf8(fromBase64(e.kv.key, "key"));
     const revision = Number(e.kv.mod_revision);
-    const prevValue = e.prev_kv?.value ? fromBase64(e.prev_kv.value, "value") : undefined;
-    const value = e.type === "DELETE" ? undefined : fromBase64(e.kv.value ?? "", "value");
-    const created = e.type !== "DELETE" && e.kv.version === "1";
-    if (mayMatch && (prevValue || created) && !(prevValue && mayMatch(prevValue)) && !(value && mayMatch(value))) return undefined;
+    const prevValue = prevText ? fromBase64(prevText, "value") : undefined;
+    const value = valueText === undefined ? undefined : fromBase64(valueText, "value");
     const hadPrev = !!prevValue;
     const prev = prevValue && (e.type === "DELETE" || prevOfPuts) ? await this.parse(key, prevValue) : undefined;
     if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, hadPrev, created: false };
