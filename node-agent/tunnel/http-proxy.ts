@@ -11,13 +11,31 @@ import { Refusal } from "./refusal.ts";
 
 /** How long the pod may take to accept the connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How long a pod's addresses, once checked with the runtime, are trusted without asking it again
+ * (each check is several CRI calls, queued behind the pod's own sync). A pod deleted meanwhile
+ * leaves at most this long in which its address, if reused, reaches another pod of this node.
+ */
+const ADDRESSES_TTL_MS = 5_000;
+const MAX_REMEMBERED = 4096;
+const checkedAddresses = new Map<string, { podIPs: string[]; until: number }>();
+
+/** Whether the pod of this uid runs on this node with this address. */
+async function isLocalPodAddress(runtime: Runtime, uid: string, address: string): Promise<boolean> {
+  const remembered = checkedAddresses.get(uid);
+  if (remembered && remembered.until > Date.now() && remembered.podIPs.includes(address)) return true;
+  const observation = uid ? await runtime.observe(uid) : undefined;
+  if (!observation?.podIPs.includes(address)) return false;
+  if (checkedAddresses.size >= MAX_REMEMBERED) checkedAddresses.clear();
+  checkedAddresses.set(uid, { podIPs: observation.podIPs, until: Date.now() + ADDRESSES_TTL_MS });
+  return true;
+}
 
 /** Serves one http-proxy stream to its end; a failure before the response is the stream's refusal. */
 export async function serveHttpProxyStream(stream: TunnelStream, runtime: Runtime): Promise<void> {
   const header = stream.header as HttpProxyStreamHeader;
   try {
-    const observation = header.uid ? await runtime.observe(header.uid) : undefined;
-    if (!observation?.podIPs.includes(header.address)) {
+    if (!(await isLocalPodAddress(runtime, header.uid, header.address))) {
       throw new Refusal(404, `pod "${header.namespace}/${header.pod}" with address ${header.address} does not run on this node`);
     }
     if (runtime.probe) await simulatedAnswer(stream, header);
