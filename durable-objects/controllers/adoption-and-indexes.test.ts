@@ -120,6 +120,30 @@ describe("an Indexed Job with backoffLimitPerIndex", () => {
     expect(done.status!.conditions).toContainEqual(expect.objectContaining({ type: "Failed", status: "True", reason: "FailedIndexes", message: "Job has failed indexes" }));
   });
 
+  it("retries an index within its limit: the failed pod stays uncounted, with its finalizer, until its replacement carries the failure count", async () => {
+    const ns = await freshNamespace(client, "per-index");
+    await jobs.create(ns, indexedJob("retry", { completions: 1, parallelism: 1, backoffLimitPerIndex: 1 }));
+    await wake();
+    const first = await podOfIndex(ns, "0");
+    await finish(ns, first, 1);
+    await wake();
+    const waiting = await jobs.get(ns, "retry");
+    expect(waiting.status).toMatchObject({ failedIndexes: "", active: 0 });
+    expect(waiting.status!.failed ?? 0).toBe(0);
+    expect((await pods.get(ns, first.metadata!.name!)).metadata!.finalizers).toEqual(["batch.kubernetes.io/job-tracking"]);
+    // The index's own back-off (10 s from the failure), then its replacement.
+    const deadline = Date.now() + 25_000;
+    let replacement: Pod | undefined;
+    while (!replacement && Date.now() < deadline) {
+      await wake();
+      replacement = (await live(ns)).find((p) => p.metadata!.uid !== first.metadata!.uid);
+    }
+    expect(replacement!.metadata!.annotations).toMatchObject({ "batch.kubernetes.io/job-completion-index": "0", "batch.kubernetes.io/job-index-failure-count": "1" });
+    await wake();
+    expect((await jobs.get(ns, "retry")).status).toMatchObject({ failed: 1, failedIndexes: "", active: 1 });
+    expect((await pods.get(ns, first.metadata!.name!)).metadata!.finalizers ?? []).toEqual([]);
+  }, 60_000);
+
   it("fails with MaxFailedIndexesExceeded past maxFailedIndexes, its other pods deleted", async () => {
     const ns = await freshNamespace(client, "per-index");
     await jobs.create(ns, indexedJob("max", { maxFailedIndexes: 0 }));

@@ -3,7 +3,7 @@
 import type { Job } from "kubernetes-types/batch/v1";
 import type { Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
-import { backoffDelay, backoffRecord, nextBackoffRecord, surplusIndexedPods, formatIndexes, isIndexFailed, jobPod, matchPodFailurePolicy, nextIndexFailures, parseIndexes, pastBackoffLimitOnFailure, podOutcome, wantedPods } from "./job.ts";
+import { backoffDelay, backoffRecord, nextBackoffRecord, surplusIndexedPods, formatIndexes, isIndexFailed, jobPod, matchPodFailurePolicy, nextIndexFailures, parseIndexes, pastBackoffLimitOnFailure, podOutcome, podsWithDelayedDeletion, wantedPods } from "./job.ts";
 
 function job(spec: Partial<NonNullable<Job["spec"]>> = {}): Job {
   return {
@@ -170,6 +170,17 @@ describe("backoffLimitPerIndex", () => {
     ["after a failure the policy ignores", indexed(failIndexOn42), failedAt(1, { exitCode: 7 }), { failures: 1, ignored: 1 }],
   ])("nextIndexFailures: %s", (_, j, replaced, expected) => {
     expect(nextIndexFailures(j, replaced)).toEqual(expected);
+  });
+
+  it("podsWithDelayedDeletion: each index still to run keeps its newest failed pod; not a failed index, an active one, or one out of range", () => {
+    const failed = (name: string, index: number, finishedAt: string) => ({ pod: pod(name, { phase: "Failed", exitCode: 1, index, finishedAt }), outcome: "Failed" as const });
+    const finished = [
+      failed("old-0", 0, "2026-01-01T00:00:00Z"), failed("new-0", 0, "2026-01-01T00:01:00Z"),
+      failed("f-1", 1, "2026-01-01T00:00:00Z"), failed("f-2", 2, "2026-01-01T00:00:00Z"), failed("f-9", 9, "2026-01-01T00:00:00Z"),
+      { pod: pod("ok-3", { phase: "Succeeded", index: 3 }), outcome: "Succeeded" as const },
+    ];
+    const delayed = podsWithDelayedDeletion(indexed({ completions: 4 }), finished, [pod("running-2", { index: 2 })], new Set([1]));
+    expect([...delayed].map(([index, p]) => `${index}:${p.metadata!.name}`)).toEqual(["0:new-0"]);
   });
 
   it("a pod of such a Job carries its index's failure counts (the ignored one only when not zero)", () => {

@@ -286,6 +286,23 @@ function jobKeysFor(object: KubeObject, listers: Listers): string[] {
   return keys;
 }
 
+/**
+ * getPodsWithDelayedDeletionPerIndex: for each index still to run (not failed, no pod active), its
+ * newest failed pod, whose tracking finalizer stays until a replacement carries its count on.
+ */
+export function podsWithDelayedDeletion(job: Job, finished: Finished[], active: Pod[], failedIndexes: Set<number>): Map<number, Pod> {
+  const activeIndexes = new Set(active.map(completionIndexOf));
+  const completions = job.spec?.completions ?? 0;
+  const delayed = new Map<number, Pod>();
+  for (const { pod, outcome } of finished) {
+    const index = completionIndexOf(pod);
+    if (outcome !== "Failed" || index === undefined || index >= completions || failedIndexes.has(index) || activeIndexes.has(index)) continue;
+    const before = delayed.get(index);
+    if (!before || finishedAt(pod) > finishedAt(before)) delayed.set(index, pod);
+  }
+  return delayed;
+}
+
 /** The newest failed pod of each index: the one a replacement counts on from. */
 function lastFailedPerIndex(job: Job, finished: Finished[]): Map<number, Pod> {
   const last = new Map<number, Pod>();
@@ -392,17 +409,25 @@ class JobSync {
     const status: JobStatus = structuredClone(job.status ?? {});
     const uncounted = { succeeded: [...(status.uncountedTerminatedPods?.succeeded ?? [])], failed: [...(status.uncountedTerminatedPods?.failed ?? [])] };
     const known = new Set([...uncounted.succeeded, ...uncounted.failed]);
-    const newlyFinished = finished.filter((f) => f.pod.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER) && !known.has(f.pod.metadata!.uid!));
+    let newlyFinished = finished.filter((f) => f.pod.metadata?.finalizers?.includes(JOB_TRACKING_FINALIZER) && !known.has(f.pod.metadata!.uid!));
     const completed = parseIndexes(status.completedIndexes);
     const failedIndexes = parseIndexes(status.failedIndexes ?? undefined);
     let failJob: string | undefined = conditionOf(job, "FailureTarget")?.message;
     for (const { pod, outcome } of newlyFinished) {
       if (isIndexFailed(job, pod)) failedIndexes.add(completionIndexOf(pod)!);
+      const action = outcome === "Failed" ? matchPodFailurePolicy(job, pod) : undefined;
+      if (action?.action === "FailJob") failJob ??= action.message;
+    }
+    // With backoffLimitPerIndex, an index's newest failed pod keeps its finalizer, uncounted, until
+    // its replacement carries the failure count on (or the Job finishes).
+    const delayed = perIndex(job) && !this.finishes(newlyFinished, active, completed, failedIndexes, failJob, now)
+      ? new Set([...podsWithDelayedDeletion(job, finished, active, failedIndexes).values()].map((p) => p.metadata!.uid!)) : new Set<string>();
+    newlyFinished = newlyFinished.filter((f) => !delayed.has(f.pod.metadata!.uid!));
+    for (const { pod, outcome } of newlyFinished) {
       if (outcome === "Failed") {
         const match = matchPodFailurePolicy(job, pod);
         // Ignored: not counted towards the backoffLimit, not in status.failed.
         if (match.action === "Ignore") continue;
-        if (match.action === "FailJob") failJob ??= match.message;
       }
       uncounted[outcome === "Succeeded" ? "succeeded" : "failed"].push(pod.metadata!.uid!);
     }
@@ -414,7 +439,7 @@ class JobSync {
     }
 
     // Step two: the finalizers go; step three: what they counted moves into the counters.
-    await releaseTrackingFinalizers(finished.map((f) => f.pod), this.ctx);
+    await releaseTrackingFinalizers(finished.map((f) => f.pod).filter((p) => !delayed.has(p.metadata!.uid!)), this.ctx);
     if (job.spec?.completionMode === "Indexed") {
       const byUid = new Map(owned.map((p) => [p.metadata!.uid!, p]));
       for (const uid of uncounted.succeeded) {
@@ -495,6 +520,21 @@ class JobSync {
     if (!status.conditions) delete status.conditions;
     if (JSON.stringify(normalized(status)) !== JSON.stringify(normalized(job.status ?? {}))) await this.writeStatus(status);
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
+  }
+
+  /**
+   * Whether this sync ends the Job, as far as it can tell before counting (kube's finishedCondition
+   * comes first too): a FailJob rule, too many failed indexes, every index finished, or the deadline.
+   */
+  private finishes(newlyFinished: Finished[], active: Pod[], completed: Set<number>, failedIndexes: Set<number>, failJob: string | undefined, now: number): boolean {
+    const spec = this.job.spec!;
+    const succeeded = new Set([...completed, ...newlyFinished.filter((f) => f.outcome === "Succeeded").map((f) => completionIndexOf(f.pod)).filter((i): i is number => i !== undefined)]);
+    const deadline = spec.activeDeadlineSeconds != null && this.job.status?.startTime ? Date.parse(this.job.status.startTime) + spec.activeDeadlineSeconds * 1000 : undefined;
+    return !!failJob
+      || (spec.maxFailedIndexes != null && failedIndexes.size > spec.maxFailedIndexes)
+      || failedIndexes.size + [...succeeded].filter((i) => !failedIndexes.has(i)).length >= (spec.completions ?? 0)
+      || (deadline !== undefined && now >= deadline && !spec.suspend)
+      || pastBackoffLimitOnFailure(this.job, active);
   }
 
   /** Creates missing pods (after the back-off) and deletes extras; answers when to look again. */
