@@ -1,12 +1,12 @@
 // `kubectl port-forward` to real containers through the node tunnel (as root): the agent bundle
 // joins on the cri runtime with its own containerd; a busybox pod serves HTTP on two ports, and
 // every kubectl here that speaks port-forward over WebSocket (1.31+) forwards both at once, with
-// several requests on each; a port nothing listens on answers with the kubelet's words; the
+// several requests on each; a file arrives whole; a port nothing listens on answers with the kubelet's words; the
 // SPDY-only kubectls get the Status naming 1.31.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,7 +58,17 @@ afterAll(async () => {
     }
   }
   await harness?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) {
+    // A sandbox's /dev/shm the runtime left mounted under the state directory would keep it busy.
+    for (const mount of readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1] ?? "").filter((m) => m.startsWith(dir)).reverse()) {
+      try {
+        execFileSync("umount", ["-l", mount]);
+      } catch {
+        // Already gone.
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
@@ -70,7 +80,7 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
   it("the agent joins on containerd and a pod serves HTTP on ports 80 and 8080", async () => {
     const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
     agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
-      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
+      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs"), "--kill-pods-on-exit"], { stdio: ["ignore", "pipe", "pipe"] });
     agent.stdout!.on("data", (d) => (output += d));
     agent.stderr!.on("data", (d) => (output += d));
     await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
@@ -81,7 +91,7 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
         terminationGracePeriodSeconds: 1,
         containers: [{
           name: "web", image: "busybox",
-          command: ["sh", "-c", "mkdir -p /a /b && echo eighty > /a/index.html && echo eighty-eighty > /b/index.html && httpd -p 80 -h /a && exec httpd -f -p 8080 -h /b"],
+          command: ["sh", "-c", "mkdir -p /a /b && echo eighty > /a/index.html && echo eighty-eighty > /b/index.html && dd if=/dev/urandom of=/a/big bs=1048576 count=8 2>/dev/null && httpd -p 80 -h /a && exec httpd -f -p 8080 -h /b"],
         }],
       },
     };
@@ -107,6 +117,22 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
       } finally {
         forward.stop();
       }
+    }
+  });
+
+  it("a file the pod sends and closes after arrives whole (its last bytes too)", async () => {
+    const newest = WEBSOCKET_KUBECTLS.at(-1)!;
+    const expected = (await harness.ok(kubectl, "exec", "web", "--", "sha256sum", "/a/big")).split(" ")[0];
+    const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const answer = await exchange(forward.locals[0]!, get("/big"));
+        const body = answer.subarray(answer.indexOf("\r\n\r\n") + 4);
+        expect(body.byteLength).toBe(8 * 1024 * 1024);
+        expect(createHash("sha256").update(body).digest("hex")).toBe(expected);
+      }
+    } finally {
+      forward.stop();
     }
   });
 
