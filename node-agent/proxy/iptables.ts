@@ -97,7 +97,12 @@ export class Iptables {
     const chains = await this.ourChains();
     if (chains.nat.length + chains.filter.length) {
       const lines: string[] = [];
-      for (const table of TABLES) lines.push(`*${table}`, ...chains[table].map((c) => `:${c} - [0:0]`), ...chains[table].map((c) => `-X ${c}`), "COMMIT");
+      for (const table of TABLES) {
+        lines.push(`*${table}`);
+        for (const chain of chains[table]) lines.push(`:${chain} - [0:0]`);
+        for (const chain of chains[table]) lines.push(`-X ${chain}`);
+        lines.push("COMMIT");
+      }
       await this.run("iptables-restore", ["-w", "5", "--noflush"], lines.join("\n") + "\n");
       done.push(`deleted ${chains.nat.length} nat and ${chains.filter.length} filter chains of the service proxy`);
     }

@@ -291,7 +291,8 @@ export function nftScript(rules: NftRules, applied?: NftRules, existing: NftExis
   }
   // Every stale chain emptied before any is deleted: they refer to one another (service → endpoint).
   const stale = [...applied.chains.keys()].filter((chain) => !rules.chains.has(chain));
-  lines.push(...stale.map((chain) => `flush chain ${T} ${chain}`), ...stale.map((chain) => `delete chain ${T} ${chain}`));
+  for (const chain of stale) lines.push(`flush chain ${T} ${chain}`);
+  for (const chain of stale) lines.push(`delete chain ${T} ${chain}`);
   for (const set of applied.sets.keys()) if (!rules.sets.has(set)) lines.push(`delete set ${T} ${set}`);
   return lines.length ? lines.join("\n") + "\n" : "";
 }

@@ -359,8 +359,12 @@ export function restoreInput(rules: ProxyRules, stale: Record<Table, string[]> =
   const lines: string[] = [];
   for (const table of ["filter", "nat"] as const) {
     if (!rules.chains[table].length && !stale[table].length) continue;
-    lines.push(`*${table}`, ...[...rules.chains[table], ...stale[table]].map((c) => `:${c} - [0:0]`), ...rules.rules[table]);
-    lines.push(...stale[table].map((c) => `-X ${c}`));
+    // Concatenated, not spread into push: 10,000 Services are ~400,000 lines, past the call stack's argument limit.
+    lines.push(`*${table}`);
+    for (const chain of rules.chains[table]) lines.push(`:${chain} - [0:0]`);
+    for (const chain of stale[table]) lines.push(`:${chain} - [0:0]`);
+    for (const rule of rules.rules[table]) lines.push(rule);
+    for (const chain of stale[table]) lines.push(`-X ${chain}`);
     lines.push("COMMIT");
   }
   return lines.join("\n") + "\n";
