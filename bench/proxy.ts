@@ -126,6 +126,13 @@ function connectTimes(bed: Testbed, address: string, port: number, times: number
 async function endToEnd(count: number): Promise<{ rows: (string | number)[][]; packets: (string | number)[][] }> {
   const root = mkdtempSync(join(tmpdir(), "bench-proxy-"));
   const plane = await startControlPlane({ engine: defaultEngine(), stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
+  // Stopped by a signal (a long run cut short): the control plane and the namespaces go too.
+  let bed: Testbed | undefined;
+  const onSignal = () => {
+    bed?.stop();
+    void plane.stop().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   const rows: (string | number)[][] = [];
   const packets: (string | number)[][] = [];
   try {
@@ -142,7 +149,7 @@ async function endToEnd(count: number): Promise<{ rows: (string | number)[][]; p
     if (made.errors) throw new Error(`${made.errors} Service/EndpointSlice creates failed: ${String(made.firstError)}`);
     console.log(`  ${count} Services and EndpointSlices created through the API in ${round((performance.now() - started) / 1000)} s [load ${load()}]`);
     for (const mode of modes) {
-      const bed = await startTestbed(`e2e-${mode}`);
+      bed = await startTestbed(`e2e-${mode}`);
       const abort = new AbortController();
       try {
         const informers = new ServiceInformers(client);
@@ -196,9 +203,11 @@ async function endToEnd(count: number): Promise<{ rows: (string | number)[][]; p
       } finally {
         abort.abort();
         bed.stop();
+        bed = undefined;
       }
     }
   } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     await plane.stop();
     rmSync(root, { recursive: true, force: true });
   }
