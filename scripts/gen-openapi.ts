@@ -111,7 +111,25 @@ function servedPathItem(item: JsonObject, resource: ServedResource | undefined, 
  * of the same type has them. OpenAPI 3.0 ignores what stands beside a `$ref`, so kube-apiserver
  * wraps such a field as `allOf: [{$ref}]` with the rest beside, and so do we.
  */
-function servedSchema(name: string, schema: JsonObject, older: SwaggerDocument["definitions"]): JsonObject {
+/**
+ * Fields kube 1.28–1.30 added to kinds the published document already has, which the controllers
+ * here serve: without them kubectl's client-side validation refuses a manifest that uses them.
+ * Types as kube 1.30's; descriptions our own.
+ */
+const NEWER_FIELDS: Record<string, Record<string, JsonObject>> = {
+  "io.k8s.api.batch.v1.JobSpec": {
+    backoffLimitPerIndex: { type: "integer", format: "int32", description: "Indexed Jobs only: how many times one index is retried before it is marked failed (beta in 1.30, on by default). Immutable." },
+    maxFailedIndexes: { type: "integer", format: "int32", description: "With backoffLimitPerIndex: the Job fails once more indexes than this have failed. At most completions." },
+    podReplacementPolicy: { type: "string", description: "When a replacement pod is made: TerminatingOrFailed (as soon as the old one terminates or fails) or Failed (once it has fully finished; the only value with podFailurePolicy)." },
+  },
+  "io.k8s.api.batch.v1.JobStatus": {
+    failedIndexes: { type: "string", description: "With backoffLimitPerIndex: the failed indexes, in completedIndexes' interval format (\"1,3-5,7\")." },
+    terminating: { type: "integer", format: "int32", description: "Pods of the Job that are terminating (a deletionTimestamp, not yet finished)." },
+  },
+};
+
+function servedSchema(name: string, published: JsonObject, older: SwaggerDocument["definitions"]): JsonObject {
+  const schema = NEWER_FIELDS[name] ? { ...published, properties: { ...(published.properties as JsonObject), ...NEWER_FIELDS[name] } } : published;
   const properties = schema.properties as Record<string, JsonObject> | undefined;
   if (!properties) return schema;
   const served: Record<string, JsonObject> = {};
