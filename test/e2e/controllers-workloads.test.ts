@@ -120,6 +120,21 @@ describe.concurrent("workload controllers with kubectl", () => {
     expect(await harness.ok(kubectl, "describe", "job", "flaky", "-n", "jobs")).toMatch(/Warning\s+BackoffLimitExceeded\s+\S+\s+job-controller\s+Job has reached the specified backoff limit/);
   }, 90_000);
 
+  it("an Indexed Job with backoffLimitPerIndex gives up on a failing index and fails with FailedIndexes", async () => {
+    await harness.ok(kubectl, "create", "namespace", "per-index");
+    await apply("per-index", {
+      apiVersion: "batch/v1", kind: "Job", metadata: { name: "idx", namespace: "per-index" },
+      spec: { completionMode: "Indexed", completions: 2, parallelism: 2, backoffLimitPerIndex: 0, template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox" }], ...onWorkloadsNode } } },
+    });
+    const ofIndex = async (index: number) => (await names("per-index", `job-name=idx,batch.kubernetes.io/job-completion-index=${index}`))[0];
+    await eventually("a pod for each index", async () => !!(await ofIndex(0)) && !!(await ofIndex(1)));
+    await exited("per-index", (await ofIndex(0))!, 1);
+    await exited("per-index", (await ofIndex(1))!, 0);
+    await harness.ok(kubectl, "wait", "-n", "per-index", "job/idx", "--for=condition=failed", "--timeout=30s");
+    expect(await get("per-index", "job/idx", "{.status.failedIndexes}/{.status.completedIndexes}/{.status.conditions[?(@.type==\"Failed\")].reason}")).toBe("0/1/FailedIndexes");
+    expect(await harness.ok(kubectl, "describe", "job", "idx", "-n", "per-index")).toMatch(/Warning\s+FailedIndexes\s+\S+\s+job-controller\s+Job has failed indexes/);
+  });
+
   it("a CronJob on an every-minute schedule creates its Job at the minute", async () => {
     await harness.ok(kubectl, "create", "namespace", "cron");
     await harness.ok(kubectl, "create", "cronjob", "tick", "-n", "cron", "--image=busybox", "--schedule=* * * * *");
