@@ -279,6 +279,8 @@ const MAX_BATCH = 128;
 const BATCH_WINDOW_MS = 20;
 /** Events recorded in this isolate and not yet taken by a write, per audit store. */
 const pending = new Map<string, AuditEvent[]>();
+/** The same events as a set: whether one is still waiting is asked once per write, and queues grow long under load. */
+const waiting = new Set<AuditEvent>();
 
 /**
  * Writes an event (or the event a promise settles to) after the response: `waitUntil` is the
@@ -297,10 +299,12 @@ export function recordAuditEvent(env: Env, event: AuditEvent | Promise<AuditEven
       const queue = pending.get(name) ?? [];
       pending.set(name, queue);
       queue.push(built);
+      waiting.add(built);
       // workerd's own timer: setTimeout goes through the Node.js compatibility layer, which cost more.
       await scheduler.wait(BATCH_WINDOW_MS);
-      while (queue.includes(built)) {
+      while (waiting.has(built)) {
         batch = queue.splice(0, MAX_BATCH);
+        for (const taken of batch) waiting.delete(taken);
         await writeAuditEvents(env, batch);
       }
     } catch (e) {
