@@ -205,7 +205,7 @@ async function startProfiler(inspectorPort: number): Promise<() => Promise<CpuPr
   };
 }
 
-/** API requests since `since`, from the audit log, counted by client ("kube-scheduler", "node", …), verb and resource. */
+/** API requests since `since`, from the audit log, counted by client ("kube-scheduler", "node", …), verb and resource (and 5xx answers apart). */
 async function requestsSince(api: HttpTarget, since: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const client = (user: string) => user.replace(/^system:node:.*/, "node").replace(/^system:/, "");
@@ -213,10 +213,15 @@ async function requestsSince(api: HttpTarget, since: string): Promise<Map<string
   do {
     const answer = await api.send("GET", `/audit/v1/events?since=${encodeURIComponent(since)}&limit=5000${next ? `&continue=${encodeURIComponent(next)}` : ""}`);
     if (answer.status !== 200) throw new Error(`audit log: HTTP ${answer.status}`);
-    const list = JSON.parse(answer.body.toString("utf8")) as { metadata: { continue?: string }; items: { verb: string; user: { username: string }; objectRef?: { resource?: string; subresource?: string } }[] };
+    const list = JSON.parse(answer.body.toString("utf8")) as {
+      metadata: { continue?: string };
+      items: { verb: string; user: { username: string }; objectRef?: { resource?: string; subresource?: string }; responseStatus?: { code?: number; message?: string } }[];
+    };
     for (const e of list.items) {
       const resource = e.objectRef?.resource ? `${e.objectRef.resource}${e.objectRef.subresource ? `/${e.objectRef.subresource}` : ""}` : "-";
-      const key = `${client(e.user.username)} ${e.verb} ${resource}`;
+      const code = e.responseStatus?.code ?? 0;
+      // Server errors are counted apart, with their message: the apiserver should answer none.
+      const key = `${client(e.user.username)} ${e.verb} ${resource}${code >= 500 ? ` → ${code} ${e.responseStatus?.message ?? ""}` : ""}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     next = list.metadata.continue || undefined;
