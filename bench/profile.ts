@@ -314,6 +314,8 @@ async function main(): Promise<void> {
       const rows = [...run.requests].sort((a, b) => b[1] - a[1]).slice(0, top);
       console.log(`\nAPI requests per ${unit} (audit log; client verb resource)`);
       console.log(formatTable(["", `per ${unit}`], rows.map(([k, n]) => [k, fixed(n / ops, 2)])));
+      const failed = [...run.requests].filter(([k]) => k.includes(" → 5"));
+      console.log(failed.length ? `\nanswered 5xx:\n${failed.map(([k, n]) => `  ${n} × ${k}`).join("\n")}` : "\nanswered 5xx: none");
     }
     table("self time by source file", [...byModule(profile, moduleOf)].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
     table("self time by function", [...self].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
