@@ -10,6 +10,8 @@
 //               rules holding it applied is measured (kube's network programming latency).
 //   packet:     with that whole rule set loaded, the time to connect (SYN → SYN-ACK) to the last
 //               Service's ClusterIP against its backend's address directly, from the node namespace.
+//   cri:        (not by default; as root with containerd, under the host lock) the same first-packet
+//               comparison on a real node: the agent joined in a namespace, one busybox httpd pod.
 //   dns:        in-cluster A queries per second and latency against the cluster DNS server in a
 //               process of its own, with the CPU it used (queries per CPU-second = per core):
 //               1,000 names asked over and over (its answer cache), and every question spelled in
@@ -42,6 +44,7 @@ import type { ProxyState } from "../node-agent/proxy/rules.ts";
 import { ServiceInformers } from "../node-agent/proxy/service-informers.ts";
 import { BACKENDS, LOCAL_CIDR, startTestbed, type Testbed } from "../node-agent/proxy/testbed.ts";
 import { defaultEngine, startControlPlane } from "../scripts/dev-server.ts";
+import { kubectl, ServicesNode } from "../test/support/services.ts";
 import { benchVars, formatTable, LatencyRecorder, runBatch } from "./load.ts";
 
 const cases = (process.env.BENCH_CASES ?? "rules,e2e,dns").split(",");
@@ -107,19 +110,53 @@ async function ruleFigures(mode: ProxyMode, count: number): Promise<(string | nu
   }
 }
 
-/** Connect times (ms) from the node namespace to `address`:8080/80, one after another. */
-function connectTimes(bed: Testbed, address: string, port: number, times: number): number[] {
+/** Connect times (ms) from a network namespace to `address`:`port`, one after another. */
+function connectTimes(netns: string, address: string, port: number, times: number): number[] {
   const script = `
     const net = require("net");
     (async () => {
       const ms = [];
       for (let i = 0; i < ${times}; i++) {
         const started = process.hrtime.bigint();
-        await new Promise((resolve, reject) => { const s = net.connect(${port}, ${JSON.stringify(address)}, () => { ms.push(Number(process.hrtime.bigint() - started) / 1e6); s.destroy(); resolve(); }); s.on("error", reject); });
+        // A connect not answered in 5 s counts as 5 s (a dropped SYN is retried after 1 s, then 3 s).
+        await new Promise((resolve, reject) => { const s = net.connect(${port}, ${JSON.stringify(address)}, () => { ms.push(Number(process.hrtime.bigint() - started) / 1e6); s.destroy(); resolve(); }); s.on("error", reject); s.setTimeout(5000, () => { ms.push(5000); s.destroy(); resolve(); }); });
       }
       console.log(JSON.stringify(ms));
     })();`;
-  return JSON.parse(execFileSync("ip", ["netns", "exec", bed.nodeNs, process.execPath, "-e", script], { encoding: "utf8", maxBuffer: 64 * 2 ** 20 }));
+  return JSON.parse(execFileSync("ip", ["netns", "exec", netns, process.execPath, "-e", script], { encoding: "utf8", maxBuffer: 64 * 2 ** 20 }));
+}
+
+/** Connect time p50/p99 through a Service and straight to its backend, and the p50 ratio. */
+function firstPackets(netns: string, service: { address: string; port: number }, backend: { address: string; port: number }): string[] {
+  const viaService = connectTimes(netns, service.address, service.port, connects).sort((a, b) => a - b);
+  const direct = connectTimes(netns, backend.address, backend.port, connects).sort((a, b) => a - b);
+  const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+  return [pct(viaService, 50).toFixed(3), pct(viaService, 99).toFixed(3), pct(direct, 50).toFixed(3), pct(direct, 99).toFixed(3), (pct(viaService, 50) / pct(direct, 50)).toFixed(2)];
+}
+
+/**
+ * First packets on a real node (containerd, as root; run under the host lock): the agent joins in a
+ * network namespace in the mode asked, a busybox httpd pod is exposed, and connects from the
+ * node's namespace go through the ClusterIP and straight to the pod's IP.
+ */
+async function criFirstPackets(mode: ProxyMode): Promise<(string | number)[]> {
+  const node = new ServicesNode({ prefix: "bench-proxy-cri-", node: "bench-proxy-cri", netns: "ep-bench-cri", hostIP: "10.99.81.1", nodeIP: "10.99.81.2", veth: "ep-bcriveth", bridge: "ep-bcri0", clusterCIDR: "10.252.0.0/16", proxyMode: mode });
+  try {
+    await node.start();
+    await node.join();
+    await node.harness.ok(kubectl, "create", "deployment", "web", "--image=busybox", "--replicas=1", "--", "sh", "-c", "httpd -f -p 8080 -h /");
+    await node.harness.ok(kubectl, "expose", "deployment", "web", "--port=80", "--target-port=8080");
+    const [podIP] = await node.until("the pod's ready endpoint", async () => {
+      const ready = await node.readyEndpoints("web");
+      return ready.length ? ready : undefined;
+    }, 120_000);
+    const clusterIP = await node.get("service", "web", "-o", "jsonpath={.spec.clusterIP}");
+    // The rules hold the endpoint once the first connect through the ClusterIP is answered.
+    await node.until("the ClusterIP to answer", async () => (connectTimes(node.options.netns, clusterIP, 80, 1).length ? true : undefined));
+    return [mode, ...firstPackets(node.options.netns, { address: clusterIP, port: 80 }, { address: podIP!, port: 8080 }), load()];
+  } finally {
+    await node.stop();
+  }
 }
 
 /** Change → applied through a real apiserver, then first-packet latency with the rules loaded. */
@@ -195,10 +232,7 @@ async function endToEnd(count: number): Promise<{ rows: (string | number)[][]; p
         console.log(`  e2e ${JSON.stringify(rows.at(-1))}`);
         // First packets through the ClusterIP of the last Service (its backends are the testbed's), against its backend directly.
         const clusterIP = serviceOf(count - 1, count).service.spec!.clusterIP!;
-        const viaService = connectTimes(bed, clusterIP, 80, connects).sort((a, b) => a - b);
-        const direct = connectTimes(bed, BACKENDS[0]!, 8080, connects).sort((a, b) => a - b);
-        const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
-        packets.push([mode, count, pct(viaService, 50).toFixed(3), pct(viaService, 99).toFixed(3), pct(direct, 50).toFixed(3), pct(direct, 99).toFixed(3), (pct(viaService, 50) / pct(direct, 50)).toFixed(2), load()]);
+        packets.push([mode, count, ...firstPackets(bed.nodeNs, { address: clusterIP, port: 80 }, { address: BACKENDS[0]!, port: 8080 }), load()]);
         console.log(`  packet ${JSON.stringify(packets.at(-1))}`);
       } finally {
         abort.abort();
@@ -296,6 +330,15 @@ if (process.argv.includes("--dns-server")) {
       e2e.push(...result.rows);
       packets.push(...result.packets);
     }
+  }
+  const cri: (string | number)[][] = [];
+  if (cases.includes("cri")) for (const mode of modes) {
+    cri.push(await criFirstPackets(mode));
+    console.log(`  cri ${JSON.stringify(cri.at(-1))}`);
+  }
+  if (cri.length) {
+    console.log(`\nFirst packet on a real containerd node: TCP connect from the node's namespace, ${connects} each, ms: through the ClusterIP vs the pod's IP directly`);
+    console.log(formatTable(["mode", "ClusterIP p50", "ClusterIP p99", "pod IP p50", "pod IP p99", "ratio p50", "load"], cri));
   }
   if (rules.length) {
     console.log("\nRule sets from memory (ms): first full apply into empty tables, median of 5 partial syncs after one Service's endpoints change, a full resync");
