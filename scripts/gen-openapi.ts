@@ -36,7 +36,8 @@ interface SwaggerDocument {
   definitions: Record<string, { properties?: Record<string, JsonObject> }>;
 }
 
-const OUTPUT = join(PROJECT_ROOT, "worker/openapi/spec.generated.json");
+/** Where the data goes: the served file, or OPENAPI_OUTPUT (the test that checks the served file is what this builds). */
+const OUTPUT = process.env.OPENAPI_OUTPUT ?? join(PROJECT_ROOT, "worker/openapi/spec.generated.json");
 const SCHEMA_REF = "#/components/schemas/";
 const REQUEST_BODY_REF = "#/components/requestBodies/";
 const OPERATIONS = ["get", "put", "post", "delete", "options", "head", "patch"];

@@ -6,12 +6,8 @@
 // streams here (the multiplexer refuses them).
 import { DurableObject } from "cloudflare:workers";
 import { TunnelMux, type StreamHeader, type StreamReply, type TunnelStream } from "../../lib/tunnel/mux.ts";
+import { END_OF_INPUT, REPLY_HEADER, STREAM_HEADER } from "../../lib/tunnel/streams.ts";
 
-/** The header carrying a stream's StreamHeader (JSON) on a /stream request, and the agent's reply on the answer. */
-export const STREAM_HEADER = "X-Tunnel-Stream";
-export const REPLY_HEADER = "X-Tunnel-Reply";
-/** A text message on a stream's WebSocket: the apiserver writes no more (a forwarded connection's half-close). */
-export const END_OF_INPUT = "end";
 /** What the agent sends to check the tunnel is alive; answered without waking this object. */
 export const PING = "ping";
 export const PONG = "pong";

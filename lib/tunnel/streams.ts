@@ -3,6 +3,12 @@
 // exec and attach carry channel records (channels.ts) both ways; port-forward the connection's bytes.
 import type { StreamHeader } from "./mux.ts";
 
+/** The header carrying a stream's StreamHeader (JSON) on a request to a node's tunnel object, and the agent's reply on the answer. */
+export const STREAM_HEADER = "X-Tunnel-Stream";
+export const REPLY_HEADER = "X-Tunnel-Reply";
+/** A text message on a stream's WebSocket: the apiserver writes no more (a forwarded connection's half-close). */
+export const END_OF_INPUT = "end";
+
 /** A container's log, as the kubelet's /containerLogs serves it (PodLogOptions, validated by the apiserver). */
 export interface LogStreamHeader extends StreamHeader {
   type: "log";

@@ -5,7 +5,7 @@
 // cluster's own nodes can answer, and the agent serves only its own pods' addresses.
 import type { Service } from "kubernetes-types/core/v1";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1";
-import { REPLY_HEADER, STREAM_HEADER } from "../../durable-objects/tunnel/object.ts";
+import { REPLY_HEADER, STREAM_HEADER } from "../../lib/tunnel/streams.ts";
 import { isExposed, type EdgeTarget } from "../../durable-objects/controllers/service-lb-names.ts";
 import { HOP_BY_HOP, readResponseHead, type HttpProxyStreamHeader } from "../../lib/tunnel/http-proxy.ts";
 import type { StreamReply } from "../../lib/tunnel/mux.ts";

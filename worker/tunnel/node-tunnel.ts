@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { ApiError, apiErrors, reasonForCode, statusResponse } from "../../lib/k8s/status.ts";
 import type { NodeStreamHeader } from "../../lib/tunnel/streams.ts";
 import type { StreamReply } from "../../lib/tunnel/mux.ts";
-import { REPLY_HEADER, STREAM_HEADER } from "../../durable-objects/tunnel/object.ts";
+import { REPLY_HEADER, STREAM_HEADER } from "../../lib/tunnel/streams.ts";
 import { authenticate } from "../auth.ts";
 import { nodeName } from "../authz/node.ts";
 import type { AppEnv } from "../context.ts";

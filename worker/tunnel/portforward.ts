@@ -13,7 +13,7 @@ import type { Context } from "hono";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { headerValue, RST, SpdyReader, SpdyWriter, type SpdyFrame } from "../../lib/tunnel/spdy.ts";
 import type { PortForwardStreamHeader } from "../../lib/tunnel/streams.ts";
-import { END_OF_INPUT } from "../../durable-objects/tunnel/object.ts";
+import { END_OF_INPUT } from "../../lib/tunnel/streams.ts";
 import { authorizeRequest } from "../authz/authorizer.ts";
 import type { AppEnv } from "../context.ts";
 import type { RegistryStore } from "../registry/store.ts";
