@@ -8,12 +8,24 @@
 // /proc around the concurrency-16 run, per request. The load average is printed with every figure.
 //
 //   sudo npm run bench:loadbalancer      (root: containerd, CNI; take the machine's host lock)
+//   npm run bench:loadbalancer simulated (no root, no containerd: one hollow node whose pod echoes
+//     the request; BENCH_LB_REQUESTS sequential GETs through the edge on one kept-alive connection
+//     and each on a new one, beside the apiserver's own /healthz on a kept-alive connection: what
+//     the relay and the tunnel add to one request, with nothing of a real pod in the figure)
 //
 // Environment: BENCH_LB_REQUESTS (small requests per run, 400), BENCH_LB_MB (20).
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent as HttpsAgent, get as httpsGet } from "node:https";
+import { tmpdir } from "node:os";
+import { buildAgent } from "../scripts/build-agent.ts";
+import { bootstrapToken } from "../scripts/local-node.ts";
+import { startKubectlHarness } from "../test/support/kubectl.ts";
+import { until } from "../test/support/until.ts";
 import { kubectl, ServicesNode } from "../test/support/services.ts";
 
 const REQUESTS = Number(process.env.BENCH_LB_REQUESTS ?? 400);
@@ -131,6 +143,60 @@ large GET (${LARGE_MB} MiB, 3 in a row)   [load ${load()}]
   ratio edge/direct         ${fixed(edgeMBs / directMBs, 3)}×`);
 }
 
+/** `requests` sequential GETs of `url` in this process (on `agent`'s connections); their latencies (ms). */
+async function sequential(url: string, requests: number, ca: string, agent: HttpsAgent | false): Promise<{ latencies: number[]; elapsedMs: number }> {
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < requests; i++) {
+    const start = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      httpsGet(url, { ca, agent, servername: "localhost" }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`${url}: status ${res.statusCode}`))));
+      }).on("error", reject);
+    });
+    latencies.push(performance.now() - start);
+  }
+  return { latencies, elapsedMs: performance.now() - t0 };
+}
+
+/** The simulated case: one hollow node (no containers), its pod's answer made by the agent itself. */
+async function simulated(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-lb-sim-"));
+  const bundle = join(dir, "edgeplane-agent.mjs");
+  await buildAgent(bundle);
+  const harness = await startKubectlHarness("bench-lb-sim-");
+  const ca = harness.plane.caPem!;
+  const agentProcess = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane),
+    "--ca-cert-sha256", createHash("sha256").update(ca).digest("hex"), "--runtime", "simulated", "--nodes", "1", "--node-name-prefix", "benchsim-",
+    "--state-dir", join(dir, "agent")], { stdio: ["ignore", "ignore", "inherit"] });
+  try {
+    await harness.ok(kubectl, "create", "deployment", "web", "--image=busybox");
+    await harness.ok(kubectl, "expose", "deployment", "web", "--type=LoadBalancer", "--port=80", "--target-port=8080");
+    await harness.ok(kubectl, "annotate", "service", "web", "edgeplane.dev/expose=true");
+    const edgeUrl = `${harness.plane.url}/lb/default/web/`;
+    await until("the edge to answer", async () => ((await sequential(edgeUrl, 1, ca, false).catch(() => undefined)) ? true : undefined), { timeoutMs: 120_000 });
+    const keepAlive = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+    await sequential(edgeUrl, 20, ca, keepAlive);
+    console.log(`bench:loadbalancer simulated — one hollow node, its pod's echo made by the agent; ${REQUESTS} sequential GETs per row`);
+    const rows: [string, { latencies: number[]; elapsedMs: number }][] = [
+      ["apiserver /healthz (kept-alive)", await sequential(`${harness.plane.url}/healthz`, REQUESTS, ca, keepAlive)],
+      ["through the edge (kept-alive)", await sequential(edgeUrl, REQUESTS, ca, keepAlive)],
+      ["through the edge (new connection each)", await sequential(edgeUrl, REQUESTS, ca, false)],
+    ];
+    const base = summary(rows[0]![1]);
+    for (const [label, result] of rows) {
+      const s = summary(result);
+      console.log(`  ${label.padEnd(40)} ${fixed(s.rps).padStart(7)} req/s  p50 ${fixed(s.p50, 2)} ms  p99 ${fixed(s.p99, 2)} ms   (p50 ${fixed(s.p50 / base.p50)}× /healthz)   [load ${load()}]`);
+    }
+    keepAlive.destroy();
+  } finally {
+    agentProcess.kill("SIGKILL");
+    await harness.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The pod gone through the API first, so the node's cleanup has no sandbox left to take down. */
 async function stop(): Promise<void> {
   if (!node.harness) return node.stop();
@@ -139,7 +205,12 @@ async function stop(): Promise<void> {
   await node.stop();
 }
 
-main().then(stop, async (e) => {
+if (process.argv[2] === "simulated") {
+  simulated().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+} else main().then(stop, async (e) => {
   console.error(e);
   await stop();
   process.exitCode = 1;
