@@ -85,6 +85,29 @@ describe("TunnelMux", () => {
     expect(read).toBe(2500);
   });
 
+  it("gives credit back in half-window steps: a short answer costs no credit frame, a long one flows without stalling", async () => {
+    const credits: number[] = [];
+    const { opener, accepted, setOnAccept } = pair({ window: 1000, maxFrame: 100 });
+    const send = (opener as unknown as { options: { send(frame: Uint8Array): void } }).options;
+    const original = send.send;
+    send.send = (frame) => {
+      const decoded = decodeFrame(frame)!;
+      if (decoded.type === FRAME.WINDOW) credits.push(new DataView(decoded.payload.buffer, decoded.payload.byteOffset).getUint32(0));
+      original(frame);
+    };
+    setOnAccept(async (stream) => {
+      stream.respond({ status: 200 });
+      await stream.write(bytes(Number(stream.header.size)));
+      stream.end();
+    });
+    expect(await readAll(opener.open({ type: "answer", size: 300 }).readable)).toBe(300);
+    expect(credits).toEqual([]);
+    expect(await readAll(opener.open({ type: "answer", size: 2500 }).readable)).toBe(2500);
+    expect(credits.length).toBeGreaterThan(0);
+    expect(credits.every((n) => n >= 500)).toBe(true);
+    expect(accepted).toHaveLength(0);
+  });
+
   it("a reader that does not read holds back its own stream, not another", async () => {
     const { opener, accepted } = pair({ window: 64 * 1024 });
     const slow = opener.open({ type: "slow" });

@@ -2,7 +2,8 @@
 // Durable Object opens streams, the node agent accepts them. Each stream has its own flow-control
 // window in each direction: a sender may have at most `window` bytes unread by the other side, and
 // the reader gives credit back only as its consumer reads, so a slow `logs -f` reader holds back
-// its own stream and no other.
+// its own stream and no other. Credit goes back in steps of half a window (a sender never waits for
+// it while the reader keeps up), not a frame per chunk read: a short request and answer send none.
 import { decodeFrame, encodeFrame, encodeWindow, FRAME, windowOf, type Frame } from "./frames.ts";
 
 /** What a stream is for, sent with OPEN: its `type` says which protocol its bytes speak. */
@@ -126,6 +127,8 @@ export class TunnelStream {
   private readonly incoming: Uint8Array[] = [];
   private wakeReader: (() => void) | undefined;
   private sendWindow: number;
+  /** Bytes the consumer has read that the other side has not been given back as credit yet. */
+  private unreturned = 0;
   private wakeWriter: (() => void) | undefined;
   private resolveReply!: (reply: StreamReply) => void;
   private rejectReply!: (error: Error) => void;
@@ -241,7 +244,7 @@ export class TunnelStream {
       const chunk = this.incoming.shift();
       if (chunk) {
         controller.enqueue(chunk);
-        if (this.resetReason === undefined) this.mux.send(encodeWindow(this.id, chunk.byteLength));
+        this.credit(chunk.byteLength);
         return;
       }
       if (this.resetReason !== undefined) return controller.error(new Error(this.resetReason));
@@ -249,6 +252,18 @@ export class TunnelStream {
       await new Promise<void>((resolve) => (this.wakeReader = resolve));
       this.wakeReader = undefined;
     }
+  }
+
+  /**
+   * Gives read bytes back as credit once half a window has gathered: the sender then still has half
+   * a window to send while the credit travels, and never waits for it unless this reader is slower.
+   * A sender that has ended needs none.
+   */
+  private credit(bytes: number): void {
+    this.unreturned += bytes;
+    if (this.resetReason !== undefined || this.remoteEnded || this.unreturned < this.mux.window / 2) return;
+    this.mux.send(encodeWindow(this.id, this.unreturned));
+    this.unreturned = 0;
   }
 
   private forgetWhenDone(): void {
