@@ -12,6 +12,14 @@ import { END_OF_INPUT, REPLY_HEADER, STREAM_HEADER } from "../../lib/tunnel/stre
 export const PING = "ping";
 export const PONG = "pong";
 
+/**
+ * Streams whose answer is bulk bytes read as fast as the client takes them (a followed log, a
+ * relayed HTTP answer): their window (what the agent may send ahead of what was read) is 1 MiB
+ * instead of 256 KiB, as their rate is the window divided by the agent → object round trip.
+ */
+const BULK_TYPES = new Set(["log", "http-proxy"]);
+const BULK_WINDOW = 1024 * 1024;
+
 export class NodeTunnel extends DurableObject<Env> {
   /** The multiplexer over the current socket; rebuilt after hibernation, when no stream is open. */
   private mux: TunnelMux | undefined;
@@ -48,7 +56,7 @@ export class NodeTunnel extends DurableObject<Env> {
     const mux = this.currentMux();
     if (!mux) return new Response("not connected", { status: 503 });
     const header = JSON.parse(request.headers.get(STREAM_HEADER) ?? "{}") as StreamHeader;
-    const stream = mux.open(header);
+    const stream = mux.open(header, { window: BULK_TYPES.has(header.type) ? BULK_WINDOW : undefined });
     void this.pump(request.body, stream);
     let reply: StreamReply;
     try {

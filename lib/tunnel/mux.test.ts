@@ -108,6 +108,34 @@ describe("TunnelMux", () => {
     expect(accepted).toHaveLength(0);
   });
 
+  it("a stream opened with a larger window lets the other side send that much before it stops", async () => {
+    const { opener, acceptor, setOnAccept } = pair({ window: 1000, maxFrame: 100 });
+    let written = 0;
+    setOnAccept(async (stream) => {
+      stream.respond({ status: 200 });
+      for (let i = 0; i < 50; i++) {
+        await stream.write(bytes(100));
+        written += 100;
+      }
+      stream.end();
+    });
+    const small = opener.open({ type: "bulk" });
+    await small.reply;
+    await until(() => written === 1000);
+    for (let i = 0; i < 10; i++) await tick();
+    expect(written).toBe(1000);
+    const large = opener.open({ type: "bulk" }, { window: 3000 });
+    await large.reply;
+    await until(() => written === 4000);
+    for (let i = 0; i < 10; i++) await tick();
+    expect(written).toBe(4000);
+    expect(await readAll(large.readable)).toBe(5000);
+    expect(await readAll(small.readable)).toBe(5000);
+    small.end();
+    large.end();
+    await until(() => opener.size === 0 && acceptor.size === 0);
+  });
+
   it("a reader that does not read holds back its own stream, not another", async () => {
     const { opener, accepted } = pair({ window: 64 * 1024 });
     const slow = opener.open({ type: "slow" });

@@ -61,14 +61,21 @@ export class TunnelMux {
     return this.streams.size;
   }
 
-  /** Opens a stream to the other side; its `reply` says whether the other side took it. */
-  open(header: StreamHeader): TunnelStream {
+  /**
+   * Opens a stream to the other side; its `reply` says whether the other side took it. A `window`
+   * larger than the mux's lets the other side send that much unread to this one (a bulk download
+   * over a long round trip): the extra is granted as credit right after the OPEN, so a peer that
+   * knows nothing of it simply has more credit.
+   */
+  open(header: StreamHeader, options: { window?: number } = {}): TunnelStream {
     if (this.closedReason !== undefined) throw new Error(this.closedReason);
     const id = this.nextId;
     this.nextId += 2;
-    const stream = new TunnelStream(this, id, header);
+    const receiveWindow = Math.max(this.window, options.window ?? 0);
+    const stream = new TunnelStream(this, id, header, receiveWindow);
     this.streams.set(id, stream);
     this.send(encodeFrame(FRAME.OPEN, id, text.encode(JSON.stringify(header))));
+    if (receiveWindow > this.window) this.send(encodeWindow(id, receiveWindow - this.window));
     return stream;
   }
 
@@ -124,6 +131,8 @@ export class TunnelStream {
   /** The acceptor's reply (for the side that opened); rejects if the stream is reset first. */
   readonly reply: Promise<StreamReply>;
   private readonly mux: TunnelMux;
+  /** Bytes the other side may have sent and this side not read yet. */
+  private readonly receiveWindow: number;
   private readonly incoming: Uint8Array[] = [];
   private wakeReader: (() => void) | undefined;
   private sendWindow: number;
@@ -136,8 +145,9 @@ export class TunnelStream {
   private localEnded = false;
   private resetReason: string | undefined;
 
-  constructor(mux: TunnelMux, id: number, header: StreamHeader) {
+  constructor(mux: TunnelMux, id: number, header: StreamHeader, receiveWindow = mux.window) {
     this.mux = mux;
+    this.receiveWindow = receiveWindow;
     this.id = id;
     this.header = header;
     this.sendWindow = mux.window;
@@ -216,7 +226,7 @@ export class TunnelStream {
         return;
       case FRAME.DATA:
         // A sender past its window breaks the protocol: it would let one stream take all memory.
-        if (this.queuedBytes() + frame.payload.byteLength > this.mux.window) return this.reset("flow control window exceeded");
+        if (this.queuedBytes() + frame.payload.byteLength > this.receiveWindow) return this.reset("flow control window exceeded");
         this.incoming.push(frame.payload.slice());
         this.wakeReader?.();
         return;
@@ -261,7 +271,7 @@ export class TunnelStream {
    */
   private credit(bytes: number): void {
     this.unreturned += bytes;
-    if (this.resetReason !== undefined || this.remoteEnded || this.unreturned < this.mux.window / 2) return;
+    if (this.resetReason !== undefined || this.remoteEnded || this.unreturned < this.receiveWindow / 2) return;
     this.mux.send(encodeWindow(this.id, this.unreturned));
     this.unreturned = 0;
   }
