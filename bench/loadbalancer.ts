@@ -179,15 +179,22 @@ async function simulated(): Promise<void> {
     const keepAlive = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
     await sequential(edgeUrl, 20, ca, keepAlive);
     console.log(`bench:loadbalancer simulated — one hollow node, its pod's echo made by the agent; ${REQUESTS} sequential GETs per row`);
-    const rows: [string, { latencies: number[]; elapsedMs: number }][] = [
-      ["apiserver /healthz (kept-alive)", await sequential(`${harness.plane.url}/healthz`, REQUESTS, ca, keepAlive)],
-      ["through the edge (kept-alive)", await sequential(edgeUrl, REQUESTS, ca, keepAlive)],
-      ["through the edge (new connection each)", await sequential(edgeUrl, REQUESTS, ca, false)],
+    const plane = harness.plane.process.pid!;
+    const measured = async (url: string, agent: HttpsAgent | false) => {
+      const before = { plane: cpuSeconds(plane), agent: cpuSeconds(agentProcess.pid!) };
+      const result = await sequential(url, REQUESTS, ca, agent);
+      return { result, plane: cpuSeconds(plane) - before.plane, agent: cpuSeconds(agentProcess.pid!) - before.agent };
+    };
+    const rows: [string, Awaited<ReturnType<typeof measured>>][] = [
+      ["apiserver /healthz (kept-alive)", await measured(`${harness.plane.url}/healthz`, keepAlive)],
+      ["through the edge (kept-alive)", await measured(edgeUrl, keepAlive)],
+      ["through the edge (new connection each)", await measured(edgeUrl, false)],
     ];
-    const base = summary(rows[0]![1]);
-    for (const [label, result] of rows) {
+    const base = summary(rows[0]![1].result);
+    for (const [label, { result, plane: planeCpu, agent: agentCpu }] of rows) {
       const s = summary(result);
-      console.log(`  ${label.padEnd(40)} ${fixed(s.rps).padStart(7)} req/s  p50 ${fixed(s.p50, 2)} ms  p99 ${fixed(s.p99, 2)} ms   (p50 ${fixed(s.p50 / base.p50)}× /healthz)   [load ${load()}]`);
+      console.log(`  ${label.padEnd(40)} ${fixed(s.rps).padStart(7)} req/s  p50 ${fixed(s.p50, 2)} ms  p99 ${fixed(s.p99, 2)} ms   (p50 ${fixed(s.p50 / base.p50)}× /healthz)` +
+        `   CPU per request: workerd ${fixed((planeCpu / REQUESTS) * 1000, 2)} ms, agent ${fixed((agentCpu / REQUESTS) * 1000, 2)} ms   [load ${load()}]`);
     }
     keepAlive.destroy();
   } finally {
