@@ -472,6 +472,8 @@ export class RegistryStore {
       const finalizers: string[] = [...(current.metadata!.finalizers ?? [])];
       if (options.propagationPolicy === "Foreground" && !finalizers.includes("foregroundDeletion")) finalizers.push("foregroundDeletion");
       if (options.propagationPolicy === "Orphan" && !finalizers.includes("orphan")) finalizers.push("orphan");
+      // Admission sees every DELETE, as kube's: a graceful one or one held by finalizers too.
+      await options.admission?.validate("DELETE", undefined, current);
       const grace = this.gracePeriod(current, options);
       if (finalizers.length || grace > 0 || this.def.deletion?.pending?.(current)) {
         // Graceful: mark it; finalizers' owners (or the kubelet) finish the job.
@@ -489,7 +491,6 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
-      await options.admission?.validate("DELETE", undefined, current);
       if (options.dryRun) return current;
       const outcome = await this.written(() => this.storage.delete(key, stored.modRevision));
       if (outcome.ok) {
