@@ -81,6 +81,10 @@ describe("Services when things go wrong", () => {
     const echoIP = await clusterIPOf("echo");
     await node.until("the echo server's endpoint", async () => ((await node.readyEndpoints("echo")).length === 1 ? true : undefined), 120_000);
     await node.harness.ok(kubectl, "wait", "deployment/late", "--for=condition=Available", "--timeout=120s");
+    // The proxy's next sync (at most a second after the endpoint) makes the ClusterIP reachable, and
+    // the echo server may start listening a moment after its pod is ready: a one-off echo first.
+    await node.until("a one-off echo through the ClusterIP", async () =>
+      (node.inNode("busybox", "sh", "-c", `echo hello | busybox nc -w 2 ${echoIP} 9000`).includes("hello") ? true : undefined));
     const script = `const s = require("net").connect(9000, "${echoIP}"); let n = 0; s.on("connect", () => setInterval(() => s.write("ping " + n++ + "\\n"), 100)); s.pipe(process.stdout); s.on("close", () => { console.log("CLOSED"); process.exit(1); }); s.on("error", (e) => console.log("ERROR " + e.message));`;
     const client: ChildProcess = spawn("nsenter", [`--net=/run/netns/${NETNS}`, HOST_NODE, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
     let echoed = "";

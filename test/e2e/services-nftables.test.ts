@@ -40,8 +40,12 @@ describe("Services on a node agent in nftables mode", () => {
     await node.harness.ok(kubectl, "expose", "deployment", "web", "--port=80", "--target-port=8080");
     clusterIP = await node.get("service", "web", "-o", "jsonpath={.spec.clusterIP}");
     await node.until("three ready endpoints", async () => ((await node.readyEndpoints("web")).length === 3 ? true : undefined), 120_000);
-    // The ClusterIP is an element of the service-ips map, not a rule of its own.
-    expect(node.inNode("nft", "list", "map", "ip", "edgeplane", "service-ips")).toContain(`${clusterIP} . tcp . 80 : goto service-`);
+    // The ClusterIP is an element of the service-ips map, not a rule of its own; the proxy's next sync
+    // (at most a second apart) puts it there, and the Service's chain picks among all three endpoints.
+    await node.until("the ClusterIP in the service-ips map", async () =>
+      (node.inNode("nft", "list", "map", "ip", "edgeplane", "service-ips").includes(`${clusterIP} . tcp . 80 : goto service-`) ? true : undefined));
+    await node.until("the Service's chain over three endpoints", async () =>
+      (node.inNode("nft", "list", "table", "ip", "edgeplane").includes("numgen random mod 3 vmap") ? true : undefined));
     const byIP = await node.runClient("by-ip", askScript(clusterIP, 30));
     expect(byIP.phase, byIP.log).toBe("Succeeded");
     expect(backendsIn(byIP.log).size, byIP.log).toBe(3);
