@@ -4,7 +4,8 @@
 // housekeeping) and the node's own figures come from /proc; the Summary API carries the node's
 // filesystem and processes. A RuntimeDefault seccomp profile filters the container's processes
 // (Seccomp: 2 in /proc/1/status), a pod without one runs unconfined (0), as the kubelet's default,
-// and a Localhost profile from the kubelet's seccomp directory refuses the calls it names.
+// and a Localhost profile from the kubelet's seccomp directory refuses the calls it names. An HPA
+// scales a Deployment of spinning pods on that real CPU load.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
@@ -150,5 +151,24 @@ describe("resource metrics and seccomp on containerd", () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("Operation not permitted");
     expect((await harness.kubectl(kubectl, "exec", "idle", "--", "mkdir", "/tmp/made")).code).toBe(0);
+  });
+
+  it("an HPA scales a Deployment of spinning pods on their real CPU load (kubectl autoscale)", async () => {
+    // Each pod spins under a 200m limit against a 100m request: about 200% of its request, over the HPA's 50%.
+    const template = pod("spin", ["sh", "-c", "while :; do :; done"], "200m");
+    await apply("spin", {
+      apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "spin" },
+      spec: { replicas: 1, selector: { matchLabels: { app: "spin" } }, template: { metadata: { labels: { app: "spin" } }, spec: template.spec } },
+    });
+    await harness.ok(kubectl, "autoscale", "deployment", "spin", "--cpu-percent=50", "--min=1", "--max=2");
+    await until("the HPA to scale the Deployment to 2", async () =>
+      (await harness.ok(kubectl, "get", "deployment", "spin", "-o", "jsonpath={.spec.replicas}")) === "2" ? true : undefined, 240_000);
+    // The status that records the rescale is written just after the scale itself.
+    const utilization = await until("the HPA's status to show the utilization", async () =>
+      Number(await harness.ok(kubectl, "get", "hpa", "spin", "-o", "jsonpath={.status.currentMetrics[0].resource.current.averageUtilization}")) || undefined);
+    expect(utilization).toBeGreaterThan(50);
+    const described = await harness.ok(kubectl, "describe", "hpa", "spin");
+    expect(described).toMatch(/SuccessfulRescale\s+.*New size: 2; reason: cpu resource utilization \(percentage of request\) above target/);
+    await harness.ok(kubectl, "delete", "deployment", "spin", "--wait=false");
   });
 });
