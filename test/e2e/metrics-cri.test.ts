@@ -6,10 +6,9 @@
 // (Seccomp: 2 in /proc/1/status), a pod without one runs unconfined (0), as the kubelet's default,
 // and a Localhost profile from the kubelet's seccomp directory refuses the calls it names. An HPA
 // scales a Deployment of spinning pods on that real CPU load.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { once } from "node:events";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,13 +16,13 @@ import { buildAgent } from "../../scripts/build-agent.ts";
 import { bootstrapToken } from "../../scripts/local-node.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 import { until as waitUntil } from "../support/until.ts";
+import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "metrics-cri";
 const BRIDGE = "ep-metrics0";
 /** A pod range clear of npm start's (10.244.0.0/16), the other cri e2e's (10.246–10.250) and bench:streams' (10.251). */
 const CLUSTER_CIDR = "10.252.0.0/16";
-const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
 /** A Localhost profile of this test, under the kubelet's seccomp directory: every call allowed but mkdir. */
 const SECCOMP_DIR = "/var/lib/kubelet/seccomp";
 const PROFILE = `edgeplane-e2e-${process.pid}-no-mkdir.json`;
@@ -43,21 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // SIGTERM: the agent stops its own containerd, then cleanup removes the pods.
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = once(agent, "exit");
-    agent.kill("SIGTERM");
-    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (dir && existsSync(join(stateDir(), "agent.json"))) {
-    try {
-      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
-    } catch {
-      // Nothing left to clean.
-    }
-  }
+  if (dir) await stopCriAgent(agent, bundle, stateDir());
   await harness?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
   rmSync(join(SECCOMP_DIR, PROFILE), { force: true });

@@ -6,7 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,13 +15,13 @@ import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/k
 import { exchange, startPortForward } from "../support/port-forward.ts";
 import { bootstrapToken } from "../../scripts/local-node.ts";
 import { until as waitUntil } from "../support/until.ts";
+import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "pf-cri";
 const BRIDGE = "ep-pf0";
 /** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246–10.249). */
 const CLUSTER_CIDR = "10.250.0.0/16";
-const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
 /** kubectl port-forward speaks WebSocket from 1.31; /usr/bin/kubectl runs the server's version (1.30). */
 const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 30);
 const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 31);
@@ -42,21 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // SIGTERM: the agent stops its own containerd (a killed agent would leave it running), then cleanup removes the pods.
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = once(agent, "exit");
-    agent.kill("SIGTERM");
-    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (dir && existsSync(join(stateDir(), "agent.json"))) {
-    try {
-      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
-    } catch {
-      // Nothing left to clean.
-    }
-  }
+  if (dir) await stopCriAgent(agent, bundle, stateDir());
   await harness?.stop();
   if (dir) {
     // A sandbox's /dev/shm the runtime left mounted under the state directory would keep it busy.

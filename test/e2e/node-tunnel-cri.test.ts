@@ -2,10 +2,9 @@
 // the cri runtime with its own containerd, and kubectl reads busybox pods' CRI log files through
 // the tunnel: stdout and stderr, --tail, --timestamps, -c, a line containerd split into partial
 // entries joined again, --previous after a restart, and -f following lines as they are written.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,13 +12,13 @@ import { buildAgent } from "../../scripts/build-agent.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 import { bootstrapToken } from "../../scripts/local-node.ts";
 import { until as waitUntil } from "../support/until.ts";
+import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "tunnel-cri";
 const BRIDGE = "ep-tun0";
 /** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246.0.0/16). */
 const CLUSTER_CIDR = "10.247.0.0/16";
-const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
 
 let harness: KubectlHarness;
 let dir: string;
@@ -36,21 +35,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // SIGTERM: the agent stops its own containerd (a killed agent would leave it running), then cleanup removes the pods.
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = once(agent, "exit");
-    agent.kill("SIGTERM");
-    const timer = setTimeout(() => agent!.kill("SIGKILL"), 30_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (dir && existsSync(join(stateDir(), "agent.json"))) {
-    try {
-      execFileSync(HOST_NODE, [bundle, "cleanup", "--state-dir", stateDir()], { stdio: "ignore", timeout: 60_000 });
-    } catch {
-      // Nothing left to clean.
-    }
-  }
+  if (dir) await stopCriAgent(agent, bundle, stateDir());
   await harness?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
