@@ -54,7 +54,12 @@ describe("SimulatedRuntime", () => {
       "Created: Created container main (spec.containers{main})",
       "Started: Started container main (spec.containers{main})",
     ]);
-    expect((await r.syncPod(pod(), NO_INPUTS, () => {})).podIPs).toEqual(["10.244.3.3"]);
+    // Every image is present on a hollow node: pull policy Always too gets the one Event, no Pulling.
+    const always: RuntimeEvent[] = [];
+    const o2 = await r.syncPod(pod({ containers: [{ name: "main", image: "busybox", imagePullPolicy: "Always" }] }), NO_INPUTS, (e) => always.push(e));
+    expect(o2.podIPs).toEqual(["10.244.3.3"]);
+    expect(always.map((e) => e.reason)).toEqual(["Pulled", "Created", "Started"]);
+    expect(always[0]!.message).toBe('Container image "busybox" already present on machine');
     expect(await r.info()).toEqual({ runtimeName: "simulated", runtimeVersion: "0.1.0" });
     await r.close();
   });

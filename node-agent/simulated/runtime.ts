@@ -3,7 +3,8 @@
 // and keep running, or (restartPolicy Never/OnFailure, a Job's pod) complete with exit 0 after a
 // configurable duration; a configurable share of starts fail (exit 1) and restart per the
 // restartPolicy with the kubelet's back-off (10 s doubling to 5 min, CrashLoopBackOff meanwhile).
-// It emits the kubelet's container Events and tells the kubelet half when a pod changed on its own.
+// It emits the kubelet's container Events (every image present: one Pulled, no Pulling) and tells the
+// kubelet half when a pod changed on its own.
 // Holding nothing on disk, after an agent restart it adopts each pod as the pod's status reports it.
 // `kubectl exec` runs a tiny built-in shell (shell.ts); `kubectl attach` finds a container echoing stdin.
 import type { Container, ContainerStatus, Pod } from "kubernetes-types/core/v1";
@@ -309,14 +310,9 @@ export class SimulatedRuntime implements Runtime {
   private start(sim: SimPod, container: SimContainer, spec: Container, now: number, init: boolean): void {
     const path = fieldPath(container.name, init);
     const image = spec.image ?? "";
-    if (container.restartCount === 0) {
-      if (spec.imagePullPolicy === "Always") {
-        sim.emit({ type: "Normal", reason: "Pulling", message: `Pulling image "${image}"`, fieldPath: path });
-        sim.emit({ type: "Normal", reason: "Pulled", message: `Successfully pulled image "${image}" in 0s (0s including waiting). Image size: 0 bytes.`, fieldPath: path });
-      } else {
-        sim.emit({ type: "Normal", reason: "Pulled", message: `Container image "${image}" already present on machine`, fieldPath: path });
-      }
-    }
+    // Every image is present on a hollow node and there is no registry to ask, so under any pull
+    // policy it is the kubelet's one Event for a present image (as the cri runtime's preloaded images).
+    if (container.restartCount === 0) sim.emit({ type: "Normal", reason: "Pulled", message: `Container image "${image}" already present on machine`, fieldPath: path });
     container.containerID = `simulated://${(++this.nextContainerID).toString(16).padStart(12, "0")}`;
     sim.emit({ type: "Normal", reason: "Created", message: `Created container ${container.name}`, fieldPath: path });
     sim.emit({ type: "Normal", reason: "Started", message: `Started container ${container.name}`, fieldPath: path });
