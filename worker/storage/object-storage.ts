@@ -2,7 +2,7 @@
 // kube-apiserver's /registry/... keys (sealed with AES-GCM for the resources encrypted at rest),
 // optimistic concurrency on mod_revision, resourceVersion = store revision, watches over the
 // store shard's WebSocket.
-import type { EtcdError, StoreResult } from "../../lib/etcd/errors.ts";
+import { GrpcCode, type EtcdError, type StoreResult } from "../../lib/etcd/errors.ts";
 import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-json.ts";
 import { prefixEnd } from "../../lib/etcd/keys.ts";
 import type { KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
@@ -100,25 +100,31 @@ export class ObjectStorage {
     return { items, revision: options.revision || res.header.revision, more: res.more, remaining: res.count - items.length };
   }
 
-  async create(key: string, object: object): Promise<WriteOutcome> {
+  /** `lease`: the key goes when the lease expires (an Event's TTL); a lease the store no longer has fails with LeaseNotFound. */
+  async create(key: string, object: object, { lease }: { lease?: number } = {}): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
       compare: [{ key: utf8(key), target: "CREATE", result: "EQUAL", create_revision: 0 }],
-      success: [{ request_put: { key: utf8(key), value: await this.encode(key, object) } }],
+      success: [{ request_put: { key: utf8(key), value: await this.encode(key, object), ...(lease ? { lease } : {}) } }],
     }));
     return res.succeeded ? { ok: true, revision: res.header.revision } : { ok: false };
   }
 
   /** Writes `object` if the key still has `modRevision`; otherwise answers what is there now. */
-  async update(key: string, object: object, modRevision: number): Promise<WriteOutcome> {
+  async update(key: string, object: object, modRevision: number, { lease }: { lease?: number } = {}): Promise<WriteOutcome> {
     const res = unwrap(await this.stub(key).txn({
       compare: [{ key: utf8(key), target: "MOD", result: "EQUAL", mod_revision: modRevision }],
-      success: [{ request_put: { key: utf8(key), value: await this.encode(key, object) } }],
+      success: [{ request_put: { key: utf8(key), value: await this.encode(key, object), ...(lease ? { lease } : {}) } }],
       failure: [{ request_range: { key: utf8(key) } }],
     }));
     if (res.succeeded) return { ok: true, revision: res.header.revision };
     const range = res.responses[0] as { response_range: { kvs: KeyValue[] } } | undefined;
     const kv = range?.response_range.kvs[0];
     return { ok: false, current: kv ? await this.decode(kv) : undefined };
+  }
+
+  /** A new lease of `ttl` seconds in the shard that holds `key`; answers its ID. */
+  async grantLease(key: string, ttl: number): Promise<number> {
+    return unwrap(await this.stub(key).leaseGrant({ TTL: ttl, ID: 0 })).ID;
   }
 
   async delete(key: string, modRevision: number): Promise<WriteOutcome> {
@@ -266,7 +272,11 @@ function unwrap<T>(result: StoreResult<T>): T {
   throw storeError(result.error);
 }
 
+/** A write named a lease the store no longer has (it expired or was revoked). */
+export class LeaseNotFound extends Error {}
+
 function storeError(error: EtcdError) {
+  if (error.code === GrpcCode.NotFound && error.message.includes("lease")) return new LeaseNotFound(error.message);
   if (error.message.includes("compacted")) return apiErrors.expired(`The resourceVersion for the provided list is too old.`);
   if (error.message.includes("future revision")) return apiErrors.timeout(`Too large resource version`);
   // etcd's value limit (1.5 MiB): the object is too large to store, not a server fault.
