@@ -70,6 +70,8 @@ interface Env {
   AUDIT_POLICY?: string;
   /** How long audit events are kept (default 168). */
   AUDIT_RETENTION_HOURS?: string;
+  /** Seconds an Event lives after its last write, as kube-apiserver's --event-ttl (default 3600). */
+  EVENT_TTL_SECONDS?: string;
   /** "true": requests without a token are system:anonymous (RBAC allows kube's public subset). Off by default. */
   ANONYMOUS_AUTH?: string;
   /** Requests per second per user (default 100; burst RATE_LIMIT_BURST, default twice that). */
