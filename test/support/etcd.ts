@@ -9,6 +9,8 @@ import { freePort } from "../../scripts/dev-server.ts";
 
 export interface LocalEtcd {
   url: string;
+  /** etcd's process id (benchmarks read its CPU time). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -51,5 +53,5 @@ export async function startEtcd(): Promise<LocalEtcd> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, stop };
+  return { url, pid: child.pid!, stop };
 }
