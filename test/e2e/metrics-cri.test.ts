@@ -6,17 +6,10 @@
 // (Seccomp: 2 in /proc/1/status), a pod without one runs unconfined (0), as the kubelet's default,
 // and a Localhost profile from the kubelet's seccomp directory refuses the calls it names. An HPA
 // scales a Deployment of spinning pods on that real CPU load.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgent } from "../../scripts/build-agent.ts";
-import { bootstrapToken } from "../../scripts/local-node.ts";
-import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
-import { until as waitUntil } from "../support/until.ts";
-import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { criSuite } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "metrics-cri";
@@ -27,35 +20,9 @@ const CLUSTER_CIDR = "10.252.0.0/16";
 const SECCOMP_DIR = "/var/lib/kubelet/seccomp";
 const PROFILE = `edgeplane-e2e-${process.pid}-no-mkdir.json`;
 
-let harness: KubectlHarness;
-let dir: string;
-let bundle: string;
-let agent: ChildProcess | undefined;
-let output = "";
-const stateDir = () => join(dir, "agent");
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "metrics-cri-e2e-"));
-  bundle = join(dir, "edgeplane-agent.mjs");
-  await buildAgent(bundle);
-  harness = await startKubectlHarness("metrics-cri-e2e-", { vars: { CLUSTER_CIDR } });
-});
-
-afterAll(async () => {
-  if (dir) await stopCriAgent(agent, bundle, stateDir());
-  await harness?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  rmSync(join(SECCOMP_DIR, PROFILE), { force: true });
-});
-
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
-  waitUntil(what, probe, { timeoutMs, intervalMs: 1000, detail: () => `agent output:\n${output.slice(-4000)}` });
-
-async function apply(name: string, pod: object): Promise<void> {
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(pod));
-  await harness.ok(kubectl, "apply", "-f", file);
-}
+const suite = criSuite({ prefix: "metrics-cri-e2e", node: NODE, bridge: BRIDGE, clusterCidr: CLUSTER_CIDR, intervalMs: 1000 });
+const { until } = suite;
+afterAll(() => rmSync(join(SECCOMP_DIR, PROFILE), { force: true }));
 
 const pod = (name: string, command: string[], cpuLimit: string, seccompProfile?: { type: string }) => ({
   apiVersion: "v1", kind: "Pod", metadata: { name },
@@ -72,22 +39,16 @@ const mebibytes = (text: string) => (text.endsWith("Mi") ? Number(text.slice(0, 
 
 describe("resource metrics and seccomp on containerd", () => {
   it("the agent joins on containerd; a spinning pod and an idle one run", async () => {
-    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
-      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
-    agent.stdout!.on("data", (d) => (output += d));
-    agent.stderr!.on("data", (d) => (output += d));
-    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
-    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+    await suite.join();
     // The loop is held to a fifth of a core by its limit, so the test does not starve the machine.
-    await apply("busy", pod("busy", ["sh", "-c", "while :; do :; done"], "200m", { type: "RuntimeDefault" }));
-    await apply("idle", pod("idle", ["sleep", "3600"], "100m"));
-    await harness.ok(kubectl, "wait", "pod/busy", "pod/idle", "--for=condition=Ready", "--timeout=120s");
+    await suite.apply(pod("busy", ["sh", "-c", "while :; do :; done"], "200m", { type: "RuntimeDefault" }));
+    await suite.apply(pod("idle", ["sleep", "3600"], "100m"));
+    await suite.harness.ok(kubectl, "wait", "pod/busy", "pod/idle", "--for=condition=Ready", "--timeout=120s");
   });
 
   it("kubectl top pod shows the loop's CPU (about its 200m limit) and both pods' memory", async () => {
     const top = await until("both pods' metrics", async () => {
-      const rows = (await harness.ok(kubectl, "top", "pod", "--no-headers")).trim().split("\n").map((l) => l.trim().split(/\s+/));
+      const rows = (await suite.harness.ok(kubectl, "top", "pod", "--no-headers")).trim().split("\n").map((l) => l.trim().split(/\s+/));
       return rows.length === 2 ? Object.fromEntries(rows.map(([name, cpu, memory]) => [name!, { cpu: millicores(cpu!), memory: mebibytes(memory!) }])) : undefined;
     }, 90_000);
     expect(top.busy!.cpu).toBeGreaterThanOrEqual(120);
@@ -96,22 +57,22 @@ describe("resource metrics and seccomp on containerd", () => {
     // kubectl prints whole MiB: busybox's shell may work in less than one; the API has the bytes.
     for (const name of ["busy", "idle"]) {
       expect(top[name]!.memory).toBeLessThan(64);
-      const metrics = JSON.parse(await harness.ok(kubectl, "get", "--raw", `/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/${name}`));
+      const metrics = JSON.parse(await suite.harness.ok(kubectl, "get", "--raw", `/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/${name}`));
       expect(metrics.containers[0].name).toBe("main");
       expect(metrics.containers[0].usage.memory).toMatch(/^[1-9]\d*(Ki|Mi)?$/);
     }
-    const containers = (await harness.ok(kubectl, "top", "pod", "busy", "--containers", "--no-headers")).trim().split(/\s+/);
+    const containers = (await suite.harness.ok(kubectl, "top", "pod", "busy", "--containers", "--no-headers")).trim().split(/\s+/);
     expect(containers.slice(0, 2)).toEqual(["busy", "main"]);
   });
 
   it("kubectl top node and the Summary API show the host's own figures", async () => {
-    const [name, cpu, cpuPercent, memory] = (await harness.ok(kubectl, "top", "node", NODE, "--no-headers")).trim().split(/\s+/);
+    const [name, cpu, cpuPercent, memory] = (await suite.harness.ok(kubectl, "top", "node", NODE, "--no-headers")).trim().split(/\s+/);
     expect(name).toBe(NODE);
     // At least the loop's share of a core; the host's other work counts too.
     expect(millicores(cpu!)).toBeGreaterThanOrEqual(120);
     expect(cpuPercent).toMatch(/^\d+%$/);
     expect(mebibytes(memory!)).toBeGreaterThan(64);
-    const summary = JSON.parse(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/stats/summary`));
+    const summary = JSON.parse(await suite.harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/stats/summary`));
     expect(summary.node.nodeName).toBe(NODE);
     expect(summary.node.fs.capacityBytes).toBeGreaterThan(summary.node.fs.availableBytes);
     expect(summary.node.rlimit.curproc).toBeGreaterThan(1);
@@ -121,8 +82,8 @@ describe("resource metrics and seccomp on containerd", () => {
   });
 
   it("a RuntimeDefault seccomp profile filters the container's processes; without one they run unconfined", async () => {
-    expect(await harness.ok(kubectl, "exec", "busy", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+2\n$/);
-    expect(await harness.ok(kubectl, "exec", "idle", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+0\n$/);
+    expect(await suite.harness.ok(kubectl, "exec", "busy", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+2\n$/);
+    expect(await suite.harness.ok(kubectl, "exec", "idle", "--", "grep", "^Seccomp:", "/proc/1/status")).toMatch(/^Seccomp:\s+0\n$/);
   });
 
   it("a Localhost seccomp profile refuses what it names", async () => {
@@ -130,30 +91,30 @@ describe("resource metrics and seccomp on containerd", () => {
     writeFileSync(join(SECCOMP_DIR, PROFILE), JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] }));
     const local = pod("local", ["sleep", "3600"], "100m");
     (local.spec.containers[0] as Record<string, unknown>).securityContext = { seccompProfile: { type: "Localhost", localhostProfile: PROFILE } };
-    await apply("local", local);
-    await harness.ok(kubectl, "wait", "pod/local", "--for=condition=Ready", "--timeout=120s");
-    const refused = await harness.kubectl(kubectl, "exec", "local", "--", "mkdir", "/tmp/made");
+    await suite.apply(local);
+    await suite.harness.ok(kubectl, "wait", "pod/local", "--for=condition=Ready", "--timeout=120s");
+    const refused = await suite.harness.kubectl(kubectl, "exec", "local", "--", "mkdir", "/tmp/made");
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("Operation not permitted");
-    expect((await harness.kubectl(kubectl, "exec", "idle", "--", "mkdir", "/tmp/made")).code).toBe(0);
+    expect((await suite.harness.kubectl(kubectl, "exec", "idle", "--", "mkdir", "/tmp/made")).code).toBe(0);
   });
 
   it("an HPA scales a Deployment of spinning pods on their real CPU load (kubectl autoscale)", async () => {
     // Each pod spins under a 200m limit against a 100m request: about 200% of its request, over the HPA's 50%.
     const template = pod("spin", ["sh", "-c", "while :; do :; done"], "200m");
-    await apply("spin", {
+    await suite.apply({
       apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "spin" },
       spec: { replicas: 1, selector: { matchLabels: { app: "spin" } }, template: { metadata: { labels: { app: "spin" } }, spec: template.spec } },
     });
-    await harness.ok(kubectl, "autoscale", "deployment", "spin", "--cpu-percent=50", "--min=1", "--max=2");
+    await suite.harness.ok(kubectl, "autoscale", "deployment", "spin", "--cpu-percent=50", "--min=1", "--max=2");
     await until("the HPA to scale the Deployment to 2", async () =>
-      (await harness.ok(kubectl, "get", "deployment", "spin", "-o", "jsonpath={.spec.replicas}")) === "2" ? true : undefined, 240_000);
+      (await suite.harness.ok(kubectl, "get", "deployment", "spin", "-o", "jsonpath={.spec.replicas}")) === "2" ? true : undefined, 240_000);
     // The status that records the rescale is written just after the scale itself.
     const utilization = await until("the HPA's status to show the utilization", async () =>
-      Number(await harness.ok(kubectl, "get", "hpa", "spin", "-o", "jsonpath={.status.currentMetrics[0].resource.current.averageUtilization}")) || undefined);
+      Number(await suite.harness.ok(kubectl, "get", "hpa", "spin", "-o", "jsonpath={.status.currentMetrics[0].resource.current.averageUtilization}")) || undefined);
     expect(utilization).toBeGreaterThan(50);
-    const described = await harness.ok(kubectl, "describe", "hpa", "spin");
+    const described = await suite.harness.ok(kubectl, "describe", "hpa", "spin");
     expect(described).toMatch(/SuccessfulRescale\s+.*New size: 2; reason: cpu resource utilization \(percentage of request\) above target/);
-    await harness.ok(kubectl, "delete", "deployment", "spin", "--wait=false");
+    await suite.harness.ok(kubectl, "delete", "deployment", "spin", "--wait=false");
   });
 });

@@ -4,19 +4,13 @@
 // size; attach joins a running container's output and stdin; the SPDY-only
 // kubectls get the Status naming 1.30; and the round trip of `exec -- echo` is timed against `ctr
 // task exec` on the host and a bare WebSocket client.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgent } from "../../scripts/build-agent.ts";
-import { KUBECTLS, startKubectlHarness, type KubectlHarness, type KubectlResult } from "../support/kubectl.ts";
-import { bootstrapToken } from "../../scripts/local-node.ts";
-import { until as waitUntil } from "../support/until.ts";
-import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
+import { describe, expect, it } from "vitest";
+import { KUBECTLS, type KubectlResult } from "../support/kubectl.ts";
+import { criSuite } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "exec-cri";
@@ -24,35 +18,8 @@ const BRIDGE = "ep-exec0";
 /** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246–10.248). */
 const CLUSTER_CIDR = "10.249.0.0/16";
 
-let harness: KubectlHarness;
-let dir: string;
-let bundle: string;
-let agent: ChildProcess | undefined;
-let output = "";
-const stateDir = () => join(dir, "agent");
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "node-exec-cri-e2e-"));
-  bundle = join(dir, "edgeplane-agent.mjs");
-  await buildAgent(bundle);
-  harness = await startKubectlHarness("node-exec-cri-e2e-", { vars: { CLUSTER_CIDR } });
-});
-
-afterAll(async () => {
-  if (dir) await stopCriAgent(agent, bundle, stateDir());
-  await harness?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
-  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
-
-async function apply(pod: object): Promise<void> {
-  const file = join(dir, `pod-${randomBytes(3).toString("hex")}.json`);
-  writeFileSync(file, JSON.stringify(pod));
-  await harness.ok(kubectl, "apply", "-f", file);
-}
-
+const suite = criSuite({ prefix: "node-exec-cri-e2e", node: NODE, bridge: BRIDGE, clusterCidr: CLUSTER_CIDR });
+const { until } = suite;
 
 /** kubectl exec speaks WebSocket from 1.30; the older ones only SPDY. */
 const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 99);
@@ -61,7 +28,7 @@ const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 30);
 
 /** A kubectl run with `input` on its stdin (then closed). */
 function withInput(binary: string, input: string, ...args: string[]): Promise<KubectlResult> {
-  const child = spawn(binary, args, { env: harness.env(), stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(binary, args, { env: suite.harness.env(), stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -88,8 +55,8 @@ async function timed(runs: number, once: () => Promise<unknown>): Promise<{ p50:
  * once open and answers its stdout when the server closes, or (leaving itself) once `enough` says so.
  */
 function rawSession(path: string, messages: Buffer[] = [], enough?: (stdout: string) => boolean): Promise<string> {
-  const url = `${harness.plane.url.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/${path}`;
-  const socket = new WebSocket(url, ["v5.channel.k8s.io"], { headers: { Authorization: `Bearer ${harness.plane.token}` }, ca: harness.plane.caPem });
+  const url = `${suite.harness.plane.url.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/${path}`;
+  const socket = new WebSocket(url, ["v5.channel.k8s.io"], { headers: { Authorization: `Bearer ${suite.harness.plane.token}` }, ca: suite.harness.plane.caPem });
   let stdout = "";
   socket.on("open", () => {
     for (const message of messages) socket.send(message);
@@ -108,21 +75,15 @@ const rawExec = (command: string[]) => rawSession(`shell/exec?${command.map((c) 
 
 describe("kubectl exec into real containers through the tunnel", () => {
   it("the agent joins on containerd and its tunnel connects", async () => {
-    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
-      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
-    agent.stdout!.on("data", (d) => (output += d));
-    agent.stderr!.on("data", (d) => (output += d));
-    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
-    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
-    await apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "shell" }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] } });
-    await harness.ok(kubectl, "wait", "pod/shell", "--for=condition=Ready", "--timeout=120s");
+    await suite.join();
+    await suite.apply({ apiVersion: "v1", kind: "Pod", metadata: { name: "shell" }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] } });
+    await suite.harness.ok(kubectl, "wait", "pod/shell", "--for=condition=Ready", "--timeout=120s");
   });
 
   it("runs commands in the container: output, stderr apart, exit codes", async () => {
     for (const binary of WEBSOCKET_KUBECTLS) {
-      expect(await harness.ok(binary, "exec", "shell", "--", "sh", "-c", "echo hi; hostname"), binary).toBe("hi\nshell\n");
-      const failed = await harness.kubectl(binary, "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3");
+      expect(await suite.harness.ok(binary, "exec", "shell", "--", "sh", "-c", "echo hi; hostname"), binary).toBe("hi\nshell\n");
+      const failed = await suite.harness.kubectl(binary, "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3");
       expect(failed, binary).toMatchObject({ code: 3, stdout: "out\n" });
       expect(failed.stderr, binary).toContain("err\n");
       expect(failed.stderr, binary).toContain("command terminated with exit code 3");
@@ -146,17 +107,17 @@ describe("kubectl exec into real containers through the tunnel", () => {
   });
 
   it("kubectl attach joins a running container's output, and a client's stdin reaches it", async () => {
-    await apply({
+    await suite.apply({
       apiVersion: "v1", kind: "Pod", metadata: { name: "talker" },
       spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", stdin: true, command: ["sh", "-c", "while read line; do echo got $line; done"] }] },
     });
-    await harness.ok(kubectl, "wait", "pod/talker", "--for=condition=Ready", "--timeout=60s");
+    await suite.harness.ok(kubectl, "wait", "pod/talker", "--for=condition=Ready", "--timeout=60s");
     const answered = await rawSession("talker/attach?stdin=true&stdout=true&stderr=true", [Buffer.from("\x00hello\n")], (out) => out.includes("got hello"));
     expect(answered).toBe("got hello\n");
-    await harness.ok(kubectl, "run", "ticker", "--image=busybox", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done");
-    await harness.ok(kubectl, "wait", "pod/ticker", "--for=condition=Ready", "--timeout=60s");
+    await suite.harness.ok(kubectl, "run", "ticker", "--image=busybox", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done");
+    await suite.harness.ok(kubectl, "wait", "pod/ticker", "--for=condition=Ready", "--timeout=60s");
     for (const binary of WEBSOCKET_KUBECTLS) {
-      const child = spawn(binary, ["attach", "ticker"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(binary, ["attach", "ticker"], { env: suite.harness.env(), stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       try {
@@ -169,17 +130,17 @@ describe("kubectl exec into real containers through the tunnel", () => {
 
   it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
     for (const binary of SPDY_KUBECTLS) {
-      const exec = await harness.kubectl(binary, "exec", "shell", "--", "echo", "hi");
+      const exec = await suite.harness.kubectl(binary, "exec", "shell", "--", "echo", "hi");
       expect(exec.code, binary).not.toBe(0);
       expect(exec.stderr, binary).toContain("exec needs kubectl 1.30 or newer");
     }
   });
 
   it("times `kubectl exec -- echo` against `ctr task exec` on the host", async () => {
-    const id = (await harness.ok(kubectl, "get", "pod", "shell", "-o", "jsonpath={.status.containerStatuses[0].containerID}")).replace("containerd://", "");
-    const socket = join(stateDir(), "cri", "containerd", "containerd.sock");
+    const id = (await suite.harness.ok(kubectl, "get", "pod", "shell", "-o", "jsonpath={.status.containerStatuses[0].containerID}")).replace("containerd://", "");
+    const socket = join(suite.stateDir, "cri", "containerd", "containerd.sock");
     const outputs: string[] = [];
-    const viaKubectl = await timed(20, async () => outputs.push(await harness.ok(kubectl, "exec", "shell", "--", "echo", "hi")));
+    const viaKubectl = await timed(20, async () => outputs.push(await suite.harness.ok(kubectl, "exec", "shell", "--", "echo", "hi")));
     const viaCtr = await timed(20, async () => outputs.push(execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", "task", "exec", "--exec-id", `t-${randomBytes(4).toString("hex")}`, id, "echo", "hi"], { encoding: "utf8" })));
     const viaSocket = await timed(20, async () => outputs.push(await rawExec(["echo", "hi"])));
     console.log(`exec round trip (ms): kubectl exec p50 ${viaKubectl.p50} p99 ${viaKubectl.p99}; raw v5 WebSocket p50 ${viaSocket.p50} p99 ${viaSocket.p99}; ctr task exec p50 ${viaCtr.p50} p99 ${viaCtr.p99}`);

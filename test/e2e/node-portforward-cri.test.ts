@@ -3,19 +3,13 @@
 // every kubectl here that speaks port-forward over WebSocket (1.31+) forwards both at once, with
 // several requests on each; a file arrives whole; a port nothing listens on answers with the kubelet's words; the
 // SPDY-only kubectls get the Status naming 1.31.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgent } from "../../scripts/build-agent.ts";
-import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { describe, expect, it } from "vitest";
+import { KUBECTLS } from "../support/kubectl.ts";
 import { exchange, startPortForward } from "../support/port-forward.ts";
-import { bootstrapToken } from "../../scripts/local-node.ts";
-import { until as waitUntil } from "../support/until.ts";
-import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
+import { criSuite } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "pf-cri";
@@ -27,50 +21,14 @@ const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] 
 const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 31);
 const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 31);
 
-let harness: KubectlHarness;
-let dir: string;
-let bundle: string;
-let agent: ChildProcess | undefined;
-let output = "";
-const stateDir = () => join(dir, "agent");
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "node-portforward-cri-e2e-"));
-  bundle = join(dir, "edgeplane-agent.mjs");
-  await buildAgent(bundle);
-  harness = await startKubectlHarness("node-portforward-cri-e2e-", { vars: { CLUSTER_CIDR } });
-});
-
-afterAll(async () => {
-  if (dir) await stopCriAgent(agent, bundle, stateDir());
-  await harness?.stop();
-  if (dir) {
-    // A sandbox's /dev/shm the runtime left mounted under the state directory would keep it busy.
-    for (const mount of readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1] ?? "").filter((m) => m.startsWith(dir)).reverse()) {
-      try {
-        execFileSync("umount", ["-l", mount]);
-      } catch {
-        // Already gone.
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
-  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
+const suite = criSuite({ prefix: "node-portforward-cri-e2e", node: NODE, bridge: BRIDGE, clusterCidr: CLUSTER_CIDR });
+const {} = suite;
 
 const get = (path: string) => `GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`;
 
 describe("kubectl port-forward to real containers through the tunnel", () => {
   it("the agent joins on containerd and a pod serves HTTP on ports 80 and 8080", async () => {
-    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
-      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs"), "--kill-pods-on-exit"], { stdio: ["ignore", "pipe", "pipe"] });
-    agent.stdout!.on("data", (d) => (output += d));
-    agent.stderr!.on("data", (d) => (output += d));
-    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
-    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+    await suite.join(["--kill-pods-on-exit"]);
     const pod = {
       apiVersion: "v1", kind: "Pod", metadata: { name: "web" },
       spec: {
@@ -81,16 +39,16 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
         }],
       },
     };
-    const file = join(dir, "web.json");
+    const file = join(suite.dir, "web.json");
     writeFileSync(file, JSON.stringify(pod));
-    await harness.ok(kubectl, "apply", "-f", file);
-    await harness.ok(kubectl, "wait", "pod/web", "--for=condition=Ready", "--timeout=120s");
+    await suite.harness.ok(kubectl, "apply", "-f", file);
+    await suite.harness.ok(kubectl, "wait", "pod/web", "--for=condition=Ready", "--timeout=120s");
   });
 
   it("every kubectl 1.31+ forwards both ports, several requests at once on each", async () => {
     expect(WEBSOCKET_KUBECTLS.length).toBeGreaterThan(0);
     for (const binary of WEBSOCKET_KUBECTLS) {
-      const forward = await startPortForward(binary, harness.env(), "pod/web", [80, 8080]);
+      const forward = await startPortForward(binary, suite.harness.env(), "pod/web", [80, 8080]);
       try {
         const [eighty, eightyEighty] = forward.locals as [number, number];
         const requests = [eighty, eightyEighty, eighty, eightyEighty, eighty, eightyEighty];
@@ -108,8 +66,8 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
 
   it("a file the pod sends and closes after arrives whole (its last bytes too)", async () => {
     const newest = WEBSOCKET_KUBECTLS.at(-1)!;
-    const expected = (await harness.ok(kubectl, "exec", "web", "--", "sha256sum", "/a/big")).split(" ")[0];
-    const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    const expected = (await suite.harness.ok(kubectl, "exec", "web", "--", "sha256sum", "/a/big")).split(" ")[0];
+    const forward = await startPortForward(newest, suite.harness.env(), "pod/web", [80]);
     try {
       for (let i = 0; i < 3; i++) {
         const answer = await exchange(forward.locals[0]!, get("/big"));
@@ -124,7 +82,7 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
 
   it("a port nothing listens on: the connection ends with the kubelet's words, and kubectl says it lost the pod", async () => {
     const newest = WEBSOCKET_KUBECTLS.at(-1)!;
-    const forward = await startPortForward(newest, harness.env(), "pod/web", [9999]);
+    const forward = await startPortForward(newest, suite.harness.env(), "pod/web", [9999]);
     expect((await exchange(forward.locals[0]!, get("/"))).byteLength).toBe(0);
     expect(await forward.exited).not.toBe(0);
     expect(forward.output()).toMatch(/error forwarding port 9999 to pod web_default, uid [0-9a-f-]+: connect ECONNREFUSED 10\.250\.\d+\.\d+:9999/);
@@ -134,7 +92,7 @@ describe("kubectl port-forward to real containers through the tunnel", () => {
   it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
     expect(SPDY_KUBECTLS.length).toBeGreaterThan(0);
     for (const binary of SPDY_KUBECTLS) {
-      const result = await harness.kubectl(binary, "port-forward", "pod/web", ":80");
+      const result = await suite.harness.kubectl(binary, "port-forward", "pod/web", ":80");
       expect(result.code, binary).not.toBe(0);
       expect(result.stderr, binary).toContain("port-forward needs kubectl 1.31 or newer");
     }

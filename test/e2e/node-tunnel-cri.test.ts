@@ -2,17 +2,9 @@
 // the cri runtime with its own containerd, and kubectl reads busybox pods' CRI log files through
 // the tunnel: stdout and stderr, --tail, --timestamps, -c, a line containerd split into partial
 // entries joined again, --previous after a restart, and -f following lines as they are written.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgent } from "../../scripts/build-agent.ts";
-import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
-import { bootstrapToken } from "../../scripts/local-node.ts";
-import { until as waitUntil } from "../support/until.ts";
-import { HOST_NODE, stopCriAgent } from "../support/cri-agent.ts";
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { criSuite } from "../support/cri-agent.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "tunnel-cri";
@@ -20,50 +12,18 @@ const BRIDGE = "ep-tun0";
 /** A pod range clear of npm start's (10.244.0.0/16) and the other cri e2e's (10.246.0.0/16). */
 const CLUSTER_CIDR = "10.247.0.0/16";
 
-let harness: KubectlHarness;
-let dir: string;
-let bundle: string;
-let agent: ChildProcess | undefined;
-let output = "";
-const stateDir = () => join(dir, "agent");
+const suite = criSuite({ prefix: "node-tunnel-cri-e2e", node: NODE, bridge: BRIDGE, clusterCidr: CLUSTER_CIDR });
+const { until } = suite;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "node-tunnel-cri-e2e-"));
-  bundle = join(dir, "edgeplane-agent.mjs");
-  await buildAgent(bundle);
-  harness = await startKubectlHarness("node-tunnel-cri-e2e-", { vars: { CLUSTER_CIDR } });
-});
-
-afterAll(async () => {
-  if (dir) await stopCriAgent(agent, bundle, stateDir());
-  await harness?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
-  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${output.slice(-4000)}` });
-
-async function apply(pod: object): Promise<void> {
-  const file = join(dir, `pod-${randomBytes(3).toString("hex")}.json`);
-  writeFileSync(file, JSON.stringify(pod));
-  await harness.ok(kubectl, "apply", "-f", file);
-}
-
-const logs = (...args: string[]) => harness.ok(kubectl, "logs", ...args);
+const logs = (...args: string[]) => suite.harness.ok(kubectl, "logs", ...args);
 
 describe("kubectl logs of real containers through the tunnel", () => {
   it("the agent joins on containerd and its tunnel connects", async () => {
-    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = spawn(HOST_NODE, [bundle, "join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash,
-      "--node-name", NODE, "--state-dir", stateDir(), "--bridge", BRIDGE, "--pod-logs-dir", join(stateDir(), "logs")], { stdio: ["ignore", "pipe", "pipe"] });
-    agent.stdout!.on("data", (d) => (output += d));
-    agent.stderr!.on("data", (d) => (output += d));
-    await until("the tunnel to connect", async () => (output.includes("tunnel connected") ? true : undefined), 120_000);
-    await harness.ok(kubectl, "wait", `node/${NODE}`, "--for=condition=Ready", "--timeout=120s");
+    await suite.join();
   });
 
   it("reads stdout and stderr, the tail, with timestamps, one container of several, and a long line whole", async () => {
-    await apply({
+    await suite.apply({
       apiVersion: "v1", kind: "Pod", metadata: { name: "printer" },
       spec: {
         terminationGracePeriodSeconds: 1,
@@ -95,7 +55,7 @@ describe("kubectl logs of real containers through the tunnel", () => {
   });
 
   it("--previous shows the run before a restart", async () => {
-    await apply({
+    await suite.apply({
       apiVersion: "v1", kind: "Pod", metadata: { name: "restarter" },
       spec: {
         terminationGracePeriodSeconds: 1,
@@ -107,7 +67,7 @@ describe("kubectl logs of real containers through the tunnel", () => {
       },
     });
     await until("the restarted container to run", async () => {
-      const status = await harness.ok(kubectl, "get", "pod", "restarter", "-o", "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.running.startedAt}");
+      const status = await suite.harness.ok(kubectl, "get", "pod", "restarter", "-o", "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.running.startedAt}");
       return /^1 \S+/.test(status) ? true : undefined;
     });
     expect(await until("the second run's log", async () => ((await logs("restarter")) === "run 2\n" ? "run 2\n" : undefined))).toBe("run 2\n");
@@ -115,9 +75,9 @@ describe("kubectl logs of real containers through the tunnel", () => {
   });
 
   it("-f follows lines as the container writes them", async () => {
-    await harness.ok(kubectl, "run", "ticker", "--image=busybox", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done");
-    await harness.ok(kubectl, "wait", "pod/ticker", "--for=condition=Ready", "--timeout=60s");
-    const child = spawn(kubectl, ["logs", "-f", "ticker"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+    await suite.harness.ok(kubectl, "run", "ticker", "--image=busybox", "--", "sh", "-c", "i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.2; done");
+    await suite.harness.ok(kubectl, "wait", "pod/ticker", "--for=condition=Ready", "--timeout=60s");
+    const child = spawn(kubectl, ["logs", "-f", "ticker"], { env: suite.harness.env(), stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
