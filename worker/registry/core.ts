@@ -7,6 +7,7 @@ import { defaultPersistentVolume, defaultPersistentVolumeClaim, validatePersiste
 import { defaultReplicationControllerSelector, validateReplicationController } from "./workload-validation.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
 import { toBase64 } from "../../lib/etcd/gateway-json.ts";
+import { eventTTLSeconds } from "./object-leases.ts";
 
 let cidrCache: { text: string; cidr: Cidr } | undefined;
 export function serviceCidr(env: Env): Cidr {
@@ -109,6 +110,8 @@ export const coreResources: ResourceDefinition[] = [
   }),
   declare("v1", "events", {
     generation: false,
+    // Events expire an hour (EVENT_TTL_SECONDS) after their last write, as kube-apiserver's --event-ttl.
+    ttl: eventTTLSeconds,
     selectableFields: (ev) => ({
       "involvedObject.kind": ev.involvedObject?.kind ?? "", "involvedObject.namespace": ev.involvedObject?.namespace ?? "",
       "involvedObject.name": ev.involvedObject?.name ?? "", "involvedObject.uid": ev.involvedObject?.uid ?? "",

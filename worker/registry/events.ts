@@ -1,5 +1,6 @@
 // events.k8s.io/v1: Event is the same stored object as core/v1 Event, with renamed fields, as in
 // kube-apiserver: regarding ↔ involvedObject, note ↔ message, deprecated* ↔ the old counters.
+import { eventTTLSeconds } from "./object-leases.ts";
 import { declare, type KubeObject, type ResourceDefinition } from "./types.ts";
 
 const RENAMES: [events: string, core: string][] = [
@@ -27,6 +28,7 @@ export const coreToEventsV1 = (event: KubeObject): KubeObject => rename(event, "
 export const eventsResources: ResourceDefinition[] = [
   declare("events.k8s.io/v1", "events", {
     generation: false,
+    ttl: eventTTLSeconds,
     conversion: { toStorage: eventsV1ToCore, fromStorage: coreToEventsV1 },
     selectableFields: (ev) => ({
       "regarding.kind": ev.regarding?.kind ?? "", "regarding.namespace": ev.regarding?.namespace ?? "", "regarding.name": ev.regarding?.name ?? "",

@@ -9,6 +9,7 @@ import type { StoredTextFilter } from "../storage/stored-text-filter.ts";
 import { resourcePrefix } from "../storage/keys.ts";
 import { invalidateListers, isListedKind, namespaceLister } from "./listers.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
+import { writeWithLease } from "./object-leases.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
 import { groupVersion, type AdmissionHooks, type KubeObject, type ResourceDefinition } from "./types.ts";
@@ -79,10 +80,14 @@ export class RegistryStore {
     return this.def.conversion ? this.def.conversion.toStorage(object) : object;
   }
 
-  /** A store write of this resource; the listers' copies of it are forgotten whatever came of it. */
-  private async written<T>(write: () => Promise<T>): Promise<T> {
+  /**
+   * A store write of this resource; the listers' copies of it are forgotten whatever came of it.
+   * Objects of a kind that expires are written under a lease, every write renewing their time.
+   */
+  private async written<T>(write: (lease?: number) => Promise<T>): Promise<T> {
     try {
-      return await write();
+      const ttl = this.def.ttl?.(this.storage.env);
+      return await (ttl ? writeWithLease(this.storage, this.prefix(), ttl, write) : write());
     } finally {
       if (isListedKind(this.def)) invalidateListers();
     }
@@ -224,7 +229,7 @@ export class RegistryStore {
         return object;
       }
       const claimed = (await this.def.allocate?.(object, this.storage)) ?? [];
-      const outcome = await this.written(() => this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object))).catch(async (e) => {
+      const outcome = await this.written((lease) => this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object), { lease })).catch(async (e) => {
         await releaseAll(this.storage, claimed);
         throw e;
       });
@@ -353,7 +358,7 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
-      const outcome = await this.written(() => this.storage.update(key, this.encode(next), stored.modRevision));
+      const outcome = await this.written((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
       if (outcome.ok) {
         next.metadata!.resourceVersion = String(outcome.revision);
         return next;
@@ -485,7 +490,7 @@ export class RegistryStore {
         this.def.deletion?.mark?.(marked);
         delete marked.metadata!.resourceVersion;
         if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
-        const outcome = await this.written(() => this.storage.update(key, this.encode(marked), stored.modRevision));
+        const outcome = await this.written((lease) => this.storage.update(key, this.encode(marked), stored.modRevision, { lease }));
         if (outcome.ok) return { ...marked, metadata: { ...marked.metadata, resourceVersion: String(outcome.revision) } };
         if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
         stored = outcome.current;

@@ -56,6 +56,8 @@ export interface ResourceDefinition extends ResourceNames {
    * says what else still holds it (a Namespace's spec.finalizers); it goes once nothing does.
    */
   deletion?: { refuse?(object: KubeObject): ApiError | undefined; mark?(object: KubeObject): void; pending?(object: KubeObject): boolean };
+  /** Seconds its objects live after their last write (Events: EVENT_TTL_SECONDS); they never expire without it. */
+  ttl?(env: Env): number;
   /** Carries over what an update may not change or drop (e.g. a service's allocated addresses). */
   keepOnUpdate?(next: KubeObject, current: KubeObject): void;
 }
