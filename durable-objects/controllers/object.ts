@@ -189,7 +189,10 @@ class Runtime {
     if (this.resynced) return;
     for (const { controller, queue } of this.running) {
       const primary = controller.watches[0]!;
-      for (const object of this.listers.of(primary.resource).list()) for (const key of primary.keysFor(object, this.listers)) queue.add(key);
+      // A page at a time: 150,000 pods parsed at once would not fit in the object's 128 MB.
+      this.listers.of(primary.resource).each((object) => {
+        for (const key of primary.keysFor(object, this.listers)) queue.add(key);
+      });
     }
     this.resynced = true;
   }

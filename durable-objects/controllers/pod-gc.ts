@@ -97,7 +97,14 @@ export const podGcController: Controller = {
   ],
   async reconcile(key, ctx) {
     if (key === TERMINATED_KEY) {
-      const victims = terminatedOverThreshold(ctx.listers.of<Pod>(PODS).list(), ctx.settings.terminatedPodGcThreshold);
+      // Only what ordering and deleting read of each terminated pod is kept: the walk goes over every pod.
+      const terminated: Pod[] = [];
+      ctx.listers.of<Pod>(PODS).each((pod) => {
+        if (!isTerminated(pod)) return;
+        const { namespace, name, uid, creationTimestamp } = pod.metadata!;
+        terminated.push({ metadata: { namespace, name, uid, creationTimestamp }, status: { phase: pod.status!.phase, reason: pod.status!.reason } });
+      });
+      const victims = terminatedOverThreshold(terminated, ctx.settings.terminatedPodGcThreshold);
       const results = await Promise.allSettled(victims.map((pod) => forceDelete(pod, undefined, ctx)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;

@@ -6,12 +6,17 @@ import type { KubeObject } from "./api-client.ts";
 export type IndexFunc<T> = (object: T) => string[];
 export type Indexers<T> = Record<string, IndexFunc<T>>;
 
-/** One atomic change: after a relist `replace` drops everything first; the cursor moves with it. */
+/**
+ * One atomic change: `replace` drops everything first; the cursor moves with it. A page of a relist
+ * leaves the cursor where it is (no `resourceVersion`) and names the keys it found (`seen`).
+ */
 export interface CacheWrite<T> {
   replace?: boolean;
   put: T[];
   delete: string[];
-  resourceVersion: string;
+  resourceVersion?: string;
+  /** Keys the relist under way found (see `unseen`), changed or not. */
+  seen?: string[];
 }
 
 export interface InformerCache<T> {
@@ -19,7 +24,16 @@ export interface InformerCache<T> {
   open(indexers: Indexers<T>): void;
   get(key: string): T | undefined;
   list(): T[];
+  /**
+   * Up to `limit` objects in key order after the key `after` (from the first when undefined): a walk
+   * over the whole cache a page at a time, so no caller need hold every object at once.
+   */
+  page(after: string | undefined, limit: number): T[];
   byIndex(index: string, value: string): T[];
+  /** Forgets which keys the last relist saw (a relist starts with none seen). */
+  resetSeen(): void;
+  /** Up to `limit` keys, in key order, that no write named `seen` since `resetSeen`: what a relist did not find. */
+  unseen(limit: number): string[];
   /** Where the cache is up to: the resourceVersion of the last list, event or bookmark written. */
   resourceVersion(): string | undefined;
   /** Applies the puts and deletes and moves the cursor, all or nothing. */
@@ -38,6 +52,7 @@ export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private indexers: Indexers<T> = {};
   private cursor: string | undefined;
+  private seen = new Set<string>();
 
   open(indexers: Indexers<T>): void {
     this.indexers = indexers;
@@ -51,6 +66,19 @@ export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
 
   list(): T[] {
     return [...this.objects.values()];
+  }
+
+  page(after: string | undefined, limit: number): T[] {
+    const keys = [...this.objects.keys()].filter((key) => after === undefined || key > after).sort();
+    return keys.slice(0, limit).map((key) => this.objects.get(key)!);
+  }
+
+  resetSeen(): void {
+    this.seen.clear();
+  }
+
+  unseen(limit: number): string[] {
+    return [...this.objects.keys()].filter((key) => !this.seen.has(key)).sort().slice(0, limit);
   }
 
   byIndex(index: string, value: string): T[] {
@@ -76,7 +104,8 @@ export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
       this.objects.set(key, object);
       this.addIndex(key, values);
     }
-    this.cursor = write.resourceVersion;
+    for (const key of write.seen ?? []) this.seen.add(key);
+    if (write.resourceVersion !== undefined) this.cursor = write.resourceVersion;
   }
 
   private indexValues(object: T): [string, string[]][] {

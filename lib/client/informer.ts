@@ -30,7 +30,12 @@ export interface Lister<T> {
   /** Objects in one namespace (or all), optionally matching a label selector ("app=web,tier!=db"). */
   list(namespace?: string, selector?: string): T[];
   byIndex(index: string, value: string): T[];
+  /** Visits every object in the cache, a page at a time: no caller holds the whole set at once. */
+  each(visit: (object: T) => void): void;
 }
+
+/** Objects read or written at a time when a relist or a walk goes over a whole cache. */
+const PAGE = 500;
 
 export interface InformerOptions<T> {
   /** Watch one namespace; every namespace when unset. */
@@ -95,6 +100,9 @@ export class Informer<T extends KubeObject> {
         return objects.filter((o) => matchesLabels(requirements, o.metadata?.labels));
       },
       byIndex: (index, value) => cache.byIndex(index, value),
+      each: (visit) => {
+        for (let page = cache.page(undefined, PAGE); page.length; page = cache.page(objectKey(page.at(-1)!), PAGE)) page.forEach(visit);
+      },
     };
   }
 
@@ -202,23 +210,41 @@ export class Informer<T extends KubeObject> {
     return delivered ? "ended" : "ended-empty";
   }
 
-  /** Lists every page and hands the handlers the difference from what the cache held. */
+  /**
+   * Lists page by page: each page goes into the cache and its difference from what the cache held
+   * to the handlers as it arrives; then what no page had is deleted, a page at a time, and the
+   * cursor moves to the list's resourceVersion. Nothing holds more than a page of objects, and a
+   * relist cut short (a restart) leaves the old cursor, so the next catch-up starts it again.
+   */
   private async relist(): Promise<void> {
     const { namespace, labelSelector, fieldSelector, pageSize } = this.options;
-    const list = await this.resource.listAll(namespace, { labelSelector, fieldSelector, limit: pageSize ?? 500 });
-    const fresh = list.items.map((item) => this.project(item));
-    const before = new Map(this.cache.list().map((object) => [objectKey(object), object]));
-    const changes: Change<T>[] = [];
-    for (const object of fresh) {
-      const key = objectKey(object);
-      const old = before.get(key);
-      before.delete(key);
-      if (!old) changes.push({ type: "add", object });
-      else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) changes.push({ type: "update", old, object });
+    this.cache.resetSeen();
+    let resourceVersion = "0";
+    let next: string | undefined;
+    do {
+      const page = await this.resource.list(namespace, { labelSelector, fieldSelector, limit: pageSize ?? PAGE, continue: next });
+      const changes: Change<T>[] = [];
+      const seen: string[] = [];
+      for (const item of page.items) {
+        const object = this.project(item);
+        const key = objectKey(object);
+        seen.push(key);
+        const old = this.cache.get(key);
+        if (!old) changes.push({ type: "add", object });
+        else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) changes.push({ type: "update", old, object });
+      }
+      this.cache.apply({ put: changes.map((c) => c.object), delete: [], seen });
+      this.notify(changes);
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      next = page.metadata?.continue || undefined;
+    } while (next);
+    for (let gone = this.cache.unseen(PAGE); gone.length; gone = this.cache.unseen(PAGE)) {
+      const objects = gone.map((key) => this.cache.get(key)).filter((o): o is T => o !== undefined);
+      this.cache.apply({ put: [], delete: gone });
+      this.notify(objects.map((object) => ({ type: "delete", object })));
     }
-    for (const old of before.values()) changes.push({ type: "delete", object: old });
-    this.cache.apply({ replace: true, put: fresh, delete: [], resourceVersion: list.metadata.resourceVersion ?? "0" });
-    this.notify(changes);
+    this.cache.apply({ put: [], delete: [], resourceVersion });
+    this.cache.resetSeen();
   }
 
   private project(object: T): T {

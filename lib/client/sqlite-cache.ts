@@ -11,7 +11,12 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS informer_index_by_key ON informer_index (informer, key)`,
   // `indexes`: the indexer names the entries were made for; other names mean the entries are rebuilt.
   `CREATE TABLE IF NOT EXISTS informer_cursor (informer TEXT PRIMARY KEY, resource_version TEXT NOT NULL, indexes TEXT NOT NULL)`,
+  // The keys a relist under way has seen: what is left unseen when it ends was deleted meanwhile.
+  `CREATE TABLE IF NOT EXISTS informer_seen (informer TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (informer, key))`,
 ];
+
+/** Rows read at a time when the whole cache is walked (an index rebuild). */
+const PAGE = 500;
 
 export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
   private readonly storage: SqlDurableStorage;
@@ -33,7 +38,9 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
     if (saved && saved.indexes !== this.indexNames) {
       this.storage.transactionSync(() => {
         this.storage.sql.exec(`DELETE FROM informer_index WHERE informer = ?`, this.name);
-        for (const object of this.list()) this.index(objectKey(object), object);
+        for (let page = this.page(undefined, PAGE); page.length; page = this.page(objectKey(page.at(-1)!), PAGE)) {
+          for (const object of page) this.index(objectKey(object), object);
+        }
         this.storage.sql.exec(`UPDATE informer_cursor SET indexes = ? WHERE informer = ?`, this.indexNames, this.name);
       });
     }
@@ -47,6 +54,22 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
   list(): T[] {
     return this.storage.sql.exec(`SELECT object FROM informer_objects WHERE informer = ? ORDER BY key`, this.name)
       .toArray().map((row) => JSON.parse(row.object as string) as T);
+  }
+
+  page(after: string | undefined, limit: number): T[] {
+    return this.storage.sql.exec(`SELECT object FROM informer_objects WHERE informer = ? AND key > ? ORDER BY key LIMIT ?`, this.name, after ?? "", limit)
+      .toArray().map((row) => JSON.parse(row.object as string) as T);
+  }
+
+  resetSeen(): void {
+    this.storage.sql.exec(`DELETE FROM informer_seen WHERE informer = ?`, this.name);
+  }
+
+  unseen(limit: number): string[] {
+    return this.storage.sql.exec(
+      `SELECT o.key FROM informer_objects o WHERE o.informer = ? AND NOT EXISTS (SELECT 1 FROM informer_seen s WHERE s.informer = o.informer AND s.key = o.key) ORDER BY o.key LIMIT ?`,
+      this.name, limit,
+    ).toArray().map((row) => row.key as string);
   }
 
   byIndex(index: string, value: string): T[] {
@@ -77,6 +100,8 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
         sql.exec(`INSERT INTO informer_objects (informer, key, object) VALUES (?, ?, ?)`, this.name, key, JSON.stringify(object));
         this.index(key, object);
       }
+      for (const key of write.seen ?? []) sql.exec(`INSERT OR IGNORE INTO informer_seen (informer, key) VALUES (?, ?)`, this.name, key);
+      if (write.resourceVersion === undefined) return;
       sql.exec(
         `INSERT INTO informer_cursor (informer, resource_version, indexes) VALUES (?, ?, ?)
          ON CONFLICT (informer) DO UPDATE SET resource_version = excluded.resource_version, indexes = excluded.indexes`,
