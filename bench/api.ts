@@ -1,10 +1,11 @@
-// The apiserver benchmark: pod creates, JSON vs protobuf bodies, custom resource vs built-in
-// creates, reads by the admin vs a service account (authn + RBAC), LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
+// The apiserver benchmark: pod creates, pod bindings (the scheduler's write), Event creates (what
+// every component records), JSON vs protobuf bodies, custom resource vs built-in creates, reads by the admin vs a service account (authn + RBAC), LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
 //
 //   npm run bench:api [-- --json]
 //
-// Environment: BENCH_SECONDS (measured seconds per create run, default 10), BENCH_WARMUP_SECONDS
-// (default 2), BENCH_LIST_PODS (10000), BENCH_LIST_RUNS (timed LISTs of each kind, 10),
+// Environment: BENCH_CASES (which parts run, default all: creates,bindings,events,bodies,custom,
+// identities,list,watch), BENCH_SECONDS (measured seconds per create run, default 10), BENCH_WARMUP_SECONDS
+// (default 2), BENCH_BINDINGS (bindings timed per concurrency, 2000), BENCH_LIST_PODS (10000), BENCH_LIST_RUNS (timed LISTs of each kind, 10),
 // BENCH_WATCHERS (100), BENCH_WATCH_EVENTS (configmap creates the watchers must see, 200),
 // BENCH_VARS (Worker vars, "NAME=value,…").
 // Kubernetes' API call latency SLOs are printed beside the figures: p99 ≤ 1 s for a mutating
@@ -26,6 +27,11 @@ const NAMESPACE = "bench";
 /** The LIST's own namespace, so it holds exactly the seeded pods and none from the create runs. */
 const LIST_NAMESPACE = "bench-list";
 const CREATE_CONCURRENCIES = [1, 32];
+const CASES = ["creates", "bindings", "events", "bodies", "custom", "identities", "list", "watch"];
+/** The node the bound pods name: registered, never served by an agent. */
+const BENCH_NODE = "bench-node";
+/** Pods no scheduler profile serves, so only the benchmark binds them. */
+const UNSCHEDULED = "bench-manual";
 const SEED_CONCURRENCY = 32;
 const PAGE_LIMIT = 500;
 /** How long the watchers may take to see every event after the last write. */
@@ -36,12 +42,13 @@ const SLO_NAMESPACE_LIST_P99_MS = 5000;
 const SOURCE_DIRS = ["worker", "durable-objects", "lib", "migrations"];
 
 /** A small pod as a Deployment would stamp it out: one container with a port, requests and labels. */
-function podBody(name: string): Buffer {
+function podBody(name: string, schedulerName?: string): Buffer {
   const pod: Pod = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, labels: { app: "bench-web", tier: "frontend", "pod-template-hash": "5d9c8b7f4" } },
     spec: {
+      ...(schedulerName ? { schedulerName } : {}),
       containers: [{
         name: "web",
         image: "nginx:1.27",
@@ -110,6 +117,92 @@ async function measureCreates(client: HttpTarget, seconds: number, warmupSeconds
     runs.push({ concurrency, result });
   }
   return runs;
+}
+
+interface BindingRun {
+  concurrency: number;
+  result: BatchResult;
+  seed: BatchResult;
+}
+
+/**
+ * Bindings alone: for each concurrency, `count` pods that no scheduler serves are created (not
+ * timed), then each is bound to a registered node once, as kube-scheduler binds.
+ */
+async function measureBindings(client: HttpTarget, count: number): Promise<BindingRun[]> {
+  const node = await client.send("POST", "/api/v1/nodes", Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: BENCH_NODE } })));
+  if (node.status !== 201 && node.status !== 409) throw new Error(`node ${BENCH_NODE}: HTTP ${node.status}: ${node.body.toString("utf8").slice(0, 300)}`);
+  const runs: BindingRun[] = [];
+  // The first run's first pods warm the path up, untimed.
+  const warmup = 100;
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    const name = (i: number) => `bound-c${concurrency}-${i}`;
+    const total = count + (runs.length ? 0 : warmup);
+    const seed = await runBatch({
+      concurrency: SEED_CONCURRENCY, count: total,
+      op: async (i) => void (await expectStatus(client, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/pods`, podBody(name(i), UNSCHEDULED))),
+    });
+    const bind = (i: number) => expectStatus(client, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/pods/${name(i)}/binding`, Buffer.from(JSON.stringify({
+      apiVersion: "v1", kind: "Binding", metadata: { name: name(i), namespace: NAMESPACE }, target: { apiVersion: "v1", kind: "Node", name: BENCH_NODE },
+    })));
+    const first = total - count;
+    if (first) await runBatch({ concurrency, count: first, op: async (i) => void (await bind(i)) });
+    const result = await runBatch({ concurrency, count, op: async (i) => void (await bind(first + i)) });
+    runs.push({ concurrency, result, seed });
+  }
+  return runs;
+}
+
+function reportBindings(runs: BindingRun[]): void {
+  console.log(`\npod bindings: POST /api/v1/namespaces/${NAMESPACE}/pods/NAME/binding of pods no scheduler serves, each bound once; every answer must be 201`);
+  console.log(formatTable(
+    ["concurrency", "bindings", "ops/s", "p50 ms", "p99 ms", "errors", "seed creates/s"],
+    runs.map(({ concurrency, result, seed }) => [
+      concurrency, result.ops, fixed(result.ops / (result.elapsedMs / 1000), 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors,
+      fixed(seed.ops / (seed.elapsedMs / 1000), 0),
+    ]),
+  ));
+  for (const { concurrency, result } of runs) if (result.firstError) console.log(`c=${concurrency}: first error: ${message(result.firstError)}`);
+}
+
+interface EventRun {
+  concurrency: number;
+  result: LoadResult;
+}
+
+/** An events.k8s.io/v1 Event as the node agent records a container's image pull. */
+function eventBody(seq: number): Buffer {
+  const now = new Date();
+  const micro = `${now.toISOString().slice(0, 19)}.${String(now.getUTCMilliseconds() * 1000).padStart(6, "0")}Z`;
+  const pod = `web-${seq}`;
+  return Buffer.from(JSON.stringify({
+    apiVersion: "events.k8s.io/v1", kind: "Event",
+    metadata: { name: `${pod}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(seq)).toString(16)}`, namespace: NAMESPACE },
+    eventTime: micro, reportingController: "kubelet", reportingInstance: BENCH_NODE, action: "Pulled", reason: "Pulled", type: "Normal",
+    note: `Container image "nginx:1.27" already present on machine`,
+    regarding: { apiVersion: "v1", kind: "Pod", name: pod, namespace: NAMESPACE, uid: "8f2c3a4e-0b1d-4c6e-9f7a-1b2c3d4e5f60", fieldPath: "spec.containers{web}" },
+  }));
+}
+
+async function measureEvents(client: HttpTarget, seconds: number, warmupSeconds: number): Promise<EventRun[]> {
+  const runs: EventRun[] = [];
+  for (const concurrency of CREATE_CONCURRENCIES) {
+    const result = await runClosedLoop({
+      concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
+      op: async (_worker, seq) => void (await expectStatus(client, 201, "POST", `/apis/events.k8s.io/v1/namespaces/${NAMESPACE}/events`, eventBody(concurrency * 10_000_000 + seq))),
+    });
+    runs.push({ concurrency, result });
+  }
+  return runs;
+}
+
+function reportEvents(runs: EventRun[]): void {
+  console.log(`\nEvent creates: POST /apis/events.k8s.io/v1/namespaces/${NAMESPACE}/events (the node agent's Pulled), every answer must be 201`);
+  console.log(formatTable(
+    ["concurrency", "ops/s", "p50 ms", "p99 ms", "errors"],
+    runs.map(({ concurrency, result }) => [concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors]),
+  ));
+  for (const { concurrency, result } of runs) if (result.firstError) console.log(`c=${concurrency}: first error: ${message(result.firstError)}`);
 }
 
 interface BodyRun {
@@ -534,6 +627,9 @@ async function main(): Promise<void> {
   const listRuns = count("BENCH_LIST_RUNS", 10);
   const watchers = count("BENCH_WATCHERS", 100);
   const watchEvents = count("BENCH_WATCH_EVENTS", 200);
+  const bindings = count("BENCH_BINDINGS", 2000);
+  const cases = new Set((process.env.BENCH_CASES ?? CASES.join(",")).split(",").map((c) => c.trim()).filter(Boolean));
+  for (const c of cases) if (!CASES.includes(c)) throw new Error(`BENCH_CASES: unknown case ${JSON.stringify(c)}; known: ${CASES.join(", ")}`);
 
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
@@ -589,39 +685,72 @@ async function main(): Promise<void> {
     console.log(`apiserver benchmark against ${plane.url} (${engine}, fresh state); load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
     await createNamespace(client, NAMESPACE);
 
-    const creates = await measureCreates(client, seconds, warmupSeconds);
-    reportCreates(creates, seconds, warmupSeconds);
-    for (const { concurrency, result } of creates) if (result.errors) problems.push(`pod creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    let creates: CreateRun[] = [];
+    if (cases.has("creates")) {
+      creates = await measureCreates(client, seconds, warmupSeconds);
+      reportCreates(creates, seconds, warmupSeconds);
+      for (const { concurrency, result } of creates) if (result.errors) problems.push(`pod creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    }
 
-    const bodies = await measureBodies(client, seconds, warmupSeconds);
-    reportBodies(bodies);
-    for (const { body, concurrency, result } of bodies) if (result.errors) problems.push(`${body} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    let bound: BindingRun[] = [];
+    if (cases.has("bindings")) {
+      bound = await measureBindings(client, bindings);
+      reportBindings(bound);
+      for (const { concurrency, result, seed } of bound) {
+        if (result.errors) problems.push(`bindings c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+        if (seed.errors) problems.push(`binding seed creates c=${concurrency}: ${seed.errors} errors; first: ${message(seed.firstError)}`);
+      }
+    }
 
-    const kinds = await measureCustomResources(client, seconds, warmupSeconds);
-    reportCustomResources(kinds);
-    for (const { kind, concurrency, result } of kinds) if (result.errors) problems.push(`${kind} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    let events: EventRun[] = [];
+    if (cases.has("events")) {
+      events = await measureEvents(client, seconds, warmupSeconds);
+      reportEvents(events);
+      for (const { concurrency, result } of events) if (result.errors) problems.push(`event creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    }
 
-    const identities = await measureIdentities(plane, client, seconds, warmupSeconds).catch((e: unknown) => {
-      problems.push(`reads by identity: ${message(e)}`);
-      return [];
-    });
-    reportIdentities(identities);
-    for (const { identity, concurrency, result } of identities) if (result.errors) problems.push(`${identity} reads c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    let bodies: BodyRun[] = [];
+    if (cases.has("bodies")) {
+      bodies = await measureBodies(client, seconds, warmupSeconds);
+      reportBodies(bodies);
+      for (const { body, concurrency, result } of bodies) if (result.errors) problems.push(`${body} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    }
+
+    let kinds: KindRun[] = [];
+    if (cases.has("custom")) {
+      kinds = await measureCustomResources(client, seconds, warmupSeconds);
+      reportCustomResources(kinds);
+      for (const { kind, concurrency, result } of kinds) if (result.errors) problems.push(`${kind} creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    }
+
+    let identities: IdentityRun[] = [];
+    if (cases.has("identities")) {
+      identities = await measureIdentities(plane, client, seconds, warmupSeconds).catch((e: unknown) => {
+        problems.push(`reads by identity: ${message(e)}`);
+        return [];
+      });
+      reportIdentities(identities);
+      for (const { identity, concurrency, result } of identities) if (result.errors) problems.push(`${identity} reads c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    }
 
     let list: ListFigures | undefined;
-    try {
-      list = await measureList(client, listPods, listRuns, problems);
-      reportList(list, listRuns);
-    } catch (e) {
-      problems.push(`LIST: ${message(e)}`);
+    if (cases.has("list")) {
+      try {
+        list = await measureList(client, listPods, listRuns, problems);
+        reportList(list, listRuns);
+      } catch (e) {
+        problems.push(`LIST: ${message(e)}`);
+      }
     }
 
     let watch: WatchFigures | undefined;
-    try {
-      watch = await measureWatch(client, watchClient, watchers, watchEvents, problems);
-      reportWatch(watch);
-    } catch (e) {
-      problems.push(`watch: ${message(e)}`);
+    if (cases.has("watch")) {
+      try {
+        watch = await measureWatch(client, watchClient, watchers, watchEvents, problems);
+        reportWatch(watch);
+      } catch (e) {
+        problems.push(`watch: ${message(e)}`);
+      }
     }
 
     console.log(`\nload average after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
@@ -644,6 +773,12 @@ async function main(): Promise<void> {
         creates: creates.map(({ concurrency, result }) => ({
           concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50),
           p99Ms: result.latency.percentile(99), errors: result.errors,
+        })),
+        bindings: bound.map(({ concurrency, result }) => ({
+          concurrency, ops: result.ops, opsPerSecond: result.ops / (result.elapsedMs / 1000), p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
+        })),
+        events: events.map(({ concurrency, result }) => ({
+          concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
         })),
         bodies: bodies.map(({ body, concurrency, result }) => ({
           body, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,

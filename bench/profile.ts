@@ -5,14 +5,16 @@
 // so one profile has them all.
 //   put:        1 KiB etcd puts in a closed loop (BENCH_CONCURRENCY).
 //   pod:        pod creates in a closed loop.
+//   binding:    pods/binding of pods no scheduler serves (BENCH_BINDING_PODS, 4000, created first).
+//   event:      events.k8s.io/v1 Event creates in a closed loop.
 //   deployment: one Deployment of BENCH_REPLICAS (300) on BENCH_NODES (20) hollow nodes of the
 //               simulated node agent, profiled from its create until every replica is available
 //               (or BENCH_TIMEOUT_SECONDS, 300): apiserver, store, scheduler, controller manager and
 //               the agent's writes together; per pod.
 //
-//   npm run bench:profile -- put|pod|deployment [--top N] [--save FILE.cpuprofile]
+//   npm run bench:profile -- put|pod|binding|event|deployment [--top N] [--save FILE.cpuprofile]
 //
-// Environment: BENCH_SECONDS (profiled seconds of put/pod, default 5), BENCH_WARMUP_SECONDS (2),
+// Environment: BENCH_SECONDS (profiled seconds of the closed loops, default 5), BENCH_WARMUP_SECONDS (2),
 // BENCH_CONCURRENCY (1), BENCH_VARS (Worker vars, "NAME=value,…"). A saved profile opens in Chrome
 // DevTools' Performance panel (FILE.modules.json beside it: where each module starts in the bundle
 // its lines refer to). Source files come from the comments esbuild leaves in the bundle
@@ -26,7 +28,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import { cpuSeconds, defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
-import { HttpTarget, benchVars, envNumber, fixed, formatTable, runClosedLoop } from "./load.ts";
+import { HttpTarget, benchVars, envNumber, fixed, formatTable, runBatch, runClosedLoop } from "./load.ts";
 
 interface ProfileNode {
   id: number;
@@ -179,17 +181,77 @@ function scenario(name: string): Scenario {
       spec: { containers: [{ name: "web", image: "nginx:1.27", ports: [{ name: "http", containerPort: 80 }], resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "128Mi" } } }] },
     }));
     return {
-      setup: async (client) => {
-        const answer = await client.send("POST", "/api/v1/namespaces", Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } })));
-        if (answer.status !== 201) throw new Error(`namespace: HTTP ${answer.status}`);
-      },
+      setup: benchNamespace,
       op: async (client, seq) => {
         const answer = await client.send("POST", "/api/v1/namespaces/bench/pods", pod(seq));
         if (answer.status !== 201) throw new Error(`pod create: HTTP ${answer.status}: ${answer.body.toString().slice(0, 200)}`);
       },
     };
   }
-  throw new Error(`unknown scenario ${JSON.stringify(name)}: put or pod`);
+  if (name === "binding") {
+    // Pods no scheduler serves, created ahead (untimed); each op binds the next one.
+    const pods = Math.max(1, Math.floor(envNumber("BENCH_BINDING_PODS", 4000)));
+    const pod = (n: number) => Buffer.from(JSON.stringify({
+      apiVersion: "v1", kind: "Pod",
+      metadata: { name: `bound-${n}`, labels: { app: "bench-web" } },
+      spec: { schedulerName: "bench-manual", containers: [{ name: "web", image: "nginx:1.27", resources: { requests: { cpu: "100m", memory: "64Mi" } } }] },
+    }));
+    let next = 0;
+    return {
+      setup: async (client) => {
+        await benchNamespace(client);
+        await client.send("POST", "/api/v1/nodes", Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: "bench-node" } })));
+        const seeded = await runBatch({
+          concurrency: 16, count: pods,
+          op: async (i) => {
+            const answer = await client.send("POST", "/api/v1/namespaces/bench/pods", pod(i));
+            if (answer.status !== 201) throw new Error(`pod create: HTTP ${answer.status}: ${answer.body.toString().slice(0, 200)}`);
+          },
+        });
+        if (seeded.errors) throw new Error(`seeding: ${seeded.errors} creates failed; first: ${(seeded.firstError as Error).message}`);
+      },
+      op: async (client) => {
+        const n = next++;
+        if (n >= pods) throw new Error(`all ${pods} pods are bound: raise BENCH_BINDING_PODS`);
+        const answer = await client.send("POST", `/api/v1/namespaces/bench/pods/bound-${n}/binding`, Buffer.from(JSON.stringify({
+          apiVersion: "v1", kind: "Binding", metadata: { name: `bound-${n}` }, target: { apiVersion: "v1", kind: "Node", name: "bench-node" },
+        })));
+        if (answer.status !== 201) throw new Error(`binding: HTTP ${answer.status}: ${answer.body.toString().slice(0, 200)}`);
+      },
+    };
+  }
+  if (name === "event") {
+    // events.k8s.io/v1 Events as the node agent records an image pull.
+    const event = (n: number) => {
+      const now = new Date();
+      return Buffer.from(JSON.stringify({
+        apiVersion: "events.k8s.io/v1", kind: "Event",
+        metadata: { name: `web-${n}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(n)).toString(16)}`, namespace: "bench" },
+        eventTime: `${now.toISOString().slice(0, 19)}.${String(now.getUTCMilliseconds() * 1000).padStart(6, "0")}Z`,
+        reportingController: "kubelet", reportingInstance: "bench-node", action: "Pulled", reason: "Pulled", type: "Normal",
+        note: `Container image "nginx:1.27" already present on machine`,
+        regarding: { apiVersion: "v1", kind: "Pod", name: `web-${n}`, namespace: "bench", uid: "8f2c3a4e-0b1d-4c6e-9f7a-1b2c3d4e5f60", fieldPath: "spec.containers{web}" },
+      }));
+    };
+    return {
+      setup: benchNamespace,
+      op: async (client, seq) => {
+        const answer = await client.send("POST", "/apis/events.k8s.io/v1/namespaces/bench/events", event(seq));
+        if (answer.status !== 201) throw new Error(`event create: HTTP ${answer.status}: ${answer.body.toString().slice(0, 200)}`);
+      },
+    };
+  }
+  throw new Error(`unknown scenario ${JSON.stringify(name)}: ${SCENARIOS.join(", ")}`);
+}
+
+const SCENARIOS = ["put", "pod", "binding", "event", "deployment"];
+
+/** The bench namespace and its default ServiceAccount (made here when the controller manager is off). */
+async function benchNamespace(client: HttpTarget): Promise<void> {
+  const answer = await client.send("POST", "/api/v1/namespaces", Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } })));
+  if (answer.status !== 201) throw new Error(`namespace: HTTP ${answer.status}`);
+  const account = await client.send("POST", "/api/v1/namespaces/bench/serviceaccounts", Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } })));
+  if (account.status !== 201 && account.status !== 409) throw new Error(`default ServiceAccount: HTTP ${account.status}`);
 }
 
 /** The profiler of our Worker's isolate. Over HTTPS, Miniflare's entry worker (another isolate on the same thread) passes each request on to ours; it is not profiled. */
@@ -270,7 +332,7 @@ async function profileDeployment(inspectorPort: number, plane: import("../script
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "30" }, save: { type: "string" } } });
   const which = positionals[0] ?? "put";
-  if (!["put", "pod", "deployment"].includes(which)) throw new Error(`unknown scenario ${JSON.stringify(which)}: put, pod or deployment`);
+  if (!SCENARIOS.includes(which)) throw new Error(`unknown scenario ${JSON.stringify(which)}: ${SCENARIOS.join(", ")}`);
   const top = Number(values.top);
   const seconds = envNumber("BENCH_SECONDS", 5);
   const warmupSeconds = envNumber("BENCH_WARMUP_SECONDS", 2);
