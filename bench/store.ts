@@ -6,7 +6,8 @@
 // Environment: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP_SECONDS
 // (default 2), BENCH_CONCURRENCY ("1,32"), BENCH_TARGETS ("etcd,edgeplane"). BENCH_EDGEPLANE_URL
 // and BENCH_EDGEPLANE_TOKEN aim at a control plane that is already running instead of starting
-// one. The one started here is served straight from workerd (startControlPlane's default engine;
+// one. Beside throughput and latency it prints each server's CPU time per put (warm-up included)
+// when the server runs here: on a machine shared with other work, the steadier figure. The one started here is served straight from workerd (startControlPlane's default engine;
 // EDGEPLANE_DEV=wrangler measures it behind wrangler dev's proxy instead).
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,6 +15,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultEngine, startControlPlane } from "../scripts/dev-server.ts";
 import { startEtcd } from "../test/support/etcd.ts";
+import { cpuSeconds } from "./hollow-nodes.ts";
 import { HttpTarget, envNumber, fixed, formatTable, runClosedLoop, type LoadResult } from "./load.ts";
 
 const KEYS = 1000;
@@ -24,12 +26,16 @@ interface Server {
   /** The gateway base: `${base}/v3/kv/put` is the put endpoint. */
   base: string;
   headers: Record<string, string>;
+  /** The server's CPU seconds so far (its processes), when it runs on this machine. */
+  cpu?: () => number;
 }
 
 interface Row {
   target: string;
   concurrency: number;
   result: LoadResult;
+  /** The server's CPU milliseconds per put (warm-up included), when it runs here. */
+  cpuMsPerOp?: number;
 }
 
 function envList(name: string, fallback: string): string[] {
@@ -45,18 +51,23 @@ function putBodies(): Buffer[] {
   });
 }
 
-async function measure(server: Server, concurrency: number, bodies: Buffer[], durationMs: number, warmupMs: number): Promise<LoadResult> {
+async function measure(server: Server, concurrency: number, bodies: Buffer[], durationMs: number, warmupMs: number): Promise<Omit<Row, "target" | "concurrency">> {
   const client = new HttpTarget(server.base, server.headers, concurrency);
   try {
     // One put first, so a wrong URL or token fails loudly instead of as a run full of errors.
     const answer = JSON.parse(await client.post("/v3/kv/put", bodies[0]!)) as { header?: { revision?: string } };
     if (!answer.header?.revision) throw new Error(`${server.name}: a put answered without a revision: ${JSON.stringify(answer)}`);
-    return await runClosedLoop({
+    const cpuBefore = server.cpu?.();
+    let puts = 0;
+    const result = await runClosedLoop({
       concurrency, durationMs, warmupMs,
       op: async (_worker, seq) => {
         await client.post("/v3/kv/put", bodies[seq % KEYS]!);
+        puts++;
       },
     });
+    const cpuMsPerOp = cpuBefore === undefined || puts === 0 ? undefined : ((server.cpu!() - cpuBefore) * 1000) / puts;
+    return { result, cpuMsPerOp };
   } finally {
     client.close();
   }
@@ -70,30 +81,33 @@ interface Pair {
   concurrency: number;
   etcd: LoadResult;
   ours: LoadResult;
+  /** CPU per put: ours, etcd's. */
+  cpu: [number | undefined, number | undefined];
 }
 
 function report(rows: Row[], seconds: number, json: boolean): void {
   console.log(formatTable(
-    ["target", "concurrency", "ops/s", "p50 ms", "p99 ms", "errors"],
-    rows.map(({ target, concurrency, result }) => [
+    ["target", "concurrency", "ops/s", "p50 ms", "p99 ms", "CPU ms/put", "errors"],
+    rows.map(({ target, concurrency, result, cpuMsPerOp }) => [
       target, concurrency, fixed(result.opsPerSecond, 0), fixed(result.latency.percentile(50), 2),
-      fixed(result.latency.percentile(99), 2), result.errors,
+      fixed(result.latency.percentile(99), 2), cpuMsPerOp === undefined ? "-" : fixed(cpuMsPerOp, 3), result.errors,
     ]),
   ));
   const concurrencies = [...new Set(rows.map((r) => r.concurrency))];
   const pairs = concurrencies.flatMap((concurrency): Pair[] => {
-    const etcd = rows.find((r) => r.concurrency === concurrency && r.target === "etcd")?.result;
-    const ours = rows.find((r) => r.concurrency === concurrency && r.target === "edgeplane")?.result;
-    return etcd && ours ? [{ concurrency, etcd, ours }] : [];
+    const etcd = rows.find((r) => r.concurrency === concurrency && r.target === "etcd");
+    const ours = rows.find((r) => r.concurrency === concurrency && r.target === "edgeplane");
+    return etcd && ours ? [{ concurrency, etcd: etcd.result, ours: ours.result, cpu: [ours.cpuMsPerOp, etcd.cpuMsPerOp] }] : [];
   });
   if (pairs.length) {
     console.log();
     console.log(formatTable(
-      ["edgeplane/etcd", "ops/s", "p50", "p99"],
-      pairs.map(({ concurrency, etcd, ours }) => [
+      ["edgeplane/etcd", "ops/s", "p50", "p99", "CPU/put"],
+      pairs.map(({ concurrency, etcd, ours, cpu }) => [
         `c=${concurrency}`, ratio(ours.opsPerSecond, etcd.opsPerSecond),
         ratio(ours.latency.percentile(50), etcd.latency.percentile(50)),
         ratio(ours.latency.percentile(99), etcd.latency.percentile(99)),
+        ratio(cpu[0] ?? NaN, cpu[1] ?? NaN),
       ]),
     ));
   }
@@ -103,9 +117,9 @@ function report(rows: Row[], seconds: number, json: boolean): void {
   if (json) {
     console.log(JSON.stringify({
       benchmark: "store-put", seconds, valueBytes: VALUE_BYTES, keys: KEYS, loadavg: loadavg(),
-      results: rows.map(({ target, concurrency, result }) => ({
+      results: rows.map(({ target, concurrency, result, cpuMsPerOp }) => ({
         target, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50),
-        p99Ms: result.latency.percentile(99), errors: result.errors,
+        p99Ms: result.latency.percentile(99), cpuMsPerOp, errors: result.errors,
       })),
       ratios: pairs.map(({ concurrency, etcd, ours }) => ({
         concurrency, opsPerSecond: ours.opsPerSecond / etcd.opsPerSecond,
@@ -141,11 +155,12 @@ async function main(): Promise<void> {
     if (targets.includes("etcd")) {
       const etcd = await startEtcd();
       stops.push(etcd.stop);
-      servers.set("etcd", { name: "etcd", base: etcd.url, headers: {} });
+      servers.set("etcd", { name: "etcd", base: etcd.url, headers: {}, cpu: () => cpuSeconds((pid) => pid === etcd.pid) });
     }
     if (targets.includes("edgeplane")) {
       let url = process.env.BENCH_EDGEPLANE_URL;
       let token = process.env.BENCH_EDGEPLANE_TOKEN ?? "";
+      let cpu: (() => number) | undefined;
       if (!url) {
         const stateDir = mkdtempSync(join(tmpdir(), "edgeplane-bench-"));
         stops.push(async () => rmSync(stateDir, { recursive: true, force: true }));
@@ -153,8 +168,11 @@ async function main(): Promise<void> {
         const plane = await startControlPlane({ stateDir });
         stops.push(plane.stop);
         ({ url, token } = plane);
+        // The control plane runs in its own process group: workerd and the script that drives it.
+        const group = plane.process.pid!;
+        cpu = () => cpuSeconds((_, pgid) => pgid === group);
       }
-      servers.set("edgeplane", { name: "edgeplane", base: `${url.replace(/\/$/, "")}/etcd`, headers: { Authorization: `Bearer ${token}` } });
+      servers.set("edgeplane", { name: "edgeplane", base: `${url.replace(/\/$/, "")}/etcd`, headers: { Authorization: `Bearer ${token}` }, cpu });
     }
 
     const bodies = putBodies();
@@ -164,8 +182,7 @@ async function main(): Promise<void> {
     // Concurrency in the outer loop, so each pair is measured back to back under the same conditions.
     for (const concurrency of concurrencies) {
       for (const target of targets) {
-        const result = await measure(servers.get(target)!, concurrency, bodies, seconds * 1000, warmupSeconds * 1000);
-        rows.push({ target, concurrency, result });
+        rows.push({ target, concurrency, ...await measure(servers.get(target)!, concurrency, bodies, seconds * 1000, warmupSeconds * 1000) });
       }
     }
     console.log(`load average after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}\n`);
