@@ -3,7 +3,9 @@
 // user runs it), so pods are scheduled, started and reported Ready for real. Watches on the
 // namespace's pods and Deployments time, from each Deployment's create: every pod existing (the
 // controllers' part) and the Deployment complete, i.e. availableReplicas = replicas as `kubectl
-// rollout status` waits for (the scheduler's and the agent's parts too).
+// rollout status` waits for (the scheduler's and the agent's parts too). A timeline per workload
+// says where the time went: pods existing, bound and Ready, the requests each client sent (from the
+// audit log) and the CPU used, per window.
 //
 //   npm run bench:controllers [-- --json]
 //
@@ -45,7 +47,10 @@ const WORKLOAD_SHAPES: Workload[] = [
 /** First sight of each pod and of its Ready condition, and each Deployment's completion, from two watches of the namespace. */
 class Progress {
   readonly podSeenAt = new Map<string, number>();
+  readonly podBoundAt = new Map<string, number>();
   readonly podReadyAt = new Map<string, number>();
+  /** Each Deployment status seen: when, and how many replicas it said were available. */
+  readonly availableSeen: { at: number; available: number }[] = [];
   /** Pods seen per Deployment (its app label) and when its last pod was first seen. */
   readonly podsOf = new Map<string, number>();
   readonly allPodsAt = new Map<string, number>();
@@ -69,11 +74,13 @@ class Progress {
         this.podsOf.set(app, seen);
         if (seen === this.replicas) this.allPodsAt.set(app, at);
       }
+      if (pod.spec?.nodeName && !this.podBoundAt.has(name)) this.podBoundAt.set(name, at);
       const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
       if (ready && !this.podReadyAt.has(name)) this.podReadyAt.set(name, at);
     });
     await this.watch(api, "/apis/apps/v1", "deployments", (d: Deployment, at) => {
       const s = d.status;
+      this.availableSeen.push({ at, available: s?.availableReplicas ?? 0 });
       const done = (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) && s?.updatedReplicas === this.replicas && s.availableReplicas === this.replicas && s.replicas === this.replicas;
       if (done && !this.completeAt.has(d.metadata!.name!)) this.completeAt.set(d.metadata!.name!, at);
     });
@@ -122,7 +129,95 @@ interface Figures {
   complete: LatencyRecorder;
   podReady: LatencyRecorder;
   cpu: { plane: number; agent: number };
+  timeline: TimelineRow[];
   problems: string[];
+}
+
+/** The request groups the timeline counts, from the audit log: who sent what. */
+const REQUEST_GROUPS = ["cm pod creates", "cm events", "cm status", "cm watches", "cm other", "sched binds", "sched other", "node writes", "node reads"] as const;
+type RequestGroup = (typeof REQUEST_GROUPS)[number];
+
+function requestGroup(user: string, verb: string, resource: string): RequestGroup {
+  const read = verb === "get" || verb === "list" || verb === "watch";
+  if (user === "system:kube-controller-manager") {
+    if (verb === "create" && resource === "pods") return "cm pod creates";
+    if (resource === "events") return "cm events";
+    if (resource.endsWith("/status")) return "cm status";
+    return verb === "watch" ? "cm watches" : "cm other";
+  }
+  if (user === "system:kube-scheduler") return resource === "pods/binding" ? "sched binds" : "sched other";
+  return read ? "node reads" : "node writes";
+}
+
+/** One window of the run: pods existing, bound and Ready at its end, the Deployments' available replicas, requests in it by group, and CPU used in it. */
+interface TimelineRow {
+  from: number;
+  to: number;
+  exist: number;
+  bound: number;
+  ready: number;
+  available: number;
+  requests: Record<RequestGroup, number>;
+  /** The controller manager's pod creates in the window: median latency (received → answered), ms. */
+  createP50Ms: number;
+  planeCpu: number;
+  agentCpu: number;
+}
+
+/** Window ends, in seconds from the first create: every second for 10 s, then wider. */
+const WINDOW_ENDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600];
+
+/** Every audited request since `since` (wall-clock ms): when it was received relative to `since`, its group and its latency. */
+async function auditedRequests(api: HttpTarget, since: number): Promise<{ at: number; group: RequestGroup; create: boolean; ms: number }[]> {
+  const out: { at: number; group: RequestGroup; create: boolean; ms: number }[] = [];
+  let next: string | undefined;
+  do {
+    const answer = await api.send("GET", `/audit/v1/events?since=${encodeURIComponent(new Date(since).toISOString())}&limit=5000${next ? `&continue=${encodeURIComponent(next)}` : ""}`);
+    if (answer.status !== 200) throw new Error(`audit log: HTTP ${answer.status}`);
+    const list = JSON.parse(answer.body.toString("utf8")) as {
+      metadata: { continue?: string };
+      items: { verb: string; user: { username: string }; objectRef?: { resource?: string; subresource?: string }; requestReceivedTimestamp: string; stageTimestamp: string }[];
+    };
+    for (const e of list.items) {
+      const resource = `${e.objectRef?.resource ?? "-"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""}`;
+      const received = Date.parse(e.requestReceivedTimestamp);
+      const group = requestGroup(e.user.username, e.verb, resource);
+      out.push({ at: (received - since) / 1000, group, create: group === "cm pod creates", ms: Date.parse(e.stageTimestamp) - received });
+    }
+    next = list.metadata.continue || undefined;
+  } while (next);
+  return out;
+}
+
+function buildTimeline(progress: Progress, start: number, end: number, requests: { at: number; group: RequestGroup; ms: number }[], cpu: { at: number; plane: number; agent: number }[]): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  const upTo = (times: Iterable<number>, t: number) => {
+    let n = 0;
+    for (const at of times) if ((at - start) / 1000 <= t) n++;
+    return n;
+  };
+  const cpuAt = (t: number) => {
+    let last = cpu[0]!;
+    for (const sample of cpu) if (sample.at <= t) last = sample;
+    return last;
+  };
+  let from = 0;
+  const seconds = (end - start) / 1000;
+  for (const to of WINDOW_ENDS) {
+    const inWindow = requests.filter((r) => r.at >= from && r.at < to);
+    const counts = Object.fromEntries(REQUEST_GROUPS.map((g) => [g, inWindow.filter((r) => r.group === g).length])) as Record<RequestGroup, number>;
+    const creates = new LatencyRecorder();
+    for (const r of inWindow) if (r.group === "cm pod creates") creates.record(r.ms);
+    const available = progress.availableSeen.filter((s) => (s.at - start) / 1000 <= to).reduce((n, s) => Math.max(n, s.available), 0);
+    const [a, b] = [cpuAt(from), cpuAt(to)];
+    rows.push({
+      from, to, exist: upTo(progress.podSeenAt.values(), to), bound: upTo(progress.podBoundAt.values(), to), ready: upTo(progress.podReadyAt.values(), to),
+      available, requests: counts, createP50Ms: creates.percentile(50), planeCpu: b.plane - a.plane, agentCpu: b.agent - a.agent,
+    });
+    from = to;
+    if (to >= seconds) break;
+  }
+  return rows;
 }
 
 async function runWorkload(workload: Workload, nodes: number, concurrency: number, timeoutSeconds: number): Promise<Figures> {
@@ -147,6 +242,12 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     const cpuBefore = { plane: cpuSeconds((_, g) => g === planeGroup), agent: cpuSeconds((p) => p === agentPid) };
     const sentAt = new Map<string, number>();
     const start = performance.now();
+    const startWall = Date.now();
+    const cpuSamples = [{ at: 0, plane: 0, agent: 0 }];
+    const sampler = setInterval(() => cpuSamples.push({
+      at: (performance.now() - start) / 1000,
+      plane: cpuSeconds((_, g) => g === planeGroup) - cpuBefore.plane, agent: cpuSeconds((p) => p === agentPid) - cpuBefore.agent,
+    }), 250);
     const names = Array.from({ length: workload.deployments }, (_, i) => `web-${i}`);
     const created = await runBatch({
       concurrency, count: names.length,
@@ -159,6 +260,8 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     const total = sentAt.size * workload.replicas;
     if (!(await until(() => progress.podSeenAt.size >= total, deadline))) progress.problems.push(`only ${progress.podSeenAt.size} of ${total} pods exist after ${timeoutSeconds} s`);
     if (!(await until(() => progress.completeAt.size >= sentAt.size, deadline))) progress.problems.push(`only ${progress.completeAt.size} of ${sentAt.size} Deployments complete after ${timeoutSeconds} s`);
+    const end = performance.now();
+    clearInterval(sampler);
     const cpu = { plane: cpuSeconds((_, g) => g === planeGroup) - cpuBefore.plane, agent: cpuSeconds((p) => p === agentPid) - cpuBefore.agent };
 
     const exist = new LatencyRecorder();
@@ -173,11 +276,17 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     }
     for (const [name, at] of progress.completeAt) complete.record(at - sentAt.get(name)!);
     const last = (values: Iterable<number>) => Math.max(start, ...values);
+    let timeline: TimelineRow[] = [];
+    try {
+      timeline = buildTimeline(progress, start, end, await auditedRequests(api, startWall), cpuSamples);
+    } catch (e) {
+      progress.problems.push(`no timeline: ${message(e)}`);
+    }
     return {
       workload, pods: progress.podSeenAt.size,
       existSeconds: (last(progress.podSeenAt.values()) - start) / 1000,
       completeSeconds: progress.completeAt.size < workload.deployments ? NaN : (last(progress.completeAt.values()) - start) / 1000,
-      exist, complete, podReady, cpu, problems: progress.problems,
+      exist, complete, podReady, cpu, timeline, problems: progress.problems,
     };
   } finally {
     progress.close();
@@ -225,7 +334,7 @@ async function main(): Promise<void> {
         name: r.workload.name, pods: r.pods, existSeconds: r.existSeconds, completeSeconds: r.completeSeconds,
         podsExistPerSecond: r.pods / r.existSeconds, existP50Ms: r.exist.percentile(50), existP99Ms: r.exist.percentile(99),
         completeP50Ms: r.complete.percentile(50), completeP99Ms: r.complete.percentile(99), podReadyP50Ms: r.podReady.percentile(50), podReadyP99Ms: r.podReady.percentile(99),
-        planeCpuMsPerPod: (r.cpu.plane * 1000) / r.pods, agentCpuMsPerPod: (r.cpu.agent * 1000) / r.pods,
+        planeCpuMsPerPod: (r.cpu.plane * 1000) / r.pods, agentCpuMsPerPod: (r.cpu.agent * 1000) / r.pods, timeline: r.timeline,
       })),
       problems,
     }, null, 2));
@@ -242,6 +351,14 @@ cpu/pod: CPU of the control plane's process group (Miniflare + workerd: apiserve
       fixed((r.cpu.plane * 1000) / r.pods, 1), fixed((r.cpu.agent * 1000) / r.pods, 1),
     ]),
   ));
+  for (const r of results) {
+    if (!r.timeline.length) continue;
+    console.log(`\n${r.workload.title}: timeline (s from the first create; pods and available replicas at the window's end; requests received in it, from the audit log; CPU seconds used in it)`);
+    console.log(formatTable(
+      ["window s", "exist", "bound", "Ready", "available", ...REQUEST_GROUPS, "create p50 ms", "plane cpu s", "agent cpu s"],
+      r.timeline.map((w) => [`${w.from}–${w.to}`, w.exist, w.bound, w.ready, w.available, ...REQUEST_GROUPS.map((g) => w.requests[g]), fixed(w.createP50Ms, 0), fixed(w.planeCpu, 2), fixed(w.agentCpu, 2)]),
+    ));
+  }
   console.log(`\nkube-controller-manager at 20 QPS (burst 30): ~50 s for 1,000 pods; the goal here: 1,000 pods existing in ≤ 5 s, the Deployment complete in ≤ 10 s`);
   console.log(`load average after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
   if (problems.length) {
