@@ -9,7 +9,7 @@ import { storeObjectName, MAIN_SHARD } from "../shards.ts";
 import { ApiClient, type KubeObject } from "./api-client.ts";
 import { byNodeName, byOwnerUid, Informer, type InformerOptions } from "./informer.ts";
 import { StoreChanges } from "./store-changes.ts";
-import { compactStore, droppingFetch, freshNamespace, loggingFetch, testClient } from "./testing.ts";
+import { compactStore, droppingFetch, freshNamespace, loggingFetch, testClient, workerFetch } from "./testing.ts";
 
 const client = testClient();
 const configMapNames = builtin("v1", "configmaps");
@@ -172,6 +172,64 @@ describe("Informer", () => {
     stop.abort();
     await running;
     expect(handlers.seen[7]).toBe(`add late@${late.metadata!.resourceVersion}`);
+  });
+
+  it("relists a page at a time: each page reaches the cache and the handlers before the next is asked for, the cursor moving last", async () => {
+    const ns = await freshNamespace(client);
+    const names = Array.from({ length: 120 }, (_, i) => `cm-${String(i).padStart(3, "0")}`);
+    await Promise.all(names.map((name) => configMaps.create(ns, { metadata: { name } })));
+    const { fetch, log } = loggingFetch();
+    const informer = configMapInformer(testClient(fetch), ns, { pageSize: 50 });
+    /** For each handler call: how many list pages had been asked for, and where the cursor was. */
+    const calls: { what: string; pages: number; cursor: string | undefined; cached: number }[] = [];
+    const record = (what: string) => calls.push({ what, pages: log.filter((l) => l.startsWith("GET")).length, cursor: informer.resourceVersion, cached: informer.lister.list(ns).length });
+    informer.addEventHandler({ onAdd: (o) => record(`add ${o.metadata!.name}`), onUpdate: (_, o) => record(`update ${o.metadata!.name}`), onDelete: (o) => record(`delete ${o.metadata!.name}`) });
+
+    await informer.catchUp();
+    expect(calls.map((c) => c.what)).toEqual(names.map((n) => `add ${n}`));
+    // The first 50 were handed over after one page, with those 50 in the cache; the last 20 after three.
+    expect(calls.map((c) => c.pages)).toEqual([...Array(50).fill(1), ...Array(50).fill(2), ...Array(20).fill(3)]);
+    expect(calls.map((c) => c.cached)).toEqual([...Array(50).fill(50), ...Array(50).fill(100), ...Array(20).fill(120)]);
+    expect(calls.every((c) => c.cursor === undefined)).toBe(true);
+    expect(informer.resourceVersion).toBeDefined();
+    const before = informer.resourceVersion!;
+
+    // Gone while the cursor was compacted away: 70 deleted, one changed. The deletes come after the last page.
+    await Promise.all(names.slice(50).map((name) => configMaps.delete(ns, name)));
+    await configMaps.patch(ns, names[0]!, { data: { v: "2" } }, "merge");
+    await compactStore((await configMaps.list(ns)).metadata.resourceVersion!);
+    calls.length = 0;
+    log.length = 0;
+    await informer.catchUp();
+    expect(log).toEqual([`WATCH /api/v1/namespaces/${ns}/configmaps`, `GET /api/v1/namespaces/${ns}/configmaps`]);
+    expect(calls.map((c) => c.what)).toEqual([`update ${names[0]}`, ...names.slice(50).map((n) => `delete ${n}`)]);
+    expect(calls.every((c) => c.cursor === before)).toBe(true);
+    expect(Number(informer.resourceVersion)).toBeGreaterThan(Number(before));
+    expect(informer.lister.list(ns).map((c) => c.metadata!.name).sort()).toEqual(names.slice(0, 50));
+  });
+
+  it("leaves its old cursor when a relist is cut short, and the next catch-up finishes it without handing anything over twice", async () => {
+    const ns = await freshNamespace(client);
+    const names = Array.from({ length: 30 }, (_, i) => `cm-${String(i).padStart(2, "0")}`);
+    await Promise.all(names.map((name) => configMaps.create(ns, { metadata: { name } })));
+    let failNextPage = true;
+    const failing: typeof workerFetch = (request) => {
+      if (failNextPage && new URL(request.url).searchParams.has("continue")) {
+        failNextPage = false;
+        return Promise.reject(new Error("connection reset"));
+      }
+      return workerFetch(request);
+    };
+    const informer = configMapInformer(testClient(failing), ns, { pageSize: 20 });
+    const handlers = watchHandlers(informer);
+    await expect(informer.catchUp()).rejects.toThrow("connection reset");
+    expect(informer.resourceVersion).toBeUndefined();
+    expect(handlers.seen.map((s) => s.split("@")[0])).toEqual(names.slice(0, 20).map((n) => `add ${n}`));
+
+    await informer.catchUp();
+    expect(handlers.seen.map((s) => s.split("@")[0])).toEqual(names.map((n) => `add ${n}`));
+    expect(informer.resourceVersion).toBeDefined();
+    expect(informer.lister.list(ns)).toHaveLength(30);
   });
 
   it("catchUp returns once caught up to now and leaves no watch open", async () => {

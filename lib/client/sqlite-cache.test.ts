@@ -108,4 +108,27 @@ describe("SqliteCache", () => {
       expect(b.list().map((o) => o.metadata!.name)).toEqual(["y"]);
     });
   });
+
+  it("walks a large cache a page at a time, and rebuilds index entries over every page", async () => {
+    const stub = host();
+    await runInDurableObject(stub, (_instance, state) => {
+      const cache = new SqliteCache<ConfigMap>(state.storage, "many");
+      const informer = new Informer(configMaps, { cache, indexers: {} });
+      const names = Array.from({ length: 1_200 }, (_, i) => `cm-${String(i).padStart(4, "0")}`);
+      cache.apply({ put: names.map((name, i) => ({ metadata: { name, namespace: "n", labels: { colour: i % 2 ? "red" : "blue" } } })), delete: [], resourceVersion: "5" });
+
+      const visited: string[] = [];
+      informer.lister.each((cm) => {
+        visited.push(cm.metadata!.name!);
+        // Deleted ahead of the walk, after the first object: a walk that read everything first would still visit it.
+        if (visited.length === 1) cache.apply({ put: [], delete: ["n/cm-1199"], resourceVersion: "6" });
+      });
+      expect(visited).toEqual(names.slice(0, 1_199));
+
+      const reopened = new SqliteCache<ConfigMap>(state.storage, "many");
+      new Informer(configMaps, { cache: reopened, indexers: { colour: byColour } });
+      expect(reopened.byIndex("colour", "red")).toHaveLength(599);
+      expect(reopened.byIndex("colour", "blue")).toHaveLength(600);
+    });
+  });
 });
