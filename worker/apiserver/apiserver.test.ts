@@ -225,6 +225,35 @@ describe("Kubernetes API", () => {
     expect(spent.conditions).toEqual([expect.objectContaining({ type: "DisruptionAllowed", status: "False", reason: "InsufficientPods" })]);
   });
 
+  it("binds a pod as kube's BindingREST: node, annotations and PodScheduled in one write, no managedFields entry, kube's conflicts", async () => {
+    const ns = await freshNamespace();
+    const pods = `/api/v1/namespaces/${ns}/pods`;
+    const created = (await api("POST", `${pods}?fieldManager=creator`, { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "x" }] } })).body;
+    // A refused binding changes nothing: a stale uid, a gated pod.
+    const stale = await api("POST", `${pods}/p/binding`, { metadata: { name: "p", uid: "not-the-uid" }, target: { kind: "Node", name: "node-1" } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.message).toBe(`Operation cannot be fulfilled on pods/binding "p": Precondition failed: UID in precondition: not-the-uid, UID in object meta: ${created.metadata.uid}`);
+    expect((await api("POST", `${pods}/p/binding`, { metadata: { name: "other" }, target: { kind: "Node", name: "node-1" } })).status).toBe(400);
+    expect((await api("GET", `${pods}/p`)).body.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+
+    const bound = await api("POST", `${pods}/p/binding?fieldManager=scheduler`, {
+      apiVersion: "v1", kind: "Binding", metadata: { name: "p", uid: created.metadata.uid, annotations: { "example.com/placed": "yes" } }, target: { kind: "Node", name: "node-1" },
+    });
+    expect(bound.status).toBe(201);
+    const pod = (await api("GET", `${pods}/p`)).body;
+    expect(pod.spec.nodeName).toBe("node-1");
+    expect(pod.metadata.annotations).toEqual({ "example.com/placed": "yes" });
+    expect(pod.status.conditions).toEqual([{ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: expect.any(String) }]);
+    expect(pod.metadata.managedFields).toEqual(created.metadata.managedFields);
+
+    await api("POST", pods, { metadata: { name: "gated" }, spec: { schedulingGates: [{ name: "example.com/wait" }], containers: [{ name: "c", image: "x" }] } });
+    const gated = await api("POST", `${pods}/gated/binding`, { metadata: { name: "gated" }, target: { kind: "Node", name: "node-1" } });
+    expect(gated.status).toBe(409);
+    expect(gated.body.message).toBe(`Operation cannot be fulfilled on pods/binding "gated": pod gated has non-empty .spec.schedulingGates`);
+    expect((await api("GET", `${pods}/gated`)).body.spec.nodeName).toBeUndefined();
+    expect((await api("POST", `${pods}/missing/binding`, { target: { kind: "Node", name: "node-1" } })).status).toBe(404);
+  });
+
   it("records managedFields per field manager", async () => {
     const ns = await freshNamespace();
     const path = `/api/v1/namespaces/${ns}/configmaps`;

@@ -77,7 +77,7 @@ const HANDLERS: SubresourceHandler[] = [
   {
     subresource: "binding",
     serves: core("pods"),
-    methods: { POST: async ({ c, target, store, dryRun, manager }) => c.json(await bindPod(store, target.namespace!, target.name, await readObject(c), dryRun, manager), 201) },
+    methods: { POST: async ({ c, target, store, dryRun }) => c.json(await bindPod(store, target.namespace!, target.name, await readObject(c), dryRun), 201) },
   },
   {
     subresource: "eviction",

@@ -25,8 +25,8 @@ export interface ListQuery {
 
 export interface WriteOptions {
   dryRun?: boolean;
-  /** status: only the status moves; finalize: only spec.finalizers (a Namespace's); binding: a pod's node, annotations and conditions. */
-  subresource?: "status" | "finalize" | "binding";
+  /** status: only the status moves; finalize: only spec.finalizers (a Namespace's). */
+  subresource?: "status" | "finalize";
   /** Who is writing, for metadata.managedFields. */
   manager?: string;
   /** The object carries managedFields already worked out (server-side apply). */
@@ -324,6 +324,30 @@ export class RegistryStore {
     });
   }
 
+  /**
+   * kube's Storage.GuaranteedUpdate beneath the strategy, for a subresource whose REST writes the
+   * store itself (pods/binding): `change` gets the stored object (its own copy) and answers the
+   * next one, written if nothing wrote in between (else read again and retried), with no
+   * defaulting, validation or managedFields of its own.
+   */
+  async storageUpdate(namespace: string | undefined, name: string, dryRun: boolean, change: (current: KubeObject) => KubeObject): Promise<KubeObject> {
+    const key = this.key(namespace, name);
+    let stored = await this.read(namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const next = change(this.decode(stored.object));
+      delete next.metadata!.resourceVersion;
+      if (dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: String(stored.modRevision) } };
+      const outcome = await this.written((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
+      if (outcome.ok) {
+        next.metadata!.resourceVersion = String(outcome.revision);
+        return next;
+      }
+      if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+      stored = outcome.current;
+    }
+    throw this.staleError(name);
+  }
+
   staleError(name: string): ApiError {
     return apiErrors.conflict(this.def.group, this.def.resource, name, "the object has been modified; please apply your changes to the latest version and try again");
   }
@@ -414,14 +438,6 @@ export class RegistryStore {
       const kept = structuredClone(current);
       kept.status = status;
       this.def.defaults?.(kept);
-      return this.finishUpdate(current, kept, options);
-    }
-    if (options.subresource === "binding") {
-      // A binding writes spec.nodeName, its annotations and the PodScheduled condition in one write, as kube's does.
-      const kept = structuredClone(current);
-      kept.spec = { ...kept.spec, nodeName: next.spec?.nodeName };
-      kept.metadata!.annotations = next.metadata?.annotations;
-      kept.status = next.status;
       return this.finishUpdate(current, kept, options);
     }
     if (options.subresource === "finalize") {

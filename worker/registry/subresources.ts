@@ -67,19 +67,35 @@ export async function updateScale(store: RegistryStore, namespace: string | unde
 
 // ---- pods/binding ----
 
-export async function bindPod(pods: RegistryStore, namespace: string, name: string, binding: KubeObject, dryRun: boolean, manager?: string): Promise<KubeObject> {
-  const node = binding?.target?.name;
-  if (binding?.target?.kind && binding.target.kind !== "Node") throw apiErrors.badRequest(`binding target must be a Node, got ${binding.target.kind}`);
-  if (!node) throw apiErrors.invalid("", "Binding", name, [{ reason: "FieldValueRequired", field: "target.name", message: "Required value" }]);
-  await pods.guaranteedUpdate(namespace, name, { dryRun, manager, subresource: "binding" }, (pod) => {
-    if (pod.metadata!.deletionTimestamp) throw apiErrors.conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host");
-    if (pod.spec?.nodeName) throw apiErrors.conflict("", "pods", name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+/**
+ * The scheduler's write, as kube's BindingREST: the pod gets its node, the binding's annotations
+ * and PodScheduled=True in one store update, straight beneath the pod strategy (no update
+ * validation, no managedFields entry, as kube records none for a binding). The binding's uid and
+ * resourceVersion, when set, are preconditions on the pod.
+ */
+export async function bindPod(pods: RegistryStore, namespace: string, name: string, binding: KubeObject, dryRun: boolean): Promise<KubeObject> {
+  if (binding === null || typeof binding !== "object" || Array.isArray(binding)) throw apiErrors.badRequest("the body of the request must be a Binding object");
+  if (binding.kind !== undefined && binding.kind !== "Binding") throw apiErrors.badRequest(`expected a Binding, got ${binding.kind}`);
+  if (binding.metadata?.name !== undefined && binding.metadata.name !== name) throw apiErrors.badRequest("name in URL does not match name in Binding object");
+  const node = binding.target?.name;
+  if (binding.target?.kind && binding.target.kind !== "Node") throw apiErrors.badRequest(`binding target must be a Node, got ${binding.target.kind}`);
+  if (!node || typeof node !== "string") throw apiErrors.invalid("", "Binding", name, [{ reason: "FieldValueRequired", field: "target.name", message: "Required value" }]);
+  const annotations = binding.metadata?.annotations;
+  if (annotations !== undefined && annotations !== null && (typeof annotations !== "object" || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== "string"))) {
+    throw apiErrors.invalid("", "Binding", name, [{ reason: "FieldValueInvalid", field: "metadata.annotations", message: "Invalid value: must be a map of strings to strings" }]);
+  }
+  const { uid, resourceVersion } = binding.metadata ?? {};
+  const refused = (why: string) => apiErrors.conflict("", "pods/binding", name, why);
+  await pods.storageUpdate(namespace, name, dryRun, (pod) => {
+    const meta = pod.metadata!;
+    if (uid && uid !== meta.uid) throw refused(`Precondition failed: UID in precondition: ${uid}, UID in object meta: ${meta.uid}`);
+    if (resourceVersion && resourceVersion !== meta.resourceVersion) throw refused(`Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
+    if (meta.deletionTimestamp) throw refused(`pod ${name} is being deleted, cannot be assigned to a host`);
+    if (pod.spec?.nodeName) throw refused(`pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    if (pod.spec?.schedulingGates?.length) throw refused(`pod ${name} has non-empty .spec.schedulingGates`);
     pod.spec = { ...pod.spec, nodeName: node };
-    pod.metadata!.annotations = { ...pod.metadata!.annotations, ...binding.metadata?.annotations };
-    // The pod is now scheduled: PodScheduled=True replaces a past refusal.
-    const conditions = (pod.status?.conditions ?? []).filter((c: { type?: string }) => c.type !== "PodScheduled");
-    conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: kubeTime() });
-    pod.status = { ...pod.status, conditions };
+    if (annotations && Object.keys(annotations).length) meta.annotations = { ...meta.annotations, ...annotations };
+    pod.status = { ...pod.status, conditions: withPodCondition(pod.status?.conditions, { type: "PodScheduled", status: "True" }) };
     return pod;
   });
   return success(201);
@@ -156,8 +172,8 @@ async function markDisruptedAndDelete(pods: RegistryStore, namespace: string, na
   await pods.delete(namespace, name, options);
 }
 
-/** podutil.UpdatePodCondition: the transition time moves only when the status does. */
-function withPodCondition(conditions: Record<string, unknown>[] | undefined, condition: { type: string; status: string; reason: string; message: string }): Record<string, unknown>[] {
+/** podutil.UpdatePodCondition: the condition replaces the one of its type; the transition time moves only when the status does. */
+function withPodCondition(conditions: Record<string, unknown>[] | undefined, condition: { type: string; status: string; reason?: string; message?: string }): Record<string, unknown>[] {
   const existing = (conditions ?? []).find((c) => c.type === condition.type);
   const updated = { ...condition, lastProbeTime: null, lastTransitionTime: existing?.status === condition.status ? existing.lastTransitionTime : kubeTime() };
   return existing ? conditions!.map((c) => (c === existing ? updated : c)) : [...(conditions ?? []), updated];
