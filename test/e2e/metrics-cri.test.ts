@@ -9,7 +9,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { criSuite } from "../support/cri-agent.ts";
+import { criSuite } from "../support/agent-suite.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "metrics-cri";

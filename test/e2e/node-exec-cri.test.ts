@@ -10,7 +10,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { describe, expect, it } from "vitest";
 import { KUBECTLS, type KubectlResult } from "../support/kubectl.ts";
-import { criSuite } from "../support/cri-agent.ts";
+import { criSuite } from "../support/agent-suite.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "exec-cri";

@@ -4,60 +4,27 @@
 // SPDY-only kubectls (1.27–1.29) get the Status naming the version they need; a raw v5/v4 channel
 // client sees the tty's size and the error channel's Status; an agent killed mid-exec ends the
 // session with an error, and exec works again once it is back.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgent } from "../../scripts/build-agent.ts";
-import { KUBECTLS, startKubectlHarness, type KubectlHarness, type KubectlResult } from "../support/kubectl.ts";
-import { bootstrapToken } from "../../scripts/local-node.ts";
-import { until as waitUntil } from "../support/until.ts";
+import { describe, expect, it } from "vitest";
+import { KUBECTLS, type KubectlResult } from "../support/kubectl.ts";
+import { agentSuite } from "../support/agent-suite.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "exec-node";
-const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
 /** kubectl exec speaks WebSocket from 1.30; the older ones only SPDY. */
 const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 99);
 const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 30);
 const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 30);
-let harness: KubectlHarness;
-let dir: string;
-let bundle: string;
-let stateDir: string;
-let agent: ChildProcess | undefined;
-let agentOutput = "";
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "node-exec-e2e-"));
-  bundle = join(dir, "edgeplane-agent.mjs");
-  stateDir = join(dir, "agent");
-  await buildAgent(bundle);
-  harness = await startKubectlHarness("node-exec-e2e-");
-});
-
-afterAll(async () => {
-  agent?.kill("SIGKILL");
-  await harness?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function startAgent(args: string[]): ChildProcess {
-  const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (d) => (agentOutput += d));
-  child.stderr!.on("data", (d) => (agentOutput += d));
-  return child;
-}
-
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
-  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-4000)}` });
+const suite = agentSuite({ prefix: "node-exec-e2e" });
+const { until } = suite;
 
 /** A kubectl run with `input` on its stdin (then closed). */
 function withInput(binary: string, input: string, ...args: string[]): Promise<KubectlResult> {
-  const child = spawn(binary, args, { env: harness.env(), stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(binary, args, { env: suite.harness.env(), stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -67,7 +34,7 @@ function withInput(binary: string, input: string, ...args: string[]): Promise<Ku
 }
 
 async function running(name: string): Promise<void> {
-  await until(`pod ${name} to run`, async () => ((await harness.ok(kubectl, "get", "pod", name, "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
+  await until(`pod ${name} to run`, async () => ((await suite.harness.ok(kubectl, "get", "pod", name, "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
 }
 
 interface ChannelSession {
@@ -79,8 +46,8 @@ interface ChannelSession {
 
 /** A raw channel client: connects to `path` with `protocols`, sends `messages` once open, and collects every channel until the server closes. */
 function channelClient(path: string, protocols: string[], messages: Buffer[]): Promise<ChannelSession> {
-  const url = harness.plane.url.replace(/^https/, "wss") + path;
-  const socket = new WebSocket(url, protocols, { headers: { Authorization: `Bearer ${harness.plane.token}` }, ca: harness.plane.caPem });
+  const url = suite.harness.plane.url.replace(/^https/, "wss") + path;
+  const socket = new WebSocket(url, protocols, { headers: { Authorization: `Bearer ${suite.harness.plane.token}` }, ca: suite.harness.plane.caPem });
   const channels: Record<number, string> = {};
   socket.on("open", () => {
     for (const message of messages) socket.send(message);
@@ -96,26 +63,25 @@ function channelClient(path: string, protocols: string[], messages: Buffer[]): P
 
 describe("kubectl exec and attach through the node tunnel (simulated runtime)", () => {
   it("every WebSocket kubectl runs a command and gets its output", async () => {
-    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
-    await until("the tunnel to connect", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
-    await harness.ok(kubectl, "run", "web", "--image=busybox");
+    suite.start([...await suite.joinArgs(NODE), "--runtime", "simulated"]);
+    await until("the tunnel to connect", async () => (suite.output().includes("tunnel connected") ? true : undefined));
+    await suite.harness.ok(kubectl, "run", "web", "--image=busybox");
     await running("web");
     expect(WEBSOCKET_KUBECTLS.length).toBeGreaterThan(0);
     for (const binary of WEBSOCKET_KUBECTLS) {
-      expect(await harness.ok(binary, "exec", "web", "--", "echo", "hi"), binary).toBe("hi\n");
-      expect(await harness.ok(binary, "exec", "web", "--", "sh", "-c", "echo one; echo two"), binary).toBe("one\ntwo\n");
+      expect(await suite.harness.ok(binary, "exec", "web", "--", "echo", "hi"), binary).toBe("hi\n");
+      expect(await suite.harness.ok(binary, "exec", "web", "--", "sh", "-c", "echo one; echo two"), binary).toBe("one\ntwo\n");
     }
   });
 
   it("exit codes propagate, and stderr is kept apart", async () => {
     for (const binary of WEBSOCKET_KUBECTLS) {
-      const failed = await harness.kubectl(binary, "exec", "web", "--", "sh", "-c", "echo out; exit 3");
+      const failed = await suite.harness.kubectl(binary, "exec", "web", "--", "sh", "-c", "echo out; exit 3");
       expect(failed.code, binary).toBe(3);
       expect(failed.stdout, binary).toBe("out\n");
       expect(failed.stderr, binary).toContain("command terminated with exit code 3");
     }
-    const missing = await harness.kubectl(kubectl, "exec", "web", "--", "nosuchcommand");
+    const missing = await suite.harness.kubectl(kubectl, "exec", "web", "--", "nosuchcommand");
     expect(missing.code).toBe(127);
     expect(missing.stdout).toBe("");
     expect(missing.stderr).toContain("sh: nosuchcommand: not found");
@@ -131,8 +97,8 @@ describe("kubectl exec and attach through the node tunnel (simulated runtime)", 
   });
 
   it("kubectl attach -i joins a running container that takes stdin", async () => {
-    writeFileSync(join(dir, "cat.json"), JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "cat" }, spec: { containers: [{ name: "cat", image: "busybox", command: ["cat"], stdin: true }] } }));
-    await harness.ok(kubectl, "apply", "-f", join(dir, "cat.json"));
+    writeFileSync(join(suite.dir, "cat.json"), JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "cat" }, spec: { containers: [{ name: "cat", image: "busybox", command: ["cat"], stdin: true }] } }));
+    await suite.harness.ok(kubectl, "apply", "-f", join(suite.dir, "cat.json"));
     await running("cat");
     for (const binary of WEBSOCKET_KUBECTLS) {
       const attached = await withInput(binary, "hello\n", "attach", "-i", "cat");
@@ -144,7 +110,7 @@ describe("kubectl exec and attach through the node tunnel (simulated runtime)", 
   it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
     expect(SPDY_KUBECTLS.length).toBeGreaterThan(0);
     for (const binary of SPDY_KUBECTLS) {
-      const exec = await harness.kubectl(binary, "exec", "web", "--", "echo", "hi");
+      const exec = await suite.harness.kubectl(binary, "exec", "web", "--", "echo", "hi");
       expect(exec.code, binary).not.toBe(0);
       expect(exec.stderr, binary).toContain("exec needs kubectl 1.30 or newer: this server speaks only WebSocket (v5.channel.k8s.io), not SPDY");
       const attach = await withInput(binary, "", "attach", "-i", "cat");
@@ -172,27 +138,27 @@ describe("kubectl exec and attach through the node tunnel (simulated runtime)", 
   });
 
   it("an agent killed mid-exec ends the session with an error; exec is 'not connected', then works once the agent is back", async () => {
-    const child = spawn(kubectl, ["exec", "web", "--", "sh", "-c", "echo started; sleep 600"], { env: harness.env(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(kubectl, ["exec", "web", "--", "sh", "-c", "echo started; sleep 600"], { env: suite.harness.env(), stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
     const exited = once(child, "exit");
     await until("the command to start", async () => (out.includes("started") ? true : undefined));
-    agent!.kill("SIGKILL");
-    await once(agent!, "exit");
+    suite.agent!.kill("SIGKILL");
+    await once(suite.agent!, "exit");
     const [code] = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`kubectl exec still running: ${out}`)), 10_000))]) as [number];
     expect(code).not.toBe(0);
     expect(out).toContain("the stream to the node ended");
     const refused = await until("exec to be refused", async () => {
-      const result = await harness.kubectl(kubectl, "exec", "web", "--", "echo", "hi");
+      const result = await suite.harness.kubectl(kubectl, "exec", "web", "--", "echo", "hi");
       return result.code !== 0 ? result.stderr : undefined;
     }, 10_000);
     expect(refused).toContain(`node "${NODE}" is not connected`);
 
-    agentOutput = "";
-    agent = startAgent(["run", "--state-dir", stateDir]);
+    suite.forgetOutput();
+    suite.start(["run", "--state-dir", suite.stateDir]);
     expect(await until("exec to work again", async () => {
-      const result = await harness.kubectl(kubectl, "exec", "web", "--", "echo", "back");
+      const result = await suite.harness.kubectl(kubectl, "exec", "web", "--", "echo", "back");
       return result.code === 0 ? result.stdout : undefined;
     })).toBe("back\n");
   });

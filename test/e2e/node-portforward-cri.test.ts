@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { KUBECTLS } from "../support/kubectl.ts";
 import { exchange, startPortForward } from "../support/port-forward.ts";
-import { criSuite } from "../support/cri-agent.ts";
+import { criSuite } from "../support/agent-suite.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "pf-cri";

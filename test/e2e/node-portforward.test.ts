@@ -5,71 +5,37 @@
 // an agent killed mid-stream ends the forward with an error
 // naming the node, and forwarding works again once it is back. nodes/proxy serves the host's
 // /logs/ and /healthz through the same tunnel.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect } from "node:net";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildAgent } from "../../scripts/build-agent.ts";
-import { KUBECTLS, startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { describe, expect, it } from "vitest";
+import { KUBECTLS } from "../support/kubectl.ts";
 import { exchange, startPortForward } from "../support/port-forward.ts";
-import { bootstrapToken } from "../../scripts/local-node.ts";
-import { until as waitUntil } from "../support/until.ts";
+import { agentSuite } from "../support/agent-suite.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "pf-node";
-const HOST_NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
 /** kubectl port-forward speaks WebSocket from 1.31; the older ones only SPDY. /usr/bin/kubectl runs the server's version (1.30). */
 const minor = (binary: string) => Number(/kubectl\.1\.(\d+)$/.exec(binary)?.[1] ?? 30);
 const WEBSOCKET_KUBECTLS = KUBECTLS.filter((b) => minor(b) >= 31);
 const SPDY_KUBECTLS = KUBECTLS.filter((b) => minor(b) < 31);
 const newest = WEBSOCKET_KUBECTLS.at(-1)!;
 
-let harness: KubectlHarness;
-let dir: string;
-let bundle: string;
-let stateDir: string;
-let agent: ChildProcess | undefined;
-let agentOutput = "";
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "node-portforward-e2e-"));
-  bundle = join(dir, "edgeplane-agent.mjs");
-  stateDir = join(dir, "agent");
-  await buildAgent(bundle);
-  harness = await startKubectlHarness("node-portforward-e2e-");
-});
-
-afterAll(async () => {
-  agent?.kill("SIGKILL");
-  await harness?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function startAgent(args: string[]): ChildProcess {
-  const child = spawn(HOST_NODE, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (d) => (agentOutput += d));
-  child.stderr!.on("data", (d) => (agentOutput += d));
-  return child;
-}
-
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
-  waitUntil(what, probe, { timeoutMs, detail: () => `agent output:\n${agentOutput.slice(-4000)}` });
+const suite = agentSuite({ prefix: "node-portforward-e2e" });
+const { until } = suite;
 
 describe("kubectl port-forward through the node tunnel (simulated runtime)", () => {
   it("every kubectl 1.31+ forwards two ports, several connections at once", async () => {
-    const caHash = createHash("sha256").update(harness.plane.caPem!).digest("hex");
-    agent = startAgent(["join", "--server", harness.plane.url, "--token", await bootstrapToken(harness.plane), "--ca-cert-sha256", caHash, "--runtime", "simulated", "--node-name", NODE, "--state-dir", stateDir]);
-    await until("the tunnel to connect", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
-    await harness.ok(kubectl, "run", "web", "--image=busybox");
-    await until("pod web to run", async () => ((await harness.ok(kubectl, "get", "pod", "web", "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
+    suite.start([...await suite.joinArgs(NODE), "--runtime", "simulated"]);
+    await until("the tunnel to connect", async () => (suite.output().includes("tunnel connected") ? true : undefined));
+    await suite.harness.ok(kubectl, "run", "web", "--image=busybox");
+    await until("pod web to run", async () => ((await suite.harness.ok(kubectl, "get", "pod", "web", "-o", "jsonpath={.status.phase}")) === "Running" ? true : undefined));
     expect(WEBSOCKET_KUBECTLS.length).toBeGreaterThan(0);
     for (const binary of WEBSOCKET_KUBECTLS) {
-      const forward = await startPortForward(binary, harness.env(), "pod/web", [80, 8080]);
+      const forward = await startPortForward(binary, suite.harness.env(), "pod/web", [80, 8080]);
       try {
         const messages = forward.locals.flatMap((port) => [1, 2, 3].map((i) => ({ port, text: `hello ${port} #${i} from ${binary}` })));
         const answers = await Promise.all(messages.map(({ port, text }) => exchange(port, text, { expect: Buffer.byteLength(text) })));
@@ -84,7 +50,7 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
   });
 
   it("kubectl 1.30 forwards too once its WebSocket port-forward is switched on (KUBECTL_PORT_FORWARD_WEBSOCKETS=true)", async () => {
-    const forward = await startPortForward("/usr/lib/google-cloud-sdk/bin/kubectl.1.30", { ...harness.env(), KUBECTL_PORT_FORWARD_WEBSOCKETS: "true" }, "pod/web", [80]);
+    const forward = await startPortForward("/usr/lib/google-cloud-sdk/bin/kubectl.1.30", { ...suite.harness.env(), KUBECTL_PORT_FORWARD_WEBSOCKETS: "true" }, "pod/web", [80]);
     try {
       expect(String(await exchange(forward.locals[0]!, "from 1.30", { expect: 9 }))).toBe("from 1.30");
     } finally {
@@ -93,7 +59,7 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
   });
 
   it("a megabyte crosses whole both ways, and the client's half-close ends the connection", async () => {
-    const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    const forward = await startPortForward(newest, suite.harness.env(), "pod/web", [80]);
     try {
       const payload = randomBytes(1 << 20);
       const echoed = await exchange(forward.locals[0]!, payload, { end: true });
@@ -105,8 +71,8 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
   });
 
   it("a client library's WebSocket port-forward (v4.channel.k8s.io): the port on each channel first, then the connection's bytes", async () => {
-    const url = `${harness.plane.url.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/web/portforward?ports=80,8080`;
-    const socket = new WebSocket(url, ["v4.channel.k8s.io"], { headers: { Authorization: `Bearer ${harness.plane.token}` }, ca: harness.plane.caPem });
+    const url = `${suite.harness.plane.url.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/web/portforward?ports=80,8080`;
+    const socket = new WebSocket(url, ["v4.channel.k8s.io"], { headers: { Authorization: `Bearer ${suite.harness.plane.token}` }, ca: suite.harness.plane.caPem });
     const channels: Record<number, Buffer> = {};
     socket.on("message", (data: Buffer) => (channels[data[0]!] = Buffer.concat([channels[data[0]!] ?? Buffer.alloc(0), data.subarray(1)])));
     await once(socket, "open");
@@ -125,7 +91,7 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
   it("a SPDY-only kubectl gets the Status naming the kubectl it needs", async () => {
     expect(SPDY_KUBECTLS.length).toBeGreaterThan(0);
     for (const binary of SPDY_KUBECTLS) {
-      const result = await harness.kubectl(binary, "port-forward", "pod/web", ":80");
+      const result = await suite.harness.kubectl(binary, "port-forward", "pod/web", ":80");
       expect(result.code, binary).not.toBe(0);
       expect(result.stderr, binary).toContain("port-forward needs kubectl 1.31 or newer: this server speaks only WebSocket (SPDY/3.1+portforward.k8s.io), not SPDY");
     }
@@ -136,22 +102,22 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
     const file = join("/var/log", name);
     writeFileSync(file, "a line of the host's log\n");
     try {
-      const listing = await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/`);
+      const listing = await suite.harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/`);
       expect(listing).toContain(`<a href="${name}">${name}</a>`);
-      expect(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/${name}`)).toBe("a line of the host's log\n");
-      const missing = await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/no-such-${name}`);
+      expect(await suite.harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/${name}`)).toBe("a line of the host's log\n");
+      const missing = await suite.harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/no-such-${name}`);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toContain("404 page not found");
-      const escape = await harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/..%2Fetc%2Fpasswd`);
+      const escape = await suite.harness.kubectl(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/logs/..%2Fetc%2Fpasswd`);
       expect(escape.code).not.toBe(0);
-      expect(await harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/healthz`)).toBe("ok");
+      expect(await suite.harness.ok(kubectl, "get", "--raw", `/api/v1/nodes/${NODE}/proxy/healthz`)).toBe("ok");
     } finally {
       rmSync(file, { force: true });
     }
   });
 
   it("an agent killed mid-stream ends the forward with an error naming the node; forwarding works once it is back", async () => {
-    const forward = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    const forward = await startPortForward(newest, suite.harness.env(), "pod/web", [80]);
     // A connection held open across the agent's death.
     const socket = connect({ host: "127.0.0.1", port: forward.locals[0]! });
     let received = "";
@@ -160,8 +126,8 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
     socket.on("error", () => {});
     socket.write("before");
     await until("the first bytes to come back", async () => (received === "before" ? true : undefined));
-    agent!.kill("SIGKILL");
-    await once(agent!, "exit");
+    suite.agent!.kill("SIGKILL");
+    await once(suite.agent!, "exit");
     await closed;
     const code = await Promise.race([forward.exited, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`port-forward still running: ${forward.output()}`)), 15_000))]);
     expect(code).not.toBe(0);
@@ -169,14 +135,14 @@ describe("kubectl port-forward through the node tunnel (simulated runtime)", () 
     expect(forward.output()).toMatch(new RegExp(`error forwarding port 80 to pod web_default, uid [0-9a-f-]+: the stream to node \\\\?"${NODE}\\\\?" ended: the node's tunnel closed`));
     expect(forward.output()).toContain("lost connection to pod");
 
-    const refused = await harness.kubectl(newest, "port-forward", "pod/web", ":80");
+    const refused = await suite.harness.kubectl(newest, "port-forward", "pod/web", ":80");
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain(`node "${NODE}" is not connected`);
 
-    agentOutput = "";
-    agent = startAgent(["run", "--state-dir", stateDir]);
-    await until("the tunnel to connect again", async () => (agentOutput.includes("tunnel connected") ? true : undefined));
-    const again = await startPortForward(newest, harness.env(), "pod/web", [80]);
+    suite.forgetOutput();
+    suite.start(["run", "--state-dir", suite.stateDir]);
+    await until("the tunnel to connect again", async () => (suite.output().includes("tunnel connected") ? true : undefined));
+    const again = await startPortForward(newest, suite.harness.env(), "pod/web", [80]);
     try {
       expect(String(await exchange(again.locals[0]!, "back", { expect: 4 }))).toBe("back");
     } finally {

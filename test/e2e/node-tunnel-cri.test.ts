@@ -4,7 +4,7 @@
 // entries joined again, --previous after a restart, and -f following lines as they are written.
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { criSuite } from "../support/cri-agent.ts";
+import { criSuite } from "../support/agent-suite.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NODE = "tunnel-cri";
