@@ -191,6 +191,8 @@ export class KubeScheduler extends DurableObject<Env> {
       await runtime.catchUp();
       await this.reportGated(runtime);
       const more = await this.scheduleBatch(runtime, status);
+      // Queue state is written once per wake, for the pods still waiting.
+      runtime.scheduler.queue.saveState();
       // Later counts of repeated Events are written as client-go's broadcaster writes them: every 30 minutes.
       if (Date.now() - runtime.flushedAt >= SERIES_REFRESH_MS) {
         await runtime.recorder.flush();
@@ -216,6 +218,8 @@ export class KubeScheduler extends DurableObject<Env> {
       binds.add(work);
       void work.finally(() => binds.delete(work));
     };
+    // Scheduled Events do not hold a binding's place: they are written beside the next bindings.
+    const events: Promise<unknown>[] = [];
     let more = false;
     for (;;) {
       if (Date.now() - started > BATCH_MS) {
@@ -228,20 +232,21 @@ export class KubeScheduler extends DurableObject<Env> {
         status.unschedulable++;
         track(this.reportUnschedulable(runtime, attempt));
       } else {
-        track(this.bindPod(runtime, attempt, status));
+        track(this.bindPod(runtime, attempt, status, events));
       }
       while (binds.size >= BIND_CONCURRENCY) await Promise.race(binds);
     }
     await Promise.all(binds);
+    await Promise.all(events);
     // Bindings that failed put their pods back in the queue: they may be due now.
     return more || (scheduler.nextWakeAt() ?? Infinity) <= Date.now();
   }
 
-  private async bindPod(runtime: Runtime, attempt: Assumed, status: SchedulerStatus): Promise<void> {
+  private async bindPod(runtime: Runtime, attempt: Assumed, status: SchedulerStatus, events: Promise<unknown>[]): Promise<void> {
     const outcome: BindingOutcome = await runtime.scheduler.bind(attempt);
     if (outcome.kind === "bound") {
       status.scheduled++;
-      await runtime.recorder.record(podReference(outcome.pod), undefined, "Normal", "Scheduled", "Binding", outcome.eventMessage).catch(eventLost);
+      events.push(runtime.recorder.record(podReference(outcome.pod), undefined, "Normal", "Scheduled", "Binding", outcome.eventMessage).catch(eventLost));
       return;
     }
     // Bound meanwhile by someone else: nothing to report.

@@ -180,9 +180,24 @@ describe("SchedulingQueue", () => {
     const { queue } = setup(store);
     queue.add(pod("p"));
     fail(queue, "p", "NodeResourcesFit");
+    queue.saveState();
+    expect(store.records.size).toBe(1);
     queue.delete("default/p");
+    queue.saveState();
     expect(queue.placement("default/p")).toBeUndefined();
     expect(store.records.size).toBe(0);
+  });
+
+  it("writes the state of pods still waiting when asked, and none for a pod placed meanwhile", () => {
+    const store = new MemorySchedulingQueueStore();
+    const { queue } = setup(store);
+    queue.add(pod("placed"));
+    queue.add(pod("waiting"));
+    expect(queue.pop()?.pod.name).toBe("placed");
+    fail(queue, "waiting", "NodeResourcesFit");
+    queue.saveState();
+    expect([...store.records.keys()]).toEqual(["default/waiting"]);
+    expect(store.records.get("default/waiting")).toMatchObject({ queue: "unschedulable", attempts: 1, unschedulablePlugins: ["NodeResourcesFit"] });
   });
 
   it("restores each pod's attempts and standing after a restart; stale records are dropped", () => {
@@ -197,6 +212,7 @@ describe("SchedulingQueue", () => {
     // "fresh" is re-added below under a new UID: a new pod of the same name starts afresh.
     fail(first.queue, "fresh", "NodeResourcesFit");
     fail(first.queue, "gone", "NodeResourcesFit");
+    first.queue.saveState();
 
     const second = new SchedulingQueue({
       less: (a, b) => fwk.queueSortLess(a, b), preEnqueue: (p) => fwk.runPreEnqueuePlugins(p), clusterEvents: fwk.clusterEvents(), now: first.clock.now, store,
@@ -205,6 +221,7 @@ describe("SchedulingQueue", () => {
     expect(second.add(pod("backing"))).toBe("backoff");
     expect(second.add(pod("fresh", { uid: "another" }))).toBe("active");
     second.dropUnrestored();
+    second.saveState();
     expect([...store.records.keys()].sort()).toEqual(["default/backing", "default/fresh", "default/pool"]);
     second.moveAllToActiveOrBackoffQueue(Events.NodeTaintChange);
     first.clock.advance(1000);

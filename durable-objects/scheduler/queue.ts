@@ -3,7 +3,9 @@
 // unschedulable pool whose pods go back when a cluster event arrives that a plugin which rejected
 // them registered for, or after 5 minutes at the latest. PreEnqueue plugins (scheduling gates) keep
 // a pod in the pool until an update lets it through. Time comes from an injected clock; each pod's
-// queue state goes through a store so a restarted Durable Object resumes where it stopped.
+// queue state goes through a store so a restarted Durable Object resumes where it stopped: written
+// by `saveState` at the end of a wake, and only for pods still waiting then (a pod that arrives and
+// is bound within one wake costs the store nothing).
 import { affinityTermMatches } from "./affinity-term.ts";
 import { eventMatches, Events, isWildCard, type ClusterEvent } from "./framework/events.ts";
 import type { QueuedPodInfo } from "./framework/interface.ts";
@@ -75,6 +77,10 @@ export class SchedulingQueue {
   private readonly backoffQ: KeyedHeap<QueuedPodInfo>;
   private readonly unschedulablePods = new Map<string, QueuedPodInfo>();
   private readonly restored = new Map<string, QueuedPodRecord>();
+  /** Pods whose queue state changed since the last `saveState`. */
+  private readonly dirty = new Set<string>();
+  /** Pods the store holds a record of. */
+  private readonly stored = new Set<string>();
   private readonly now: () => number;
   private readonly store: SchedulingQueueStore | undefined;
   private readonly initialBackoff: number;
@@ -96,7 +102,10 @@ export class SchedulingQueue {
     this.maxUnschedulable = options.podMaxInUnschedulablePodsMs ?? 5 * 60_000;
     this.activeQ = new KeyedHeap((q) => q.pod.key, (a, b) => options.less(a, b));
     this.backoffQ = new KeyedHeap((q) => q.pod.key, (a, b) => this.backoffTime(a) < this.backoffTime(b));
-    for (const record of this.store?.load() ?? []) this.restored.set(record.key, record);
+    for (const record of this.store?.load() ?? []) {
+      this.restored.set(record.key, record);
+      this.stored.add(record.key);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -147,7 +156,7 @@ export class SchedulingQueue {
   delete(key: string): void {
     this.forgetEverywhere(key);
     this.restored.delete(key);
-    this.store?.remove(key);
+    this.dirty.add(key);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -161,7 +170,7 @@ export class SchedulingQueue {
     q.attempts++;
     this.schedulingCycle++;
     q.unschedulablePlugins.clear();
-    this.persist(q, "active");
+    this.persist(q);
     return q;
   }
 
@@ -240,8 +249,24 @@ export class SchedulingQueue {
 
   /** Drops persisted state of pods not seen again since the restart (deleted or bound meanwhile). */
   dropUnrestored(): void {
-    for (const key of this.restored.keys()) this.store?.remove(key);
+    for (const key of this.restored.keys()) this.dirty.add(key);
     this.restored.clear();
+  }
+
+  /**
+   * Writes the state of every pod whose standing changed since the last call: a record for each pod
+   * still waiting, none for pods that left (bound, deleted, or in flight). A wake calls it once its
+   * bindings are done, so pods placed within the wake are never written.
+   */
+  saveState(): void {
+    for (const key of this.dirty) {
+      const found = this.find(key);
+      if (found) {
+        this.store?.save(record(found.q, found.queue));
+        this.stored.add(key);
+      } else if (this.stored.delete(key)) this.store?.remove(key);
+    }
+    this.dirty.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -270,26 +295,26 @@ export class SchedulingQueue {
       q.gated = true;
       q.unschedulablePlugins = new Set([held.plugin]);
       this.unschedulablePods.set(q.pod.key, q);
-      this.persist(q, "unschedulable");
+      this.persist(q);
       return "gated";
     }
     q.gated = false;
     this.unschedulablePods.delete(q.pod.key);
     this.activeQ.addOrUpdate(q);
-    this.persist(q, "active");
+    this.persist(q);
     return "active";
   }
 
   private putBackoff(q: QueuedPodInfo): Placement {
     this.unschedulablePods.delete(q.pod.key);
     this.backoffQ.addOrUpdate(q);
-    this.persist(q, "backoff");
+    this.persist(q);
     return "backoff";
   }
 
   private putUnschedulable(q: QueuedPodInfo): Placement {
     this.unschedulablePods.set(q.pod.key, q);
-    this.persist(q, "unschedulable");
+    this.persist(q);
     return q.gated ? "gated" : "unschedulable";
   }
 
@@ -325,10 +350,23 @@ export class SchedulingQueue {
     this.unschedulablePods.delete(key);
   }
 
-  private persist(q: QueuedPodInfo, queue: QueuedPodRecord["queue"]): void {
-    this.store?.save({
-      key: q.pod.key, uid: q.pod.uid, queue, attempts: q.attempts, timestamp: q.timestamp,
-      initialAttemptTimestamp: q.initialAttemptTimestamp, unschedulablePlugins: [...q.unschedulablePlugins],
-    });
+  private persist(q: QueuedPodInfo): void {
+    this.dirty.add(q.pod.key);
   }
+
+  private find(key: string): { q: QueuedPodInfo; queue: QueuedPodRecord["queue"] } | undefined {
+    const active = this.activeQ.get(key);
+    if (active) return { q: active, queue: "active" };
+    const backoff = this.backoffQ.get(key);
+    if (backoff) return { q: backoff, queue: "backoff" };
+    const pooled = this.unschedulablePods.get(key);
+    return pooled ? { q: pooled, queue: "unschedulable" } : undefined;
+  }
+}
+
+function record(q: QueuedPodInfo, queue: QueuedPodRecord["queue"]): QueuedPodRecord {
+  return {
+    key: q.pod.key, uid: q.pod.uid, queue, attempts: q.attempts, timestamp: q.timestamp,
+    initialAttemptTimestamp: q.initialAttemptTimestamp, unschedulablePlugins: [...q.unschedulablePlugins],
+  };
 }

@@ -18,6 +18,8 @@ describe("SqliteSchedulingQueueStore", () => {
       for (const p of pods) s.pods.onAdd!(p);
       const attempts = [s.scheduleNext(), s.scheduleNext()].map((a) => `${a?.pod.name}:${a?.kind}`);
       expect(attempts.sort()).toEqual(["small-enough:assumed", "too-big:unschedulable"]);
+      // The end of the wake: "small-enough" is in flight, so only "too-big" is written.
+      s.queue.saveState();
     });
     await evictDurableObject(stub);
 
