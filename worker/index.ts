@@ -8,6 +8,7 @@ import { requireAuthorizedUser } from "./authz/authorizer.ts";
 import { MAIN_SHARD, storeObjectName } from "../lib/shards.ts";
 import type { AppEnv } from "./context.ts";
 import { versionInfo } from "./apiserver/discovery.ts";
+import { requestUrl } from "./apiserver/request-url.ts";
 import { kubernetesApi } from "./apiserver/routes.ts";
 import { etcdGateway } from "./etcd-gateway.ts";
 import { tunnelRoutes } from "./tunnel/node-tunnel.ts";
@@ -55,7 +56,7 @@ app.get("/readyz", async (c) => {
 app.get("/version", (c) => c.json(versionInfo()));
 
 // The cluster's seed objects exist before this isolate serves anything else (kube's post-start hooks).
-app.use("*", async (c, next) => (new URL(c.req.url).pathname.startsWith("/etcd") ? next() : postStartHooks(c, next)));
+app.use("*", async (c, next) => (requestUrl(c.req.raw).pathname.startsWith("/etcd") ? next() : postStartHooks(c, next)));
 
 // Service account token discovery, for those RBAC lets read it (service accounts, by kube's default).
 app.get("/.well-known/openid-configuration", requireAuthorizedUser, (c) => c.json(openIDConfiguration(c.env, new URL(c.req.url).origin)));

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { resolveResource } from "../crd/custom-resources.ts";
 import type { ResourceDefinition } from "../registry/types.ts";
+import { requestUrl } from "./request-url.ts";
 
 export interface Target {
   def: ResourceDefinition;
@@ -16,7 +17,7 @@ const notFound = () => new ApiError(404, "NotFound", "the server could not find 
 
 /** The path's segments after `prefix`; an empty one inside the path (/namespaces//pods) is a 404, as in kube. */
 export function segmentsAfter(c: Context, prefix: string): string[] {
-  const segments = new URL(c.req.url).pathname.slice(prefix.length).split("/");
+  const segments = requestUrl(c.req.raw).pathname.slice(prefix.length).split("/");
   if (segments.at(-1) === "") segments.pop();
   if (segments.some((s) => s === "")) throw notFound();
   try {

@@ -8,6 +8,7 @@ import { prefixEnd } from "../../lib/etcd/keys.ts";
 import { shardForKey, shardMapOf, storeObjectName } from "../../lib/shards.ts";
 import type { RequestAttributes } from "../authz/attributes.ts";
 import type { UserInfo } from "../context.ts";
+import { storeShardId } from "../storage/store-ids.ts";
 import type { AuditLevel } from "./policy.ts";
 
 // kubernetes-types has no audit.k8s.io types (kube serves no audit API), so they are declared here.
@@ -93,7 +94,8 @@ const MICROS_DIGITS = 19;
 export function microTime(micros: number): string {
   const ms = Math.floor(micros / 1000);
   const fraction = String(micros % 1_000_000).padStart(6, "0");
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, `.${fraction}Z`);
+  // toISOString is "YYYY-MM-DDTHH:MM:SS.sssZ" for every time a request can have.
+  return `${new Date(ms).toISOString().slice(0, 19)}.${fraction}Z`;
 }
 
 /** Microseconds since the epoch of an RFC 3339 time, or undefined if it is not one. */
@@ -163,8 +165,13 @@ export function buildAuditEvent(request: AuditedRequest, auditID: string = crypt
   if (request.level === "RequestResponse" && request.responseObject !== undefined) {
     event.responseObject = keep(request.responseObject);
   }
-  return redacted(event, request.redact ?? []);
+  const built = redacted(event, request.redact ?? []);
+  receivedMicros.set(built, request.receivedAt * 1000);
+  return built;
 }
+
+/** When each event built here was received, so its store key and lease need not parse its timestamp again. */
+const receivedMicros = new WeakMap<AuditEvent, number>();
 
 /**
  * A copy of an object with every credential a Kubernetes object can carry removed: Secret data,
@@ -211,16 +218,26 @@ function redacted(event: AuditEvent, secrets: string[]): AuditEvent {
 // ---- storage ----
 
 export function auditKey(event: AuditEvent): string {
-  const micros = parseMicroTime(event.requestReceivedTimestamp) ?? 0;
-  return `${AUDIT_PREFIX}${String(micros).padStart(MICROS_DIGITS, "0")}-${event.auditID}`;
+  return keyAt(parseMicroTime(event.requestReceivedTimestamp) ?? 0, event.auditID);
+}
+
+function keyAt(micros: number, auditID: string): string {
+  return `${AUDIT_PREFIX}${String(micros).padStart(MICROS_DIGITS, "0")}-${auditID}`;
+}
+
+const AUDIT_PREFIX_BYTES = utf8(AUDIT_PREFIX);
+
+function auditShard(env: Env): string {
+  return shardForKey(shardMapOf(env.STORE_SHARDS), AUDIT_PREFIX_BYTES);
 }
 
 function auditStoreName(env: Env): string {
-  return storeObjectName(env.CLUSTER_NAME, shardForKey(shardMapOf(env.STORE_SHARDS), utf8(AUDIT_PREFIX)));
+  return storeObjectName(env.CLUSTER_NAME, auditShard(env));
 }
 
+/** The audit shard's store (its id derived once per isolate, as every store shard's). */
 function auditStore(env: Env) {
-  return env.STORE.get(env.STORE.idFromName(auditStoreName(env)));
+  return env.STORE.get(storeShardId(env.STORE, env.CLUSTER_NAME, auditShard(env)));
 }
 
 type AuditSettings = Env & { AUDIT_RETENTION_HOURS?: string };
@@ -259,10 +276,11 @@ async function bucketLease(env: AuditSettings, store: ReturnType<typeof auditSto
  */
 export async function writeAuditEvents(env: Env, events: AuditEvent[]): Promise<void> {
   const store = auditStore(env);
-  const values = events.map((event) => ({ key: utf8(auditKey(event)), value: utf8(JSON.stringify(event)) }));
+  const received = events.map((event) => receivedMicros.get(event) ?? parseMicroTime(event.requestReceivedTimestamp) ?? 0);
+  const values = events.map((event, i) => ({ key: utf8(keyAt(received[i]!, event.auditID)), value: utf8(JSON.stringify(event)) }));
   const put = async () => {
     const leases: number[] = [];
-    for (const event of events) leases.push(await bucketLease(env, store, Math.floor((parseMicroTime(event.requestReceivedTimestamp) ?? 0) / 1000)));
+    for (const micros of received) leases.push(await bucketLease(env, store, Math.floor(micros / 1000)));
     return store.txn({ success: values.map((kv, i) => ({ request_put: { ...kv, lease: leases[i] } })) });
   };
   let result: StoreResult<unknown> = await put();

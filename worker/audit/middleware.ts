@@ -3,6 +3,7 @@
 // the level may keep it, and nothing it does can change or fail the response.
 import type { Context, MiddlewareHandler } from "hono";
 import { parse as parseYaml } from "yaml";
+import { requestUrl } from "../apiserver/request-url.ts";
 import { authenticate } from "../auth.ts";
 import { requestAttributes, type RequestAttributes } from "../authz/attributes.ts";
 import { impersonation } from "../authz/authorizer.ts";
@@ -46,7 +47,7 @@ function beforeRequest(c: Context<AppEnv>): { attrs: RequestAttributes; requestC
   const policy = auditPolicy((c.env as AuditSettings).AUDIT_POLICY);
   // Set only when this runs after authentication; an impersonator's own user is not known yet.
   const known = !c.req.header("Impersonate-User") ? (c.get("user") as UserInfo | undefined) : undefined;
-  const attrs = requestAttributes(c.req.method, new URL(c.req.url), known ?? NOBODY);
+  const attrs = requestAttributes(c.req.method, requestUrl(c.req.raw), known ?? NOBODY);
   const level = known ? auditDecision(policy, attrs).level : highestLevelForAnyUser(policy, attrs);
   const needsBody = levelAtLeast(level, "Request") && c.req.raw.body !== null && !c.req.raw.bodyUsed;
   return { attrs, requestCopy: needsBody ? c.req.raw.clone() : undefined };
@@ -68,7 +69,7 @@ function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCop
     void requestCopy?.body?.cancel();
     return undefined;
   }
-  const streamed = before.verb === "watch" || response.status === 101 || truthy(new URL(c.req.url).searchParams.get("follow"));
+  const streamed = before.verb === "watch" || response.status === 101 || truthy(requestUrl(c.req.raw).searchParams.get("follow"));
   const wantBody = !streamed && response.body !== null && (response.status >= 400 || possible === "RequestResponse");
   const responseCopy = wantBody ? response.clone() : undefined;
   const completedAt = Date.now();
@@ -96,7 +97,7 @@ function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCop
     return buildAuditEvent({
       level,
       attributes: attrs,
-      requestURI: requestURI(c.req.url),
+      requestURI: requestURI(requestUrl(c.req.raw)),
       user: authenticated,
       impersonatedUser: impersonated,
       sourceIPs: sourceIPs(c.req.raw.headers),
@@ -114,9 +115,8 @@ function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCop
 }
 
 /** kube's requestURI: the path and query as sent. */
-function requestURI(url: string): string {
-  const parsed = new URL(url);
-  return parsed.pathname + parsed.search;
+function requestURI(url: URL): string {
+  return url.pathname + url.search;
 }
 
 function truthy(value: string | null): boolean {

@@ -2,6 +2,7 @@
 // impersonate), then RBAC. system:masters is allowed everything without reading the policy.
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError, apiErrors, statusResponse } from "../../lib/k8s/status.ts";
+import { requestUrl } from "../apiserver/request-url.ts";
 import { authenticate } from "../auth.ts";
 import type { AppEnv, UserInfo } from "../context.ts";
 import { requestAttributes, type RequestAttributes } from "./attributes.ts";
@@ -19,7 +20,7 @@ async function allowed(env: Env, attrs: RequestAttributes): Promise<boolean> {
  * allows the request.
  */
 export const requireAuthorizedUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const url = new URL(c.req.url);
+  const url = requestUrl(c.req.raw);
   // Bearer tokens only over TLS, except to a local control plane on loopback.
   if (url.protocol !== "https:" && !LOOPBACK.has(url.hostname) && c.req.header("Authorization")) {
     return statusResponse(new ApiError(401, "Unauthorized", "bearer tokens are accepted only over TLS"));
