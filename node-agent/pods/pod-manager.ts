@@ -21,6 +21,7 @@ import { LocalPathProvisioner } from "../volumes/local-path.ts";
 import { Prober } from "./probes.ts";
 import { CONFIG_HASH, isMirrorOf, isMirrorPod, mirrorPodFor, type StaticPodSource } from "./static-pods.ts";
 import { computePodStatus } from "./status.ts";
+import { ServiceAccountTokens } from "./token-manager.ts";
 
 export interface PodManagerOptions {
   client: ApiClient;
@@ -118,13 +119,27 @@ export class PodManager {
   private readonly workers = new Map<string, PodWorker>();
   private readonly facts: Omit<NodeFacts, "podIPs" | "allocatable">;
   private readonly objectCache = new Map<string, { at: number; value: Promise<unknown> }>();
+  private readonly tokens: ServiceAccountTokens;
 
   constructor(options: PodManagerOptions) {
     this.options = options;
     this.pods = options.client.pods();
     this.configMaps = options.client.resource<ConfigMap>(builtin("v1", "configmaps"));
+    this.tokens = new ServiceAccountTokens(async ({ namespace, serviceAccount, audience, expirationSeconds, podName, podUID }) => {
+      const answer = await options.client.json<{ status: { token: string; expirationTimestamp?: string } }>({
+        method: "POST", path: `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+        body: {
+          apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest",
+          spec: { ...(audience ? { audiences: [audience] } : {}), expirationSeconds, boundObjectRef: { apiVersion: "v1", kind: "Pod", name: podName, uid: podUID } },
+        },
+      });
+      const expiresAt = Date.parse(answer.status.expirationTimestamp ?? "");
+      return { token: answer.status.token, expiresAt: Number.isFinite(expiresAt) ? expiresAt : Date.now() + expirationSeconds * 1000 };
+    });
     this.secrets = options.client.resource<Secret>(builtin("v1", "secrets"));
-    this.informer = new Informer(this.pods, { fieldSelector: `spec.nodeName=${options.nodeName}` });
+    // Each watch lasts 5 to 10 minutes, chosen at random as client-go's reflector does, so the
+    // watches of many hollow nodes do not all end and reopen together.
+    this.informer = new Informer(this.pods, { fieldSelector: `spec.nodeName=${options.nodeName}`, watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300) });
     this.localPath = new LocalPathProvisioner({
       client: options.client, nodeName: options.nodeName, stateDir: options.stateDir, log: options.log,
       pathInUse: (path) => [...this.workers.values()].some((w) => !w.gone && !w.finished && Object.values(w.inputs?.volumes ?? {}).some((v) => v.hostPath === path)),
@@ -381,8 +396,9 @@ export class PodManager {
   }
 
   /**
-   * The pod's inputs: resolved the first time, again every 48 minutes (80% of the projected
-   * service account token's hour, when the kubelet refreshes it), and their env and hosts again
+   * The pod's inputs: resolved the first time, again every 48 minutes or sooner when one of its
+   * projected service account tokens is due for renewal (80% of its lifetime: the token manager's),
+   * and their env and hosts again
    * once the pod's addresses are known (the runtime asks through withPodIPs, before it starts
    * containers in a new sandbox).
    */
@@ -390,7 +406,7 @@ export class PodManager {
     const pod = worker.pod;
     const facts: NodeFacts = { ...this.facts, podIPs, allocatable: this.options.node().status?.allocatable ?? {} };
     const addresses = podIPs.join(",");
-    if (!worker.inputs || Date.now() - worker.inputsAt! > INPUTS_REFRESH_MS) {
+    if (!worker.inputs || Date.now() - worker.inputsAt! > INPUTS_REFRESH_MS || Date.now() >= this.tokens.refreshDue(pod.metadata!.uid!)) {
       worker.inputs = await resolvePodInputs(pod, podDir(this.options.stateDir, pod.metadata!.uid!), this.objectSource(), facts);
       worker.inputsAt = Date.now();
     } else if (worker.inputsAddresses !== addresses) {
@@ -493,6 +509,7 @@ export class PodManager {
     const worker = this.workers.get(uid);
     clearTimeout(worker?.timer);
     this.workers.delete(uid);
+    this.tokens.forgetPod(uid);
     this.prober.removePod(uid);
     rmSync(podDir(this.options.stateDir, uid), { recursive: true, force: true });
   }
@@ -525,17 +542,9 @@ export class PodManager {
       },
       secret: (namespace, name) => this.cachedRead("secrets", namespace, name, () => this.secrets.get(namespace, name)),
       persistentVolumeClaimPath: (namespace, claimName) => this.localPath.claimPath(namespace, claimName),
-      serviceAccountToken: async (pod, audience, expirationSeconds) => {
-        const answer = await this.options.client.json<{ status: { token: string } }>({
-          method: "POST",
-          path: `/api/v1/namespaces/${pod.metadata!.namespace}/serviceaccounts/${pod.spec?.serviceAccountName ?? "default"}/token`,
-          body: {
-            apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest",
-            spec: { ...(audience ? { audiences: [audience] } : {}), expirationSeconds, boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata!.name, uid: pod.metadata!.uid } },
-          },
-        });
-        return answer.status.token;
-      },
+      serviceAccountToken: (pod, audience, expirationSeconds) => this.tokens.get({
+        namespace: pod.metadata!.namespace!, serviceAccount: pod.spec?.serviceAccountName ?? "default", audience, expirationSeconds, podName: pod.metadata!.name!, podUID: pod.metadata!.uid!,
+      }),
     };
   }
 }
