@@ -16,6 +16,9 @@ import { startNodeStats } from "./stats/node-stats.ts";
 import type { AgentState } from "./state.ts";
 import { TunnelClient } from "./tunnel/client.ts";
 
+/** How many nodes register at once. */
+const REGISTRATION_LANES = 32;
+
 export type Log = (node: string, message: string) => void;
 
 /** Structured log lines: one JSON object per line on stderr. */
@@ -112,16 +115,6 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
     return { kubelet, routes, services };
   });
   const kubelets = nodes.map((n) => n.kubelet);
-  // Registration in batches: a thousand hollow nodes should not open a thousand connections at once.
-  try {
-    for (let i = 0; i < kubelets.length; i += 32) await Promise.all(kubelets.slice(i, i + 32).map((k) => k.start()));
-  } catch (error) {
-    await Promise.all(kubelets.map((k) => k.stop()));
-    await Promise.all(runtimes.map((r) => r.stop()));
-    throw error;
-  }
-  for (const { routes } of nodes) void routes?.run(abort.signal);
-  for (const { services } of nodes) void services?.run(abort.signal).catch((e: Error) => jsonLog(state.nodes[0]!.name, `service networking stopped: ${e.message}`));
   // Each node's stats (/stats/summary, /metrics/resource), for metrics.k8s.io.
   const stats = state.nodes.map(({ name }, i) => startNodeStats({
     nodeName: name, runtime: runtimes[i]!.runtime, stateDir, log: (message) => log(name, message), hollow: simulated ? hollowFacts(host, name) : undefined,
@@ -130,7 +123,28 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
   const tunnels = state.nodes.map(({ name, token }, i) => new TunnelClient({
     server: state.server, nodeName: name, token, ca: state.ca, runtime: runtimes[i]!.runtime, endpoints: [statsEndpoint(stats[i]!)], log: (message) => log(name, message),
   }));
-  for (const tunnel of tunnels) tunnel.start();
+  // Registration through a bounded pool of lanes: a thousand hollow nodes neither open a thousand
+  // connections at once nor wait for the slowest of a batch; each node dials its tunnel once
+  // registered, so the tunnels' handshakes are spread the same way.
+  let next = 0;
+  const register = async () => {
+    while (next < kubelets.length && !abort.signal.aborted) {
+      const i = next++;
+      await kubelets[i]!.start();
+      tunnels[i]!.start();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(REGISTRATION_LANES, kubelets.length) }, register));
+  } catch (error) {
+    abort.abort();
+    for (const tunnel of tunnels) tunnel.stop();
+    await Promise.all(kubelets.map((k) => k.stop()));
+    await Promise.all(runtimes.map((r) => r.stop()));
+    throw error;
+  }
+  for (const { routes } of nodes) void routes?.run(abort.signal);
+  for (const { services } of nodes) void services?.run(abort.signal).catch((e: Error) => jsonLog(state.nodes[0]!.name, `service networking stopped: ${e.message}`));
   return {
     kubelets,
     async stop(options) {

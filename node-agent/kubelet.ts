@@ -7,7 +7,7 @@ import { ApiError } from "../lib/k8s/status.ts";
 import { isAlreadyExists, type ApiClient, type ResourceClient } from "../lib/client/index.ts";
 import { KubeletEvents } from "./events.ts";
 import { NodeHeartbeat } from "./heartbeat.ts";
-import { registrationNode, type MachineFacts } from "./node-status.ts";
+import { desiredConditions, registrationNode, stampConditions, type MachineFacts } from "./node-status.ts";
 import { PodManager } from "./pods/pod-manager.ts";
 import { StaticPodSource } from "./pods/static-pods.ts";
 import type { Runtime } from "./runtime/runtime.ts";
@@ -43,27 +43,30 @@ export class Kubelet {
   }
 
   /**
-   * Registers the Node as the kubelet does: create it, or, when it exists (this node registered
-   * before), bring its addresses, capacity and nodeInfo up to date.
+   * Registers the Node as the kubelet does: create it with its whole status, conditions included
+   * (one write; `created` says so), or, when it exists (this node registered before), bring its
+   * labels, addresses, capacity and nodeInfo up to date (the heartbeat then writes its conditions).
    */
-  async register(): Promise<Node> {
-    const { nodeName, facts, runtime, labels } = this.options;
+  async register(): Promise<{ node: Node; created: boolean }> {
+    const { nodeName, facts, runtime, labels, reportsNetwork } = this.options;
     const desired = registrationNode(nodeName, facts, await runtime.info(), labels);
+    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    desired.status!.conditions = stampConditions(undefined, desiredConditions(await runtime.health(), reportsNetwork), now);
     try {
-      await this.nodes.create(undefined, desired);
+      return { node: await this.nodes.create(undefined, desired), created: true };
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
-      await this.nodes.patch(undefined, nodeName, { metadata: { labels: desired.metadata!.labels } }, "merge");
     }
+    await this.nodes.patch(undefined, nodeName, { metadata: { labels: desired.metadata!.labels } }, "merge");
     const { addresses, capacity, allocatable, nodeInfo, daemonEndpoints } = desired.status!;
-    return this.nodes.patch(undefined, nodeName, { status: { addresses, capacity, allocatable, nodeInfo, daemonEndpoints } }, "merge", { subresource: "status" });
+    return { node: await this.nodes.patch(undefined, nodeName, { status: { addresses, capacity, allocatable, nodeInfo, daemonEndpoints } }, "merge", { subresource: "status" }), created: false };
   }
 
   /**
    * Registers, as the kubelet keeps trying while the apiserver fails (5xx, 429): 200 ms doubling to
    * 7 s. Any other failure (refused, or the runtime not answering) is thrown.
    */
-  private async registerWithRetry(): Promise<Node> {
+  private async registerWithRetry(): Promise<{ node: Node; created: boolean }> {
     for (let delay = 200; ; delay = Math.min(7000, delay * 2)) {
       try {
         return await this.register();
@@ -77,9 +80,9 @@ export class Kubelet {
 
   /** Registers, then heartbeats and runs pods until `stop`. Resolves once registered. */
   async start(): Promise<void> {
-    const node = await this.registerWithRetry();
+    const { node, created } = await this.registerWithRetry();
     const { client, nodeName, runtime, stateDir, facts, log } = this.options;
-    this.heartbeat = new NodeHeartbeat({ client, node, runtime, reportsNetwork: this.options.reportsNetwork, log });
+    this.heartbeat = new NodeHeartbeat({ client, node, runtime, reportsNetwork: this.options.reportsNetwork, log, registered: created });
     this.heartbeat.start();
     const heartbeat = this.heartbeat;
     this.pods = new PodManager({
