@@ -95,7 +95,8 @@ function runHooks(env: Env): Promise<void>[] {
 
 /** Middleware: the cluster is seeded before this isolate serves anything that reads it. */
 export const postStartHooks: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await Promise.all(runHooks(c.env));
+  // Once every hook has run, a request pays nothing here.
+  if (done.size < POST_START_HOOKS.length) await Promise.all(runHooks(c.env));
   await next();
 };
 
