@@ -5,6 +5,7 @@
 // conditions naming what is left, until then). No nodes: pods stay Pending.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { eventually } from "../support/until.ts";
 
 let harness: KubectlHarness;
 const kubectl = "/usr/bin/kubectl";
@@ -16,16 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness?.stop();
 });
-
-/** Polls `check` until it holds or the deadline passes (the controllers work after the commands return). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 const get = (ns: string, what: string, jsonpath: string) => harness.ok(kubectl, "get", what, "-n", ns, "-o", `jsonpath=${jsonpath}`);
 const names = async (ns: string, what: string) => (await get(ns, what, "{.items[*].metadata.name}")).split(" ").filter(Boolean);

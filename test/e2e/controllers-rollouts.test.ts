@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../scripts/dev-server.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
 import { bootstrapToken } from "../../scripts/local-node.ts";
+import { eventually as waitFor } from "../support/until.ts";
 
 const kubectl = "/usr/bin/kubectl";
 const NS = "rollouts";
@@ -51,15 +52,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Polls `check` until it holds or the deadline passes (the controllers and the agent work after the commands return). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent output:\n${agentOutput.slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+const eventually = (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) =>
+  waitFor(what, check, timeoutMs, () => `agent output:\n${agentOutput.slice(-3000)}`);
 
 const rolloutStatus = (name: string) => harness.kubectl(kubectl, "rollout", "status", `deployment/${name}`, "-n", NS, "--timeout=90s");
 

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HollowNodes } from "../support/hollow-nodes.ts";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { eventually } from "../support/until.ts";
 
 let harness: KubectlHarness;
 let nodes: HollowNodes;
@@ -38,16 +39,6 @@ afterAll(async () => {
   await harness?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Polls `check` until it holds or the deadline passes (the controllers work after the commands return). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 async function apply(name: string, manifest: object): Promise<void> {
   const file = join(dir, `${name}.json`);

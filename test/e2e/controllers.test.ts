@@ -3,6 +3,7 @@
 // lists each revision. No kubelet runs, so the pods stay Pending (and the rollout unavailable).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKubectlHarness, type KubectlHarness } from "../support/kubectl.ts";
+import { eventually } from "../support/until.ts";
 
 let harness: KubectlHarness;
 const kubectl = "/usr/bin/kubectl";
@@ -14,16 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness?.stop();
 });
-
-/** Polls `check` until it holds or the deadline passes (the controllers work after the commands return). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 const podNames = async (ns: string) =>
   (await harness.ok(kubectl, "get", "pods", "-n", ns, "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}")).split(" ").filter(Boolean);

@@ -18,3 +18,13 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Polls `check` until it holds or the deadline passes; unlike `until`, a check that throws fails the wait at once. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000, detail?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
