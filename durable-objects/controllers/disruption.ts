@@ -93,7 +93,13 @@ function conditionsUpToDate(status: PodDisruptionBudgetStatus): boolean {
 }
 
 function selectedPods(pdb: PodDisruptionBudget, listers: Listers): Pod[] {
-  return listers.of<Pod>(PODS).list(pdb.metadata!.namespace!).filter((p) => selects(pdb.spec?.selector, p.metadata?.labels));
+  let requirements;
+  try {
+    requirements = labelSelectorFromObject(pdb.spec?.selector as LabelSelectorObject | undefined);
+  } catch {
+    return [];
+  }
+  return requirements === "nothing" ? [] : listers.of<Pod>(PODS).list(pdb.metadata!.namespace!, requirements);
 }
 
 /** The scale of a pod's controller: its uid and replicas, or undefined when it has none that scales (the finders). */

@@ -9,7 +9,7 @@ import type { Pod } from "kubernetes-types/core/v1";
 import type { ApiClient } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { quantity } from "../../lib/k8s/quota-usage.ts";
-import { matchesLabels, parseLabelSelector } from "../../lib/k8s/selectors.ts";
+import { parseLabelSelector } from "../../lib/k8s/selectors.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
 import { keyOf, splitKey, type Controller, type ReconcileContext } from "./framework.ts";
 import { normalizeWithBehavior, normalizeWithoutBehavior, rawResourceReplicas, recordScale, resourceReplicas, type PodMetric, type ScalingHistory } from "./horizontal-pod-autoscaler-replicas.ts";
@@ -72,8 +72,7 @@ async function resourceMetricReplicas(hpa: HorizontalPodAutoscaler, spec: Metric
     } catch (e) {
       throw new Error(`unable to get metrics for resource ${name}: ${(e as Error).message}`);
     }
-    const requirements = parseLabelSelector(selector);
-    return { metrics, pods: ctx.listers.of<Pod>(PODS).list(namespace).filter((p) => matchesLabels(requirements, p.metadata?.labels)) };
+    return { metrics, pods: ctx.listers.of<Pod>(PODS).list(namespace, parseLabelSelector(selector)) };
   };
   if (target.averageValue !== undefined) {
     try {

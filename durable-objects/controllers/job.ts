@@ -15,7 +15,7 @@ import type { Container, Pod } from "kubernetes-types/core/v1";
 import { isNotFound, type KubeObject } from "../../lib/client/index.ts";
 import { builtin } from "../../lib/k8s/resources.ts";
 import { kubeTime } from "../../lib/k8s/time.ts";
-import { controllerRefOf, keyOf, selects, splitKey, type Controller, type Listers, type ReconcileContext, type ReconcileResult } from "./framework.ts";
+import { controllerRefOf, keyOf, OWNER_INDEX, selects, splitKey, type Controller, type Listers, type ReconcileContext, type ReconcileResult } from "./framework.ts";
 import { claimPods, podCandidates, podOwnerKeys, type PodOwnerKind } from "./pod-claims.ts";
 import { controllerRefTo, deletionOrder, isPodReady, PODS, podFromTemplate } from "./replicaset.ts";
 
@@ -396,7 +396,7 @@ class JobSync {
     if (isJobFinished(job) || job.metadata?.deletionTimestamp) {
       backoffRecords.delete(keyOf(job));
       // Nothing more is counted: the pods are free to go.
-      await releaseTrackingFinalizers(this.ctx.listers.of<Pod>(PODS).list(this.namespace).filter((p) => controllerRefOf(p)?.uid === uid), this.ctx);
+      await releaseTrackingFinalizers(this.ctx.listers.of<Pod>(PODS).byIndex(OWNER_INDEX, uid).filter((p) => controllerRefOf(p)?.uid === uid), this.ctx);
       return undefined;
     }
     const owned = await claimPods(job, podCandidates(job, this.ctx.listers), JOB_PODS, this.ctx);

@@ -135,7 +135,7 @@ class Runtime {
     if (!informer) {
       // A cache of another projection is another cache: switching lists afresh.
       const [project, cacheName] = this.wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(this.storage, cacheName), project, changes: this.changes, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
+      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(this.storage, cacheName), project, changes: this.changes, indexLabels: true, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
       this.informers.set(id, informer);
     }
     const enqueue = (...objects: KubeObject[]) => {

@@ -23,7 +23,8 @@ export function serviceKeysForPod(object: unknown, listers: Listers): string[] {
 export function podsOf(service: Service, listers: Listers): Pod[] {
   const selector = service.spec?.selector;
   if (!selector) return [];
-  return listers.of<Pod>(PODS).list(service.metadata?.namespace ?? "").filter((pod) => selectsPod(selector, pod));
+  const requirements = Object.entries(selector).map(([key, value]) => ({ key, operator: "=" as const, values: [value] }));
+  return listers.of<Pod>(PODS).list(service.metadata?.namespace ?? "", requirements);
 }
 
 /** ShouldPodBeInEndpoints: not finished, has an address, and not terminating unless asked for. */

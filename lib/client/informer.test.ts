@@ -232,6 +232,29 @@ describe("Informer", () => {
     expect(informer.lister.list(ns)).toHaveLength(30);
   });
 
+  it("with indexLabels, lists by selector from its label index and follows relabelling", async () => {
+    const ns = await freshNamespace(client);
+    const other = await freshNamespace(client);
+    await configMaps.create(ns, { metadata: { name: "web-1", labels: { app: "web", tier: "front" } } });
+    await configMaps.create(ns, { metadata: { name: "web-2", labels: { app: "web" } } });
+    await configMaps.create(ns, { metadata: { name: "db-1", labels: { app: "db" } } });
+    await configMaps.create(other, { metadata: { name: "web-3", labels: { app: "web" } } });
+    const informer = new Informer(client.resource<ConfigMap>(configMapNames), { indexLabels: true });
+    await informer.catchUp();
+    const names = (namespace: string, selector: string) => informer.lister.list(namespace, selector).map((c) => c.metadata!.name).sort();
+    expect(names(ns, "app=web")).toEqual(["web-1", "web-2"]);
+    expect(names(ns, "app in (web,db),tier!=front")).toEqual(["db-1", "web-2"]);
+    expect(names(ns, "tier")).toEqual(["web-1"]);
+    expect(names(ns, "!tier")).toEqual(["db-1", "web-2"]);
+    expect(names(other, "app=web")).toEqual(["web-3"]);
+    expect(informer.lister.list(undefined, "app=web")).toHaveLength(3);
+
+    await configMaps.patch(ns, "web-2", { metadata: { labels: { app: "db" } } }, "merge");
+    await informer.catchUp();
+    expect(names(ns, "app=web")).toEqual(["web-1"]);
+    expect(names(ns, "app=db")).toEqual(["db-1", "web-2"]);
+  });
+
   it("catchUp returns once caught up to now and leaves no watch open", async () => {
     const ns = await freshNamespace(client);
     const dropping = droppingFetch();

@@ -17,6 +17,10 @@ export const byOwnerUid: IndexFunc<KubeObject> = (object) => (object.metadata?.o
 
 /** The index every informer keeps, which `Lister.list(namespace)` reads. */
 export const NAMESPACE_INDEX = "namespace";
+/** Kept with `indexLabels`: objects by "namespace/key=value" of each label, which `Lister.list(namespace, selector)` reads. */
+export const LABEL_INDEX = "labels";
+export const byNamespacedLabel: IndexFunc<KubeObject> = (object) =>
+  Object.entries(object.metadata?.labels ?? {}).map(([key, value]) => `${object.metadata?.namespace ?? ""}/${key}=${value}`);
 
 export interface EventHandlers<T> {
   onAdd?(object: T): void;
@@ -27,8 +31,12 @@ export interface EventHandlers<T> {
 /** Read-only views of an informer's cache. */
 export interface Lister<T> {
   get(namespace: string | undefined, name: string): T | undefined;
-  /** Objects in one namespace (or all), optionally matching a label selector ("app=web,tier!=db"). */
-  list(namespace?: string, selector?: string): T[];
+  /**
+   * Objects in one namespace (or all), optionally matching a label selector ("app=web,tier!=db" or
+   * its parsed requirements). With `indexLabels`, a selector with an `=` or `in` requirement reads
+   * only the objects carrying one of its values, not the whole namespace.
+   */
+  list(namespace?: string, selector?: string | readonly LabelRequirement[]): T[];
   byIndex(index: string, value: string): T[];
   /** Visits every object in the cache, a page at a time: no caller holds the whole set at once. */
   each(visit: (object: T) => void): void;
@@ -45,6 +53,8 @@ export interface InformerOptions<T> {
   /** Default: a MemoryCache. */
   cache?: InformerCache<T>;
   indexers?: Indexers<T>;
+  /** Also index objects by their labels, so listing by a selector need not read the whole namespace. */
+  indexLabels?: boolean;
   /** Keeps only what the caller needs of each object (applied before caching and before handlers). */
   project?: (object: T) => T;
   /** Objects per list page (default 500). */
@@ -89,15 +99,20 @@ export class Informer<T extends KubeObject> {
     this.resource = resource;
     this.options = options;
     this.cache = options.cache ?? new MemoryCache<T>();
-    this.cache.open({ ...options.indexers, [NAMESPACE_INDEX]: byNamespace });
+    this.cache.open({ ...options.indexers, [NAMESPACE_INDEX]: byNamespace, ...(options.indexLabels ? { [LABEL_INDEX]: byNamespacedLabel } : {}) });
     const cache = this.cache;
+    /** The objects that can match: those with one of the values of an `=`/`in` requirement when labels are indexed. */
+    const candidates = (namespace: string | undefined, requirements: readonly LabelRequirement[]): T[] => {
+      const narrowest = options.indexLabels && namespace !== undefined ? requirements.find((r) => r.operator === "=" || r.operator === "==" || r.operator === "in") : undefined;
+      if (!narrowest) return namespace ? cache.byIndex(NAMESPACE_INDEX, namespace) : cache.list();
+      return [...new Set(narrowest.values)].flatMap((value) => cache.byIndex(LABEL_INDEX, `${namespace}/${narrowest.key}=${value}`));
+    };
     this.lister = {
       get: (namespace, name) => cache.get(namespace && resource.names.namespaced ? `${namespace}/${name}` : name),
       list: (namespace, selector) => {
-        const objects = namespace ? cache.byIndex(NAMESPACE_INDEX, namespace) : cache.list();
-        if (!selector) return objects;
-        const requirements: LabelRequirement[] = parseLabelSelector(selector);
-        return objects.filter((o) => matchesLabels(requirements, o.metadata?.labels));
+        if (!selector || selector.length === 0) return namespace ? cache.byIndex(NAMESPACE_INDEX, namespace) : cache.list();
+        const requirements = typeof selector === "string" ? parseLabelSelector(selector) : selector;
+        return candidates(namespace || undefined, requirements).filter((o) => matchesLabels(requirements, o.metadata?.labels));
       },
       byIndex: (index, value) => cache.byIndex(index, value),
       each: (visit) => {
