@@ -53,11 +53,23 @@ export class NodeTunnel extends DurableObject<Env> {
    * is written to the stream.
    */
   private async stream(request: Request): Promise<Response> {
+    const opened = await this.open(request, { bulk: true, body: request.body });
+    if (opened instanceof Response) return opened;
+    return new Response(opened.stream.readable, { status: opened.status, headers: opened.headers });
+  }
+
+  /**
+   * Opens a stream to the node as the request's header asks and waits for the node's reply: the
+   * stream, or the answer to give when the node is not connected, ended the stream or refused it.
+   * `bulk` gives bulk stream types their larger window; `body` is sent on the stream as it comes.
+   */
+  private async open(request: Request, options: { bulk?: boolean; body?: ReadableStream<Uint8Array> | null } = {}):
+    Promise<Response | { stream: TunnelStream; status: number; headers: Record<string, string> }> {
     const mux = this.currentMux();
     if (!mux) return new Response("not connected", { status: 503 });
     const header = JSON.parse(request.headers.get(STREAM_HEADER) ?? "{}") as StreamHeader;
-    const stream = mux.open(header, { window: BULK_TYPES.has(header.type) ? BULK_WINDOW : undefined });
-    void this.pump(request.body, stream);
+    const stream = mux.open(header, { window: options.bulk && BULK_TYPES.has(header.type) ? BULK_WINDOW : undefined });
+    if (options.body !== undefined) void this.pump(options.body, stream);
     let reply: StreamReply;
     try {
       reply = await stream.reply;
@@ -69,7 +81,7 @@ export class NodeTunnel extends DurableObject<Env> {
       stream.reset("refused");
       return new Response(null, { status: reply.status, headers });
     }
-    return new Response(stream.readable, { status: reply.status, headers });
+    return { stream, status: reply.status, headers };
   }
 
   /**
@@ -79,20 +91,9 @@ export class NodeTunnel extends DurableObject<Env> {
    * it with 1000, a reset with 1011 and the reason; its close resets the stream.
    */
   private async socketStream(request: Request): Promise<Response> {
-    const mux = this.currentMux();
-    if (!mux) return new Response("not connected", { status: 503 });
-    const stream = mux.open(JSON.parse(request.headers.get(STREAM_HEADER) ?? "{}") as StreamHeader);
-    let reply: StreamReply;
-    try {
-      reply = await stream.reply;
-    } catch (e) {
-      return new Response(`the node ended the stream: ${(e as Error).message}`, { status: 503 });
-    }
-    const headers = { [REPLY_HEADER]: JSON.stringify(reply) };
-    if (reply.status >= 300) {
-      stream.reset("refused");
-      return new Response(null, { status: reply.status, headers });
-    }
+    const opened = await this.open(request);
+    if (opened instanceof Response) return opened;
+    const { stream, headers } = opened;
     const { 0: apiserver, 1: socket } = new WebSocketPair();
     socket.accept();
     socket.binaryType = "arraybuffer";
