@@ -254,6 +254,20 @@ describe("Kubernetes API", () => {
     expect((await api("POST", `${pods}/missing/binding`, { target: { kind: "Node", name: "node-1" } })).status).toBe(404);
   });
 
+  it("validates a pod's /status write by its status alone, as kube's status strategy does", async () => {
+    const ns = await freshNamespace();
+    const pods = `/api/v1/namespaces/${ns}/pods`;
+    await api("POST", pods, { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "x" }] } });
+    const merge = { "Content-Type": "application/merge-patch+json" };
+    const running = await api("PATCH", `${pods}/p/status`, { status: { phase: "Running", podIP: "10.244.0.5" } }, merge);
+    expect(running.status).toBe(200);
+    expect(running.body.status).toMatchObject({ phase: "Running", podIP: "10.244.0.5" });
+    const refused = await api("PATCH", `${pods}/p/status`, { status: { nominatedNodeName: "Not_A_Node" } }, merge);
+    expect(refused.status).toBe(422);
+    expect(refused.body.details.causes).toEqual([expect.objectContaining({ reason: "FieldValueInvalid", field: "status.nominatedNodeName" })]);
+    expect((await api("GET", `${pods}/p`)).body.status.nominatedNodeName).toBeUndefined();
+  });
+
   it("records managedFields per field manager", async () => {
     const ns = await freshNamespace();
     const path = `/api/v1/namespaces/${ns}/configmaps`;

@@ -2,7 +2,7 @@
 import { declare, type ResourceDefinition } from "./types.ts";
 import { apiErrors, type StatusCause } from "../../lib/k8s/status.ts";
 import { defaultPodSpec, podFields } from "./pods.ts";
-import { validatePod, validatePodTemplate } from "./pod-validation.ts";
+import { validatePod, validatePodStatus, validatePodTemplate } from "./pod-validation.ts";
 import { defaultPersistentVolume, defaultPersistentVolumeClaim, validatePersistentVolume, validatePersistentVolumeClaim } from "./persistent-volumes.ts";
 import { defaultReplicationControllerSelector, validateReplicationController } from "./workload-validation.ts";
 import { allocateServiceAddresses, DEFAULT_SERVICE_CIDR, heldAddresses, parseCidr, releaseAll, type Cidr } from "./services.ts";
@@ -51,6 +51,7 @@ export const coreResources: ResourceDefinition[] = [
       pod.status.qosClass ??= qosClass(pod.spec);
     },
     validate: validatePod,
+    validateStatus: validatePodStatus,
     selectableFields: podFields,
   }),
   declare("v1", "services", {

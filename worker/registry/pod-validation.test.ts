@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StatusCause } from "../../lib/k8s/status.ts";
-import { validatePod, validatePodTemplate, validatePodTemplateSpec } from "./pod-validation.ts";
+import { validatePod, validatePodStatus, validatePodTemplate, validatePodTemplateSpec } from "./pod-validation.ts";
 import { defaultPodSpec } from "./pods.ts";
 
 type Obj = Record<string, any>;
@@ -203,5 +203,15 @@ describe("pod templates", () => {
     const spec: Obj = { containers: [] };
     defaultPodSpec(spec);
     expect(shown(validatePodTemplate({ metadata: { name: "t" }, template: { spec } }))).toEqual(["FieldValueRequired template.spec.containers: Required value"]);
+  });
+});
+
+describe("pod status validation (a /status write keeps the stored spec)", () => {
+  it("looks at the status only: a nominated node must be a node's name", () => {
+    expect(validatePodStatus({ ...pod(), status: { phase: "Running", nominatedNodeName: "node-1.zone-a" } })).toEqual([]);
+    expect(validatePodStatus({ ...pod(), status: {} })).toEqual([]);
+    expect(shown(validatePodStatus({ ...pod(), status: { nominatedNodeName: "Node_1" } }))).toEqual([
+      expect.stringMatching(/^FieldValueInvalid status\.nominatedNodeName: Invalid value: "Node_1": a lowercase RFC 1123 subdomain/),
+    ]);
   });
 });

@@ -579,6 +579,17 @@ export function validatePod(pod: Obj, old?: Obj): StatusCause[] {
   return [...causes, ...validatePodSpecUpdate(spec, old.spec && typeof old.spec === "object" ? old.spec : {})];
 }
 
+/**
+ * ValidatePodStatusUpdate's share here: a /status write keeps the stored spec (valid when it was
+ * written), so only the status is looked at: the nominated node must be a node's name.
+ */
+export function validatePodStatus(pod: Obj): StatusCause[] {
+  const nominated = pod.status?.nominatedNodeName;
+  if (nominated === undefined || nominated === null || nominated === "") return [];
+  if (typeof nominated !== "string") return [fieldErrors.invalid("status.nominatedNodeName", nominated, "must be a string")];
+  return validateDnsSubdomain("status.nominatedNodeName", nominated);
+}
+
 const UPDATABLE_POD_SPEC_FIELDS = [
   "`spec.containers[*].image`",
   "`spec.initContainers[*].image`",

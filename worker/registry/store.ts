@@ -291,8 +291,9 @@ export class RegistryStore {
     }
   }
 
-  private validate(object: KubeObject, old?: KubeObject): void {
-    const causes: StatusCause[] = [...validateObjectMeta(object.metadata ?? {}, this.def), ...(this.def.validate?.(object, old) ?? [])];
+  private validate(object: KubeObject, old?: KubeObject, subresource?: WriteOptions["subresource"]): void {
+    const own = subresource === "status" && old && this.def.validateStatus ? this.def.validateStatus(object, old) : this.def.validate?.(object, old);
+    const causes: StatusCause[] = [...validateObjectMeta(object.metadata ?? {}, this.def), ...(own ?? [])];
     if (causes.length) throw apiErrors.invalid(this.def.group, this.def.kind, object.metadata?.name ?? "", causes);
   }
 
@@ -365,7 +366,7 @@ export class RegistryStore {
       if (isUnchanged(current, next)) return current;
       if (options.admission) {
         await options.admission.mutate("UPDATE", next, current);
-        this.validate(next, current);
+        this.validate(next, current, options.subresource);
         await options.admission.validate("UPDATE", next, current);
       }
       delete next.metadata!.resourceVersion;
@@ -456,7 +457,7 @@ export class RegistryStore {
   }
 
   private finishUpdate(current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
-    this.validate(next, current);
+    this.validate(next, current, options.subresource);
     if (options.keepManagedFields) return next;
     // A write may set managedFields itself (kubectl does, moving client-side apply's fields to its
     // server-side apply manager); subresource writes may not.

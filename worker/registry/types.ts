@@ -40,6 +40,11 @@ export interface ResourceDefinition extends ResourceNames {
   defaults?(object: KubeObject): void;
   /** Field errors for a new or changed object. */
   validate?(object: KubeObject, old?: KubeObject): StatusCause[];
+  /**
+   * Field errors for a /status write, which keeps all but the status as stored: kube's status
+   * strategies validate what may change there, not the whole object again. Without it, `validate` runs.
+   */
+  validateStatus?(object: KubeObject, old: KubeObject): StatusCause[];
   /** Field values for field selectors beyond metadata.name and metadata.namespace. */
   selectableFields?(object: KubeObject): Record<string, string>;
   /** Whether the object has a spec whose changes bump metadata.generation. */
