@@ -6,13 +6,26 @@ import { createHash, X509Certificate } from "node:crypto";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
-import { connect } from "node:tls";
+import { connect, createSecureContext, type SecureContext } from "node:tls";
 import type { Fetch } from "../lib/client/index.ts";
+
+const contexts = new Map<string, SecureContext>();
+
+/**
+ * One TLS context per pinned CA for the whole process: without it every connection (each hollow
+ * node's watch and tunnel) parses the CA into a context of its own.
+ */
+export function trusting(ca: string | undefined): { secureContext?: SecureContext } {
+  if (!ca) return {};
+  let secureContext = contexts.get(ca);
+  if (!secureContext) contexts.set(ca, (secureContext = createSecureContext({ ca })));
+  return { secureContext };
+}
 
 /** A fetch that speaks HTTPS trusting `ca` (PEM) when given, else the system's trust store. */
 export function httpsFetch(ca?: string): Fetch {
   // Keep-alive: heartbeats and status patches reuse connections; each node's watch holds one of its own.
-  const agent = new Agent({ keepAlive: true, ca });
+  const agent = new Agent({ keepAlive: true, ...trusting(ca) });
   return async (req) => {
     const url = new URL(req.url);
     const body = req.body ? Buffer.from(await req.arrayBuffer()) : undefined;

@@ -2,9 +2,11 @@
 // (/api/v1/nodes/<name>/tunnel, as the node's own credential), redialed with back-off (1 s doubling
 // to 30 s) whenever it drops, and kept honest with a ping the tunnel object answers without waking.
 // The control plane opens streams over it; the agent serves them (serve.ts) and opens none.
+import { Agent } from "node:https";
 import WebSocket from "ws";
 import { TunnelMux } from "../../lib/tunnel/mux.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { trusting } from "../http.ts";
 import { serveStream, type AgentEndpoint } from "./serve.ts";
 
 export interface TunnelClientOptions {
@@ -23,6 +25,19 @@ const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** How often the agent pings; two pings unanswered and the connection is dropped and redialed. */
 const PING_MS = 20_000;
+
+const agents = new Map<string, Agent>();
+
+/**
+ * The tunnels' TLS client, one per pinned CA for the whole process: its context and its cache of
+ * TLS sessions are shared, so the tunnels of many hollow nodes resume a session instead of each
+ * doing a full handshake.
+ */
+function tunnelAgent(ca: string | undefined): Agent {
+  let agent = agents.get(ca ?? "");
+  if (!agent) agents.set(ca ?? "", (agent = new Agent({ ...trusting(ca), maxCachedSessions: 16 })));
+  return agent;
+}
 
 export class TunnelClient {
   private readonly options: TunnelClientOptions;
@@ -53,7 +68,7 @@ export class TunnelClient {
 
   private dial(): void {
     const { token, ca, runtime, endpoints, log } = this.options;
-    const socket = new WebSocket(this.url(), { headers: { Authorization: `Bearer ${token}` }, ca, perMessageDeflate: false });
+    const socket = new WebSocket(this.url(), { headers: { Authorization: `Bearer ${token}` }, agent: tunnelAgent(ca), perMessageDeflate: false });
     this.socket = socket;
     const mux = new TunnelMux({
       ids: "even",
