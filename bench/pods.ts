@@ -97,6 +97,8 @@ interface Cluster {
   api: HttpTarget;
   agent?: ChildProcess;
   agentLog: string[];
+  /** Nodes whose tunnel connected: each does so once registered. */
+  tunnelsConnected: number;
   stop(): Promise<void>;
 }
 
@@ -105,7 +107,7 @@ async function startCluster(prefix: string): Promise<Cluster> {
   const plane = await startControlPlane({ engine: defaultEngine(), stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
   const api = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, 64, plane.caPem);
   const cluster: Cluster = {
-    root, plane, api, agentLog: [],
+    root, plane, api, agentLog: [], tunnelsConnected: 0,
     async stop() {
       const agent = cluster.agent;
       if (agent && agent.exitCode === null && agent.signalCode === null) {
@@ -146,6 +148,7 @@ async function startAgent(cluster: Cluster, nodes: number | "real", timeoutMs: n
     const timer = setTimeout(() => reject(new Error(`the agent did not start ${nodes} nodes in ${timeoutMs / 1000} s; it said: ${cluster.agentLog.slice(-5).join(" | ")}`)), timeoutMs);
     child.stderr!.on("data", lineSplitter((line) => {
       if (cluster.agentLog.length < 10_000) cluster.agentLog.push(line);
+      if (line.includes('"msg":"tunnel connected"')) cluster.tunnelsConnected++;
       if (line.includes("running on the ")) {
         clearTimeout(timer);
         resolve(child);
@@ -208,6 +211,11 @@ interface StartupFigures {
   latency: LatencyRecorder;
   /** Create sent → spec.nodeName seen: the scheduler's share. */
   bound: LatencyRecorder;
+  /** spec.nodeName seen → phase Running seen: the node's share. */
+  boundToRunning: LatencyRecorder;
+  /** The node's writes per Running pod seen on watches: kubelet Events, and pod updates after the binding (status writes). */
+  eventsPerPod: number;
+  statusWritesPerPod: number;
   agentCpuMsPerPod: number;
   agentRssKbPerPod: number;
   agentRssMb: number;
@@ -236,10 +244,16 @@ async function runStartup(runtime: "simulated" | "cri", nodes: number, pods: num
     await waitForServiceAccount(api, deadline);
     const runningAt = new Map<string, number>();
     const boundAt = new Map<string, number>();
-    const watch = await watchEvents(api, `/api/v1/namespaces/${NAMESPACE}/pods`, (_type, pod: Pod) => {
+    let statusWrites = 0;
+    const watch = await watchEvents(api, `/api/v1/namespaces/${NAMESPACE}/pods`, (type, pod: Pod) => {
       const name = pod.metadata?.name ?? "";
+      if (type === "MODIFIED" && boundAt.has(name)) statusWrites++;
       if (pod.spec?.nodeName && !boundAt.has(name)) boundAt.set(name, performance.now());
       if (pod.status?.phase === "Running" && !runningAt.has(name)) runningAt.set(name, performance.now());
+    });
+    let kubeletEvents = 0;
+    const eventWatch = await watchEvents(api, `/api/v1/namespaces/${NAMESPACE}/events`, (type, event: { source?: { component?: string } }) => {
+      if (type === "ADDED" && event.source?.component === "kubelet") kubeletEvents++;
     });
     const sentAt = new Map<string, number>();
     const cpuBefore = cpuSeconds(agent.pid!);
@@ -257,13 +271,19 @@ async function runStartup(runtime: "simulated" | "cri", nodes: number, pods: num
     const seconds = (performance.now() - start) / 1000;
     const agentCpu = cpuSeconds(agent.pid!) - cpuBefore;
     const agentRss = rssMb(agent.pid!);
+    // Writes of the last pods to start may still be on their way: a moment for them to be seen.
+    await sleep(2000);
     watch.destroy();
+    eventWatch.destroy();
     const latency = new LatencyRecorder();
     for (const [name, at] of runningAt) latency.record(at - sentAt.get(name)!);
     const bound = new LatencyRecorder();
     for (const [name, at] of boundAt) bound.record(at - sentAt.get(name)!);
+    const boundToRunning = new LatencyRecorder();
+    for (const [name, at] of runningAt) if (boundAt.has(name)) boundToRunning.record(at - boundAt.get(name)!);
     return {
-      runtime, nodes, pods: pods - created.errors, createErrors: created.errors, firstCreateError: created.errors ? message(created.firstError) : undefined, running: runningAt.size, seconds, latency, bound, agentCpuMsPerPod: (agentCpu * 1000) / Math.max(1, runningAt.size),
+      runtime, nodes, pods: pods - created.errors, createErrors: created.errors, firstCreateError: created.errors ? message(created.firstError) : undefined, running: runningAt.size, seconds, latency, bound, boundToRunning,
+      eventsPerPod: kubeletEvents / Math.max(1, runningAt.size), statusWritesPerPod: statusWrites / Math.max(1, runningAt.size), agentCpuMsPerPod: (agentCpu * 1000) / Math.max(1, runningAt.size),
       agentRssKbPerPod: ((agentRss - rssBefore) * 1024) / Math.max(1, runningAt.size), agentRssMb: agentRss, loadAverage: load(),
     };
   } finally {
@@ -291,7 +311,19 @@ async function runHeartbeat(nodes: number, windowSeconds: number, timeoutSeconds
   try {
     const { api, plane } = cluster;
     const registering = performance.now();
-    const agent = await startAgent(cluster, nodes, timeoutSeconds * 1000);
+    const workerdAtStart = groupProcesses(plane.process.pid!, "workerd");
+    const workerdCpuAtStart = sum(workerdAtStart, cpuSeconds);
+    let agent: ChildProcess;
+    try {
+      agent = await startAgent(cluster, nodes, timeoutSeconds * 1000);
+    } catch (e) {
+      // What registration got to, for the record: how many nodes, and what the processes spent.
+      const wall = (performance.now() - registering) / 1000;
+      const workerdCpu = ((sum(workerdAtStart, cpuSeconds) - workerdCpuAtStart) * 100) / wall;
+      const pid = cluster.agent?.pid;
+      throw new Error(`${message(e)}\n  after ${wall.toFixed(0)} s: ${cluster.tunnelsConnected} of ${nodes} nodes registered (tunnel connected); workerd cpu ${workerdCpu.toFixed(0)}% of a core, ` +
+        `RSS ${sum(workerdAtStart, rssMb).toFixed(0)} MB; agent cpu ${pid ? ((cpuSeconds(pid) * 100) / wall).toFixed(0) : "?"}%, RSS ${pid ? rssMb(pid).toFixed(0) : "?"} MB; load average ${load()}`);
+    }
     const registerSeconds = (performance.now() - registering) / 1000;
     await ok(api, "POST", "/api/v1/namespaces/default/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "probe" }, data: { n: "0" } });
     // A minute of settling: the nodes' first status writes and the controllers' catch-up are not the steady state.
@@ -376,6 +408,8 @@ async function main(): Promise<void> {
       startup: startups.map((startup) => ({
         runtime: startup.runtime, nodes: startup.nodes, pods: startup.pods, running: startup.running, seconds: startup.seconds,
         p50Ms: startup.latency.percentile(50), p99Ms: startup.latency.percentile(99), boundP50Ms: startup.bound.percentile(50), boundP99Ms: startup.bound.percentile(99),
+        boundToRunningP50Ms: startup.boundToRunning.percentile(50), boundToRunningP99Ms: startup.boundToRunning.percentile(99),
+        eventsPerPod: startup.eventsPerPod, statusWritesPerPod: startup.statusWritesPerPod,
         agentCpuMsPerPod: startup.agentCpuMsPerPod, agentRssKbPerPod: startup.agentRssKbPerPod, agentRssMb: startup.agentRssMb, loadAverage: startup.loadAverage,
       })),
       heartbeat: heartbeats.map((h) => ({ ...h, write: undefined, writeP50Ms: h.write.percentile(50), writeP99Ms: h.write.percentile(99) })),
@@ -384,13 +418,17 @@ async function main(): Promise<void> {
   } else {
     if (startups.length) {
       console.log(`\npod startup: create sent → phase Running seen on a watch (the scheduler places each pod; the simulated runtime starts it at once, the cri one
-runs busybox through containerd); bound: create sent → spec.nodeName seen (the scheduler's share); agent CPU and RSS growth over the phase, per Running pod.
+runs busybox through containerd); bound: create sent → spec.nodeName seen (the scheduler's share); bound→Running: the node's share; the node's
+writes per pod seen on watches (kubelet Events, pod updates after the binding); agent CPU and RSS growth over the phase, per Running pod.
 Kubernetes' SLO: p99 ≤ 5 s; the goal here: p99 ≤ 1 s simulated, ≤ 2 s on real containerd`);
       console.log(formatTable(
-        ["runtime", "nodes", "pods", "seconds", "p50 ms", "p99 ms", "bound p50 ms", "bound p99 ms", "agent cpu ms/pod", "agent RSS KB/pod", "agent RSS MB", "load average"],
+        ["runtime", "nodes", "pods", "seconds", "p50 ms", "p99 ms", "bound p50 ms", "bound p99 ms", "bound→Running p50 ms", "p99 ms", "events/pod", "status writes/pod",
+          "agent cpu ms/pod", "agent RSS KB/pod", "agent RSS MB", "load average"],
         startups.map((startup) => [startup.runtime, startup.nodes, startup.running === startup.pods ? startup.pods : `${startup.running}/${startup.pods}`, fixed(startup.seconds, 1),
           fixed(startup.latency.percentile(50), 0), fixed(startup.latency.percentile(99), 0),
-          fixed(startup.bound.percentile(50), 0), fixed(startup.bound.percentile(99), 0), fixed(startup.agentCpuMsPerPod, 2),
+          fixed(startup.bound.percentile(50), 0), fixed(startup.bound.percentile(99), 0),
+          fixed(startup.boundToRunning.percentile(50), 0), fixed(startup.boundToRunning.percentile(99), 0), fixed(startup.eventsPerPod, 2), fixed(startup.statusWritesPerPod, 2),
+          fixed(startup.agentCpuMsPerPod, 2),
           fixed(startup.agentRssKbPerPod, 1), fixed(startup.agentRssMb, 0), startup.loadAverage]),
       ));
     }
