@@ -133,3 +133,23 @@ export async function rawApi(
   }
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
+
+/** A bootstrap token (`<id>.<secret>`) stored as kubeadm stores one, allowed to authenticate; `extra` adds data keys (usages, expiration). */
+export async function storeBootstrapToken(extra: Record<string, string> = {}): Promise<string> {
+  const id = crypto.randomUUID().replace(/-/g, "").slice(0, 6);
+  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
+  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true", ...extra };
+  const created = await rawApi("POST", "/api/v1/namespaces/kube-system/secrets", {
+    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
+  });
+  if (created.status !== 201) throw new Error(`storing a bootstrap token answered ${created.status}: ${created.text}`);
+  return `${id}.${secret}`;
+}
+
+/** A node's own credential, obtained as its agent does at join: a TokenRequest for nodes/<node>/token made with a bootstrap token. */
+export async function nodeCredential(node: string): Promise<string> {
+  const token = await storeBootstrapToken();
+  const issued = await rawApi("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, { token });
+  if (issued.status !== 201) throw new Error(`the node token request answered ${issued.status}: ${issued.text}`);
+  return issued.body.status.token;
+}

@@ -6,7 +6,7 @@
 import { exports } from "cloudflare:workers";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1";
 import { describe, expect, it } from "vitest";
-import { freshNamespace, rawApi, testClient } from "../../lib/client/testing.ts";
+import { freshNamespace, rawApi, testClient, nodeCredential } from "../../lib/client/testing.ts";
 import { encodeResponseHead, type HttpProxyStreamHeader } from "../../lib/tunnel/http-proxy.ts";
 import { TunnelMux, type TunnelStream } from "../../lib/tunnel/mux.ts";
 import { EXPOSE_ANNOTATION } from "../../durable-objects/controllers/service-lb-names.ts";
@@ -14,21 +14,9 @@ import { EXPOSE_ANNOTATION } from "../../durable-objects/controllers/service-lb-
 const client = testClient();
 const edge = (url: string, init?: RequestInit) => exports.default.fetch(url, init);
 
-async function joinAs(node: string): Promise<string> {
-  const id = crypto.randomUUID().replace(/-/g, "").slice(0, 6);
-  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
-  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true" };
-  expect((await rawApi("POST", "/api/v1/namespaces/kube-system/secrets", {
-    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
-  })).status).toBe(201);
-  const issued = await rawApi("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, { token: `${id}.${secret}` });
-  expect(issued.status).toBe(201);
-  return issued.body.status.token;
-}
-
 /** Connects as the node's agent and serves every stream with `serve`. */
 async function connectAgent(node: string, serve: (stream: TunnelStream) => Promise<void>): Promise<WebSocket> {
-  const token = await joinAs(node);
+  const token = await nodeCredential(node);
   const connected = await exports.default.fetch(`https://edgeplane.test/api/v1/nodes/${node}/tunnel`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` } });
   expect(connected.status).toBe(101);
   const socket = connected.webSocket!;

@@ -5,28 +5,16 @@
 // 403, system:aggregated-metrics-reader grants it. The test plays the agent over a real tunnel.
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi, nodeCredential } from "../../lib/client/testing.ts";
 import { TunnelMux, type TunnelStream } from "../../lib/tunnel/mux.ts";
 import type { ProxyStreamHeader } from "../../lib/tunnel/streams.ts";
 
 const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => rawApi(method, path, body, { headers });
 const suffix = () => crypto.randomUUID().slice(0, 6);
 
-async function nodeToken(node: string): Promise<string> {
-  const id = crypto.randomUUID().replace(/-/g, "").slice(0, 6);
-  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
-  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true" };
-  await api("POST", "/api/v1/namespaces/kube-system/secrets", {
-    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
-  });
-  const issued = await rawApi("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, { token: `${id}.${secret}` });
-  expect(issued.status).toBe(201);
-  return issued.body.status.token;
-}
-
 /** Connects a node's tunnel whose agent answers /stats/summary with `summary` (and counts the asks). */
 async function connectAgent(node: string, summary: unknown): Promise<{ asked: string[] }> {
-  const token = await nodeToken(node);
+  const token = await nodeCredential(node);
   const response = await exports.default.fetch(`https://edgeplane.test/api/v1/nodes/${node}/tunnel`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` } });
   expect(response.status).toBe(101);
   const socket = response.webSocket!;

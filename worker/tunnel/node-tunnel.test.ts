@@ -7,23 +7,10 @@
 import { env, exports } from "cloudflare:workers";
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi, nodeCredential } from "../../lib/client/testing.ts";
 import { TunnelMux, type TunnelStream } from "../../lib/tunnel/mux.ts";
 
 const api = (method: string, path: string, body?: unknown, token = "test-admin-token") => rawApi(method, path, body, { token });
-
-async function joinAs(node: string): Promise<string> {
-  const id = crypto.randomUUID().replace(/-/g, "").slice(0, 6);
-  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
-  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true" };
-  const created = await api("POST", "/api/v1/namespaces/kube-system/secrets", {
-    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
-  });
-  expect(created.status).toBe(201);
-  const issued = await api("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, `${id}.${secret}`);
-  expect(issued.status).toBe(201);
-  return issued.body.status.token;
-}
 
 function dial(node: string, token: string): Promise<Response> {
   return exports.default.fetch(`https://edgeplane.test/api/v1/nodes/${node}/tunnel`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` } });
@@ -56,7 +43,7 @@ async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
 describe("node tunnels", () => {
   it("only the node itself opens its tunnel", async () => {
     const node = `tn-${crypto.randomUUID().slice(0, 6)}`;
-    const other = await joinAs(`tn-other-${crypto.randomUUID().slice(0, 6)}`);
+    const other = await nodeCredential(`tn-other-${crypto.randomUUID().slice(0, 6)}`);
     const refused = await dial(node, other);
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { message: string }).message).toMatch(new RegExp(`^nodes "${node}" is forbidden: User "system:node:tn-other-\\w+" cannot open the tunnel of node "${node}": only the node itself may$`));
@@ -66,7 +53,7 @@ describe("node tunnels", () => {
 
   it("serves pods/log through the connected agent, and 503 'not connected' without one", async () => {
     const node = `tn-${crypto.randomUUID().slice(0, 6)}`;
-    const token = await joinAs(node);
+    const token = await nodeCredential(node);
     const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
     await createDefaultServiceAccount("default");
     expect((await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } })).status).toBe(201);
@@ -119,7 +106,7 @@ describe("node tunnels", () => {
 
   it("a newer connection of the node replaces the older one, and streams go to the newer", async () => {
     const node = `tn-${crypto.randomUUID().slice(0, 6)}`;
-    const token = await joinAs(node);
+    const token = await nodeCredential(node);
     const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
     await createDefaultServiceAccount("default");
     expect((await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } })).status).toBe(201);
@@ -139,7 +126,7 @@ describe("node tunnels", () => {
 
   it("an idle tunnel hibernates: evicted with the agent's socket kept open, pings answered without waking it, a stream wakes it", async () => {
     const node = `tn-${crypto.randomUUID().slice(0, 6)}`;
-    const token = await joinAs(node);
+    const token = await nodeCredential(node);
     const pod = `p-${crypto.randomUUID().slice(0, 6)}`;
     await createDefaultServiceAccount("default");
     expect((await api("POST", "/api/v1/namespaces/default/pods", { metadata: { name: pod }, spec: { nodeName: node, containers: [{ name: "app", image: "busybox" }] } })).status).toBe(201);

@@ -4,25 +4,14 @@
 // offering neither protocol spoken here is refused with the ones that are.
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createDefaultServiceAccount, rawApi } from "../../lib/client/testing.ts";
+import { createDefaultServiceAccount, rawApi, nodeCredential } from "../../lib/client/testing.ts";
 import { TunnelMux } from "../../lib/tunnel/mux.ts";
 
 const api = (method: string, path: string, body?: unknown, token = "test-admin-token") => rawApi(method, path, body, { token });
 
-async function joinAs(node: string): Promise<string> {
-  const id = crypto.randomUUID().replace(/-/g, "").slice(0, 6);
-  const secret = crypto.randomUUID().replace(/-/g, "").slice(0, 16);
-  const data = { "token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true" };
-  await api("POST", "/api/v1/namespaces/kube-system/secrets", {
-    metadata: { name: `bootstrap-token-${id}` }, type: "bootstrap.kubernetes.io/token", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
-  });
-  const issued = await api("POST", `/api/v1/nodes/${node}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, `${id}.${secret}`);
-  return issued.body.status.token;
-}
-
 /** An agent whose node holds every pod: it accepts every stream and echoes its bytes. */
 async function echoingAgent(node: string): Promise<void> {
-  const token = await joinAs(node);
+  const token = await nodeCredential(node);
   const response = await exports.default.fetch(`https://edgeplane.test/api/v1/nodes/${node}/tunnel`, { headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` } });
   const socket = response.webSocket!;
   socket.accept();
