@@ -1,7 +1,7 @@
 // etcd's MVCC semantics over the store's SQLite: the revision clock, range at any retained
 // revision, transactions with compares, the lessor and compaction. Everything here is
 // synchronous: a transaction awaits nothing but SQLite, which is what keeps the store linearizable.
-import { and, asc, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, lt, lte, sql } from "drizzle-orm";
 import { errors } from "../../lib/etcd/errors.ts";
 import { bytesEqual, compareBytes, isInverted, keyRange, rangeContains, rangesOverlap, type KeyRange } from "../../lib/etcd/keys.ts";
 import type {
@@ -438,31 +438,9 @@ export class Mvcc {
 
   // ---- history for watchers ----
 
-  /** Log entries from `fromRevision` on, in commit order, for keys in `range`. */
+  /** Log entries from `fromRevision` on, in commit order, for keys in `range`, with their previous values when asked. */
   history(range: KeyRange, fromRevision: number, withPrevKv: boolean): Event[] {
-    const keyFilter =
-      range.end === undefined
-        ? eq(revisionLog.key, range.key)
-        : range.end === null
-          ? gte(revisionLog.key, range.key)
-          : and(gte(revisionLog.key, range.key), lt(revisionLog.key, range.end));
-    const rows = this.db.select().from(revisionLog).where(and(gte(revisionLog.revision, fromRevision), keyFilter))
-      .orderBy(asc(revisionLog.revision), asc(revisionLog.sub)).all();
-    return rows.map((row) => {
-      const kv: KeyValue = row.deleted
-        ? { key: row.key, create_revision: 0, mod_revision: row.revision, version: 0, value: EMPTY, lease: 0 }
-        : { key: row.key, create_revision: row.createRevision, mod_revision: row.revision, version: row.version, value: row.value, lease: row.lease };
-      const event: Event = { type: row.deleted ? "DELETE" : "PUT", kv };
-      if (withPrevKv) event.prev_kv = this.previousVersion(row.key, row.revision);
-      return event;
-    });
-  }
-
-  private previousVersion(key: Uint8Array, before: number): KeyValue | undefined {
-    const row = this.db.select().from(revisionLog).where(and(eq(revisionLog.key, key), lt(revisionLog.revision, before)))
-      .orderBy(desc(revisionLog.revision)).limit(1).get();
-    if (!row || row.deleted) return undefined;
-    return { key: row.key, create_revision: row.createRevision, mod_revision: row.revision, version: row.version, value: row.value, lease: row.lease };
+    return this.q.history(range.key, range.end, fromRevision, withPrevKv);
   }
 }
 

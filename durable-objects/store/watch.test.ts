@@ -88,6 +88,23 @@ describe("watch", () => {
     watch.close();
   });
 
+  it("replays a prefix with prev_kv from mid-history: each event carries its own key's value before it", async () => {
+    const store = freshStore();
+    ok(await store.put({ key: b("q/a"), value: b("a1") })); // 2
+    ok(await store.put({ key: b("q/b"), value: b("b1") })); // 3
+    ok(await store.put({ key: b("q/a"), value: b("a2") })); // 4
+    ok(await store.deleteRange({ key: b("q/b") })); // 5
+    ok(await store.put({ key: b("q/b"), value: b("b2") })); // 6: re-created, nothing before it
+    ok(await store.put({ key: b("q/a"), value: b("a3") })); // 7
+    ok(await store.put({ key: b("r"), value: b("outside") })); // 8
+    ok(await store.txn({ success: [{ request_put: { key: b("q/a"), value: b("a4") } }, { request_put: { key: b("q/b"), value: b("b3") } }] })); // 9
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("q/"), range_end: btoa("q0"), start_revision: 4, prev_kv: true } });
+    await watch.next();
+    expect(events(await watch.next())).toEqual(["PUT q/a@4<a1", "DELETE q/b@5<b1", "PUT q/b@6", "PUT q/a@7<a2", "PUT q/a@9<a3", "PUT q/b@9<b2"]);
+    watch.close();
+  });
+
   it("across a store restart, a client resuming from its last revision misses nothing and sees nothing twice", async () => {
     const store = freshStore();
     for (let i = 0; i < 5; i++) ok(await store.put({ key: b(`r${i}`), value: b("x") })); // 2..6
