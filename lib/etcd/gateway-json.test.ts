@@ -17,6 +17,9 @@ describe("etcd JSON gateway encoding", () => {
     expect(() => fromBase64("YQ", "key")).toThrow(/illegal base64/); // unpadded
     expect(() => fromBase64("Y-==", "key")).toThrow(/illegal base64/); // URL-safe alphabet
     expect(() => fromBase64("Y===", "key")).toThrow(/illegal base64/);
+    expect(() => fromBase64("Y Q=", "key")).toThrow(/illegal base64 data at input byte 1/); // whitespace
+    expect(() => fromBase64("YQ==    ", "key")).toThrow(/illegal base64/);
+    expect(() => fromBase64("YWJj\n\n\n\nYWJj", "key")).toThrow(/illegal base64 data at input byte 4/);
     expect(() => decodePutRequest({ key: "YQ==", lease: 1.5 })).toThrow(/must be an integer/);
     expect(() => decodeRangeRequest({ key: "YQ==", sort_order: "SIDEWAYS" })).toThrow(/unknown value "SIDEWAYS"/);
     expect(decodeRangeRequest({ key: "YQ==", limit: "10", sort_target: 4 })).toMatchObject({ limit: 10, sort_target: "VALUE" });

@@ -20,7 +20,19 @@ export interface HeaderIdentity {
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/**
+ * The runtime's own base64 (Uint8Array.prototype.toBase64 / Uint8Array.fromBase64), where it has
+ * them: workerd does, ~80x faster than a loop in JS for a 1.5 KiB value; older Node versions do not.
+ */
+const native = Uint8Array as unknown as {
+  prototype: { toBase64?: (this: Uint8Array) => string };
+  fromBase64?: (text: string, options: { lastChunkHandling: "strict" }) => Uint8Array;
+};
+const nativeToBase64 = native.prototype.toBase64;
+const nativeFromBase64 = native.fromBase64;
+
 export function toBase64(bytes: Bytes): string {
+  if (nativeToBase64) return nativeToBase64.call(bytes);
   let out = "";
   const n = bytes.length;
   let i = 0;
@@ -43,6 +55,16 @@ export function fromBase64(text: string, field: string): Bytes {
   if (text.length % 4 !== 0) throw badBase64(field, text.length - (text.length % 4));
   let end = text.length;
   while (end > text.length - 2 && end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
+  if (nativeFromBase64) {
+    // The runtime's decoder also skips ASCII whitespace, which etcd's refuses: a result shorter
+    // than the text's length says it skipped some, and the decoder below then says where.
+    try {
+      const out = nativeFromBase64(text, { lastChunkHandling: "strict" });
+      if (out.length === Math.floor((end * 3) / 4)) return out;
+    } catch {
+      // not base64: the decoder below says where
+    }
+  }
   const out = new Uint8Array(Math.floor((end * 3) / 4));
   let bits = 0, acc = 0, o = 0;
   for (let i = 0; i < end; i++) {
