@@ -122,6 +122,21 @@ describe("bootstrap tokens and node credentials", () => {
     expect(theirs.body.message).toContain(`no relationship found between node '${node}' and this object`);
   });
 
+  it("a node reaches what a pod bound a moment ago refers to, though it read its pods just before", async () => {
+    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+    const credential = await joinAs(node);
+    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
+    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+    await createDefaultServiceAccount(ns);
+    const pod = (name: string, configMap: string) => ({ metadata: { name }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox", envFrom: [{ configMapRef: { name: configMap } }] }] } });
+    for (const name of ["first", "second"]) expect((await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name } })).status).toBe(201);
+    expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, pod("a", "first"))).status).toBe(201);
+    expect((await api("GET", `/api/v1/namespaces/${ns}/configmaps/first`, undefined, credential)).status).toBe(200);
+    expect((await api("GET", `/api/v1/namespaces/${ns}/configmaps/second`, undefined, credential)).status).toBe(403);
+    expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, pod("b", "second"))).status).toBe(201);
+    expect((await api("GET", `/api/v1/namespaces/${ns}/configmaps/second`, undefined, credential)).status).toBe(200);
+  });
+
   it("a node creates mirror pods owned by its own Node and referring to no other object (static pods)", async () => {
     const node = `node-${crypto.randomUUID().slice(0, 6)}`;
     const credential = await joinAs(node);

@@ -56,12 +56,11 @@ function references(pod: Record<string, any>): Record<string, Set<string>> {
 }
 
 /**
- * The pods of a namespace bound to a node (that mention `name` somewhere, when given). Their stored
- * JSON is searched before any is parsed: the namespace may hold thousands of other nodes' pods, and
- * a node asks about every pod it starts (its token, kube-root-ca.crt).
+ * The pods of a namespace bound to a node. Their stored JSON is searched before any is parsed: the
+ * namespace may hold thousands of other nodes' pods.
  */
-export async function podsOnNode(env: Env, namespace: string, node: string, name?: string): Promise<Record<string, any>[]> {
-  const filter = new StoredTextFilter([`"nodeName":${JSON.stringify(node)}`, ...(name === undefined ? [] : [JSON.stringify(name)])]);
+async function podsOnNode(env: Env, namespace: string, node: string): Promise<Record<string, any>[]> {
+  const filter = new StoredTextFilter([`"nodeName":${JSON.stringify(node)}`]);
   const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace, filter);
   return pods.filter((p) => p.spec?.nodeName === node);
 }
@@ -70,6 +69,30 @@ export async function podsOnNode(env: Env, namespace: string, node: string, name
 export async function podOnNode(env: Env, namespace: string, name: string, node: string): Promise<Record<string, any> | undefined> {
   const pod = await builtinStore(new ObjectStorage(env), "v1", "pods").find(namespace, name);
   return pod?.spec?.nodeName === node ? pod : undefined;
+}
+
+/** How long a node's pods, once read, answer its graph checks in this isolate. */
+const GRAPH_FRESH_MS = 1000;
+const GRAPH_MAX_ENTRIES = 1000;
+/** Per cluster, namespace and node: the node's pods there, as read at `at` (settled reads only). */
+const graphs = new Map<string, { pods: Record<string, any>[]; at: number }>();
+
+/**
+ * Whether a pod bound to the node refers to the object: kube's node authorizer asks a graph its
+ * informers keep; here the node's pods of the namespace are read and serve the node's next checks
+ * for a second (a node starting many pods asks once per pod). Only a reference found allows from
+ * that copy: one not found is looked up again, so a pod bound a moment ago is never refused.
+ */
+async function nodeRefersTo(env: Env, namespace: string, node: string, resource: string, name: string): Promise<boolean> {
+  const key = `${env.CLUSTER_NAME}\0${namespace}\0${node}`;
+  const refers = (pods: Record<string, any>[]) => pods.some((pod) => references(pod)[resource]!.has(name));
+  const copy = graphs.get(key);
+  if (copy && Date.now() - copy.at <= GRAPH_FRESH_MS && refers(copy.pods)) return true;
+  const at = Date.now();
+  const pods = await podsOnNode(env, namespace, node);
+  if (graphs.size >= GRAPH_MAX_ENTRIES) graphs.clear();
+  if (!graphs.get(key) || graphs.get(key)!.at <= at) graphs.set(key, { pods, at });
+  return refers(pods);
 }
 
 /** The node's decision, or undefined when the user is not a node. */
@@ -83,9 +106,7 @@ export async function authorizeNode(env: Env, attrs: RequestAttributes): Promise
     if (!(isToken || isRead) || !attrs.name || !attrs.namespace) {
       return { allowed: false, reason: `can only ${resource === "serviceaccounts" ? "create tokens for individual service accounts" : `read individual ${resource}`} referenced by pods bound to the node` };
     }
-    // A service account may be referenced by its absence (serviceAccountName defaults to "default").
-    const pods = await podsOnNode(env, attrs.namespace, node, resource === "serviceaccounts" ? undefined : attrs.name);
-    if (pods.some((pod) => references(pod)[resource]!.has(attrs.name!))) return { allowed: true, reason: "" };
+    if (await nodeRefersTo(env, attrs.namespace, node, resource, attrs.name)) return { allowed: true, reason: "" };
     return { allowed: false, reason: `no relationship found between node '${node}' and this object` };
   }
   if (nodeRules.some((rule) => ruleAllows(attrs, rule))) return { allowed: true, reason: "" };
