@@ -4,7 +4,7 @@ import type { ConfigMap, Event as CoreEvent } from "kubernetes-types/core/v1";
 import type { Event } from "kubernetes-types/events/v1";
 import { describe, expect, it } from "vitest";
 import { builtin } from "../k8s/resources.ts";
-import { EventRecorder, SERIES_FINISH_MS } from "./event-recorder.ts";
+import { EventRecorder, SERIES_FINISH_MS, SPAM_REFILL_MS } from "./event-recorder.ts";
 import { freshNamespace, manualClock, testClient } from "./testing.ts";
 
 const client = testClient();
@@ -79,5 +79,35 @@ describe("EventRecorder", () => {
     await record("Normal", "Checked", "fine");
     expect(names.size).toBe(5);
     expect((await events.list(ns, { fieldSelector: "reason=Checked,type=Normal" })).items.map((e) => e.series?.count ?? 1).sort()).toEqual([1, 1, 2]);
+  });
+
+  it("correlates as kube-controller-manager's recorder: similar Events combine from the 10th, and at most 25 about one object are written, then one per 5 minutes", async () => {
+    const ns = await freshNamespace(client);
+    const cm = await client.resource<ConfigMap>(builtin("v1", "configmaps")).create(ns, { metadata: { name: "owner" } });
+    const other = await client.resource<ConfigMap>(builtin("v1", "configmaps")).create(ns, { metadata: { name: "other" } });
+    const clock = manualClock();
+    const recorder = new EventRecorder(client, { reportingController: "replicaset-controller", reportingInstance: "kcm-1", now: clock.now, correlate: true });
+    // Not waited for one by one, as the ReplicaSet controller records them: flush waits.
+    for (let i = 1; i <= 30; i++) {
+      void recorder.record(cm, undefined, "Normal", "SuccessfulCreate", "Create", `Created pod: web-${i}`);
+      clock.advance(10);
+    }
+    await recorder.record(other, undefined, "Normal", "SuccessfulCreate", "Create", "Created pod: other-1");
+    await recorder.flush();
+    const about = async (name: string) => (await events.list(ns)).items.filter((e) => e.regarding?.name === name).map((e) => `${e.note} ×${e.series?.count ?? 1}`).sort();
+    // Nine singles, then one combined Event counting the 10th to the 25th; the last five were dropped.
+    expect(await about("owner")).toEqual([
+      ...Array.from({ length: 9 }, (_, i) => `Created pod: web-${i + 1} ×1`),
+      "(combined from similar events): Created pod: web-10 ×16",
+    ].sort());
+    // The filter is per object.
+    expect(await about("other")).toEqual(["Created pod: other-1 ×1"]);
+
+    // Five minutes later there is room for one more.
+    clock.advance(SPAM_REFILL_MS);
+    await recorder.record(cm, undefined, "Normal", "SuccessfulCreate", "Create", "Created pod: web-31");
+    await recorder.record(cm, undefined, "Normal", "SuccessfulCreate", "Create", "Created pod: web-32");
+    await recorder.flush();
+    expect((await about("owner")).filter((e) => e.startsWith("(combined"))).toEqual(["(combined from similar events): Created pod: web-10 ×17"]);
   });
 });
