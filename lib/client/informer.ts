@@ -193,6 +193,27 @@ export class Informer<T extends KubeObject> {
   private async watchOnce(signal: AbortSignal | undefined, untilBookmark: boolean): Promise<"caught-up" | "expired" | "ended" | "ended-empty"> {
     const { namespace, labelSelector, fieldSelector } = this.options;
     let delivered = false;
+    // A catch-up writes its events a batch at a time (one cache transaction, the cursor moved once,
+    // then the handlers): what each key ends up as, and the changes in order. A long-running watch
+    // hands each event over as it comes.
+    const batch = new Map<string, T | null>();
+    let changes: Change<T>[] = [];
+    let batchVersion: string | undefined;
+    const flush = () => {
+      if (batchVersion === undefined) return;
+      const put: T[] = [];
+      const gone: string[] = [];
+      for (const [key, object] of batch) {
+        if (object) put.push(object);
+        else gone.push(key);
+      }
+      this.cache.apply({ put, delete: gone, resourceVersion: batchVersion });
+      const handed = changes;
+      batch.clear();
+      changes = [];
+      batchVersion = undefined;
+      this.notify(handed);
+    };
     try {
       const events = this.resource.watch(namespace, {
         resourceVersion: this.cache.resourceVersion(), allowWatchBookmarks: true, labelSelector, fieldSelector,
@@ -202,26 +223,31 @@ export class Informer<T extends KubeObject> {
         delivered = true;
         const resourceVersion = event.object.metadata?.resourceVersion;
         if (!resourceVersion) continue;
+        batchVersion = resourceVersion;
         if (event.type === "BOOKMARK") {
-          this.cache.apply({ put: [], delete: [], resourceVersion });
+          flush();
           if (untilBookmark) return "caught-up";
           continue;
         }
         const object = this.project(event.object);
         const key = objectKey(object);
-        const old = this.cache.get(key);
+        const old = batch.has(key) ? batch.get(key) ?? undefined : this.cache.get(key);
         if (event.type === "DELETED") {
-          this.cache.apply({ put: [], delete: [key], resourceVersion });
-          this.notify([{ type: "delete", object: old ?? object }]);
+          batch.set(key, null);
+          changes.push({ type: "delete", object: old ?? object });
         } else {
-          this.cache.apply({ put: [object], delete: [], resourceVersion });
-          this.notify([old ? { type: "update", old, object } : { type: "add", object }]);
+          batch.set(key, object);
+          changes.push(old ? { type: "update", old, object } : { type: "add", object });
         }
+        if (!untilBookmark || changes.length >= PAGE) flush();
       }
     } catch (e) {
+      // What arrived before the stream broke is as true as ever.
+      flush();
       if (isGone(e)) return "expired";
       throw e;
     }
+    flush();
     return delivered ? "ended" : "ended-empty";
   }
 

@@ -96,9 +96,11 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
       for (const key of write.delete) this.remove(key);
       for (const object of write.put) {
         const key = objectKey(object);
-        this.remove(key);
-        sql.exec(`INSERT INTO informer_objects (informer, key, object) VALUES (?, ?, ?)`, this.name, key, JSON.stringify(object));
-        this.index(key, object);
+        sql.exec(
+          `INSERT INTO informer_objects (informer, key, object) VALUES (?, ?, ?) ON CONFLICT (informer, key) DO UPDATE SET object = excluded.object`,
+          this.name, key, JSON.stringify(object),
+        );
+        this.reindex(key, object, !write.replace);
       }
       for (const key of write.seen ?? []) sql.exec(`INSERT OR IGNORE INTO informer_seen (informer, key) VALUES (?, ?)`, this.name, key);
       if (write.resourceVersion === undefined) return;
@@ -113,6 +115,26 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
   private remove(key: string): void {
     this.storage.sql.exec(`DELETE FROM informer_objects WHERE informer = ? AND key = ?`, this.name, key);
     this.storage.sql.exec(`DELETE FROM informer_index WHERE informer = ? AND key = ?`, this.name, key);
+  }
+
+  /**
+   * Makes `key`'s index entries those of `object`, writing only what differs from the entries it
+   * had (`existing`: it may have some): an update seldom changes an indexed field.
+   */
+  private reindex(key: string, object: T, existing: boolean): void {
+    const sql = this.storage.sql;
+    const wanted = new Map<string, Set<string>>();
+    for (const [name, fn] of Object.entries(this.indexers)) wanted.set(name, new Set(fn(object)));
+    if (existing) {
+      for (const row of sql.exec(`SELECT name, value FROM informer_index WHERE informer = ? AND key = ?`, this.name, key).toArray()) {
+        const [name, value] = [row.name as string, row.value as string];
+        if (wanted.get(name)?.delete(value)) continue;
+        sql.exec(`DELETE FROM informer_index WHERE informer = ? AND name = ? AND value = ? AND key = ?`, this.name, name, value, key);
+      }
+    }
+    for (const [name, values] of wanted) {
+      for (const value of values) sql.exec(`INSERT INTO informer_index (informer, name, value, key) VALUES (?, ?, ?, ?)`, this.name, name, value, key);
+    }
   }
 
   private index(key: string, object: T): void {
