@@ -10,6 +10,8 @@ import { byNodeName, byOwnerUid, Informer } from "../../lib/client/informer.ts";
 import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
+import type { CacheWrite } from "../../lib/client/informer-cache.ts";
+import type { Lister } from "../../lib/client/informer.ts";
 import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
 import type { PokeNews, StoreChanges } from "../../lib/client/store-changes.ts";
 import { WorkQueue } from "../../lib/client/work-queue.ts";
@@ -78,6 +80,21 @@ const metadataOnly = <T extends KubeObject>(object: T): T => {
   return { apiVersion: object.apiVersion, kind: object.kind, metadata } as T;
 };
 
+/** An informer cache that says when it changes (so lookups remembered for event handlers are dropped). */
+class ManagerCache<T extends KubeObject> extends SqliteCache<T> {
+  private readonly changed: () => void;
+
+  constructor(storage: DurableObjectStorage, name: string, changed: () => void) {
+    super(storage, name);
+    this.changed = changed;
+  }
+
+  override apply(write: CacheWrite<T>): void {
+    super.apply(write);
+    this.changed();
+  }
+}
+
 interface Running {
   controller: Controller;
   queue: WorkQueue;
@@ -99,6 +116,13 @@ class Runtime {
   private readonly storage: DurableObjectStorage;
   private readonly wholeObjectsRead: Set<string>;
   private readonly changes: StoreChanges;
+  /**
+   * What event handlers' `keysFor` read, remembered until a cache changes: a batch of pod events
+   * asks for the same Node, the same owner and the same namespace's Services again and again.
+   * keysFor only reads what it is given, so the objects are shared.
+   */
+  private readonly remembered = new Map<string, unknown>();
+  private readonly handlerListers: Listers;
 
   constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings, changes: StoreChanges) {
     this.settings = settings;
@@ -118,10 +142,24 @@ class Runtime {
       },
       has: (resource) => this.informers.has(resourceId(resource)),
     };
+    this.handlerListers = {
+      of: <T extends KubeObject>(resource: ResourceNames): Lister<T> => {
+        const lister = this.listers.of<T>(resource);
+        const id = resourceId(resource);
+        return {
+          get: (namespace, name) => this.remember(`${id} get ${namespace ?? ""}/${name}`, () => lister.get(namespace, name)),
+          list: (...args: Parameters<Lister<T>["list"]>) => this.remember(`${id} list ${JSON.stringify(args)}`, () => lister.list(...args)),
+          byIndex: (index, value) => this.remember(`${id} index ${index}=${value}`, () => lister.byIndex(index, value)),
+          each: (visit) => lister.each(visit),
+        };
+      },
+      has: (resource) => this.listers.has(resource),
+    };
     this.wholeObjectsRead = new Set(CONTROLLERS.flatMap((c) => c.watches.filter((w) => !w.metadataOnly).map((w) => resourceId(w.resource))));
     for (const controller of CONTROLLERS) {
       const queue = new WorkQueue({ store: new SqliteQueueStore(storage, `controllers/${controller.name}`) });
-      const recorder = new EventRecorder(this.client, { reportingController: controller.name, reportingInstance: identity });
+      // kube-controller-manager's recorder (tools/record) aggregates similar Events and drops spam about one object.
+      const recorder = new EventRecorder(this.client, { reportingController: controller.name, reportingInstance: identity, correlate: true });
       const running = { controller, queue, recorder };
       this.running.push(running);
       for (const watch of controller.watches) this.watch(running, watch);
@@ -135,14 +173,21 @@ class Runtime {
     if (!informer) {
       // A cache of another projection is another cache: switching lists afresh.
       const [project, cacheName] = this.wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new SqliteCache<KubeObject>(this.storage, cacheName), project, changes: this.changes, indexLabels: true, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
+      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new ManagerCache<KubeObject>(this.storage, cacheName, () => this.remembered.clear()), project, changes: this.changes, indexLabels: true, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
       this.informers.set(id, informer);
     }
     const enqueue = (...objects: KubeObject[]) => {
-      for (const object of objects) for (const key of watch.keysFor(object, this.listers)) queue.add(key);
+      for (const object of objects) for (const key of watch.keysFor(object, this.handlerListers)) queue.add(key);
     };
     informer.addEventHandler({ onAdd: (o) => enqueue(o), onUpdate: (old, o) => enqueue(old, o), onDelete: (o) => enqueue(o) });
     return informer;
+  }
+
+  private remember<R>(key: string, read: () => R): R {
+    if (this.remembered.has(key)) return this.remembered.get(key) as R;
+    const value = read();
+    this.remembered.set(key, value);
+    return value;
   }
 
   /**
@@ -186,6 +231,7 @@ class Runtime {
       else await informer.catchUp();
     }
     await this.syncDynamicWatches();
+    this.remembered.clear();
     if (this.resynced) return;
     for (const { controller, queue } of this.running) {
       const primary = controller.watches[0]!;

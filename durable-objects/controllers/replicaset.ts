@@ -116,11 +116,12 @@ async function manageReplicas(rs: ReplicaSet, pods: Pod[], of: ReplicatedKind, c
   if (diff < 0) {
     const ref = controllerRefTo(rs, of.apiVersion, of.kind);
     return slowStartCreate(Math.min(-diff, BURST_REPLICAS), async () => {
+      // Events are not waited for (the manager's flush is), so the next batch of creates need not wait for them.
       try {
         const pod = await podClient.create(namespace, podFromTemplate(rs.spec!.template!, rs, ref));
-        await ctx.recorder.record(rs, undefined, "Normal", "SuccessfulCreate", "Create", `Created pod: ${pod.metadata!.name}`).catch(() => undefined);
+        void ctx.recorder.record(rs, undefined, "Normal", "SuccessfulCreate", "Create", `Created pod: ${pod.metadata!.name}`).catch(() => undefined);
       } catch (e) {
-        await ctx.recorder.record(rs, undefined, "Warning", "FailedCreate", "Create", `Error creating: ${(e as Error).message}`).catch(() => undefined);
+        void ctx.recorder.record(rs, undefined, "Warning", "FailedCreate", "Create", `Error creating: ${(e as Error).message}`).catch(() => undefined);
         throw e;
       }
     });
@@ -132,10 +133,10 @@ async function manageReplicas(rs: ReplicaSet, pods: Pod[], of: ReplicatedKind, c
         await podClient.delete(namespace, pod.metadata!.name!, { preconditions: { uid: pod.metadata!.uid } });
       } catch (e) {
         if ((e as { code?: number })?.code === 404) return;
-        await ctx.recorder.record(rs, undefined, "Warning", "FailedDelete", "Delete", `Error deleting: ${(e as Error).message}`).catch(() => undefined);
+        void ctx.recorder.record(rs, undefined, "Warning", "FailedDelete", "Delete", `Error deleting: ${(e as Error).message}`).catch(() => undefined);
         throw e;
       }
-      await ctx.recorder.record(rs, undefined, "Normal", "SuccessfulDelete", "Delete", `Deleted pod: ${pod.metadata!.name}`).catch(() => undefined);
+      void ctx.recorder.record(rs, undefined, "Normal", "SuccessfulDelete", "Delete", `Deleted pod: ${pod.metadata!.name}`).catch(() => undefined);
     }));
     return results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason;
   }
