@@ -3,6 +3,7 @@
 // kube's FieldsV1 form ("f:<field>"); the others lose them. Lists are owned whole until server-side
 // apply brings their merge keys.
 import { kubeTime } from "../../lib/k8s/time.ts";
+import { deepEqual } from "./deep-equal.ts";
 import type { KubeObject } from "./types.ts";
 
 type FieldSet = Record<string, any>;
@@ -42,7 +43,7 @@ function changedFields(previous: unknown, next: unknown, topLevel = false): Fiel
     const key = f.slice(2);
     const before = topLevel && key === "metadata" ? previous && (previous as any).metadata : (previous as any)?.[key];
     const after = topLevel && key === "metadata" ? (next as any).metadata : (next as any)[key];
-    if (JSON.stringify(before) === JSON.stringify(after)) continue;
+    if (deepEqual(before, after)) continue;
     const isObject = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
     changed[f] = isObject(before) && isObject(after) ? (topLevel && key === "metadata" ? metadataChanges(before, after) : changedFields(before, after)) : sub;
   }
@@ -53,7 +54,7 @@ function metadataChanges(before: any, after: any): FieldSet {
   const changed: FieldSet = {};
   for (const [k, v] of Object.entries(after)) {
     if (UNOWNED_METADATA.has(k) || k === "name" || k === "namespace") continue;
-    if (JSON.stringify(before[k]) !== JSON.stringify(v)) changed[`f:${k}`] = typeof v === "object" && v && !Array.isArray(v) && before[k] && typeof before[k] === "object" ? changedFields(before[k], v) : fieldsOf(v);
+    if (!deepEqual(before[k], v)) changed[`f:${k}`] = typeof v === "object" && v && !Array.isArray(v) && before[k] && typeof before[k] === "object" ? changedFields(before[k], v) : fieldsOf(v);
   }
   return changed;
 }

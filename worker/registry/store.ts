@@ -9,6 +9,7 @@ import type { StoredTextFilter } from "../storage/stored-text-filter.ts";
 import { resourcePrefix } from "../storage/keys.ts";
 import { invalidateListers, isListedKind, namespaceLister } from "./listers.ts";
 import { managedFieldsFromRequest, recordUpdate } from "./managed-fields.ts";
+import { deepEqual } from "./deep-equal.ts";
 import { writeWithLease } from "./object-leases.ts";
 import { releaseAll } from "./services.ts";
 import { validateObjectMeta } from "./validation.ts";
@@ -616,15 +617,6 @@ function isUnchanged(current: KubeObject, next: KubeObject): boolean {
   return deepEqual({ ...current, metadata: currentMeta }, { ...next, metadata: nextMeta });
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a).filter((k) => (a as any)[k] !== undefined);
-  const kb = Object.keys(b).filter((k) => (b as any)[k] !== undefined);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as any)[k], (b as any)[k]));
-}
 
 function parseResourceVersion(text: string): number {
   if (!/^\d+$/.test(text)) throw apiErrors.badRequest(`Invalid value: "${text}": resourceVersion must be a decimal number`);

@@ -7,6 +7,7 @@ import type { StatusCause } from "../../lib/k8s/status.ts";
 import { fieldErrors, goIntOrString, goJson, goLabelSelector, goStrategy, goStringMap, nonNegative, type BadValue } from "./field-errors.ts";
 import { fromSelectorErrors, validatePodTemplateSpec, type PodSpecOptions } from "./pod-validation.ts";
 import { validateDnsLabel } from "./validation.ts";
+import { deepEqual } from "./deep-equal.ts";
 
 type Obj = Record<string, any>;
 
@@ -14,13 +15,6 @@ function obj(value: unknown): Obj {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Obj) : {};
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== "object" || typeof b !== "object" || Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as Obj).filter((k) => (a as Obj)[k] !== undefined);
-  const kb = Object.keys(b as Obj).filter((k) => (b as Obj)[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => deepEqual((a as Obj)[k], (b as Obj)[k]));
-}
 
 // ---- selectors ----
 
