@@ -105,6 +105,34 @@ describe("watch", () => {
     watch.close();
   });
 
+  it("sends a watcher that names value_contains only events whose new or old value holds every needle, live and replayed", async () => {
+    const store = freshStore();
+    const pod = (node: string, app = "web") => b(JSON.stringify({ metadata: { labels: { app } }, spec: { nodeName: node } }));
+    const needles = ['"nodeName":"n1"', '"app":"web"'];
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("pods/"), range_end: btoa("pods0"), prev_kv: true, value_contains: needles } });
+    const created = await watch.next();
+    const start = Number(created.result.header.revision) + 1;
+    ok(await store.put({ key: b("pods/a"), value: pod("n1") })); // created on n1: sent
+    ok(await store.put({ key: b("pods/b"), value: pod("n2") })); // created on n2: not sent
+    ok(await store.put({ key: b("pods/b"), value: pod("n2", "db") })); // n2 → n2: not sent
+    ok(await store.put({ key: b("pods/a"), value: pod("n1", "db") })); // leaves the selection: sent (old value held)
+    ok(await store.put({ key: b("pods/c"), value: b("k8s:enc:aesgcm:v1:key1:sealed") })); // sealed: sent
+    ok(await store.deleteRange({ key: b("pods/b") })); // an n2 pod deleted: not sent
+    ok(await store.put({ key: b("pods/d"), value: pod("n1") }));
+    ok(await store.deleteRange({ key: b("pods/d") })); // an n1 pod deleted: sent
+    const expected = [`PUT pods/a@${start}`, `PUT pods/a@${start + 3}`, `PUT pods/c@${start + 4}`, `PUT pods/d@${start + 6}`, `DELETE pods/d@${start + 7}`];
+    const live = (await collect(watch, expected.length)).map((e) => e.split("<")[0]);
+    expect(live).toEqual(expected);
+    expect(await watch.next(300)).toBeUndefined();
+    watch.send({ create_request: { key: btoa("pods/"), range_end: btoa("pods0"), start_revision: start, prev_kv: true, value_contains: needles } });
+    await watch.next();
+    expect(events(await watch.next()).map((e) => e.split("<")[0])).toEqual(expected);
+    watch.send({ create_request: { key: btoa("pods/"), value_contains: ['"a'] } });
+    expect((await watch.next()).error).toMatch(/value_contains/);
+    watch.close();
+  });
+
   it("across a store restart, a client resuming from its last revision misses nothing and sees nothing twice", async () => {
     const store = freshStore();
     for (let i = 0; i < 5; i++) ok(await store.put({ key: b(`r${i}`), value: b("x") })); // 2..6

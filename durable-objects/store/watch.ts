@@ -5,6 +5,7 @@ import { EtcdFailure } from "../../lib/etcd/errors.ts";
 import { decodeWatchRequest, encodeEvent, encodeHeader, parseJsonBody, type HeaderIdentity } from "../../lib/etcd/gateway-json.ts";
 import { isInverted, keyRange, rangeContains, type KeyRange } from "../../lib/etcd/keys.ts";
 import type { Event, WatchCreateRequest } from "../../lib/etcd/messages.ts";
+import { isPlainJson, StoredTextFilter } from "../../lib/etcd/stored-text-filter.ts";
 import type { Commit, Mvcc } from "./mvcc.ts";
 
 /** etcd sends at most this many revisions of replayed history in one response. */
@@ -21,6 +22,8 @@ interface Watcher {
   noPut: boolean;
   noDelete: boolean;
   progressNotify: boolean;
+  /** Texts an event's value or previous value must hold to be sent (the apiserver's selective watches). */
+  needles?: string[];
 }
 
 interface WatchStream {
@@ -32,8 +35,22 @@ interface WatchStream {
 
 type Attachment = Omit<WatchStream, "busy">;
 
+/** Values decoded as text once for every watcher that tests them. */
+class StoredTexts {
+  private readonly decoded = new Map<Uint8Array, string>();
+  private static readonly decoder = new TextDecoder();
+
+  of(value: Uint8Array): string {
+    let text = this.decoded.get(value);
+    if (text === undefined) this.decoded.set(value, (text = StoredTexts.decoder.decode(value)));
+    return text;
+  }
+}
+
 export class WatchHub {
   private readonly streams = new Map<WebSocket, WatchStream>();
+  /** Each watcher's needles as a filter, made when first used (watchers come back from attachments as plain data). */
+  private readonly filters = new WeakMap<Watcher, StoredTextFilter>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -114,6 +131,7 @@ export class WatchHub {
     const watcher: Watcher = {
       id, range, minRevision: Math.max(start, current + 1), prevKv: !!req.prev_kv,
       noPut: filters.includes("NOPUT"), noDelete: filters.includes("NODELETE"), progressNotify: !!req.progress_notify,
+      ...(req.value_contains ? { needles: req.value_contains } : {}),
     };
     this.send(ws, this.response(current, id, `,"created":true`));
     if (start < this.mvcc.compactRevision) {
@@ -139,6 +157,7 @@ export class WatchHub {
     let bytes = 0;
     let revisions = 0;
     let lastRevision = 0;
+    const texts = new StoredTexts();
     const flush = () => {
       if (batch.length) this.send(ws, this.eventsResponse(this.mvcc.revision, watcher.id, batch));
       batch = [];
@@ -146,7 +165,7 @@ export class WatchHub {
       revisions = 0;
     };
     for (const event of history) {
-      if (!this.wants(watcher, event)) continue;
+      if (!this.wants(watcher, event, texts)) continue;
       if (event.kv.mod_revision !== lastRevision) {
         if (revisions >= REPLAY_BATCH_REVISIONS || bytes >= REPLAY_BATCH_BYTES) flush();
         revisions++;
@@ -172,12 +191,13 @@ export class WatchHub {
     if (commit.events.length === 0 || this.streams.size === 0) return;
     const plain: (string | undefined)[] = [];
     const withPrev: (string | undefined)[] = [];
+    const texts = new StoredTexts();
     for (const [ws, stream] of this.streams) {
       for (const watcher of stream.watchers) {
         if (commit.revision < watcher.minRevision) continue;
         let parts: string[] | undefined;
         commit.events.forEach((event, i) => {
-          if (!this.wants(watcher, event)) return;
+          if (!this.wants(watcher, event, texts)) return;
           const cache = watcher.prevKv ? withPrev : plain;
           const encoded = (cache[i] ??= JSON.stringify(encodeEvent(watcher.prevKv ? event : { type: event.type, kv: event.kv })));
           (parts ??= []).push(encoded);
@@ -200,9 +220,25 @@ export class WatchHub {
     }
   }
 
-  private wants(watcher: Watcher, event: Event): boolean {
+  private wants(watcher: Watcher, event: Event, texts: StoredTexts): boolean {
     if (event.type === "PUT" ? watcher.noPut : watcher.noDelete) return false;
-    return rangeContains(watcher.range, event.kv.key);
+    if (!rangeContains(watcher.range, event.kv.key)) return false;
+    return !watcher.needles || this.mayHoldNeedles(watcher, event, texts);
+  }
+
+  /**
+   * Whether the new or the old value of `event` may hold the watcher's needles: a selective watch
+   * needs an object that leaves its selection too (as a DELETED). An event whose old value is not
+   * known (neither a create nor carrying prev_kv) is always sent, for the apiserver to judge.
+   */
+  private mayHoldNeedles(watcher: Watcher, event: Event, texts: StoredTexts): boolean {
+    const prev = event.prev_kv?.value;
+    const created = event.type === "PUT" && event.kv.version === 1;
+    if (!prev?.length && !created) return true;
+    let filter = this.filters.get(watcher);
+    if (!filter) this.filters.set(watcher, (filter = new StoredTextFilter(watcher.needles!)));
+    const holds = (value: Uint8Array) => !isPlainJson(value) || filter.text(texts.of(value));
+    return (!!prev?.length && holds(prev)) || (event.type === "PUT" && event.kv.value.length > 0 && holds(event.kv.value));
   }
 
   private response(revision: number, watchId: number, rest: string): string {

@@ -251,6 +251,12 @@ export function decodeLeaseTimeToLiveRequest(body: Json): LeaseTimeToLiveRequest
   return { ID: int64(body, "ID") ?? 0, keys: bool(body, "keys") };
 }
 
+/** A value_contains entry: a text of at least 3 bytes (shorter ones would rule out nothing useful). */
+function needle(v: unknown): string {
+  if (typeof v !== "string" || utf8(v).length < 3) throw errors.badRequest("field \"value_contains\" must hold texts of at least 3 bytes");
+  return v;
+}
+
 export function decodeWatchRequest(body: Json): WatchRequest {
   const create = object(body, "create_request");
   if (create) {
@@ -266,6 +272,8 @@ export function decodeWatchRequest(body: Json): WatchRequest {
       watch_id: int64(create, "watch_id"),
       fragment: bool(create, "fragment"),
     };
+    const needles = list(create, "value_contains");
+    if (needles.length) request.value_contains = needles.map(needle);
     return { create_request: request };
   }
   const cancel = object(body, "cancel_request");

@@ -170,6 +170,12 @@ export interface WatchCreateRequest {
   prev_kv?: boolean;
   watch_id?: number;
   fragment?: boolean;
+  /**
+   * edgeplane's own (etcd has no such field): texts an event's value or previous value must hold
+   * for the watcher to be sent it (lib/etcd/stored-text-filter.ts). The apiserver names them for
+   * selective watches, so a node's watch of its own pods is not sent every other node's.
+   */
+  value_contains?: string[];
 }
 
 export type WatchRequest =

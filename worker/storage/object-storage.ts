@@ -142,10 +142,10 @@ export class ObjectStorage {
   /**
    * Events under `prefix` after `afterRevision`, as they commit. Ends when the store drops the
    * stream (restart) or `signal` aborts; throws an Expired ApiError when the revision is compacted.
-   * `filter` says from a value's stored text whether the watcher could want it: an event whose old
-   * and new values both say no is dropped before either is decoded (events whose old value the store
-   * no longer has are always passed on). Without `prevOfPuts`, an update's old value is
-   * not parsed (a watcher with no selector needs only to know whether there was one).
+   * `filter` says from a value's stored text whether the watcher could want it: the store does not
+   * send an event whose old and new values both say no (events whose old value it no longer has are
+   * always sent). Without `prevOfPuts`, an update's old value is not parsed (a watcher with no
+   * selector needs only to know whether there was one).
    */
   async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, filter?: StoredTextFilter, prevOfPuts = true): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
     const upgrade = await this.stub(prefix).fetch("https://store/watch", { headers: { Upgrade: "websocket" } });
@@ -164,6 +164,7 @@ export class ObjectStorage {
     ws.send(JSON.stringify({ create_request: {
       key: toBase64(utf8(prefix)), range_end: toBase64(prefixEnd(utf8(prefix))),
       start_revision: String(afterRevision + 1), prev_kv: true, progress_notify: progressNotify,
+      ...(filter ? { value_contains: filter.needles } : {}),
     } }));
     try {
       for (;;) {
@@ -181,8 +182,7 @@ export class ObjectStorage {
             continue;
           }
           for (const e of result.events) {
-            const event = await this.decodeEvent(e, filter, prevOfPuts);
-            if (event) yield event;
+            yield await this.decodeEvent(e, prevOfPuts);
           }
         }
         if (closed) return;
@@ -194,12 +194,11 @@ export class ObjectStorage {
     }
   }
 
-  /** A watch event as the store sends it (etcd's gateway JSON), its values opened; undefined when `filter` rules it out. */
-  private async decodeEvent(e: any, filter?: StoredTextFilter, prevOfPuts = true): Promise<StorageEvent | undefined> {
+  /** A watch event as the store sends it (etcd's gateway JSON), its values opened. */
+  private async decodeEvent(e: any, prevOfPuts = true): Promise<StorageEvent> {
     const prevText: string | undefined = e.prev_kv?.value || undefined;
     const valueText: string | undefined = e.type === "DELETE" ? undefined : e.kv.value ?? "";
     const created = e.type !== "DELETE" && e.kv.version === "1";
-    if (filter && (prevText || created) && !(prevText && filter.base64(prevText)) && !(valueText && filter.base64(valueText))) return undefined;
     const key = fromUtf8(fromBase64(e.kv.key, "key"));
     const revision = Number(e.kv.mod_revision);
     const prevValue = prevText ? fromBase64(prevText, "value") : undefined;
