@@ -7,9 +7,11 @@
 //   npm run bench:scheduler [-- --json]
 //
 // Environment: BENCH_NODES (hollow nodes, default 500), BENCH_PODS (measured pods, 2000),
-// BENCH_WORKLOADS (comma list of basic, creates, write-path, anti-affinity, topology-spread, preemption;
+// BENCH_WORKLOADS (comma list of basic, creates, write-path, anti-affinity, topology-spread, preemption,
+// nodes-return (every node unreachable while the pods are created, then back: taint removed → bound);
 // default all), BENCH_CREATE_CONCURRENCY (32), BENCH_TIMEOUT_SECONDS (per workload, 300),
-// BENCH_MEMORY_NODES / BENCH_MEMORY_PODS (the core's projection at 5000 / 150000; 0 skips),
+// BENCH_PREEMPTION_PODS_PER_NODE (low-priority pods filling each node before preemption's measured
+// pods, 4 as scheduler_perf; fewer keeps a 5,000-node run short), BENCH_MEMORY_NODES / BENCH_MEMORY_PODS (the core's projection at 5000 / 150000; 0 skips),
 // BENCH_VARS (Worker vars, "NAME=value,…").
 // kube-scheduler's CI floors at 5,000 nodes (scheduler_perf, in-process apiserver) are printed beside
 // the figures.
@@ -31,8 +33,8 @@ const NODE_CONCURRENCY = 32;
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
 
-type WorkloadName = "basic" | "creates" | "write-path" | "anti-affinity" | "topology-spread" | "preemption";
-const WORKLOADS: WorkloadName[] = ["basic", "creates", "write-path", "anti-affinity", "topology-spread", "preemption"];
+type WorkloadName = "basic" | "creates" | "write-path" | "anti-affinity" | "topology-spread" | "preemption" | "nodes-return";
+const WORKLOADS: WorkloadName[] = ["basic", "creates", "write-path", "anti-affinity", "topology-spread", "preemption", "nodes-return"];
 
 interface Workload {
   name: WorkloadName;
@@ -48,6 +50,12 @@ interface Workload {
   bindsItself?: boolean;
   /** The scheduler is off and nothing binds: the creates alone (their figures stand for "bound"). */
   createsOnly?: boolean;
+  /**
+   * Every node carries node.kubernetes.io/unreachable:NoSchedule (as the node lifecycle controller
+   * puts it on a node whose heartbeats stop) while the pods are created, and loses it once they all
+   * failed once: what an overloaded cluster whose nodes flap NotReady goes through.
+   */
+  nodesReturn?: boolean;
 }
 
 /** scheduler_perf's pod-default: one container asking for 100m CPU and 500Mi. */
@@ -59,8 +67,10 @@ function plainPod(name: string, cpu = "100m", extra: Partial<NonNullable<Pod["sp
   };
 }
 
-function workloads(nodes: number, pods: number): Workload[] {
+function workloads(nodes: number, pods: number, victimsPerNode: number): Workload[] {
   const perNode = Math.min(pods, nodes);
+  // The low-priority pods fill 3.6 of each node's 4 CPU, however many there are per node.
+  const victimCpu = `${Math.floor(3600 / victimsPerNode)}m`;
   return [
     { name: "basic", title: "SchedulingBasic", floor: "680–810", initPods: 0, measuredPods: pods, measuredPod: (i) => plainPod(`basic-${i}`) },
     { name: "creates", title: "creates alone, no scheduler", initPods: 0, measuredPods: pods, measuredPod: (i) => plainPod(`basic-${i}`), createsOnly: true },
@@ -81,9 +91,15 @@ function workloads(nodes: number, pods: number): Workload[] {
     {
       // scheduler_perf's PreemptionBasic: nodes filled by low-priority pods, then high-priority
       // pods that each need most of a node. Victims ask for no grace: there is no kubelet to stop them.
-      name: "preemption", title: "preemption", floor: "570", initPods: nodes * 4,
-      initPod: (i) => plainPod(`low-${i}`, "900m", { terminationGracePeriodSeconds: 0 }),
+      name: "preemption", title: "preemption", floor: "570", initPods: nodes * victimsPerNode,
+      initPod: (i) => plainPod(`low-${i}`, victimCpu, { terminationGracePeriodSeconds: 0 }),
       measuredPods: perNode, measuredPod: (i) => plainPod(`high-${i}`, "3", { priorityClassName: "bench-high" }),
+    },
+    {
+      // Pods rejected while every node is unreachable must be retried on the taint's removal
+      // (NodeTaintChange), not after the unschedulable pool's 5 minutes.
+      name: "nodes-return", title: "nodes unreachable during the creates, then back", initPods: 0, measuredPods: pods,
+      measuredPod: (i) => plainPod(`return-${i}`), nodesReturn: true,
     },
   ];
 }
@@ -198,6 +214,8 @@ interface Figures {
   createsPerSecond: number;
   latency: LatencyRecorder;
   createLatency: LatencyRecorder;
+  /** nodes-return: the first taint removal sent → each pod bound. */
+  afterReturn?: LatencyRecorder;
   cpuSeconds: number;
   rssMb: number;
   problems: string[];
@@ -223,10 +241,12 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     await expect201(api, "POST", "/apis/scheduling.k8s.io/v1/priorityclasses", { apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: "bench-high" }, value: 1000 });
 
     const registering = performance.now();
+    const unreachable = { key: "node.kubernetes.io/unreachable", effect: "NoSchedule" };
     const registered = await runBatch({
       concurrency: NODE_CONCURRENCY, count: nodes,
       op: async (i) => {
         const { node, status } = nodeObject(i);
+        if (workload.nodesReturn) node.spec = { taints: [unreachable] };
         await expect201(api, "POST", "/api/v1/nodes", node);
         await expect201(api, "PATCH", `/api/v1/nodes/${node.metadata!.name}/status`, { status }, "application/merge-patch+json");
       },
@@ -279,6 +299,18 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     });
     const createdAt = performance.now();
     if (created.errors) problems.push(`${created.errors} pod creates failed; first: ${String(created.firstError)}`);
+    let returnedAt: number | undefined;
+    if (workload.nodesReturn) {
+      // Once every pod has been tried (and said FailedScheduling), the nodes come back.
+      const tried = await untilFailedScheduling(api, sentAt.size, deadline);
+      if (!tried.ok) problems.push(`only ${tried.count} of ${sentAt.size} pods said FailedScheduling before the nodes came back`);
+      returnedAt = performance.now();
+      const untainted = await runBatch({
+        concurrency: NODE_CONCURRENCY, count: nodes,
+        op: (i) => expect201(api, "PATCH", `/api/v1/nodes/hollow-${i}`, { spec: { taints: null } }, "application/merge-patch+json"),
+      });
+      if (untainted.errors) problems.push(`removing the taints: ${untainted.errors} errors; first: ${String(untainted.firstError)}`);
+    }
     const measured = () => [...sentAt.keys()].filter((name) => doneAt.has(name)).length;
     if (!(await until(() => measured() >= sentAt.size, deadline))) problems.push(`only ${measured()} of ${sentAt.size} pods bound within ${timeoutSeconds} s`);
     const cpuSeconds = groupCpuSeconds(pgid) - cpuBefore;
@@ -291,6 +323,14 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
       last = Math.max(last, bound);
     }
     const seconds = (last - start) / 1000;
+    let afterReturn: LatencyRecorder | undefined;
+    if (returnedAt !== undefined) {
+      afterReturn = new LatencyRecorder();
+      for (const name of sentAt.keys()) {
+        const bound = doneAt.get(name);
+        if (bound !== undefined) afterReturn.record(Math.max(0, bound - returnedAt));
+      }
+    }
     if (workload.name === "preemption") {
       const victims = watch.deleted.size;
       if (victims < latency.count) problems.push(`${latency.count} high-priority pods bound after only ${victims} victims were deleted`);
@@ -298,13 +338,26 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     return {
       workload, nodes, registerSeconds, initSeconds, pods: sentAt.size, bound: latency.count, seconds,
       podsPerSecond: latency.count / seconds, createsPerSecond: created.ops / ((createdAt - start) / 1000),
-      latency, createLatency, cpuSeconds, rssMb: groupRssMb(pgid, "workerd"), problems,
+      latency, createLatency, afterReturn, cpuSeconds, rssMb: groupRssMb(pgid, "workerd"), problems,
     };
   } finally {
     watch.close();
     client?.close();
     await plane?.stop();
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Waits until `count` pods of the namespace have a FailedScheduling Event (each pod tried once). */
+async function untilFailedScheduling(api: HttpTarget, count: number, deadline: number): Promise<{ ok: boolean; count: number }> {
+  let seen = 0;
+  for (;;) {
+    const answer = await api.send("GET", `/apis/events.k8s.io/v1/namespaces/${NAMESPACE}/events?fieldSelector=reason%3DFailedScheduling`);
+    const list = JSON.parse(answer.body.toString("utf8")) as { items?: { regarding?: { name?: string } }[] };
+    seen = new Set((list.items ?? []).map((e) => e.regarding?.name)).size;
+    if (seen >= count) return { ok: true, count: seen };
+    if (performance.now() > deadline) return { ok: false, count: seen };
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -391,6 +444,7 @@ async function main(): Promise<void> {
   const pods = Math.max(1, count("BENCH_PODS", 2000));
   const concurrency = Math.max(1, count("BENCH_CREATE_CONCURRENCY", 32));
   const timeoutSeconds = count("BENCH_TIMEOUT_SECONDS", 300);
+  const victimsPerNode = Math.max(1, count("BENCH_PREEMPTION_PODS_PER_NODE", 4));
   const memoryNodes = count("BENCH_MEMORY_NODES", 5000);
   const memoryPods = count("BENCH_MEMORY_PODS", 150_000);
   const chosen = (process.env.BENCH_WORKLOADS ?? WORKLOADS.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
@@ -399,7 +453,7 @@ async function main(): Promise<void> {
   console.log(`scheduler benchmark: ${nodes} hollow nodes, ${pods} pods, creates at concurrency ${concurrency}, a fresh control plane (${defaultEngine()}) per workload; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
   const results: Figures[] = [];
   const problems: string[] = [];
-  for (const workload of workloads(nodes, pods).filter((w) => chosen.includes(w.name))) {
+  for (const workload of workloads(nodes, pods, victimsPerNode).filter((w) => chosen.includes(w.name))) {
     try {
       const figures = await runWorkload(workload, nodes, concurrency, timeoutSeconds);
       results.push(figures);
@@ -426,6 +480,7 @@ async function main(): Promise<void> {
         name: r.workload.name, pods: r.pods, bound: r.bound, seconds: r.seconds, podsPerSecond: r.podsPerSecond, createsPerSecond: r.createsPerSecond,
         p50Ms: r.latency.percentile(50), p99Ms: r.latency.percentile(99), createP50Ms: r.createLatency.percentile(50),
         cpuMsPerPod: (r.cpuSeconds * 1000) / r.bound, workerdRssMb: r.rssMb, floor: r.workload.floor,
+        ...(r.afterReturn ? { afterReturnP50Ms: r.afterReturn.percentile(50), afterReturnP99Ms: r.afterReturn.percentile(99) } : {}),
       })),
       memory, cycles, problems,
     }, null, 2));
@@ -441,6 +496,10 @@ cpu/pod: CPU of the control plane's whole process group (Miniflare + workerd: ap
       fixed((r.cpuSeconds * 1000) / r.bound, 2), fixed(r.rssMb, 0), r.workload.floor ?? "-",
     ]),
   ));
+  for (const r of results) {
+    if (!r.afterReturn) continue;
+    console.log(`\n${r.workload.title}: the nodes' taints removed (first PATCH sent) → bound p50 ${fixed(r.afterReturn.percentile(50), 0)} ms, p99 ${fixed(r.afterReturn.percentile(99), 0)} ms (kube moves such pods on NodeTaintChange; the unschedulable pool's limit is 5 minutes)`);
+  }
   const basic = results.find((r) => r.workload.name === "basic");
   const write = results.find((r) => r.workload.name === "write-path");
   const creates = results.find((r) => r.workload.name === "creates");
