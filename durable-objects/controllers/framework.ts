@@ -36,6 +36,12 @@ export interface Watch {
   keysFor(object: KubeObject, listers: Listers): string[];
   /** Reads only metadata: when every watch of a resource says so, its cache keeps only metadata. */
   metadataOnly?: boolean;
+  /**
+   * For a resource whose writes do not poke the manager (node Leases: heartbeats would wake it all
+   * the time): its cache is caught up at most this often, not on every pass of every wake. Every
+   * watch of the resource must say so.
+   */
+  catchUpEveryMs?: number;
 }
 
 /** The index every cache keeps: objects by their owners' uids (`lister.byIndex(OWNER_INDEX, uid)`). */

@@ -216,7 +216,8 @@ export const nodeLifecycleController: Controller = {
   name: "node-controller",
   watches: [
     { resource: NODES, keysFor: (node) => [keyOf(node)] },
-    { resource: LEASES, keysFor: (lease) => (lease.metadata?.namespace === NODE_LEASE_NAMESPACE ? [`/${lease.metadata?.name}`] : []) },
+    // Heartbeats do not poke the manager: a second's delay in seeing one is nothing against the grace period.
+    { resource: LEASES, catchUpEveryMs: 1_000, keysFor: (lease) => (lease.metadata?.namespace === NODE_LEASE_NAMESPACE ? [`/${lease.metadata?.name}`] : []) },
     { resource: PODS, keysFor: nodeKeysForPod },
   ],
   async reconcile(key, ctx) {

@@ -122,6 +122,9 @@ class Runtime {
    * keysFor only reads what it is given, so the objects are shared.
    */
   private readonly remembered = new Map<string, unknown>();
+  /** Resources caught up at most every so many ms (Watch.catchUpEveryMs), and when each last was. */
+  private readonly catchUpEvery = new Map<string, number>();
+  private readonly caughtUpAt = new Map<string, number>();
   private readonly handlerListers: Listers;
 
   constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings, changes: StoreChanges) {
@@ -155,6 +158,11 @@ class Runtime {
       },
       has: (resource) => this.listers.has(resource),
     };
+    const watches = CONTROLLERS.flatMap((c) => c.watches);
+    for (const id of new Set(watches.map((w) => resourceId(w.resource)))) {
+      const every = watches.filter((w) => resourceId(w.resource) === id).map((w) => w.catchUpEveryMs);
+      if (every.every((ms) => ms !== undefined)) this.catchUpEvery.set(id, Math.min(...(every as number[])));
+    }
     this.wholeObjectsRead = new Set(CONTROLLERS.flatMap((c) => c.watches.filter((w) => !w.metadataOnly).map((w) => resourceId(w.resource))));
     for (const controller of CONTROLLERS) {
       const queue = new WorkQueue({ store: new SqliteQueueStore(storage, `controllers/${controller.name}`) });
@@ -225,10 +233,13 @@ class Runtime {
    */
   async catchUp(): Promise<void> {
     for (const [id, informer] of this.informers) {
+      const every = this.catchUpEvery.get(id);
+      if (every !== undefined && Date.now() - (this.caughtUpAt.get(id) ?? -Infinity) < every) continue;
       // A custom resource stops being served before its CRD's deletion reaches the cache: that
       // informer's failure leaves the others to catch up, and the next sync drops it.
       if (this.dynamic.has(id)) await informer.catchUp().catch((e) => console.warn(JSON.stringify({ informer: id, error: (e as Error)?.message ?? String(e) })));
       else await informer.catchUp();
+      if (every !== undefined) this.caughtUpAt.set(id, Date.now());
     }
     await this.syncDynamicWatches();
     this.remembered.clear();
@@ -241,6 +252,11 @@ class Runtime {
       });
     }
     this.resynced = true;
+  }
+
+  /** The next catch-up looks at every resource, those caught up at most every so often too (tests that force a wake). */
+  forgetCatchUps(): void {
+    this.caughtUpAt.clear();
   }
 
   /** The earliest time any queue has a key due. */

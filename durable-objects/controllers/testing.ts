@@ -22,6 +22,7 @@ export function controllerManager() {
 export function wakeControllerManagerOnce(): Promise<number | null> {
   return runInDurableObject(controllerManager(), async (object: KubeControllerManager, state) => {
     object["wakes"].changes.forget();
+    object["runtime"]?.forgetCatchUps();
     await object.alarm();
     return state.storage.getAlarm();
   });
