@@ -166,7 +166,7 @@ export class StoreShard extends DurableObject<Env> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("the store answers watch streams over WebSocket only", { status: 426 });
     }
-    return this.watches.accept();
+    return this.watches.accept(new URL(request.url).searchParams.get("events") === "binary");
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import type { StoreResult } from "../../lib/etcd/errors.ts";
 import type { KeyValue } from "../../lib/etcd/messages.ts";
+import { decodeWatchFrame } from "../../lib/etcd/watch-frames.ts";
 
 export const b = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const text = (bytes: Uint8Array | undefined): string | undefined => (bytes ? new TextDecoder().decode(bytes) : undefined);
@@ -27,17 +28,21 @@ export function show(kv: KeyValue): string {
   return `${text(kv.key)}=${text(kv.value)}@${kv.mod_revision} v${kv.version}`;
 }
 
-/** A watch stream on a shard: the store's own WebSocket, lines parsed as etcd gateway JSON. */
-export async function openWatchStream(stub: ReturnType<typeof freshStore>) {
-  const res = await stub.fetch("https://store/watch", { headers: { Upgrade: "websocket" } });
+/**
+ * A watch stream on a shard: the store's own WebSocket, lines parsed as etcd gateway JSON (binary
+ * frames, on a stream opened with `binary`, as { frame: WatchFrame }).
+ */
+export async function openWatchStream(stub: ReturnType<typeof freshStore>, { binary = false } = {}) {
+  const res = await stub.fetch(`https://store/watch${binary ? "?events=binary" : ""}`, { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (!ws) throw new Error(`no websocket: ${res.status}`);
   ws.accept();
+  ws.binaryType = "arraybuffer";
   const queue: any[] = [];
   const waiters: ((m: any) => void)[] = [];
   let closed = false;
   ws.addEventListener("message", (e) => {
-    const message = JSON.parse(e.data as string);
+    const message = typeof e.data === "string" ? JSON.parse(e.data) : { frame: decodeWatchFrame(e.data as ArrayBuffer) };
     const waiter = waiters.shift();
     if (waiter) waiter(message);
     else queue.push(message);

@@ -2,7 +2,7 @@
 // history replay without gaps or duplicates, and resumption across restarts.
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { b, freshStore, ok, openWatchStream } from "./testing.ts";
+import { b, freshStore, ok, openWatchStream, text } from "./testing.ts";
 
 type Stream = Awaited<ReturnType<typeof openWatchStream>>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,6 +130,24 @@ describe("watch", () => {
     expect(events(await watch.next()).map((e) => e.split("<")[0])).toEqual(expected);
     watch.send({ create_request: { key: btoa("pods/"), value_contains: ['"a'] } });
     expect((await watch.next()).error).toMatch(/value_contains/);
+    watch.close();
+  });
+
+  it("sends events as binary frames on a stream opened with ?events=binary, everything else as JSON", async () => {
+    const store = freshStore();
+    ok(await store.put({ key: b("bin/a"), value: b("1") })); // 2
+    const watch = await openWatchStream(store, { binary: true });
+    watch.send({ create_request: { key: btoa("bin/"), range_end: btoa("bin0"), start_revision: 2, prev_kv: true, progress_notify: true, watch_id: 4 } });
+    expect((await watch.next()).result.created).toBe(true);
+    const shown = (m: any) => m.frame.events.map((e: any) => `${e.type} ${text(e.kv.key)}=${text(e.kv.value)}@${e.kv.mod_revision} v${e.kv.version}${e.prev_kv ? `<${text(e.prev_kv.value)}` : ""}`);
+    const replayed = await watch.next();
+    expect(replayed.frame.watchId).toBe(4);
+    expect(shown(replayed)).toEqual(["PUT bin/a=1@2 v1"]);
+    expect((await watch.next()).result.header.revision).toBe("2"); // caught up: a progress notice, as JSON
+    ok(await store.put({ key: b("bin/a"), value: b("2") }));
+    ok(await store.deleteRange({ key: b("bin/a") }));
+    expect(shown(await watch.next())).toEqual(["PUT bin/a=2@3 v2<1"]);
+    expect(shown(await watch.next())).toEqual(["DELETE bin/a=@4 v0<2"]);
     watch.close();
   });
 

@@ -1,11 +1,14 @@
 // Watch streams on hibernatable WebSockets: one socket is one etcd watch stream holding several
-// watchers. Each message in either direction is one line of etcd's JSON gateway (`{"result":…}`).
-// Watcher specs live in the socket's attachment, so they outlive the object's hibernation.
+// watchers. Each message in either direction is one line of etcd's JSON gateway (`{"result":…}`),
+// except events on a stream opened with `?events=binary` (the apiserver's), which go as binary
+// frames (lib/etcd/watch-frames.ts). Watcher specs live in the socket's attachment, so they outlive
+// the object's hibernation.
 import { EtcdFailure } from "../../lib/etcd/errors.ts";
 import { decodeWatchRequest, encodeEvent, encodeHeader, parseJsonBody, type HeaderIdentity } from "../../lib/etcd/gateway-json.ts";
 import { isInverted, keyRange, rangeContains, type KeyRange } from "../../lib/etcd/keys.ts";
 import type { Event, WatchCreateRequest } from "../../lib/etcd/messages.ts";
 import { isPlainJson, StoredTextFilter } from "../../lib/etcd/stored-text-filter.ts";
+import { encodeWatchEvent, encodeWatchFrame } from "../../lib/etcd/watch-frames.ts";
 import type { Commit, Mvcc } from "./mvcc.ts";
 
 /** etcd sends at most this many revisions of replayed history in one response. */
@@ -29,6 +32,8 @@ interface Watcher {
 interface WatchStream {
   nextId: number;
   watchers: Watcher[];
+  /** Events go as binary frames instead of JSON lines. */
+  binary?: boolean;
   /** Watchers that heard something since the last progress notification (memory only). */
   busy: Set<number>;
 }
@@ -47,6 +52,27 @@ class StoredTexts {
   }
 }
 
+/** A list of events, each encoded when first needed, once per form, for every watcher it goes to. */
+class EncodedEvents {
+  private readonly jsonForms: [(string | undefined)[], (string | undefined)[]] = [[], []];
+  private readonly binaryForms: [(Uint8Array | undefined)[], (Uint8Array | undefined)[]] = [[], []];
+
+  constructor(private readonly events: Event[]) {}
+
+  json(i: number, withPrevKv: boolean): string {
+    return (this.jsonForms[withPrevKv ? 1 : 0][i] ??= JSON.stringify(encodeEvent(this.form(i, withPrevKv))));
+  }
+
+  binary(i: number, withPrevKv: boolean): Uint8Array {
+    return (this.binaryForms[withPrevKv ? 1 : 0][i] ??= encodeWatchEvent(this.form(i, withPrevKv)));
+  }
+
+  private form(i: number, withPrevKv: boolean): Event {
+    const event = this.events[i]!;
+    return withPrevKv || !event.prev_kv ? event : { type: event.type, kv: event.kv };
+  }
+}
+
 export class WatchHub {
   private readonly streams = new Map<WebSocket, WatchStream>();
   /** Each watcher's needles as a filter, made when first used (watchers come back from attachments as plain data). */
@@ -59,16 +85,16 @@ export class WatchHub {
   ) {
     for (const ws of ctx.getWebSockets()) {
       const saved = ws.deserializeAttachment() as Attachment | null;
-      this.streams.set(ws, { nextId: saved?.nextId ?? 0, watchers: saved?.watchers ?? [], busy: new Set() });
+      this.streams.set(ws, { nextId: saved?.nextId ?? 0, watchers: saved?.watchers ?? [], binary: saved?.binary, busy: new Set() });
     }
   }
 
-  /** Answers a WebSocket upgrade with a new, empty watch stream. */
-  accept(): Response {
+  /** Answers a WebSocket upgrade with a new, empty watch stream; `binary`: its events go as binary frames. */
+  accept(binary: boolean): Response {
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
-    const stream: WatchStream = { nextId: 0, watchers: [], busy: new Set() };
+    const stream: WatchStream = { nextId: 0, watchers: [], busy: new Set(), ...(binary ? { binary } : {}) };
     this.streams.set(server, stream);
     this.save(server, stream);
     return new Response(null, { status: 101, webSocket: client });
@@ -145,36 +171,36 @@ export class WatchHub {
       this.send(ws, this.response(current, id, `,"canceled":true,"cancel_reason":"too many watchers on one stream"`));
       return;
     }
-    if (start <= current) this.replay(ws, watcher, this.mvcc.history(range, start, watcher.prevKv));
+    if (start <= current) this.replay(ws, stream, watcher, this.mvcc.history(range, start, watcher.prevKv));
     // A watcher that asked for progress notifications and named where to start hears the current
     // revision as soon as its replay is sent: it knows it has caught up to now (the apiserver makes
     // this a BOOKMARK). Events cannot slip in between: the replay and this answer go out in one turn.
     if (watcher.progressNotify && req.start_revision && start <= current + 1) this.send(ws, this.response(current, id, ""));
   }
 
-  private replay(ws: WebSocket, watcher: Watcher, history: Event[]): void {
-    let batch: string[] = [];
+  private replay(ws: WebSocket, stream: WatchStream, watcher: Watcher, history: Event[]): void {
+    const encoded = new EncodedEvents(history);
+    let batch: number[] = [];
     let bytes = 0;
     let revisions = 0;
     let lastRevision = 0;
     const texts = new StoredTexts();
     const flush = () => {
-      if (batch.length) this.send(ws, this.eventsResponse(this.mvcc.revision, watcher.id, batch));
+      if (batch.length) this.sendEvents(ws, stream, watcher, this.mvcc.revision, encoded, batch);
       batch = [];
       bytes = 0;
       revisions = 0;
     };
-    for (const event of history) {
-      if (!this.wants(watcher, event, texts)) continue;
+    history.forEach((event, i) => {
+      if (!this.wants(watcher, event, texts)) return;
       if (event.kv.mod_revision !== lastRevision) {
         if (revisions >= REPLAY_BATCH_REVISIONS || bytes >= REPLAY_BATCH_BYTES) flush();
         revisions++;
         lastRevision = event.kv.mod_revision;
       }
-      const encoded = JSON.stringify(encodeEvent(watcher.prevKv ? event : { type: event.type, kv: event.kv }));
-      batch.push(encoded);
-      bytes += encoded.length;
-    }
+      batch.push(i);
+      bytes += stream.binary ? encoded.binary(i, watcher.prevKv).length : encoded.json(i, watcher.prevKv).length;
+    });
     flush();
   }
 
@@ -189,25 +215,27 @@ export class WatchHub {
   /** Sends a committed write's events to every watcher they concern, one response per watcher. */
   publish(commit: Commit): void {
     if (commit.events.length === 0 || this.streams.size === 0) return;
-    const plain: (string | undefined)[] = [];
-    const withPrev: (string | undefined)[] = [];
+    const encoded = new EncodedEvents(commit.events);
     const texts = new StoredTexts();
     for (const [ws, stream] of this.streams) {
       for (const watcher of stream.watchers) {
         if (commit.revision < watcher.minRevision) continue;
-        let parts: string[] | undefined;
+        let wanted: number[] | undefined;
         commit.events.forEach((event, i) => {
-          if (!this.wants(watcher, event, texts)) return;
-          const cache = watcher.prevKv ? withPrev : plain;
-          const encoded = (cache[i] ??= JSON.stringify(encodeEvent(watcher.prevKv ? event : { type: event.type, kv: event.kv })));
-          (parts ??= []).push(encoded);
+          if (this.wants(watcher, event, texts)) (wanted ??= []).push(i);
         });
-        if (parts) {
+        if (wanted) {
           stream.busy.add(watcher.id);
-          this.send(ws, this.eventsResponse(commit.revision, watcher.id, parts));
+          this.sendEvents(ws, stream, watcher, commit.revision, encoded, wanted);
         }
       }
     }
+  }
+
+  /** One response with events `which` of `encoded`, in the stream's form. */
+  private sendEvents(ws: WebSocket, stream: WatchStream, watcher: Watcher, revision: number, encoded: EncodedEvents, which: number[]): void {
+    if (stream.binary) this.send(ws, encodeWatchFrame(revision, watcher.id, which.map((i) => encoded.binary(i, watcher.prevKv))));
+    else this.send(ws, this.eventsResponse(revision, watcher.id, which.map((i) => encoded.json(i, watcher.prevKv))));
   }
 
   /** Tells idle watchers that asked for progress notifications how far the store has come. */
@@ -250,9 +278,9 @@ export class WatchHub {
     return this.response(revision, watchId, `,"events":[${events.join(",")}]`);
   }
 
-  private send(ws: WebSocket, text: string): void {
+  private send(ws: WebSocket, message: string | ArrayBuffer): void {
     try {
-      ws.send(text);
+      ws.send(message);
     } catch {
       this.streams.delete(ws); // the peer is gone; its close event may never come
     }
@@ -260,7 +288,7 @@ export class WatchHub {
 
   private save(ws: WebSocket, stream: WatchStream): boolean {
     try {
-      ws.serializeAttachment({ nextId: stream.nextId, watchers: stream.watchers } satisfies Attachment);
+      ws.serializeAttachment({ nextId: stream.nextId, watchers: stream.watchers, ...(stream.binary ? { binary: true } : {}) } satisfies Attachment);
       return true;
     } catch {
       return false;

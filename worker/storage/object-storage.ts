@@ -1,11 +1,12 @@
 // The apiserver's storage layer, the only code that calls the store: objects as JSON under
 // kube-apiserver's /registry/... keys (sealed with AES-GCM for the resources encrypted at rest),
 // optimistic concurrency on mod_revision, resourceVersion = store revision, watches over the
-// store shard's WebSocket.
+// store shard's WebSocket (events as binary frames: no base64 or JSON between the two).
 import { GrpcCode, type EtcdError, type StoreResult } from "../../lib/etcd/errors.ts";
-import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-json.ts";
+import { fromUtf8, toBase64, utf8 } from "../../lib/etcd/gateway-json.ts";
 import { prefixEnd } from "../../lib/etcd/keys.ts";
-import type { KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
+import type { Event, KeyValue, TxnResponse } from "../../lib/etcd/messages.ts";
+import { decodeWatchFrame } from "../../lib/etcd/watch-frames.ts";
 import { shardForKey, shardMapOf, type ShardMap } from "../../lib/shards.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { valueTransformer, type ValueTransformer } from "./encryption.ts";
@@ -148,15 +149,16 @@ export class ObjectStorage {
    * selector needs only to know whether there was one).
    */
   async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, filter?: StoredTextFilter, prevOfPuts = true): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
-    const upgrade = await this.stub(prefix).fetch("https://store/watch", { headers: { Upgrade: "websocket" } });
+    const upgrade = await this.stub(prefix).fetch("https://store/watch?events=binary", { headers: { Upgrade: "websocket" } });
     const ws = upgrade.webSocket;
     if (!ws) throw apiErrors.serviceUnavailable("the store refused the watch stream");
     ws.accept();
-    const queue: string[] = [];
+    ws.binaryType = "arraybuffer"; // (a Blob by default, per the standard)
+    const queue: (string | ArrayBuffer)[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
     const notify = () => { wake?.(); wake = undefined; };
-    ws.addEventListener("message", (e) => { queue.push(e.data as string); notify(); });
+    ws.addEventListener("message", (e) => { queue.push(e.data as string | ArrayBuffer); notify(); });
     ws.addEventListener("close", () => { closed = true; notify(); });
     ws.addEventListener("error", () => { closed = true; notify(); });
     const onAbort = () => { closed = true; try { ws.close(1000, "watch ended"); } catch { /* closed */ } notify(); };
@@ -169,7 +171,12 @@ export class ObjectStorage {
     try {
       for (;;) {
         while (queue.length) {
-          const message = JSON.parse(queue.shift()!);
+          const frame = queue.shift()!;
+          if (typeof frame !== "string") {
+            for (const event of decodeWatchFrame(frame).events) yield await this.openEvent(event, prevOfPuts);
+            continue;
+          }
+          const message = JSON.parse(frame);
           const result = message.result;
           if (!result) throw apiErrors.internal(`watch failed: ${message.message ?? "unknown error"}`);
           if (result.compact_revision) {
@@ -177,13 +184,8 @@ export class ObjectStorage {
           }
           if (result.canceled) return;
           if (result.created) continue;
-          if (!result.events) {
-            yield { type: "PROGRESS", revision: Number(result.header.revision) };
-            continue;
-          }
-          for (const e of result.events) {
-            yield await this.decodeEvent(e, prevOfPuts);
-          }
+          // Events come as binary frames: a text answer without any is a progress notification.
+          yield { type: "PROGRESS", revision: Number(result.header.revision) };
         }
         if (closed) return;
         await new Promise<void>((resolve) => (wake = resolve));
@@ -194,19 +196,15 @@ export class ObjectStorage {
     }
   }
 
-  /** A watch event as the store sends it (etcd's gateway JSON), its values opened. */
-  private async decodeEvent(e: any, prevOfPuts = true): Promise<StorageEvent> {
-    const prevText: string | undefined = e.prev_kv?.value || undefined;
-    const valueText: string | undefined = e.type === "DELETE" ? undefined : e.kv.value ?? "";
-    const created = e.type !== "DELETE" && e.kv.version === "1";
-    const key = fromUtf8(fromBase64(e.kv.key, "key"));
-    const revision = Number(e.kv.mod_revision);
-    const prevValue = prevText ? fromBase64(prevText, "value") : undefined;
-    const value = valueText === undefined ? undefined : fromBase64(valueText, "value");
+  /** A watch event from the store, its values opened. */
+  private async openEvent(e: Event, prevOfPuts: boolean): Promise<StorageEvent> {
+    const key = fromUtf8(e.kv.key);
+    const revision = e.kv.mod_revision;
+    const prevValue = e.prev_kv?.value.length ? e.prev_kv.value : undefined;
     const hadPrev = !!prevValue;
     const prev = prevValue && (e.type === "DELETE" || prevOfPuts) ? await this.parse(key, prevValue) : undefined;
     if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, hadPrev, created: false };
-    return { type: "PUT", key, revision, object: await this.parse(key, value!), prev, hadPrev, created };
+    return { type: "PUT", key, revision, object: await this.parse(key, e.kv.value), prev, hadPrev, created: e.kv.version === 1 };
   }
 
   /**
