@@ -60,7 +60,9 @@ function template(app: string): PodTemplateSpec {
         name: "app", image: "registry.example/app:1.0", imagePullPolicy: "IfNotPresent", ports: [{ containerPort: 8080, protocol: "TCP" }],
         resources: { requests: { cpu: "10m", memory: "16Mi" } }, terminationMessagePath: "/dev/termination-log", terminationMessagePolicy: "File",
       }],
+      // Every default the apiserver gives a template: a Deployment it rewrites must keep its pod-template-hash.
       restartPolicy: "Always", terminationGracePeriodSeconds: 30, dnsPolicy: "ClusterFirst", securityContext: {}, schedulerName: "default-scheduler",
+      serviceAccountName: "default", serviceAccount: "default", enableServiceLinks: true,
     },
   };
 }
@@ -124,7 +126,7 @@ function workloadObjects(w: Workload, podNode: (i: number) => string, podIp: (i:
             ],
           },
         }],
-        serviceAccountName: "default", serviceAccount: "default", nodeName: podNode(i), enableServiceLinks: true, preemptionPolicy: "PreemptLowerPriority", priority: 0,
+        nodeName: podNode(i), preemptionPolicy: "PreemptLowerPriority", priority: 0,
         tolerations: [
           { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
           { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
@@ -442,6 +444,10 @@ async function main(): Promise<void> {
         }));
       } else throw new Error(`unknown phase ${JSON.stringify(name)}: initial, restart, relist or large`);
     }
+    // A ReplicaSet more than the Deployments would mean a rollout the bench did not ask for (a template the apiserver rewrote).
+    const sets = await getJson<{ items: unknown[] }>(a, "/apis/apps/v1/replicasets");
+    const deployments = layout().length;
+    if (sets.items.length !== deployments) console.log(`WARNING: ${sets.items.length} ReplicaSets for ${deployments} Deployments: the controller manager rolled some out`);
   } finally {
     api?.close();
     await plane?.stop();
