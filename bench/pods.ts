@@ -99,7 +99,7 @@ interface Cluster {
   agent?: ChildProcess;
   agentLog: string[];
   /** Nodes whose tunnel connected: each does so once registered. */
-  tunnelsConnected: number;
+  tunnelsConnected: Set<string>;
   stop(): Promise<void>;
 }
 
@@ -108,7 +108,7 @@ async function startCluster(prefix: string): Promise<Cluster> {
   const plane = await startControlPlane({ engine: defaultEngine(), stateDir: join(root, "state"), tlsDir: join(root, "tls"), vars: { RATE_LIMIT_QPS: "1000000", ...benchVars() } });
   const api = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, 64, plane.caPem);
   const cluster: Cluster = {
-    root, plane, api, agentLog: [], tunnelsConnected: 0,
+    root, plane, api, agentLog: [], tunnelsConnected: new Set(),
     async stop() {
       const agent = cluster.agent;
       if (agent && agent.exitCode === null && agent.signalCode === null) {
@@ -151,7 +151,7 @@ async function startAgent(cluster: Cluster, nodes: number | "real", timeoutMs: n
     child.stderr!.on("data", lineSplitter((line) => {
       if (logFile) appendFileSync(logFile, line + "\n");
       if (cluster.agentLog.length < 10_000) cluster.agentLog.push(line);
-      if (line.includes('"msg":"tunnel connected"')) cluster.tunnelsConnected++;
+      if (line.includes('"msg":"tunnel connected"')) cluster.tunnelsConnected.add(/"node":"([^"]*)"/.exec(line)?.[1] ?? "");
       if (line.includes("running on the ")) {
         clearTimeout(timer);
         resolve(child);
@@ -326,7 +326,7 @@ async function runHeartbeat(nodes: number, windowSeconds: number, timeoutSeconds
       const wall = (performance.now() - registering) / 1000;
       const workerdCpu = ((sum(workerdAtStart, cpuSeconds) - workerdCpuAtStart) * 100) / wall;
       const pid = cluster.agent?.pid;
-      throw new Error(`${message(e)}\n  after ${wall.toFixed(0)} s: ${cluster.tunnelsConnected} of ${nodes} nodes registered (tunnel connected); workerd cpu ${workerdCpu.toFixed(0)}% of a core, ` +
+      throw new Error(`${message(e)}\n  after ${wall.toFixed(0)} s: ${cluster.tunnelsConnected.size} of ${nodes} nodes registered (tunnel connected); workerd cpu ${workerdCpu.toFixed(0)}% of a core, ` +
         `RSS ${sum(workerdAtStart, rssMb).toFixed(0)} MB; agent cpu ${pid ? ((cpuSeconds(pid) * 100) / wall).toFixed(0) : "?"}%, RSS ${pid ? rssMb(pid).toFixed(0) : "?"} MB; load average ${load()}`);
     }
     const registerSeconds = (performance.now() - registering) / 1000;
