@@ -8,6 +8,8 @@
 // (default 2), BENCH_BINDINGS (bindings timed per concurrency, 2000), BENCH_LIST_PODS (10000), BENCH_LIST_RUNS (timed LISTs of each kind, 10),
 // BENCH_WATCHERS (100), BENCH_WATCH_EVENTS (configmap creates the watchers must see, 200),
 // BENCH_VARS (Worker vars, "NAME=value,…").
+// Creates, bindings and Event creates print the control plane's CPU per operation (workerd and its
+// Node.js host, from /proc), steadier than throughput on a shared machine.
 // Kubernetes' API call latency SLOs are printed beside the figures: p99 ≤ 1 s for a mutating
 // call, ≤ 5 s for a LIST within one namespace.
 import type { IncomingMessage } from "node:http";
@@ -16,6 +18,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
 import { defaultEngine, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
+import { cpuSeconds } from "./hollow-nodes.ts";
 import { configMapProtobuf } from "./protobuf-body.ts";
 import {
   HttpTarget, LatencyRecorder, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
@@ -100,21 +103,39 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * CPU seconds the control plane's processes (workerd and its Node.js host, one process group)
+ * spent from `startAfterMs` on while `run` ran: steadier than throughput on a shared machine.
+ */
+async function controlPlaneCpu<T>(group: number, startAfterMs: number, run: () => Promise<T>): Promise<{ value: T; cpuMs: number }> {
+  const used = () => cpuSeconds((_, g) => g === group);
+  let start = used();
+  const timer = setTimeout(() => (start = used()), startAfterMs);
+  try {
+    const value = await run();
+    return { value, cpuMs: (used() - start) * 1000 };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface CreateRun {
   concurrency: number;
   result: LoadResult;
+  /** Control-plane CPU per create in the measured window. */
+  cpuMsPerOp: number;
 }
 
-async function measureCreates(client: HttpTarget, seconds: number, warmupSeconds: number): Promise<CreateRun[]> {
+async function measureCreates(client: HttpTarget, group: number, seconds: number, warmupSeconds: number): Promise<CreateRun[]> {
   const runs: CreateRun[] = [];
   for (const concurrency of CREATE_CONCURRENCIES) {
-    const result = await runClosedLoop({
+    const { value: result, cpuMs } = await controlPlaneCpu(group, warmupSeconds * 1000, () => runClosedLoop({
       concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
       op: async (_worker, seq) => {
         await expectStatus(client, 201, "POST", `/api/v1/namespaces/${NAMESPACE}/pods`, podBody(`web-c${concurrency}-${seq}`));
       },
-    });
-    runs.push({ concurrency, result });
+    }));
+    runs.push({ concurrency, result, cpuMsPerOp: cpuMs / Math.max(1, result.ops) });
   }
   return runs;
 }
@@ -123,13 +144,14 @@ interface BindingRun {
   concurrency: number;
   result: BatchResult;
   seed: BatchResult;
+  cpuMsPerOp: number;
 }
 
 /**
  * Bindings alone: for each concurrency, `count` pods that no scheduler serves are created (not
  * timed), then each is bound to a registered node once, as kube-scheduler binds.
  */
-async function measureBindings(client: HttpTarget, count: number): Promise<BindingRun[]> {
+async function measureBindings(client: HttpTarget, group: number, count: number): Promise<BindingRun[]> {
   const node = await client.send("POST", "/api/v1/nodes", Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: BENCH_NODE } })));
   if (node.status !== 201 && node.status !== 409) throw new Error(`node ${BENCH_NODE}: HTTP ${node.status}: ${node.body.toString("utf8").slice(0, 300)}`);
   const runs: BindingRun[] = [];
@@ -147,8 +169,8 @@ async function measureBindings(client: HttpTarget, count: number): Promise<Bindi
     })));
     const first = total - count;
     if (first) await runBatch({ concurrency, count: first, op: async (i) => void (await bind(i)) });
-    const result = await runBatch({ concurrency, count, op: async (i) => void (await bind(first + i)) });
-    runs.push({ concurrency, result, seed });
+    const { value: result, cpuMs } = await controlPlaneCpu(group, 0, () => runBatch({ concurrency, count, op: async (i) => void (await bind(first + i)) }));
+    runs.push({ concurrency, result, seed, cpuMsPerOp: cpuMs / Math.max(1, result.ops) });
   }
   return runs;
 }
@@ -156,10 +178,10 @@ async function measureBindings(client: HttpTarget, count: number): Promise<Bindi
 function reportBindings(runs: BindingRun[]): void {
   console.log(`\npod bindings: POST /api/v1/namespaces/${NAMESPACE}/pods/NAME/binding of pods no scheduler serves, each bound once; every answer must be 201`);
   console.log(formatTable(
-    ["concurrency", "bindings", "ops/s", "p50 ms", "p99 ms", "errors", "seed creates/s"],
-    runs.map(({ concurrency, result, seed }) => [
+    ["concurrency", "bindings", "ops/s", "p50 ms", "p99 ms", "errors", "CPU ms/op", "seed creates/s"],
+    runs.map(({ concurrency, result, seed, cpuMsPerOp }) => [
       concurrency, result.ops, fixed(result.ops / (result.elapsedMs / 1000), 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors,
-      fixed(seed.ops / (seed.elapsedMs / 1000), 0),
+      fixed(cpuMsPerOp, 2), fixed(seed.ops / (seed.elapsedMs / 1000), 0),
     ]),
   ));
   for (const { concurrency, result } of runs) if (result.firstError) console.log(`c=${concurrency}: first error: ${message(result.firstError)}`);
@@ -168,6 +190,7 @@ function reportBindings(runs: BindingRun[]): void {
 interface EventRun {
   concurrency: number;
   result: LoadResult;
+  cpuMsPerOp: number;
 }
 
 /** An events.k8s.io/v1 Event as the node agent records a container's image pull. */
@@ -184,14 +207,14 @@ function eventBody(seq: number): Buffer {
   }));
 }
 
-async function measureEvents(client: HttpTarget, seconds: number, warmupSeconds: number): Promise<EventRun[]> {
+async function measureEvents(client: HttpTarget, group: number, seconds: number, warmupSeconds: number): Promise<EventRun[]> {
   const runs: EventRun[] = [];
   for (const concurrency of CREATE_CONCURRENCIES) {
-    const result = await runClosedLoop({
+    const { value: result, cpuMs } = await controlPlaneCpu(group, warmupSeconds * 1000, () => runClosedLoop({
       concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
       op: async (_worker, seq) => void (await expectStatus(client, 201, "POST", `/apis/events.k8s.io/v1/namespaces/${NAMESPACE}/events`, eventBody(concurrency * 10_000_000 + seq))),
-    });
-    runs.push({ concurrency, result });
+    }));
+    runs.push({ concurrency, result, cpuMsPerOp: cpuMs / Math.max(1, result.ops) });
   }
   return runs;
 }
@@ -199,8 +222,8 @@ async function measureEvents(client: HttpTarget, seconds: number, warmupSeconds:
 function reportEvents(runs: EventRun[]): void {
   console.log(`\nEvent creates: POST /apis/events.k8s.io/v1/namespaces/${NAMESPACE}/events (the node agent's Pulled), every answer must be 201`);
   console.log(formatTable(
-    ["concurrency", "ops/s", "p50 ms", "p99 ms", "errors"],
-    runs.map(({ concurrency, result }) => [concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors]),
+    ["concurrency", "ops/s", "p50 ms", "p99 ms", "errors", "CPU ms/op"],
+    runs.map(({ concurrency, result, cpuMsPerOp }) => [concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors, fixed(cpuMsPerOp, 2)]),
   ));
   for (const { concurrency, result } of runs) if (result.firstError) console.log(`c=${concurrency}: first error: ${message(result.firstError)}`);
 }
@@ -575,10 +598,10 @@ function percentiles(latency: LatencyRecorder) {
 function reportCreates(runs: CreateRun[], seconds: number, warmupSeconds: number): void {
   console.log(`\npod creates: POST /api/v1/namespaces/${NAMESPACE}/pods, ${seconds} s per run after ${warmupSeconds} s warm-up, every answer must be 201`);
   console.log(formatTable(
-    ["concurrency", "ops/s", "p50 ms", "p99 ms", "errors", "SLO p99 ms"],
-    runs.map(({ concurrency, result }) => [
+    ["concurrency", "ops/s", "p50 ms", "p99 ms", "errors", "CPU ms/op", "SLO p99 ms"],
+    runs.map(({ concurrency, result, cpuMsPerOp }) => [
       concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)),
-      result.errors, `≤ ${SLO_MUTATING_P99_MS}`,
+      result.errors, fixed(cpuMsPerOp, 2), `≤ ${SLO_MUTATING_P99_MS}`,
     ]),
   ));
   for (const { concurrency, result } of runs) {
@@ -687,14 +710,14 @@ async function main(): Promise<void> {
 
     let creates: CreateRun[] = [];
     if (cases.has("creates")) {
-      creates = await measureCreates(client, seconds, warmupSeconds);
+      creates = await measureCreates(client, plane.process.pid!, seconds, warmupSeconds);
       reportCreates(creates, seconds, warmupSeconds);
       for (const { concurrency, result } of creates) if (result.errors) problems.push(`pod creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
     }
 
     let bound: BindingRun[] = [];
     if (cases.has("bindings")) {
-      bound = await measureBindings(client, bindings);
+      bound = await measureBindings(client, plane.process.pid!, bindings);
       reportBindings(bound);
       for (const { concurrency, result, seed } of bound) {
         if (result.errors) problems.push(`bindings c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
@@ -704,7 +727,7 @@ async function main(): Promise<void> {
 
     let events: EventRun[] = [];
     if (cases.has("events")) {
-      events = await measureEvents(client, seconds, warmupSeconds);
+      events = await measureEvents(client, plane.process.pid!, seconds, warmupSeconds);
       reportEvents(events);
       for (const { concurrency, result } of events) if (result.errors) problems.push(`event creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
     }
@@ -770,15 +793,15 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({
         benchmark: "api", seconds, warmupSeconds, loadavg: loadavg(),
         slo: { mutatingP99Ms: SLO_MUTATING_P99_MS, namespaceListP99Ms: SLO_NAMESPACE_LIST_P99_MS },
-        creates: creates.map(({ concurrency, result }) => ({
+        creates: creates.map(({ concurrency, result, cpuMsPerOp }) => ({
           concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50),
-          p99Ms: result.latency.percentile(99), errors: result.errors,
+          p99Ms: result.latency.percentile(99), errors: result.errors, cpuMsPerOp,
         })),
-        bindings: bound.map(({ concurrency, result }) => ({
-          concurrency, ops: result.ops, opsPerSecond: result.ops / (result.elapsedMs / 1000), p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
+        bindings: bound.map(({ concurrency, result, cpuMsPerOp }) => ({
+          concurrency, ops: result.ops, opsPerSecond: result.ops / (result.elapsedMs / 1000), p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors, cpuMsPerOp,
         })),
-        events: events.map(({ concurrency, result }) => ({
-          concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
+        events: events.map(({ concurrency, result, cpuMsPerOp }) => ({
+          concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors, cpuMsPerOp,
         })),
         bodies: bodies.map(({ body, concurrency, result }) => ({
           body, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
