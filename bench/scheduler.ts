@@ -402,18 +402,24 @@ async function memoryChild(nodes: number, pods: number): Promise<MemoryFigures> 
 }
 
 interface CycleFigures {
+  workload: WorkloadName;
   nodes: number;
   pods: number;
   msPerPod: number;
 }
 
-async function measureCycles(nodes: number, pods: number): Promise<CycleFigures> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--experimental-transform-types", "--no-warnings", fileURLToPath(import.meta.url), "--cycles", String(nodes), String(pods)], { maxBuffer: 1 << 20 });
+/** Workloads whose cycles alone can be measured in Node: their measured pods need no pods placed first. */
+const CYCLE_WORKLOADS: WorkloadName[] = ["basic", "anti-affinity", "topology-spread"];
+
+async function measureCycles(workload: WorkloadName, nodes: number, pods: number): Promise<CycleFigures> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--experimental-transform-types", "--no-warnings", fileURLToPath(import.meta.url), "--cycles", String(nodes), String(pods), workload], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout) as CycleFigures;
 }
 
-/** SchedulingBasic's scheduling cycles alone (no I/O): pending pods placed one by one on the hollow nodes. */
-async function cyclesChild(nodes: number, pods: number): Promise<CycleFigures> {
+/** A workload's scheduling cycles alone (no I/O): its measured pods placed one by one on the hollow nodes. */
+async function cyclesChild(nodes: number, count: number, name: WorkloadName): Promise<CycleFigures> {
+  const workload = workloads(nodes, count, 4).find((w) => w.name === name)!;
+  const pods = workload.measuredPods;
   const { Scheduler } = await import("../durable-objects/scheduler/scheduler.ts");
   const scheduler = new Scheduler();
   for (let i = 0; i < nodes; i++) {
@@ -421,7 +427,7 @@ async function cyclesChild(nodes: number, pods: number): Promise<CycleFigures> {
     scheduler.nodes.onAdd?.({ ...node, status });
   }
   for (let i = 0; i < pods; i++) {
-    const pod = plainPod(`pod-${i}`);
+    const pod = workload.measuredPod(i);
     scheduler.pods.onAdd?.({ ...pod, metadata: { ...pod.metadata, uid: `uid-${i}` } });
   }
   // CPU time, not wall time: the figure is compared with the control plane's CPU per pod.
@@ -430,7 +436,7 @@ async function cyclesChild(nodes: number, pods: number): Promise<CycleFigures> {
   while (scheduler.scheduleNext()?.kind === "assumed") placed++;
   if (placed !== pods) throw new Error(`cycles: placed ${placed} of ${pods} pods`);
   const used = process.cpuUsage(began);
-  return { nodes, pods, msPerPod: (used.user + used.system) / 1000 / pods };
+  return { workload: name, nodes, pods, msPerPod: (used.user + used.system) / 1000 / pods };
 }
 
 function message(e: unknown): string {
@@ -465,13 +471,14 @@ async function main(): Promise<void> {
     }
   }
   let memory: MemoryFigures | undefined;
-  let cycles: CycleFigures | undefined;
+  const cycleFigures = new Map<WorkloadName, CycleFigures>();
   try {
     if (memoryNodes && memoryPods) memory = await measureMemory(memoryNodes, memoryPods);
-    if (chosen.includes("basic")) cycles = await measureCycles(nodes, Math.min(pods, 5000));
+    for (const name of CYCLE_WORKLOADS) if (chosen.includes(name)) cycleFigures.set(name, await measureCycles(name, nodes, Math.min(pods, 5000)));
   } catch (e) {
-    problems.push(`memory: ${message(e)}`);
+    problems.push(`memory or cycles: ${message(e)}`);
   }
+  const cycles = cycleFigures.get("basic");
 
   if (json) {
     console.log(JSON.stringify({
@@ -482,18 +489,19 @@ async function main(): Promise<void> {
         cpuMsPerPod: (r.cpuSeconds * 1000) / r.bound, workerdRssMb: r.rssMb, floor: r.workload.floor,
         ...(r.afterReturn ? { afterReturnP50Ms: r.afterReturn.percentile(50), afterReturnP99Ms: r.afterReturn.percentile(99) } : {}),
       })),
-      memory, cycles, problems,
+      memory, cycles: [...cycleFigures.values()], problems,
     }, null, 2));
     return;
   }
   console.log(`\npods/s: measured pods over first create → last bound; latency: create sent → spec.nodeName seen on a watch of the namespace's pods;
-cpu/pod: CPU of the control plane's whole process group (Miniflare + workerd: apiserver, store and scheduler) over the measured phase, per bound pod`);
+cpu/pod: CPU of the control plane's whole process group (Miniflare + workerd: apiserver, store and scheduler) over the measured phase, per bound pod;
+cycles/pod: the workload's scheduling cycles alone (the core in Node, no I/O), CPU per pod`);
   console.log(formatTable(
-    ["workload", "nodes", "pods", "pods/s", "creates/s", "p50 ms", "p99 ms", "create p50 ms", "cpu ms/pod", "workerd RSS MB", "kube floor @5000 nodes"],
+    ["workload", "nodes", "pods", "pods/s", "creates/s", "p50 ms", "p99 ms", "create p50 ms", "cpu ms/pod", "cycles ms/pod", "workerd RSS MB", "kube floor @5000 nodes"],
     results.map((r) => [
       r.workload.title, r.nodes, r.bound === r.pods ? r.pods : `${r.bound}/${r.pods}`, fixed(r.podsPerSecond, 0), fixed(r.createsPerSecond, 0),
       fixed(r.latency.percentile(50), 0), fixed(r.latency.percentile(99), 0), fixed(r.createLatency.percentile(50), 1),
-      fixed((r.cpuSeconds * 1000) / r.bound, 2), fixed(r.rssMb, 0), r.workload.floor ?? "-",
+      fixed((r.cpuSeconds * 1000) / r.bound, 2), cycleFigures.has(r.workload.name) ? fixed(cycleFigures.get(r.workload.name)!.msPerPod, 2) : "-", fixed(r.rssMb, 0), r.workload.floor ?? "-",
     ]),
   ));
   for (const r of results) {
@@ -535,5 +543,5 @@ where SchedulingBasic's control-plane CPU goes, ms per pod (differences between 
 const memoryAt = process.argv.indexOf("--memory");
 const cyclesAt = process.argv.indexOf("--cycles");
 if (memoryAt !== -1) console.log(JSON.stringify(await memoryChild(Number(process.argv[memoryAt + 1]), Number(process.argv[memoryAt + 2]))));
-else if (cyclesAt !== -1) console.log(JSON.stringify(await cyclesChild(Number(process.argv[cyclesAt + 1]), Number(process.argv[cyclesAt + 2]))));
+else if (cyclesAt !== -1) console.log(JSON.stringify(await cyclesChild(Number(process.argv[cyclesAt + 1]), Number(process.argv[cyclesAt + 2]), process.argv[cyclesAt + 3] as WorkloadName)));
 else await main();
