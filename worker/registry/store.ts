@@ -81,17 +81,19 @@ export class RegistryStore {
     return this.def.conversion ? this.def.conversion.toStorage(object) : object;
   }
 
-  /**
-   * A store write of this resource; the listers' copies of it are forgotten whatever came of it.
-   * Objects of a kind that expires are written under a lease, every write renewing their time.
-   */
-  private async written<T>(write: (lease?: number) => Promise<T>): Promise<T> {
+  /** A store write of this resource; the listers' copies of it are forgotten whatever came of it. */
+  private async written<T>(write: () => Promise<T>): Promise<T> {
     try {
-      const ttl = this.def.ttl?.(this.storage.env);
-      return await (ttl ? writeWithLease(this.storage, this.prefix(), ttl, write) : write());
+      return await write();
     } finally {
       if (isListedKind(this.def)) invalidateListers();
     }
+  }
+
+  /** A put of this resource: objects of a kind that expires are written under a lease, every write renewing their time. */
+  private put<T>(write: (lease?: number) => Promise<T>): Promise<T> {
+    const ttl = this.def.ttl?.(this.storage.env);
+    return this.written(() => (ttl ? writeWithLease(this.storage, this.prefix(), ttl, write) : write()));
   }
 
   private withVersion(stored: StoredObject): KubeObject {
@@ -230,7 +232,7 @@ export class RegistryStore {
         return object;
       }
       const claimed = (await this.def.allocate?.(object, this.storage)) ?? [];
-      const outcome = await this.written((lease) => this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object), { lease })).catch(async (e) => {
+      const outcome = await this.put((lease) => this.storage.create(this.key(namespace, object.metadata!.name), this.encode(object), { lease })).catch(async (e) => {
         await releaseAll(this.storage, claimed);
         throw e;
       });
@@ -339,7 +341,7 @@ export class RegistryStore {
       const next = change(this.decode(stored.object));
       delete next.metadata!.resourceVersion;
       if (dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: String(stored.modRevision) } };
-      const outcome = await this.written((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
+      const outcome = await this.put((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
       if (outcome.ok) {
         next.metadata!.resourceVersion = String(outcome.revision);
         return next;
@@ -384,7 +386,7 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
-      const outcome = await this.written((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
+      const outcome = await this.put((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
       if (outcome.ok) {
         next.metadata!.resourceVersion = String(outcome.revision);
         return next;
@@ -508,7 +510,7 @@ export class RegistryStore {
         this.def.deletion?.mark?.(marked);
         delete marked.metadata!.resourceVersion;
         if (options.dryRun) return { ...marked, metadata: { ...marked.metadata, resourceVersion: current.metadata!.resourceVersion } };
-        const outcome = await this.written((lease) => this.storage.update(key, this.encode(marked), stored.modRevision, { lease }));
+        const outcome = await this.put((lease) => this.storage.update(key, this.encode(marked), stored.modRevision, { lease }));
         if (outcome.ok) return { ...marked, metadata: { ...marked.metadata, resourceVersion: String(outcome.revision) } };
         if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
         stored = outcome.current;
