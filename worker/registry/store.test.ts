@@ -18,9 +18,10 @@ const deployment = (name: string): KubeObject => ({
   spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "c", image: "busybox" }] } } },
 });
 
+// The file's first write starts a fresh store (its migrations): on a loaded machine that alone can pass vitest's 10 s hook default.
 beforeAll(async () => {
   await namespaces.create(undefined, { metadata: { name: ns } });
-});
+}, 60_000);
 
 describe("RegistryStore", () => {
   it("creates with uid, timestamps, generation, defaults and the store revision as resourceVersion", async () => {
