@@ -58,6 +58,8 @@ export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploym
 const BATCH_MS = 2_000;
 /** Keys reconciled at once. */
 const CONCURRENCY = 16;
+/** Informers caught up at once. */
+const CATCH_UP_CONCURRENCY = 4;
 
 export interface ControllerManagerStatus {
   lastWake?: string;
@@ -232,15 +234,30 @@ class Runtime {
    * controller owns.
    */
   async catchUp(): Promise<void> {
-    for (const [id, informer] of this.informers) {
+    const due = [...this.informers].filter(([id]) => {
       const every = this.catchUpEvery.get(id);
-      if (every !== undefined && Date.now() - (this.caughtUpAt.get(id) ?? -Infinity) < every) continue;
-      // A custom resource stops being served before its CRD's deletion reaches the cache: that
-      // informer's failure leaves the others to catch up, and the next sync drops it.
-      if (this.dynamic.has(id)) await informer.catchUp().catch((e) => console.warn(JSON.stringify({ informer: id, error: (e as Error)?.message ?? String(e) })));
-      else await informer.catchUp();
-      if (every !== undefined) this.caughtUpAt.set(id, Date.now());
-    }
+      return every === undefined || Date.now() - (this.caughtUpAt.get(id) ?? -Infinity) >= every;
+    });
+    // A few side by side: on a busy isolate each catch-up is mostly waiting for its answer, and a
+    // few relists' pages at once still fit in memory.
+    let next = 0;
+    const failures: unknown[] = [];
+    const worker = async () => {
+      while (next < due.length) {
+        const [id, informer] = due[next++]!;
+        try {
+          await informer.catchUp();
+          if (this.catchUpEvery.has(id)) this.caughtUpAt.set(id, Date.now());
+        } catch (e) {
+          // A custom resource stops being served before its CRD's deletion reaches the cache: that
+          // informer's failure leaves the others to catch up, and the next sync drops it.
+          if (this.dynamic.has(id)) console.warn(JSON.stringify({ informer: id, error: (e as Error)?.message ?? String(e) }));
+          else failures.push(e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CATCH_UP_CONCURRENCY, due.length) }, worker));
+    if (failures.length) throw failures[0];
     await this.syncDynamicWatches();
     this.remembered.clear();
     if (this.resynced) return;
