@@ -69,6 +69,8 @@ interface PodWorker {
   inputsAt?: number;
   inputsAddresses?: string;
   configErrors: number;
+  /** The status this worker last sent (or is sending) to the API. */
+  statusWritten?: PodStatus;
   running: boolean;
   dirty: boolean;
   failures: number;
@@ -102,6 +104,12 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+/** Whether two versions of a pod ask the same of the node (the kubelet's podsDifferSemantically, negated). */
+function sameDesire(a: Pod, b: Pod): boolean {
+  const desire = (p: Pod) => JSON.stringify([p.metadata?.uid, p.spec, p.metadata?.labels, p.metadata?.annotations, p.metadata?.deletionTimestamp, p.metadata?.deletionGracePeriodSeconds]);
+  return desire(a) === desire(b);
+}
+
 /** Whether writing `next` would change the pod's status. */
 export function statusChanged(current: PodStatus | undefined, next: PodStatus): boolean {
   return Object.entries(next).some(([key, value]) => JSON.stringify(canonical(value)) !== JSON.stringify(canonical((current as Record<string, unknown> | undefined)?.[key])));
@@ -120,6 +128,8 @@ export class PodManager {
   private readonly facts: Omit<NodeFacts, "podIPs" | "allocatable">;
   private readonly objectCache = new Map<string, { at: number; value: Promise<unknown> }>();
   private readonly tokens: ServiceAccountTokens;
+  /** Stopped: no pod is synced again (a stopping agent must not start what it is killing). */
+  private stopped = false;
 
   constructor(options: PodManagerOptions) {
     this.options = options;
@@ -192,6 +202,7 @@ export class PodManager {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const worker of this.workers.values()) clearTimeout(worker.timer);
     for (const uid of this.workers.keys()) this.prober.removePod(uid);
   }
@@ -199,6 +210,12 @@ export class PodManager {
   private observe(pod: Pod): void {
     const uid = pod.metadata!.uid!;
     let worker = this.workers.get(uid);
+    // The echo of this worker's own status write: nothing new to sync, as the kubelet's pod config
+    // does not resync a pod whose spec did not change for its own status update.
+    if (worker && !worker.isStatic && worker.statusWritten && sameDesire(worker.pod, pod) && !statusChanged(pod.status, worker.statusWritten)) {
+      worker.pod = pod;
+      return;
+    }
     if (!worker) {
       // A pod already past Pending was admitted before (by this agent before a restart).
       const admitted = (pod.status?.phase !== undefined && pod.status.phase !== "Pending") || !!pod.status?.containerStatuses?.length;
@@ -297,7 +314,7 @@ export class PodManager {
   /** Syncs the pod's worker now (or after `delayMs`), one sync at a time per pod. */
   private enqueue(uid: string, delayMs = 0): void {
     const worker = this.workers.get(uid);
-    if (!worker) return;
+    if (!worker || this.stopped) return;
     if (delayMs > 0) {
       const due = Date.now() + delayMs;
       if (worker.timer && worker.timerDue! <= due) return;
@@ -367,11 +384,12 @@ export class PodManager {
       this.prober.removePod(uid);
       return undefined;
     }
-    if (!worker.admitted && !(await this.admit(worker))) return undefined;
+    // A pod failed here is synced once more at once: as a finished pod, its sandbox goes.
+    if (!worker.admitted && !(await this.admit(worker))) return 0;
     const deadline = activeDeadline(pod);
     if (deadline !== undefined && Date.now() >= deadline) {
       await this.failPastDeadline(worker);
-      return undefined;
+      return 0;
     }
 
     const observed = await runtime.observe(uid);
@@ -392,7 +410,9 @@ export class PodManager {
     await this.writeStatus(worker, status);
     if (isTerminal(worker.pod)) return 0;
     const next = runtime.onPodChange ? RESYNC_MS : RELIST_MS;
-    return deadline !== undefined ? Math.max(0, Math.min(next, deadline - Date.now())) : next;
+    // The status just written may have set startTime, from which activeDeadlineSeconds counts.
+    const due = activeDeadline(worker.pod) ?? deadline;
+    return due !== undefined ? Math.max(0, Math.min(next, due - Date.now())) : next;
   }
 
   /**
@@ -462,6 +482,7 @@ export class PodManager {
   private async writeStatus(worker: PodWorker, status: PodStatus): Promise<void> {
     if (worker.isStatic) return this.writeMirrorStatus(worker, status);
     if (!statusChanged(worker.pod.status, status)) return;
+    worker.statusWritten = status;
     const { namespace, name } = worker.pod.metadata!;
     const written = await this.pods.patch(namespace, name!, { status }, "merge", { subresource: "status" });
     if (written.metadata?.uid === worker.pod.metadata?.uid) worker.pod = written;
