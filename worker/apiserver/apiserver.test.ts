@@ -236,8 +236,12 @@ describe("Kubernetes API", () => {
     expect((await api("POST", `${pods}/p/binding`, { metadata: { name: "other" }, target: { kind: "Node", name: "node-1" } })).status).toBe(400);
     expect((await api("GET", `${pods}/p`)).body.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
 
+    const staleVersion = await api("POST", `${pods}/p/binding`, { metadata: { name: "p", resourceVersion: "1" }, target: { kind: "Node", name: "node-1" } });
+    expect(staleVersion.status).toBe(409);
+    expect(staleVersion.body.message).toBe(`Operation cannot be fulfilled on pods/binding "p": Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: ${created.metadata.resourceVersion}`);
     const bound = await api("POST", `${pods}/p/binding?fieldManager=scheduler`, {
-      apiVersion: "v1", kind: "Binding", metadata: { name: "p", uid: created.metadata.uid, annotations: { "example.com/placed": "yes" } }, target: { kind: "Node", name: "node-1" },
+      apiVersion: "v1", kind: "Binding", metadata: { name: "p", uid: created.metadata.uid, resourceVersion: created.metadata.resourceVersion, annotations: { "example.com/placed": "yes" } },
+      target: { kind: "Node", name: "node-1" },
     });
     expect(bound.status).toBe(201);
     const pod = (await api("GET", `${pods}/p`)).body;

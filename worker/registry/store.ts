@@ -330,7 +330,8 @@ export class RegistryStore {
 
   /**
    * kube's Storage.GuaranteedUpdate beneath the strategy, for a subresource whose REST writes the
-   * store itself (pods/binding): `change` gets the stored object (its own copy) and answers the
+   * store itself (pods/binding): `change` gets the stored object (its own copy, with its
+   * resourceVersion) and answers the
    * next one, written if nothing wrote in between (else read again and retried), with no
    * defaulting, validation or managedFields of its own.
    */
@@ -338,7 +339,7 @@ export class RegistryStore {
     const key = this.key(namespace, name);
     let stored = await this.read(namespace, name);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const next = change(this.decode(stored.object));
+      const next = change(this.withVersion(stored));
       delete next.metadata!.resourceVersion;
       if (dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: String(stored.modRevision) } };
       const outcome = await this.put((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
