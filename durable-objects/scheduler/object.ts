@@ -9,7 +9,7 @@ import type { StorageClass } from "kubernetes-types/storage/v1";
 import type { ReplicaSet, StatefulSet } from "kubernetes-types/apps/v1";
 import type { PodDisruptionBudget } from "kubernetes-types/policy/v1";
 import { ApiClient, type KubeObject } from "../../lib/client/api-client.ts";
-import { EventRecorder, referenceTo } from "../../lib/client/event-recorder.ts";
+import { EventRecorder, referenceTo, SERIES_FINISH_MS } from "../../lib/client/event-recorder.ts";
 import { Informer, type EventHandlers } from "../../lib/client/informer.ts";
 import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
@@ -25,8 +25,12 @@ import type { KubeSchedulerConfiguration } from "./config.ts";
 
 /** How long one wake may schedule before it yields (and sets an alarm for now): well inside a request's CPU budget. */
 const BATCH_MS = 2_000;
-/** How often the counts of repeated Events are written (client-go's event series refresh). */
-const SERIES_REFRESH_MS = 30 * 60_000;
+/**
+ * How often the recorder writes the counts of repeated Events and forgets Events quiet that long
+ * (client-go's finishSeries, every 6 minutes): it remembers every Scheduled Event until then, so
+ * at a few hundred bindings a second a 30-minute period held tens of megabytes.
+ */
+const EVENT_FLUSH_MS = SERIES_FINISH_MS;
 /** Bindings in flight at once: kube binds asynchronously while the next cycles run. */
 const BIND_CONCURRENCY = 128;
 /** How often the leader renews its Lease (kube's retryPeriod): not on every wake. */
@@ -193,8 +197,7 @@ export class KubeScheduler extends DurableObject<Env> {
       const more = await this.scheduleBatch(runtime, status);
       // Queue state is written once per wake, for the pods still waiting.
       runtime.scheduler.queue.saveState();
-      // Later counts of repeated Events are written as client-go's broadcaster writes them: every 30 minutes.
-      if (Date.now() - runtime.flushedAt >= SERIES_REFRESH_MS) {
+      if (Date.now() - runtime.flushedAt >= EVENT_FLUSH_MS) {
         await runtime.recorder.flush();
         runtime.flushedAt = Date.now();
       }
