@@ -112,6 +112,50 @@ function bundleModules(): { moduleOf: (line: number) => string; starts: { line: 
   }
 }
 
+/** The part of the control plane a source file belongs to: the apiserver (worker/) or a Durable Object's folder. */
+function componentOf(module: string): string | undefined {
+  if (module.startsWith("worker/")) return "apiserver (worker/)";
+  const object = /^durable-objects\/([^/]+)\//.exec(module);
+  return object ? `${object[1]} object (durable-objects/${object[1]}/)` : undefined;
+}
+
+/**
+ * Sampled time per part of the control plane, in ms: each sample goes to the innermost frame of its
+ * stack in worker/ or a Durable Object's folder, so lib/ code counts for whoever called it. What
+ * has no such frame on its stack (a resumed async function of lib/client, whose caller is not on
+ * the stack: informers' watch streams) is counted by its own folder.
+ */
+function byComponent(profile: CpuProfile, moduleOf: (line: number) => string): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const owner = new Map<number, string>();
+  const ownerOf = (id: number): string => {
+    const known = owner.get(id);
+    if (known) return known;
+    let found: string | undefined;
+    let fallback: string | undefined;
+    for (let at: number | undefined = id; at !== undefined && !found; at = parent.get(at)) {
+      const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+      if (OUTSIDE_JS.has(functionName) || !url.endsWith("index.js")) continue;
+      const module = moduleOf(lineNumber);
+      found = componentOf(module);
+      fallback ??= /^(lib\/[^/]+|node_modules\/(?:@[^/]+\/)?[^/]+)/.exec(module)?.[1];
+    }
+    const name = found ?? (fallback ? `${fallback} (no caller on the stack)` : "(native or V8 with no JS caller)");
+    owner.set(id, name);
+    return name;
+  };
+  const times = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const leaf = byId.get(profile.samples[i]!)!;
+    if (leaf.callFrame.functionName === "(idle)") continue;
+    const name = ownerOf(leaf.id);
+    times.set(name, (times.get(name) ?? 0) + (profile.timeDeltas[i + 1] ?? 0) / 1000);
+  }
+  return times;
+}
+
 /** Sampled self time per source file (node_modules by package), in ms. */
 function byModule(profile: CpuProfile, moduleOf: (line: number) => string): Map<string, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -379,6 +423,7 @@ async function main(): Promise<void> {
       const failed = [...run.requests].filter(([k]) => k.includes(" → 5"));
       console.log(failed.length ? `\nanswered 5xx:\n${failed.map(([k, n]) => `  ${n} × ${k}`).join("\n")}` : "\nanswered 5xx: none");
     }
+    table("busy time by part of the control plane (the innermost worker/ or durable-objects/ frame of each sample)", [...byComponent(profile, moduleOf)].sort((a, b) => b[1] - a[1]));
     table("self time by source file", [...byModule(profile, moduleOf)].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
     table("self time by function", [...self].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]));
     table("inclusive time by function", [...inclusive].filter(([n]) => !OUTSIDE_JS.has(n)).sort((a, b) => b[1] - a[1]));
