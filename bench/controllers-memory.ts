@@ -13,7 +13,10 @@
 // Each phase ends when its trigger's effect is seen (a Deployment scaled by one gets its pod) and
 // workerd's CPU has gone quiet. Locally every Durable Object and the Worker share one isolate, so
 // the heap figures include the apiserver's and the store's share of the work (its baseline is the
-// heap before the trigger).
+// heap before the trigger). workerd answers the inspector only between the isolate's tasks, so a
+// busy isolate leaves gaps in the samples (the table says the longest): the committed heap, which
+// V8 does not give back at once, and workerd's peak RSS (VmHWM; each phase but the last starts a
+// new workerd) show the high water in between.
 //
 //   npm run bench:controllers-memory
 //
@@ -291,20 +294,23 @@ async function heapAfterGc(inspector: Inspector): Promise<number> {
   return (await inspector.call<HeapUsage>("Runtime.getHeapUsage")).usedSize;
 }
 
-/** Resident memory of the processes in one process group (workerd and its launcher), in bytes. */
-function rssOf(group: number): number {
-  let kb = 0;
+/** Resident memory of workerd (the process group's largest), now and at its peak since it started, in bytes. */
+function rssOf(group: number): { now: number; peak: number } {
+  let now = 0;
+  let peak = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== group) continue;
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0);
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+      if (rss > now) [now, peak] = [rss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024];
     } catch {
       continue;
     }
   }
-  return kb * 1024;
+  return { now, peak };
 }
 
 async function until(what: string | (() => string), check: () => Promise<boolean>, deadline: number): Promise<void> {
@@ -354,7 +360,7 @@ interface PhaseResult {
   peakUsed: number;
   peakTotal: number;
   heapAfter: number;
-  rss: number;
+  rss: { now: number; peak: number };
   longestGapMs: number;
 }
 
@@ -376,7 +382,9 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
       phase: name, effectSeconds, quietSeconds, cpuSeconds: cpuSeconds((_, g) => g === group) - cpuBefore,
       heapBefore, peakUsed, peakTotal, heapAfter: await heapAfterGc(inspector), rss: rssOf(group), longestGapMs,
     };
-    console.log(`${name}: done (load average ${loadavg()[0]!.toFixed(2)})`);
+    const mb = (bytes: number) => fixed(bytes / MB, 1);
+    console.log(`${name}: effect ${fixed(effectSeconds, 1)} s, quiet ${fixed(quietSeconds, 1)} s, CPU ${fixed(result.cpuSeconds, 1)} s; heap peak used ${mb(peakUsed)} MB, ` +
+      `committed ${mb(peakTotal)} MB, after GC ${mb(result.heapAfter)} MB; workerd RSS ${mb(result.rss.now)} MB, peak ${mb(result.rss.peak)} MB (load average ${loadavg()[0]!.toFixed(2)})`);
     return result;
   } finally {
     inspector.close();
@@ -456,8 +464,8 @@ async function main(): Promise<void> {
   const mb = (bytes: number) => fixed(bytes / MB, 1);
   console.log(`\ncontroller manager over ${PODS} pods (${BIG} in one Deployment) on ${Math.ceil(PODS / PER_NODE)} nodes; load average ${load} → ${loadavg()[0]!.toFixed(2)}; a Durable Object may use 128 MB`);
   console.log(formatTable(
-    ["phase", "effect s", "quiet s", "CPU s", "heap before MB", "peak used MB", "peak committed MB", "after GC MB", "workerd RSS MB", "longest sample gap ms"],
-    results.map((r) => [r.phase, fixed(r.effectSeconds, 1), fixed(r.quietSeconds, 1), fixed(r.cpuSeconds, 1), mb(r.heapBefore), mb(r.peakUsed), mb(r.peakTotal), mb(r.heapAfter), mb(r.rss), fixed(r.longestGapMs, 0)]),
+    ["phase", "effect s", "quiet s", "CPU s", "heap before MB", "peak used MB", "peak committed MB", "after GC MB", "workerd RSS MB", "peak RSS MB", "longest sample gap ms"],
+    results.map((r) => [r.phase, fixed(r.effectSeconds, 1), fixed(r.quietSeconds, 1), fixed(r.cpuSeconds, 1), mb(r.heapBefore), mb(r.peakUsed), mb(r.peakTotal), mb(r.heapAfter), mb(r.rss.now), mb(r.rss.peak), fixed(r.longestGapMs, 0)]),
   ));
   if (process.argv.includes("--json")) console.log(JSON.stringify(results));
 }
