@@ -1,7 +1,11 @@
-// PodGC: which pods it force-deletes and which terminated pods go first.
+// PodGC: which pods it force-deletes and which terminated pods go first; in the controller manager,
+// every pod bound to a node that does not exist is deleted, looked at once per node.
 import type { Node, Pod } from "kubernetes-types/core/v1";
 import { describe, expect, it } from "vitest";
+import { freshNamespace, testClient } from "../../lib/client/testing.ts";
+import { builtin } from "../../lib/k8s/resources.ts";
 import { podGcVerdict, terminatedOverThreshold } from "./pod-gc.ts";
+import { wakeControllerManager } from "./testing.ts";
 
 const pod = (name: string, { node, terminating, phase, created = "2026-01-01T00:00:00Z", reason }: { node?: string; terminating?: boolean; phase?: string; created?: string; reason?: string } = {}): Pod => ({
   metadata: { name, namespace: "ns", creationTimestamp: created, ...(terminating ? { deletionTimestamp: "2026-01-02T00:00:00Z" } : {}) },
@@ -41,5 +45,22 @@ describe("terminatedOverThreshold", () => {
     [0, []],
   ])("threshold %i deletes %j", (threshold, expected) => {
     expect(terminatedOverThreshold(pods, threshold).map((p) => p.metadata!.name)).toEqual(expected);
+  });
+});
+
+describe("PodGC in the controller manager", () => {
+  it("force-deletes every pod bound to a node that does not exist, and none on a node that does", async () => {
+    const client = testClient();
+    const ns = await freshNamespace(client);
+    const nodes = client.resource<Node>(builtin("v1", "nodes"));
+    const here = `here-${crypto.randomUUID().slice(0, 8)}`;
+    await nodes.create(undefined, { metadata: { name: here } });
+    const gone = `never-${crypto.randomUUID().slice(0, 8)}`;
+    const pods = client.pods();
+    const spec = (nodeName: string) => ({ nodeName, containers: [{ name: "c", image: "busybox" }] });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => pods.create(ns, { metadata: { name: `orphan-${i}` }, spec: spec(gone) })));
+    await pods.create(ns, { metadata: { name: "kept" }, spec: spec(here) });
+    await wakeControllerManager();
+    expect((await pods.list(ns)).items.map((p) => p.metadata!.name)).toEqual(["kept"]);
   });
 });

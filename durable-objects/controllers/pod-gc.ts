@@ -75,10 +75,17 @@ async function nodeIsGone(name: string, ctx: ReconcileContext): Promise<boolean>
   }
 }
 
+/** The key that looks at the pods bound to one node missing from the cache, as kube's PodGC checks such nodes. */
+const ORPHANS_ON = "/node/";
+
 function podKeys(object: unknown, listers: Listers): string[] {
   const pod = object as Pod;
-  const node = pod.spec?.nodeName ? listers.of<Node>(NODES).get(undefined, pod.spec.nodeName) : undefined;
-  return [...(isTerminated(pod) ? [TERMINATED_KEY] : []), ...(podGcVerdict(pod, node) ? [keyOf(pod)] : [])];
+  const nodeName = pod.spec?.nodeName;
+  const verdict = podGcVerdict(pod, nodeName ? listers.of<Node>(NODES).get(undefined, nodeName) : undefined);
+  // One key per missing node, not per pod: on a first list pods may be cached before their nodes,
+  // and 150,000 pods would each be queued as an orphan.
+  const keys = verdict?.reason === "orphaned" ? [`${ORPHANS_ON}${nodeName}`] : verdict ? [keyOf(pod)] : [];
+  return [...(isTerminated(pod) ? [TERMINATED_KEY] : []), ...keys];
 }
 
 /** A deleted node orphans its pods; an out-of-service one strands its terminating pods. */
@@ -106,6 +113,15 @@ export const podGcController: Controller = {
       });
       const victims = terminatedOverThreshold(terminated, ctx.settings.terminatedPodGcThreshold);
       const results = await Promise.allSettled(victims.map((pod) => forceDelete(pod, undefined, ctx)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+      return;
+    }
+    if (key.startsWith(ORPHANS_ON)) {
+      const nodeName = key.slice(ORPHANS_ON.length);
+      if (ctx.listers.of<Node>(NODES).get(undefined, nodeName) || !(await nodeIsGone(nodeName, ctx))) return;
+      const orphans = ctx.listers.of<Pod>(PODS).byIndex(NODE_NAME_INDEX, nodeName).filter((pod) => podGcVerdict(pod, undefined)?.reason === "orphaned");
+      const results = await Promise.allSettled(orphans.map((pod) => forceDelete(pod, ORPHANED, ctx)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
       return;
