@@ -26,6 +26,33 @@ describe("WorkQueue", () => {
     expect(queue.nextDueAt()).toBeUndefined();
   });
 
+  it("hands out thousands of items by due time, then order queued, as items are moved earlier, taken and re-added", () => {
+    const clock = manualClock();
+    const queue = new WorkQueue({ now: clock.now });
+    const expected: { item: string; due: number; seq: number }[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const item = `item-${i}`;
+      const delay = (i * 7919) % 1_000;
+      queue.addAfter(item, delay);
+      expected.push({ item, due: delay, seq: i });
+    }
+    // Moved earlier: 500 of them, due now, queued after everything above (one already due now keeps its place).
+    for (let i = 0; i < 3_000; i += 6) {
+      queue.addAfter(`item-${i}`, 0);
+      if (expected[i]!.due > 0) Object.assign(expected[i]!, { due: 0, seq: 3_000 + i });
+    }
+    expect(queue.nextDueAt()).toBe(clock.now());
+    clock.advance(1_000);
+    const order = [...expected].sort((a, b) => a.due - b.due || a.seq - b.seq).map((e) => e.item);
+    const taken = queue.get()!;
+    expect(taken).toBe(order[0]);
+    queue.add(taken);
+    expect(drain(queue)).toEqual(order.slice(1));
+    queue.done(taken);
+    expect(drain(queue)).toEqual([taken]);
+    expect(queue.nextDueAt()).toBeUndefined();
+  });
+
   it("processes an item added while it is being processed again after done, never twice at once", () => {
     const queue = new WorkQueue({ now: manualClock().now });
     queue.add("a");
