@@ -164,6 +164,9 @@ interface TimelineRow {
   agentCpu: number;
 }
 
+/** How long the timeline may take to read the run's audit log. */
+const AUDIT_READ_SECONDS = 60;
+
 /** Window ends, in seconds from the first create: every second for 10 s, then wider. */
 const WINDOW_ENDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600];
 
@@ -278,7 +281,12 @@ async function runWorkload(workload: Workload, nodes: number, concurrency: numbe
     const last = (values: Iterable<number>) => Math.max(start, ...values);
     let timeline: TimelineRow[] = [];
     try {
-      timeline = buildTimeline(progress, start, end, await auditedRequests(api, startWall), cpuSamples);
+      // The audit log of a long run is read in pages from a plane that may still be busy: bounded, so the run always ends.
+      const requests = await Promise.race([
+        auditedRequests(api, startWall),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the audit log was not read within ${AUDIT_READ_SECONDS} s`)), AUDIT_READ_SECONDS * 1000).unref()),
+      ]);
+      timeline = buildTimeline(progress, start, end, requests, cpuSamples);
     } catch (e) {
       progress.problems.push(`no timeline: ${message(e)}`);
     }
