@@ -10,9 +10,12 @@ const utf8Decoder = new TextDecoder();
 const OPEN_BRACE = 0x7b;
 
 export class StoredTextFilter {
-  /** `needles`: texts every matching object's JSON holds (at least 3 bytes each). */
-  constructor(readonly needles: readonly string[]) {
+  /** Texts every matching object's JSON holds (at least 3 bytes each). */
+  readonly needles: readonly string[];
+
+  constructor(needles: readonly string[]) {
     if (needles.some((n) => utf8.encode(n).length < 3)) throw new RangeError("a needle must be at least 3 bytes");
+    this.needles = needles;
   }
 
   /** Whether stored bytes may hold an object that matches. */
