@@ -446,12 +446,14 @@ describe("cri runtime on a private containerd", () => {
     const watcher = newRuntime();
     const changed: string[] = [];
     watcher.onPodChange((uid) => changed.push(uid));
-    const pod = makePod("pleg", [{ name: "brief", image: "busybox", command: ["sh", "-c", "sleep 1"] }], { restartPolicy: "Never" });
+    // The container exits once the test has seen its start reported, not on a clock a loaded machine may outrun.
+    const pod = makePod("pleg", [{ name: "brief", image: "busybox", command: ["sh", "-c", "while [ ! -e /tmp/exit ]; do sleep 0.1; done"] }], { restartPolicy: "Never" });
     const uid = pod.metadata!.uid!;
     try {
       await syncUntil(pod, inputsFor(), (o) => "running" in o.containers[0]!.state);
       await eventually(async () => (changed.includes(uid) ? true : undefined));
       changed.length = 0;
+      expect((await runtime.exec(uid, "brief", ["touch", "/tmp/exit"], 5)).exitCode).toBe(0);
       // Nobody syncs: the exit alone is news.
       await eventually(async () => (changed.includes(uid) ? true : undefined), 5000);
       expect((await watcher.observe(uid))!.containers[0]!.state).toMatchObject({ terminated: { exitCode: 0 } });
