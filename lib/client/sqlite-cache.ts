@@ -126,7 +126,9 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
     const wanted = new Map<string, Set<string>>();
     for (const [name, fn] of Object.entries(this.indexers)) wanted.set(name, new Set(fn(object)));
     if (existing) {
-      for (const row of sql.exec(`SELECT name, value FROM informer_index WHERE informer = ? AND key = ?`, this.name, key).toArray()) {
+      // By the key's own index: left to itself SQLite scans the informer's whole primary key (it
+      // covers name and value), which made a list of 20,000 pods cost ~7x the CPU (quadratic).
+      for (const row of sql.exec(`SELECT name, value FROM informer_index INDEXED BY informer_index_by_key WHERE informer = ? AND key = ?`, this.name, key).toArray()) {
         const [name, value] = [row.name as string, row.value as string];
         if (wanted.get(name)?.delete(value)) continue;
         sql.exec(`DELETE FROM informer_index WHERE informer = ? AND name = ? AND value = ? AND key = ?`, this.name, name, value, key);
