@@ -30,6 +30,7 @@ import { join } from "node:path";
 import type { Deployment, ReplicaSet } from "kubernetes-types/apps/v1";
 import type { Node, Pod, PodTemplateSpec } from "kubernetes-types/core/v1";
 import { podTemplateHash } from "../durable-objects/controllers/deployment.ts";
+import { SERVICE_ACCOUNT_MOUNT_PATH, serviceAccountTokenVolume } from "../lib/k8s/service-account-volume.ts";
 import { freePort, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
 import { cpuSeconds, expectCreated } from "./hollow-nodes.ts";
 import { HttpTarget, benchVars, envNumber, fixed, formatTable } from "./load.ts";
@@ -117,18 +118,8 @@ function workloadObjects(w: Workload, podNode: (i: number) => string, podIp: (i:
       },
       spec: {
         ...tmpl.spec!,
-        containers: tmpl.spec!.containers.map((c) => ({ ...c, volumeMounts: [{ name: "kube-api-access-x1", readOnly: true, mountPath: "/var/run/secrets/kubernetes.io/serviceaccount" }] })),
-        volumes: [{
-          name: "kube-api-access-x1",
-          projected: {
-            defaultMode: 420,
-            sources: [
-              { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
-              { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
-              { downwardAPI: { items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }] } },
-            ],
-          },
-        }],
+        containers: tmpl.spec!.containers.map((c) => ({ ...c, volumeMounts: [{ name: "kube-api-access-x1", readOnly: true, mountPath: SERVICE_ACCOUNT_MOUNT_PATH }] })),
+        volumes: [serviceAccountTokenVolume("kube-api-access-x1")],
         nodeName: podNode(i), preemptionPolicy: "PreemptLowerPriority", priority: 0,
         tolerations: [
           { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },

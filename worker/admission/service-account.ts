@@ -1,12 +1,12 @@
 // The ServiceAccount admission plugin: a pod runs as its namespace's "default" service account
 // unless it names one, the account must exist, and (unless automounting is off) each container
 // gets the projected token volume at /var/run/secrets/kubernetes.io/serviceaccount.
+import { SERVICE_ACCOUNT_MOUNT_PATH as MOUNT_PATH, serviceAccountTokenVolume } from "../../lib/k8s/service-account-volume.ts";
 import { apiErrors } from "../../lib/k8s/status.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { isPodWrite, type AdmissionPlugin } from "./plugin.ts";
 import { serviceAccountLister } from "../registry/listers.ts";
 
-const MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
 const DEFAULT_ACCOUNT = "default";
 const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -49,17 +49,7 @@ export const serviceAccount: AdmissionPlugin = {
     const containers: Record<string, any>[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
     if (containers.some((c) => (c.volumeMounts ?? []).some((m: any) => m.mountPath === MOUNT_PATH))) return;
     const name = tokenVolumeName();
-    spec.volumes = [...(spec.volumes ?? []), {
-      name,
-      projected: {
-        defaultMode: 420,
-        sources: [
-          { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
-          { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
-          { downwardAPI: { items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }] } },
-        ],
-      },
-    }];
+    spec.volumes = [...(spec.volumes ?? []), serviceAccountTokenVolume(name)];
     for (const container of containers) container.volumeMounts = [...(container.volumeMounts ?? []), { name, readOnly: true, mountPath: MOUNT_PATH }];
   },
 };

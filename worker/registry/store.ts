@@ -342,15 +342,22 @@ export class RegistryStore {
       const next = change(this.withVersion(stored));
       delete next.metadata!.resourceVersion;
       if (dryRun) return { ...next, metadata: { ...next.metadata, resourceVersion: String(stored.modRevision) } };
-      const outcome = await this.put((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
-      if (outcome.ok) {
-        next.metadata!.resourceVersion = String(outcome.revision);
-        return next;
-      }
-      if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+      const outcome = await this.writeOver(key, name, next, stored);
+      if ("written" in outcome) return outcome.written;
       stored = outcome.current;
     }
     throw this.staleError(name);
+  }
+
+  /** Writes `next` over `stored` if nothing wrote in between: the written object, or what is stored now to retry with. */
+  private async writeOver(key: string, name: string, next: KubeObject, stored: StoredObject): Promise<{ written: KubeObject } | { current: StoredObject }> {
+    const outcome = await this.put((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
+    if (outcome.ok) {
+      next.metadata!.resourceVersion = String(outcome.revision);
+      return { written: next };
+    }
+    if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+    return { current: outcome.current };
   }
 
   staleError(name: string): ApiError {
@@ -387,12 +394,8 @@ export class RegistryStore {
         stored = outcome.current;
         continue;
       }
-      const outcome = await this.put((lease) => this.storage.update(key, this.encode(next), stored.modRevision, { lease }));
-      if (outcome.ok) {
-        next.metadata!.resourceVersion = String(outcome.revision);
-        return next;
-      }
-      if (!outcome.current) throw apiErrors.notFound(this.def.group, this.def.resource, name);
+      const outcome = await this.writeOver(key, name, next, stored);
+      if ("written" in outcome) return outcome.written;
       stored = outcome.current;
     }
     throw this.staleError(name);
