@@ -22,7 +22,8 @@
 //
 // Environment: BENCH_PODS (150000), BENCH_BIG (5000, part of BENCH_PODS), BENCH_PODS_PER_NAMESPACE
 // (1000, in Deployments of 100), BENCH_PODS_PER_NODE (100), BENCH_PHASES (comma list, default all),
-// BENCH_PHASE_TIMEOUT_SECONDS (900), BENCH_VARS (Worker vars).
+// BENCH_PHASE_TIMEOUT_SECONDS (900), BENCH_VARS (Worker vars), BENCH_WORKERD_OUTPUT=1 (workerd's own output
+// to this one's, for a run that fails).
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -363,11 +364,22 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
     const cpuBefore = cpuSeconds((_, g) => g === group);
     const stop = sampleHeap(inspector);
     const started = performance.now();
+    // A line every 30 s: a long phase shows where it is (and a run that fails shows how far it got).
+    const progress = setInterval(() => {
+      const rss = rssOf(group);
+      console.log(`  ${name} +${fixed((performance.now() - started) / 1000, 0)} s: CPU ${fixed(cpuSeconds((_, g) => g === group) - cpuBefore, 1)} s, workerd RSS ${fixed(rss.now / MB, 0)} MB (peak ${fixed(rss.peak / MB, 0)}), load ${loadavg()[0]!.toFixed(2)}`);
+    }, 30_000);
     const deadline = started + PHASE_TIMEOUT_MS;
-    await trigger(deadline);
-    const effectSeconds = (performance.now() - started) / 1000;
-    await quiet(group, deadline);
-    const quietSeconds = (performance.now() - started) / 1000 - 3;
+    let effectSeconds: number;
+    let quietSeconds: number;
+    try {
+      await trigger(deadline);
+      effectSeconds = (performance.now() - started) / 1000;
+      await quiet(group, deadline);
+      quietSeconds = (performance.now() - started) / 1000 - 3;
+    } finally {
+      clearInterval(progress);
+    }
     const { peakUsed, peakTotal, longestGapMs } = await stop();
     const result = {
       phase: name, effectSeconds, quietSeconds, cpuSeconds: cpuSeconds((_, g) => g === group) - cpuBefore,
@@ -400,7 +412,7 @@ async function main(): Promise<void> {
     api?.close();
     await plane?.stop();
     plane = await startControlPlane({
-      ...base, token: base.token, inspectorPort,
+      ...base, token: base.token, inspectorPort, inheritOutput: process.env.BENCH_WORKERD_OUTPUT === "1",
       vars: { ...vars, KUBE_CONTROLLER_MANAGER_ENABLED: String(controllers) },
       serviceAccountKey: base.serviceAccountKey, encryptionKeys: base.encryptionKeys,
     });
