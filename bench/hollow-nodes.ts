@@ -16,7 +16,7 @@ export async function expectCreated(api: HttpTarget, method: string, path: strin
 }
 
 /** A bootstrap token as `npm run admin -- bootstrap-token` makes it; answers "id.secret". */
-async function bootstrapToken(api: HttpTarget): Promise<string> {
+export async function bootstrapToken(api: HttpTarget): Promise<string> {
   const word = (n: number) => [...randomBytes(n)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
   const [id, secret] = [word(6), word(16)];
   const b64 = (s: string) => Buffer.from(s).toString("base64");
