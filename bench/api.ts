@@ -1,14 +1,14 @@
 // The apiserver benchmark: pod creates, pod bindings (the scheduler's write), Event creates (what
-// every component records), JSON vs protobuf bodies, custom resource vs built-in creates, reads by the admin vs a service account (authn + RBAC), LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
+// every component records), the kubelet's own requests (Lease update, Node GET, Event, pod status, TokenRequest), JSON vs protobuf bodies, custom resource vs built-in creates, reads by the admin vs a service account (authn + RBAC), LISTs of 10,000 pods whole and paged, and watch delivery to 100 watchers, against a fresh local control plane over HTTPS, as kubectl reaches it.
 //
 //   npm run bench:api [-- --json]
 //
-// Environment: BENCH_CASES (which parts run, default all: creates,bindings,events,bodies,custom,
+// Environment: BENCH_CASES (which parts run, default all: creates,bindings,events,kubelet,bodies,custom,
 // identities,list,watch), BENCH_SECONDS (measured seconds per create run, default 10), BENCH_WARMUP_SECONDS
 // (default 2), BENCH_BINDINGS (bindings timed per concurrency, 2000), BENCH_LIST_PODS (10000), BENCH_LIST_RUNS (timed LISTs of each kind, 10),
 // BENCH_WATCHERS (100), BENCH_WATCH_EVENTS (configmap creates the watchers must see, 200),
 // BENCH_VARS (Worker vars, "NAME=value,…").
-// Creates, bindings and Event creates print the control plane's CPU per operation (workerd and its
+// Creates, bindings, Event creates and the kubelet's requests print the control plane's CPU per operation (workerd and its
 // Node.js host, from /proc), steadier than throughput on a shared machine.
 // Kubernetes' API call latency SLOs are printed beside the figures: p99 ≤ 1 s for a mutating
 // call, ≤ 5 s for a LIST within one namespace.
@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { ConfigMap, Namespace, Pod, PodList } from "kubernetes-types/core/v1";
 import { defaultEngine, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import { cpuSeconds } from "./hollow-nodes.ts";
+import { closeKubelets, joinKubelets, kubeletRequest, KUBELET_REQUESTS, type KubeletRequest } from "./kubelet-requests.ts";
 import { configMapProtobuf } from "./protobuf-body.ts";
 import {
   HttpTarget, LatencyRecorder, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop,
@@ -30,7 +31,7 @@ const NAMESPACE = "bench";
 /** The LIST's own namespace, so it holds exactly the seeded pods and none from the create runs. */
 const LIST_NAMESPACE = "bench-list";
 const CREATE_CONCURRENCIES = [1, 32];
-const CASES = ["creates", "bindings", "events", "bodies", "custom", "identities", "list", "watch"];
+const CASES = ["creates", "bindings", "events", "kubelet", "bodies", "custom", "identities", "list", "watch"];
 /** The node the bound pods name: registered, never served by an agent. */
 const BENCH_NODE = "bench-node";
 /** Pods no scheduler profile serves, so only the benchmark binds them. */
@@ -226,6 +227,45 @@ function reportEvents(runs: EventRun[]): void {
     runs.map(({ concurrency, result, cpuMsPerOp }) => [concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors, fixed(cpuMsPerOp, 2)]),
   ));
   for (const { concurrency, result } of runs) if (result.firstError) console.log(`c=${concurrency}: first error: ${message(result.firstError)}`);
+}
+
+interface KubeletRun {
+  request: KubeletRequest;
+  concurrency: number;
+  result: LoadResult;
+  cpuMsPerOp: number;
+}
+
+/**
+ * The node's own requests, each kind in a closed loop at each concurrency: loop N acts as node N
+ * (its own credential, Lease and pod), as that many kubelets would.
+ */
+async function measureKubeletRequests(admin: HttpTarget, plane: { url: string; caPem?: string }, group: number, seconds: number, warmupSeconds: number): Promise<KubeletRun[]> {
+  const kubelets = await joinKubelets(admin, plane, Math.max(...CREATE_CONCURRENCIES), NAMESPACE);
+  const runs: KubeletRun[] = [];
+  try {
+    for (const request of KUBELET_REQUESTS) {
+      for (const concurrency of CREATE_CONCURRENCIES) {
+        const { value: result, cpuMs } = await controlPlaneCpu(group, warmupSeconds * 1000, () => runClosedLoop({
+          concurrency, durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000,
+          op: (worker, seq) => kubeletRequest(request, kubelets[worker]!, NAMESPACE, seq),
+        }));
+        runs.push({ request, concurrency, result, cpuMsPerOp: cpuMs / Math.max(1, result.ops) });
+      }
+    }
+  } finally {
+    closeKubelets(kubelets);
+  }
+  return runs;
+}
+
+function reportKubeletRequests(runs: KubeletRun[]): void {
+  console.log(`\nthe kubelet's requests, each by its node's own credential (loop N is node N): Lease PUT, Node GET, core/v1 Event create, pods/status merge patch, TokenRequest bound to the pod`);
+  console.log(formatTable(
+    ["request", "concurrency", "ops/s", "p50 ms", "p99 ms", "errors", "CPU ms/op"],
+    runs.map(({ request, concurrency, result, cpuMsPerOp }) => [request, concurrency, fixed(result.opsPerSecond, 0), ms(result.latency.percentile(50)), ms(result.latency.percentile(99)), result.errors, fixed(cpuMsPerOp, 2)]),
+  ));
+  for (const { request, concurrency, result } of runs) if (result.firstError) console.log(`${request} c=${concurrency}: first error: ${message(result.firstError)}`);
 }
 
 interface BodyRun {
@@ -732,6 +772,13 @@ async function main(): Promise<void> {
       for (const { concurrency, result } of events) if (result.errors) problems.push(`event creates c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
     }
 
+    let kubelet: KubeletRun[] = [];
+    if (cases.has("kubelet")) {
+      kubelet = await measureKubeletRequests(client, plane, plane.process.pid!, seconds, warmupSeconds);
+      reportKubeletRequests(kubelet);
+      for (const { request, concurrency, result } of kubelet) if (result.errors) problems.push(`${request} c=${concurrency}: ${result.errors} errors; first: ${message(result.firstError)}`);
+    }
+
     let bodies: BodyRun[] = [];
     if (cases.has("bodies")) {
       bodies = await measureBodies(client, seconds, warmupSeconds);
@@ -802,6 +849,9 @@ async function main(): Promise<void> {
         })),
         events: events.map(({ concurrency, result, cpuMsPerOp }) => ({
           concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors, cpuMsPerOp,
+        })),
+        kubelet: kubelet.map(({ request, concurrency, result, cpuMsPerOp }) => ({
+          request, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors, cpuMsPerOp,
         })),
         bodies: bodies.map(({ body, concurrency, result }) => ({
           body, concurrency, ops: result.ops, opsPerSecond: result.opsPerSecond, p50Ms: result.latency.percentile(50), p99Ms: result.latency.percentile(99), errors: result.errors,
