@@ -7,12 +7,14 @@
 //   pod:        pod creates in a closed loop.
 //   binding:    pods/binding of pods no scheduler serves (BENCH_BINDING_PODS, 4000, created first).
 //   event:      events.k8s.io/v1 Event creates in a closed loop.
+//   kubelet-lease, kubelet-node-get, kubelet-event, kubelet-pod-status, kubelet-token: one of the
+//               kubelet's requests in a closed loop, each loop as its own node (bench/kubelet-requests.ts).
 //   deployment: one Deployment of BENCH_REPLICAS (300) on BENCH_NODES (20) hollow nodes of the
 //               simulated node agent, profiled from its create until every replica is available
 //               (or BENCH_TIMEOUT_SECONDS, 300): apiserver, store, scheduler, controller manager and
 //               the agent's writes together; per pod.
 //
-//   npm run bench:profile -- put|pod|binding|event|deployment [--top N] [--save FILE.cpuprofile]
+//   npm run bench:profile -- put|pod|binding|event|kubelet-…|deployment [--top N] [--save FILE.cpuprofile]
 //
 // Environment: BENCH_SECONDS (profiled seconds of the closed loops, default 5), BENCH_WARMUP_SECONDS (2),
 // BENCH_CONCURRENCY (1), BENCH_VARS (Worker vars, "NAME=value,…"). A saved profile opens in Chrome
@@ -28,6 +30,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import { cpuSeconds, defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
+import { joinKubelets, kubeletRequest, type Kubelet, type KubeletRequest } from "./kubelet-requests.ts";
 import { HttpTarget, benchVars, envNumber, fixed, formatTable, runBatch, runClosedLoop } from "./load.ts";
 
 interface ProfileNode {
@@ -206,9 +209,26 @@ function jsTime(self: Map<string, number>): number {
   return [...self].filter(([n]) => !OUTSIDE_JS.has(n)).reduce((sum, [, ms]) => sum + ms, 0);
 }
 
-type Scenario = { setup(client: HttpTarget): Promise<void>; op(client: HttpTarget, seq: number): Promise<void> };
+type Scenario = { setup(client: HttpTarget): Promise<void>; op(client: HttpTarget, seq: number, worker: number): Promise<void> };
 
-function scenario(name: string): Scenario {
+/** The kubelet's requests by scenario name. */
+const KUBELET_SCENARIOS: Record<string, KubeletRequest> = {
+  "kubelet-lease": "lease update", "kubelet-node-get": "node get", "kubelet-event": "event create",
+  "kubelet-pod-status": "pod status patch", "kubelet-token": "token request",
+};
+
+function scenario(name: string, plane: { url: string; caPem?: string }, concurrency: number): Scenario {
+  const request = KUBELET_SCENARIOS[name];
+  if (request) {
+    let kubelets: Kubelet[] = [];
+    return {
+      setup: async (client) => {
+        await benchNamespace(client);
+        kubelets = await joinKubelets(client, plane, concurrency, "bench");
+      },
+      op: (_client, seq, worker) => kubeletRequest(request, kubelets[worker]!, "bench", seq),
+    };
+  }
   if (name === "put") {
     const value = randomBytes(1024).toString("base64");
     const bodies = Array.from({ length: 1000 }, (_, i) =>
@@ -288,7 +308,7 @@ function scenario(name: string): Scenario {
   throw new Error(`unknown scenario ${JSON.stringify(name)}: ${SCENARIOS.join(", ")}`);
 }
 
-const SCENARIOS = ["put", "pod", "binding", "event", "deployment"];
+const SCENARIOS = ["put", "pod", "binding", "event", ...Object.keys(KUBELET_SCENARIOS), "deployment"];
 
 /** The bench namespace and its default ServiceAccount (made here when the controller manager is off). */
 async function benchNamespace(client: HttpTarget): Promise<void> {
@@ -392,11 +412,11 @@ async function main(): Promise<void> {
     let run: { profile: CpuProfile; ops: number; title: string; unit: string; requests?: Map<string, number> };
     if (which === "deployment") run = await profileDeployment(inspectorPort, plane, client, root);
     else {
-      const work = scenario(which);
+      const work = scenario(which, plane, concurrency);
       await work.setup(client);
-      await runClosedLoop({ concurrency, durationMs: warmupSeconds * 1000, warmupMs: 0, op: (_w, seq) => work.op(client, seq) });
+      await runClosedLoop({ concurrency, durationMs: warmupSeconds * 1000, warmupMs: 0, op: (w, seq) => work.op(client, seq, w) });
       const stop = await startProfiler(inspectorPort);
-      const result = await runClosedLoop({ concurrency, durationMs: seconds * 1000, warmupMs: 0, op: (_w, seq) => work.op(client, seq + 1_000_000) });
+      const result = await runClosedLoop({ concurrency, durationMs: seconds * 1000, warmupMs: 0, op: (w, seq) => work.op(client, seq + 1_000_000, w) });
       const profile = await stop();
       if (result.errors) throw new Error(`${result.errors} errors; first: ${(result.firstError as Error).message}`);
       run = { profile, ops: result.ops, title: `${which} at concurrency ${concurrency}: ${result.ops} ops in ${seconds} s (${fixed(result.opsPerSecond, 0)}/s)`, unit: "op" };
