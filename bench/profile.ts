@@ -7,6 +7,9 @@
 //   pod:        pod creates in a closed loop.
 //   binding:    pods/binding of pods no scheduler serves (BENCH_BINDING_PODS, 4000, created first).
 //   event:      events.k8s.io/v1 Event creates in a closed loop.
+//   watch:      ConfigMap creates (1.5 KiB of data each, about a pod's size) in a closed loop while
+//               BENCH_WATCHERS (20) watches of their namespace read every event: run it with 0, 1
+//               and N watchers for what one more watcher of a write costs.
 //   kubelet-lease, kubelet-node-get, kubelet-event, kubelet-pod-status, kubelet-token: one of the
 //               kubelet's requests in a closed loop, each loop as its own node (bench/kubelet-requests.ts).
 //   deployment: one Deployment of BENCH_REPLICAS (300) on BENCH_NODES (20) hollow nodes of the
@@ -31,7 +34,7 @@ import { parseArgs } from "node:util";
 import { freePort, PROJECT_ROOT, startControlPlane } from "../scripts/dev-server.ts";
 import { cpuSeconds, defaultServiceAccount, deployment, expectCreated, startHollowNodes } from "./hollow-nodes.ts";
 import { joinKubelets, kubeletRequest, type Kubelet, type KubeletRequest } from "./kubelet-requests.ts";
-import { HttpTarget, benchVars, envNumber, fixed, formatTable, runBatch, runClosedLoop } from "./load.ts";
+import { HttpTarget, benchVars, envNumber, fixed, formatTable, lineSplitter, runBatch, runClosedLoop } from "./load.ts";
 
 interface ProfileNode {
   id: number;
@@ -209,7 +212,12 @@ function jsTime(self: Map<string, number>): number {
   return [...self].filter(([n]) => !OUTSIDE_JS.has(n)).reduce((sum, [, ms]) => sum + ms, 0);
 }
 
-type Scenario = { setup(client: HttpTarget): Promise<void>; op(client: HttpTarget, seq: number, worker: number): Promise<void> };
+type Scenario = {
+  setup(client: HttpTarget): Promise<void>;
+  op(client: HttpTarget, seq: number, worker: number): Promise<void>;
+  /** Checks after the measured loop (every watcher saw every write) and closes what setup opened. */
+  finish?(ops: number): Promise<string>;
+};
 
 /** The kubelet's requests by scenario name. */
 const KUBELET_SCENARIOS: Record<string, KubeletRequest> = {
@@ -305,10 +313,47 @@ function scenario(name: string, plane: { url: string; caPem?: string }, concurre
       },
     };
   }
+  if (name === "watch") return watchScenario(plane, Math.max(0, Math.floor(envNumber("BENCH_WATCHERS", 20))));
   throw new Error(`unknown scenario ${JSON.stringify(name)}: ${SCENARIOS.join(", ")}`);
 }
 
-const SCENARIOS = ["put", "pod", "binding", "event", ...Object.keys(KUBELET_SCENARIOS), "deployment"];
+const SCENARIOS = ["put", "pod", "binding", "event", "watch", ...Object.keys(KUBELET_SCENARIOS), "deployment"];
+
+/** ConfigMap creates seen by `watchers` watches of their namespace (each its own connection), read to the last event. */
+function watchScenario(plane: { url: string; token: string; caPem?: string }, watchers: number): Scenario {
+  const data = { payload: randomBytes(1152).toString("base64") };
+  const configMap = (n: number) => Buffer.from(JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `watched-${n}` }, data }));
+  const watchClient = new HttpTarget(plane.url, { Authorization: `Bearer ${plane.token}` }, Math.max(1, watchers), plane.caPem);
+  const streams: { response: import("node:http").IncomingMessage; events: number }[] = [];
+  let created = 0;
+  return {
+    setup: async (client) => {
+      await benchNamespace(client);
+      const list = await client.send("GET", "/api/v1/namespaces/bench/configmaps?limit=1");
+      const rv = (JSON.parse(list.body.toString("utf8")) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+      for (let i = 0; i < watchers; i++) {
+        const response = await watchClient.stream(`/api/v1/namespaces/bench/configmaps?watch=true&resourceVersion=${rv}`);
+        const stream = { response, events: 0 };
+        response.on("data", lineSplitter(() => void stream.events++));
+        streams.push(stream);
+      }
+    },
+    op: async (client, seq) => {
+      const answer = await client.send("POST", "/api/v1/namespaces/bench/configmaps", configMap(seq));
+      if (answer.status !== 201) throw new Error(`configmap create: HTTP ${answer.status}: ${answer.body.toString().slice(0, 200)}`);
+      created++;
+    },
+    finish: async () => {
+      const deadline = performance.now() + 60_000;
+      while (streams.some((s) => s.events < created) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const behind = streams.filter((s) => s.events < created).length;
+      for (const s of streams) s.response.destroy();
+      watchClient.close();
+      if (behind) throw new Error(`${behind} of ${watchers} watchers did not see all ${created} creates within 60 s`);
+      return `${watchers} watchers each saw all ${created} creates`;
+    },
+  };
+}
 
 /** The bench namespace and its default ServiceAccount (made here when the controller manager is off). */
 async function benchNamespace(client: HttpTarget): Promise<void> {
@@ -415,11 +460,19 @@ async function main(): Promise<void> {
       const work = scenario(which, plane, concurrency);
       await work.setup(client);
       await runClosedLoop({ concurrency, durationMs: warmupSeconds * 1000, warmupMs: 0, op: (w, seq) => work.op(client, seq, w) });
+      const group = plane.process.pid!;
+      const cpuBefore = cpuSeconds((_, g) => g === group);
       const stop = await startProfiler(inspectorPort);
       const result = await runClosedLoop({ concurrency, durationMs: seconds * 1000, warmupMs: 0, op: (w, seq) => work.op(client, seq + 1_000_000, w) });
+      const finished = await work.finish?.(result.ops);
       const profile = await stop();
+      const cpuMs = (cpuSeconds((_, g) => g === group) - cpuBefore) * 1000;
       if (result.errors) throw new Error(`${result.errors} errors; first: ${(result.firstError as Error).message}`);
-      run = { profile, ops: result.ops, title: `${which} at concurrency ${concurrency}: ${result.ops} ops in ${seconds} s (${fixed(result.opsPerSecond, 0)}/s)`, unit: "op" };
+      run = {
+        profile, ops: result.ops, unit: "op",
+        title: `${which} at concurrency ${concurrency}: ${result.ops} ops in ${seconds} s (${fixed(result.opsPerSecond, 0)}/s)${finished ? `, ${finished}` : ""}; ` +
+          `control plane processes (workerd, Miniflare) ${fixed(cpuMs / result.ops, 3)} ms CPU per op`,
+      };
     }
     const { profile, ops, unit } = run;
     if (values.save) {
