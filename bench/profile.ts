@@ -225,7 +225,7 @@ const KUBELET_SCENARIOS: Record<string, KubeletRequest> = {
   "kubelet-pod-status": "pod status patch", "kubelet-token": "token request",
 };
 
-function scenario(name: string, plane: { url: string; caPem?: string }, concurrency: number): Scenario {
+function scenario(name: string, plane: { url: string; token: string; caPem?: string }, concurrency: number): Scenario {
   const request = KUBELET_SCENARIOS[name];
   if (request) {
     let kubelets: Kubelet[] = [];
