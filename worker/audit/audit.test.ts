@@ -101,6 +101,26 @@ describe("audit policy", () => {
     expect(level("GET", "/openapi/v2")).toBe("Metadata");
   });
 
+  it("by default leaves out a node's heartbeats (its Lease renewed, its Node read) but records its other requests", () => {
+    const node: UserInfo = { name: "system:node:n1", uid: "", groups: ["system:nodes", "system:authenticated"] };
+    const level = (method: string, path: string, user = node) => auditDecision(DEFAULT_POLICY, attrs(method, path, user)).level;
+    expect(level("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1")).toBe("None");
+    expect(level("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1")).toBe("None");
+    expect(level("GET", "/api/v1/nodes/n1")).toBe("None");
+    expect(level("GET", "/api/v1/nodes/n1/status")).toBe("None");
+    // Its registration, status writes, pod status, Events and tokens stay in the log.
+    expect(level("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")).toBe("Metadata");
+    expect(level("DELETE", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1")).toBe("Metadata");
+    expect(level("PATCH", "/api/v1/nodes/n1/status")).toBe("Metadata");
+    expect(level("PATCH", "/api/v1/namespaces/default/pods/web/status")).toBe("Metadata");
+    expect(level("POST", "/api/v1/namespaces/default/events")).toBe("Metadata");
+    expect(level("POST", "/api/v1/namespaces/default/serviceaccounts/default/token")).toBe("Metadata");
+    // Anyone else's reads and lease updates are recorded: a controller's leader election, a user reading a node.
+    expect(level("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", ALICE)).toBe("Metadata");
+    expect(level("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler", node)).toBe("Metadata");
+    expect(level("GET", "/api/v1/nodes/n1", ALICE)).toBe("Metadata");
+  });
+
   it("takes the first matching rule by user, group, verb, resource, subresource, name, namespace and URL", () => {
     const p = policy([
       { level: "None", users: ["system:kube-proxy"], verbs: ["watch"] },

@@ -52,13 +52,20 @@ export function levelAtLeast(level: AuditLevel, minimum: AuditLevel): boolean {
   return LEVELS.indexOf(level) >= LEVELS.indexOf(minimum);
 }
 
-/** Used when AUDIT_POLICY is unset: who did what to which object, minus polling and health checks. */
+/**
+ * Used when AUDIT_POLICY is unset: who did what to which object, minus polling and health checks.
+ * A node's heartbeats (its Lease renewed and its Node read every 10 s) are left out as kube's
+ * reference policy (cluster/gce) leaves out nodes' reads of their Node: they are most of a large
+ * cluster's requests (1,000 nodes: 200/s) and would fill the audit shard with nothing anyone asks about.
+ */
 export const DEFAULT_POLICY: Policy = {
   apiVersion: "audit.k8s.io/v1",
   kind: "Policy",
   omitStages: ["RequestReceived"],
   rules: [
     { level: "None", verbs: ["get", "list", "watch"], resources: [{ group: "", resources: ["events"] }, { group: "events.k8s.io", resources: ["events"] }] },
+    { level: "None", userGroups: ["system:nodes"], verbs: ["get"], resources: [{ group: "", resources: ["nodes", "nodes/status"] }] },
+    { level: "None", userGroups: ["system:nodes"], verbs: ["get", "update"], namespaces: ["kube-node-lease"], resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
     { level: "None", nonResourceURLs: ["/healthz*", "/readyz*", "/livez*", "/version"] },
     { level: "Metadata" },
   ],
