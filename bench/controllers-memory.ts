@@ -23,7 +23,9 @@
 // Environment: BENCH_PODS (150000), BENCH_BIG (5000, part of BENCH_PODS), BENCH_PODS_PER_NAMESPACE
 // (1000, in Deployments of 100), BENCH_PODS_PER_NODE (100), BENCH_PHASES (comma list, default all),
 // BENCH_PHASE_TIMEOUT_SECONDS (900), BENCH_VARS (Worker vars), BENCH_WORKERD_OUTPUT=1 (workerd's own output
-// to this one's, for a run that fails).
+// to this one's, for a run that fails), BENCH_PROFILE=1 (V8's CPU profiler on during each phase: its
+// busy time split by part of the control plane, so the controller manager's own share is told from
+// the apiserver's and the store's).
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -33,6 +35,7 @@ import type { Node, Pod, PodTemplateSpec } from "kubernetes-types/core/v1";
 import { podTemplateHash } from "../durable-objects/controllers/deployment.ts";
 import { SERVICE_ACCOUNT_MOUNT_PATH, serviceAccountTokenVolume } from "../lib/k8s/service-account-volume.ts";
 import { freePort, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
+import { byComponent, bundleModules, type CpuProfile } from "./cpu-profile.ts";
 import { cpuSeconds, expectCreated } from "./hollow-nodes.ts";
 import { HttpTarget, benchVars, envNumber, fixed, formatTable } from "./load.ts";
 
@@ -42,6 +45,7 @@ const PER_NAMESPACE = envNumber("BENCH_PODS_PER_NAMESPACE", 1_000);
 const PER_DEPLOYMENT = 100;
 const PER_NODE = envNumber("BENCH_PODS_PER_NODE", 100);
 const PHASE_TIMEOUT_MS = envNumber("BENCH_PHASE_TIMEOUT_SECONDS", 900) * 1000;
+const PROFILE = process.env.BENCH_PROFILE === "1";
 const PHASES = (process.env.BENCH_PHASES ?? "initial,restart,relist,large").split(",").map((s) => s.trim()).filter(Boolean);
 const BIG_NAMESPACE = "big";
 const BIG_APP = "big";
@@ -354,13 +358,34 @@ interface PhaseResult {
   heapAfter: number;
   rss: { now: number; peak: number };
   longestGapMs: number;
+  /** Sampled busy seconds by part of the control plane (BENCH_PROFILE). */
+  parts?: Map<string, number>;
 }
+
+/** The part names of bench/cpu-profile.ts's byComponent that are the controller manager's own work. */
+const CONTROLLER_MANAGER_PARTS = ["controllers object (durable-objects/controllers/)", "lib/client (no caller on the stack)"];
+/**
+ * The controller manager's share of the phase's CPU: its share of the busy samples times the
+ * processes' CPU. Samples are taken in wall time, so on a loaded machine they add up to more than
+ * the CPU; their shares are what holds.
+ */
+const controllerManagerCpu = (r: PhaseResult) => {
+  const busy = [...r.parts!.values()].reduce((sum, s) => sum + s, 0);
+  const own = CONTROLLER_MANAGER_PARTS.reduce((sum, part) => sum + (r.parts!.get(part) ?? 0), 0);
+  return busy ? (r.cpuSeconds * own) / busy : 0;
+};
 
 async function phase(name: string, plane: ControlPlane, inspectorPort: number, api: HttpTarget, trigger: (deadline: number) => Promise<void>): Promise<PhaseResult> {
   const inspector = await inspect(inspectorPort, api);
   const group = plane.process.pid!;
   try {
     const heapBefore = await heapAfterGc(inspector);
+    if (PROFILE) {
+      await inspector.call("Profiler.enable");
+      // 1 ms: a phase of minutes stays a profile of a few MB.
+      await inspector.call("Profiler.setSamplingInterval", { interval: 1000 });
+      await inspector.call("Profiler.start");
+    }
     const cpuBefore = cpuSeconds((_, g) => g === group);
     const stop = sampleHeap(inspector);
     const started = performance.now();
@@ -381,9 +406,18 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
       clearInterval(progress);
     }
     const { peakUsed, peakTotal, longestGapMs } = await stop();
+    const cpu = cpuSeconds((_, g) => g === group) - cpuBefore;
+    let parts: Map<string, number> | undefined;
+    if (PROFILE) {
+      const { profile } = await inspector.call<{ profile: CpuProfile }>("Profiler.stop");
+      parts = new Map([...byComponent(profile, modules().moduleOf)].map(([part, ms]) => [part, ms / 1000]));
+      const sorted = [...parts].sort((a, b) => b[1] - a[1]);
+      const busy = sorted.reduce((sum, [, s]) => sum + s, 0);
+      console.log(`  ${name}: busy samples by part: ${sorted.map(([part, s]) => `${part} ${fixed((100 * s) / busy, 1)}%`).join("; ")}`);
+    }
     const result = {
-      phase: name, effectSeconds, quietSeconds, cpuSeconds: cpuSeconds((_, g) => g === group) - cpuBefore,
-      heapBefore, peakUsed, peakTotal, heapAfter: await heapAfterGc(inspector), rss: rssOf(group), longestGapMs,
+      phase: name, effectSeconds, quietSeconds, cpuSeconds: cpu,
+      heapBefore, peakUsed, peakTotal, heapAfter: await heapAfterGc(inspector), rss: rssOf(group), longestGapMs, parts,
     };
     const mb = (bytes: number) => fixed(bytes / MB, 1);
     console.log(`${name}: effect ${fixed(effectSeconds, 1)} s, quiet ${fixed(quietSeconds, 1)} s, CPU ${fixed(result.cpuSeconds, 1)} s; heap peak used ${mb(peakUsed)} MB, ` +
@@ -394,7 +428,12 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
   }
 }
 
+let bundle: ReturnType<typeof bundleModules> | undefined;
+/** Which module each line of the Worker's bundle comes from (built once, when first needed). */
+const modules = () => (bundle ??= bundleModules());
+
 async function main(): Promise<void> {
+  if (PROFILE) modules();
   const root = mkdtempSync(join(tmpdir(), "edgeplane-controllers-memory-"));
   const stateDir = join(root, "state");
   const base = {
@@ -467,10 +506,11 @@ async function main(): Promise<void> {
   const mb = (bytes: number) => fixed(bytes / MB, 1);
   console.log(`\ncontroller manager over ${PODS} pods (${BIG} in one Deployment) on ${Math.ceil(PODS / PER_NODE)} nodes; load average ${load} → ${loadavg()[0]!.toFixed(2)}; a Durable Object may use 128 MB`);
   console.log(formatTable(
-    ["phase", "effect s", "quiet s", "CPU s", "heap before MB", "peak used MB", "peak committed MB", "after GC MB", "workerd RSS MB", "peak RSS MB", "longest sample gap ms"],
-    results.map((r) => [r.phase, fixed(r.effectSeconds, 1), fixed(r.quietSeconds, 1), fixed(r.cpuSeconds, 1), mb(r.heapBefore), mb(r.peakUsed), mb(r.peakTotal), mb(r.heapAfter), mb(r.rss.now), mb(r.rss.peak), fixed(r.longestGapMs, 0)]),
+    ["phase", "effect s", "quiet s", "CPU s", ...(PROFILE ? ["controller manager's CPU s"] : []), "heap before MB", "peak used MB", "peak committed MB", "after GC MB", "workerd RSS MB", "peak RSS MB", "longest sample gap ms"],
+    results.map((r) => [r.phase, fixed(r.effectSeconds, 1), fixed(r.quietSeconds, 1), fixed(r.cpuSeconds, 1), ...(r.parts ? [fixed(controllerManagerCpu(r), 1)] : []), mb(r.heapBefore), mb(r.peakUsed), mb(r.peakTotal), mb(r.heapAfter), mb(r.rss.now), mb(r.rss.peak), fixed(r.longestGapMs, 0)]),
   ));
-  if (process.argv.includes("--json")) console.log(JSON.stringify(results));
+  if (PROFILE) console.log(`controller manager's CPU s: the phase's CPU times the share of busy samples in durable-objects/controllers/ frames and in lib/client with no caller on the stack (informer pages resumed after their fetch; the scheduler is off); V8 and native work with no JS caller (GC among it) is not counted`);
+  if (process.argv.includes("--json")) console.log(JSON.stringify(results.map((r) => ({ ...r, parts: r.parts && Object.fromEntries(r.parts) }))));
 }
 
 await main();
