@@ -130,6 +130,29 @@ describe("range", () => {
     expect(keys(ok(await store.range({ ...range, min_create_revision: 4, max_mod_revision: 5 })))).toEqual(["d"]);
   });
 
+  it("with value_contains, answers and counts only the keys whose value may hold every text (values not stored as JSON always may)", async () => {
+    const store = freshStore();
+    const pod = (node: string) => b(JSON.stringify({ kind: "Pod", spec: { nodeName: node } }));
+    ok(await store.put({ key: b("p/1"), value: pod("node-a") })); // 2
+    ok(await store.put({ key: b("p/2"), value: pod("node-b") })); // 3
+    ok(await store.put({ key: b("p/3"), value: b("k8s:enc:aesgcm:v1:key1:sealed") })); // 4
+    ok(await store.put({ key: b("p/4"), value: pod("node-a") })); // 5
+    ok(await store.put({ key: b("p/5"), value: new Uint8Array(0) })); // 6
+    ok(await store.put({ key: b("p/2"), value: pod("node-a") })); // 7
+    const onA = { key: b("p/"), range_end: b("p0"), value_contains: ['"nodeName":"node-a"', '"kind":"Pod"'] };
+    const all = ok(await store.range(onA));
+    expect(keys(all)).toEqual(["p/1", "p/2", "p/3", "p/4", "p/5"]);
+    expect(all.count).toBe(5);
+    expect(keys(ok(await store.range({ ...onA, value_contains: ['"nodeName":"node-b"'] })))).toEqual(["p/3", "p/5"]);
+    const page = ok(await store.range({ ...onA, value_contains: ['"nodeName":"node-a"', '"kind":"Pod"', "node-a"], limit: 2 }));
+    expect([keys(page), page.more, page.count]).toEqual([["p/1", "p/2"], true, 5]);
+    expect(ok(await store.range({ ...onA, value_contains: ['"nodeName":"node-c"'], count_only: true })).count).toBe(2);
+    // At a past revision p/2 was still on node-b; one key is judged the same way.
+    expect(keys(ok(await store.range({ ...onA, revision: 6 })))).toEqual(["p/1", "p/3", "p/4", "p/5"]);
+    expect(keys(ok(await store.range({ key: b("p/2"), value_contains: ['"nodeName":"node-b"'] })))).toEqual([]);
+    expect(ok(await store.range({ key: b("p/2"), value_contains: ['"nodeName":"node-a"'], count_only: true })).count).toBe(1);
+  });
+
   it("refuses future revisions, empty keys and inverted ranges", async () => {
     const store = await seeded();
     expect(failure(await store.range({ key: b("a"), revision: 99 }))).toEqual({ code: 11, message: "etcdserver: mvcc: required revision is a future revision" });

@@ -9,6 +9,7 @@ import type {
   LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, TxnRequest, TxnResponse,
 } from "../../lib/etcd/messages.ts";
+import { StoredTextFilter } from "../../lib/etcd/stored-text-filter.ts";
 import { leases, liveKeys, revisionLog, revisionTimes, storeState } from "./schema.ts";
 import { liveRowToKeyValue, Statements, type Db } from "./statements.ts";
 
@@ -38,6 +39,8 @@ class WriteBatch {
 }
 
 const EMPTY = new Uint8Array(0);
+const utf8 = new TextEncoder();
+const needlesOf = (filter: StoredTextFilter | undefined) => filter ? filter.needles.map((n) => utf8.encode(n)) : [];
 
 export class Mvcc {
   revision = 1;
@@ -103,17 +106,20 @@ export class Mvcc {
     const fetch = !readsAll && limit > 0 ? limit + 1 : 0;
     const atPast = rev > 0 && rev < this.revision;
 
+    const filter = req.value_contains?.length ? new StoredTextFilter(req.value_contains) : undefined;
     let kvs: KeyValue[];
     let total: number;
     if (atPast) {
       kvs = this.readAt(range, rev);
+      if (filter) kvs = kvs.filter((kv) => filter.bytes(kv.value));
       total = kvs.length;
       if (fetch) kvs = kvs.slice(0, fetch);
     } else {
       // The common case, served by the live table alone.
-      total = this.countLive(range);
-      if (req.count_only) return { header, kvs: [], more: false, count: total };
-      kvs = this.readLive(range, fetch);
+      if (req.count_only) return { header, kvs: [], more: false, count: this.countLive(range, filter) };
+      kvs = this.readLive(range, fetch, filter);
+      // Only a read cut short by its limit needs counting apart (a count reads the whole range again).
+      total = fetch && kvs.length >= fetch ? this.countLive(range, filter) : kvs.length;
     }
     if (req.count_only) return { header, kvs: [], more: false, count: total };
     if (req.max_mod_revision) kvs = kvs.filter((kv) => kv.mod_revision <= req.max_mod_revision!);
@@ -130,18 +136,18 @@ export class Mvcc {
     return { header, kvs, more, count: total };
   }
 
-  private countLive(range: KeyRange): number {
-    if (range.end === undefined) return this.liveKey(range.key) ? 1 : 0;
-    return this.q.countRange(range.key, range.end);
+  private countLive(range: KeyRange, filter?: StoredTextFilter): number {
+    if (range.end === undefined) return this.readLive(range, 0, filter).length;
+    return this.q.countRange(range.key, range.end, needlesOf(filter));
   }
 
-  /** Live keys in range, in key order; `limit` 0 means all. */
-  private readLive(range: KeyRange, limit: number): KeyValue[] {
+  /** Live keys in range, in key order; `limit` 0 means all; with `filter`, only values that may hold its needles. */
+  private readLive(range: KeyRange, limit: number, filter?: StoredTextFilter): KeyValue[] {
     if (range.end === undefined) {
       const kv = this.liveKey(range.key);
-      return kv ? [kv] : [];
+      return kv && (!filter || filter.bytes(kv.value)) ? [kv] : [];
     }
-    return this.q.liveRange(range.key, range.end, limit > 0 ? limit : -1);
+    return this.q.liveRange(range.key, range.end, limit > 0 ? limit : -1, needlesOf(filter));
   }
 
   private deleteLive(range: KeyRange): void {

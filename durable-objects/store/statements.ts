@@ -53,6 +53,17 @@ const PREVIOUS_JOIN = `LEFT JOIN revision_log p ON p.key = l.key AND p.revision 
   (SELECT max(m.revision) FROM revision_log m WHERE m.key = l.key AND m.revision < l.revision)`;
 const PREVIOUS_COLUMNS = "p.revision AS p_revision, p.deleted AS p_deleted, p.create_revision AS p_create_revision, p.version AS p_version, p.lease AS p_lease, p.value AS p_value";
 
+/**
+ * A live-key range's condition and its parameters. A value may hold the needles when SQLite finds
+ * every one in its bytes, or when it is not stored as plain JSON (its first byte is not "{": sealed
+ * at rest), as StoredTextFilter.bytes judges.
+ */
+function rangeWhere(from: Uint8Array, to: Uint8Array | null, needles: Uint8Array[]): [string, Uint8Array[]] {
+  const bounds = to === null ? "key >= ?" : "key >= ? AND key < ?";
+  const holding = needles.length ? ` AND (substr(value, 1, 1) IS NOT X'7B' OR (${needles.map(() => "instr(value, ?) > 0").join(" AND ")}))` : "";
+  return [bounds + holding, [from, ...(to === null ? [] : [to]), ...needles]];
+}
+
 /** What an upsert that did not read the key first learns: the key's creation and its new version. */
 export interface Upserted {
   create_revision: number;
@@ -74,19 +85,19 @@ export class Statements {
     return row ? { key, create_revision: row.create_revision, mod_revision: row.mod_revision, version: row.version, lease: row.lease, value: NO_VALUE } : undefined;
   }
 
-  /** Live keys in [from, to) (to null: to the end), key order; limit -1 means all. */
-  liveRange(from: Uint8Array, to: Uint8Array | null, limit: number): KeyValue[] {
-    const rows = to === null
-      ? this.sql.exec<LiveRow>(`SELECT ${LIVE_COLUMNS} FROM live_keys WHERE key >= ? ORDER BY key LIMIT ?`, from, limit).toArray()
-      : this.sql.exec<LiveRow>(`SELECT ${LIVE_COLUMNS} FROM live_keys WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`, from, to, limit).toArray();
-    return rows.map(liveRowToKeyValue);
+  /**
+   * Live keys in [from, to) (to null: to the end), key order; limit -1 means all. With `needles`,
+   * only keys whose value may hold every one (see holdingAll): SQLite tests the bytes, so the rows
+   * left out are never copied out of it.
+   */
+  liveRange(from: Uint8Array, to: Uint8Array | null, limit: number, needles: Uint8Array[] = []): KeyValue[] {
+    const [where, bounds] = rangeWhere(from, to, needles);
+    return this.sql.exec<LiveRow>(`SELECT ${LIVE_COLUMNS} FROM live_keys WHERE ${where} ORDER BY key LIMIT ?`, ...bounds, limit).toArray().map(liveRowToKeyValue);
   }
 
-  countRange(from: Uint8Array, to: Uint8Array | null): number {
-    const cursor = to === null
-      ? this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM live_keys WHERE key >= ?", from)
-      : this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM live_keys WHERE key >= ? AND key < ?", from, to);
-    return cursor.one().n;
+  countRange(from: Uint8Array, to: Uint8Array | null, needles: Uint8Array[] = []): number {
+    const [where, bounds] = rangeWhere(from, to, needles);
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM live_keys WHERE ${where}`, ...bounds).one().n;
   }
 
   deleteKey(key: Uint8Array): void {

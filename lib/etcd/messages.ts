@@ -33,6 +33,12 @@ export interface RangeRequest {
   max_mod_revision?: number;
   min_create_revision?: number;
   max_create_revision?: number;
+  /**
+   * edgeplane's own, from the apiserver only (etcd has no such field, and the gateway takes none):
+   * only keys whose value may hold every one of these texts (lib/etcd/stored-text-filter.ts), and
+   * `count` counts those. A node's read of its own pods is then not sent every other node's.
+   */
+  value_contains?: string[];
 }
 
 export interface RangeResponse {

@@ -89,15 +89,16 @@ export class ObjectStorage {
 
   /**
    * Objects under `prefix` from `startKey` on, at `revision` (0: now), up to `limit` (0: all).
-   * `filter` drops, unparsed, the objects whose stored text the caller cannot want.
+   * `filter` leaves out, in the store, the objects whose stored text the caller cannot want (they
+   * are neither sent nor parsed; `limit` and `remaining` count only the others).
    */
   async list(prefix: string, options: { startKey?: string; limit?: number; revision?: number; filter?: StoredTextFilter }) {
     const res = unwrap(await this.stub(prefix).range({
       key: utf8(options.startKey ?? prefix), range_end: prefixEnd(utf8(prefix)),
       limit: options.limit ?? 0, revision: options.revision ?? 0,
+      ...(options.filter ? { value_contains: [...options.filter.needles] } : {}),
     }));
-    const filter = options.filter;
-    const items = await Promise.all((filter ? res.kvs.filter((kv) => filter.bytes(kv.value)) : res.kvs).map((kv) => this.decode(kv)));
+    const items = await Promise.all(res.kvs.map((kv) => this.decode(kv)));
     return { items, revision: options.revision || res.header.revision, more: res.more, remaining: res.count - items.length };
   }
 
