@@ -17,6 +17,19 @@ export interface CacheWrite<T> {
   resourceVersion?: string;
   /** Keys the relist under way found (see `unseen`), changed or not. */
   seen?: string[];
+  /** Where the relist under way is up to after this write; null once it is over (or starts again). */
+  relist?: RelistProgress | null;
+}
+
+/**
+ * A relist between two pages, kept with the page written last so that a relist stopped there (a
+ * wake's budget spent, a restart) goes on from the next page instead of starting again: the list's
+ * resourceVersion and the continue token of its next page, "" once every page is in (what is left
+ * is deleting what no page had).
+ */
+export interface RelistProgress {
+  resourceVersion: string;
+  continue: string;
 }
 
 export interface InformerCache<T> {
@@ -36,6 +49,8 @@ export interface InformerCache<T> {
   unseen(limit: number): string[];
   /** Where the cache is up to: the resourceVersion of the last list, event or bookmark written. */
   resourceVersion(): string | undefined;
+  /** The relist under way, if one stopped between pages. */
+  relistProgress(): RelistProgress | undefined;
   /** Applies the puts and deletes and moves the cursor, all or nothing. */
   apply(write: CacheWrite<T>): void;
 }
@@ -53,6 +68,7 @@ export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
   private indexers: Indexers<T> = {};
   private cursor: string | undefined;
   private seen = new Set<string>();
+  private relist: RelistProgress | undefined;
 
   open(indexers: Indexers<T>): void {
     this.indexers = indexers;
@@ -91,6 +107,10 @@ export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
     return this.cursor;
   }
 
+  relistProgress(): RelistProgress | undefined {
+    return this.relist;
+  }
+
   apply(write: CacheWrite<T>): void {
     // Work out every index entry first, so an indexer that throws changes nothing.
     const puts = write.put.map((object) => ({ key: objectKey(object), object, values: this.indexValues(object) }));
@@ -105,6 +125,7 @@ export class MemoryCache<T extends KubeObject> implements InformerCache<T> {
       this.addIndex(key, values);
     }
     for (const key of write.seen ?? []) this.seen.add(key);
+    if (write.relist !== undefined) this.relist = write.relist ?? undefined;
     if (write.resourceVersion !== undefined) this.cursor = write.resourceVersion;
   }
 

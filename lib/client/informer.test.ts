@@ -8,6 +8,7 @@ import { builtin } from "../k8s/resources.ts";
 import { storeObjectName, MAIN_SHARD } from "../shards.ts";
 import { ApiClient, type KubeObject } from "./api-client.ts";
 import { byNodeName, byOwnerUid, Informer, type InformerOptions } from "./informer.ts";
+import { MemoryCache } from "./informer-cache.ts";
 import { StoreChanges } from "./store-changes.ts";
 import { compactStore, droppingFetch, freshNamespace, loggingFetch, testClient, workerFetch } from "./testing.ts";
 
@@ -230,6 +231,63 @@ describe("Informer", () => {
     expect(handlers.seen.map((s) => s.split("@")[0])).toEqual(names.map((n) => `add ${n}`));
     expect(informer.resourceVersion).toBeDefined();
     expect(informer.lister.list(ns)).toHaveLength(30);
+  });
+
+  it("stops a list between pages when its signal says so and goes on from the next page at the next catch-up, also after a restart; a continue token too old by then starts the list again", async () => {
+    const ns = await freshNamespace(client);
+    const names = Array.from({ length: 120 }, (_, i) => `cm-${String(i).padStart(3, "0")}`);
+    await Promise.all(names.map((name) => configMaps.create(ns, { metadata: { name } })));
+    /** Each list request's continue token ("" for a first page). */
+    const lists: string[] = [];
+    const noting: typeof workerFetch = (request) => {
+      const url = new URL(request.url);
+      if (url.searchParams.get("watch") !== "true" && request.method === "GET") lists.push(url.searchParams.get("continue") ?? "");
+      return workerFetch(request);
+    };
+    const cache = new MemoryCache<ConfigMap>();
+    const first = configMapInformer(testClient(noting), ns, { pageSize: 50, cache });
+    const firstSeen = watchHandlers(first);
+    const stop = new AbortController();
+    first.addEventHandler({ onAdd: () => stop.abort() });
+    await first.catchUp(stop.signal);
+    // One page in, handed over and cached; no cursor yet, so nothing may act on the cache.
+    expect(firstSeen.seen.map((s) => s.split("@")[0])).toEqual(names.slice(0, 50).map((n) => `add ${n}`));
+    expect(first.listing).toBe(true);
+    expect(first.hasSynced).toBe(false);
+    expect(lists).toEqual([""]);
+
+    // A restart: another informer over the same cache goes on from the second page, handing over only what it had not.
+    const second = configMapInformer(testClient(noting), ns, { pageSize: 50, cache });
+    const secondSeen = watchHandlers(second);
+    await second.catchUp();
+    expect(lists).toHaveLength(3);
+    expect(lists.slice(1).every((token) => token !== "")).toBe(true);
+    expect(secondSeen.seen.map((s) => s.split("@")[0])).toEqual(names.slice(50).map((n) => `add ${n}`));
+    expect(second.listing).toBe(false);
+    expect(second.lister.list(ns)).toHaveLength(120);
+
+    // A relist stopped after its first page, its list's revision then compacted away: the list starts again.
+    await Promise.all(names.slice(100).map((name) => configMaps.delete(ns, name)));
+    await configMaps.patch(ns, names[0]!, { data: { v: "2" } }, "merge");
+    await compactStore((await configMaps.list(ns)).metadata.resourceVersion!);
+    const third = configMapInformer(testClient(noting), ns, { pageSize: 50, cache });
+    const thirdSeen = watchHandlers(third);
+    const stopAgain = new AbortController();
+    third.addEventHandler({ onUpdate: () => stopAgain.abort() });
+    lists.length = 0;
+    await third.catchUp(stopAgain.signal);
+    expect(lists).toEqual([""]);
+    expect(third.listing).toBe(true);
+    await configMaps.create(ns, { metadata: { name: "late" } });
+    await compactStore((await configMaps.list(ns)).metadata.resourceVersion!);
+    await third.catchUp();
+    // The old token answered 410 Gone; the list started again from its first page at a newer revision (101 objects: 3 pages).
+    expect(lists).toHaveLength(5);
+    expect(lists[1]).not.toBe("");
+    expect(lists[2]).toBe("");
+    expect(thirdSeen.seen.map((s) => s.split(/[@ ]/).slice(0, 2).join(" "))).toEqual([`update ${names[0]}`, "add late", ...names.slice(100).map((n) => `delete ${n}`)]);
+    expect(third.listing).toBe(false);
+    expect(third.lister.list(ns).map((c) => c.metadata!.name).sort()).toEqual([...names.slice(0, 100), "late"].sort());
   });
 
   it("with indexLabels, lists by selector from its label index and follows relabelling", async () => {

@@ -135,14 +135,25 @@ export class Informer<T extends KubeObject> {
   }
 
   /**
+   * Whether a list is under way: the first one, or a relist that stopped between pages (its
+   * continue token kept in the cache). Until it ends the cache lacks objects or still has deleted
+   * ones, so a controller should not act on it.
+   */
+  get listing(): boolean {
+    return !this.hasSynced || this.cache.relistProgress() !== undefined;
+  }
+
+  /**
    * Brings the cache up to now and returns, leaving no watch open: a list the first time (or after
    * the cursor was compacted away), else a watch from the cursor until the server's bookmark says
    * the replay is delivered; nothing at all when `changes` says nothing was committed since.
+   * `signal` stops it early with what it got so far kept: a watch's events up to then, a list's
+   * pages up to the one in hand (the next catch-up goes on from the next page: `listing` says so).
    */
   async catchUp(signal?: AbortSignal): Promise<void> {
     const changes = this.options.changes;
     const names = this.resource.names;
-    if (changes?.upToDate(names, this.resourceVersion, this.writesSeen) && Date.now() - this.caughtUpAt < TRUST_POKES_MS) return;
+    if (!this.listing && changes?.upToDate(names, this.resourceVersion, this.writesSeen) && Date.now() - this.caughtUpAt < TRUST_POKES_MS) return;
     const writes = changes?.writesTo(names);
     await this.catchUpNow(signal);
     if (signal?.aborted) return;
@@ -151,12 +162,12 @@ export class Informer<T extends KubeObject> {
   }
 
   private async catchUpNow(signal?: AbortSignal): Promise<void> {
-    if (!this.hasSynced) return this.relist();
+    if (this.listing) return this.relist(signal);
     let failures = 0;
     for (;;) {
       const outcome = await this.watchOnce(signal, true);
       if (outcome === "caught-up" || signal?.aborted) return;
-      if (outcome === "expired") return this.relist();
+      if (outcome === "expired") return this.relist(signal);
       // The stream ended before the bookmark (a dropped connection): resume from the cursor.
       if (outcome === "ended-empty") await this.backOff(failures++, signal);
       else failures = 0;
@@ -168,9 +179,10 @@ export class Informer<T extends KubeObject> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (!this.hasSynced) await this.relist();
+        if (this.listing) await this.relist(signal);
+        if (signal.aborted) return;
         const outcome = await this.watchOnce(signal, false);
-        if (outcome === "expired") await this.relist();
+        if (outcome === "expired") await this.relist(signal);
         if (outcome === "ended-empty") await this.backOff(failures++, signal);
         else failures = 0;
       } catch (e) {
@@ -242,9 +254,10 @@ export class Informer<T extends KubeObject> {
         if (!untilBookmark || changes.length >= PAGE) flush();
       }
     } catch (e) {
-      // What arrived before the stream broke is as true as ever.
+      // What arrived before the stream broke (or was stopped) is as true as ever.
       flush();
       if (isGone(e)) return "expired";
+      if (signal?.aborted) return "ended";
       throw e;
     }
     flush();
@@ -254,16 +267,29 @@ export class Informer<T extends KubeObject> {
   /**
    * Lists page by page: each page goes into the cache and its difference from what the cache held
    * to the handlers as it arrives; then what no page had is deleted, a page at a time, and the
-   * cursor moves to the list's resourceVersion. Nothing holds more than a page of objects, and a
-   * relist cut short (a restart) leaves the old cursor, so the next catch-up starts it again.
+   * cursor moves to the list's resourceVersion. Nothing holds more than a page of objects. Where
+   * the list is up to (its continue token) is written with each page, so a relist cut short (a
+   * restart, a failed page, `signal` between pages) leaves the old cursor and goes on from the next
+   * page at the next catch-up; a token too old by then (410) starts the list again, as client-go's
+   * pager does.
    */
-  private async relist(): Promise<void> {
+  private async relist(signal?: AbortSignal): Promise<void> {
     const { namespace, labelSelector, fieldSelector, pageSize } = this.options;
-    this.cache.resetSeen();
-    let resourceVersion = "0";
-    let next: string | undefined;
-    do {
-      const page = await this.resource.list(namespace, { labelSelector, fieldSelector, limit: pageSize ?? PAGE, continue: next });
+    let progress = this.cache.relistProgress();
+    if (!progress) this.cache.resetSeen();
+    // undefined: from the first page; "": every page is in.
+    let next = progress?.continue;
+    while (next !== "") {
+      let page: Awaited<ReturnType<ResourceClient<T>["list"]>>;
+      try {
+        page = await this.resource.list(namespace, { labelSelector, fieldSelector, limit: pageSize ?? PAGE, continue: next });
+      } catch (e) {
+        if (next === undefined || !isGone(e)) throw e;
+        this.cache.resetSeen();
+        this.cache.apply({ put: [], delete: [], relist: null });
+        next = undefined;
+        continue;
+      }
       const changes: Change<T>[] = [];
       const seen: string[] = [];
       for (const item of page.items) {
@@ -274,17 +300,19 @@ export class Informer<T extends KubeObject> {
         if (!old) changes.push({ type: "add", object });
         else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) changes.push({ type: "update", old, object });
       }
-      this.cache.apply({ put: changes.map((c) => c.object), delete: [], seen });
+      next = page.metadata?.continue || "";
+      progress = { resourceVersion: page.metadata?.resourceVersion ?? progress?.resourceVersion ?? "0", continue: next };
+      this.cache.apply({ put: changes.map((c) => c.object), delete: [], seen, relist: progress });
       this.notify(changes);
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      next = page.metadata?.continue || undefined;
-    } while (next);
+      if (signal?.aborted) return;
+    }
     for (let gone = this.cache.unseen(PAGE); gone.length; gone = this.cache.unseen(PAGE)) {
       const objects = gone.map((key) => this.cache.get(key)).filter((o): o is T => o !== undefined);
       this.cache.apply({ put: [], delete: gone });
       this.notify(objects.map((object) => ({ type: "delete", object })));
+      if (signal?.aborted) return;
     }
-    this.cache.apply({ put: [], delete: [], resourceVersion });
+    this.cache.apply({ put: [], delete: [], resourceVersion: progress!.resourceVersion, relist: null });
     this.cache.resetSeen();
   }
 

@@ -8,7 +8,7 @@ import { builtin } from "../k8s/resources.ts";
 import type { IndexFunc } from "./informer-cache.ts";
 import { Informer } from "./informer.ts";
 import { SqliteCache } from "./sqlite-cache.ts";
-import { freshNamespace, loggingFetch, testClient } from "./testing.ts";
+import { freshNamespace, loggingFetch, testClient, workerFetch } from "./testing.ts";
 
 const client = testClient();
 const configMapNames = builtin("v1", "configmaps");
@@ -74,6 +74,38 @@ describe("SqliteCache", () => {
     expect(second.green).toEqual(["blue"]);
     expect(second.red).toEqual([]);
     expect(Number(second.cursorAfter)).toBeGreaterThan(Number(first.cursorAfter));
+  });
+
+  it("keeps a list's continue token with each page, so an evicted object goes on from the next page", async () => {
+    const ns = await freshNamespace(client);
+    const names = Array.from({ length: 25 }, (_, i) => `cm-${String(i).padStart(2, "0")}`);
+    await Promise.all(names.map((name) => configMaps.create(ns, { metadata: { name } })));
+    const tokens: string[] = [];
+    const noting: typeof workerFetch = (request) => {
+      tokens.push(new URL(request.url).searchParams.get("continue") ?? "");
+      return workerFetch(request);
+    };
+    const stub = host();
+    /** One wake: a fresh informer over the object's storage lists until `pages` pages are in. */
+    const wakeUp = (pages: number) => runInDurableObject(stub, async (_instance, state) => {
+      const informer = new Informer(testClient(noting).resource<ConfigMap>(configMapNames), { namespace: ns, cache: new SqliteCache(state.storage, "configmaps"), pageSize: 10 });
+      const added: string[] = [];
+      const stop = new AbortController();
+      informer.addEventHandler({ onAdd: (o) => added.push(o.metadata!.name!) });
+      informer.addEventHandler({ onAdd: () => added.length >= pages * 10 && stop.abort() });
+      await informer.catchUp(stop.signal);
+      return { added, listing: informer.listing, saved: state.storage.sql.exec(`SELECT continue FROM informer_relist WHERE informer = 'configmaps'`).toArray().length };
+    });
+
+    const first = await wakeUp(1);
+    expect(first).toEqual({ added: names.slice(0, 10), listing: true, saved: 1 });
+    await evictDurableObject(stub);
+    const second = await wakeUp(1);
+    expect(second).toEqual({ added: names.slice(10, 20), listing: true, saved: 1 });
+    await evictDurableObject(stub);
+    const third = await wakeUp(5);
+    expect(third).toEqual({ added: names.slice(20), listing: false, saved: 0 });
+    expect(tokens.map((t) => t !== "")).toEqual([false, true, true]);
   });
 
   it("keeps informers apart by name, writes objects and cursor together, and rebuilds index entries for new indexers", async () => {

@@ -3,7 +3,7 @@
 // a woken object catches up from where it stopped instead of relisting.
 import type { KubeObject } from "./api-client.ts";
 import type { SqlDurableStorage } from "./durable-storage.ts";
-import { objectKey, type CacheWrite, type Indexers, type InformerCache } from "./informer-cache.ts";
+import { objectKey, type CacheWrite, type Indexers, type InformerCache, type RelistProgress } from "./informer-cache.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS informer_objects (informer TEXT NOT NULL, key TEXT NOT NULL, object TEXT NOT NULL, PRIMARY KEY (informer, key))`,
@@ -13,6 +13,8 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS informer_cursor (informer TEXT PRIMARY KEY, resource_version TEXT NOT NULL, indexes TEXT NOT NULL)`,
   // The keys a relist under way has seen: what is left unseen when it ends was deleted meanwhile.
   `CREATE TABLE IF NOT EXISTS informer_seen (informer TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (informer, key))`,
+  // A relist stopped between pages: its resourceVersion and the next page's continue token.
+  `CREATE TABLE IF NOT EXISTS informer_relist (informer TEXT PRIMARY KEY, resource_version TEXT NOT NULL, continue TEXT NOT NULL)`,
 ];
 
 /** Rows read at a time when the whole cache is walked (an index rebuild). */
@@ -86,6 +88,11 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
     return row ? (row.resource_version as string) : undefined;
   }
 
+  relistProgress(): RelistProgress | undefined {
+    const row = this.storage.sql.exec(`SELECT resource_version, continue FROM informer_relist WHERE informer = ?`, this.name).toArray()[0];
+    return row ? { resourceVersion: row.resource_version as string, continue: row.continue as string } : undefined;
+  }
+
   apply(write: CacheWrite<T>): void {
     const sql = this.storage.sql;
     this.storage.transactionSync(() => {
@@ -103,6 +110,14 @@ export class SqliteCache<T extends KubeObject> implements InformerCache<T> {
         this.reindex(key, object, !write.replace);
       }
       for (const key of write.seen ?? []) sql.exec(`INSERT OR IGNORE INTO informer_seen (informer, key) VALUES (?, ?)`, this.name, key);
+      if (write.relist === null) sql.exec(`DELETE FROM informer_relist WHERE informer = ?`, this.name);
+      else if (write.relist) {
+        sql.exec(
+          `INSERT INTO informer_relist (informer, resource_version, continue) VALUES (?, ?, ?)
+           ON CONFLICT (informer) DO UPDATE SET resource_version = excluded.resource_version, continue = excluded.continue`,
+          this.name, write.relist.resourceVersion, write.relist.continue,
+        );
+      }
       if (write.resourceVersion === undefined) return;
       sql.exec(
         `INSERT INTO informer_cursor (informer, resource_version, indexes) VALUES (?, ?, ?)
