@@ -356,6 +356,25 @@ describe("the audit log in the store", () => {
     expect(rest.body.metadata).toEqual({});
   });
 
+  it("of requests that end close together are written in one transaction, from the first request's waitUntil", async () => {
+    const e = clusterEnv();
+    const now = Date.now();
+    const contexts = [0, 1, 2].map(() => createExecutionContext());
+    const events = contexts.map((ctx, i) => {
+      const event = buildAuditEvent(request({ receivedAt: now + i, completedAt: now + i + 1, requestURI: `/api/v1/pods?batch=${i}` }));
+      recordAuditEvent(e, event, (p) => ctx.waitUntil(p));
+      return event;
+    });
+    // Only the first request's context is waited on: it writes the others' events too.
+    await waitOnExecutionContext(contexts[0]!);
+    const res = await shard(e, "audit").range({ key: utf8(AUDIT_PREFIX), range_end: prefixEnd(utf8(AUDIT_PREFIX)) });
+    if (!res.ok) throw new Error(res.error.message);
+    expect(res.value.kvs.map((kv) => fromUtf8(kv.key))).toEqual(events.map(auditKey));
+    expect(new Set(res.value.kvs.map((kv) => kv.mod_revision)).size).toBe(1);
+    expect(res.value.kvs.map((kv) => JSON.parse(fromUtf8(kv.value)))).toEqual(events);
+    await Promise.all(contexts.slice(1).map((ctx) => waitOnExecutionContext(ctx)));
+  });
+
   it("expire with their lease after AUDIT_RETENTION_HOURS", async () => {
     const e = clusterEnv({ AUDIT_RETENTION_HOURS: String(1 / 3600) });
     await record(e, buildAuditEvent(request({ receivedAt: Date.now(), completedAt: Date.now() })));

@@ -92,11 +92,15 @@ const MICROS_DIGITS = 19;
 
 /** kube's audit timestamps: RFC 3339 with microseconds ("2006-01-02T15:04:05.000000Z"). */
 export function microTime(micros: number): string {
-  const ms = Math.floor(micros / 1000);
+  const seconds = Math.floor(micros / 1_000_000);
   const fraction = String(micros % 1_000_000).padStart(6, "0");
-  // toISOString is "YYYY-MM-DDTHH:MM:SS.sssZ" for every time a request can have.
-  return `${new Date(ms).toISOString().slice(0, 19)}.${fraction}Z`;
+  // toISOString is "YYYY-MM-DDTHH:MM:SS.sssZ" for every time a request can have; a request's two
+  // times and the requests around it mostly fall in the same second.
+  if (seconds !== lastSecond.seconds) lastSecond = { seconds, text: new Date(seconds * 1000).toISOString().slice(0, 19) };
+  return `${lastSecond.text}.${fraction}Z`;
 }
+
+let lastSecond = { seconds: NaN, text: "" };
 
 /** Microseconds since the epoch of an RFC 3339 time, or undefined if it is not one. */
 export function parseMicroTime(text: string): number | undefined {
@@ -165,13 +169,16 @@ export function buildAuditEvent(request: AuditedRequest, auditID: string = crypt
   if (request.level === "RequestResponse" && request.responseObject !== undefined) {
     event.responseObject = keep(request.responseObject);
   }
-  const built = redacted(event, request.redact ?? []);
-  receivedMicros.set(built, request.receivedAt * 1000);
+  const { event: built, text } = redacted(event, request.redact ?? []);
+  made.set(built, { micros: request.receivedAt * 1000, text });
   return built;
 }
 
-/** When each event built here was received, so its store key and lease need not parse its timestamp again. */
-const receivedMicros = new WeakMap<AuditEvent, number>();
+/**
+ * What building an event already worked out, so its write does neither again: when it was received
+ * (its store key and lease) and its JSON (made once to look for secrets), unless that changed since.
+ */
+const made = new WeakMap<AuditEvent, { micros: number; text?: string }>();
 
 /**
  * A copy of an object with every credential a Kubernetes object can carry removed: Secret data,
@@ -196,8 +203,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The event with each of `secrets` blanked wherever it occurs, and without bodies if too large. */
-function redacted(event: AuditEvent, secrets: string[]): AuditEvent {
+/** The event with each of `secrets` blanked wherever it occurs, and without bodies if too large; with its JSON when that still holds. */
+function redacted(event: AuditEvent, secrets: string[]): { event: AuditEvent; text?: string } {
   let text = JSON.stringify(event);
   let changed = false;
   for (const secret of secrets) {
@@ -211,8 +218,9 @@ function redacted(event: AuditEvent, secrets: string[]): AuditEvent {
     delete result.requestObject;
     delete result.responseObject;
     result.annotations = { ...result.annotations, [TRUNCATED_ANNOTATION]: "true" };
+    return { event: result };
   }
-  return result;
+  return { event: result, text };
 }
 
 // ---- storage ----
@@ -276,8 +284,8 @@ async function bucketLease(env: AuditSettings, store: ReturnType<typeof auditSto
  */
 export async function writeAuditEvents(env: Env, events: AuditEvent[]): Promise<void> {
   const store = auditStore(env);
-  const received = events.map((event) => receivedMicros.get(event) ?? parseMicroTime(event.requestReceivedTimestamp) ?? 0);
-  const values = events.map((event, i) => ({ key: utf8(keyAt(received[i]!, event.auditID)), value: utf8(JSON.stringify(event)) }));
+  const received = events.map((event) => made.get(event)?.micros ?? parseMicroTime(event.requestReceivedTimestamp) ?? 0);
+  const values = events.map((event, i) => ({ key: utf8(keyAt(received[i]!, event.auditID)), value: utf8(made.get(event)?.text ?? JSON.stringify(event)) }));
   const put = async () => {
     const leases: number[] = [];
     for (const micros of received) leases.push(await bucketLease(env, store, Math.floor(micros / 1000)));
@@ -293,42 +301,60 @@ export async function writeAuditEvents(env: Env, events: AuditEvent[]): Promise<
 
 /** At most this many events go in one transaction (etcd's --max-txn-ops). */
 const MAX_BATCH = 128;
-/** How long a request's waitUntil waits for other requests' events to share its write. */
+/** How long the first event of a batch waits for other requests' events to share its write. */
 const BATCH_WINDOW_MS = 20;
-/** Events recorded in this isolate and not yet taken by a write, per audit store. */
-const pending = new Map<string, AuditEvent[]>();
-/** The same events as a set: whether one is still waiting is asked once per write, and queues grow long under load. */
-const waiting = new Set<AuditEvent>();
+/** Events recorded in this isolate and not yet taken by a write, per audit store, and whether a write is due. */
+const pending = new Map<string, { events: AuditEvent[]; due: boolean }>();
 
 /**
  * Writes an event (or the event a promise settles to) after the response: `waitUntil` is the
  * request's ExecutionContext.waitUntil. Events of requests that end close together share one
- * store transaction: each request queues its event and, after a short wait, the first to wake
- * writes everything queued (every event is thus written from the waitUntil of a request that is
- * still running). A failure is logged, never thrown into the request.
+ * store transaction: the first event into an empty queue makes its request's waitUntil wait a
+ * moment and then write everything queued by then; the events after it only join the queue (no
+ * timer and no waitUntil of their own). Every event is thus written from the waitUntil of a request
+ * that is still running, and no request awaits another's promise. A failure is logged, never
+ * thrown into the request.
  */
 export function recordAuditEvent(env: Env, event: AuditEvent | Promise<AuditEvent | undefined>, waitUntil: (promise: Promise<unknown>) => void): void {
+  if (!(event instanceof Promise)) return queueAuditEvent(env, event, waitUntil);
+  waitUntil(event.then(
+    (built) => built && queueAuditEvent(env, built, waitUntil),
+    (e) => logNotRecorded(1, e),
+  ));
+}
+
+function queueAuditEvent(env: Env, event: AuditEvent, waitUntil: (promise: Promise<unknown>) => void): void {
+  let name: string;
+  try {
+    name = auditStoreName(env);
+  } catch (e) {
+    return logNotRecorded(1, e);
+  }
+  let queue = pending.get(name);
+  if (!queue) pending.set(name, (queue = { events: [], due: false }));
+  queue.events.push(event);
+  if (queue.due) return;
+  queue.due = true;
+  const batch = queue;
   waitUntil((async () => {
-    let batch: AuditEvent[] = [];
-    try {
-      const built = await event;
-      if (!built) return;
-      const name = auditStoreName(env);
-      const queue = pending.get(name) ?? [];
-      pending.set(name, queue);
-      queue.push(built);
-      waiting.add(built);
-      // workerd's own timer: setTimeout goes through the Node.js compatibility layer, which cost more.
-      await scheduler.wait(BATCH_WINDOW_MS);
-      while (waiting.has(built)) {
-        batch = queue.splice(0, MAX_BATCH);
-        for (const taken of batch) waiting.delete(taken);
-        await writeAuditEvents(env, batch);
+    // workerd's own timer: setTimeout goes through the Node.js compatibility layer, which cost more.
+    await scheduler.wait(BATCH_WINDOW_MS);
+    // What came after this point is the next write's: a write never waits for more than it took.
+    const taken = batch.events.splice(0);
+    batch.due = false;
+    for (let i = 0; i < taken.length; i += MAX_BATCH) {
+      const part = taken.slice(i, i + MAX_BATCH);
+      try {
+        await writeAuditEvents(env, part);
+      } catch (e) {
+        logNotRecorded(part.length, e);
       }
-    } catch (e) {
-      console.error(JSON.stringify({ level: "error", msg: "audit event not recorded", events: batch.length, error: (e as Error).message }));
     }
   })());
+}
+
+function logNotRecorded(events: number, e: unknown): void {
+  console.error(JSON.stringify({ level: "error", msg: "audit event not recorded", events, error: (e as Error)?.message }));
 }
 
 const CONTINUE_KEY = /^\d{19}-[0-9a-f-]{36}$/;

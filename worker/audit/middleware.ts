@@ -55,9 +55,10 @@ function beforeRequest(c: Context<AppEnv>): { attrs: RequestAttributes; requestC
 
 /**
  * What must be taken from the response before it goes (a copy of its body when the event may keep
- * it or its failure Status), and the event, built once the rest is known.
+ * it or its failure Status), and the event: built at once when nothing is left to learn (the user
+ * known, no body to read), else once the rest is known.
  */
-function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCopy: Request | undefined, receivedAt: number): Promise<AuditEvent | undefined> | undefined {
+function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCopy: Request | undefined, receivedAt: number): AuditEvent | Promise<AuditEvent | undefined> | undefined {
   const policy = auditPolicy((c.env as AuditSettings).AUDIT_POLICY);
   const response = c.res;
   const actedAs = c.get("user") as UserInfo | undefined;
@@ -74,25 +75,13 @@ function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCop
   const responseCopy = wantBody ? response.clone() : undefined;
   const completedAt = Date.now();
 
-  return (async () => {
-    // As in kube, the policy is asked about the authenticated user, not whom they impersonate;
-    // a request refused before the user was set (401, 403) is attributed to its token's user.
-    const authenticated = actedAs && !impersonating ? actedAs : await authenticate(c);
-    // Refused after impersonation succeeded (the impersonated user may not do this), the request
-    // still acted as that user; impersonation() answers whether it would have succeeded.
-    const impersonated = impersonating && authenticated ? (actedAs ?? (await impersonation(c, authenticated).catch(() => undefined))) : undefined;
+  // As in kube, the policy is asked about the authenticated user, not whom they impersonate;
+  // a request refused before the user was set (401, 403) is attributed to its token's user.
+  const finish = (authenticated: UserInfo | undefined, impersonated: UserInfo | undefined, requestObject: unknown, responseObject: unknown) => {
     const attrs: RequestAttributes = { ...before, user: authenticated ?? NOBODY };
     const decision = auditDecision(policy, attrs);
     const level = decision.level;
-    if (level === "None" || decision.omitStages.includes("ResponseComplete")) {
-      void requestCopy?.body?.cancel();
-      void responseCopy?.body?.cancel();
-      return undefined;
-    }
-    let requestObject: unknown;
-    if (requestCopy && levelAtLeast(level, "Request")) requestObject = await bodyObject(requestCopy);
-    else void requestCopy?.body?.cancel();
-    const responseObject = responseCopy ? await bodyObject(responseCopy) : undefined;
+    if (level === "None" || decision.omitStages.includes("ResponseComplete")) return undefined;
     const failure = response.status >= 400 && isRecord(responseObject) && responseObject.kind === "Status" ? responseObject : undefined;
     return buildAuditEvent({
       level,
@@ -104,13 +93,32 @@ function afterResponse(c: Context<AppEnv>, before: RequestAttributes, requestCop
       userAgent: c.req.header("User-Agent"),
       code: response.status,
       failure: failure && { status: stringOf(failure.status), reason: stringOf(failure.reason), message: stringOf(failure.message) },
-      requestObject,
+      requestObject: levelAtLeast(level, "Request") ? requestObject : undefined,
       responseObject: level === "RequestResponse" ? responseObject : undefined,
       receivedAt,
       completedAt,
       omitManagedFields: decision.omitManagedFields,
       redact: bearerTokens(c.req.raw.headers),
     });
+  };
+  if (actedAs && !impersonating && !requestCopy && !responseCopy) return finish(actedAs, undefined, undefined, undefined);
+
+  return (async () => {
+    const authenticated = actedAs && !impersonating ? actedAs : await authenticate(c);
+    // Refused after impersonation succeeded (the impersonated user may not do this), the request
+    // still acted as that user; impersonation() answers whether it would have succeeded.
+    const impersonated = impersonating && authenticated ? (actedAs ?? (await impersonation(c, authenticated).catch(() => undefined))) : undefined;
+    const decision = auditDecision(policy, { ...before, user: authenticated ?? NOBODY });
+    if (decision.level === "None" || decision.omitStages.includes("ResponseComplete")) {
+      void requestCopy?.body?.cancel();
+      void responseCopy?.body?.cancel();
+      return undefined;
+    }
+    let requestObject: unknown;
+    if (requestCopy && levelAtLeast(decision.level, "Request")) requestObject = await bodyObject(requestCopy);
+    else void requestCopy?.body?.cancel();
+    const responseObject = responseCopy ? await bodyObject(responseCopy) : undefined;
+    return finish(authenticated, impersonated, requestObject, responseObject);
   })();
 }
 
