@@ -3,8 +3,8 @@
 import { env, exports } from "cloudflare:workers";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
-import { authenticateServiceAccountToken } from "./service-account-tokens.ts";
-import { rawApi } from "../../lib/client/testing.ts";
+import { authenticateServiceAccountToken, checkedToken } from "./service-account-tokens.ts";
+import { nodeCredential, rawApi } from "../../lib/client/testing.ts";
 
 const ADMIN = "test-admin-token";
 
@@ -92,6 +92,22 @@ describe("service account tokens", () => {
     const exp = decodeJwt(token).exp! * 1000;
     expect(await authenticateServiceAccountToken(env, token, exp - 1000)).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
     expect(await authenticateServiceAccountToken(env, token, exp + 1000)).toBeUndefined();
+  });
+
+  it("checked once, a node's credential is trusted until it expires; a service account's is checked again after 10 s", async () => {
+    const node = `authn-node-${crypto.randomUUID().slice(0, 6)}`;
+    const credential = await nodeCredential(node);
+    const now = Date.now();
+    const nodeUser = { name: `system:node:${node}`, groups: ["system:nodes", "system:authenticated"] };
+    expect(await authenticateServiceAccountToken(env, credential, now)).toMatchObject(nodeUser);
+    expect(checkedToken(credential, now + 3_600_000)?.user).toMatchObject(nodeUser);
+    expect(checkedToken(credential, decodeJwt(credential).exp! * 1000 + 1000)).toBeUndefined();
+
+    const { ns, name } = await serviceAccount();
+    const token: string = (await tokenFor(ns, name)).body.status.token;
+    expect(await authenticateServiceAccountToken(env, token, now)).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
+    expect(checkedToken(token, now + 5_000)?.user).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
+    expect(checkedToken(token, now + 11_000)).toBeUndefined();
   });
 
   it("refuses bad TokenRequests with kube's causes", async () => {

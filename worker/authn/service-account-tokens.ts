@@ -168,11 +168,24 @@ export async function issueNodeCredential(env: Env, node: string, request: Recor
   };
 }
 
+/**
+ * Tokens checked in this isolate: a service account token's identity for 10 s (its account and pod
+ * are read again after that), a node credential's until it expires — it is a signature and a name
+ * only, nothing in the store vouches for it, as for the client certificate a kubelet presents.
+ * Oldest first, so the oldest go when the map is full.
+ */
 const checked = new Map<string, { user: UserInfo | undefined; until: number; exp: number }>();
+const MAX_CHECKED = 10_000;
 
 /** Forgets checked tokens, after this isolate deleted a service account, pod, secret or node. */
 export function forgetCheckedTokens(): void {
   checked.clear();
+}
+
+/** The identity of a token this isolate checked and may still trust without checking again. */
+export function checkedToken(token: string, now = Date.now()): { user: UserInfo | undefined } | undefined {
+  const hit = checked.get(token);
+  return hit && hit.until > now && hit.exp > now ? hit : undefined;
 }
 
 /**
@@ -184,8 +197,8 @@ export async function authenticateServiceAccountToken(env: Env, token: string, n
   if (!token.startsWith("eyJ") || token.split(".").length !== 3) return undefined;
   const k = signingKeys(env);
   if (!k) return undefined;
-  const hit = checked.get(token);
-  if (hit && hit.until > now && hit.exp > now) return hit.user;
+  const hit = checkedToken(token, now);
+  if (hit) return hit.user;
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, (await k).publicKey, { issuer: issuer(env), audience: apiAudiences(env), algorithms: ["ES256"], currentDate: new Date(now) }));
@@ -194,10 +207,12 @@ export async function authenticateServiceAccountToken(env: Env, token: string, n
   }
   const claims = payload["kubernetes.io"] as KubernetesClaims | undefined;
   let user: UserInfo | undefined;
+  let until = now + CACHE_MS;
   const nodeName = claims?.node?.name;
   if (!claims?.namespace && nodeName && payload.sub === `system:node:${nodeName}`) {
     // A node credential (issued to a node that joined with a bootstrap token).
     user = { name: `system:node:${nodeName}`, uid: "", groups: ["system:nodes", "system:authenticated"] };
+    until = Infinity;
   } else if (claims?.namespace && claims.serviceaccount?.name) {
     const storage = new ObjectStorage(env);
     const sa = await builtinStore(storage, "v1", "serviceaccounts").find(claims.namespace, claims.serviceaccount.name);
@@ -212,7 +227,11 @@ export async function authenticateServiceAccountToken(env: Env, token: string, n
       };
     }
   }
-  if (checked.size > 10_000) checked.clear();
-  checked.set(token, { user, until: now + CACHE_MS, exp: (payload.exp ?? 0) * 1000 });
+  checked.delete(token);
+  for (const oldest of checked.keys()) {
+    if (checked.size < MAX_CHECKED) break;
+    checked.delete(oldest);
+  }
+  checked.set(token, { user, until, exp: (payload.exp ?? 0) * 1000 });
   return user;
 }
