@@ -19,6 +19,8 @@ export interface TunnelClientOptions {
   /** The agent's own HTTP endpoints served for nodes/proxy besides /healthz (/stats/summary). */
   endpoints?: AgentEndpoint[];
   log: (message: string) => void;
+  /** How often the agent pings (PING_MS). */
+  pingMs?: number;
 }
 
 const BACKOFF_INITIAL_MS = 1000;
@@ -68,7 +70,9 @@ export class TunnelClient {
 
   private dial(): void {
     const { token, ca, runtime, endpoints, log } = this.options;
-    const socket = new WebSocket(this.url(), { headers: { Authorization: `Bearer ${token}` }, agent: tunnelAgent(ca), perMessageDeflate: false });
+    const url = this.url();
+    const pingMs = this.options.pingMs ?? PING_MS;
+    const socket = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, agent: url.startsWith("wss:") ? tunnelAgent(ca) : undefined, perMessageDeflate: false });
     this.socket = socket;
     const mux = new TunnelMux({
       ids: "even",
@@ -79,11 +83,15 @@ export class TunnelClient {
     let pinger: NodeJS.Timeout | undefined;
     socket.on("open", () => {
       this.backoff = BACKOFF_INITIAL_MS;
+      // Silence is counted from now: an answer to the dial that took long (a busy control plane
+      // answering a thousand nodes' dials) is no missed pong. Counted from the dial, every tunnel
+      // whose answer took over 20 s was dropped at its first tick, hundreds at once.
+      lastPong = Date.now();
       log("tunnel connected");
       pinger = setInterval(() => {
-        if (Date.now() - lastPong > 2 * PING_MS) return socket.terminate();
+        if (Date.now() - lastPong > 2 * pingMs) return socket.terminate();
         socket.send("ping");
-      }, PING_MS);
+      }, pingMs);
     });
     socket.on("message", (data, isBinary) => {
       if (!isBinary) {
