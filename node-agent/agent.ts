@@ -107,9 +107,9 @@ export async function runAgent(state: AgentState, stateDir: string, log: Log = j
     const routes = simulated ? undefined : new PodRoutes({
       client, nodeName: name, log: (message) => log(name, message),
       onPodCIDR: (cidr) => {
-        runtime.updatePodCIDR?.(cidr);
         services?.setPodCIDR(cidr);
-        void networkReady(runtime).then(() => kubelet.refreshStatus());
+        void Promise.resolve(runtime.updatePodCIDR?.(cidr)).then(() => networkReady(runtime)).then(() => kubelet.refreshStatus(),
+          (error: Error) => log(name, `setting up the pod network for ${cidr}: ${error.message}`));
       },
     });
     return { kubelet, routes, services };

@@ -7,7 +7,8 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { findCniBinDir, type PodNetwork } from "./cni/config.ts";
+import { DEFAULT_BRIDGE, findCniBinDir, type PodNetwork } from "./cni/config.ts";
+import { removePodMasquerade } from "./cni/masquerade.ts";
 import { removePodRoutes } from "./cni/routes.ts";
 import { Containerd } from "./containerd/containerd.ts";
 import { importAgentImages, startNodeRuntime } from "./containerd/node-runtime.ts";
@@ -19,7 +20,6 @@ import type { CriSettings } from "./state.ts";
 
 const DEFAULT_POD_LOGS_DIR = "/var/log/pods";
 const DEFAULT_CNI_CONF_DIR = "/etc/cni/net.d";
-const DEFAULT_BRIDGE = "edgeplane0";
 /** How long a container gets to stop when the agent kills its pods on exit. */
 const EXIT_GRACE_SECONDS = 2;
 
@@ -153,8 +153,8 @@ export async function startCriNode(stateDir: string, settings: CriSettings = {})
 
 /**
  * `edgeplane-agent cleanup` for a cri node: every pod stopped and removed, the agent's containerd
- * stopped and its folder removed (unless something is still mounted under it), the pods' bridge
- * and the routes to other nodes' pods deleted.
+ * stopped and its folder removed (unless something is still mounted under it), the pods' bridge, its
+ * masquerade rules and the routes to other nodes' pods deleted.
  */
 export async function cleanupCriNode(stateDir: string, settings: CriSettings = {}): Promise<string[]> {
   const done: string[] = [];
@@ -165,6 +165,7 @@ export async function cleanupCriNode(stateDir: string, settings: CriSettings = {
   await removePodRoutes();
   done.push("removed the routes to other nodes' pods");
   const bridge = settings.bridge ?? DEFAULT_BRIDGE;
+  done.push(...(await removePodMasquerade(bridge)));
   try {
     execFileSync("ip", ["link", "del", bridge], { stdio: "ignore" });
     done.push(`deleted the bridge ${bridge}`);

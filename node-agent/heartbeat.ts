@@ -146,8 +146,8 @@ export class NodeHeartbeat {
     const desired = desiredConditions(health, this.options.reportsNetwork);
     this.node = await this.nodes.get(undefined, this.node.metadata!.name!);
     if (this.node.spec?.podCIDR && this.node.spec.podCIDR !== this.podCIDR) {
+      await this.options.runtime.updatePodCIDR?.(this.node.spec.podCIDR);
       this.podCIDR = this.node.spec.podCIDR;
-      this.options.runtime.updatePodCIDR?.(this.podCIDR);
     }
     const current = this.node.status?.conditions;
     if (!conditionsChanged(current, desired) && this.now() - this.lastReport < STATUS_REPORT_MS) return;

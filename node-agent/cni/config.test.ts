@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 describe("pod network conflist", () => {
-  it("is a gateway bridge that masquerades, host-local over the podCIDR, portmap and loopback", () => {
+  it("is a gateway bridge, host-local over the podCIDR and portmap: no per-pod masquerade rules, no second loopback", () => {
     expect(podNetworkConflist({ podCIDR: "10.244.3.0/24", ipamDataDir: "/var/lib/edgeplane/ipam" })).toEqual({
       cniVersion: "1.0.0",
       name: "edgeplane",
@@ -25,12 +25,11 @@ describe("pod network conflist", () => {
           type: "bridge",
           bridge: "edgeplane0",
           isGateway: true,
-          ipMasq: true,
+          ipMasq: false,
           hairpinMode: true,
           ipam: { type: "host-local", ranges: [[{ subnet: "10.244.3.0/24" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: "/var/lib/edgeplane/ipam" },
         },
         { type: "portmap", capabilities: { portMappings: true } },
-        { type: "loopback" },
       ],
     });
   });

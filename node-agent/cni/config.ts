@@ -1,11 +1,17 @@
-// The node's pod network as CNI configuration: a bridge that is the pods' gateway and masquerades
-// their traffic out, host-local addresses from the node's podCIDR, portmap for hostPorts, loopback;
-// and where the CNI plugin binaries are (Debian: /usr/lib/cni, upstream: /opt/cni/bin).
+// The node's pod network as CNI configuration: a bridge that is the pods' gateway, host-local
+// addresses from the node's podCIDR, portmap for hostPorts; and where the CNI plugin binaries are
+// (Debian: /usr/lib/cni, upstream: /opt/cni/bin). Each plugin in the chain runs on every sandbox
+// start and stop, so the chain holds only what a pod needs: the pods' traffic out is masqueraded
+// by one rule set for the node (masquerade.ts), not by the bridge's per-pod ipMasq rules, and the
+// pod's loopback is brought up by containerd itself (its CRI runs the loopback plugin for every
+// sandbox), not a second time in the chain.
 import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { applyPodMasquerade, type IptablesCommand } from "./masquerade.ts";
 
 export const CNI_BIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
-/** The plugins the conflist names. */
+export const DEFAULT_BRIDGE = "edgeplane0";
+/** The plugins the conflist names, and loopback, which containerd runs for every sandbox. */
 export const REQUIRED_PLUGINS = ["bridge", "host-local", "portmap", "loopback"];
 
 export interface PodNetworkOptions {
@@ -19,7 +25,7 @@ export interface PodNetworkOptions {
 }
 
 export function podNetworkConflist(options: PodNetworkOptions): object {
-  const bridge = options.bridge ?? "edgeplane0";
+  const bridge = options.bridge ?? DEFAULT_BRIDGE;
   if (bridge.length > 15) throw new Error(`bridge name ${bridge} is longer than 15 characters`);
   return {
     cniVersion: "1.0.0",
@@ -29,7 +35,7 @@ export function podNetworkConflist(options: PodNetworkOptions): object {
         type: "bridge",
         bridge,
         isGateway: true,
-        ipMasq: true,
+        ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: "host-local",
@@ -39,7 +45,6 @@ export function podNetworkConflist(options: PodNetworkOptions): object {
         },
       },
       { type: "portmap", capabilities: { portMappings: true } },
-      { type: "loopback" },
     ],
   };
 }
@@ -66,8 +71,12 @@ export interface PodNetwork {
   ipamDataDir?: string;
 }
 
-/** Writes the pod network's configuration for `podCIDR`; containerd picks it up from the folder. */
-export function writePodNetwork(network: PodNetwork, podCIDR: string): string {
+/**
+ * Sets up the pod network for `podCIDR`: the masquerade rules first, then the configuration,
+ * which containerd picks up from the folder (so no pod starts before its traffic can leave).
+ */
+export async function writePodNetwork(network: PodNetwork, podCIDR: string, iptables?: IptablesCommand): Promise<string> {
+  await applyPodMasquerade(network.bridge ?? DEFAULT_BRIDGE, podCIDR, iptables);
   return writePodNetworkConfig(network.confDir, { podCIDR, bridge: network.bridge, ipamDataDir: network.ipamDataDir });
 }
 

@@ -32,7 +32,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const busybox = findBusybox();
   const network: PodNetwork = { confDir: join(options.dir, "net.d"), bridge: options.bridge, ipamDataDir: join(options.dir, "ipam") };
   mkdirSync(network.confDir, { recursive: true });
-  if (options.podCIDR) writePodNetwork(network, options.podCIDR);
+  if (options.podCIDR) await writePodNetwork(network, options.podCIDR);
   const containerd = await Containerd.start({ dir: join(options.dir, "containerd"), cniBinDir, cniConfDir: network.confDir, sandboxImage: PAUSE_IMAGE });
   try {
     const images = await importAgentImages(containerd.socket, join(options.dir, "images"), busybox);

@@ -1,12 +1,13 @@
 // The cri runtime against a real containerd (as root): a private containerd with its own root,
 // state, socket and CNI bridge in a temp folder, started for this file and stopped after it.
 import { randomUUID } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Container, Pod } from "kubernetes-types/core/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removePodMasquerade } from "../cni/masquerade.ts";
 import { startNodeRuntime, type NodeRuntime } from "../containerd/node-runtime.ts";
 import type { PodInputs, PodObservation, RuntimeEvent, RuntimeHealth } from "../runtime/runtime.ts";
 import { POD_UID } from "./labels.ts";
@@ -29,7 +30,7 @@ beforeAll(async () => {
   node = await startNodeRuntime({ dir, bridge: BRIDGE });
   runtime = newRuntime();
   healthWithoutPodCIDR = await runtime.health();
-  runtime.updatePodCIDR(POD_CIDR);
+  await runtime.updatePodCIDR(POD_CIDR);
   await eventually(async () => ((await runtime.health()).networkReady ? true : undefined));
 });
 
@@ -39,6 +40,7 @@ afterAll(async () => {
     await runtime.close();
   }
   await node?.containerd.stop();
+  await removePodMasquerade(BRIDGE);
   try {
     execFileSync("ip", ["link", "del", BRIDGE], { stdio: "ignore" });
   } catch {
@@ -250,6 +252,39 @@ describe("cri runtime on a private containerd", () => {
       expect(body).toBe("ported\n");
     } finally {
       await cleanUp(pod);
+    }
+  });
+
+  it("masquerades a pod's traffic to a host outside the node with the node's address", async () => {
+    // "Outside": a network namespace behind a veth pair, with no route back to the pods.
+    const ns = `ep-outside-${process.pid}`;
+    const run = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: "pipe" });
+    run("ip", "netns", "add", ns);
+    let listener: ChildProcess | undefined;
+    const pod = makePod("egress", [{ name: "app", image: "busybox", command: ["sh", "-c", STAY_UP] }]);
+    try {
+      run("ip", "link", "add", "ep-out-host", "type", "veth", "peer", "name", "ep-out-ns");
+      run("ip", "link", "set", "ep-out-ns", "netns", ns);
+      run("ip", "addr", "add", "10.252.213.1/30", "dev", "ep-out-host");
+      run("ip", "link", "set", "ep-out-host", "up");
+      run("ip", "netns", "exec", ns, "ip", "addr", "add", "10.252.213.2/30", "dev", "ep-out-ns");
+      run("ip", "netns", "exec", ns, "ip", "link", "set", "ep-out-ns", "up");
+      listener = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", "require('net').createServer((s) => s.end(s.remoteAddress + '\\n')).listen(9000, '10.252.213.2')"], { stdio: "ignore" });
+      await syncUntil(pod, inputsFor(), (o) => "running" in o.containers[0]!.state);
+      const seen = await eventually(async () => {
+        const answer = await runtime.exec(pod.metadata!.uid!, "app", ["sh", "-c", "nc 10.252.213.2 9000 </dev/null"], 5);
+        return answer.stdout.trim() || undefined;
+      });
+      expect(seen).toBe("10.252.213.1");
+    } finally {
+      await cleanUp(pod);
+      listener?.kill();
+      try {
+        run("ip", "link", "del", "ep-out-host");
+      } catch {
+        // Never made.
+      }
+      run("ip", "netns", "del", ns);
     }
   });
 

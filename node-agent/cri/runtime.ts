@@ -75,6 +75,7 @@ export class CriRuntime implements Runtime {
   private readonly preloaded: Set<string>;
   private readonly network?: PodNetwork;
   private podCIDR?: string;
+  private podNetworkWritten: Promise<void> = Promise.resolve();
   private readonly crashBackoff: Backoff;
   private readonly pullBackoff: Backoff;
   /** Why a container waits, per pod UID and container name, from the last sync (the kubelet's reasonCache). */
@@ -123,6 +124,14 @@ export class CriRuntime implements Runtime {
     return this.serialized(uid, () => this.syncPodNow(pod, inputs, emit));
   }
 
+  startSandbox(pod: Pod, inputs: PodInputs, emit: Emit): Promise<void> {
+    const uid = pod.metadata?.uid ?? "";
+    return this.serialized(uid, async () => {
+      const snapshot = await this.snapshot(uid);
+      if (!snapshot.ready && !podIsDone(pod, snapshot)) await this.createSandbox(pod, inputs, snapshot, emit);
+    });
+  }
+
   observe(uid: string): Promise<PodObservation | undefined> {
     return this.serialized(uid, async () => {
       const snapshot = await this.snapshot(uid);
@@ -167,11 +176,19 @@ export class CriRuntime implements Runtime {
     return [...pods.values()];
   }
 
-  /** The node's podCIDR, as CRI's UpdateRuntimeConfig: the pod network's configuration is written for it. */
-  updatePodCIDR(cidr: string): void {
-    if (!this.network || cidr === this.podCIDR) return;
-    writePodNetwork(this.network, cidr);
+  /**
+   * The node's podCIDR, as CRI's UpdateRuntimeConfig: the pod network is set up for it (one at a
+   * time; a failed one is tried again on the next call).
+   */
+  updatePodCIDR(cidr: string): Promise<void> {
+    const network = this.network;
+    if (!network || cidr === this.podCIDR) return this.podNetworkWritten;
     this.podCIDR = cidr;
+    this.podNetworkWritten = this.podNetworkWritten.catch(() => undefined).then(() => writePodNetwork(network, cidr)).then(() => undefined, (error) => {
+      if (this.podCIDR === cidr) this.podCIDR = undefined;
+      throw error;
+    });
+    return this.podNetworkWritten;
   }
 
   /**

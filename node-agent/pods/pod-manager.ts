@@ -16,7 +16,7 @@ import type { KubeletEvents } from "../events.ts";
 import type { PodInputs, PodObservation, Runtime, RuntimeEvent, RuntimePodRef } from "../runtime/runtime.ts";
 import { podDir } from "../state.ts";
 import { admitPod } from "./admission.ts";
-import { ContainerConfigError, resolvePodInputs, withPodIPs, type NodeFacts, type ObjectSource } from "./inputs.ts";
+import { ContainerConfigError, podResolvConf, resolvePodInputs, withPodIPs, type NodeFacts, type ObjectSource } from "./inputs.ts";
 import { LocalPathProvisioner } from "../volumes/local-path.ts";
 import { Prober } from "./probes.ts";
 import { CONFIG_HASH, isMirrorOf, isMirrorPod, mirrorPodFor, type StaticPodSource } from "./static-pods.ts";
@@ -393,14 +393,23 @@ export class PodManager {
     }
 
     const observed = await runtime.observe(uid);
+    // A pod new to the runtime, on its first try: its sandbox starts while its inputs come from
+    // the control plane (a TokenRequest, its ConfigMaps and Secrets), since the sandbox needs only
+    // the pod's DNS settings. A pod whose inputs cannot be had keeps no sandbox, as before.
+    const early = observed === undefined && worker.failures === 0 && worker.configErrors === 0 && runtime.startSandbox
+      ? runtime.startSandbox(pod, { env: {}, volumes: {}, resolvConf: podResolvConf(pod, this.facts) }, this.emitFor(pod))
+      : undefined;
     try {
       worker.inputs = await this.inputsFor(worker, observed?.podIPs ?? []);
       worker.configErrors = 0;
     } catch (e) {
+      await early?.catch(() => undefined);
       if (!(e instanceof ContainerConfigError)) throw e;
+      if (early) await runtime.killPod(this.ref(pod), 0);
       await this.reportConfigError(worker, observed, e.message);
       return Math.min(CONFIG_RETRY_MAX_MS, 1000 * 2 ** worker.configErrors++);
     }
+    await early;
     const observation = await runtime.syncPod(pod, worker.inputs!, this.emitFor(pod));
     // Probes reach the pod at the address the runtime sees now: the API's status may not have it yet.
     const probed: Pod = { ...pod, status: { ...pod.status, podIP: observation.podIPs[0] ?? pod.status?.podIP } };

@@ -154,6 +154,13 @@ export interface Runtime {
    * it does not wait for containers to finish. Answers what it sees afterwards.
    */
   syncPod(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void): Promise<PodObservation>;
+  /**
+   * Optional: runs the sandbox of a pod the runtime holds nothing of yet, ahead of its first
+   * syncPod, so that it starts while the kubelet half resolves the pod's inputs from the control
+   * plane; of the inputs it needs only resolvConf. A failure is a FailedCreatePodSandBox event, and
+   * syncPod tries again.
+   */
+  startSandbox?(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void): Promise<void>;
   /** What the runtime sees of a pod without acting on it (undefined when it holds nothing of it). */
   observe(uid: string): Promise<PodObservation | undefined>;
   /**
@@ -177,7 +184,7 @@ export interface Runtime {
    * Optional: the Node's spec.podCIDR, once the node IPAM controller has assigned it (CRI's
    * UpdateRuntimeConfig): new pods get their addresses from it.
    */
-  updatePodCIDR?(cidr: string): void;
+  updatePodCIDR?(cidr: string): void | Promise<void>;
   /**
    * Optional: a runtime without real containers (simulated) answers probes itself instead of the
    * kubelet half running them (exec, httpGet, tcpSocket against the pod).
