@@ -35,7 +35,7 @@ import type { Node, Pod, PodTemplateSpec } from "kubernetes-types/core/v1";
 import { podTemplateHash } from "../durable-objects/controllers/deployment.ts";
 import { SERVICE_ACCOUNT_MOUNT_PATH, serviceAccountTokenVolume } from "../lib/k8s/service-account-volume.ts";
 import { freePort, startControlPlane, type ControlPlane } from "../scripts/dev-server.ts";
-import { byComponent, bundleModules, type CpuProfile } from "./cpu-profile.ts";
+import { byComponent, byModule, bundleModules, summarize, type CpuProfile } from "./cpu-profile.ts";
 import { cpuSeconds, expectCreated } from "./hollow-nodes.ts";
 import { HttpTarget, benchVars, envNumber, fixed, formatTable } from "./load.ts";
 
@@ -413,7 +413,13 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
       parts = new Map([...byComponent(profile, modules().moduleOf)].map(([part, ms]) => [part, ms / 1000]));
       const sorted = [...parts].sort((a, b) => b[1] - a[1]);
       const busy = sorted.reduce((sum, [, s]) => sum + s, 0);
+      const share = (ms: number) => `${fixed((100 * ms) / 1000 / busy, 1)}%`;
       console.log(`  ${name}: busy samples by part: ${sorted.map(([part, s]) => `${part} ${fixed((100 * s) / busy, 1)}%`).join("; ")}`);
+      const top = (entries: Iterable<[string, number]>) => [...entries].filter(([n]) => n !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, ms]) => `${n} ${share(ms)}`).join("; ");
+      console.log(`  ${name}: self time by file: ${top(byModule(profile, modules().moduleOf))}`);
+      const { self, inclusive } = summarize(profile, modules().moduleOf);
+      console.log(`  ${name}: self time by function: ${top(self)}`);
+      console.log(`  ${name}: inclusive time in the controller manager: ${top([...inclusive].filter(([n]) => /durable-objects\/controllers|lib\/client/.test(n)))}`);
     }
     const result = {
       phase: name, effectSeconds, quietSeconds, cpuSeconds: cpu,
