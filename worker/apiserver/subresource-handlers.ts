@@ -98,15 +98,17 @@ const HANDLERS: SubresourceHandler[] = [
         const serviceAccount = await store.get(namespace, name);
         const request = await readObject(c);
         const node = nodeName(c.get("user"));
+        let pod: Record<string, any> | undefined;
         if (node) {
           // NodeRestriction: a node asks only for tokens bound to a pod of its own that runs as this account.
           const ref = request?.spec?.boundObjectRef;
-          const pod = ref?.kind === "Pod" && typeof ref.name === "string" ? await podOnNode(c.env, namespace!, ref.name, node) : undefined;
+          pod = ref?.kind === "Pod" && typeof ref.name === "string" ? await podOnNode(c.env, namespace!, ref.name, node) : undefined;
           if (!pod || (pod.spec?.serviceAccountName ?? "default") !== name) {
             throw apiErrors.forbidden(`serviceaccounts "${name}" is forbidden: node requested token not bound to a pod scheduled on the node`);
           }
         }
-        return respond(c, TOKEN_REQUEST, await issueToken(c.env, serviceAccount, request), 201);
+        // The pod just read is the one the token is bound to: it is not read again.
+        return respond(c, TOKEN_REQUEST, await issueToken(c.env, serviceAccount, request, pod), 201);
       },
     },
   },

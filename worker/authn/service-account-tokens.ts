@@ -87,7 +87,7 @@ interface KubernetesClaims {
  * Answers a TokenRequest for a service account: validates it as kube-apiserver does, signs the
  * token and returns the TokenRequest with its status.
  */
-export async function issueToken(env: Env, serviceAccount: Record<string, any>, request: Record<string, any>): Promise<Record<string, any>> {
+export async function issueToken(env: Env, serviceAccount: Record<string, any>, request: Record<string, any>, knownPod?: Record<string, any>): Promise<Record<string, any>> {
   const k = signingKeys(env);
   if (!k) throw apiErrors.serviceUnavailable("service account token issuance is not configured (SERVICE_ACCOUNT_KEY is not set)");
   const { privateKey, publicJwk } = await k;
@@ -103,7 +103,7 @@ export async function issueToken(env: Env, serviceAccount: Record<string, any>, 
   }
   const audiences: string[] = Array.isArray(spec.audiences) && spec.audiences.length ? spec.audiences : apiAudiences(env);
   if (audiences.some((a) => typeof a !== "string" || !a)) causes.push({ reason: "FieldValueInvalid", field: "spec.audiences", message: "Invalid value: audiences must be non-empty strings" });
-  const bound: BoundObject | undefined = spec.boundObjectRef ? await boundObject(env, namespace, spec.boundObjectRef, causes) : undefined;
+  const bound: BoundObject | undefined = spec.boundObjectRef ? await boundObject(env, namespace, spec.boundObjectRef, causes, knownPod) : undefined;
   if (causes.length) throw apiErrors.invalid("authentication.k8s.io", "TokenRequest", name, causes);
 
   const now = Math.floor(Date.now() / 1000);
@@ -123,14 +123,16 @@ export async function issueToken(env: Env, serviceAccount: Record<string, any>, 
   };
 }
 
-async function boundObject(env: Env, namespace: string, ref: Record<string, any>, causes: StatusCause[]): Promise<BoundObject | undefined> {
+/** The object a token is bound to, read from the store unless the caller just read it (`knownPod`, the pod a node's request named). */
+async function boundObject(env: Env, namespace: string, ref: Record<string, any>, causes: StatusCause[], knownPod?: Record<string, any>): Promise<BoundObject | undefined> {
   const kinds: Record<string, string> = { Pod: "pods", Secret: "secrets", Node: "nodes" };
   const resource = kinds[ref.kind];
   if (!resource || (ref.apiVersion && ref.apiVersion !== "v1")) {
     causes.push({ reason: "FieldValueNotSupported", field: "spec.boundObjectRef.kind", message: `Unsupported value: ${JSON.stringify(ref.kind)}: supported values: "Pod", "Secret", "Node"` });
     return undefined;
   }
-  const object = await builtinStore(new ObjectStorage(env), "v1", resource).find(resource === "nodes" ? undefined : namespace, ref.name);
+  const known = resource === "pods" && knownPod?.metadata?.name === ref.name && knownPod?.metadata?.namespace === namespace ? knownPod : undefined;
+  const object = known ?? await builtinStore(new ObjectStorage(env), "v1", resource).find(resource === "nodes" ? undefined : namespace, ref.name);
   if (!object) throw apiErrors.notFound("", resource, ref.name);
   if (ref.uid && ref.uid !== object.metadata?.uid) {
     throw apiErrors.conflict("", `${ref.kind.toLowerCase()}s`, ref.name, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
