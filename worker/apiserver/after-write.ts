@@ -30,7 +30,10 @@ const FORGET: { matches(def: ResourceDefinition, method: string): boolean; forge
   },
   { matches: (def) => def.group === "apiextensions.k8s.io" && def.resource === "customresourcedefinitions", forget: invalidateCustomResources },
   // Tokens bound to what is gone stop working at once here (elsewhere within the token cache's 10 s).
-  { matches: (def, method) => method === "DELETE" && def.group === "" && ["serviceaccounts", "pods", "secrets", "nodes"].includes(def.resource), forget: forgetCheckedTokens },
+  ...(["serviceaccounts", "pods", "secrets", "nodes"] as const).map((resource) => ({
+    matches: (def: ResourceDefinition, method: string) => method === "DELETE" && def.group === "" && def.resource === resource,
+    forget: () => forgetCheckedTokens(resource),
+  })),
 ];
 
 /** Runs after every write request, whether it succeeded or not (a failed write may have changed something first). */

@@ -108,6 +108,18 @@ describe("service account tokens", () => {
     expect(await authenticateServiceAccountToken(env, token, now)).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
     expect(checkedToken(token, now + 5_000)?.user).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
     expect(checkedToken(token, now + 11_000)).toBeUndefined();
+
+    // A pod deleted here forgets the service account tokens (one may have been bound to it), not the nodes' credentials.
+    expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, { metadata: { name: "p" }, spec: { serviceAccountName: name, containers: [{ name: "c", image: "busybox" }] } })).status).toBe(201);
+    expect(await authenticateServiceAccountToken(env, token)).toMatchObject({ name: `system:serviceaccount:${ns}:${name}` });
+    expect(checkedToken(token)).toBeDefined();
+    expect((await api("DELETE", `/api/v1/namespaces/${ns}/pods/p`)).status).toBe(200);
+    expect(checkedToken(token)).toBeUndefined();
+    expect(checkedToken(credential)?.user).toMatchObject(nodeUser);
+    // A node deleted here forgets them all.
+    expect((await api("POST", "/api/v1/nodes", { metadata: { name: `${node}-gone` } })).status).toBe(201);
+    expect((await api("DELETE", `/api/v1/nodes/${node}-gone`)).status).toBe(200);
+    expect(checkedToken(credential)).toBeUndefined();
   });
 
   it("refuses bad TokenRequests with kube's causes", async () => {

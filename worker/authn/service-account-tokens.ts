@@ -170,24 +170,40 @@ export async function issueNodeCredential(env: Env, node: string, request: Recor
   };
 }
 
+type Checked = { user: UserInfo | undefined; until: number; exp: number };
+
 /**
- * Tokens checked in this isolate: a service account token's identity for 10 s (its account and pod
- * are read again after that), a node credential's until it expires — it is a signature and a name
- * only, nothing in the store vouches for it, as for the client certificate a kubelet presents.
- * Oldest first, so the oldest go when the map is full.
+ * Tokens checked in this isolate, oldest first (the oldest go when a map is full): service account
+ * tokens' identities for 10 s (the account and pod are read again after that), and node
+ * credentials until they expire — a credential is a signature and a name, nothing in the store
+ * vouches for it, as for the client certificate a kubelet presents.
  */
-const checked = new Map<string, { user: UserInfo | undefined; until: number; exp: number }>();
+const checked = new Map<string, Checked>();
+const nodeCredentials = new Map<string, Checked>();
 const MAX_CHECKED = 10_000;
 
-/** Forgets checked tokens, after this isolate deleted a service account, pod, secret or node. */
-export function forgetCheckedTokens(): void {
+/**
+ * Forgets checked tokens after this isolate deleted a service account, pod or secret (service
+ * account tokens may be bound to them) or a node (everything).
+ */
+export function forgetCheckedTokens(deleted: "serviceaccounts" | "pods" | "secrets" | "nodes"): void {
   checked.clear();
+  if (deleted === "nodes") nodeCredentials.clear();
 }
 
 /** The identity of a token this isolate checked and may still trust without checking again. */
 export function checkedToken(token: string, now = Date.now()): { user: UserInfo | undefined } | undefined {
-  const hit = checked.get(token);
+  const hit = nodeCredentials.get(token) ?? checked.get(token);
   return hit && hit.until > now && hit.exp > now ? hit : undefined;
+}
+
+function remember(map: Map<string, Checked>, token: string, entry: Checked): void {
+  map.delete(token);
+  for (const oldest of map.keys()) {
+    if (map.size < MAX_CHECKED) break;
+    map.delete(oldest);
+  }
+  map.set(token, entry);
 }
 
 /**
@@ -229,11 +245,6 @@ export async function authenticateServiceAccountToken(env: Env, token: string, n
       };
     }
   }
-  checked.delete(token);
-  for (const oldest of checked.keys()) {
-    if (checked.size < MAX_CHECKED) break;
-    checked.delete(oldest);
-  }
-  checked.set(token, { user, until, exp: (payload.exp ?? 0) * 1000 });
+  remember(until === Infinity ? nodeCredentials : checked, token, { user, until, exp: (payload.exp ?? 0) * 1000 });
   return user;
 }
