@@ -10,7 +10,7 @@ import { byNodeName, byOwnerUid, Informer } from "../../lib/client/informer.ts";
 import { AlarmWakes, type WakeOutcome } from "../../lib/client/alarm-wakes.ts";
 import { LeaderLease } from "../../lib/client/leader-lease.ts";
 import { SqliteCache } from "../../lib/client/sqlite-cache.ts";
-import type { CacheWrite } from "../../lib/client/informer-cache.ts";
+import { objectKey, type CacheWrite } from "../../lib/client/informer-cache.ts";
 import type { Lister } from "../../lib/client/informer.ts";
 import { SqliteQueueStore } from "../../lib/client/sqlite-queue.ts";
 import type { PokeNews, StoreChanges } from "../../lib/client/store-changes.ts";
@@ -54,15 +54,34 @@ export const CONTROLLERS: readonly Controller[] = [replicaSetController, deploym
   pvcProtectionController, pvProtectionController,
   replicationControllerController, disruptionController, stalePodDisruptionController, resourceQuotaController, horizontalPodAutoscalerController(), serviceLoadBalancerController];
 
-/** How long one wake may reconcile before it yields (and sets an alarm for now). */
+/**
+ * How long one wake may work before it yields (and sets an alarm for now): a Durable Object's alarm
+ * gets 30 s of CPU, and a first list of a large cluster takes minutes of it, so a wake lists, resyncs
+ * and reconciles for about this long and the next wake goes on. Wall time bounds CPU time; workerd's
+ * clock moves only at I/O (a page fetched, a write) and timers, so the CPU-only steps (a resync's
+ * walk, a pass of reconciles that write nothing) are bounded by count too.
+ */
 const BATCH_MS = 2_000;
+/** Keys taken from the queues for one pass of reconciles (the next pass first catches up to see their writes). */
+const PASS_KEYS = 1_000;
+/** Cached objects a resync walks between two looks at the clock. */
+const RESYNC_OBJECTS = 5_000;
 /** Keys reconciled at once. */
 const CONCURRENCY = 16;
 /** Informers caught up at once. */
 const CATCH_UP_CONCURRENCY = 4;
 
+/** Lets workerd's clock move (it stands still while the isolate computes), so the next look at it means something. */
+const clockTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 export interface ControllerManagerStatus {
   lastWake?: string;
+  /**
+   * Resources whose list is still under way (a first list, or a relist after its cursor was
+   * compacted, spread over several wakes): nothing is reconciled until every cache is full, as
+   * kube's controllers wait for their caches to sync.
+   */
+  listing?: string[];
   /** Keys reconciled by the last wake, and how many of them failed (they are retried with back-off). */
   reconciled: number;
   failed: number;
@@ -111,8 +130,12 @@ class Runtime {
   /** The informers made for dynamic watches, by resource id: dropped when no controller names their resource. */
   private readonly dynamic = new Set<string>();
   readonly listers: Listers;
-  /** Set once the first catch-up after a (re)start queued every object, as kube's controllers resync on start. */
-  private resynced = false;
+  /**
+   * The resync after a (re)start, as kube's controllers queue every object on start: for each
+   * controller, the key of the last object of its primary resource queued so far (walked in key
+   * order, a page at a time, over as many wakes as it takes); `done` once every controller's is.
+   */
+  private readonly resync = { next: 0, after: undefined as string | undefined, done: false };
 
   readonly settings: ControllerSettings;
   private readonly storage: DurableObjectStorage;
@@ -129,8 +152,11 @@ class Runtime {
   private readonly caughtUpAt = new Map<string, number>();
   private readonly handlerListers: Listers;
 
-  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings, changes: StoreChanges) {
+  private readonly listPageSize: number;
+
+  constructor(storage: DurableObjectStorage, api: Fetcher, identity: string, settings: ControllerSettings, changes: StoreChanges, listPageSize: number) {
     this.settings = settings;
+    this.listPageSize = listPageSize;
     this.storage = storage;
     this.changes = changes;
     this.client = new ApiClient({
@@ -156,6 +182,7 @@ class Runtime {
           list: (...args: Parameters<Lister<T>["list"]>) => this.remember(`${id} list ${JSON.stringify(args)}`, () => lister.list(...args)),
           byIndex: (index, value) => this.remember(`${id} index ${index}=${value}`, () => lister.byIndex(index, value)),
           each: (visit) => lister.each(visit),
+          page: (after, limit) => lister.page(after, limit),
         };
       },
       has: (resource) => this.listers.has(resource),
@@ -183,7 +210,7 @@ class Runtime {
     if (!informer) {
       // A cache of another projection is another cache: switching lists afresh.
       const [project, cacheName] = this.wholeObjectsRead.has(id) ? [slim, `controllers/${id}`] : [metadataOnly, `controllers/${id}#metadata`];
-      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new ManagerCache<KubeObject>(this.storage, cacheName, () => this.remembered.clear()), project, changes: this.changes, indexLabels: true, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
+      informer = new Informer<KubeObject>(this.client.resource<KubeObject>(watch.resource), { cache: new ManagerCache<KubeObject>(this.storage, cacheName, () => this.remembered.clear()), project, changes: this.changes, pageSize: this.listPageSize, indexLabels: true, indexers: { [OWNER_INDEX]: byOwnerUid, [NODE_NAME_INDEX]: byNodeName, [ORPHAN_INDEX]: orphansByNamespace } });
       this.informers.set(id, informer);
     }
     const enqueue = (...objects: KubeObject[]) => {
@@ -205,7 +232,7 @@ class Runtime {
    * none for those they no longer name (a CRD deleted). A dropped informer's cache stays in SQLite
    * with its cursor: a resource served again resumes from it (or relists on 410).
    */
-  private async syncDynamicWatches(): Promise<void> {
+  private async syncDynamicWatches(signal?: AbortSignal): Promise<void> {
     const wanted = new Map<string, { running: Running; watch: Watch }[]>();
     for (const running of this.running) {
       for (const watch of running.controller.dynamicWatches?.(this.listers) ?? []) {
@@ -224,30 +251,34 @@ class Runtime {
       let informer: Informer<KubeObject> | undefined;
       for (const { running, watch } of watches) informer = this.watch(running, watch);
       this.dynamic.add(id);
-      await informer!.catchUp();
+      await informer!.catchUp(signal);
     }
   }
 
   /**
    * Brings every cache up to now (no watch stays open; caches of resources with no commit since
-   * their cursor, by the pokes' news, are skipped); the first time, queues every object each
-   * controller owns.
+   * their cursor, by the pokes' news, are skipped). Once `signal` says the wake's time is up, each
+   * catch-up stops after its next batch of events or list page (a small one still gets to now).
+   * Answers the resources not caught up: those still listing, and those `signal` cut short. While
+   * any is, nothing may be reconciled: a list under way lacks objects, and a cache behind this
+   * wake's own writes could have a key's work done twice.
    */
-  async catchUp(): Promise<void> {
-    const due = [...this.informers].filter(([id]) => {
+  async catchUp(signal?: AbortSignal): Promise<{ behind: string[]; listing: string[] }> {
+    const due = [...this.informers].filter(([id, informer]) => {
       const every = this.catchUpEvery.get(id);
-      return every === undefined || Date.now() - (this.caughtUpAt.get(id) ?? -Infinity) >= every;
+      return every === undefined || informer.listing || Date.now() - (this.caughtUpAt.get(id) ?? -Infinity) >= every;
     });
     // A few side by side: on a busy isolate each catch-up is mostly waiting for its answer, and a
     // few relists' pages at once still fit in memory.
     let next = 0;
     const failures: unknown[] = [];
+    const behind = new Set<string>();
     const worker = async () => {
       while (next < due.length) {
         const [id, informer] = due[next++]!;
         try {
-          await informer.catchUp();
-          if (this.catchUpEvery.has(id)) this.caughtUpAt.set(id, Date.now());
+          if (!(await informer.catchUp(signal))) behind.add(id);
+          else if (this.catchUpEvery.has(id)) this.caughtUpAt.set(id, Date.now());
         } catch (e) {
           // A custom resource stops being served before its CRD's deletion reaches the cache: that
           // informer's failure leaves the others to catch up, and the next sync drops it.
@@ -258,17 +289,41 @@ class Runtime {
     };
     await Promise.all(Array.from({ length: Math.min(CATCH_UP_CONCURRENCY, due.length) }, worker));
     if (failures.length) throw failures[0];
-    await this.syncDynamicWatches();
+    // Dynamic watches are named from full caches (the CRDs'); a new one's list then counts as listing.
+    if (!behind.size) await this.syncDynamicWatches(signal);
     this.remembered.clear();
-    if (this.resynced) return;
-    for (const { controller, queue } of this.running) {
+    const listing = [...this.informers].filter(([, informer]) => informer.listing).map(([id]) => id);
+    return { behind: [...new Set([...behind, ...listing])], listing };
+  }
+
+  /**
+   * Queues every object each controller owns, a page of its primary resource at a time, until
+   * `deadline`; answers whether it is done. The first wake after a (re)start does it (after the
+   * caches are full), and a wake that runs out of time leaves the rest to the next.
+   */
+  async resyncUntil(deadline: number): Promise<boolean> {
+    const r = this.resync;
+    let walked = 0;
+    while (!r.done) {
+      const { controller, queue } = this.running[r.next]!;
       const primary = controller.watches[0]!;
       // A page at a time: 150,000 pods parsed at once would not fit in the object's 128 MB.
-      this.listers.of(primary.resource).each((object) => {
-        for (const key of primary.keysFor(object, this.listers)) queue.add(key);
-      });
+      const page = this.listers.of(primary.resource).page(r.after, 500);
+      for (const object of page) for (const key of primary.keysFor(object, this.listers)) queue.add(key);
+      walked += page.length;
+      if (page.length) r.after = objectKey(page.at(-1)!);
+      else {
+        r.after = undefined;
+        r.next++;
+        r.done = r.next === this.running.length;
+      }
+      if (walked >= RESYNC_OBJECTS) {
+        walked = 0;
+        await clockTick();
+        if (Date.now() >= deadline) return r.done;
+      }
     }
-    this.resynced = true;
+    return true;
   }
 
   /** The next catch-up looks at every resource, those caught up at most every so often too (tests that force a wake). */
@@ -282,11 +337,21 @@ class Runtime {
     return due.length ? Math.min(...due) : undefined;
   }
 
-  /** Reconciles every key due now, once each; answers how many and how many failed. */
+  /**
+   * Reconciles the keys due now, once each, up to PASS_KEYS of them taken from the queues in turn
+   * (so no controller's backlog holds up the others'); answers how many it took (status counts how
+   * many and how many failed).
+   */
   async reconcileDue(status: ControllerManagerStatus): Promise<number> {
     const work: { running: Running; key: string }[] = [];
-    for (const running of this.running) {
-      for (let key = running.queue.get(); key !== undefined; key = running.queue.get()) work.push({ running, key });
+    const open = new Set(this.running);
+    while (open.size && work.length < PASS_KEYS) {
+      for (const running of open) {
+        const key = running.queue.get();
+        if (key === undefined) open.delete(running);
+        else work.push({ running, key });
+        if (work.length >= PASS_KEYS) break;
+      }
     }
     let next = 0;
     const worker = async () => {
@@ -317,6 +382,8 @@ export class KubeControllerManager extends DurableObject<Env> {
   private runtime: Runtime | undefined;
   private lastStatus: ControllerManagerStatus = { reconciled: 0, failed: 0 };
   private readonly wakes = new AlarmWakes(this.ctx.storage, () => this.wake());
+  /** How long a wake works before it yields, and the informers' list page size (tests make both small). */
+  private readonly budget = { wakeMs: BATCH_MS, listPageSize: 500 };
 
   /** The store's fire-and-forget call after something the controllers watch changed, with what changed. */
   poke(news?: PokeNews): Promise<void> {
@@ -336,21 +403,39 @@ export class KubeControllerManager extends DurableObject<Env> {
   private async wake(): Promise<WakeOutcome> {
     const status: ControllerManagerStatus = { reconciled: 0, failed: 0 };
     try {
-      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`, controllerSettings(this.env), this.wakes.changes);
+      this.runtime ??= new Runtime(this.ctx.storage, this.env.KUBE_CONTROLLER_MANAGER_API, `kube-controller-manager-${this.ctx.id.toString().slice(0, 16)}`, controllerSettings(this.env), this.wakes.changes, this.budget.listPageSize);
       const runtime = this.runtime;
       await runtime.lease.tryAcquireOrRenew();
       if (!runtime.lease.isLeader) return { retryAt: Date.now() + 15_000 };
-      const started = Date.now();
+      const { wakeMs } = this.budget;
+      const deadline = Date.now() + wakeMs;
+      const timeUp = new AbortController();
+      const timer = setTimeout(() => timeUp.abort(), wakeMs);
+      if (wakeMs <= 0) timeUp.abort();
       let more = false;
-      // Each pass sees the previous pass's writes before it reconciles again (a ReplicaSet created,
-      // then its pods, then the statuses), so no key is reconciled twice against the same cache.
-      for (;;) {
-        await runtime.catchUp();
-        if ((await runtime.reconcileDue(status)) === 0) break;
-        if (Date.now() - started > BATCH_MS) {
-          more = true;
-          break;
+      try {
+        // Each pass sees the previous pass's writes before it reconciles again (a ReplicaSet created,
+        // then its pods, then the statuses), so no key is reconciled twice against the same cache.
+        for (;;) {
+          const { behind, listing } = await runtime.catchUp(timeUp.signal);
+          if (behind.length) {
+            if (listing.length) status.listing = listing;
+            more = true;
+            break;
+          }
+          if (!(await runtime.resyncUntil(deadline))) {
+            more = true;
+            break;
+          }
+          if ((await runtime.reconcileDue(status)) === 0) break;
+          await clockTick();
+          if (Date.now() >= deadline) {
+            more = true;
+            break;
+          }
         }
+      } finally {
+        clearTimeout(timer);
       }
       status.lastWake = kubeTime();
       return { more, nextDueAt: runtime.nextDueAt() };

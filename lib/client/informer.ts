@@ -40,6 +40,8 @@ export interface Lister<T> {
   byIndex(index: string, value: string): T[];
   /** Visits every object in the cache, a page at a time: no caller holds the whole set at once. */
   each(visit: (object: T) => void): void;
+  /** Up to `limit` objects in key order after the key `after` (from the first when undefined): a walk that may stop and go on later. */
+  page(after: string | undefined, limit: number): T[];
 }
 
 /** Objects read or written at a time when a relist or a walk goes over a whole cache. */
@@ -118,6 +120,7 @@ export class Informer<T extends KubeObject> {
       each: (visit) => {
         for (let page = cache.page(undefined, PAGE); page.length; page = cache.page(objectKey(page.at(-1)!), PAGE)) page.forEach(visit);
       },
+      page: (after, limit) => cache.page(after, limit),
     };
   }
 
@@ -147,27 +150,36 @@ export class Informer<T extends KubeObject> {
    * Brings the cache up to now and returns, leaving no watch open: a list the first time (or after
    * the cursor was compacted away), else a watch from the cursor until the server's bookmark says
    * the replay is delivered; nothing at all when `changes` says nothing was committed since.
-   * `signal` stops it early with what it got so far kept: a watch's events up to then, a list's
-   * pages up to the one in hand (the next catch-up goes on from the next page: `listing` says so).
+   * `signal` stops it early, between batches of events or list pages, with what it got so far kept
+   * (the next catch-up goes on from there; `listing` says whether a list is under way). Answers
+   * whether it got to now.
    */
-  async catchUp(signal?: AbortSignal): Promise<void> {
+  async catchUp(signal?: AbortSignal): Promise<boolean> {
     const changes = this.options.changes;
     const names = this.resource.names;
-    if (!this.listing && changes?.upToDate(names, this.resourceVersion, this.writesSeen) && Date.now() - this.caughtUpAt < TRUST_POKES_MS) return;
+    if (!this.listing && changes?.upToDate(names, this.resourceVersion, this.writesSeen) && Date.now() - this.caughtUpAt < TRUST_POKES_MS) return true;
     const writes = changes?.writesTo(names);
-    await this.catchUpNow(signal);
-    if (signal?.aborted) return;
+    if (!(await this.catchUpNow(signal))) return false;
     this.writesSeen = writes;
     this.caughtUpAt = Date.now();
+    return true;
   }
 
-  private async catchUpNow(signal?: AbortSignal): Promise<void> {
-    if (this.listing) return this.relist(signal);
+  /** Whether it got to now (false: `signal` stopped it first). */
+  private async catchUpNow(signal?: AbortSignal): Promise<boolean> {
+    if (this.listing) {
+      await this.relist(signal);
+      return !this.listing;
+    }
     let failures = 0;
     for (;;) {
       const outcome = await this.watchOnce(signal, true);
-      if (outcome === "caught-up" || signal?.aborted) return;
-      if (outcome === "expired") return this.relist(signal);
+      if (outcome === "caught-up") return true;
+      if (outcome === "expired") {
+        await this.relist(signal);
+        return !this.listing;
+      }
+      if (signal?.aborted) return false;
       // The stream ended before the bookmark (a dropped connection): resume from the cursor.
       if (outcome === "ended-empty") await this.backOff(failures++, signal);
       else failures = 0;
@@ -227,10 +239,12 @@ export class Informer<T extends KubeObject> {
       this.notify(handed);
     };
     try {
+      // A catch-up stops only between batches (at least one gets through, however slow the answer):
+      // a stop that cut every catch-up short before its first batch would never get anywhere.
       const events = this.resource.watch(namespace, {
         resourceVersion: this.cache.resourceVersion(), allowWatchBookmarks: true, labelSelector, fieldSelector,
         timeoutSeconds: untilBookmark ? undefined : this.options.watchTimeoutSeconds ?? 300,
-      }, signal);
+      }, untilBookmark ? undefined : signal);
       for await (const event of events) {
         delivered = true;
         const resourceVersion = event.object.metadata?.resourceVersion;
@@ -251,7 +265,11 @@ export class Informer<T extends KubeObject> {
           batch.set(key, object);
           changes.push(old ? { type: "update", old, object } : { type: "add", object });
         }
-        if (!untilBookmark || changes.length >= PAGE) flush();
+        if (!untilBookmark) flush();
+        else if (changes.length >= PAGE) {
+          flush();
+          if (signal?.aborted) return "ended";
+        }
       }
     } catch (e) {
       // What arrived before the stream broke (or was stopped) is as true as ever.
