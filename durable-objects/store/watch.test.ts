@@ -1,7 +1,8 @@
 // Watch streams over the store's hibernatable WebSocket: etcd's create/cancel/progress protocol,
 // history replay without gaps or duplicates, and resumption across restarts.
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { StoreShard } from "./index.ts";
 import { b, freshStore, ok, openWatchStream, text } from "./testing.ts";
 
 type Stream = Awaited<ReturnType<typeof openWatchStream>>;
@@ -149,6 +150,27 @@ describe("watch", () => {
     expect(shown(await watch.next())).toEqual(["PUT bin/a=2@3 v2<1"]);
     expect(shown(await watch.next())).toEqual(["DELETE bin/a=@4 v0<2"]);
     watch.close();
+  });
+
+  it("sends a binary watcher the commits of one commit group in one frame, a JSON watcher one response per revision", async () => {
+    const store = freshStore();
+    const binary = await openWatchStream(store, { binary: true });
+    const json = await openWatchStream(store);
+    for (const watch of [binary, json]) {
+      watch.send({ create_request: { key: btoa("grp/"), range_end: btoa("grp0"), watch_id: 1 } });
+      expect((await watch.next()).result.created).toBe(true);
+    }
+    // Called in one turn: the first write commits at once, the two after it wait and share the next commit.
+    await runInDurableObject(store, (shard: StoreShard) => Promise.all(["a", "b", "c"].map((k) => shard.put({ key: b(`grp/${k}`), value: b(k) }))));
+    const shown = (m: any) => [m.frame.revision, ...m.frame.events.map((e: any) => `${text(e.kv.key)}@${e.kv.mod_revision}`)];
+    expect(shown(await binary.next())).toEqual([2, "grp/a@2"]);
+    expect(shown(await binary.next())).toEqual([4, "grp/b@3", "grp/c@4"]);
+    expect(await collect(json, 3)).toEqual(["PUT grp/a@2", "PUT grp/b@3", "PUT grp/c@4"]);
+    // What is asked after the writes is answered after their events.
+    binary.send({ progress_request: {} });
+    expect((await binary.next()).result.header.revision).toBe("4");
+    binary.close();
+    json.close();
   });
 
   it("across a store restart, a client resuming from its last revision misses nothing and sees nothing twice", async () => {

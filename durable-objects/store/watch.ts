@@ -75,6 +75,8 @@ class EncodedEvents {
 
 export class WatchHub {
   private readonly streams = new Map<WebSocket, WatchStream>();
+  /** Binary watchers' events of this turn not yet sent, by stream and watch id (see pend). */
+  private readonly pending = new Map<WebSocket, Map<number, { revision: number; events: Uint8Array[]; bytes: number }>>();
   /** Each watcher's needles as a filter, made when first used (watchers come back from attachments as plain data). */
   private readonly filters = new WeakMap<Watcher, StoredTextFilter>();
 
@@ -120,6 +122,7 @@ export class WatchHub {
   }
 
   onMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    this.sendPending();
     const stream = this.streams.get(ws);
     if (!stream) return;
     let request;
@@ -138,6 +141,7 @@ export class WatchHub {
 
   onClose(ws: WebSocket): void {
     this.streams.delete(ws);
+    this.pending.delete(ws);
   }
 
   private create(ws: WebSocket, stream: WatchStream, req: WatchCreateRequest): void {
@@ -212,7 +216,12 @@ export class WatchHub {
     this.send(ws, this.response(this.mvcc.revision, id, `,"canceled":true`));
   }
 
-  /** Sends a committed write's events to every watcher they concern, one response per watcher. */
+  /**
+   * Sends a committed write's events to every watcher they concern: one response per watcher on
+   * a JSON stream (etcd's clients see one per revision, as from etcd); on a binary stream, one
+   * frame per watcher for all the commits of this turn (a commit group's writes), sent before
+   * anything else can happen on the stream.
+   */
   publish(commit: Commit): void {
     if (commit.events.length === 0 || this.streams.size === 0) return;
     const encoded = new EncodedEvents(commit.events);
@@ -224,11 +233,42 @@ export class WatchHub {
         commit.events.forEach((event, i) => {
           if (this.wants(watcher, event, texts)) (wanted ??= []).push(i);
         });
-        if (wanted) {
-          stream.busy.add(watcher.id);
-          this.sendEvents(ws, stream, watcher, commit.revision, encoded, wanted);
-        }
+        if (!wanted) continue;
+        stream.busy.add(watcher.id);
+        if (stream.binary) this.pend(ws, watcher, commit.revision, wanted.map((i) => encoded.binary(i, watcher.prevKv)));
+        else this.sendEvents(ws, stream, watcher, commit.revision, encoded, wanted);
       }
+    }
+  }
+
+  /** Holds a binary watcher's events until the end of this turn, so the turn's commits share one frame. */
+  private pend(ws: WebSocket, watcher: Watcher, revision: number, events: Uint8Array[]): void {
+    let held = this.pending.get(ws)?.get(watcher.id);
+    if (!held) {
+      if (!this.pending.size) queueMicrotask(() => this.sendPending());
+      let byWatcher = this.pending.get(ws);
+      if (!byWatcher) this.pending.set(ws, (byWatcher = new Map()));
+      byWatcher.set(watcher.id, (held = { revision, events: [], bytes: 0 }));
+    }
+    held.revision = revision;
+    for (const e of events) {
+      held.events.push(e);
+      held.bytes += e.length;
+    }
+    // A frame stays under WebSocket message limits, as replay batches do.
+    if (held.bytes >= REPLAY_BATCH_BYTES) {
+      this.send(ws, encodeWatchFrame(held.revision, watcher.id, held.events));
+      this.pending.get(ws)!.delete(watcher.id);
+    }
+  }
+
+  /** Sends what pend() holds. Runs at the end of the turn that published, and before any other message of a stream. */
+  sendPending(): void {
+    if (!this.pending.size) return;
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [ws, byWatcher] of pending) {
+      for (const [id, held] of byWatcher) this.send(ws, encodeWatchFrame(held.revision, id, held.events));
     }
   }
 
@@ -240,6 +280,7 @@ export class WatchHub {
 
   /** Tells idle watchers that asked for progress notifications how far the store has come. */
   notifyProgress(): void {
+    this.sendPending();
     for (const [ws, stream] of this.streams) {
       for (const watcher of stream.watchers) {
         if (watcher.progressNotify && !stream.busy.has(watcher.id)) this.send(ws, this.response(this.mvcc.revision, watcher.id, ""));
