@@ -9,7 +9,9 @@ import { encodeWatchEvent, PROTOBUF_WATCH_MEDIA_TYPE } from "../protobuf/encode.
 import type { ListQuery, RegistryStore } from "../registry/store.ts";
 import type { KubeObject } from "../registry/types.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
-import { StoredTextFilter } from "../storage/stored-text-filter.ts";
+import type { StorageEvent } from "../storage/object-storage.ts";
+import { RecentValues } from "../storage/recent-values.ts";
+import { isPlainJson, StoredTextFilter } from "../storage/stored-text-filter.ts";
 
 export interface WatchOptions extends ListQuery {
   allowWatchBookmarks?: boolean;
@@ -63,6 +65,32 @@ function storedTextFilter(store: RegistryStore, selection: ReturnType<RegistrySt
   return needles.length ? new StoredTextFilter(needles) : undefined;
 }
 
+/** Per framing, the bytes sent for each kind of event lately (worker/storage/recent-values.ts); only for objects as stored, no rendering. */
+type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
+const recentLines = new WeakMap<WatchFraming, Record<ChangeType, RecentValues<Uint8Array>>>();
+
+function linesOf(framing: WatchFraming): Record<ChangeType, RecentValues<Uint8Array>> {
+  let lines = recentLines.get(framing);
+  if (!lines) {
+    const cache = () => new RecentValues<Uint8Array>();
+    recentLines.set(framing, (lines = { ADDED: cache(), MODIFIED: cache(), DELETED: cache() }));
+  }
+  return lines;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!.slice();
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 /** Default server-side watch timeout, like kube-apiserver's --min-request-timeout (1800 s). */
 const DEFAULT_TIMEOUT_SECONDS = 1800;
 
@@ -70,8 +98,9 @@ export async function watchResponse(
   store: RegistryStore,
   namespace: string | undefined,
   options: WatchOptions,
-  { render = (o) => o, framing = jsonLines }: WatchFormat = {},
+  { render: customRender, framing = jsonLines }: WatchFormat = {},
 ): Promise<Response> {
+  const render = customRender ?? ((o: KubeObject) => o);
   const selection = store.selection(options);
   const initial = options.sendInitialEvents || !options.resourceVersion || options.resourceVersion === "0";
   // Read the starting point before answering, so bad input is a plain error response.
@@ -93,37 +122,65 @@ export async function watchResponse(
   // With no selector, every object is in the selection: an update's old value tells nothing.
   const selective = selection.labels.length > 0 || selection.fields.length > 0;
 
+  // Objects of a store without conversion are only read here, so objects and lines other watch
+  // streams of the isolate made from the same stored bytes serve this one too.
+  const shared = !store.def.conversion;
+  const lines = shared && !customRender ? linesOf(framing) : undefined;
+
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const emit = (type: EventType, object: unknown) =>
-        controller.enqueue(framing.frame(type, (type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type)) as Record<string, unknown>));
+      const frame = (type: EventType, object: unknown) =>
+        framing.frame(type, (type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type)) as Record<string, unknown>);
+      const emit = (type: EventType, object: unknown) => controller.enqueue(frame(type, object));
       const bookmark = (rv: number, annotations?: Record<string, string>) =>
         emit("BOOKMARK", { kind: store.def.kind, apiVersion: store.apiVersion, metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) } });
+      /** The bytes a client is sent for `event`, if it is to hear of it. */
+      const eventBytes = async (event: StorageEvent): Promise<Uint8Array | undefined> => {
+        // A delete at exactly the compaction revision has no earlier value left: the watcher
+        // cannot be told what left, so it must relist, as kube's watch cache says.
+        if (event.type === "DELETE" && !event.hadPrev) throw apiErrors.expired("The resourceVersion for the provided watch is too old.");
+        // Each value is opened at most once, and only if a selector or a miss of the lines needs it.
+        const opened: { object?: Promise<KubeObject | undefined>; prev?: Promise<KubeObject | undefined> } = {};
+        const open = (which: "object" | "prev") => (opened[which] ??= event[which](shared).then((o) => store.decode(o as KubeObject | undefined)));
+        // An update whose earlier value was compacted may have been in the selection.
+        const prevUnknown = event.type === "PUT" && !event.created && !event.hadPrev;
+        const wasIn = prevUnknown || (selective ? store.matches(selection, await open("prev")) : event.hadPrev);
+        const isIn = event.type === "PUT" && (!selective || store.matches(selection, await open("object")));
+        let type: ChangeType;
+        let value: "object" | "prev";
+        if (event.type === "DELETE") [type, value] = ["DELETED", "prev"];
+        else if (isIn) [type, value] = [wasIn && !event.created ? "MODIFIED" : "ADDED", "object"];
+        else [type, value] = ["DELETED", "object"];
+        if (!wasIn && !isIn) return undefined;
+        const bytes = value === "object" ? event.value : event.prevValue;
+        const made = bytes && isPlainJson(bytes) ? lines?.[type].get(event.key, event.revision, bytes) : undefined;
+        if (made) return made;
+        const object = (await open(value))!;
+        const stamped = { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
+        const out = frame(type, stamped);
+        return bytes && isPlainJson(bytes) && lines ? lines[type].set(event.key, event.revision, bytes, out) : out;
+      };
       try {
         for (const item of initialItems) emit("ADDED", item);
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
-          for await (const event of store.storage.watch(prefix, revision, abort.signal, !!options.allowWatchBookmarks, filter, selective)) {
-            revision = event.revision;
-            if (event.type === "PROGRESS") {
-              if (options.allowWatchBookmarks) bookmark(event.revision);
+          for await (const item of store.storage.watch(prefix, revision, abort.signal, { progressNotify: !!options.allowWatchBookmarks, filter })) {
+            if (item.type === "PROGRESS") {
+              revision = item.revision;
+              if (options.allowWatchBookmarks) bookmark(item.revision);
               continue;
             }
-            const stamp = (object: KubeObject | undefined) =>
-              object && { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
-            event.prev = store.decode(event.prev);
-            event.object = store.decode(event.object);
-            // A delete at exactly the compaction revision has no earlier value left: the watcher
-            // cannot be told what left, so it must relist, as kube's watch cache says.
-            if (event.type === "DELETE" && !event.prev) throw apiErrors.expired("The resourceVersion for the provided watch is too old.");
-            // An update whose earlier value was compacted may have been in the selection.
-            const prevUnknown = event.type === "PUT" && !event.created && !event.hadPrev;
-            const wasIn = prevUnknown || (selective ? store.matches(selection, event.prev) : event.hadPrev);
-            const isIn = event.type === "PUT" && store.matches(selection, event.object);
-            if (event.type === "DELETE") {
-              if (wasIn) emit("DELETED", stamp(event.prev));
-            } else if (isIn) emit(wasIn && !event.created ? "MODIFIED" : "ADDED", stamp(event.object));
-            else if (wasIn) emit("DELETED", stamp(event.object));
+            // The events of one store response go out as one chunk.
+            const chunks: Uint8Array[] = [];
+            try {
+              for (const event of item.events) {
+                const bytes = await eventBytes(event);
+                revision = event.revision;
+                if (bytes) chunks.push(bytes);
+              }
+            } finally {
+              if (chunks.length) controller.enqueue(concat(chunks));
+            }
           }
         }
       } catch (e) {

@@ -11,7 +11,8 @@ import { shardForKey, shardMapOf, type ShardMap } from "../../lib/shards.ts";
 import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import { valueTransformer, type ValueTransformer } from "./encryption.ts";
 import { prefixOfQualifiedResource } from "./keys.ts";
-import type { StoredTextFilter } from "./stored-text-filter.ts";
+import { RecentValues } from "./recent-values.ts";
+import { isPlainJson, type StoredTextFilter } from "./stored-text-filter.ts";
 import { storeShardId } from "./store-ids.ts";
 
 /** How many keys a rewrite reads from the store at a time. */
@@ -25,17 +26,31 @@ export interface StoredObject {
 
 export type WriteOutcome = { ok: true; revision: number } | { ok: false; current?: StoredObject };
 
+/** A committed change under a watched prefix; its values are opened (decrypted, parsed) only when asked for. */
 export interface StorageEvent {
   type: "PUT" | "DELETE";
   key: string;
   revision: number;
-  object?: Record<string, any>;
-  /** The value before, when the store still had it (and, for a PUT, the watcher asked for it parsed). */
-  prev?: Record<string, any>;
-  /** Whether the store still had the value before (a PUT's is left unparsed when not asked for). */
+  /** Whether the store still had the value before. */
   hadPrev: boolean;
   created: boolean;
+  /** The value written (a PUT's) and the value before (when the store still had it), as stored: sealed when encrypted at rest. */
+  value?: Uint8Array;
+  prevValue?: Uint8Array;
+  /**
+   * The object written, and the one before. `shared`: the caller only reads it, so an object
+   * another watch stream of this isolate opened from the same bytes may be answered (never for
+   * values sealed at rest).
+   */
+  object(shared?: boolean): Promise<Record<string, any> | undefined>;
+  prev(shared?: boolean): Promise<Record<string, any> | undefined>;
 }
+
+/** What a storage watch yields: the events of one store response, in order, or a progress notice. */
+export type StorageWatchItem = { type: "EVENTS"; events: StorageEvent[] } | { type: "PROGRESS"; revision: number };
+
+/** Objects opened from watched values, shared by the isolate's watch streams (worker/storage/recent-values.ts). */
+const openedValues = new RecentValues<Record<string, any>>();
 
 export class ObjectStorage {
   private readonly shards: ShardMap;
@@ -142,14 +157,13 @@ export class ObjectStorage {
   }
 
   /**
-   * Events under `prefix` after `afterRevision`, as they commit. Ends when the store drops the
-   * stream (restart) or `signal` aborts; throws an Expired ApiError when the revision is compacted.
-   * `filter` says from a value's stored text whether the watcher could want it: the store does not
-   * send an event whose old and new values both say no (events whose old value it no longer has are
-   * always sent). Without `prevOfPuts`, an update's old value is not parsed (a watcher with no
-   * selector needs only to know whether there was one).
+   * Events under `prefix` after `afterRevision`, as they commit, a store response at a time. Ends
+   * when the store drops the stream (restart) or `signal` aborts; throws an Expired ApiError when
+   * the revision is compacted. `filter` says from a value's stored text whether the watcher could
+   * want it: the store does not send an event whose old and new values both say no (events whose
+   * old value it no longer has are always sent).
    */
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, progressNotify = false, filter?: StoredTextFilter, prevOfPuts = true): AsyncGenerator<StorageEvent | { type: "PROGRESS"; revision: number }> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, { progressNotify = false, filter }: { progressNotify?: boolean; filter?: StoredTextFilter } = {}): AsyncGenerator<StorageWatchItem> {
     const upgrade = await this.stub(prefix).fetch("https://store/watch?events=binary", { headers: { Upgrade: "websocket" } });
     const ws = upgrade.webSocket;
     if (!ws) throw apiErrors.serviceUnavailable("the store refused the watch stream");
@@ -174,7 +188,7 @@ export class ObjectStorage {
         while (queue.length) {
           const frame = queue.shift()!;
           if (typeof frame !== "string") {
-            for (const event of decodeWatchFrame(frame).events) yield await this.openEvent(event, prevOfPuts);
+            yield { type: "EVENTS", events: decodeWatchFrame(frame).events.map((event) => this.watchEvent(event)) };
             continue;
           }
           const message = JSON.parse(frame);
@@ -197,15 +211,23 @@ export class ObjectStorage {
     }
   }
 
-  /** A watch event from the store, its values opened. */
-  private async openEvent(e: Event, prevOfPuts: boolean): Promise<StorageEvent> {
+  /** A watch event from the store, its values opened when first asked for. */
+  private watchEvent(e: Event): StorageEvent {
     const key = fromUtf8(e.kv.key);
-    const revision = e.kv.mod_revision;
-    const prevValue = e.prev_kv?.value.length ? e.prev_kv.value : undefined;
-    const hadPrev = !!prevValue;
-    const prev = prevValue && (e.type === "DELETE" || prevOfPuts) ? await this.parse(key, prevValue) : undefined;
-    if (e.type === "DELETE") return { type: "DELETE", key, revision, prev, hadPrev, created: false };
-    return { type: "PUT", key, revision, object: await this.parse(key, e.kv.value), prev, hadPrev, created: e.kv.version === 1 };
+    const prev = e.prev_kv?.value.length ? e.prev_kv : undefined;
+    const open = (kv: KeyValue | undefined, shared = false): Promise<Record<string, any> | undefined> => {
+      if (!kv) return Promise.resolve(undefined);
+      if (!shared || !isPlainJson(kv.value)) return this.parse(key, kv.value);
+      const opened = openedValues.get(key, kv.mod_revision, kv.value);
+      return opened ? Promise.resolve(opened) : this.parse(key, kv.value).then((object) => openedValues.set(key, kv.mod_revision, kv.value, object));
+    };
+    const put = e.type === "PUT";
+    return {
+      type: e.type, key, revision: e.kv.mod_revision, hadPrev: !!prev, created: put && e.kv.version === 1,
+      ...(put ? { value: e.kv.value } : {}), ...(prev ? { prevValue: prev.value } : {}),
+      object: (shared) => open(put ? e.kv : undefined, shared),
+      prev: (shared) => open(prev, shared),
+    };
   }
 
   /**
