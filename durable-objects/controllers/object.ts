@@ -136,6 +136,13 @@ class Runtime {
    * order, a page at a time, over as many wakes as it takes); `done` once every controller's is.
    */
   private readonly resync = { next: 0, after: undefined as string | undefined, done: false };
+  /**
+   * Resources whose caches had been listed before this (re)start. A cache listed since handed every
+   * object to the handlers as an add, which queued each key every controller derives from it (pages
+   * listed before a restart in the middle were queued then, and queues survive restarts), so the
+   * resync walks only these.
+   */
+  private readonly listedBefore: Set<string>;
 
   readonly settings: ControllerSettings;
   private readonly storage: DurableObjectStorage;
@@ -201,6 +208,7 @@ class Runtime {
       this.running.push(running);
       for (const watch of controller.watches) this.watch(running, watch);
     }
+    this.listedBefore = new Set([...this.informers].filter(([, informer]) => informer.hasSynced).map(([id]) => id));
   }
 
   /** Feeds a watch's keys to a controller's queue, from the resource's one informer (made on first use). */
@@ -308,8 +316,10 @@ class Runtime {
       const { controller, queue } = this.running[r.next]!;
       const primary = controller.watches[0]!;
       // A page at a time: 150,000 pods parsed at once would not fit in the object's 128 MB.
-      const page = this.listers.of(primary.resource).page(r.after, 500);
-      for (const object of page) for (const key of primary.keysFor(object, this.listers)) queue.add(key);
+      const page = this.listedBefore.has(resourceId(primary.resource)) ? this.listers.of(primary.resource).page(r.after, 500) : [];
+      // Through the remembering listers (a page's pods mostly share their owners and nodes), forgotten after each page.
+      for (const object of page) for (const key of primary.keysFor(object, this.handlerListers)) queue.add(key);
+      this.remembered.clear();
       walked += page.length;
       if (page.length) r.after = objectKey(page.at(-1)!);
       else {
