@@ -402,6 +402,11 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
       effectSeconds = (performance.now() - started) / 1000;
       await quiet(group, deadline);
       quietSeconds = (performance.now() - started) / 1000 - 3;
+    } catch (e) {
+      // The sampler's request in flight fails when the control plane is stopped: without this its
+      // rejection, unhandled, ended the run as "socket hang up" and hid why the phase failed.
+      await stop().catch(() => undefined);
+      throw e;
     } finally {
       clearInterval(progress);
     }
