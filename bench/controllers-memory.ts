@@ -405,7 +405,7 @@ async function phase(name: string, plane: ControlPlane, inspectorPort: number, a
     } catch (e) {
       // The sampler's request in flight fails when the control plane is stopped: without this its
       // rejection, unhandled, ended the run as "socket hang up" and hid why the phase failed.
-      await stop().catch(() => undefined);
+      await Promise.race([stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
       throw e;
     } finally {
       clearInterval(progress);
