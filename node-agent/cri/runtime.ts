@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Container, Pod } from "kubernetes-types/core/v1";
-import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, PodUsage, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession } from "../runtime/runtime.ts";
+import type { ContainerLog, ContainerObservation, PodInputs, PodObservation, PodUsage, Runtime, RuntimeEvent, RuntimeHealth, RuntimeInfo, RuntimePodRef, StreamSession, SyncOptions } from "../runtime/runtime.ts";
 import { execInTask } from "./exec-session.ts";
 import { streamSession } from "./stream-session.ts";
 import { writePodNetwork, type PodNetwork } from "../cni/config.ts";
@@ -119,16 +119,17 @@ export class CriRuntime implements Runtime {
     return { runtimeReady: true, networkReady: true };
   }
 
-  syncPod(pod: Pod, inputs: PodInputs, emit: Emit): Promise<PodObservation> {
+  syncPod(pod: Pod, inputs: PodInputs, emit: Emit, options: SyncOptions = {}): Promise<PodObservation> {
     const uid = pod.metadata?.uid ?? "";
-    return this.serialized(uid, () => this.syncPodNow(pod, inputs, emit));
+    return this.serialized(uid, () => this.syncPodNow(pod, inputs, emit, options));
   }
 
-  startSandbox(pod: Pod, inputs: PodInputs, emit: Emit): Promise<void> {
+  startSandbox(pod: Pod, inputs: PodInputs, emit: Emit): Promise<boolean> {
     const uid = pod.metadata?.uid ?? "";
     return this.serialized(uid, async () => {
       const snapshot = await this.snapshot(uid);
-      if (!snapshot.ready && !podIsDone(pod, snapshot)) await this.createSandbox(pod, inputs, snapshot, emit);
+      if (snapshot.ready) return true;
+      return !podIsDone(pod, snapshot) && (await this.createSandbox(pod, inputs, snapshot, emit));
     });
   }
 
@@ -292,11 +293,11 @@ export class CriRuntime implements Runtime {
 
   // --- One sync step --------------------------------------------------------------------------
 
-  private async syncPodNow(pod: Pod, inputs: PodInputs, emit: Emit): Promise<PodObservation> {
+  private async syncPodNow(pod: Pod, inputs: PodInputs, emit: Emit, options: SyncOptions): Promise<PodObservation> {
     const uid = pod.metadata?.uid ?? "";
     let snapshot = await this.snapshot(uid);
     if (!snapshot.ready) {
-      if (podIsDone(pod, snapshot)) return this.observationForPod(pod, snapshot);
+      if (podIsDone(pod, snapshot) || options.noNewSandbox) return this.observationForPod(pod, snapshot);
       const created = await this.createSandbox(pod, inputs, snapshot, emit);
       if (!created) return this.observationForPod(pod, snapshot);
       snapshot = await this.snapshot(uid);

@@ -409,8 +409,9 @@ export class PodManager {
       await this.reportConfigError(worker, observed, e.message);
       return Math.min(CONFIG_RETRY_MAX_MS, 1000 * 2 ** worker.configErrors++);
     }
-    await early;
-    const observation = await runtime.syncPod(pod, worker.inputs!, this.emitFor(pod));
+    // A sandbox that failed to start early (its event is out) is not tried twice in one sync.
+    const noNewSandbox = early !== undefined && !(await early);
+    const observation = await runtime.syncPod(pod, worker.inputs!, this.emitFor(pod), { noNewSandbox });
     // Probes reach the pod at the address the runtime sees now: the API's status may not have it yet.
     const probed: Pod = { ...pod, status: { ...pod.status, podIP: observation.podIPs[0] ?? pod.status?.podIP } };
     this.prober.sync(probed, observation.containers.flatMap((c) =>

@@ -145,6 +145,11 @@ export interface StreamSession {
   signal: AbortSignal;
 }
 
+export interface SyncOptions {
+  /** A sandbox was just tried for this pod and failed (startSandbox): do not try another in this sync. */
+  noNewSandbox?: boolean;
+}
+
 export interface Runtime {
   info(): Promise<RuntimeInfo>;
   health(): Promise<RuntimeHealth>;
@@ -153,14 +158,15 @@ export interface Runtime {
    * restartPolicy with back-off. Idempotent: called on every change of the pod and on a timer;
    * it does not wait for containers to finish. Answers what it sees afterwards.
    */
-  syncPod(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void): Promise<PodObservation>;
+  syncPod(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void, options?: SyncOptions): Promise<PodObservation>;
   /**
    * Optional: runs the sandbox of a pod the runtime holds nothing of yet, ahead of its first
    * syncPod, so that it starts while the kubelet half resolves the pod's inputs from the control
-   * plane; of the inputs it needs only resolvConf. A failure is a FailedCreatePodSandBox event, and
-   * syncPod tries again.
+   * plane; of the inputs it needs only resolvConf. Answers whether the pod has a ready sandbox; a
+   * failure is a FailedCreatePodSandBox event, and the next syncPod (with noNewSandbox, not the
+   * one right after) tries again.
    */
-  startSandbox?(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void): Promise<void>;
+  startSandbox?(pod: Pod, inputs: PodInputs, emit: (event: RuntimeEvent) => void): Promise<boolean>;
   /** What the runtime sees of a pod without acting on it (undefined when it holds nothing of it). */
   observe(uid: string): Promise<PodObservation | undefined>;
   /**

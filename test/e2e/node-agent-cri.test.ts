@@ -346,6 +346,32 @@ describe("the node agent on containerd", () => {
     expect(await phase("contents-wrong", ["Succeeded", "Failed"])).toBe("Failed");
   });
 
+  it("holds no sandbox for a pod whose ConfigMap volume is missing, and runs it once the ConfigMap exists", async () => {
+    // The agent starts a new pod's sandbox while it reads the pod's inputs; when they cannot be had, that sandbox goes
+    // again, as the kubelet makes no sandbox before the pod's volumes are mounted.
+    await apply({
+      apiVersion: "v1", kind: "Pod", metadata: { name: "needs-config" },
+      spec: {
+        terminationGracePeriodSeconds: 0, volumes: [{ name: "late", configMap: { name: "late" } }],
+        containers: [{ name: "app", image: "busybox", command: ["sleep", "3600"], volumeMounts: [{ name: "late", mountPath: "/etc/late" }] }],
+      },
+    });
+    const uid = await until("the missing ConfigMap reported", async () => {
+      const current = await pod("needs-config");
+      return current.status?.containerStatuses?.[0]?.state?.waiting?.message?.includes('configmap "late" not found') ? current.metadata!.uid! : undefined;
+    });
+    const client = new CriClient(containerdSocket());
+    try {
+      expect(await client.listPodSandbox({ label_selector: { [POD_UID]: uid } })).toEqual([]);
+    } finally {
+      client.close();
+    }
+    expect((await pod("needs-config")).status?.conditions?.find((c) => c.type === "PodReadyToStartContainers")?.status).not.toBe("True");
+    await apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "late" }, data: { v: "1" } });
+    expect(await phase("needs-config", ["Running"])).toBe("Running");
+    await harness.ok(kubectl, "delete", "pod", "needs-config", "--wait=false");
+  });
+
   it("reports ErrImagePull, then ImagePullBackOff, for an image it cannot pull", async () => {
     const image = "127.0.0.1:9/edgeplane/missing:1";
     await harness.ok(kubectl, "run", "nopull", `--image=${image}`);
