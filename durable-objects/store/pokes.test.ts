@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { StoreChanges } from "../../lib/client/store-changes.ts";
+import type { PokeNews, StoreChanges } from "../../lib/client/store-changes.ts";
 import { builtin, type ResourceNames } from "../../lib/k8s/resources.ts";
 import { until } from "../../test/support/until.ts";
 import type { KubeControllerManager } from "../controllers/object.ts";
@@ -56,6 +56,29 @@ describe("the store's pokes", () => {
     expect(await upToDate(configMaps, 42)).toBe(false);
     expect(await upToDate(configMaps, 43)).toBe(true);
     expect(await upToDate(podTemplates, 40)).toBe(true);
+  });
+
+  it("poke a target at most once per hold: a burst of commits is told in one more poke, with the last revision; a commit after a quiet spell at once", async () => {
+    const sent: PokeNews[] = [];
+    const target = { poke: async (news: PokeNews) => void sent.push(news) };
+    const fakeEnv = { ...env, POKED: { idFromName: () => ({}), get: () => target } } as unknown as Env;
+    const pokes = new Pokes(fakeEnv, "pokes-hold", [{ binding: "POKED", prefixes: ["/registry/configmaps/"] }], 200);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // A commit every 10 ms for 150 ms: each poke returns long before the next commit.
+    const start = Date.now();
+    for (let revision = 10; revision < 25; revision++) {
+      pokes.committed(commit(revision, "/registry/configmaps/default/a"));
+      await sleep(10);
+    }
+    const elapsed = Date.now() - start;
+    await until("the held poke", async () => (sent.at(-1)?.revisions["/registry/configmaps/"] === 24 ? true : undefined));
+    const told = sent.map((n) => n.revisions["/registry/configmaps/"]);
+    expect(told[0]).toBe(10);
+    // One poke at once, then at most one per 200 ms hold (two when the loop took its 150 ms).
+    expect(told.length).toBeLessThanOrEqual(1 + Math.ceil(elapsed / 200));
+    await sleep(300);
+    pokes.committed(commit(30, "/registry/configmaps/default/a"));
+    expect(sent.map((n) => n.revisions["/registry/configmaps/"])).toEqual([...told, 30]);
   });
 
   it.each([

@@ -1,9 +1,11 @@
 // After a commit, the Durable Objects that act on what changed are poked: a fire-and-forget call
 // that carries no objects (they catch up through the API), only news: for each key prefix the target
 // watches that lives in this shard, the revision of the last commit under it (PokeNews), so a woken
-// object re-watches only what changed. At most one poke per target is in flight; commits meanwhile
-// send one more when it returns, so a burst of writes costs a couple of calls. Each poke carries
-// every prefix's revision, so a lost poke's news comes with the next one.
+// object re-watches only what changed. At most one poke per target is in flight, and a target is
+// poked at most once per POKE_HOLD_MS: commits meanwhile are told in one poke when the hold ends, so
+// a busy store pokes each target a few dozen times a second, not once per commit. A first commit
+// after a quiet spell is poked at once. Each poke carries every prefix's revision, so a lost poke's
+// news comes with the next one.
 import { prefixEnd } from "../../lib/etcd/keys.ts";
 import { resourcePrefix } from "../../lib/k8s/registry-keys.ts";
 import type { PokeNews } from "../../lib/client/store-changes.ts";
@@ -64,6 +66,14 @@ export function clusterOfStoreObject(name: string | undefined): string | undefin
   return slash > 0 ? name!.slice(0, slash) : undefined;
 }
 
+/**
+ * The least time between two pokes of one target. A poked object wakes POKE_BATCH_MS (100 ms,
+ * lib/client/alarm-wakes.ts) after the poke that asked first, so news held this long still reaches
+ * a wake that a poke before them asked for; each poke costs the store an RPC and the target an
+ * alarm read or write.
+ */
+export const POKE_HOLD_MS = 25;
+
 interface Pokeable {
   poke(news: PokeNews): Promise<void>;
 }
@@ -93,6 +103,9 @@ interface Target {
   inFlight: boolean;
   again: boolean;
   failures: number;
+  /** When the last poke was sent, and the timer of a poke held until POKE_HOLD_MS after it. */
+  sentAt: number;
+  held: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class Pokes {
@@ -109,10 +122,14 @@ export class Pokes {
     /** The cluster this shard belongs to: the poked object is the one named after it. */
     private readonly cluster: string,
     targets: PokeTarget[],
+    private readonly holdMs = POKE_HOLD_MS,
   ) {
     this.targets = targets
       .filter((t) => (env as unknown as Record<string, unknown>)[t.binding] !== undefined)
-      .map((t) => ({ binding: t.binding, prefixes: t.prefixes.map((p) => ({ text: p, bytes: encoder.encode(p) })), customResources: !!t.customResources, inFlight: false, again: false, failures: 0 }));
+      .map((t) => ({
+        binding: t.binding, prefixes: t.prefixes.map((p) => ({ text: p, bytes: encoder.encode(p) })), customResources: !!t.customResources,
+        inFlight: false, again: false, failures: 0, sentAt: -Infinity, held: undefined,
+      }));
   }
 
   committed(commit: Commit): void {
@@ -153,12 +170,22 @@ export class Pokes {
   }
 
   private poke(target: Target): void {
+    if (target.held) return; // the held poke, when it goes, tells the news as of then
     if (target.inFlight) {
       target.again = true;
       return;
     }
+    const wait = target.sentAt + this.holdMs - Date.now();
+    if (wait > 0) {
+      target.held = setTimeout(() => {
+        target.held = undefined;
+        this.poke(target);
+      }, wait);
+      return;
+    }
     target.inFlight = true;
     target.again = false;
+    target.sentAt = Date.now();
     const namespace = (this.env as unknown as Record<string, DurableObjectNamespace>)[target.binding]!;
     const stub = namespace.get(namespace.idFromName(this.cluster)) as unknown as Pokeable;
     // Fire and forget: the commit's answer never waits for it.
