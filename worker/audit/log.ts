@@ -303,8 +303,13 @@ export async function writeAuditEvents(env: Env, events: AuditEvent[]): Promise<
 const MAX_BATCH = 128;
 /** How long the first event of a batch waits for other requests' events to share its write. */
 const BATCH_WINDOW_MS = 20;
-/** Events recorded in this isolate and not yet taken by a write, per audit store, and whether a write is due. */
-const pending = new Map<string, { events: AuditEvent[]; due: boolean }>();
+/**
+ * A write that was due this long ago and has not taken its events never will (its request's
+ * context was torn down): the next event makes a new one, so no queue waits on it for ever.
+ */
+const STALLED_MS = 5_000;
+/** Events recorded in this isolate and not yet taken by a write, per audit store, and since when a write is due. */
+const pending = new Map<string, { events: AuditEvent[]; dueAt?: number }>();
 
 /**
  * Writes an event (or the event a promise settles to) after the response: `waitUntil` is the
@@ -331,17 +336,18 @@ function queueAuditEvent(env: Env, event: AuditEvent, waitUntil: (promise: Promi
     return logNotRecorded(1, e);
   }
   let queue = pending.get(name);
-  if (!queue) pending.set(name, (queue = { events: [], due: false }));
+  if (!queue) pending.set(name, (queue = { events: [] }));
   queue.events.push(event);
-  if (queue.due) return;
-  queue.due = true;
+  const now = Date.now();
+  if (queue.dueAt !== undefined && now - queue.dueAt < STALLED_MS) return;
+  queue.dueAt = now;
   const batch = queue;
   waitUntil((async () => {
     // workerd's own timer: setTimeout goes through the Node.js compatibility layer, which cost more.
     await scheduler.wait(BATCH_WINDOW_MS);
     // What came after this point is the next write's: a write never waits for more than it took.
     const taken = batch.events.splice(0);
-    batch.due = false;
+    if (batch.dueAt === now) batch.dueAt = undefined;
     for (let i = 0; i < taken.length; i += MAX_BATCH) {
       const part = taken.slice(i, i + MAX_BATCH);
       try {
