@@ -122,6 +122,7 @@ describe("watch", () => {
     ok(await store.deleteRange({ key: b("pods/b") })); // an n2 pod deleted: not sent
     ok(await store.put({ key: b("pods/d"), value: pod("n1") }));
     ok(await store.deleteRange({ key: b("pods/d") })); // an n1 pod deleted: sent
+    ok(await store.put({ key: b("pods/e"), value: pod("n10") })); // on n10, whose name starts with n1: not sent
     const expected = [`PUT pods/a@${start}`, `PUT pods/a@${start + 3}`, `PUT pods/c@${start + 4}`, `PUT pods/d@${start + 6}`, `DELETE pods/d@${start + 7}`];
     const live = (await collect(watch, expected.length)).map((e) => e.split("<")[0]);
     expect(live).toEqual(expected);

@@ -7,7 +7,7 @@ import { EtcdFailure } from "../../lib/etcd/errors.ts";
 import { decodeWatchRequest, encodeEvent, encodeHeader, parseJsonBody, type HeaderIdentity } from "../../lib/etcd/gateway-json.ts";
 import { isInverted, keyRange, rangeContains, type KeyRange } from "../../lib/etcd/keys.ts";
 import type { Event, WatchCreateRequest } from "../../lib/etcd/messages.ts";
-import { isPlainJson, StoredTextFilter } from "../../lib/etcd/stored-text-filter.ts";
+import { isPlainJson } from "../../lib/etcd/stored-text-filter.ts";
 import { encodeWatchEvent, encodeWatchFrame } from "../../lib/etcd/watch-frames.ts";
 import type { Commit, Mvcc } from "./mvcc.ts";
 
@@ -40,16 +40,46 @@ interface WatchStream {
 
 type Attachment = Omit<WatchStream, "busy">;
 
-/** Values decoded as text once for every watcher that tests them. */
-class StoredTexts {
-  private readonly decoded = new Map<Uint8Array, string>();
-  private static readonly decoder = new TextDecoder();
+/** A needle of the form `"key":"value"` (what the apiserver names), as its key and value. */
+const KEY_VALUE_NEEDLE = /^"([^"\\]+)":"([^"\\]*)"$/;
 
-  of(value: Uint8Array): string {
-    let text = this.decoded.get(value);
-    if (text === undefined) this.decoded.set(value, (text = StoredTexts.decoder.decode(value)));
-    return text;
+/**
+ * Values decoded as text once for every watcher that tests them. A needle `"key":"value"` is
+ * answered from the values each key has in the text, found in one scan per key: twenty nodes'
+ * watches of pods test one event with one scan, not twenty.
+ */
+class StoredTexts {
+  private readonly decoded = new Map<Uint8Array, { text: string; values: Map<string, Set<string>> }>();
+  private static readonly decoder = new TextDecoder();
+  private static readonly needles = new Map<string, [string, string] | null>();
+
+  /** Whether the text of `value` holds `needle` (as `text.includes(needle)` says). */
+  holds(value: Uint8Array, needle: string): boolean {
+    let entry = this.decoded.get(value);
+    if (!entry) this.decoded.set(value, (entry = { text: StoredTexts.decoder.decode(value), values: new Map() }));
+    let parsed = StoredTexts.needles.get(needle);
+    if (parsed === undefined) {
+      const m = KEY_VALUE_NEEDLE.exec(needle);
+      StoredTexts.needles.set(needle, (parsed = m ? [m[1]!, m[2]!] : null));
+    }
+    if (!parsed) return entry.text.includes(needle);
+    const [key, wanted] = parsed;
+    let values = entry.values.get(key);
+    if (!values) entry.values.set(key, (values = valuesOf(entry.text, `"${key}":"`)));
+    return values.has(wanted);
   }
+}
+
+/** Every text that follows `opening` up to the next quote. */
+function valuesOf(text: string, opening: string): Set<string> {
+  const values = new Set<string>();
+  for (let at = text.indexOf(opening); at >= 0; at = text.indexOf(opening, at + 1)) {
+    const start = at + opening.length;
+    const end = text.indexOf('"', start);
+    if (end < 0) break;
+    values.add(text.slice(start, end));
+  }
+  return values;
 }
 
 /** A list of events, each encoded when first needed, once per form, for every watcher it goes to. */
@@ -77,8 +107,6 @@ export class WatchHub {
   private readonly streams = new Map<WebSocket, WatchStream>();
   /** Binary watchers' events of this turn not yet sent, by stream and watch id (see pend). */
   private readonly pending = new Map<WebSocket, Map<number, { revision: number; events: Uint8Array[]; bytes: number }>>();
-  /** Each watcher's needles as a filter, made when first used (watchers come back from attachments as plain data). */
-  private readonly filters = new WeakMap<Watcher, StoredTextFilter>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -304,9 +332,7 @@ export class WatchHub {
     const prev = event.prev_kv?.value;
     const created = event.type === "PUT" && event.kv.version === 1;
     if (!prev?.length && !created) return true;
-    let filter = this.filters.get(watcher);
-    if (!filter) this.filters.set(watcher, (filter = new StoredTextFilter(watcher.needles!)));
-    const holds = (value: Uint8Array) => !isPlainJson(value) || filter.text(texts.of(value));
+    const holds = (value: Uint8Array) => !isPlainJson(value) || watcher.needles!.every((needle) => texts.holds(value, needle));
     return (!!prev?.length && holds(prev)) || (event.type === "PUT" && event.kv.value.length > 0 && holds(event.kv.value));
   }
 
