@@ -33,7 +33,8 @@ const PROBES: Probe[] = [
     async check(env) {
       const status = await env.CONTROLLERS.get(env.CONTROLLERS.idFromName(env.CLUSTER_NAME)).status();
       if (status.error) throw new Error(`the last reconcile pass failed: ${status.error}`);
-      return "ok";
+      // A first list of a large cluster spans wakes; nothing is reconciled until it is done.
+      return status.listing?.length ? `ok (caches still listing: ${status.listing.join(", ")})` : "ok";
     },
   },
 ];
