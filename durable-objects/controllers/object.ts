@@ -71,15 +71,21 @@ const CONCURRENCY = 16;
 /** Informers caught up at once. */
 const CATCH_UP_CONCURRENCY = 4;
 
+/** "pods", "replicasets.apps": a resource as kube names it, from its informer's id (group/version/resource). */
+const resourceName = (id: string) => {
+  const [group, , resource] = id.split("/");
+  return group ? `${resource}.${group}` : resource!;
+};
+
 /** Lets workerd's clock move (it stands still while the isolate computes), so the next look at it means something. */
 const clockTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export interface ControllerManagerStatus {
   lastWake?: string;
   /**
-   * Resources whose list is still under way (a first list, or a relist after its cursor was
-   * compacted, spread over several wakes): nothing is reconciled until every cache is full, as
-   * kube's controllers wait for their caches to sync.
+   * Resources ("pods", "replicasets.apps") whose list is still under way (a first list, or a
+   * relist after its cursor was compacted, spread over several wakes): nothing is reconciled until
+   * every cache is full, as kube's controllers wait for their caches to sync.
    */
   listing?: string[];
   /** Keys reconciled by the last wake, and how many of them failed (they are retried with back-off). */
@@ -429,7 +435,7 @@ export class KubeControllerManager extends DurableObject<Env> {
         for (;;) {
           const { behind, listing } = await runtime.catchUp(timeUp.signal);
           if (behind.length) {
-            if (listing.length) status.listing = listing;
+            if (listing.length) status.listing = listing.map(resourceName);
             more = true;
             break;
           }
