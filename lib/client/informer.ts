@@ -96,6 +96,7 @@ export class Informer<T extends KubeObject> {
   /** Own writes to this resource (StoreChanges.writesTo) when the last catch-up started, and when it ended. */
   private writesSeen: number | undefined;
   private caughtUpAt = 0;
+  private listingNow: boolean | undefined;
 
   constructor(resource: ResourceClient<T>, options: InformerOptions<T> = {}) {
     this.resource = resource;
@@ -143,7 +144,9 @@ export class Informer<T extends KubeObject> {
    * ones, so a controller should not act on it.
    */
   get listing(): boolean {
-    return !this.hasSynced || this.cache.relistProgress() !== undefined;
+    // Read from the cache once, then kept by relist (the only writer of its progress): a woken
+    // object asks before every catch-up of every informer.
+    return (this.listingNow ??= !this.hasSynced || this.cache.relistProgress() !== undefined);
   }
 
   /**
@@ -293,6 +296,7 @@ export class Informer<T extends KubeObject> {
    */
   private async relist(signal?: AbortSignal): Promise<void> {
     const { namespace, labelSelector, fieldSelector, pageSize } = this.options;
+    this.listingNow = true;
     let progress = this.cache.relistProgress();
     if (!progress) this.cache.resetSeen();
     // A first list into an empty cache has nothing to compare its pages with (150,000 lookups saved).
@@ -335,6 +339,7 @@ export class Informer<T extends KubeObject> {
     }
     this.cache.apply({ put: [], delete: [], resourceVersion: progress!.resourceVersion, relist: null });
     this.cache.resetSeen();
+    this.listingNow = false;
   }
 
   private project(object: T): T {
