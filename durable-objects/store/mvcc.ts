@@ -11,7 +11,7 @@ import type {
 } from "../../lib/etcd/messages.ts";
 import { StoredTextFilter } from "../../lib/etcd/stored-text-filter.ts";
 import { leases, liveKeys, revisionLog, revisionTimes, storeState } from "./schema.ts";
-import { liveRowToKeyValue, Statements, type Db } from "./statements.ts";
+import { liveRowToKeyValue, Statements, type Db, type PrevKvs } from "./statements.ts";
 
 /** etcd's defaults: --max-request-bytes 1.5 MiB, --max-txn-ops 128, the lessor's minimum and maximum TTL. */
 export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024;
@@ -445,8 +445,8 @@ export class Mvcc {
   // ---- history for watchers ----
 
   /** Log entries from `fromRevision` on, in commit order, for keys in `range`, with their previous values when asked. */
-  history(range: KeyRange, fromRevision: number, withPrevKv: boolean): Event[] {
-    return this.q.history(range.key, range.end, fromRevision, withPrevKv);
+  history(range: KeyRange, fromRevision: number, prevKv: PrevKvs): Event[] {
+    return this.q.history(range.key, range.end, fromRevision, prevKv);
   }
 }
 

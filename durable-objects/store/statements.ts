@@ -51,6 +51,12 @@ const HISTORY_COLUMNS = "l.revision, l.key, l.deleted, l.create_revision, l.vers
  */
 const PREVIOUS_JOIN = `LEFT JOIN revision_log p ON p.key = l.key AND p.revision =
   (SELECT max(m.revision) FROM revision_log m WHERE m.key = l.key AND m.revision < l.revision)`;
+/** The same, looked up for tombstones only. */
+const PREVIOUS_OF_DELETES_JOIN = `LEFT JOIN revision_log p ON l.deleted = 1 AND p.key = l.key AND p.revision =
+  (SELECT max(m.revision) FROM revision_log m WHERE m.key = l.key AND m.revision < l.revision)`;
+
+/** Which events of a history carry the value before them. */
+export type PrevKvs = "none" | "deletes" | "all";
 const PREVIOUS_COLUMNS = "p.revision AS p_revision, p.deleted AS p_deleted, p.create_revision AS p_create_revision, p.version AS p_version, p.lease AS p_lease, p.value AS p_value";
 
 /**
@@ -138,15 +144,16 @@ export class Statements {
 
   /**
    * Log entries from `fromRevision` on for keys in [from, to) (to undefined: the key `from` alone;
-   * null: to the end), in commit order, as watch events; with `withPrevKv`, each carries the key's
+   * null: to the end), in commit order, as watch events; per `prevKvs`, each (or each tombstone) carries the key's
    * value before it (none when the key did not exist, was deleted, or that entry was compacted).
    */
-  history(from: Uint8Array, to: Uint8Array | null | undefined, fromRevision: number, withPrevKv: boolean): Event[] {
+  history(from: Uint8Array, to: Uint8Array | null | undefined, fromRevision: number, prevKvs: PrevKvs): Event[] {
     // A range is filtered while reading the log from `fromRevision` on ("+" keeps SQLite off the key
     // index, which would read the prefix's whole history and sort it): catch-up watches start recent.
     const keyFilter = to === undefined ? "l.key = ?2" : to === null ? "+l.key >= ?2" : "+l.key >= ?2 AND +l.key < ?3";
+    const withPrevKv = prevKvs !== "none";
     const query = withPrevKv
-      ? `SELECT ${HISTORY_COLUMNS}, ${PREVIOUS_COLUMNS} FROM revision_log l ${PREVIOUS_JOIN}`
+      ? `SELECT ${HISTORY_COLUMNS}, ${PREVIOUS_COLUMNS} FROM revision_log l ${prevKvs === "all" ? PREVIOUS_JOIN : PREVIOUS_OF_DELETES_JOIN}`
       : `SELECT ${HISTORY_COLUMNS} FROM revision_log l`;
     const args = to === undefined || to === null ? [fromRevision, from] : [fromRevision, from, to];
     const rows = this.sql.exec<HistoryRow>(`${query} WHERE l.revision >= ?1 AND ${keyFilter} ORDER BY l.revision, l.sub`, ...args);

@@ -153,6 +153,22 @@ describe("watch", () => {
     watch.close();
   });
 
+  it("with prev_kv_only_deletes, sends the value before with deletes only, live and replayed", async () => {
+    const store = freshStore();
+    const start = Number(ok(await store.put({ key: b("pd/a"), value: b("1") })).header.revision); // 2
+    const watch = await openWatchStream(store);
+    watch.send({ create_request: { key: btoa("pd/"), range_end: btoa("pd0"), start_revision: start, prev_kv: true, prev_kv_only_deletes: true } });
+    await watch.next();
+    expect(events(await watch.next())).toEqual(["PUT pd/a@2"]);
+    ok(await store.put({ key: b("pd/a"), value: b("2") })); // 3
+    ok(await store.deleteRange({ key: b("pd/a") })); // 4
+    expect(await collect(watch, 2)).toEqual(["PUT pd/a@3", "DELETE pd/a@4<2"]);
+    watch.send({ create_request: { key: btoa("pd/"), range_end: btoa("pd0"), start_revision: start, prev_kv: true, prev_kv_only_deletes: true } });
+    await watch.next();
+    expect(events(await watch.next())).toEqual(["PUT pd/a@2", "PUT pd/a@3", "DELETE pd/a@4<2"]);
+    watch.close();
+  });
+
   it("sends a binary watcher the commits of one commit group in one frame, a JSON watcher one response per revision", async () => {
     const store = freshStore();
     const binary = await openWatchStream(store, { binary: true });

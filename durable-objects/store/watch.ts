@@ -22,6 +22,8 @@ interface Watcher {
   /** Events below this revision are not this watcher's (it started later, or in the future). */
   minRevision: number;
   prevKv: boolean;
+  /** With prevKv, only DELETE events carry the value before. */
+  prevKvOnlyDeletes?: boolean;
   noPut: boolean;
   noDelete: boolean;
   progressNotify: boolean;
@@ -97,11 +99,18 @@ class EncodedEvents {
     return (this.binaryForms[withPrevKv ? 1 : 0][i] ??= encodeWatchEvent(this.form(i, withPrevKv)));
   }
 
+  event(i: number): Event {
+    return this.events[i]!;
+  }
+
   private form(i: number, withPrevKv: boolean): Event {
     const event = this.events[i]!;
     return withPrevKv || !event.prev_kv ? event : { type: event.type, kv: event.kv };
   }
 }
+
+/** Whether `watcher` is sent `event` with the value before it. */
+const withPrev = (watcher: Watcher, event: Event) => watcher.prevKv && (!watcher.prevKvOnlyDeletes || event.type === "DELETE");
 
 export class WatchHub {
   private readonly streams = new Map<WebSocket, WatchStream>();
@@ -139,7 +148,7 @@ export class WatchHub {
   /** Whether a watcher will be sent the value a write to `key` replaces (it asked for prev_kv). */
   wantsPrevKv(key: Uint8Array): boolean {
     for (const s of this.streams.values()) {
-      for (const w of s.watchers) if (w.prevKv && !w.noPut && rangeContains(w.range, key)) return true;
+      for (const w of s.watchers) if (w.prevKv && !w.prevKvOnlyDeletes && !w.noPut && rangeContains(w.range, key)) return true;
     }
     return false;
   }
@@ -190,6 +199,7 @@ export class WatchHub {
       id, range, minRevision: Math.max(start, current + 1), prevKv: !!req.prev_kv,
       noPut: filters.includes("NOPUT"), noDelete: filters.includes("NODELETE"), progressNotify: !!req.progress_notify,
       ...(req.value_contains ? { needles: req.value_contains } : {}),
+      ...(req.prev_kv && req.prev_kv_only_deletes ? { prevKvOnlyDeletes: true } : {}),
     };
     this.send(ws, this.response(current, id, `,"created":true`));
     if (start < this.mvcc.compactRevision) {
@@ -203,7 +213,7 @@ export class WatchHub {
       this.send(ws, this.response(current, id, `,"canceled":true,"cancel_reason":"too many watchers on one stream"`));
       return;
     }
-    if (start <= current) this.replay(ws, stream, watcher, this.mvcc.history(range, start, watcher.prevKv));
+    if (start <= current) this.replay(ws, stream, watcher, this.mvcc.history(range, start, !watcher.prevKv ? "none" : watcher.prevKvOnlyDeletes ? "deletes" : "all"));
     // A watcher that asked for progress notifications and named where to start hears the current
     // revision as soon as its replay is sent: it knows it has caught up to now (the apiserver makes
     // this a BOOKMARK). Events cannot slip in between: the replay and this answer go out in one turn.
@@ -231,7 +241,7 @@ export class WatchHub {
         lastRevision = event.kv.mod_revision;
       }
       batch.push(i);
-      bytes += stream.binary ? encoded.binary(i, watcher.prevKv).length : encoded.json(i, watcher.prevKv).length;
+      bytes += stream.binary ? encoded.binary(i, withPrev(watcher, event)).length : encoded.json(i, withPrev(watcher, event)).length;
     });
     flush();
   }
@@ -263,7 +273,7 @@ export class WatchHub {
         });
         if (!wanted) continue;
         stream.busy.add(watcher.id);
-        if (stream.binary) this.pend(ws, watcher, commit.revision, wanted.map((i) => encoded.binary(i, watcher.prevKv)));
+        if (stream.binary) this.pend(ws, watcher, commit.revision, wanted.map((i) => encoded.binary(i, withPrev(watcher, commit.events[i]!))));
         else this.sendEvents(ws, stream, watcher, commit.revision, encoded, wanted);
       }
     }
@@ -302,8 +312,9 @@ export class WatchHub {
 
   /** One response with events `which` of `encoded`, in the stream's form. */
   private sendEvents(ws: WebSocket, stream: WatchStream, watcher: Watcher, revision: number, encoded: EncodedEvents, which: number[]): void {
-    if (stream.binary) this.send(ws, encodeWatchFrame(revision, watcher.id, which.map((i) => encoded.binary(i, watcher.prevKv))));
-    else this.send(ws, this.eventsResponse(revision, watcher.id, which.map((i) => encoded.json(i, watcher.prevKv))));
+    const prev = (i: number) => withPrev(watcher, encoded.event(i));
+    if (stream.binary) this.send(ws, encodeWatchFrame(revision, watcher.id, which.map((i) => encoded.binary(i, prev(i)))));
+    else this.send(ws, this.eventsResponse(revision, watcher.id, which.map((i) => encoded.json(i, prev(i)))));
   }
 
   /** Tells idle watchers that asked for progress notifications how far the store has come. */

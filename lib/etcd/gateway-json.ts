@@ -274,6 +274,7 @@ export function decodeWatchRequest(body: Json): WatchRequest {
     };
     const needles = list(create, "value_contains");
     if (needles.length) request.value_contains = needles.map(needle);
+    if (bool(create, "prev_kv_only_deletes")) request.prev_kv_only_deletes = true;
     return { create_request: request };
   }
   const cancel = object(body, "cancel_request");

@@ -182,6 +182,12 @@ export interface WatchCreateRequest {
    * selective watches, so a node's watch of its own pods is not sent every other node's.
    */
   value_contains?: string[];
+  /**
+   * edgeplane's own: with prev_kv, only DELETE events carry the value before; a watcher that must
+   * say what was deleted but not what an update replaced (the apiserver's watches without a
+   * selector) is sent half the bytes, and puts under its range need not read the key first.
+   */
+  prev_kv_only_deletes?: boolean;
 }
 
 export type WatchRequest =

@@ -164,7 +164,7 @@ export async function watchResponse(
         for (const item of initialItems) emit("ADDED", item);
         if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
         while (!abort.signal.aborted) {
-          for await (const item of store.storage.watch(prefix, revision, abort.signal, { progressNotify: !!options.allowWatchBookmarks, filter })) {
+          for await (const item of store.storage.watch(prefix, revision, abort.signal, { progressNotify: !!options.allowWatchBookmarks, filter, prevOfPuts: selective })) {
             if (item.type === "PROGRESS") {
               revision = item.revision;
               if (options.allowWatchBookmarks) bookmark(item.revision);

@@ -161,9 +161,10 @@ export class ObjectStorage {
    * when the store drops the stream (restart) or `signal` aborts; throws an Expired ApiError when
    * the revision is compacted. `filter` says from a value's stored text whether the watcher could
    * want it: the store does not send an event whose old and new values both say no (events whose
-   * old value it no longer has are always sent).
+   * old value it no longer has are always sent). Without `prevOfPuts`, only deletes carry the value
+   * before (a watcher with no selector needs to know what was deleted, not what an update replaced).
    */
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, { progressNotify = false, filter }: { progressNotify?: boolean; filter?: StoredTextFilter } = {}): AsyncGenerator<StorageWatchItem> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, { progressNotify = false, filter, prevOfPuts = true }: { progressNotify?: boolean; filter?: StoredTextFilter; prevOfPuts?: boolean } = {}): AsyncGenerator<StorageWatchItem> {
     const upgrade = await this.stub(prefix).fetch("https://store/watch?events=binary", { headers: { Upgrade: "websocket" } });
     const ws = upgrade.webSocket;
     if (!ws) throw apiErrors.serviceUnavailable("the store refused the watch stream");
@@ -181,6 +182,7 @@ export class ObjectStorage {
     ws.send(JSON.stringify({ create_request: {
       key: toBase64(utf8(prefix)), range_end: toBase64(prefixEnd(utf8(prefix))),
       start_revision: String(afterRevision + 1), prev_kv: true, progress_notify: progressNotify,
+      ...(prevOfPuts ? {} : { prev_kv_only_deletes: true }),
       ...(filter ? { value_contains: filter.needles } : {}),
     } }));
     try {
