@@ -443,8 +443,12 @@ export class KubeControllerManager extends DurableObject<Env> {
             more = true;
             break;
           }
-          if ((await runtime.reconcileDue(status)) === 0) break;
-          await clockTick();
+          const taken = await runtime.reconcileDue(status);
+          if (taken === 0) break;
+          // A full pass may have been all computing (reconciles that wrote nothing): let the clock
+          // move before looking at it. A timer after every pass cost the controller manager about
+          // half again its CPU per pod in a 300-pod Deployment (more, smaller catch-ups between).
+          if (taken >= PASS_KEYS) await clockTick();
           if (Date.now() >= deadline) {
             more = true;
             break;
