@@ -127,74 +127,89 @@ export async function watchResponse(
   const shared = !store.def.conversion;
   const lines = shared && !customRender ? linesOf(framing) : undefined;
 
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      const frame = (type: EventType, object: unknown) =>
-        framing.frame(type, (type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type)) as Record<string, unknown>);
-      const emit = (type: EventType, object: unknown) => controller.enqueue(frame(type, object));
-      const bookmark = (rv: number, annotations?: Record<string, string>) =>
-        emit("BOOKMARK", { kind: store.def.kind, apiVersion: store.apiVersion, metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) } });
-      /** The bytes a client is sent for `event`, if it is to hear of it. */
-      const eventBytes = async (event: StorageEvent): Promise<Uint8Array | undefined> => {
-        // A delete at exactly the compaction revision has no earlier value left: the watcher
-        // cannot be told what left, so it must relist, as kube's watch cache says.
-        if (event.type === "DELETE" && !event.hadPrev) throw apiErrors.expired("The resourceVersion for the provided watch is too old.");
-        // Each value is opened at most once, and only if a selector or a miss of the lines needs it.
-        const opened: { object?: Promise<KubeObject | undefined>; prev?: Promise<KubeObject | undefined> } = {};
-        const open = (which: "object" | "prev") => (opened[which] ??= event[which](shared).then((o) => store.decode(o as KubeObject | undefined)));
-        // An update whose earlier value was compacted may have been in the selection.
-        const prevUnknown = event.type === "PUT" && !event.created && !event.hadPrev;
-        const wasIn = prevUnknown || (selective ? store.matches(selection, await open("prev")) : event.hadPrev);
-        const isIn = event.type === "PUT" && (!selective || store.matches(selection, await open("object")));
-        let type: ChangeType;
-        let value: "object" | "prev";
-        if (event.type === "DELETE") [type, value] = ["DELETED", "prev"];
-        else if (isIn) [type, value] = [wasIn && !event.created ? "MODIFIED" : "ADDED", "object"];
-        else [type, value] = ["DELETED", "object"];
-        if (!wasIn && !isIn) return undefined;
-        const bytes = value === "object" ? event.value : event.prevValue;
-        const made = bytes && isPlainJson(bytes) ? lines?.[type].get(event.key, event.revision, bytes) : undefined;
-        if (made) return made;
-        const object = (await open(value))!;
-        const stamped = { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
-        const out = frame(type, stamped);
-        return bytes && isPlainJson(bytes) && lines ? lines[type].set(event.key, event.revision, bytes, out) : out;
-      };
-      try {
-        for (const item of initialItems) emit("ADDED", item);
-        if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
-        while (!abort.signal.aborted) {
-          for await (const item of store.storage.watch(prefix, revision, abort.signal, { progressNotify: !!options.allowWatchBookmarks, filter, prevOfPuts: selective })) {
-            if (item.type === "PROGRESS") {
-              revision = item.revision;
-              if (options.allowWatchBookmarks) bookmark(item.revision);
-              continue;
-            }
-            // The events of one store response go out as one chunk.
-            const chunks: Uint8Array[] = [];
-            try {
-              for (const event of item.events) {
-                const bytes = await eventBytes(event);
-                revision = event.revision;
-                if (bytes) chunks.push(bytes);
-              }
-            } finally {
-              if (chunks.length) controller.enqueue(concat(chunks));
-            }
+  // What waits for the client: the stream hands over one chunk each time the client's side asks for
+  // more, made of everything that came meanwhile. A busy isolate is slow to come back for the next
+  // chunk, so events then go out many to a chunk instead of falling further behind one by one.
+  const outbox: Uint8Array[] = [];
+  let ended = false;
+  let asked: (() => void) | undefined;
+  const wake = () => { asked?.(); asked = undefined; };
+  const send = (bytes: Uint8Array) => { outbox.push(bytes); wake(); };
+
+  const produce = async () => {
+    const frame = (type: EventType, object: unknown) =>
+      framing.frame(type, (type === "BOOKMARK" || type === "ERROR" ? object : render(object as KubeObject, type)) as Record<string, unknown>);
+    const emit = (type: EventType, object: unknown) => send(frame(type, object));
+    const bookmark = (rv: number, annotations?: Record<string, string>) =>
+      emit("BOOKMARK", { kind: store.def.kind, apiVersion: store.apiVersion, metadata: { resourceVersion: String(rv), ...(annotations ? { annotations } : {}) } });
+    /** The bytes a client is sent for `event`, if it is to hear of it. */
+    const eventBytes = async (event: StorageEvent): Promise<Uint8Array | undefined> => {
+      // A delete at exactly the compaction revision has no earlier value left: the watcher
+      // cannot be told what left, so it must relist, as kube's watch cache says.
+      if (event.type === "DELETE" && !event.hadPrev) throw apiErrors.expired("The resourceVersion for the provided watch is too old.");
+      // Each value is opened at most once, and only if a selector or a miss of the lines needs it.
+      const opened: { object?: Promise<KubeObject | undefined>; prev?: Promise<KubeObject | undefined> } = {};
+      const open = (which: "object" | "prev") => (opened[which] ??= event[which](shared).then((o) => store.decode(o as KubeObject | undefined)));
+      // An update whose earlier value was compacted may have been in the selection.
+      const prevUnknown = event.type === "PUT" && !event.created && !event.hadPrev;
+      const wasIn = prevUnknown || (selective ? store.matches(selection, await open("prev")) : event.hadPrev);
+      const isIn = event.type === "PUT" && (!selective || store.matches(selection, await open("object")));
+      let type: ChangeType;
+      let value: "object" | "prev";
+      if (event.type === "DELETE") [type, value] = ["DELETED", "prev"];
+      else if (isIn) [type, value] = [wasIn && !event.created ? "MODIFIED" : "ADDED", "object"];
+      else [type, value] = ["DELETED", "object"];
+      if (!wasIn && !isIn) return undefined;
+      const bytes = value === "object" ? event.value : event.prevValue;
+      const made = bytes && isPlainJson(bytes) ? lines?.[type].get(event.key, event.revision, bytes) : undefined;
+      if (made) return made;
+      const object = (await open(value))!;
+      const stamped = { ...object, metadata: { ...object.metadata, resourceVersion: String(event.revision) } };
+      const out = frame(type, stamped);
+      return bytes && isPlainJson(bytes) && lines ? lines[type].set(event.key, event.revision, bytes, out) : out;
+    };
+    try {
+      for (const item of initialItems) emit("ADDED", item);
+      if (options.sendInitialEvents && options.allowWatchBookmarks) bookmark(revision, { "k8s.io/initial-events-end": "true" });
+      while (!abort.signal.aborted) {
+        for await (const item of store.storage.watch(prefix, revision, abort.signal, { progressNotify: !!options.allowWatchBookmarks, filter, prevOfPuts: selective })) {
+          if (item.type === "PROGRESS") {
+            revision = item.revision;
+            if (options.allowWatchBookmarks) bookmark(item.revision);
+            continue;
+          }
+          for (const event of item.events) {
+            const bytes = await eventBytes(event);
+            revision = event.revision;
+            if (bytes) send(bytes);
           }
         }
-      } catch (e) {
-        if (e instanceof ApiError) emit("ERROR", e.toStatus());
-        else emit("ERROR", new ApiError(500, "InternalError", `Internal error occurred: ${(e as Error).message}`).toStatus());
-      } finally {
-        clearTimeout(timeout);
-        try { controller.close(); } catch { /* the client left */ }
       }
+    } catch (e) {
+      if (e instanceof ApiError) emit("ERROR", e.toStatus());
+      else emit("ERROR", new ApiError(500, "InternalError", `Internal error occurred: ${(e as Error).message}`).toStatus());
+    } finally {
+      clearTimeout(timeout);
+      ended = true;
+      wake();
+    }
+  };
+
+  const stream = new ReadableStream<Uint8Array>({
+    start() {
+      void produce();
+    },
+    async pull(controller) {
+      while (!outbox.length && !ended) await new Promise<void>((resolve) => (asked = resolve));
+      if (outbox.length) controller.enqueue(concat(outbox.splice(0)));
+      if (ended && !outbox.length) controller.close();
     },
     cancel() {
+      ended = true;
       abort.abort();
+      wake();
     },
-  });
+  }, { highWaterMark: 0 });
   return new Response(stream, {
     headers: { "Content-Type": framing.contentType, "Content-Encoding": "identity" },
   });
