@@ -92,6 +92,29 @@ describe("bootstrap tokens and node credentials", () => {
     expect(status.status).toBe(200);
     expect(status.body.status.phase).toBe("Running");
   });
+  it("a name that a bound pod only mentions grants nothing; a reference behind many pods that mention it is found", async () => {
+    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+    const credential = await joinAs(node);
+    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
+    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+    await createDefaultServiceAccount(ns);
+    for (const name of ["late", "other"]) expect((await api("POST", `/api/v1/namespaces/${ns}/secrets`, { metadata: { name }, stringData: { k: "v" } })).status).toBe(201);
+    // Twelve pods on the node name both secrets in a label and an env value, which are not references.
+    for (let i = 0; i < 12; i++) {
+      expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, {
+        metadata: { name: `a-${i}`, labels: { app: "other" } },
+        spec: { nodeName: node, containers: [{ name: "c", image: "busybox", env: [{ name: "X", value: "late" }, { name: "Y", value: "other" }] }] },
+      })).status).toBe(201);
+    }
+    expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, {
+      metadata: { name: "z-last" }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox", envFrom: [{ secretRef: { name: "late" } }] }] },
+    })).status).toBe(201);
+    expect((await api("GET", `/api/v1/namespaces/${ns}/secrets/late`, undefined, credential)).status).toBe(200);
+    const other = await api("GET", `/api/v1/namespaces/${ns}/secrets/other`, undefined, credential);
+    expect(other.status).toBe(403);
+    expect(other.body.message).toContain(`no relationship found between node '${node}' and this object`);
+  });
+
   it("among other nodes' pods, a node gets tokens and objects only for pods bound to it", async () => {
     const node = `node-${crypto.randomUUID().slice(0, 6)}`;
     // Another node whose name starts with this one's: only the exact node name counts.

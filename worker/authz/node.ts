@@ -55,14 +55,30 @@ function references(pod: Record<string, any>): Record<string, Set<string>> {
   return refs;
 }
 
+/** How many candidate pods one page of a reference search reads. */
+const SEARCH_PAGE = 8;
+
 /**
- * The pods of a namespace bound to a node. Their stored JSON is searched before any is parsed: the
- * namespace may hold thousands of other nodes' pods.
+ * Whether a pod of the namespace bound to the node refers to the object. The store searches the
+ * pods' stored JSON for the node's name and the object's (quoted) name before any is sent or parsed,
+ * a page of candidates at a time: the namespace may hold thousands of other nodes' pods, and the
+ * node dozens of pods that all refer to its service account, of which one is enough.
  */
-async function podsOnNode(env: Env, namespace: string, node: string): Promise<Record<string, any>[]> {
-  const filter = new StoredTextFilter([`"nodeName":${JSON.stringify(node)}`]);
-  const pods = await builtinStore(new ObjectStorage(env), "v1", "pods").all(namespace, filter);
-  return pods.filter((p) => p.spec?.nodeName === node);
+async function podOnNodeRefersTo(env: Env, namespace: string, node: string, resource: string, name: string): Promise<boolean> {
+  const pods = builtinStore(new ObjectStorage(env), "v1", "pods");
+  const storage = new ObjectStorage(env);
+  const filter = new StoredTextFilter([`"nodeName":${JSON.stringify(node)}`, JSON.stringify(name)]);
+  const prefix = pods.prefix(namespace);
+  for (let startKey = prefix, revision = 0; ;) {
+    const page = await storage.list(prefix, { startKey, limit: SEARCH_PAGE, revision, filter });
+    for (const { object } of page.items) {
+      const pod = pods.decode(object);
+      if (pod.spec?.nodeName === node && references(pod)[resource]!.has(name)) return true;
+    }
+    if (!page.more || !page.items.length) return false;
+    startKey = `${page.items.at(-1)!.key}\0`;
+    revision = page.revision;
+  }
 }
 
 /** The pod, if it is bound to the node. */
@@ -71,28 +87,26 @@ export async function podOnNode(env: Env, namespace: string, name: string, node:
   return pod?.spec?.nodeName === node ? pod : undefined;
 }
 
-/** How long a node's pods, once read, answer its graph checks in this isolate. */
+/** How long a reference, once found, answers the node's same check in this isolate. */
 const GRAPH_FRESH_MS = 1000;
-const GRAPH_MAX_ENTRIES = 1000;
-/** Per cluster, namespace and node: the node's pods there, as read at `at` (settled reads only). */
-const graphs = new Map<string, { pods: Record<string, any>[]; at: number }>();
+const GRAPH_MAX_ENTRIES = 10_000;
+/** Per cluster, namespace, node, resource and name: when a pod bound to the node was last seen referring to it. */
+const found = new Map<string, number>();
 
 /**
  * Whether a pod bound to the node refers to the object: kube's node authorizer asks a graph its
- * informers keep; here the node's pods of the namespace are read and serve the node's next checks
- * for a second (a node starting many pods asks once per pod). Only a reference found allows from
- * that copy: one not found is looked up again, so a pod bound a moment ago is never refused.
+ * informers keep; here the store is searched, and a reference found answers the node's same check
+ * for a second (a node starting many pods asks once per pod). A reference not found is never
+ * remembered, so a pod bound a moment ago is never refused.
  */
 async function nodeRefersTo(env: Env, namespace: string, node: string, resource: string, name: string): Promise<boolean> {
-  const key = `${env.CLUSTER_NAME}\0${namespace}\0${node}`;
-  const refers = (pods: Record<string, any>[]) => pods.some((pod) => references(pod)[resource]!.has(name));
-  const copy = graphs.get(key);
-  if (copy && Date.now() - copy.at <= GRAPH_FRESH_MS && refers(copy.pods)) return true;
+  const key = `${env.CLUSTER_NAME}\0${namespace}\0${node}\0${resource}\0${name}`;
   const at = Date.now();
-  const pods = await podsOnNode(env, namespace, node);
-  if (graphs.size >= GRAPH_MAX_ENTRIES) graphs.clear();
-  if (!graphs.get(key) || graphs.get(key)!.at <= at) graphs.set(key, { pods, at });
-  return refers(pods);
+  if (at - (found.get(key) ?? -Infinity) <= GRAPH_FRESH_MS) return true;
+  if (!(await podOnNodeRefersTo(env, namespace, node, resource, name))) return false;
+  if (found.size >= GRAPH_MAX_ENTRIES) found.clear();
+  found.set(key, Math.max(at, found.get(key) ?? at));
+  return true;
 }
 
 /** The node's decision, or undefined when the user is not a node. */
