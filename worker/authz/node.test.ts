@@ -28,6 +28,16 @@ async function joinAs(node: string): Promise<string> {
   return issued.body.status.token;
 }
 
+/** A node joined with its own credential, and a new namespace with its default service account. */
+async function joinedNodeAndNamespace() {
+  const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+  const credential = await joinAs(node);
+  const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
+  expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
+  await createDefaultServiceAccount(ns);
+  return { node, credential, ns };
+}
+
 async function whoami(token: string) {
   return api("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }, token);
 }
@@ -57,11 +67,7 @@ describe("bootstrap tokens and node credentials", () => {
   });
 
   it("a node reads only what pods bound to it reference, and writes only its own objects", async () => {
-    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
-    const credential = await joinAs(node);
-    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
-    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
-    await createDefaultServiceAccount(ns);
+    const { node, credential, ns } = await joinedNodeAndNamespace();
     for (const name of ["mine", "other"]) expect((await api("POST", `/api/v1/namespaces/${ns}/secrets`, { metadata: { name }, stringData: { k: "v" } })).status).toBe(201);
     expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, {
       metadata: { name: "p" }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox", envFrom: [{ secretRef: { name: "mine" } }] }] },
@@ -93,11 +99,7 @@ describe("bootstrap tokens and node credentials", () => {
     expect(status.body.status.phase).toBe("Running");
   });
   it("a name that a bound pod only mentions grants nothing; a reference behind many pods that mention it is found", async () => {
-    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
-    const credential = await joinAs(node);
-    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
-    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
-    await createDefaultServiceAccount(ns);
+    const { node, credential, ns } = await joinedNodeAndNamespace();
     for (const name of ["late", "other"]) expect((await api("POST", `/api/v1/namespaces/${ns}/secrets`, { metadata: { name }, stringData: { k: "v" } })).status).toBe(201);
     // Twelve pods on the node name both secrets in a label and an env value, which are not references.
     for (let i = 0; i < 12; i++) {
@@ -116,13 +118,9 @@ describe("bootstrap tokens and node credentials", () => {
   });
 
   it("among other nodes' pods, a node gets tokens and objects only for pods bound to it", async () => {
-    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
+    const { node, credential, ns } = await joinedNodeAndNamespace();
     // Another node whose name starts with this one's: only the exact node name counts.
     const neighbour = `${node}-2`;
-    const credential = await joinAs(node);
-    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
-    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
-    await createDefaultServiceAccount(ns);
     for (const name of ["for-mine", "for-theirs"]) expect((await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name } })).status).toBe(201);
     const pod = (name: string, nodeName: string, configMap: string) => ({
       metadata: { name }, spec: { nodeName, containers: [{ name: "c", image: "busybox", envFrom: [{ configMapRef: { name: configMap } }] }] },
@@ -146,11 +144,7 @@ describe("bootstrap tokens and node credentials", () => {
   });
 
   it("a node reaches what a pod bound a moment ago refers to, though it read its pods just before", async () => {
-    const node = `node-${crypto.randomUUID().slice(0, 6)}`;
-    const credential = await joinAs(node);
-    const ns = `nodes-${crypto.randomUUID().slice(0, 6)}`;
-    expect((await api("POST", "/api/v1/namespaces", { metadata: { name: ns } })).status).toBe(201);
-    await createDefaultServiceAccount(ns);
+    const { node, credential, ns } = await joinedNodeAndNamespace();
     const pod = (name: string, configMap: string) => ({ metadata: { name }, spec: { nodeName: node, containers: [{ name: "c", image: "busybox", envFrom: [{ configMapRef: { name: configMap } }] }] } });
     for (const name of ["first", "second"]) expect((await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name } })).status).toBe(201);
     expect((await api("POST", `/api/v1/namespaces/${ns}/pods`, pod("a", "first"))).status).toBe(201);

@@ -65,20 +65,9 @@ const SEARCH_PAGE = 8;
  * node dozens of pods that all refer to its service account, of which one is enough.
  */
 async function podOnNodeRefersTo(env: Env, namespace: string, node: string, resource: string, name: string): Promise<boolean> {
-  const pods = builtinStore(new ObjectStorage(env), "v1", "pods");
-  const storage = new ObjectStorage(env);
   const filter = new StoredTextFilter([`"nodeName":${JSON.stringify(node)}`, JSON.stringify(name)]);
-  const prefix = pods.prefix(namespace);
-  for (let startKey = prefix, revision = 0; ;) {
-    const page = await storage.list(prefix, { startKey, limit: SEARCH_PAGE, revision, filter });
-    for (const { object } of page.items) {
-      const pod = pods.decode(object);
-      if (pod.spec?.nodeName === node && references(pod)[resource]!.has(name)) return true;
-    }
-    if (!page.more || !page.items.length) return false;
-    startKey = `${page.items.at(-1)!.key}\0`;
-    revision = page.revision;
-  }
+  return builtinStore(new ObjectStorage(env), "v1", "pods").some(namespace, filter,
+    (pod) => pod.spec?.nodeName === node && references(pod)[resource]!.has(name), SEARCH_PAGE);
 }
 
 /** The pod, if it is bound to the node. */

@@ -121,6 +121,21 @@ export class RegistryStore {
     return items.map((stored) => this.withVersion(stored));
   }
 
+  /**
+   * Whether any object (in one namespace, or all) passes `test`, read `pageSize` at a time and
+   * stopping at the first that does; `filter` leaves out, unparsed, those whose stored text it rules out.
+   */
+  async some(namespace: string | undefined, filter: StoredTextFilter, test: (object: KubeObject) => boolean, pageSize: number): Promise<boolean> {
+    const prefix = this.prefix(namespace);
+    for (let startKey = prefix, revision = 0; ;) {
+      const page = await this.storage.list(prefix, { startKey, limit: pageSize, revision, filter });
+      if (page.items.some((stored) => test(this.decode(stored.object)))) return true;
+      if (!page.more || !page.items.length) return false;
+      startKey = `${page.items.at(-1)!.key}\0`;
+      revision = page.revision;
+    }
+  }
+
   /** The object, or undefined when there is none. */
   async find(namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     const stored = await this.storage.get(this.key(namespace, name));
