@@ -6,6 +6,7 @@
 // direction: the client compresses with SPDY's preset dictionary (read with pako); ours are written
 // as stored (uncompressed) deflate blocks, which any zlib reader takes without the dictionary.
 import { Inflate, Z_SYNC_FLUSH } from "pako";
+import { concatBytes } from "../bytes.ts";
 
 export const SPDY_VERSION = 3;
 
@@ -236,7 +237,7 @@ export class SpdyWriter {
       u32(v.byteLength);
       parts.push(v);
     }
-    const raw = concat(parts);
+    const raw = concatBytes(parts);
     if (raw.byteLength > 0xffff) throw new SpdyProtocolError("header block too large");
     const prefix = this.headerStreamStarted ? [] : [0x78, 0x01];
     this.headerStreamStarted = true;
@@ -255,16 +256,6 @@ export class SpdyWriter {
     out.set(SYNC_MARKER, at + 5 + raw.byteLength);
     return out;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** The value of a header a port-forward client sends once (streamType, port, requestID). */

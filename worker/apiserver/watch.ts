@@ -12,6 +12,7 @@ import { ApiError, apiErrors } from "../../lib/k8s/status.ts";
 import type { StorageEvent } from "../storage/object-storage.ts";
 import { RecentValues } from "../storage/recent-values.ts";
 import { isPlainJson, StoredTextFilter } from "../storage/stored-text-filter.ts";
+import { concatBytes } from "../../lib/bytes.ts";
 
 export interface WatchOptions extends ListQuery {
   allowWatchBookmarks?: boolean;
@@ -76,19 +77,6 @@ function linesOf(framing: WatchFraming): Record<ChangeType, RecentValues<Uint8Ar
     recentLines.set(framing, (lines = { ADDED: cache(), MODIFIED: cache(), DELETED: cache() }));
   }
   return lines;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!.slice();
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Default server-side watch timeout, like kube-apiserver's --min-request-timeout (1800 s). */
@@ -201,7 +189,7 @@ export async function watchResponse(
     },
     async pull(controller) {
       while (!outbox.length && !ended) await new Promise<void>((resolve) => (asked = resolve));
-      if (outbox.length) controller.enqueue(concat(outbox.splice(0)));
+      if (outbox.length) controller.enqueue(concatBytes(outbox.splice(0)));
       if (ended && !outbox.length) controller.close();
     },
     cancel() {

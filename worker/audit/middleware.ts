@@ -11,6 +11,7 @@ import type { AppEnv, UserInfo } from "../context.ts";
 import { decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE } from "../protobuf/decode.ts";
 import { buildAuditEvent, recordAuditEvent, sourceIPs, type AuditEvent } from "./log.ts";
 import { auditDecision, auditPolicy, highestLevelForAnyUser, levelAtLeast, type AuditLevel } from "./policy.ts";
+import { concatBytes } from "../../lib/bytes.ts";
 
 /** Bodies past this size are not kept in events (the API refuses larger requests anyway). */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -182,13 +183,7 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, max: number):
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** The request's waitUntil; without an ExecutionContext (a bare app.request), the write just runs. */
